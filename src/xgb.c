@@ -342,3 +342,48 @@ XgbPredictDense(XgbBooster booster, const float *x, int64 nrows, int ncols,
 	*out_len = len;
 	return result;
 }
+
+/*
+ * XgbBoosterConfigValue returns the string value of "key": "..." found
+ * after section in the booster's JSON configuration, or NULL.
+ */
+static char *
+XgbBoosterConfigValue(XgbBooster booster, const char *section, const char *key)
+{
+	bst_ulong	len = 0;
+	const char *config = NULL;
+	char	   *copy;
+	char	   *p;
+	char	   *end;
+	char	   *pattern = psprintf("\"%s\":\"", key);
+
+	XGB_CHECK(XGBoosterSaveJsonConfig(booster, &len, &config));
+	copy = pnstrdup(config, len);
+	p = strstr(copy, section);
+	if (p == NULL || (p = strstr(p, pattern)) == NULL)
+		return NULL;
+	p += strlen(pattern);
+	end = strchr(p, '"');
+	if (end == NULL)
+		return NULL;
+	*end = '\0';
+	return pstrdup(p);
+}
+
+/* XgbBoosterObjective returns the name of the booster's objective. */
+char *
+XgbBoosterObjective(XgbBooster booster)
+{
+	char	   *name = XgbBoosterConfigValue(booster, "\"learner_train_param\"", "objective");
+
+	return name ? name : pstrdup("");
+}
+
+/* XgbBoosterNumClass returns the booster's num_class (0 unless multiclass). */
+int
+XgbBoosterNumClass(XgbBooster booster)
+{
+	char	   *n = XgbBoosterConfigValue(booster, "\"learner_model_param\"", "num_class");
+
+	return n ? atoi(n) : 0;
+}

@@ -29,6 +29,8 @@ extern int	XgbBoosterRounds(XgbBooster booster);
 extern const float *XgbPredictDense(XgbBooster booster, const float *x,
 									int64 nrows, int ncols, bool margin,
 									uint64 *out_len);
+extern char *XgbBoosterObjective(XgbBooster booster);
+extern int	XgbBoosterNumClass(XgbBooster booster);
 extern char *XgbTakeLogMessages(void);
 extern void XgbRaiseUnusedParameters(void);
 
