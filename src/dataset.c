@@ -1268,3 +1268,15 @@ SchemaCorrupt(const char *what)
 			 errdetail("In the stored input_schema, %s.", what),
 			 errhint("Register the model again with mlops.train.")));
 }
+
+/* FeatureNameList returns the schema's feature names, comma separated. */
+char *
+FeatureNameList(ModelSchema *schema)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int j = 0; j < schema->nfeatures; j++)
+		appendStringInfo(&buf, "%s%s", j > 0 ? ", " : "", schema->features[j].name);
+	return buf.data;
+}

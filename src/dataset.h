@@ -136,5 +136,6 @@ typedef struct ModelSchema
 } ModelSchema;
 
 extern ModelSchema *ModelSchemaFromJsonb(Jsonb *schema, int nfeatures_expected);
+extern char *FeatureNameList(ModelSchema *schema);
 
 #endif							/* MLOPS_DATASET_H */

@@ -17,11 +17,11 @@
  *
  * A version's bytes never change, so a loaded booster stays right for its
  * version; what changes is which version a reference means (stage and alias
- * changes, new versions, deletions).  Statement triggers on
- * mlops.model_versions and mlops.model_aliases call
- * CacheInvalidateRelcacheByRelid, so every change queues a relcache
- * invalidation that PostgreSQL delivers transactionally: to other backends
- * after commit, to this one at the next command.  Our relcache callback
+ changes, new versions, deletions).  The registry's statement triggers on
+ * mlops.models, mlops.model_versions and mlops.model_aliases
+ * (registry.c) queue a relcache invalidation of mlops.model_versions for
+ * every change, which PostgreSQL delivers transactionally: to other
+ * backends after commit, to this one at the next command.  Our relcache callback
  * marks ref_map stale (it must not touch catalogs, so it only sets a flag);
  * the next ModelCacheGet first processes pending invalidations
  * (AcceptInvalidationMessages) and empties ref_map if stale, so a
@@ -38,7 +38,6 @@
 #include "access/htup_details.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
-#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -59,7 +58,6 @@
 
 PG_FUNCTION_INFO_V1(mlops_model_cache);
 PG_FUNCTION_INFO_V1(mlops_model_cache_reset);
-PG_FUNCTION_INFO_V1(mlops_model_cache_invalidate);
 
 /* Longest model reference kept in ref_map; longer ones resolve every call */
 #define MODEL_REF_MAX 256
@@ -90,7 +88,6 @@ static HTAB *model_map = NULL;
 static bool refs_stale = false;
 static bool models_stale = false;
 static Oid	versions_relid = InvalidOid;
-static Oid	aliases_relid = InvalidOid;
 static uint64 use_clock = 0;
 static Size cache_bytes = 0;
 
@@ -125,10 +122,8 @@ ModelCacheRelcacheCallback(Datum arg, Oid relid)
 		refs_stale = true;
 		models_stale = true;
 		versions_relid = InvalidOid;
-		aliases_relid = InvalidOid;
 	}
-	else if (relid == versions_relid || relid == aliases_relid ||
-			 !OidIsValid(versions_relid))
+	else if (relid == versions_relid || !OidIsValid(versions_relid))
 		refs_stale = true;
 }
 
@@ -176,15 +171,7 @@ EnsureMaps(void)
 			DropModel(entry);
 	}
 	if (!OidIsValid(versions_relid))
-	{
-		Oid			nsp = get_namespace_oid("mlops", true);
-
-		if (OidIsValid(nsp))
-		{
-			versions_relid = get_relname_relid("model_versions", nsp);
-			aliases_relid = get_relname_relid("model_aliases", nsp);
-		}
-	}
+		versions_relid = MlopsRelid("model_versions");
 }
 
 /* DropModel removes a model from the cache and frees its booster. */
@@ -292,7 +279,8 @@ LoadModel(int64 model_id, int32 version, const char *name)
 		ReadVersionInfo(model, &task, &schema);
 		MlopsEndOwner(&save);
 
-		model->booster = XgbBoosterLoad(VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes));
+		model->booster = XgbBoosterLoadJson(cxt, VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes));
+		XgbBoosterSetParam(model->booster, "nthread", "1");
 		model->nthread = 1;
 		model->nfeatures = XgbBoosterNumFeatures(model->booster);
 		model->objective = XgbBoosterObjective(model->booster);
@@ -327,7 +315,6 @@ LoadModel(int64 model_id, int32 version, const char *name)
 								name, version, model->schema->nclasses, model->nclasses)));
 		}
 		model->loaded_at = GetCurrentTimestamp();
-		model->stats = PredictionStatsLookup(name, version);
 		model->size = VARSIZE_ANY_EXHDR(bytes) + MemoryContextMemAllocated(cxt, true);
 		pfree(bytes);
 	}
@@ -478,25 +465,6 @@ mlops_model_cache_reset(PG_FUNCTION_ARGS)
 		dropped++;
 	}
 	PG_RETURN_INT32(dropped);
-}
-
-/*
- * mlops_model_cache_invalidate is the statement trigger on
- * mlops.model_versions and mlops.model_aliases: it queues a relcache
- * invalidation of the table, which every backend's model cache receives
- * when the change commits.
- */
-Datum
-mlops_model_cache_invalidate(PG_FUNCTION_ARGS)
-{
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("mlops._model_cache_invalidate must be called as a trigger")));
-	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
-	return PointerGetDatum(NULL);
 }
 
 /*

@@ -8,6 +8,7 @@
 #include "postgres.h"
 
 #include "dataset.h"
+#include "prediction_stats.h"
 #include "xgb.h"
 
 /* What the booster's raw output is, from its objective */
@@ -27,7 +28,7 @@ typedef struct CachedModel
 	int32		version;		/* key */
 	char	   *name;
 	MemoryContext cxt;			/* owns everything below, booster included */
-	XgbBooster	booster;
+	BoosterHandle booster;
 	ModelSchema *schema;		/* features and classes */
 	int			nfeatures;
 	int			nclasses;		/* 0 for regression */
@@ -38,7 +39,7 @@ typedef struct CachedModel
 	uint64		last_used;
 	int64		hits;
 	TimestampTz loaded_at;
-	struct PredictionStatsEntry *stats;
+	PredictionStatsRef stats;
 } CachedModel;
 
 extern void ModelCacheInit(void);

@@ -9,9 +9,16 @@
 
 typedef struct PredictionStatsEntry PredictionStatsEntry;
 
+/* A backend's cached pointer to the entry of one model version */
+typedef struct PredictionStatsRef
+{
+	PredictionStatsEntry *entry;
+	uint64		generation;		/* of the table when entry was looked up */
+	bool		absent;			/* the table was full: count nothing */
+} PredictionStatsRef;
+
 extern void PredictionStatsInit(void);
-extern PredictionStatsEntry *PredictionStatsLookup(const char *model, int32 version);
-extern void PredictionStatsRecord(PredictionStatsEntry *entry, int64 rows,
-								  double elapsed_ms, bool error);
+extern void PredictionStatsRecord(PredictionStatsRef *ref, const char *model, int32 version,
+								  int64 rows, double elapsed_ms, bool error);
 
 #endif							/* MLOPS_PREDICTION_STATS_H */

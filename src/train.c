@@ -49,10 +49,12 @@
 #include "portability/instr_time.h"
 #include "storage/backendid.h"
 #include "storage/ipc.h"
+#include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/float.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
@@ -103,6 +105,13 @@ typedef struct RoundEval
 	double	   *values;
 } RoundEval;
 
+/* How the boosting loop ended */
+typedef struct BoostResult
+{
+	int			rounds_done;
+	int			best_round;		/* -1 without early stopping */
+} BoostResult;
+
 /* A progress slot in shared memory */
 typedef struct ProgressSlot
 {
@@ -128,10 +137,16 @@ static int	ParamInt(const char *name, JsonbValue *v);
 static char *JsonbScalarText(const char *name, JsonbValue *v);
 static List *DefaultParams(TrainRequest *req, Dataset *ds);
 static char *ParamValue(List *params, const char *name);
+static void Boost(TrainRequest *req, BoosterHandle booster, DMatrixHandle *dmats,
+				  const char **evnames, int nevals, RoundEval **history,
+				  BoostResult *result);
+static void BoostWithProgress(TrainRequest *req, BoosterHandle booster,
+							  DMatrixHandle *dmats, const char **evnames, int nevals,
+							  RoundEval **history, BoostResult *result);
 static RoundEval *ParseEval(const char *line);
 static bool MetricMaximized(const char *name);
 static void AppendMetric(StringInfo buf, const char *name, double value);
-static void HeldOutMetrics(StringInfo buf, Dataset *ds, XgbBooster booster,
+static void HeldOutMetrics(StringInfo buf, Dataset *ds, BoosterHandle booster,
 						   const float *x, const float *y, int64 n);
 static char *ParamsJson(TrainRequest *req, List *params, Dataset *ds);
 static int64 StartRun(TrainRequest *req);
@@ -212,18 +227,16 @@ mlops_train(PG_FUNCTION_ARGS)
 	float	   *ytrain;
 	float	   *xtest = NULL;
 	float	   *ytest = NULL;
-	XgbDMatrix	dmats[2];
+	DMatrixHandle dmats[2];
 	const char *evnames[2];
 	int			nevals;
-	XgbBooster	booster;
+	BoosterHandle booster;
 	List	   *params;
 	ListCell   *lc;
 	RoundEval **history;
-	int			rounds_done = 0;
-	int			best_round = -1;
-	double		best_score = 0;
-	int			stop_metric = -1;
-	bool		maximize = false;
+	BoostResult result;
+	int			rounds_done;
+	int			best_round;
 	instr_time	start_time;
 	instr_time	fit_time;
 	StringInfoData metrics;
@@ -245,7 +258,7 @@ mlops_train(PG_FUNCTION_ARGS)
 
 	/* 1-2: read, split, describe */
 	ds = DatasetRead(req.source, req.target, req.features, req.classification,
-					 (int64) mlops_train_max_cells);
+					 (int64) mlops_max_train_cells_m * 1000000);
 	split = DatasetMakeSplit(ds, req.test_size, req.test_sampling, req.seed);
 	if (req.early_stopping_rounds > 0 && split->ntest == 0)
 		ereport(ERROR,
@@ -285,19 +298,21 @@ mlops_train(PG_FUNCTION_ARGS)
 	/* 4: boost */
 	xtrain = DatasetGather(ds->x, ds->nfeatures, split->train_rows, split->ntrain);
 	ytrain = DatasetGather(ds->y, 1, split->train_rows, split->ntrain);
-	dmats[0] = XgbDMatrixCreateDense(xtrain, split->ntrain, ds->nfeatures, ytrain, nthread);
+	dmats[0] = XgbDMatrixFromDenseThreaded(traincxt, xtrain, split->ntrain, ds->nfeatures,
+										   ytrain, nthread);
 	evnames[0] = "train";
 	nevals = 1;
 	if (split->ntest > 0)
 	{
 		xtest = DatasetGather(ds->x, ds->nfeatures, split->test_rows, split->ntest);
 		ytest = DatasetGather(ds->y, 1, split->test_rows, split->ntest);
-		dmats[1] = XgbDMatrixCreateDense(xtest, split->ntest, ds->nfeatures, ytest, nthread);
+		dmats[1] = XgbDMatrixFromDenseThreaded(traincxt, xtest, split->ntest, ds->nfeatures,
+											   ytest, nthread);
 		evnames[1] = "test";
 		nevals = 2;
 	}
-	booster = XgbBoosterCreate(dmats, nevals);
-	(void) XgbTakeLogMessages();
+	booster = XgbBoosterCreate(traincxt, dmats, nevals);
+	XgbCaptureLog();
 	foreach(lc, params)
 	{
 		TrainParam *p = lfirst(lc);
@@ -307,62 +322,15 @@ mlops_train(PG_FUNCTION_ARGS)
 	XgbBoosterSetParam(booster, "validate_parameters", "1");
 
 	history = palloc0(sizeof(RoundEval *) * req.n_estimators);
-	ProgressBegin(req.model_name, req.n_estimators);
 	INSTR_TIME_SET_CURRENT(start_time);
-	PG_TRY();
-	{
-		for (int round = 0; round < req.n_estimators; round++)
-		{
-			RoundEval  *ev;
-			double		score;
-
-			CHECK_FOR_INTERRUPTS();
-			XgbBoosterUpdate(booster, round, dmats[0]);
-			if (round == 0)
-				XgbRaiseUnusedParameters();
-			ev = ParseEval(XgbBoosterEval(booster, round, dmats, evnames, nevals));
-			history[round] = ev;
-			rounds_done = round + 1;
-			ProgressUpdate(rounds_done, ev->nmetrics > 0 ?
-						   psprintf("%s=%.6g", ev->names[ev->nmetrics - 1],
-									ev->values[ev->nmetrics - 1]) : "");
-			if (mlops_train_progress_rounds > 0 &&
-				(rounds_done % mlops_train_progress_rounds == 0 ||
-				 rounds_done == req.n_estimators) && ev->nmetrics > 0)
-				ereport(INFO,
-						(errmsg("round %d/%d: %s=%.6g", rounds_done, req.n_estimators,
-								ev->names[ev->nmetrics - 1], ev->values[ev->nmetrics - 1])));
-
-			if (req.early_stopping_rounds <= 0 || ev->nmetrics == 0)
-				continue;
-			/* the last metric of the last evaluation set decides */
-			if (stop_metric < 0)
-			{
-				const char *dash = strchr(ev->names[ev->nmetrics - 1], '-');
-
-				stop_metric = ev->nmetrics - 1;
-				maximize = MetricMaximized(dash ? dash + 1 : ev->names[stop_metric]);
-			}
-			score = ev->values[stop_metric];
-			if (best_round < 0 || (maximize ? score > best_score : score < best_score))
-			{
-				best_round = round;
-				best_score = score;
-			}
-			else if (round - best_round >= req.early_stopping_rounds)
-				break;
-		}
-	}
-	PG_FINALLY();
-	{
-		ProgressEnd();
-	}
-	PG_END_TRY();
+	BoostWithProgress(&req, booster, dmats, evnames, nevals, history, &result);
 	INSTR_TIME_SET_CURRENT(fit_time);
 	INSTR_TIME_SUBTRACT(fit_time, start_time);
+	rounds_done = result.rounds_done;
+	best_round = result.best_round;
 
 	if (best_round >= 0 && best_round + 1 < rounds_done)
-		booster = XgbBoosterSlice(booster, best_round + 1);
+		booster = XgbBoosterSlice(traincxt, booster, best_round + 1);
 
 	/* 5: metrics, registration */
 	initStringInfo(&metrics);
@@ -427,12 +395,6 @@ ParseRequest(FunctionCallInfo fcinfo, TrainRequest *req)
 	req->source = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	req->target = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	task = text_to_cstring(PG_GETARG_TEXT_PP(3));
-	if (req->model_name[0] == '\0' || strchr(req->model_name, '/') != NULL ||
-		strchr(req->model_name, '@') != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid model name \"%s\"", req->model_name),
-				 errdetail("Model names must be non-empty and contain neither \"/\" nor \"@\", which model references use.")));
 	if (strcmp(task, "classification") == 0)
 		req->classification = true;
 	else if (strcmp(task, "regression") != 0)
@@ -694,6 +656,86 @@ ParamsJson(TrainRequest *req, List *params, Dataset *ds)
 }
 
 /*
+ * BoostWithProgress runs Boost with this backend's progress slot published,
+ * freeing the slot however the training ends.
+ */
+static void
+BoostWithProgress(TrainRequest *req, BoosterHandle booster, DMatrixHandle *dmats,
+				  const char **evnames, int nevals, RoundEval **history,
+				  BoostResult *result)
+{
+	ProgressBegin(req->model_name, req->n_estimators);
+	PG_TRY();
+	{
+		Boost(req, booster, dmats, evnames, nevals, history, result);
+	}
+	PG_FINALLY();
+	{
+		ProgressEnd();
+	}
+	PG_END_TRY();
+}
+
+/*
+ * Boost runs the boosting rounds: update, evaluate on every matrix, publish
+ * progress, report every mlops.train_progress_rounds rounds, and stop early
+ * when the last metric on the last matrix has not improved for
+ * early_stopping_rounds rounds.  Interrupts are checked between rounds.
+ */
+static void
+Boost(TrainRequest *req, BoosterHandle booster, DMatrixHandle *dmats,
+	  const char **evnames, int nevals, RoundEval **history, BoostResult *result)
+{
+	double		best_score = 0;
+	int			stop_metric = -1;
+	bool		maximize = false;
+
+	result->rounds_done = 0;
+	result->best_round = -1;
+	for (int round = 0; round < req->n_estimators; round++)
+	{
+		RoundEval  *ev;
+		double		score;
+
+		CHECK_FOR_INTERRUPTS();
+		XgbBoosterUpdate(booster, round, dmats[0]);
+		if (round == 0)
+			XgbRaiseUnusedParameters();
+		ev = ParseEval(XgbBoosterEval(booster, round, dmats, evnames, nevals));
+		history[round] = ev;
+		result->rounds_done = round + 1;
+		ProgressUpdate(result->rounds_done, ev->nmetrics > 0 ?
+					   psprintf("%s=%.6g", ev->names[ev->nmetrics - 1],
+								ev->values[ev->nmetrics - 1]) : "");
+		if (mlops_train_progress_rounds > 0 &&
+			(result->rounds_done % mlops_train_progress_rounds == 0 ||
+			 result->rounds_done == req->n_estimators) && ev->nmetrics > 0)
+			ereport(INFO,
+					(errmsg("round %d/%d: %s=%.6g", result->rounds_done, req->n_estimators,
+							ev->names[ev->nmetrics - 1], ev->values[ev->nmetrics - 1])));
+
+		if (req->early_stopping_rounds <= 0 || ev->nmetrics == 0)
+			continue;
+		/* the last metric of the last evaluation set decides */
+		if (stop_metric < 0)
+		{
+			const char *dash = strchr(ev->names[ev->nmetrics - 1], '-');
+
+			stop_metric = ev->nmetrics - 1;
+			maximize = MetricMaximized(dash ? dash + 1 : ev->names[stop_metric]);
+		}
+		score = ev->values[stop_metric];
+		if (result->best_round < 0 || (maximize ? score > best_score : score < best_score))
+		{
+			result->best_round = round;
+			best_score = score;
+		}
+		else if (round - result->best_round >= req->early_stopping_rounds)
+			break;
+	}
+}
+
+/*
  * ParseEval parses XGBoost's evaluation line
  * "[round]\ttrain-logloss:0.1\ttest-logloss:0.2".
  */
@@ -764,11 +806,11 @@ AppendMetric(StringInfo buf, const char *name, double value)
  * classification, rmse, mae and r2 for a regression.
  */
 static void
-HeldOutMetrics(StringInfo buf, Dataset *ds, XgbBooster booster,
+HeldOutMetrics(StringInfo buf, Dataset *ds, BoosterHandle booster,
 			   const float *x, const float *y, int64 n)
 {
-	uint64		len;
-	const float *pred = XgbPredictDense(booster, x, n, ds->nfeatures, false, &len);
+	bst_ulong	len;
+	const float *pred = XgbPredictDense(booster, x, n, ds->nfeatures, &len);
 	char		err[256];
 
 	if (ds->classification)
@@ -815,15 +857,19 @@ HeldOutMetrics(StringInfo buf, Dataset *ds, XgbBooster booster,
  */
 
 /*
- * RunScalar runs one SQL statement with arguments through SPI and returns
- * the first column of its first row as int64 (0 when it is NULL or absent).
+ * RunScalar runs one statement of ours (a tracking or registry call) through
+ * SPI as the extension owner, the caller being recorded as the actor, and
+ * returns the first column of its first row as int64 (0 when it is NULL or
+ * absent).
  */
 static int64
 RunScalar(const char *sql, int nargs, Oid *types, Datum *values)
 {
 	int64		result = 0;
 	int			rc;
+	MlopsOwnerSave save;
 
+	MlopsBeginOwner(&save);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	rc = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 1);
@@ -843,6 +889,7 @@ RunScalar(const char *sql, int nargs, Oid *types, Datum *values)
 		}
 	}
 	SPI_finish();
+	MlopsEndOwner(&save);
 	return result;
 }
 
@@ -913,7 +960,6 @@ RegisterVersion(TrainRequest *req, Dataset *ds, bytea *model, int64 run_id,
 	TEXTARRAYOID, JSONBOID, JSONBOID, JSONBOID, JSONBOID};
 	Datum		values[10];
 	Datum	   *names = palloc(sizeof(Datum) * ds->nfeatures);
-	MlopsOwnerSave save;
 	int64		version;
 	StringInfoData tags;
 
@@ -937,10 +983,8 @@ RegisterVersion(TrainRequest *req, Dataset *ds, bytea *model, int64 run_id,
 	values[8] = DirectFunctionCall1(jsonb_in, CStringGetDatum(params));
 	values[9] = DirectFunctionCall1(jsonb_in, CStringGetDatum(tags.data));
 
-	MlopsBeginOwner(&save);
 	version = RunScalar("SELECT mlops._register_model_version($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
 						10, types, values);
-	MlopsEndOwner(&save);
 	return (int32) version;
 }
 

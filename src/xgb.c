@@ -1,240 +1,250 @@
-/*
+/*-------------------------------------------------------------------------
+ *
  * xgb.c
- *		The only file that talks to libxgboost (1.7 C API).
+ *	  The only file that talks to libxgboost (1.7 C API).
  *
- * Rules every function here follows:
+ * Rules every caller relies on:
  *
- * - Every return code is checked (XGB_CHECK); a failure becomes an ERROR with
- *   errcode external_routine_exception and XGBGetLastError() in DETAIL.
- * - Every handle is owned by the memory context current at its creation: a
- *   reset callback registered in that context frees it, so handles are
- *   released on every path, errors included.  XgbBoosterFree releases a
- *   booster early and disarms its callback.
- * - Calls that may start OpenMP threads run with all signals blocked
- *   (XGB_CHECK_THREADED): threads inherit the creating thread's signal mask,
- *   so PostgreSQL's handlers only ever run on the backend's own thread.
- * - XGBoost's log goes to a callback that only copies the text into a static
- *   buffer (no ereport from library code, which may run on any thread); the
- *   messages are read back after the call returns (XgbTakeLogMessages).
- * - Nothing here runs in the postmaster: the log callback is installed on
- *   first use in a backend.
+ * - Every C API call goes through XGB_CALL, which checks the return code
+ *   and turns a failure into ERRCODE_EXTERNAL_ROUTINE_EXCEPTION with
+ *   XGBGetLastError() in DETAIL.  The C API catches C++ exceptions itself,
+ *   so none crosses into PostgreSQL's frames, and no longjmp crosses into
+ *   libxgboost's: we only ereport after the call has returned.
+ *
+ * - Handles are owned by a memory context: XgbBoosterCreate and friends
+ *   register a reset callback on the context given, so the handle is freed
+ *   when that context is reset or deleted, on success and on ERROR alike.
+ *
+ * - Signals are blocked on the calling thread for the duration of each
+ *   call.  OpenMP worker threads inherit the signal mask of the thread that
+ *   creates them, so PostgreSQL's signal handlers only ever run on the
+ *   backend's own thread.
+ *
+ * - Nothing here may run in the postmaster: libgomp's thread pool does not
+ *   survive fork(), so XGBoost work in the postmaster would hang every
+ *   backend that uses XGBoost later.  No function here is called from
+ *   _PG_init.
+ *
+ * - XGBoost's own log (warnings such as unused parameters) goes to a
+ *   callback that only copies the text into a static buffer: it may run on
+ *   any thread, so it never allocates or reports.  Callers read it back
+ *   after the call returned (XgbTakeLog).  The callback is installed on the
+ *   first use in a backend (XgbCaptureLog), never in the postmaster.
+ *
+ * - Arrays handed to XGBoost are described with the __array_interface__
+ *   JSON, as the Python package does, so DMatrix construction and in-place
+ *   prediction go through the same code paths as xgboost.DMatrix(numpy) and
+ *   Booster.inplace_predict.
+ *
+ * - Model bytes that did not come out of libxgboost in this server are
+ *   validated by modelcheck.c before they are handed to XgbBoosterLoadJson:
+ *   libxgboost 1.7 reads out of bounds on malformed models.
+ *
+ *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include <signal.h>
-
-#include <xgboost/c_api.h>
+#include <pthread.h>
 
 #include "utils/memutils.h"
 
 #include "xgb.h"
 
-/* A handle and the reset callback that frees it */
-typedef struct XgbHandleOwner
+/* a memory-context reset callback with the handle it frees */
+typedef struct XgbHandleCallback
 {
 	MemoryContextCallback cb;
 	void	   *handle;
-	bool		is_booster;
-} XgbHandleOwner;
+} XgbHandleCallback;
 
-/* Messages XGBoost logged since the last XgbTakeLogMessages */
+/* what XGBoost logged since the last XgbTakeLog */
 static char log_buffer[4096];
 static size_t log_length = 0;
 static bool log_installed = false;
 
-static void XgbLogCallback(const char *msg);
-static void XgbEnsureSetup(void);
-static void XgbFail(const char *call) pg_attribute_noreturn();
-static void XgbOwnHandle(void *handle, bool is_booster);
-static void XgbReleaseHandle(void *arg);
-
-/* XGB_CHECK runs an XGBoost call and raises an ERROR when it fails */
-#define XGB_CHECK(call) \
-	do { \
-		XgbEnsureSetup(); \
-		if ((call) != 0) \
-			XgbFail(#call); \
-	} while (0)
-
-/* XGB_CHECK_THREADED does the same with every signal blocked */
-#define XGB_CHECK_THREADED(call) \
-	do { \
-		sigset_t	xgb_all_, xgb_old_; \
-		int			xgb_rc_; \
-		XgbEnsureSetup(); \
-		sigfillset(&xgb_all_); \
-		sigprocmask(SIG_SETMASK, &xgb_all_, &xgb_old_); \
-		xgb_rc_ = (call); \
-		sigprocmask(SIG_SETMASK, &xgb_old_, NULL); \
-		if (xgb_rc_ != 0) \
-			XgbFail(#call); \
-	} while (0)
+static void LogCallback(const char *msg);
+static void ArrayInterface(char *buf, size_t size, const float *data,
+						   bst_ulong nrow, bst_ulong ncol);
+static char *ConfigValue(BoosterHandle booster, const char *section, const char *key);
+static void FreeBoosterCallback(void *arg);
+static void FreeDMatrixCallback(void *arg);
+static XgbHandleCallback *RegisterHandle(MemoryContext owner, MemoryContextCallbackFunction func);
 
 /*
- * XgbEnsureSetup installs the log callback the first time XGBoost is used in
- * this process.
- */
-static void
-XgbEnsureSetup(void)
-{
-	if (log_installed)
-		return;
-	log_installed = true;
-	if (XGBRegisterLogCallback(XgbLogCallback) != 0)
-		XgbFail("XGBRegisterLogCallback");
-}
-
-/*
- * XgbLogCallback appends one XGBoost log message to the static buffer.  It
- * may run on any thread, so it neither allocates nor reports.
- */
-static void
-XgbLogCallback(const char *msg)
-{
-	size_t		len = strlen(msg);
-
-	if (log_length + len + 2 >= sizeof(log_buffer))
-		return;
-	memcpy(log_buffer + log_length, msg, len);
-	log_length += len;
-	log_buffer[log_length++] = '\n';
-	log_buffer[log_length] = '\0';
-}
-
-/*
- * XgbTakeLogMessages returns (palloc'd) and clears what XGBoost logged since
- * the last call, or NULL if nothing.
- */
-char *
-XgbTakeLogMessages(void)
-{
-	char	   *result;
-
-	if (log_length == 0)
-		return NULL;
-	result = pnstrdup(log_buffer, log_length);
-	log_length = 0;
-	log_buffer[0] = '\0';
-	return result;
-}
-
-/*
- * XgbRaiseUnusedParameters raises an ERROR when XGBoost's parameter
- * validation logged unused (unknown) parameters, quoting its message.
+ * XgbBlockSignals blocks every signal on the calling thread and saves the
+ * previous mask.
  */
 void
-XgbRaiseUnusedParameters(void)
+XgbBlockSignals(sigset_t *saved)
 {
-	char	   *msgs = XgbTakeLogMessages();
+	sigset_t	all;
 
-	if (msgs != NULL && strstr(msgs, "are not used") != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown XGBoost parameter in hyperparams"),
-				 errdetail("XGBoost: %s", msgs),
-				 errhint("See the XGBoost parameter reference; n_estimators and early_stopping_rounds are read by mlops.train.")));
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, saved);
 }
 
-/* XgbFail raises the ERROR for a failed XGBoost call. */
-static void
-XgbFail(const char *call)
+/*
+ * XgbRestoreSignals restores a mask saved by XgbBlockSignals.
+ */
+void
+XgbRestoreSignals(const sigset_t *saved)
+{
+	pthread_sigmask(SIG_SETMASK, saved, NULL);
+}
+
+/*
+ * XgbRaiseError reports the failure of an XGBoost call.
+ */
+void
+XgbRaiseError(const char *call)
 {
 	const char *msg = XGBGetLastError();
 
 	ereport(ERROR,
 			(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
 			 errmsg("XGBoost call failed"),
-			 errdetail("%s", msg && *msg ? msg : "no message"),
+			 errdetail("%s", (msg && *msg) ? msg : "XGBoost gave no message."),
 			 errcontext("%s", call)));
 }
 
 /*
- * XgbOwnHandle makes the current memory context free handle when it is
- * reset or deleted.
+ * RegisterHandle allocates a callback record in owner and registers it; the
+ * caller stores the handle into it once created.
  */
-static void
-XgbOwnHandle(void *handle, bool is_booster)
+static XgbHandleCallback *
+RegisterHandle(MemoryContext owner, MemoryContextCallbackFunction func)
 {
-	XgbHandleOwner *owner = MemoryContextAlloc(CurrentMemoryContext, sizeof(XgbHandleOwner));
+	XgbHandleCallback *cb = MemoryContextAllocZero(owner, sizeof(XgbHandleCallback));
 
-	owner->handle = handle;
-	owner->is_booster = is_booster;
-	owner->cb.func = XgbReleaseHandle;
-	owner->cb.arg = owner;
-	MemoryContextRegisterResetCallback(CurrentMemoryContext, &owner->cb);
-}
-
-/* XgbReleaseHandle frees a handle; it runs as a memory-context callback. */
-static void
-XgbReleaseHandle(void *arg)
-{
-	XgbHandleOwner *owner = (XgbHandleOwner *) arg;
-
-	if (owner->handle == NULL)
-		return;
-	if (owner->is_booster)
-		XGBoosterFree(owner->handle);
-	else
-		XGDMatrixFree(owner->handle);
-	owner->handle = NULL;
+	cb->cb.func = func;
+	cb->cb.arg = cb;
+	MemoryContextRegisterResetCallback(owner, &cb->cb);
+	return cb;
 }
 
 /*
- * XgbArrayInterface writes the __array_interface__ JSON describing a
- * row-major float32 matrix.
+ * FreeBoosterCallback frees a booster when its memory context goes away.
  */
 static void
-XgbArrayInterface(char *buf, size_t size, const float *x, int64 nrows, int ncols)
+FreeBoosterCallback(void *arg)
+{
+	XgbHandleCallback *cb = (XgbHandleCallback *) arg;
+
+	if (cb->handle != NULL)
+		(void) XGBoosterFree((BoosterHandle) cb->handle);
+	cb->handle = NULL;
+}
+
+/*
+ * FreeDMatrixCallback frees a DMatrix when its memory context goes away.
+ */
+static void
+FreeDMatrixCallback(void *arg)
+{
+	XgbHandleCallback *cb = (XgbHandleCallback *) arg;
+
+	if (cb->handle != NULL)
+		(void) XGDMatrixFree((DMatrixHandle) cb->handle);
+	cb->handle = NULL;
+}
+
+/*
+ * XgbBoosterCreate creates a booster over the given matrices, owned by the
+ * memory context owner.
+ */
+BoosterHandle
+XgbBoosterCreate(MemoryContext owner, const DMatrixHandle *dmats, bst_ulong n)
+{
+	XgbHandleCallback *cb = RegisterHandle(owner, FreeBoosterCallback);
+	BoosterHandle h = NULL;
+
+	XGB_CALL(XGBoosterCreate(dmats, n, &h));
+	cb->handle = h;
+	return h;
+}
+
+/*
+ * XgbBoosterLoadJson creates a booster from a JSON model that has already
+ * been validated (or was produced by libxgboost here), owned by owner.
+ */
+BoosterHandle
+XgbBoosterLoadJson(MemoryContext owner, const char *json, size_t len)
+{
+	BoosterHandle h = XgbBoosterCreate(owner, NULL, 0);
+
+	XGB_CALL(XGBoosterLoadModelFromBuffer(h, json, (bst_ulong) len));
+	return h;
+}
+
+/*
+ * XgbDMatrixFromDense builds a DMatrix from a row-major float matrix (the
+ * data is copied by XGBoost), owned by owner.
+ */
+DMatrixHandle
+XgbDMatrixFromDense(MemoryContext owner, const float *data,
+					bst_ulong nrow, bst_ulong ncol, float missing)
+{
+	XgbHandleCallback *cb = RegisterHandle(owner, FreeDMatrixCallback);
+	DMatrixHandle h = NULL;
+
+	XGB_CALL(XGDMatrixCreateFromMat(data, nrow, ncol, missing, &h));
+	cb->handle = h;
+	return h;
+}
+
+/*
+ * ArrayInterface writes the __array_interface__ JSON of a row-major float32
+ * matrix.
+ */
+static void
+ArrayInterface(char *buf, size_t size, const float *data, bst_ulong nrow, bst_ulong ncol)
 {
 	snprintf(buf, size,
-			 "{\"data\": [%lu, true], \"shape\": [" INT64_FORMAT ", %d], \"typestr\": \"<f4\", \"version\": 3}",
-			 (unsigned long) (uintptr_t) x, nrows, ncols);
+			 "{\"data\": [%llu, true], \"shape\": [%llu, %llu], \"typestr\": \"<f4\", \"version\": 3}",
+			 (unsigned long long) (uintptr_t) data,
+			 (unsigned long long) nrow, (unsigned long long) ncol);
 }
 
 /*
- * XgbDMatrixCreateDense builds a DMatrix from a row-major float32 matrix
- * (NaN = missing) with optional labels, the way the Python package builds
- * one from a numpy array.
+ * XgbDMatrixFromDenseThreaded builds a DMatrix from a row-major float32
+ * matrix (NaN = missing) with optional labels, using nthread threads
+ * (0 = all cores), the way xgboost.DMatrix does from a numpy array; owned
+ * by owner.
  */
-XgbDMatrix
-XgbDMatrixCreateDense(const float *x, int64 nrows, int ncols, const float *labels, int nthread)
+DMatrixHandle
+XgbDMatrixFromDenseThreaded(MemoryContext owner, const float *data, bst_ulong nrow,
+							bst_ulong ncol, const float *labels, int nthread)
 {
-	DMatrixHandle handle = NULL;
+	XgbHandleCallback *cb = RegisterHandle(owner, FreeDMatrixCallback);
+	DMatrixHandle h = NULL;
 	char		ai[256];
 	char		config[64];
 
-	XgbArrayInterface(ai, sizeof(ai), x, nrows, ncols);
+	ArrayInterface(ai, sizeof(ai), data, nrow, ncol);
 	snprintf(config, sizeof(config), "{\"missing\": NaN, \"nthread\": %d}", nthread);
-	XGB_CHECK_THREADED(XGDMatrixCreateFromDense(ai, config, &handle));
-	XgbOwnHandle(handle, false);
+	XGB_CALL(XGDMatrixCreateFromDense(ai, config, &h));
+	cb->handle = h;
 	if (labels != NULL)
-		XGB_CHECK(XGDMatrixSetFloatInfo(handle, "label", labels, (bst_ulong) nrows));
-	return handle;
+		XGB_CALL(XGDMatrixSetFloatInfo(h, "label", labels, nrow));
+	return h;
 }
 
-/* XgbBoosterCreate creates a booster with the given matrices cached. */
-XgbBooster
-XgbBoosterCreate(XgbDMatrix *cache, int ncache)
-{
-	BoosterHandle handle = NULL;
-
-	XGB_CHECK(XGBoosterCreate((DMatrixHandle *) cache, (bst_ulong) ncache, &handle));
-	XgbOwnHandle(handle, true);
-	return handle;
-}
-
-/* XgbBoosterSetParam sets one booster parameter. */
+/*
+ * XgbBoosterSetParam sets one booster parameter; XGBoost checks its value
+ * when the booster is next configured (the first update or prediction).
+ */
 void
-XgbBoosterSetParam(XgbBooster booster, const char *name, const char *value)
+XgbBoosterSetParam(BoosterHandle booster, const char *name, const char *value)
 {
-	XGB_CHECK(XGBoosterSetParam(booster, name, value));
+	XGB_CALL(XGBoosterSetParam(booster, name, value));
 }
 
 /* XgbBoosterUpdate runs one boosting round on dtrain. */
 void
-XgbBoosterUpdate(XgbBooster booster, int iter, XgbDMatrix dtrain)
+XgbBoosterUpdate(BoosterHandle booster, int iter, DMatrixHandle dtrain)
 {
-	XGB_CHECK_THREADED(XGBoosterUpdateOneIter(booster, iter, dtrain));
+	XGB_CALL(XGBoosterUpdateOneIter(booster, iter, dtrain));
 }
 
 /*
@@ -242,113 +252,61 @@ XgbBoosterUpdate(XgbBooster booster, int iter, XgbDMatrix dtrain)
  * returns XGBoost's line ("[iter]\tname-metric:value...") palloc'd.
  */
 char *
-XgbBoosterEval(XgbBooster booster, int iter, XgbDMatrix *dmats, const char **names, int n)
+XgbBoosterEval(BoosterHandle booster, int iter, DMatrixHandle *dmats,
+			   const char **names, int n)
 {
 	const char *out = NULL;
 
-	XGB_CHECK_THREADED(XGBoosterEvalOneIter(booster, iter, (DMatrixHandle *) dmats,
-											names, (bst_ulong) n, &out));
+	XGB_CALL(XGBoosterEvalOneIter(booster, iter, dmats, names, (bst_ulong) n, &out));
 	return pstrdup(out);
 }
 
 /*
- * XgbBoosterSlice returns a new booster holding the first end_round rounds.
+ * XgbBoosterSlice returns a new booster, owned by owner, holding the first
+ * end_round rounds.
  */
-XgbBooster
-XgbBoosterSlice(XgbBooster booster, int end_round)
+BoosterHandle
+XgbBoosterSlice(MemoryContext owner, BoosterHandle booster, int end_round)
 {
-	BoosterHandle out = NULL;
+	XgbHandleCallback *cb = RegisterHandle(owner, FreeBoosterCallback);
+	BoosterHandle h = NULL;
 
-	XGB_CHECK(XGBoosterSlice(booster, 0, end_round, 1, &out));
-	XgbOwnHandle(out, true);
-	return out;
+	XGB_CALL(XGBoosterSlice(booster, 0, end_round, 1, &h));
+	cb->handle = h;
+	return h;
 }
 
 /* XgbBoosterSaveJson returns the model in XGBoost's JSON format. */
 bytea *
-XgbBoosterSaveJson(XgbBooster booster)
+XgbBoosterSaveJson(BoosterHandle booster)
 {
 	bst_ulong	len = 0;
 	const char *data = NULL;
 	bytea	   *result;
 
-	XGB_CHECK(XGBoosterSaveModelToBuffer(booster, "{\"format\": \"json\"}", &len, &data));
+	XGB_CALL(XGBoosterSaveModelToBuffer(booster, "{\"format\": \"json\"}", &len, &data));
 	result = (bytea *) palloc_extended(VARHDRSZ + len, MCXT_ALLOC_HUGE);
 	SET_VARSIZE(result, VARHDRSZ + len);
 	memcpy(VARDATA(result), data, len);
 	return result;
 }
 
-/*
- * XgbBoosterLoad creates a booster from a saved model (JSON or UBJSON),
- * configured to predict on one thread.
- */
-XgbBooster
-XgbBoosterLoad(const char *data, Size len)
-{
-	BoosterHandle handle = NULL;
-
-	XGB_CHECK(XGBoosterCreate(NULL, 0, &handle));
-	XgbOwnHandle(handle, true);
-	XGB_CHECK(XGBoosterLoadModelFromBuffer(handle, data, (bst_ulong) len));
-	XGB_CHECK(XGBoosterSetParam(handle, "nthread", "1"));
-	return handle;
-}
-
 /* XgbBoosterNumFeatures returns the number of features the booster expects. */
 int
-XgbBoosterNumFeatures(XgbBooster booster)
+XgbBoosterNumFeatures(BoosterHandle booster)
 {
 	bst_ulong	n = 0;
 
-	XGB_CHECK(XGBoosterGetNumFeature(booster, &n));
+	XGB_CALL(XGBoosterGetNumFeature(booster, &n));
 	return (int) n;
 }
 
-/* XgbBoosterRounds returns the number of boosted rounds. */
-int
-XgbBoosterRounds(XgbBooster booster)
-{
-	int			n = 0;
-
-	XGB_CHECK(XGBoosterBoostedRounds(booster, &n));
-	return n;
-}
-
 /*
- * XgbPredictDense predicts for a row-major float32 matrix in place (no
- * DMatrix), like the Python package's inplace_predict.  It returns
- * XGBoost's buffer, valid until the next call on this booster, and its
- * length (nrows, or nrows * classes for multi:softprob).
- */
-const float *
-XgbPredictDense(XgbBooster booster, const float *x, int64 nrows, int ncols,
-				bool margin, uint64 *out_len)
-{
-	char		ai[256];
-	const bst_ulong *shape = NULL;
-	bst_ulong	dim = 0;
-	const float *result = NULL;
-	uint64		len = 1;
-
-	XgbArrayInterface(ai, sizeof(ai), x, nrows, ncols);
-	XGB_CHECK_THREADED(XGBoosterPredictFromDense(booster, ai,
-												 margin ?
-												 "{\"type\": 1, \"training\": false, \"iteration_begin\": 0, \"iteration_end\": 0, \"strict_shape\": false, \"missing\": NaN, \"cache_id\": 0}" :
-												 "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, \"iteration_end\": 0, \"strict_shape\": false, \"missing\": NaN, \"cache_id\": 0}",
-												 NULL, &shape, &dim, &result));
-	for (bst_ulong i = 0; i < dim; i++)
-		len *= shape[i];
-	*out_len = len;
-	return result;
-}
-
-/*
- * XgbBoosterConfigValue returns the string value of "key": "..." found
- * after section in the booster's JSON configuration, or NULL.
+ * ConfigValue returns the string value of "key":"..." that follows section
+ * in the booster's JSON configuration, or NULL.
  */
 static char *
-XgbBoosterConfigValue(XgbBooster booster, const char *section, const char *key)
+ConfigValue(BoosterHandle booster, const char *section, const char *key)
 {
 	bst_ulong	len = 0;
 	const char *config = NULL;
@@ -357,7 +315,7 @@ XgbBoosterConfigValue(XgbBooster booster, const char *section, const char *key)
 	char	   *end;
 	char	   *pattern = psprintf("\"%s\":\"", key);
 
-	XGB_CHECK(XGBoosterSaveJsonConfig(booster, &len, &config));
+	XGB_CALL(XGBoosterSaveJsonConfig(booster, &len, &config));
 	copy = pnstrdup(config, len);
 	p = strstr(copy, section);
 	if (p == NULL || (p = strstr(p, pattern)) == NULL)
@@ -372,18 +330,126 @@ XgbBoosterConfigValue(XgbBooster booster, const char *section, const char *key)
 
 /* XgbBoosterObjective returns the name of the booster's objective. */
 char *
-XgbBoosterObjective(XgbBooster booster)
+XgbBoosterObjective(BoosterHandle booster)
 {
-	char	   *name = XgbBoosterConfigValue(booster, "\"learner_train_param\"", "objective");
+	char	   *name = ConfigValue(booster, "\"learner_train_param\"", "objective");
 
 	return name ? name : pstrdup("");
 }
 
 /* XgbBoosterNumClass returns the booster's num_class (0 unless multiclass). */
 int
-XgbBoosterNumClass(XgbBooster booster)
+XgbBoosterNumClass(BoosterHandle booster)
 {
-	char	   *n = XgbBoosterConfigValue(booster, "\"learner_model_param\"", "num_class");
+	char	   *n = ConfigValue(booster, "\"learner_model_param\"", "num_class");
 
 	return n ? atoi(n) : 0;
+}
+
+/*
+ * XgbPredictDense predicts a row-major float32 matrix in place (no DMatrix),
+ * like Booster.inplace_predict.  It returns XGBoost's buffer, valid until the
+ * next call on this booster, and its length (nrow, or nrow * classes for
+ * multi:softprob).  The booster's nthread parameter sets the threads.
+ */
+const float *
+XgbPredictDense(BoosterHandle booster, const float *data, bst_ulong nrow, bst_ulong ncol,
+				bst_ulong *out_len)
+{
+	char		ai[256];
+	const bst_ulong *shape = NULL;
+	bst_ulong	dim = 0;
+	const float *result = NULL;
+	bst_ulong	len = 1;
+
+	ArrayInterface(ai, sizeof(ai), data, nrow, ncol);
+	XGB_CALL(XGBoosterPredictFromDense(booster, ai,
+									   "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, "
+									   "\"iteration_end\": 0, \"strict_shape\": false, "
+									   "\"missing\": NaN, \"cache_id\": 0}",
+									   NULL, &shape, &dim, &result));
+	for (bst_ulong i = 0; i < dim; i++)
+		len *= shape[i];
+	*out_len = len;
+	return result;
+}
+
+/*
+ * XgbCaptureLog routes XGBoost's log into our buffer (once per backend) and
+ * empties the buffer.
+ */
+void
+XgbCaptureLog(void)
+{
+	if (!log_installed)
+	{
+		XGB_CALL(XGBRegisterLogCallback(LogCallback));
+		log_installed = true;
+	}
+	log_length = 0;
+	log_buffer[0] = '\0';
+}
+
+/*
+ * LogCallback appends one XGBoost log message to the static buffer.  It may
+ * run on any thread, so it neither allocates nor reports; what does not fit
+ * is dropped.
+ */
+static void
+LogCallback(const char *msg)
+{
+	size_t		len = strlen(msg);
+
+	if (log_length + len + 2 >= sizeof(log_buffer))
+		return;
+	memcpy(log_buffer + log_length, msg, len);
+	log_length += len;
+	log_buffer[log_length++] = '\n';
+	log_buffer[log_length] = '\0';
+}
+
+/*
+ * XgbTakeLog returns (palloc'd) and clears what XGBoost logged since the
+ * last XgbCaptureLog or XgbTakeLog, or NULL if nothing.
+ */
+char *
+XgbTakeLog(void)
+{
+	char	   *result;
+
+	if (log_length == 0)
+		return NULL;
+	result = pnstrdup(log_buffer, log_length);
+	log_length = 0;
+	log_buffer[0] = '\0';
+	return result;
+}
+
+/*
+ * XgbRaiseUnusedParameters raises an ERROR when XGBoost's parameter
+ * validation logged unknown parameters, quoting its message.
+ */
+void
+XgbRaiseUnusedParameters(void)
+{
+	char	   *msgs = XgbTakeLog();
+
+	if (msgs != NULL && strstr(msgs, "are not used") != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown XGBoost parameter in hyperparams"),
+				 errdetail("XGBoost: %s", msgs),
+				 errhint("See the XGBoost parameter reference; n_estimators and early_stopping_rounds are read by mlops.train itself.")));
+}
+
+/* XgbVersion returns the libxgboost version as "major.minor.patch". */
+char *
+XgbVersion(void)
+{
+	int			major = 0,
+				minor = 0,
+				patch = 0;
+
+	XGBoostVersion(&major, &minor, &patch);
+	return psprintf("%d.%d.%d", major, minor, patch);
 }

@@ -1,37 +1,60 @@
-/*
- * xgb.h
- *		The only interface to libxgboost.
+/*-------------------------------------------------------------------------
  *
- * Handles are owned by the memory context that was current when they were
- * created: resetting or deleting that context frees them, so an ERROR never
- * leaks a booster or a matrix.
+ * xgb.h
+ *	  The only interface to libxgboost.  See xgb.c for the rules.
+ *
+ *-------------------------------------------------------------------------
  */
 #ifndef MLOPS_XGB_H
 #define MLOPS_XGB_H
 
-#include "postgres.h"
+#include <signal.h>
 
-typedef void *XgbDMatrix;
-typedef void *XgbBooster;
+#include <xgboost/c_api.h>
 
-extern XgbDMatrix XgbDMatrixCreateDense(const float *x, int64 nrows, int ncols,
-										const float *labels, int nthread);
-extern XgbBooster XgbBoosterCreate(XgbDMatrix *cache, int ncache);
-extern void XgbBoosterSetParam(XgbBooster booster, const char *name, const char *value);
-extern void XgbBoosterUpdate(XgbBooster booster, int iter, XgbDMatrix dtrain);
-extern char *XgbBoosterEval(XgbBooster booster, int iter, XgbDMatrix *dmats,
+/*
+ * XGB_CALL runs one XGBoost C API call with every signal blocked on this
+ * thread (so OpenMP threads it may start never run PostgreSQL's handlers)
+ * and raises an ERROR carrying XGBoost's own message when it fails.
+ */
+#define XGB_CALL(call) \
+	do { \
+		sigset_t	xgb_saved_mask_; \
+		int			xgb_rc_; \
+		XgbBlockSignals(&xgb_saved_mask_); \
+		xgb_rc_ = (call); \
+		XgbRestoreSignals(&xgb_saved_mask_); \
+		if (xgb_rc_ != 0) \
+			XgbRaiseError(#call); \
+	} while (0)
+
+extern void XgbBlockSignals(sigset_t *saved);
+extern void XgbRestoreSignals(const sigset_t *saved);
+extern void XgbRaiseError(const char *call) pg_attribute_noreturn();
+
+extern BoosterHandle XgbBoosterCreate(MemoryContext owner, const DMatrixHandle *dmats, bst_ulong n);
+extern BoosterHandle XgbBoosterLoadJson(MemoryContext owner, const char *json, size_t len);
+extern DMatrixHandle XgbDMatrixFromDense(MemoryContext owner, const float *data,
+										 bst_ulong nrow, bst_ulong ncol, float missing);
+
+/* training and serving (train.c, predict.c, model_cache.c) */
+extern DMatrixHandle XgbDMatrixFromDenseThreaded(MemoryContext owner, const float *data,
+												 bst_ulong nrow, bst_ulong ncol,
+												 const float *labels, int nthread);
+extern void XgbBoosterSetParam(BoosterHandle booster, const char *name, const char *value);
+extern void XgbBoosterUpdate(BoosterHandle booster, int iter, DMatrixHandle dtrain);
+extern char *XgbBoosterEval(BoosterHandle booster, int iter, DMatrixHandle *dmats,
 							const char **names, int n);
-extern XgbBooster XgbBoosterSlice(XgbBooster booster, int end_round);
-extern bytea *XgbBoosterSaveJson(XgbBooster booster);
-extern XgbBooster XgbBoosterLoad(const char *data, Size len);
-extern int	XgbBoosterNumFeatures(XgbBooster booster);
-extern int	XgbBoosterRounds(XgbBooster booster);
-extern const float *XgbPredictDense(XgbBooster booster, const float *x,
-									int64 nrows, int ncols, bool margin,
-									uint64 *out_len);
-extern char *XgbBoosterObjective(XgbBooster booster);
-extern int	XgbBoosterNumClass(XgbBooster booster);
-extern char *XgbTakeLogMessages(void);
+extern BoosterHandle XgbBoosterSlice(MemoryContext owner, BoosterHandle booster, int end_round);
+extern bytea *XgbBoosterSaveJson(BoosterHandle booster);
+extern int	XgbBoosterNumFeatures(BoosterHandle booster);
+extern char *XgbBoosterObjective(BoosterHandle booster);
+extern int	XgbBoosterNumClass(BoosterHandle booster);
+extern const float *XgbPredictDense(BoosterHandle booster, const float *data,
+									bst_ulong nrow, bst_ulong ncol, bst_ulong *out_len);
+extern char *XgbVersion(void);
+extern void XgbCaptureLog(void);
+extern char *XgbTakeLog(void);
 extern void XgbRaiseUnusedParameters(void);
 
 #endif							/* MLOPS_XGB_H */

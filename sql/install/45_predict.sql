@@ -1,0 +1,80 @@
+-- Serving predictions (src/predict.c, src/model_cache.c,
+-- src/prediction_stats.c, src/health.c).  Predictions depend on the
+-- registry, so they are STABLE, never IMMUTABLE; they are PARALLEL SAFE so a
+-- large scan may use parallel workers.
+
+CREATE FUNCTION mlops.predict(model text, features float8[]) RETURNS float8
+    LANGUAGE C STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'mlops_predict_float8';
+REVOKE ALL ON FUNCTION mlops.predict(text, float8[]) FROM PUBLIC;
+
+CREATE FUNCTION mlops.predict(model text, features real[]) RETURNS float8
+    LANGUAGE C STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'mlops_predict_float4';
+REVOKE ALL ON FUNCTION mlops.predict(text, real[]) FROM PUBLIC;
+
+CREATE FUNCTION mlops.predict(model text, features jsonb) RETURNS float8
+    LANGUAGE C STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'mlops_predict_jsonb';
+REVOKE ALL ON FUNCTION mlops.predict(text, jsonb) FROM PUBLIC;
+
+CREATE FUNCTION mlops.predict_proba(model text, features float8[]) RETURNS float8[]
+    LANGUAGE C STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'mlops_predict_proba_float8';
+REVOKE ALL ON FUNCTION mlops.predict_proba(text, float8[]) FROM PUBLIC;
+
+CREATE FUNCTION mlops.predict_proba(model text, features jsonb) RETURNS float8[]
+    LANGUAGE C STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'mlops_predict_proba_jsonb';
+REVOKE ALL ON FUNCTION mlops.predict_proba(text, jsonb) FROM PUBLIC;
+
+CREATE FUNCTION mlops.predict_batch(model text, instances jsonb) RETURNS float8[]
+    LANGUAGE C STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'mlops_predict_batch';
+REVOKE ALL ON FUNCTION mlops.predict_batch(text, jsonb) FROM PUBLIC;
+
+-- predict_table reads source as the calling user.
+CREATE FUNCTION mlops.predict_table(model text, source text, id_column text DEFAULT NULL)
+    RETURNS TABLE(id text, prediction float8)
+    LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL RESTRICTED
+    AS 'MODULE_PATHNAME', 'mlops_predict_table';
+REVOKE ALL ON FUNCTION mlops.predict_table(text, text, text) FROM PUBLIC;
+
+-- The per-backend model cache.
+CREATE FUNCTION mlops.model_cache()
+    RETURNS TABLE(model text, version integer, size_bytes bigint, hits bigint,
+                  last_used bigint, loaded_at timestamptz)
+    LANGUAGE C VOLATILE PARALLEL RESTRICTED
+    AS 'MODULE_PATHNAME', 'mlops_model_cache';
+REVOKE ALL ON FUNCTION mlops.model_cache() FROM PUBLIC;
+
+CREATE FUNCTION mlops.model_cache_reset() RETURNS integer
+    LANGUAGE C VOLATILE PARALLEL RESTRICTED
+    AS 'MODULE_PATHNAME', 'mlops_model_cache_reset';
+REVOKE ALL ON FUNCTION mlops.model_cache_reset() FROM PUBLIC;
+
+-- Prediction statistics in shared memory (needs shared_preload_libraries).
+CREATE FUNCTION mlops._prediction_stats()
+    RETURNS TABLE(model text, version integer, calls bigint, rows bigint, errors bigint,
+                  total_ms float8, mean_ms float8, p50_ms float8, p95_ms float8, p99_ms float8)
+    LANGUAGE C VOLATILE PARALLEL RESTRICTED
+    AS 'MODULE_PATHNAME', 'mlops_prediction_stats';
+REVOKE ALL ON FUNCTION mlops._prediction_stats() FROM PUBLIC;
+CREATE VIEW mlops.prediction_stats AS SELECT * FROM mlops._prediction_stats();
+REVOKE ALL ON mlops.prediction_stats FROM PUBLIC;
+
+CREATE FUNCTION mlops.prediction_stats_reset() RETURNS integer
+    LANGUAGE C VOLATILE PARALLEL RESTRICTED
+    AS 'MODULE_PATHNAME', 'mlops_prediction_stats_reset';
+REVOKE ALL ON FUNCTION mlops.prediction_stats_reset() FROM PUBLIC;
+
+-- Health: can this backend serve every Production model?
+CREATE FUNCTION mlops.health() RETURNS jsonb
+    LANGUAGE C VOLATILE PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'mlops_health';
+REVOKE ALL ON FUNCTION mlops.health() FROM PUBLIC;
+
+CREATE FUNCTION mlops.ready() RETURNS boolean
+    LANGUAGE C VOLATILE PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'mlops_ready';
+REVOKE ALL ON FUNCTION mlops.ready() FROM PUBLIC;
