@@ -45,6 +45,7 @@
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "common/pg_prng.h"
+#include "common/shortest_dec.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "lib/stringinfo.h"
@@ -1037,18 +1038,28 @@ DatasetComputeStats(Dataset *ds, const int64 *rows, int64 nrows)
 		for (int64 i = 0; i < nrows; i++)
 		{
 			float		v = ds->x[rows[i] * nf + j];
-			int			b;
+			int			lo = 0;
+			int			hi = st->nbins - 1;
 
 			if (isnan(v))
 				continue;
-			b = (st->max > st->min) ?
-				(int) ((v - st->min) / (st->max - st->min) * st->nbins) : 0;
-			st->counts[Min(Max(b, 0), st->nbins - 1)]++;
+			/* bin b holds edges[b] <= v < edges[b + 1]; the last one is closed */
+			while (lo < hi)
+			{
+				int			mid = (lo + hi + 1) / 2;
+
+				if ((double) v >= st->edges[mid])
+					lo = mid;
+				else
+					hi = mid - 1;
+			}
+			st->counts[lo]++;
 		}
 	}
 }
 
 static void AppendNumber(StringInfo buf, double v);
+static void AppendFloat(StringInfo buf, double v);
 
 /*
  * DatasetInputSchemaJson returns the input_schema document (see the shared
@@ -1086,9 +1097,9 @@ DatasetInputSchemaJson(Dataset *ds)
 		if (col->kind != FEATURE_CATEGORICAL)
 		{
 			appendStringInfoString(&buf, ", \"min\": ");
-			AppendNumber(&buf, st->count > 0 ? st->min : NAN);
+			AppendFloat(&buf, st->count > 0 ? st->min : NAN);
 			appendStringInfoString(&buf, ", \"max\": ");
-			AppendNumber(&buf, st->count > 0 ? st->max : NAN);
+			AppendFloat(&buf, st->count > 0 ? st->max : NAN);
 			appendStringInfoString(&buf, ", \"mean\": ");
 			AppendNumber(&buf, st->mean);
 		}
@@ -1151,6 +1162,25 @@ AppendNumber(StringInfo buf, double v)
 		appendStringInfoString(buf, "null");
 	else
 		appendStringInfoString(buf, float8out_internal(v));
+}
+
+/*
+ * AppendFloat appends a value of the float32 matrix as a JSON number in the
+ * shortest form that reads back as the same float32 (6.981, not
+ * 6.980999946594238), or null when it is not finite.
+ */
+static void
+AppendFloat(StringInfo buf, double v)
+{
+	char		num[FLOAT_SHORTEST_DECIMAL_LEN];
+
+	if (isnan(v) || isinf(v))
+		appendStringInfoString(buf, "null");
+	else
+	{
+		float_to_shortest_decimal_buf((float) v, num);
+		appendStringInfoString(buf, num);
+	}
 }
 
 /* ---------------------------------------------------------------------

@@ -1,0 +1,210 @@
+"""test_train_oracle.py - mlops.train and mlops.predict against python3-xgboost
+and scikit-learn on real data sets (breast cancer: binary, iris and wine:
+multiclass, diabetes: regression).
+
+For each data set the same rows, in the same order, are trained on by
+mlops.train (test_size => 0) and by xgboost.train with the same parameters;
+every prediction of mlops.predict_proba / predict / predict_table must be
+within 1e-6 of the Python booster's.  Held-out metrics (test_sampling =>
+'last', so Python knows the test rows) are checked against scikit-learn,
+and the stored feature statistics against numpy.
+
+Prints TAP.  Connection from the libpq environment (PGHOST, PGPORT, ...).
+"""
+import json
+import math
+import sys
+
+import numpy as np
+import psycopg2
+import xgboost as xgb
+from sklearn import datasets, metrics
+
+TOL = 1e-6
+results = []
+
+
+def check(ok, what, detail=""):
+    results.append((bool(ok), what, detail))
+
+
+def load(cur, name, loader, target, label):
+    """Creates table NAME from a scikit-learn data set; returns (cols, X, y)."""
+    data = loader()
+    cols = ["f%d" % i for i in range(data.data.shape[1])]
+    ttype = "text" if label else "float8"
+    cur.execute("DROP TABLE IF EXISTS %s" % name)
+    cur.execute("CREATE TABLE %s (id integer PRIMARY KEY, %s, %s %s)"
+                % (name, ", ".join(c + " float8" for c in cols), target, ttype))
+    rows = []
+    for i, row in enumerate(data.data):
+        y = data.target[i]
+        yv = str(data.target_names[y]) if label else float(y)
+        rows.append([i + 1] + [float(v) for v in row] + [yv])
+    cur.executemany("INSERT INTO %s VALUES (%s)" % (name, ", ".join(["%s"] * (len(cols) + 2))), rows)
+    return cols, data
+
+
+def fetch(cur, name, cols, target):
+    """Reads the table back in id order, as a user of the Python stack would."""
+    cur.execute("SELECT %s, %s FROM %s ORDER BY id" % (", ".join(cols), target, name))
+    rows = cur.fetchall()
+    X = np.array([r[:-1] for r in rows], dtype=np.float64)
+    y = [r[-1] for r in rows]
+    return X, y
+
+
+def train_sql(cur, model, name, cols, target, task, params, extra=""):
+    cur.execute("SELECT run_id, version, metrics FROM mlops.train(%s, %s, %s, task => %s, "
+                "hyperparams => %s, features => %s" + extra + ")",
+                (model, "SELECT * FROM %s ORDER BY id" % name, target, task,
+                 json.dumps(params), cols))
+    return cur.fetchone()
+
+
+def sql_predictions(cur, model, name, cols, func):
+    cur.execute("SELECT %s(%%s, ARRAY[%s]::float8[]) FROM %s ORDER BY id"
+                % (func, ", ".join(cols), name), (model,))
+    return [r[0] for r in cur.fetchall()]
+
+
+def case_classification(cur, name, loader, params, rounds):
+    target = "label"
+    cols, _ = load(cur, name, loader, target, True)
+    X, labels = fetch(cur, name, cols, target)
+    classes = sorted(set(labels))
+    y = np.array([classes.index(v) for v in labels], dtype=np.float32)
+    k = len(classes)
+
+    run_id, version, _ = train_sql(cur, name, name, cols, target, "classification",
+                                   dict(params, n_estimators=rounds), ", test_size => 0")
+    pparams = dict(params)
+    pparams["objective"] = "binary:logistic" if k == 2 else "multi:softprob"
+    if k > 2:
+        pparams["num_class"] = k
+    bst = xgb.train(pparams, xgb.DMatrix(X, label=y, nthread=pparams["nthread"]), rounds)
+    want = bst.inplace_predict(X)
+    if k == 2:
+        want = np.vstack([1 - want, want]).T
+
+    got = np.array(sql_predictions(cur, "%s/%d" % (name, version), name, cols, "mlops.predict_proba"))
+    diff = float(np.abs(got - want).max())
+    check(got.shape == want.shape and diff < TOL,
+          "%s: predict_proba equals python3-xgboost on %d rows x %d classes" % (name, len(X), k),
+          "max diff %g" % diff)
+
+    got_cls = np.array(sql_predictions(cur, "%s/%d" % (name, version), name, cols, "mlops.predict"))
+    check((got_cls == want.argmax(axis=1)).all(), "%s: predict returns the most probable class" % name)
+
+    cur.execute("SELECT id::int, prediction FROM mlops.predict_table(%s, %s, 'id') ORDER BY 1",
+                ("%s/%d" % (name, version), name))
+    tab = np.array([r[1] for r in cur.fetchall()])
+    check((tab == want.argmax(axis=1)).all(), "%s: predict_table agrees with python3-xgboost" % name)
+
+    cur.execute("SELECT input_schema FROM mlops.model_versions v JOIN mlops.models m USING (model_id) "
+                "WHERE m.name = %s AND v.version = %s", (name, version))
+    schema = cur.fetchone()[0]
+    check(schema["label"]["classes"] == classes, "%s: classes stored in code order" % name)
+    f0 = schema["features"][0]["stats"]
+    col = X[:, 0].astype(np.float32)
+    counts, _ = np.histogram(col, bins=np.array(f0["histogram"]["edges"], dtype=np.float64))
+    check(abs(f0["mean"] - float(col.astype(np.float64).mean())) < 1e-9 * max(1, abs(f0["mean"]))
+          and np.float32(f0["min"]) == col.min() and np.float32(f0["max"]) == col.max()
+          and list(counts) == f0["histogram"]["counts"] and f0["count"] == len(col)
+          and f0["null_share"] == 0,
+          "%s: feature statistics equal numpy's" % name,
+          "stats %r, numpy mean %r min %r max %r counts %r" % (f0, col.astype(np.float64).mean(), col.min(), col.max(), list(counts)))
+
+    # held-out metrics against scikit-learn: train on all but the last 25% of rows
+    ntest = len(X) // 4
+    _, version2, m = train_sql(cur, name, name, cols, target, "classification",
+                               dict(params, n_estimators=rounds),
+                               ", test_size => %d, test_sampling => 'last'" % ntest)
+    bst2 = xgb.train(pparams, xgb.DMatrix(X[:-ntest], label=y[:-ntest], nthread=pparams["nthread"]), rounds)
+    p = bst2.inplace_predict(X[-ntest:])
+    ytest = y[-ntest:]
+    if k == 2:
+        pred = (p > 0.5).astype(int)
+        want_m = {"accuracy": metrics.accuracy_score(ytest, pred),
+                  "precision": metrics.precision_score(ytest, pred, zero_division=0),
+                  "recall": metrics.recall_score(ytest, pred, zero_division=0),
+                  "f1": metrics.f1_score(ytest, pred, zero_division=0),
+                  "roc_auc": metrics.roc_auc_score(ytest, p),
+                  "log_loss": metrics.log_loss(ytest, p.astype(np.float64), labels=[0, 1])}
+    else:
+        pred = p.argmax(axis=1)
+        want_m = {"accuracy": metrics.accuracy_score(ytest, pred),
+                  "precision": metrics.precision_score(ytest, pred, average="macro", labels=range(k), zero_division=0),
+                  "recall": metrics.recall_score(ytest, pred, average="macro", labels=range(k), zero_division=0),
+                  "f1": metrics.f1_score(ytest, pred, average="macro", labels=range(k), zero_division=0),
+                  "log_loss": metrics.log_loss(ytest, p.astype(np.float64), labels=list(range(k)))}
+    bad = {key: (m.get(key), v) for key, v in want_m.items()
+           if m.get(key) is None or abs(m[key] - v) > 1e-6}
+    check(not bad and m["test_rows"] == ntest,
+          "%s: held-out metrics equal scikit-learn's" % name, "differ: %r" % bad)
+
+
+def case_regression(cur, params, rounds):
+    name, target = "diabetes", "progression"
+    cols, _ = load(cur, name, datasets.load_diabetes, target, False)
+    X, labels = fetch(cur, name, cols, target)
+    y = np.array(labels, dtype=np.float32)
+    run_id, version, _ = train_sql(cur, name, name, cols, target, "regression",
+                                   dict(params, n_estimators=rounds), ", test_size => 0")
+    pparams = dict(params, objective="reg:squarederror")
+    bst = xgb.train(pparams, xgb.DMatrix(X, label=y, nthread=pparams["nthread"]), rounds)
+    want = bst.inplace_predict(X)
+    got = np.array(sql_predictions(cur, "%s/%d" % (name, version), name, cols, "mlops.predict"))
+    diff = float(np.abs(got - want).max())
+    # float32 outputs around 150: compare relative to magnitude as well
+    check(diff < TOL * max(1.0, float(np.abs(want).max())),
+          "diabetes: predict equals python3-xgboost on %d rows" % len(X), "max diff %g" % diff)
+
+    cur.execute("SELECT mlops.predict_batch(%s, jsonb_agg(to_jsonb(d) - 'id' - %s ORDER BY id)) FROM diabetes d",
+                ("%s/%d" % (name, version), target))
+    batch = np.array(cur.fetchone()[0])
+    check(np.abs(batch - want).max() < TOL * max(1.0, float(np.abs(want).max())),
+          "diabetes: predict_batch on named features equals python3-xgboost")
+
+    ntest = 100
+    _, _, m = train_sql(cur, name, name, cols, target, "regression", dict(params, n_estimators=rounds),
+                        ", test_size => %d, test_sampling => 'last'" % ntest)
+    bst2 = xgb.train(pparams, xgb.DMatrix(X[:-ntest], label=y[:-ntest], nthread=pparams["nthread"]), rounds)
+    p = bst2.inplace_predict(X[-ntest:]).astype(np.float64)
+    yt = y[-ntest:].astype(np.float64)
+    want_m = {"rmse": math.sqrt(metrics.mean_squared_error(yt, p)),
+              "mae": metrics.mean_absolute_error(yt, p),
+              "r2": metrics.r2_score(yt, p)}
+    bad = {key: (m.get(key), v) for key, v in want_m.items()
+           if m.get(key) is None or abs(m[key] - v) > 1e-6 * max(1.0, abs(v))}
+    check(not bad, "diabetes: held-out rmse, mae, r2 equal scikit-learn's", "differ: %r" % bad)
+
+
+def main():
+    conn = psycopg2.connect("")
+    conn.autocommit = True
+    cur = conn.cursor()
+    cur.execute("DROP EXTENSION IF EXISTS mlops CASCADE")
+    cur.execute("CREATE EXTENSION mlops")
+    cur.execute("SET mlops.train_progress_rounds = 0")
+
+    case_classification(cur, "breast_cancer", datasets.load_breast_cancer,
+                        {"max_depth": 4, "eta": 0.3, "nthread": 1}, 30)
+    case_classification(cur, "breast_cancer_hist", datasets.load_breast_cancer,
+                        {"tree_method": "hist", "max_depth": 6, "nthread": 2, "subsample": 0.8, "seed": 7}, 25)
+    case_classification(cur, "iris", datasets.load_iris, {"max_depth": 3, "nthread": 1}, 20)
+    case_classification(cur, "wine", datasets.load_wine,
+                        {"tree_method": "hist", "max_depth": 4, "eta": 0.2, "nthread": 2}, 20)
+    case_regression(cur, {"max_depth": 5, "eta": 0.1, "nthread": 1, "min_child_weight": 2}, 40)
+
+    cur.execute("DROP EXTENSION mlops")
+    print("1..%d" % len(results))
+    for i, (ok, what, detail) in enumerate(results, 1):
+        print("%s %d - %s" % ("ok" if ok else "not ok", i, what))
+        if not ok and detail:
+            print("# " + detail)
+    return 0 if all(ok for ok, _, _ in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
