@@ -105,6 +105,12 @@ DatasetSourceQuery(const char *source)
 				 errhint("Pass a table or view name, or a query starting with SELECT, WITH, VALUES or TABLE.")));
 	if (IsQueryText(source))
 		return pstrdup(source);
+	if (source[0] != '"' && strpbrk(source, " \t\r\n;()") != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("source is neither a table or view name nor a query"),
+				 errdetail("Source: \"%s\".", source),
+				 errhint("Pass a table or view name, or a query starting with SELECT, WITH, VALUES or TABLE.")));
 
 	names = stringToQualifiedNameList(source);
 	rv = makeRangeVarFromNameList(names);
@@ -353,6 +359,8 @@ DatumToText(Oid basetype, Oid outfunc, Datum value)
 			return TextDatumGetCString(value);
 		case NAMEOID:
 			return NameStr(*DatumGetName(value));
+		case BOOLOID:
+			return DatumGetBool(value) ? "true" : "false";
 		default:
 			return OidOutputFunctionCall(outfunc, value);
 	}
@@ -762,10 +770,10 @@ ReadRow(TupleTableSlot *slot, void *arg)
 	if (state->max_cells > 0 && (ds->nrows + 1) * nf > state->max_cells)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("training set exceeds mlops.train_max_cells"),
+				 errmsg("training set exceeds mlops.max_train_cells"),
 				 errdetail("The source has more than " INT64_FORMAT " rows of %d features, over the limit of " INT64_FORMAT " cells.",
 						   ds->nrows, nf, state->max_cells),
-				 errhint("Raise mlops.train_max_cells or train on a sample of the rows.")));
+				 errhint("Raise mlops.max_train_cells (millions of cells) or train on a sample of the rows.")));
 
 	if (slot->tts_isnull[ds->label.attno])
 		ereport(ERROR,
@@ -1279,13 +1287,22 @@ SchemaKey(JsonbContainer *container, const char *key)
 	return findJsonbValueFromContainer(container, JB_FOBJECT, &k);
 }
 
-/* SchemaString returns a JSON string value as a C string. */
+/*
+ * SchemaString returns a JSON scalar as a C string: strings as they are,
+ * numbers and booleans in their JSON spelling (so classes [false, true] read
+ * as "false", "true").
+ */
 static char *
 SchemaString(JsonbValue *v, const char *what)
 {
-	if (v == NULL || v->type != jbvString)
-		SchemaCorrupt(psprintf("a %s is not a string", what));
-	return pnstrdup(v->val.string.val, v->val.string.len);
+	if (v != NULL && v->type == jbvString)
+		return pnstrdup(v->val.string.val, v->val.string.len);
+	if (v != NULL && v->type == jbvBool)
+		return pstrdup(v->val.boolean ? "true" : "false");
+	if (v != NULL && v->type == jbvNumeric)
+		return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+	SchemaCorrupt(psprintf("a %s is not a string", what));
+	return NULL;				/* keep compiler quiet */
 }
 
 /* SchemaCorrupt raises the error for an unreadable input_schema. */

@@ -2,11 +2,12 @@
  * health.c
  *		mlops.health() and mlops.ready(): can this backend serve?
  *
- * Readiness means every model with a Production version loads: its bytes
- * pass their checksum, XGBoost deserializes them and the input schema
- * matches the booster.  Each model is loaded through the model cache (so a
- * ready check also warms it) inside a subtransaction, so a model that fails
- * is reported, not raised.
+ * Readiness means every model with a Production version loads: its stored
+ * bytes pass their checksum, XGBoost deserializes them and the input schema
+ * matches the booster.  Each model is loaded afresh from the registry (not
+ * taken from the model cache, which may hold a booster loaded before the
+ * bytes went bad) inside a subtransaction, so a model that fails is
+ * reported, not raised.
  */
 #include "postgres.h"
 
@@ -78,7 +79,7 @@ TryLoad(const char *name)
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		(void) ModelCacheGet(name);
+		ModelCacheVerify(name);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;

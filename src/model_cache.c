@@ -248,6 +248,24 @@ ModelCacheGet(const char *ref)
 }
 
 /*
+ * ModelCacheVerify loads the version a reference means from its stored
+ * bytes, bypassing and not changing the cache, and frees it again: it
+ * raises the ERROR a fresh load would (checksum, XGBoost, schema).
+ */
+void
+ModelCacheVerify(const char *ref)
+{
+	ResolvedModel resolved;
+	CachedModel *model;
+
+	AcceptInvalidationMessages();
+	EnsureMaps();
+	ResolveModelRef(ref, &resolved);
+	model = LoadModel(resolved.model_id, resolved.version, resolved.name);
+	MemoryContextDelete(model->cxt);
+}
+
+/*
  * LoadModel fetches a version's bytes (checksum verified by the registry),
  * deserializes the booster and reads its input schema, all in a new memory
  * context that is deleted if anything fails.

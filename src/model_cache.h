@@ -44,6 +44,7 @@ typedef struct CachedModel
 
 extern void ModelCacheInit(void);
 extern CachedModel *ModelCacheGet(const char *ref);
+extern void ModelCacheVerify(const char *ref);
 extern void ModelCacheSetThreads(CachedModel *model, int nthread);
 extern void ModelCacheStats(int *entries, int64 *bytes);
 

@@ -63,6 +63,7 @@ static char log_buffer[4096];
 static size_t log_length = 0;
 static bool log_installed = false;
 
+static char *CleanMessage(const char *msg);
 static void LogCallback(const char *msg);
 static void ArrayInterface(char *buf, size_t size, const float *data,
 						   bst_ulong nrow, bst_ulong ncol);
@@ -104,8 +105,35 @@ XgbRaiseError(const char *call)
 	ereport(ERROR,
 			(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
 			 errmsg("XGBoost call failed"),
-			 errdetail("%s", (msg && *msg) ? msg : "XGBoost gave no message."),
+			 errdetail("%s", (msg && *msg) ? CleanMessage(msg) : "XGBoost gave no message."),
 			 errcontext("%s", call)));
+}
+
+/*
+ * CleanMessage returns XGBoost's message without what changes from run to
+ * run or machine to machine: the "[hh:mm:ss] src/file.cc:123: " prefix and
+ * the stack trace that follows the message.
+ */
+static char *
+CleanMessage(const char *msg)
+{
+	char	   *copy = pstrdup(msg);
+	char	   *p = copy;
+	char	   *end;
+	char	   *colon;
+
+	if (p[0] == '[' && (end = strstr(p, "] ")) != NULL && end - p <= 12)
+		p = end + 2;
+	colon = strstr(p, ": ");
+	if (colon != NULL && colon - p < 200 && memchr(p, ' ', colon - p) == NULL &&
+		(memchr(p, '/', colon - p) != NULL || memchr(p, '.', colon - p) != NULL))
+		p = colon + 2;
+	if ((end = strstr(p, "Stack trace:")) != NULL)
+		*end = '\0';
+	end = p + strlen(p);
+	while (end > p && (end[-1] == '\n' || end[-1] == ' '))
+		*--end = '\0';
+	return p;
 }
 
 /*
@@ -433,13 +461,22 @@ void
 XgbRaiseUnusedParameters(void)
 {
 	char	   *msgs = XgbTakeLog();
+	char	   *start;
+	char	   *end;
 
-	if (msgs != NULL && strstr(msgs, "are not used") != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown XGBoost parameter in hyperparams"),
-				 errdetail("XGBoost: %s", msgs),
-				 errhint("See the XGBoost parameter reference; n_estimators and early_stopping_rounds are read by mlops.train itself.")));
+	if (msgs == NULL || strstr(msgs, "are not used") == NULL)
+		return;
+	/* keep XGBoost's sentence, without its timestamp and source location */
+	start = strstr(msgs, "Parameters:");
+	if (start == NULL)
+		start = msgs;
+	end = strstr(start, "are not used");
+	end[strlen("are not used")] = '\0';
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown XGBoost parameter in hyperparams"),
+			 errdetail("XGBoost: %s.", start),
+			 errhint("See the XGBoost parameter reference; n_estimators and early_stopping_rounds are read by mlops.train itself.")));
 }
 
 /* XgbVersion returns the libxgboost version as "major.minor.patch". */

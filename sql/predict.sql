@@ -1,0 +1,168 @@
+-- Serving: predict (float8[], real[], jsonb), predict_proba, predict_batch,
+-- predict_table, model references, the model cache, prediction statistics,
+-- health and readiness, and every input error.
+CREATE EXTENSION mlops;
+\set SHOW_CONTEXT never
+SET mlops.train_progress_rounds = 0;
+
+CREATE TABLE accounts AS
+SELECT i AS id,
+       (i % 17)::int AS visits,
+       CASE WHEN i % 11 = 0 THEN NULL ELSE ((i * 7) % 13) / 3.0 END::float8 AS spend,
+       (i % 5 = 0) AS promo,
+       (ARRAY['red', 'green', 'blue'])[i % 3 + 1] AS color,
+       CASE WHEN (i % 17) + ((i * 7) % 13) / 3.0 > 10 THEN 'yes' ELSE 'no' END AS churned,
+       (i % 17) * 2.5 + (i % 4) AS amount,
+       (i % 3) AS tier
+  FROM generate_series(1, 300) AS i;
+
+SELECT version FROM mlops.train('churn', 'accounts', 'churned',
+       features => ARRAY['visits', 'spend', 'promo', 'color'],
+       hyperparams => '{"max_depth": 3, "n_estimators": 30}', test_size => 0);
+SELECT version FROM mlops.train('churn', 'accounts', 'churned',
+       features => ARRAY['visits', 'spend', 'promo', 'color'],
+       hyperparams => '{"max_depth": 1, "n_estimators": 1}', test_size => 0);
+SELECT version FROM mlops.train('amount', 'SELECT visits, promo, amount FROM accounts', 'amount',
+       task => 'regression', hyperparams => '{"n_estimators": 30}', test_size => 0);
+SELECT version FROM mlops.train('tier', 'SELECT visits, color, tier FROM accounts', 'tier',
+       hyperparams => '{"n_estimators": 10}', test_size => 0);
+SELECT mlops.transition_stage('churn', 1, 'Production');
+SELECT mlops.transition_stage('churn', 2, 'Staging');
+SELECT mlops.set_alias('churn', 'champion', 1);
+SELECT mlops.transition_stage('amount', 1, 'Production');
+SELECT mlops.transition_stage('tier', 1, 'Production');
+
+-- one row: float8[] (categories as codes: blue 0, green 1, red 2), real[], jsonb
+SELECT mlops.predict('churn', ARRAY[16, 4, 0, 1]::float8[]) AS yes,
+       mlops.predict('churn', ARRAY[1, 0, 0, 1]::float8[]) AS no,
+       mlops.predict('churn', ARRAY[16, 4, 0, 1]::real[]) AS yes_real,
+       mlops.predict('churn', '{"visits": 16, "spend": 4, "promo": false, "color": "green"}'::jsonb) AS yes_json;
+-- NULL elements and JSON nulls are missing values; an unseen category is missing too
+SELECT mlops.predict('churn', ARRAY[16, NULL, NULL, NULL]::float8[]) =
+       mlops.predict('churn', '{"visits": 16, "spend": null, "promo": null, "color": "purple"}'::jsonb) AS same;
+-- predictions equal for every row through each entry point
+SELECT count(*) AS rows,
+       count(*) FILTER (WHERE p_arr = p_json AND p_json = p_tab) AS agree,
+       count(*) FILTER (WHERE p_arr::int = (CASE churned WHEN 'yes' THEN 1 ELSE 0 END)) AS correct
+  FROM (SELECT a.id, a.churned,
+               mlops.predict('churn', ARRAY[visits, spend, promo::int,
+                   array_position(ARRAY['blue', 'green', 'red'], color) - 1]::float8[]) AS p_arr,
+               mlops.predict('churn', jsonb_build_object('visits', visits, 'spend', spend,
+                   'promo', promo, 'color', color)) AS p_json,
+               t.prediction AS p_tab
+          FROM accounts a JOIN mlops.predict_table('churn', 'accounts', 'id') t ON t.id = a.id::text) s;
+
+-- probabilities: binary [P(no), P(yes)], multiclass in class order, sum to 1
+SELECT array_length(p, 1) AS n, round((p[1] + p[2])::numeric, 6) AS total, p[2] > 0.5 AS yes
+  FROM mlops.predict_proba('churn', '{"visits": 16, "spend": 4, "promo": false, "color": "green"}'::jsonb) p;
+SELECT array_length(p, 1) AS n, round((p[1] + p[2] + p[3])::numeric, 6) AS total,
+       mlops.predict('tier', ARRAY[3, 0]::float8[]) = (array_position(p, (SELECT max(x) FROM unnest(p) x)) - 1) AS argmax
+  FROM mlops.predict_proba('tier', ARRAY[3, 0]::float8[]) p;
+
+-- regression
+SELECT round(mlops.predict('amount', ARRAY[10, 0]::float8[])::numeric, 0) AS amount;
+
+-- batch of named instances
+SELECT mlops.predict_batch('churn', '[{"visits": 16, "spend": 4, "promo": false, "color": "green"},
+                                      {"visits": 1, "spend": 0, "promo": false, "color": "green"}]');
+SELECT mlops.predict_batch('churn', '[]');
+
+-- predict_table: a query source, row numbers as ids when id_column is NULL
+SELECT * FROM mlops.predict_table('amount', 'SELECT visits, promo FROM accounts WHERE id <= 3 ORDER BY id')
+ ORDER BY id;
+SELECT count(*), count(DISTINCT id) FROM mlops.predict_table('churn', 'accounts');
+
+-- references: Production, version, stage, alias
+SELECT mlops.predict('churn', ARRAY[16, 4, 0, 1]::float8[]) AS production,
+       mlops.predict('churn/1', ARRAY[16, 4, 0, 1]::float8[]) AS v1,
+       mlops.predict('churn@champion', ARRAY[16, 4, 0, 1]::float8[]) AS champion,
+       mlops.predict_proba('churn/Staging', ARRAY[16, 4, 0, 1]::float8[]) =
+       mlops.predict_proba('churn/2', ARRAY[16, 4, 0, 1]::float8[]) AS staging_is_v2;
+
+-- the model cache: one entry per version; a stage change switches what 'churn' means
+SELECT model, version, hits > 0 AS used FROM mlops.model_cache() ORDER BY model, version;
+SELECT mlops.predict_proba('churn', ARRAY[16, 4, 0, 1]::float8[]) =
+       mlops.predict_proba('churn/1', ARRAY[16, 4, 0, 1]::float8[]) AS production_is_v1;
+SELECT mlops.transition_stage('churn', 2, 'Production');
+SELECT mlops.predict_proba('churn', ARRAY[16, 4, 0, 1]::float8[]) =
+       mlops.predict_proba('churn/2', ARRAY[16, 4, 0, 1]::float8[]) AS production_is_v2;
+-- an alias change too, inside a transaction, and its rollback
+BEGIN;
+SELECT mlops.set_alias('churn', 'champion', 2);
+SELECT mlops.predict_proba('churn@champion', ARRAY[16, 4, 0, 1]::float8[]) =
+       mlops.predict_proba('churn/2', ARRAY[16, 4, 0, 1]::float8[]) AS champion_is_v2;
+ROLLBACK;
+SELECT mlops.predict_proba('churn@champion', ARRAY[16, 4, 0, 1]::float8[]) =
+       mlops.predict_proba('churn/1', ARRAY[16, 4, 0, 1]::float8[]) AS champion_is_v1_again;
+SELECT mlops.model_cache_reset() > 0 AS dropped;
+SELECT count(*) FROM mlops.model_cache();
+-- bounded: with a tiny limit only the model just used stays
+SET mlops.model_cache_mb = 1;
+SELECT version FROM mlops.train('big', 'SELECT visits, spend, color, amount FROM accounts', 'amount',
+       task => 'regression', hyperparams => '{"n_estimators": 400, "max_depth": 8, "min_child_weight": 0}', test_size => 0);
+SELECT mlops.predict('churn/1', ARRAY[1, 1, 0, 1]::float8[]) IS NOT NULL AS ok;
+SELECT mlops.predict('big/1', ARRAY[1, 1, 0]::float8[]) IS NOT NULL AS ok;
+SELECT model, version FROM mlops.model_cache();
+RESET mlops.model_cache_mb;
+
+-- prediction statistics: calls, rows and errors per version
+SELECT mlops.prediction_stats_reset() >= 0 AS reset;
+SELECT mlops.predict('amount', ARRAY[1, 0]::float8[]) IS NOT NULL,
+       mlops.predict('amount/1', ARRAY[2, 1]::float8[]) IS NOT NULL;
+SELECT count(*) FROM mlops.predict_table('amount', 'SELECT visits, promo FROM accounts');
+SELECT mlops.predict('amount', ARRAY[1]::float8[]);
+SELECT model, version, calls, rows, errors, total_ms > 0 AS timed,
+       p50_ms <= p95_ms AND p95_ms <= p99_ms AS ordered, mean_ms > 0 AS has_mean
+  FROM mlops.prediction_stats ORDER BY model, version;
+
+-- volatility and parallel safety
+SELECT p.oid::regprocedure, p.provolatile, p.proparallel FROM pg_proc p
+ WHERE p.pronamespace = 'mlops'::regnamespace AND p.proname LIKE 'predict%' ORDER BY 1::text;
+
+-- health and readiness; a corrupted booster fails its own predictions only
+SELECT h->'status' AS status, h->'ready' AS ready, h->'production_models' AS production,
+       h->'unloadable_models' AS unloadable, h ? 'xgboost_version' AS has_version
+  FROM mlops.health() h;
+SELECT mlops.ready();
+UPDATE mlops.model_versions SET model_data = model_data || '\x20'::bytea
+ WHERE model_id = (SELECT model_id FROM mlops.models WHERE name = 'tier');
+-- checksums are verified whenever a booster is loaded
+SELECT mlops.model_cache_reset() >= 0 AS reset;
+SELECT mlops.predict('tier', ARRAY[3, 0]::float8[]);
+SELECT mlops.ready();
+SELECT h->'status' AS status, h->'unloadable_models' AS unloadable FROM mlops.health() h;
+SELECT mlops.predict('amount', ARRAY[1, 0]::float8[]) IS NOT NULL AS others_still_serve;
+
+-- errors
+\set VERBOSITY default
+SELECT mlops.predict('nope', ARRAY[1]::float8[]);
+SELECT mlops.predict('churn/9', ARRAY[1]::float8[]);
+SELECT mlops.predict('churn', ARRAY[1, 2]::float8[]);
+SELECT mlops.predict('churn', ARRAY[[1, 2], [3, 4]]::float8[]);
+SELECT mlops.predict('churn', '{"visits": "many", "spend": [1], "colour": "red", "color": 3}'::jsonb);
+SELECT mlops.predict('churn', '[1, 2, 3, 4]'::jsonb);
+SELECT mlops.predict_proba('amount', ARRAY[1, 0]::float8[]);
+SELECT mlops.predict_batch('churn', '{"visits": 1}');
+SELECT mlops.predict_batch('churn', '[{"visits": 1, "spend": 1, "promo": true, "color": "red"}, 7, {"visits": 1}]');
+SELECT * FROM mlops.predict_table('churn', 'SELECT visits, color FROM accounts');
+SELECT * FROM mlops.predict_table('churn', 'SELECT visits, spend, color AS promo, color FROM accounts');
+SELECT * FROM mlops.predict_table('churn', 'accounts', 'nope');
+SELECT * FROM mlops.predict_table('churn', 'no_such_table');
+SELECT * FROM mlops.predict_table(NULL, 'accounts');
+\set VERBOSITY terse
+
+-- privileges: predicting needs EXECUTE on the function only
+CREATE ROLE scorer;
+GRANT USAGE ON SCHEMA mlops TO scorer;
+SET ROLE scorer;
+SELECT mlops.predict('amount', ARRAY[1, 0]::float8[]);
+RESET ROLE;
+GRANT EXECUTE ON FUNCTION mlops.predict(text, float8[]) TO scorer;
+SET ROLE scorer;
+SELECT mlops.predict('amount', ARRAY[1, 0]::float8[]) IS NOT NULL AS ok;
+SELECT * FROM mlops.model_versions;
+RESET ROLE;
+
+DROP EXTENSION mlops;
+DROP OWNED BY scorer;
+DROP ROLE scorer;

@@ -1,0 +1,165 @@
+-- Training: mlops.train on tables, views and queries; tracking, registry,
+-- input schema, splits, early stopping, cancellation and every input error.
+CREATE EXTENSION mlops;
+\set SHOW_CONTEXT never
+SET mlops.train_progress_rounds = 0;
+
+CREATE TYPE shade AS ENUM ('light', 'dark');
+CREATE TABLE customers AS
+SELECT i AS id,
+       (i % 17)::int AS visits,
+       CASE WHEN i % 11 = 0 THEN NULL ELSE ((i * 7) % 13) / 3.0 END::float8 AS spend,
+       ((i * 3) % 10)::numeric(6, 2) AS tenure,
+       (i % 5 = 0) AS promo,
+       (ARRAY['red', 'green', 'blue'])[i % 3 + 1] AS color,
+       (ARRAY['light', 'dark'])[i % 2 + 1]::shade AS tone,
+       CASE WHEN (i % 17) + ((i * 7) % 13) / 3.0 > 10 THEN 'yes' ELSE 'no' END AS churned,
+       (i % 3) * 10 AS tier,
+       (i % 17) * 2.5 + ((i * 3) % 10) AS amount
+  FROM generate_series(1, 240) AS i;
+CREATE VIEW customer_view AS SELECT visits, spend, churned FROM customers;
+
+-- binary classification on a table: text, enum, boolean, numeric and NULL features
+SELECT run_id IS NOT NULL AS has_run, version,
+       (SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(metrics) k) AS metric_names,
+       metrics->'train_rows' AS train_rows, metrics->'test_rows' AS test_rows,
+       metrics->'features' AS features, (metrics->>'accuracy')::float8 > 0.7 AS accurate
+  FROM mlops.train('churn', 'customers', 'churned',
+                   features => ARRAY['visits', 'spend', 'tenure', 'promo', 'color', 'tone'],
+                   hyperparams => '{"max_depth": 3, "n_estimators": 20, "nthread": 1}');
+
+-- the version: task, feature names, input schema with categories and statistics
+SELECT v.version, v.stage, v.task, v.algorithm, v.feature_names, v.model_format,
+       v.run_id = r.run_id AS linked_to_run
+  FROM mlops.model_versions v JOIN mlops.models m USING (model_id)
+  JOIN mlops.runs r ON r.run_id = v.run_id WHERE m.name = 'churn';
+SELECT f->>'name' AS name, f->>'type' AS type, f->'categories' AS categories,
+       f->'stats'->'count' AS count, round((f->'stats'->>'null_share')::numeric, 4) AS null_share,
+       f->'stats'->'min' AS min, f->'stats'->'max' AS max,
+       jsonb_array_length(f->'stats'->'histogram'->'edges') AS edges,
+       (SELECT sum(c::int) FROM jsonb_array_elements_text(f->'stats'->'histogram'->'counts') c) AS hist_total,
+       f->'stats'->'category_counts' AS category_counts
+  FROM mlops.model_versions v, jsonb_array_elements(v.input_schema->'features') f
+ ORDER BY f->>'name';
+SELECT input_schema->'label' AS label FROM mlops.model_versions;
+
+-- the run: finished, parameters (defaults included), per-round and final metrics
+SELECT e.name AS experiment, r.run_name, r.status, r.tags
+  FROM mlops.runs r JOIN mlops.experiments e USING (experiment_id);
+SELECT params->'objective' AS objective, params->'nthread' AS nthread, params->'max_depth' AS max_depth,
+       params->'n_estimators' AS n_estimators, params->'test_size' AS test_size,
+       params->'test_sampling' AS sampling, params->'seed' AS seed, params->'features' AS features
+  FROM mlops.runs;
+SELECT key, count(*) AS steps, min(step), max(step)
+  FROM mlops.run_metrics GROUP BY key ORDER BY key;
+
+-- a view, default features (every column but the target), an experiment name
+SELECT version, metrics->'features' AS features
+  FROM mlops.train('churn', 'customer_view', 'churned', experiment => 'views',
+                   hyperparams => '{"n_estimators": 5}');
+SELECT name FROM mlops.experiments ORDER BY name;
+
+-- multiclass with integer labels (numeric class order), stratified and row-count split
+SELECT version, metrics->'test_rows' AS test_rows,
+       (SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(metrics) k) AS metric_names
+  FROM mlops.train('tiers', 'SELECT visits, spend, color, tier FROM customers', 'tier',
+                   hyperparams => '{"n_estimators": 10, "max_depth": 2}',
+                   test_size => 48, test_sampling => 'stratified');
+SELECT input_schema->'label'->'classes' AS classes, params->'objective' AS objective,
+       params->'num_class' AS num_class
+  FROM mlops.model_versions v JOIN mlops.models m USING (model_id) WHERE m.name = 'tiers';
+-- labels 2 and 10 sort numerically
+SELECT version FROM mlops.train('numeric_order',
+       $$SELECT v AS x, CASE WHEN v > 5 THEN 10 ELSE 2 END AS y FROM generate_series(1, 20) v$$,
+       'y', hyperparams => '{"n_estimators": 2}', test_size => 0);
+SELECT input_schema->'label'->'classes' AS classes FROM mlops.model_versions v
+  JOIN mlops.models m USING (model_id) WHERE m.name = 'numeric_order';
+
+-- regression, last rows held out
+SELECT version, (SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(metrics) k) AS metric_names,
+       metrics->'test_rows' AS test_rows, (metrics->>'r2')::float8 > 0.5 AS fits
+  FROM mlops.train('amount', 'SELECT visits, tenure, amount FROM customers', 'amount',
+                   task => 'regression', hyperparams => '{"n_estimators": 50, "max_depth": 4}',
+                   test_size => 0.2, test_sampling => 'last');
+
+-- early stopping on the held-out rows keeps the best rounds
+SELECT (metrics->>'rounds')::int < 500 AS stopped_early, metrics ? 'best_iteration' AS has_best
+  FROM mlops.train('early', 'SELECT visits, spend, churned FROM customers', 'churned',
+                   hyperparams => '{"n_estimators": 500, "early_stopping_rounds": 3, "eta": 0.5, "eval_metric": ["error", "logloss"]}');
+
+-- boolean labels
+SELECT version FROM mlops.train('promo', 'SELECT visits, color, promo FROM customers', 'promo',
+                                hyperparams => '{"n_estimators": 3}');
+SELECT input_schema->'label' AS label FROM mlops.model_versions v
+  JOIN mlops.models m USING (model_id) WHERE m.name = 'promo';
+
+-- nothing is left in the progress view once training ends
+SELECT count(*) FROM mlops.training_progress;
+
+-- cancelling (statement_timeout) stops between rounds and registers nothing
+SELECT (SELECT count(*) FROM mlops.model_versions) AS versions_before, (SELECT count(*) FROM mlops.runs) AS runs_before;
+SET statement_timeout = '300ms';
+SELECT * FROM mlops.train('slow', 'customers', 'churned', hyperparams => '{"n_estimators": 1000000}');
+RESET statement_timeout;
+SELECT (SELECT count(*) FROM mlops.model_versions) AS versions_after, (SELECT count(*) FROM mlops.runs) AS runs_after;
+SELECT count(*) FROM mlops.models WHERE name = 'slow';
+
+-- errors
+\set VERBOSITY default
+SELECT * FROM mlops.train('e', 'customers', 'nope');
+SELECT * FROM mlops.train('e', 'no_such_table', 'churned');
+SELECT * FROM mlops.train('e', 'SELECT * FROM customers WHERE false', 'churned');
+SELECT * FROM mlops.train('e', 'SELECT visits, churned FROM customers WHERE visits > 14', 'churned');
+SELECT * FROM mlops.train('e', 'customers', 'color', task => 'regression');
+SELECT * FROM mlops.train('e', 'customers', 'churned', features => ARRAY['visits', 'churned']);
+SELECT * FROM mlops.train('e', 'customers', 'churned', features => ARRAY['visits', 'nope']);
+SELECT * FROM mlops.train('e', 'customers', 'churned', features => ARRAY['visits', 'visits']);
+SELECT * FROM mlops.train('e', 'customers', 'churned', features => ARRAY[]::text[]);
+SELECT * FROM mlops.train('e', 'SELECT visits, churned FROM customers WHERE visits IN (1, 16) LIMIT 4', 'churned', test_size => 3);
+SELECT * FROM mlops.train('e', 'customers', 'churned', test_size => 1.5);
+SELECT * FROM mlops.train('e', 'customers', 'churned', test_size => -0.1);
+SELECT * FROM mlops.train('e', 'customers', 'churned', test_sampling => 'sideways');
+SELECT * FROM mlops.train('e', 'customers', 'amount', task => 'regression', test_sampling => 'stratified');
+SELECT * FROM mlops.train('e', 'customers', 'churned', task => 'clustering');
+SELECT * FROM mlops.train('e', 'customers', 'churned', hyperparams => '{"max_depht": 3, "n_estimators": 2}');
+SELECT * FROM mlops.train('e', 'customers', 'churned', hyperparams => '{"max_depth": "deep", "n_estimators": 2}');
+SELECT * FROM mlops.train('e', 'customers', 'tier', hyperparams => '{"objective": "binary:logistic", "n_estimators": 2}');
+SELECT * FROM mlops.train('e', 'customers', 'churned', hyperparams => '[1, 2]');
+SELECT * FROM mlops.train('e', 'customers', 'churned', hyperparams => '{"n_estimators": 0}');
+SELECT * FROM mlops.train('e', 'customers', 'churned', hyperparams => '{"n_estimators": "many"}');
+SELECT * FROM mlops.train('e', 'customers', 'churned', hyperparams => '{"eta": null}');
+SELECT * FROM mlops.train('e', 'customers', 'churned', test_size => 0, hyperparams => '{"early_stopping_rounds": 2}');
+SELECT * FROM mlops.train('e', 'SELECT visits, churned, now() AS at FROM customers', 'churned');
+SELECT * FROM mlops.train('e', 'SELECT visits, NULL::text AS churned FROM customers', 'churned');
+SELECT * FROM mlops.train('e', $$SELECT visits, 'NaN'::float8 AS y FROM customers$$, 'y', task => 'regression');
+SELECT * FROM mlops.train('e', 'SELECT 1 AS a, 2 AS a, 3 AS y', 'y');
+SELECT * FROM mlops.train('e', 'SELECT churned FROM customers', 'churned');
+SELECT * FROM mlops.train('e', 'DELETE FROM customers', 'churned');
+SELECT * FROM mlops.train('bad/name', 'customers', 'churned', hyperparams => '{"n_estimators": 1}');
+SELECT * FROM mlops.train(NULL, 'customers', 'churned');
+SET mlops.max_train_cells = 1;
+SELECT * FROM mlops.train('e', 'SELECT i AS a, i AS b, i AS c, i AS d, i % 2 AS y FROM generate_series(1, 300000) i', 'y');
+RESET mlops.max_train_cells;
+\set VERBOSITY terse
+
+-- privileges: a role needs EXECUTE on mlops.train and SELECT on its source,
+-- nothing on the mlops tables; the source is read as that role
+CREATE ROLE trainer;
+GRANT USAGE ON SCHEMA mlops TO trainer;
+SET ROLE trainer;
+SELECT * FROM mlops.train('p', 'customers', 'churned');
+RESET ROLE;
+GRANT EXECUTE ON FUNCTION mlops.train(text, text, text, text, jsonb, text[], float8, text, text, integer) TO trainer;
+SET ROLE trainer;
+SELECT * FROM mlops.train('p', 'customers', 'churned');
+RESET ROLE;
+GRANT SELECT ON customers TO trainer;
+SET ROLE trainer;
+SELECT version FROM mlops.train('p', 'customers', 'churned', hyperparams => '{"n_estimators": 2}');
+SELECT count(*) FROM mlops.model_versions;
+RESET ROLE;
+SELECT m.name, v.created_by FROM mlops.model_versions v JOIN mlops.models m USING (model_id) WHERE m.name = 'p';
+
+DROP EXTENSION mlops;
+DROP OWNED BY trainer;
+DROP ROLE trainer;
