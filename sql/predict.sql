@@ -68,7 +68,8 @@ SELECT mlops.predict_batch('churn', '[{"visits": 16, "spend": 4, "promo": false,
 SELECT mlops.predict_batch('churn', '[]');
 
 -- predict_table: a query source, row numbers as ids when id_column is NULL
-SELECT * FROM mlops.predict_table('amount', 'SELECT visits, promo FROM accounts WHERE id <= 3 ORDER BY id')
+SELECT id, round(prediction::numeric, 2) AS prediction
+  FROM mlops.predict_table('amount', 'SELECT visits, promo FROM accounts WHERE id <= 3 ORDER BY id')
  ORDER BY id;
 SELECT count(*), count(DISTINCT id) FROM mlops.predict_table('churn', 'accounts');
 

@@ -19,7 +19,6 @@ int			mlops_predict_threads = 0;
 int			mlops_model_cache_mb = 256;
 int			mlops_max_train_cells_m = 500;
 int			mlops_train_progress_rounds = 10;
-int			mlops_prediction_stats_max = 1000;
 int			mlops_max_model_mb = 256;
 int			mlops_max_json_kb = 65536;
 char	   *mlops_timezone = NULL;
@@ -57,11 +56,6 @@ MlopsGucInit(void)
 							"mlops.training_progress shows every round regardless.",
 							&mlops_train_progress_rounds, 10, 0, 1000000,
 							PGC_USERSET, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("mlops.prediction_stats_max",
-							"Model versions tracked by mlops.prediction_stats.",
-							"Versions beyond it are not counted until mlops.prediction_stats_reset().",
-							&mlops_prediction_stats_max, 1000, 10, 1000000,
-							PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("mlops.max_model_mb",
 							"Largest model accepted by import_model, in megabytes.",
 							NULL,

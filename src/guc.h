@@ -13,7 +13,6 @@ extern int	mlops_predict_threads;
 extern int	mlops_model_cache_mb;
 extern int	mlops_max_train_cells_m;
 extern int	mlops_train_progress_rounds;
-extern int	mlops_prediction_stats_max;
 extern int	mlops_max_model_mb;
 extern int	mlops_max_json_kb;
 extern char *mlops_timezone;

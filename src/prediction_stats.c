@@ -5,7 +5,7 @@
  * Design
  * ------
  * Like pg_stat_statements: a shared hash table keyed by (model name,
- * version), sized by mlops.prediction_stats_max, guarded by one LWLock, each
+ * version), holding up to STATS_MAX_ENTRIES versions, guarded by one LWLock, each
  * entry's counters by its own spinlock.  Every prediction call adds one call,
  * its rows, its duration and whether it failed; durations also go into a
  * log-scale histogram (8 buckets per power of two from 1 microsecond, so a
@@ -35,13 +35,13 @@
 #include "utils/hsearch.h"
 #include "utils/tuplestore.h"
 
-#include "guc.h"
 #include "mlops.h"
 #include "prediction_stats.h"
 
 PG_FUNCTION_INFO_V1(mlops_prediction_stats);
 PG_FUNCTION_INFO_V1(mlops_prediction_stats_reset);
 
+#define STATS_MAX_ENTRIES 1000	/* model versions tracked */
 #define STATS_MODEL_LEN 160		/* longest model name kept, with its end */
 #define STATS_BUCKETS 256		/* 8 per power of two from 1 us: up to ~4.6 h */
 #define STATS_BUCKETS_PER_OCTAVE 8
@@ -101,7 +101,7 @@ StatsShmemRequest(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(add_size(MAXALIGN(sizeof(StatsShared)),
-									hash_estimate_size(mlops_prediction_stats_max,
+									hash_estimate_size(STATS_MAX_ENTRIES,
 													   sizeof(PredictionStatsEntry))));
 	RequestNamedLWLockTranche("mlops prediction stats", 1);
 }
@@ -125,7 +125,7 @@ StatsShmemStartup(void)
 	info.keysize = sizeof(StatsKey);
 	info.entrysize = sizeof(PredictionStatsEntry);
 	stats_hash = ShmemInitHash("mlops prediction stats hash",
-							   mlops_prediction_stats_max, mlops_prediction_stats_max,
+							   STATS_MAX_ENTRIES, STATS_MAX_ENTRIES,
 							   &info, HASH_ELEM | HASH_BLOBS);
 	LWLockRelease(AddinShmemInitLock);
 }
