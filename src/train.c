@@ -12,7 +12,8 @@
  *      statistics of the training rows, the drift reference;
  *   3. start a tracking run and log the effective parameters;
  *   4. boost round by round (XGBoosterUpdateOneIter), evaluating on the
- *      training and held-out matrices after every round, honouring
+ *      held-out matrix (the training matrix without one) after every
+ *      round, honouring
  *      early_stopping_rounds, publishing progress in shared memory and
  *      checking for interrupts between rounds;
  *   5. compute the held-out metrics (evalmetrics.c), log per-round and final
@@ -137,12 +138,13 @@ static int	ParamInt(const char *name, JsonbValue *v);
 static char *JsonbScalarText(const char *name, JsonbValue *v);
 static List *DefaultParams(TrainRequest *req, Dataset *ds);
 static char *ParamValue(List *params, const char *name);
-static void Boost(TrainRequest *req, BoosterHandle booster, DMatrixHandle *dmats,
-				  const char **evnames, int nevals, RoundEval **history,
+static void Boost(TrainRequest *req, BoosterHandle booster, DMatrixHandle dtrain,
+				  DMatrixHandle *deval, const char **evname, RoundEval **history,
 				  BoostResult *result);
 static void BoostWithProgress(TrainRequest *req, BoosterHandle booster,
-							  DMatrixHandle *dmats, const char **evnames, int nevals,
-							  RoundEval **history, BoostResult *result);
+							  DMatrixHandle dtrain, DMatrixHandle *deval,
+							  const char **evname, RoundEval **history,
+							  BoostResult *result);
 static RoundEval *ParseEval(const char *line);
 static bool MetricMaximized(const char *name);
 static void AppendMetric(StringInfo buf, const char *name, double value);
@@ -229,6 +231,8 @@ mlops_train(PG_FUNCTION_ARGS)
 	float	   *ytest = NULL;
 	DMatrixHandle dmats[2];
 	const char *evnames[2];
+	DMatrixHandle *evals;
+	const char **evnames_used;
 	int			nevals;
 	BoosterHandle booster;
 	List	   *params;
@@ -304,6 +308,7 @@ mlops_train(PG_FUNCTION_ARGS)
 	nevals = 1;
 	if (split->ntest > 0)
 	{
+		/* evaluate on the held-out rows only: that is what early stopping reads */
 		xtest = DatasetGather(ds->x, ds->nfeatures, split->test_rows, split->ntest);
 		ytest = DatasetGather(ds->y, 1, split->test_rows, split->ntest);
 		dmats[1] = XgbDMatrixFromDenseThreaded(traincxt, xtest, split->ntest, ds->nfeatures,
@@ -312,6 +317,8 @@ mlops_train(PG_FUNCTION_ARGS)
 		nevals = 2;
 	}
 	booster = XgbBoosterCreate(traincxt, dmats, nevals);
+	evals = nevals == 2 ? &dmats[1] : &dmats[0];
+	evnames_used = nevals == 2 ? &evnames[1] : &evnames[0];
 	XgbCaptureLog();
 	foreach(lc, params)
 	{
@@ -323,7 +330,7 @@ mlops_train(PG_FUNCTION_ARGS)
 
 	history = palloc0(sizeof(RoundEval *) * req.n_estimators);
 	INSTR_TIME_SET_CURRENT(start_time);
-	BoostWithProgress(&req, booster, dmats, evnames, nevals, history, &result);
+	BoostWithProgress(&req, booster, dmats[0], evals, evnames_used, history, &result);
 	INSTR_TIME_SET_CURRENT(fit_time);
 	INSTR_TIME_SUBTRACT(fit_time, start_time);
 	rounds_done = result.rounds_done;
@@ -660,14 +667,14 @@ ParamsJson(TrainRequest *req, List *params, Dataset *ds)
  * freeing the slot however the training ends.
  */
 static void
-BoostWithProgress(TrainRequest *req, BoosterHandle booster, DMatrixHandle *dmats,
-				  const char **evnames, int nevals, RoundEval **history,
+BoostWithProgress(TrainRequest *req, BoosterHandle booster, DMatrixHandle dtrain,
+				  DMatrixHandle *deval, const char **evname, RoundEval **history,
 				  BoostResult *result)
 {
 	ProgressBegin(req->model_name, req->n_estimators);
 	PG_TRY();
 	{
-		Boost(req, booster, dmats, evnames, nevals, history, result);
+		Boost(req, booster, dtrain, deval, evname, history, result);
 	}
 	PG_FINALLY();
 	{
@@ -677,14 +684,15 @@ BoostWithProgress(TrainRequest *req, BoosterHandle booster, DMatrixHandle *dmats
 }
 
 /*
- * Boost runs the boosting rounds: update, evaluate on every matrix, publish
+ * Boost runs the boosting rounds: update on dtrain, evaluate on deval (the
+ * held-out rows, or the training rows without any), publish
  * progress, report every mlops.train_progress_rounds rounds, and stop early
  * when the last metric on the last matrix has not improved for
  * early_stopping_rounds rounds.  Interrupts are checked between rounds.
  */
 static void
-Boost(TrainRequest *req, BoosterHandle booster, DMatrixHandle *dmats,
-	  const char **evnames, int nevals, RoundEval **history, BoostResult *result)
+Boost(TrainRequest *req, BoosterHandle booster, DMatrixHandle dtrain,
+	  DMatrixHandle *deval, const char **evname, RoundEval **history, BoostResult *result)
 {
 	double		best_score = 0;
 	int			stop_metric = -1;
@@ -698,10 +706,10 @@ Boost(TrainRequest *req, BoosterHandle booster, DMatrixHandle *dmats,
 		double		score;
 
 		CHECK_FOR_INTERRUPTS();
-		XgbBoosterUpdate(booster, round, dmats[0]);
+		XgbBoosterUpdate(booster, round, dtrain);
 		if (round == 0)
 			XgbRaiseUnusedParameters();
-		ev = ParseEval(XgbBoosterEval(booster, round, dmats, evnames, nevals));
+		ev = ParseEval(XgbBoosterEval(booster, round, deval, evname, 1));
 		history[round] = ev;
 		result->rounds_done = round + 1;
 		ProgressUpdate(result->rounds_done, ev->nmetrics > 0 ?

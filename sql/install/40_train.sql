@@ -16,7 +16,8 @@ CREATE FUNCTION mlops.train(model_name text, source text, target text,
     AS 'MODULE_PATHNAME', 'mlops_train';
 REVOKE ALL ON FUNCTION mlops.train(text, text, text, text, jsonb, text[], float8, text, text, integer) FROM PUBLIC;
 
--- training_progress: one row per training running in the cluster.
+-- training_progress: one row per training running in the cluster.  Readers
+-- need SELECT on the view and EXECUTE on its function (docs/training.md).
 CREATE FUNCTION mlops._training_progress()
     RETURNS TABLE(pid integer, model text, round integer, total_rounds integer,
                   elapsed interval, last_metric text)

@@ -54,6 +54,7 @@ CREATE FUNCTION mlops.model_cache_reset() RETURNS integer
 REVOKE ALL ON FUNCTION mlops.model_cache_reset() FROM PUBLIC;
 
 -- Prediction statistics in shared memory (needs shared_preload_libraries).
+-- Readers need SELECT on the view and EXECUTE on its function (docs/serving.md).
 CREATE FUNCTION mlops._prediction_stats()
     RETURNS TABLE(model text, version integer, calls bigint, rows bigint, errors bigint,
                   total_ms float8, mean_ms float8, p50_ms float8, p95_ms float8, p99_ms float8)
