@@ -162,6 +162,13 @@ GRANT EXECUTE ON FUNCTION mlops.predict(text, float8[]) TO scorer;
 SET ROLE scorer;
 SELECT mlops.predict('amount', ARRAY[1, 0]::float8[]) IS NOT NULL AS ok;
 SELECT * FROM mlops.model_versions;
+SELECT count(*) FROM mlops.prediction_stats;
+RESET ROLE;
+-- the monitoring recipe of docs/serving.md
+GRANT SELECT ON mlops.prediction_stats TO scorer;
+GRANT EXECUTE ON FUNCTION mlops._prediction_stats() TO scorer;
+SET ROLE scorer;
+SELECT calls > 0 AS counted FROM mlops.prediction_stats WHERE model = 'amount';
 RESET ROLE;
 
 DROP EXTENSION mlops;

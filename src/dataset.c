@@ -530,7 +530,6 @@ typedef struct ReadState
 static void ReadRow(TupleTableSlot *slot, void *arg);
 static void BindColumns(Dataset *ds, TupleDesc tupdesc, const char *target,
 						List *feature_names);
-static int	FindColumn(TupleDesc tupdesc, const char *name);
 
 /*
  * DatasetRead reads source (a relation or query) into a new Dataset in the
@@ -632,7 +631,7 @@ BindColumns(Dataset *ds, TupleDesc tupdesc, const char *target, List *feature_na
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("target must not be null")));
-	target_att = FindColumn(tupdesc, target);
+	target_att = DatasetFindColumn(tupdesc, target);
 	if (target_att < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
@@ -687,7 +686,7 @@ BindColumns(Dataset *ds, TupleDesc tupdesc, const char *target, List *feature_na
 	{
 		char	   *name = lfirst(lc);
 		FeatureColumn *col = &ds->features[n];
-		int			att = FindColumn(tupdesc, name);
+		int			att = DatasetFindColumn(tupdesc, name);
 		bool		isvarlena;
 
 		if (att < 0)
@@ -722,11 +721,11 @@ BindColumns(Dataset *ds, TupleDesc tupdesc, const char *target, List *feature_na
 }
 
 /*
- * FindColumn returns the 0-based position of the column called name, -1 if
- * there is none; a name that occurs twice is an error.
+ * DatasetFindColumn returns the 0-based position of the column called name,
+ * -1 if there is none; a name that occurs twice is an error.
  */
-static int
-FindColumn(TupleDesc tupdesc, const char *name)
+int
+DatasetFindColumn(TupleDesc tupdesc, const char *name)
 {
 	int			found = -1;
 

@@ -105,6 +105,7 @@ typedef void (*SourceRowCallback) (struct TupleTableSlot *slot, void *arg);
 extern char *DatasetSourceQuery(const char *source);
 extern struct PortalData *SourceOpen(const char *query);
 extern void SourceScan(struct PortalData *portal, SourceRowCallback callback, void *arg);
+extern int	DatasetFindColumn(struct TupleDescData *tupdesc, const char *name);
 extern Dataset *DatasetRead(const char *source, const char *target,
 							List *feature_names, bool classification,
 							int64 max_cells);

@@ -215,11 +215,8 @@ ModelCacheGet(const char *ref)
 	else
 	{
 		ResolvedModel resolved;
-		MlopsOwnerSave save;
 
-		MlopsBeginOwner(&save);
 		ResolveModelRef(ref, &resolved);
-		MlopsEndOwner(&save);
 		key.model_id = resolved.model_id;
 		key.version = resolved.version;
 		name = pstrdup(resolved.name);
@@ -292,8 +289,8 @@ LoadModel(int64 model_id, int32 version, const char *name)
 		model->name = pstrdup(name);
 		model->cxt = cxt;
 
-		MlopsBeginOwner(&save);
 		bytes = FetchModelBytes(model_id, version);
+		MlopsBeginOwner(&save);
 		ReadVersionInfo(model, &task, &schema);
 		MlopsEndOwner(&save);
 
@@ -473,7 +470,6 @@ mlops_model_cache_reset(PG_FUNCTION_ARGS)
 	int			dropped = 0;
 
 	(void) fcinfo;
-	EnsureMaps();
 	refs_stale = true;
 	EnsureMaps();
 	hash_seq_init(&status, model_map);

@@ -345,11 +345,7 @@ mlops_predict_table(PG_FUNCTION_ARGS)
 			FeatureKind kind;
 
 			*col = *want;
-			col->attno = -1;
-			for (int a = 0; a < tupdesc->natts; a++)
-				if (!TupleDescAttr(tupdesc, a)->attisdropped &&
-					strcmp(NameStr(TupleDescAttr(tupdesc, a)->attname), want->name) == 0)
-					col->attno = a;
+			col->attno = DatasetFindColumn(tupdesc, want->name);
 			if (col->attno < 0)
 			{
 				appendStringInfo(&missing, "%s\"%s\"", missing.len > 0 ? ", " : "", want->name);
@@ -380,10 +376,7 @@ mlops_predict_table(PG_FUNCTION_ARGS)
 		{
 			bool		isvarlena;
 
-			for (int a = 0; a < tupdesc->natts; a++)
-				if (!TupleDescAttr(tupdesc, a)->attisdropped &&
-					strcmp(NameStr(TupleDescAttr(tupdesc, a)->attname), id_column) == 0)
-					st.id_att = a;
+			st.id_att = DatasetFindColumn(tupdesc, id_column);
 			if (st.id_att < 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_UNDEFINED_COLUMN),
@@ -496,7 +489,9 @@ EncodeArray(CachedModel *m, Datum arrdatum, Oid elemtype, float *row)
 	ArrayType  *arr = DatumGetArrayTypeP(arrdatum);
 	int			n = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
 	bits8	   *nulls = ARR_NULLBITMAP(arr);
-	char	   *data = ARR_DATA_PTR(arr);
+	Size		offset = ARR_HASNULL(arr) ? (Size) arr->dataoffset :
+		ARR_OVERHEAD_NONULLS(ARR_NDIM(arr));
+	char	   *data = (char *) arr + offset;	/* ARR_DATA_PTR, sign-clean */
 
 	if (ARR_NDIM(arr) > 1)
 		ereport(ERROR,
