@@ -22,5 +22,31 @@ SELECT mlops.end_run(:run_id);
 SELECT run_name, status, params, metrics FROM mlops.compare_runs('breast-cancer', 'accuracy');
 
 \echo
-\echo '== 3. The audit log recorded every change, with who made it'
+\echo '== 3. Train XGBoost in the database, register, promote, predict'
+SET mlops.train_progress_rounds = 0;
+-- every column but the id and the label is a feature; a quarter of the rows is held out
+SELECT run_id, version, metrics->'accuracy' AS accuracy, metrics->'roc_auc' AS roc_auc,
+       metrics->'train_rows' AS train_rows, metrics->'test_rows' AS test_rows
+  FROM mlops.train('diagnosis', $$SELECT * FROM breast_cancer$$, 'diagnosis',
+                   features => (SELECT array_agg(attname::text ORDER BY attnum) FROM pg_attribute
+                                 WHERE attrelid = 'breast_cancer'::regclass AND attnum > 0
+                                   AND attname NOT IN ('id', 'diagnosis')),
+                   hyperparams => '{"max_depth": 3, "eta": 0.2, "n_estimators": 60}');
+SELECT mlops.transition_stage('diagnosis', 1, 'Production');
+-- the stored schema: classes in code order, per-feature statistics for drift checks
+SELECT input_schema->'label'->'classes' AS classes,
+       input_schema->'features'->0->'stats'->'mean' AS mean_radius_mean
+  FROM mlops.model_versions;
+-- one patient, by name, then the whole table in one pass
+SELECT mlops.predict_proba('diagnosis', to_jsonb(b) - 'id' - 'diagnosis') AS p_benign_malignant,
+       diagnosis
+  FROM breast_cancer b WHERE id = 1;
+SELECT b.diagnosis, p.prediction AS predicted_code, count(*)
+  FROM mlops.predict_table('diagnosis', 'breast_cancer', 'id') p
+  JOIN breast_cancer b ON b.id = p.id::int
+ GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT model, version, calls, rows FROM mlops.prediction_stats;
+
+\echo
+\echo '== 4. The audit log recorded every change, with who made it'
 SELECT event_id, action, user_name, resource_type, resource_id FROM mlops.audit_events() ORDER BY event_id;

@@ -32,6 +32,11 @@
  * of its serialized model (a proxy for the booster's native memory) plus its
  * palloc'd schema; after a load the least recently used entries are evicted
  * until the total fits, never the one just loaded.
+ *
+ * A caller that keeps using a model while other predictions may run
+ * (mlops.predict_table, whose source query may itself predict) pins it:
+ * pinned models are never evicted, reset or dropped.  Pins are released at
+ * the end of the scan, on success and on error alike.
  */
 #include "postgres.h"
 
@@ -168,7 +173,8 @@ EnsureMaps(void)
 		models_stale = false;
 		hash_seq_init(&status, model_map);
 		while ((entry = hash_seq_search(&status)) != NULL)
-			DropModel(entry);
+			if (entry->model->pins == 0)
+				DropModel(entry);
 	}
 	if (!OidIsValid(versions_relid))
 		versions_relid = MlopsRelid("model_versions");
@@ -402,7 +408,7 @@ EvictToLimit(CachedModel *keep)
 		hash_seq_init(&status, model_map);
 		while ((entry = hash_seq_search(&status)) != NULL)
 		{
-			if (entry->model == keep)
+			if (entry->model == keep || entry->model->pins > 0)
 				continue;
 			if (victim == NULL || entry->model->last_used < victim->model->last_used)
 				victim = entry;
@@ -475,10 +481,27 @@ mlops_model_cache_reset(PG_FUNCTION_ARGS)
 	hash_seq_init(&status, model_map);
 	while ((entry = hash_seq_search(&status)) != NULL)
 	{
+		if (entry->model->pins > 0)
+			continue;
 		DropModel(entry);
 		dropped++;
 	}
 	PG_RETURN_INT32(dropped);
+}
+
+/* ModelCachePin keeps a model in the cache until ModelCacheUnpin. */
+void
+ModelCachePin(CachedModel *model)
+{
+	model->pins++;
+}
+
+/* ModelCacheUnpin releases a pin taken by ModelCachePin. */
+void
+ModelCacheUnpin(CachedModel *model)
+{
+	Assert(model->pins > 0);
+	model->pins--;
 }
 
 /*

@@ -38,6 +38,7 @@ typedef struct CachedModel
 	Size		size;			/* bytes counted against mlops.model_cache_mb */
 	uint64		last_used;
 	int64		hits;
+	int			pins;			/* scans using it: never evicted while > 0 */
 	TimestampTz loaded_at;
 	PredictionStatsRef stats;
 } CachedModel;
@@ -46,6 +47,8 @@ extern void ModelCacheInit(void);
 extern CachedModel *ModelCacheGet(const char *ref);
 extern void ModelCacheVerify(const char *ref);
 extern void ModelCacheSetThreads(CachedModel *model, int nthread);
+extern void ModelCachePin(CachedModel *model);
+extern void ModelCacheUnpin(CachedModel *model);
 extern void ModelCacheStats(int *entries, int64 *bytes);
 
 #endif							/* MLOPS_MODEL_CACHE_H */

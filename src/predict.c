@@ -310,6 +310,7 @@ mlops_predict_table(PG_FUNCTION_ARGS)
 	st.m = m;
 	st.store = rsinfo->setResult;
 	st.desc = rsinfo->setDesc;
+	ModelCachePin(m);
 	PG_TRY();
 	{
 		char	   *query;
@@ -398,10 +399,12 @@ mlops_predict_table(PG_FUNCTION_ARGS)
 	}
 	PG_CATCH();
 	{
+		ModelCacheUnpin(m);
 		PredictionStatsRecord(&m->stats, m->name, m->version, st.nrows, ElapsedMs(start), true);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	ModelCacheUnpin(m);
 	PredictionStatsRecord(&m->stats, m->name, m->version, st.nrows, ElapsedMs(start), false);
 	return (Datum) 0;
 }
