@@ -1006,63 +1006,84 @@ void
 DatasetComputeStats(Dataset *ds, const int64 *rows, int64 nrows)
 {
 	int			nf = ds->nfeatures;
+	double	   *sums = palloc0(sizeof(double) * nf);
 
 	for (int j = 0; j < nf; j++)
 	{
 		FeatureColumn *col = &ds->features[j];
 		FeatureStats *st = &col->stats;
-		double		sum = 0;
 
 		memset(st, 0, sizeof(FeatureStats));
 		st->min = INFINITY;
 		st->max = -INFINITY;
 		if (col->kind == FEATURE_CATEGORICAL)
 			st->category_counts = palloc0(sizeof(int64) * Max(col->vocab->count, 1));
-		for (int64 i = 0; i < nrows; i++)
+	}
+
+	/* pass 1, row by row (the matrix is row-major): counts, sums, extremes */
+	for (int64 i = 0; i < nrows; i++)
+	{
+		const float *row = ds->x + rows[i] * nf;
+
+		for (int j = 0; j < nf; j++)
 		{
-			float		v = ds->x[rows[i] * nf + j];
+			FeatureStats *st = &ds->features[j].stats;
+			float		v = row[j];
 
 			if (isnan(v))
 				continue;
 			st->count++;
-			sum += v;
+			sums[j] += v;
 			if (v < st->min)
 				st->min = v;
 			if (v > st->max)
 				st->max = v;
-			if (col->kind == FEATURE_CATEGORICAL)
+			if (st->category_counts)
 				st->category_counts[(int) v]++;
 		}
-		st->null_share = nrows > 0 ? (double) (nrows - st->count) / nrows : 0;
-		st->mean = st->count > 0 ? sum / st->count : NAN;
-		if (col->kind == FEATURE_CATEGORICAL || st->count == 0)
-			continue;
+	}
+	for (int j = 0; j < nf; j++)
+	{
+		FeatureStats *st = &ds->features[j].stats;
 
+		st->null_share = nrows > 0 ? (double) (nrows - st->count) / nrows : 0;
+		st->mean = st->count > 0 ? sums[j] / st->count : NAN;
+		if (ds->features[j].kind == FEATURE_CATEGORICAL || st->count == 0)
+			continue;
 		st->nbins = (st->max > st->min) ? DATASET_HISTOGRAM_BINS : 1;
 		for (int b = 0; b <= st->nbins; b++)
 			st->edges[b] = st->min + (st->max - st->min) * b / st->nbins;
 		st->edges[st->nbins] = st->max;
-		for (int64 i = 0; i < nrows; i++)
+	}
+
+	/* pass 2: histograms */
+	for (int64 i = 0; i < nrows; i++)
+	{
+		const float *row = ds->x + rows[i] * nf;
+
+		for (int j = 0; j < nf; j++)
 		{
-			float		v = ds->x[rows[i] * nf + j];
-			int			lo = 0;
-			int			hi = st->nbins - 1;
+			FeatureStats *st = &ds->features[j].stats;
+			double		v = row[j];
+			int			b;
 
-			if (isnan(v))
+			if (st->nbins == 0 || isnan(v))
 				continue;
-			/* bin b holds edges[b] <= v < edges[b + 1]; the last one is closed */
-			while (lo < hi)
-			{
-				int			mid = (lo + hi + 1) / 2;
-
-				if ((double) v >= st->edges[mid])
-					lo = mid;
-				else
-					hi = mid - 1;
-			}
-			st->counts[lo]++;
+			/*
+			 * Bin b holds edges[b] <= v < edges[b + 1], the last one closed:
+			 * the arithmetic guess is corrected against the edges themselves.
+			 */
+			b = (st->max > st->min) ?
+				(int) ((v - st->min) / (st->max - st->min) * st->nbins) : 0;
+			b = Min(Max(b, 0), st->nbins - 1);
+			while (b > 0 && v < st->edges[b])
+				b--;
+			while (b < st->nbins - 1 && v >= st->edges[b + 1])
+				b++;
+			st->counts[b]++;
 		}
 	}
+	pfree(sums);
 }
 
 static void AppendNumber(StringInfo buf, double v);

@@ -63,6 +63,9 @@ static char log_buffer[4096];
 static size_t log_length = 0;
 static bool log_installed = false;
 
+/* the proxy DMatrix of in-place predictions, kept for the backend's life */
+static DMatrixHandle predict_proxy = NULL;
+
 static char *CleanMessage(const char *msg);
 static void LogCallback(const char *msg);
 static void ArrayInterface(char *buf, size_t size, const float *data,
@@ -379,6 +382,12 @@ XgbBoosterNumClass(BoosterHandle booster)
  * like Booster.inplace_predict.  It returns XGBoost's buffer, valid until the
  * next call on this booster, and its length (nrow, or nrow * classes for
  * multi:softprob).  The booster's nthread parameter sets the threads.
+ *
+ * The data goes through one proxy DMatrix per backend, created on first use
+ * and reused: without one, XGBoost builds a proxy per call, and each proxy
+ * reads the cgroup CPU quota files (four system calls) and may start an
+ * OpenMP team - more than the prediction of a row costs.  The proxy only
+ * points at the caller's array during the call.
  */
 const float *
 XgbPredictDense(BoosterHandle booster, const float *data, bst_ulong nrow, bst_ulong ncol,
@@ -390,12 +399,14 @@ XgbPredictDense(BoosterHandle booster, const float *data, bst_ulong nrow, bst_ul
 	const float *result = NULL;
 	bst_ulong	len = 1;
 
+	if (predict_proxy == NULL)
+		XGB_CALL(XGProxyDMatrixCreate(&predict_proxy));
 	ArrayInterface(ai, sizeof(ai), data, nrow, ncol);
 	XGB_CALL(XGBoosterPredictFromDense(booster, ai,
 									   "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, "
 									   "\"iteration_end\": 0, \"strict_shape\": false, "
 									   "\"missing\": NaN, \"cache_id\": 0}",
-									   NULL, &shape, &dim, &result));
+									   predict_proxy, &shape, &dim, &result));
 	for (bst_ulong i = 0; i < dim; i++)
 		len *= shape[i];
 	*out_len = len;
