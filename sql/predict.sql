@@ -52,6 +52,22 @@ SELECT count(*) AS rows,
                t.prediction AS p_tab
           FROM accounts a JOIN mlops.predict_table('churn', 'accounts', 'id') t ON t.id = a.id::text) s;
 
+-- a parallel scan: every worker loads the model itself and predicts the same
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+EXPLAIN (COSTS OFF)
+SELECT sum(mlops.predict('amount', ARRAY[visits, promo::int]::float8[])) FROM accounts;
+SELECT round(sum(mlops.predict('amount', ARRAY[visits, promo::int]::float8[]))::numeric, 2) AS parallel_sum
+  FROM accounts;
+RESET max_parallel_workers_per_gather;
+RESET min_parallel_table_scan_size;
+RESET parallel_tuple_cost;
+RESET parallel_setup_cost;
+SELECT round(sum(mlops.predict('amount', ARRAY[visits, promo::int]::float8[]))::numeric, 2) AS serial_sum
+  FROM accounts;
+
 -- probabilities: binary [P(no), P(yes)], multiclass in class order, sum to 1
 SELECT array_length(p, 1) AS n, round((p[1] + p[2])::numeric, 6) AS total, p[2] > 0.5 AS yes
   FROM mlops.predict_proba('churn', '{"visits": 16, "spend": 4, "promo": false, "color": "green"}'::jsonb) p;
