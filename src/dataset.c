@@ -345,11 +345,25 @@ DatumToDouble(Oid basetype, Datum value)
 }
 
 /*
+ * ColumnOutputFunction looks up the output function of a column type once,
+ * so that rows need no catalog lookup.
+ */
+void
+ColumnOutputFunction(Oid typid, FmgrInfo *outfunc)
+{
+	Oid			func;
+	bool		isvarlena;
+
+	getTypeOutputInfo(typid, &func, &isvarlena);
+	fmgr_info(func, outfunc);
+}
+
+/*
  * DatumToText returns the text form of a non-null value: text-like types
  * directly, others (enums) through their output function.
  */
 char *
-DatumToText(Oid basetype, Oid outfunc, Datum value)
+DatumToText(Oid basetype, FmgrInfo *outfunc, Datum value)
 {
 	switch (basetype)
 	{
@@ -362,7 +376,7 @@ DatumToText(Oid basetype, Oid outfunc, Datum value)
 		case BOOLOID:
 			return DatumGetBool(value) ? "true" : "false";
 		default:
-			return OidOutputFunctionCall(outfunc, value);
+			return OutputFunctionCall(outfunc, value);
 	}
 }
 
@@ -378,7 +392,7 @@ EncodeFeatureDatum(FeatureColumn *col, Datum value, bool isnull)
 	if (col->kind == FEATURE_CATEGORICAL)
 	{
 		int			code = VocabularyLookup(col->vocab,
-											DatumToText(col->typid, col->outfunc, value),
+											DatumToText(col->typid, &col->outfunc, value),
 											!col->vocab->frozen);
 
 		return code < 0 ? NAN : (float) code;
@@ -643,15 +657,13 @@ BindColumns(Dataset *ds, TupleDesc tupdesc, const char *target, List *feature_na
 	ds->label.kind = FeatureKindFromType(ds->label.typid, &supported);
 	if (ds->classification)
 	{
-		bool		isvarlena;
-
 		if (!supported)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
 					 errmsg("target column \"%s\" has unsupported type %s", target,
 							format_type_be(ds->label.typid)),
 					 errhint("Classification labels may be integers, booleans, text or enums.")));
-		getTypeOutputInfo(ds->label.typid, &ds->label.outfunc, &isvarlena);
+		ColumnOutputFunction(ds->label.typid, &ds->label.outfunc);
 		ds->label.classes = VocabularyCreate();
 	}
 	else if (!supported || ds->label.kind == FEATURE_CATEGORICAL ||
@@ -687,7 +699,6 @@ BindColumns(Dataset *ds, TupleDesc tupdesc, const char *target, List *feature_na
 		char	   *name = lfirst(lc);
 		FeatureColumn *col = &ds->features[n];
 		int			att = DatasetFindColumn(tupdesc, name);
-		bool		isvarlena;
 
 		if (att < 0)
 			ereport(ERROR,
@@ -713,7 +724,7 @@ BindColumns(Dataset *ds, TupleDesc tupdesc, const char *target, List *feature_na
 					 errmsg("feature column \"%s\" has unsupported type %s", name,
 							format_type_be(col->typid)),
 					 errhint("Features may be integer, float, numeric, boolean, text or enum columns; cast other types in a query.")));
-		getTypeOutputInfo(col->typid, &col->outfunc, &isvarlena);
+		ColumnOutputFunction(col->typid, &col->outfunc);
 		if (col->kind == FEATURE_CATEGORICAL)
 			col->vocab = VocabularyCreate();
 		n++;
@@ -783,7 +794,7 @@ ReadRow(TupleTableSlot *slot, void *arg)
 
 	if (ds->classification)
 	{
-		char	   *text = DatumToText(ds->label.typid, ds->label.outfunc, label);
+		char	   *text = DatumToText(ds->label.typid, &ds->label.outfunc, label);
 
 		ds->y[ds->nrows] = (float) VocabularyLookup(ds->label.classes, text, true);
 	}

@@ -9,6 +9,7 @@
 
 #include "postgres.h"
 
+#include "fmgr.h"
 #include "nodes/pg_list.h"
 #include "utils/jsonb.h"
 
@@ -62,7 +63,7 @@ typedef struct FeatureColumn
 	FeatureKind kind;
 	int			attno;			/* 0-based position in the source's tuples */
 	Oid			typid;			/* the source column's type */
-	Oid			outfunc;		/* output function, for enums and other types */
+	FmgrInfo	outfunc;		/* output function, for enums and other types */
 	Vocabulary *vocab;			/* categorical only */
 	FeatureStats stats;
 } FeatureColumn;
@@ -74,7 +75,7 @@ typedef struct LabelColumn
 	FeatureKind kind;			/* type of the source column */
 	int			attno;
 	Oid			typid;
-	Oid			outfunc;
+	FmgrInfo	outfunc;
 	Vocabulary *classes;		/* classification only */
 } LabelColumn;
 
@@ -120,7 +121,8 @@ extern const char *FeatureKindName(FeatureKind kind);
 extern FeatureKind FeatureKindFromType(Oid typid, bool *supported);
 extern bool FeatureKindFromName(const char *name, FeatureKind *kind);
 extern double DatumToDouble(Oid basetype, Datum value);
-extern char *DatumToText(Oid basetype, Oid outfunc, Datum value);
+extern char *DatumToText(Oid basetype, FmgrInfo *outfunc, Datum value);
+extern void ColumnOutputFunction(Oid typid, FmgrInfo *outfunc);
 extern float EncodeFeatureDatum(FeatureColumn *col, Datum value, bool isnull);
 
 extern Vocabulary *VocabularyCreate(void);

@@ -265,7 +265,7 @@ typedef struct TableState
 	CachedModel *m;
 	FeatureColumn *cols;		/* model features bound to source columns */
 	int			id_att;			/* -1: row numbers */
-	Oid			id_outfunc;
+	FmgrInfo	id_outfunc;
 	Oid			id_type;
 	float	   *x;				/* PREDICT_CHUNK_ROWS * nfeatures */
 	char	  **ids;
@@ -342,7 +342,6 @@ mlops_predict_table(PG_FUNCTION_ARGS)
 			FeatureColumn *want = &m->schema->features[j];
 			FeatureColumn *col = &st.cols[j];
 			bool		supported;
-			bool		isvarlena;
 			FeatureKind kind;
 
 			*col = *want;
@@ -354,7 +353,7 @@ mlops_predict_table(PG_FUNCTION_ARGS)
 			}
 			col->typid = getBaseType(TupleDescAttr(tupdesc, col->attno)->atttypid);
 			kind = FeatureKindFromType(col->typid, &supported);
-			getTypeOutputInfo(col->typid, &col->outfunc, &isvarlena);
+			ColumnOutputFunction(col->typid, &col->outfunc);
 			if (!supported ||
 				(want->kind != FEATURE_CATEGORICAL && kind == FEATURE_CATEGORICAL))
 				appendStringInfo(&mistyped, "%s\"%s\" is %s but the model expects %s",
@@ -375,15 +374,13 @@ mlops_predict_table(PG_FUNCTION_ARGS)
 		st.id_att = -1;
 		if (id_column != NULL)
 		{
-			bool		isvarlena;
-
 			st.id_att = DatasetFindColumn(tupdesc, id_column);
 			if (st.id_att < 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_UNDEFINED_COLUMN),
 						 errmsg("id column \"%s\" does not exist in source", id_column)));
 			st.id_type = TupleDescAttr(tupdesc, st.id_att)->atttypid;
-			getTypeOutputInfo(st.id_type, &st.id_outfunc, &isvarlena);
+			ColumnOutputFunction(st.id_type, &st.id_outfunc);
 		}
 		st.x = palloc_extended(sizeof(float) * PREDICT_CHUNK_ROWS * Max(m->nfeatures, 1),
 							   MCXT_ALLOC_HUGE);
@@ -416,6 +413,7 @@ TableRow(TupleTableSlot *slot, void *arg)
 	TableState *st = (TableState *) arg;
 	int			nf = st->m->nfeatures;
 	float	   *row = st->x + (Size) st->nbuffered * nf;
+	MemoryContext old;
 
 	for (int j = 0; j < nf; j++)
 	{
@@ -425,15 +423,15 @@ TableRow(TupleTableSlot *slot, void *arg)
 									slot->tts_isnull[col->attno]);
 	}
 	st->nrows++;
+	old = MemoryContextSwitchTo(st->chunkcxt);
 	if (st->id_att < 0)
-		st->ids[st->nbuffered] = MemoryContextStrdup(st->chunkcxt,
-													 psprintf(INT64_FORMAT, st->nrows));
+		st->ids[st->nbuffered] = psprintf(INT64_FORMAT, st->nrows);
 	else if (slot->tts_isnull[st->id_att])
 		st->ids[st->nbuffered] = NULL;
 	else
-		st->ids[st->nbuffered] = MemoryContextStrdup(st->chunkcxt,
-													 OidOutputFunctionCall(st->id_outfunc,
-																		   slot->tts_values[st->id_att]));
+		st->ids[st->nbuffered] = OutputFunctionCall(&st->id_outfunc,
+													slot->tts_values[st->id_att]);
+	MemoryContextSwitchTo(old);
 	st->nbuffered++;
 	if (st->nbuffered == PREDICT_CHUNK_ROWS)
 		TableFlush(st);
