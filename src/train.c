@@ -316,6 +316,17 @@ mlops_train(PG_FUNCTION_ARGS)
 		evnames[1] = "test";
 		nevals = 2;
 	}
+	/* XGBoost copied the rows: drop our copies (keeping the test rows) */
+	if (xtrain != ds->x)
+		pfree(xtrain);
+	if (ytrain != ds->y)
+		pfree(ytrain);
+	if (xtest != ds->x)
+		pfree(ds->x);
+	if (ytest != ds->y)
+		pfree(ds->y);
+	ds->x = ds->y = NULL;
+
 	booster = XgbBoosterCreate(traincxt, dmats, nevals);
 	evals = nevals == 2 ? &dmats[1] : &dmats[0];
 	evnames_used = nevals == 2 ? &evnames[1] : &evnames[0];
