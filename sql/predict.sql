@@ -78,6 +78,12 @@ SELECT array_length(p, 1) AS n, round((p[1] + p[2] + p[3])::numeric, 6) AS total
 -- regression
 SELECT round(mlops.predict('amount', ARRAY[10, 0]::float8[])::numeric, 0) AS amount;
 
+-- an objective that outputs classes: predict returns the class, no probabilities
+SELECT version FROM mlops.train('tier_softmax', 'SELECT visits, color, tier FROM accounts', 'tier',
+       hyperparams => '{"n_estimators": 10, "objective": "multi:softmax"}', test_size => 0);
+SELECT mlops.predict('tier_softmax/1', ARRAY[3, 0]::float8[]) = mlops.predict('tier', ARRAY[3, 0]::float8[]) AS same_class;
+SELECT mlops.predict_proba('tier_softmax/1', ARRAY[3, 0]::float8[]);
+
 -- batch of named instances
 SELECT mlops.predict_batch('churn', '[{"visits": 16, "spend": 4, "promo": false, "color": "green"},
                                       {"visits": 1, "spend": 0, "promo": false, "color": "green"}]');

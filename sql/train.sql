@@ -87,6 +87,14 @@ SELECT (metrics->>'rounds')::int < 500 AS stopped_early, metrics ? 'best_iterati
   FROM mlops.train('early', 'SELECT visits, spend, churned FROM customers', 'churned',
                    hyperparams => '{"n_estimators": 500, "early_stopping_rounds": 3, "eta": 0.5, "eval_metric": ["error", "logloss"]}');
 
+-- objectives that output classes: no probabilistic metrics
+SELECT (SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(metrics) k) AS softmax_metrics
+  FROM mlops.train('tiers_softmax', 'SELECT visits, spend, color, tier FROM customers', 'tier',
+                   hyperparams => '{"n_estimators": 5, "objective": "multi:softmax"}');
+SELECT (SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(metrics) k) AS hinge_metrics
+  FROM mlops.train('hinge', 'SELECT visits, spend, churned FROM customers', 'churned',
+                   hyperparams => '{"n_estimators": 5, "objective": "binary:hinge"}');
+
 -- boolean labels
 SELECT version FROM mlops.train('promo', 'SELECT visits, color, promo FROM customers', 'promo',
                                 hyperparams => '{"n_estimators": 3}');

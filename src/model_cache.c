@@ -308,20 +308,8 @@ LoadModel(int64 model_id, int32 version, const char *name)
 		if (schema != NULL)
 			model->schema = ModelSchemaFromJsonb(schema, model->nfeatures);
 
-		if (strncmp(model->objective, "reg:", 4) == 0 ||
-			strncmp(model->objective, "count:", 6) == 0 ||
-			strncmp(model->objective, "survival:", 9) == 0 ||
-			strncmp(model->objective, "rank:", 5) == 0 ||
-			(task != NULL && strcmp(task, "regression") == 0))
-			model->output = OUTPUT_VALUE;
-		else if (strcmp(model->objective, "binary:logistic") == 0)
-			model->output = OUTPUT_PROB1;
-		else if (strcmp(model->objective, "binary:logitraw") == 0)
-			model->output = OUTPUT_MARGIN1;
-		else if (strcmp(model->objective, "multi:softprob") == 0)
-			model->output = OUTPUT_PROBS;
-		else
-			model->output = OUTPUT_CLASS;
+		model->output = ObjectiveOutput(model->objective,
+										task != NULL && strcmp(task, "regression") == 0);
 
 		if (model->output != OUTPUT_VALUE)
 		{
@@ -348,6 +336,28 @@ LoadModel(int64 model_id, int32 version, const char *name)
 	PG_END_TRY();
 	MemoryContextSwitchTo(old);
 	return model;
+}
+
+/*
+ * ObjectiveOutput returns what a booster with the given objective outputs;
+ * regression forces a value (the registry says the task is a regression).
+ */
+ModelOutput
+ObjectiveOutput(const char *objective, bool regression)
+{
+	if (regression ||
+		strncmp(objective, "reg:", 4) == 0 ||
+		strncmp(objective, "count:", 6) == 0 ||
+		strncmp(objective, "survival:", 9) == 0 ||
+		strncmp(objective, "rank:", 5) == 0)
+		return OUTPUT_VALUE;
+	if (strcmp(objective, "binary:logistic") == 0)
+		return OUTPUT_PROB1;
+	if (strcmp(objective, "binary:logitraw") == 0)
+		return OUTPUT_MARGIN1;
+	if (strcmp(objective, "multi:softprob") == 0)
+		return OUTPUT_PROBS;
+	return OUTPUT_CLASS;
 }
 
 /*

@@ -44,6 +44,7 @@ typedef struct CachedModel
 } CachedModel;
 
 extern void ModelCacheInit(void);
+extern ModelOutput ObjectiveOutput(const char *objective, bool regression);
 extern CachedModel *ModelCacheGet(const char *ref);
 extern void ModelCacheVerify(const char *ref);
 extern void ModelCacheSetThreads(CachedModel *model, int nthread);

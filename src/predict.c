@@ -16,7 +16,7 @@
  *                  order (binary: [P(class 0), P(class 1)]);
  *   predict_batch  predict for each object of a JSON array, in one call;
  *   predict_table  predict every row of a table or query, streamed through
- *                  a portal in chunks of PREDICT_CHUNK_ROWS rows.
+ *                  a portal in chunks of up to PREDICT_CHUNK_ROWS rows.
  *
  * Threads: a call of fewer than PREDICT_PARALLEL_MIN_ROWS rows runs on one
  * thread (OpenMP start-up costs far more than one row); larger batches use
@@ -64,8 +64,9 @@ PG_FUNCTION_INFO_V1(mlops_predict_table);
 
 /* Batches this small predict on one thread */
 #define PREDICT_PARALLEL_MIN_ROWS 1024
-/* Rows of a predict_table chunk */
+/* Rows of a predict_table chunk, fewer when a chunk would exceed the floats */
 #define PREDICT_CHUNK_ROWS 65536
+#define PREDICT_CHUNK_FLOATS (4 * 1024 * 1024)
 
 /* How a prediction call received its features */
 typedef enum InputKind
@@ -267,8 +268,9 @@ typedef struct TableState
 	int			id_att;			/* -1: row numbers */
 	FmgrInfo	id_outfunc;
 	Oid			id_type;
-	float	   *x;				/* PREDICT_CHUNK_ROWS * nfeatures */
+	float	   *x;				/* chunk_rows * nfeatures */
 	char	  **ids;
+	int			chunk_rows;
 	int			nbuffered;
 	int64		nrows;
 	MemoryContext chunkcxt;		/* ids of the current chunk */
@@ -382,9 +384,11 @@ mlops_predict_table(PG_FUNCTION_ARGS)
 			st.id_type = TupleDescAttr(tupdesc, st.id_att)->atttypid;
 			ColumnOutputFunction(st.id_type, &st.id_outfunc);
 		}
-		st.x = palloc_extended(sizeof(float) * PREDICT_CHUNK_ROWS * Max(m->nfeatures, 1),
+		st.chunk_rows = Min(PREDICT_CHUNK_ROWS,
+							Max(PREDICT_PARALLEL_MIN_ROWS, PREDICT_CHUNK_FLOATS / Max(m->nfeatures, 1)));
+		st.x = palloc_extended(sizeof(float) * st.chunk_rows * Max(m->nfeatures, 1),
 							   MCXT_ALLOC_HUGE);
-		st.ids = palloc(sizeof(char *) * PREDICT_CHUNK_ROWS);
+		st.ids = palloc(sizeof(char *) * st.chunk_rows);
 		st.chunkcxt = AllocSetContextCreate(cxt, "mlops predict_table chunk",
 											ALLOCSET_DEFAULT_SIZES);
 
@@ -433,7 +437,7 @@ TableRow(TupleTableSlot *slot, void *arg)
 													slot->tts_values[st->id_att]);
 	MemoryContextSwitchTo(old);
 	st->nbuffered++;
-	if (st->nbuffered == PREDICT_CHUNK_ROWS)
+	if (st->nbuffered == st->chunk_rows)
 		TableFlush(st);
 }
 

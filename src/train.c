@@ -67,6 +67,7 @@
 #include "evalmetrics.h"
 #include "guc.h"
 #include "mlops.h"
+#include "model_cache.h"
 #include "train.h"
 #include "xgb.h"
 
@@ -822,7 +823,9 @@ AppendMetric(StringInfo buf, const char *name, double value)
 /*
  * HeldOutMetrics predicts the test rows and appends the held-out metrics:
  * accuracy, precision, recall, f1, log_loss (and roc_auc when binary) for a
- * classification, rmse, mae and r2 for a regression.
+ * classification, rmse, mae and r2 for a regression.  Objectives that output
+ * classes rather than probabilities (multi:softmax, binary:hinge) get no
+ * log_loss or roc_auc.
  */
 static void
 HeldOutMetrics(StringInfo buf, Dataset *ds, BoosterHandle booster,
@@ -836,24 +839,35 @@ HeldOutMetrics(StringInfo buf, Dataset *ds, BoosterHandle booster,
 	{
 		ClassificationMetrics cm;
 		int			k = ds->label.classes->count;
+		ModelOutput output = ObjectiveOutput(XgbBoosterObjective(booster), false);
+		int64		width = (output == OUTPUT_PROBS) ? k : 1;
+		float	   *prob;
 
-		if (len != (uint64) n * (k == 2 ? 1 : k))
+		if (output == OUTPUT_VALUE || len != (bst_ulong) (n * width))
+			return;				/* a custom objective we cannot score */
+		/* class scores in evalmetrics' layout: P(class 1), or k per row */
+		prob = palloc(sizeof(float) * n * (k == 2 ? 1 : k));
+		for (int64 i = 0; i < n; i++)
 		{
-			/* the objective does not output probabilities (e.g. multi:softmax) */
-			int64		correct = 0;
-
-			for (int64 i = 0; i < n && len == (uint64) n; i++)
-				correct += ((int) pred[i] == (int) y[i]);
-			if (len == (uint64) n)
-				AppendMetric(buf, "accuracy", (double) correct / n);
-			return;
+			if (output == OUTPUT_PROB1 || output == OUTPUT_PROBS)
+				continue;
+			if (output == OUTPUT_MARGIN1)
+				prob[i] = (float) (1.0 / (1.0 + exp(-(double) pred[i])));
+			else if (k == 2)
+				prob[i] = pred[i];	/* a class code: 0 or 1 */
+			else
+				for (int c = 0; c < k; c++)
+					prob[i * k + c] = (c == (int) pred[i]) ? 1.0f : 0.0f;
 		}
-		if (EvalClassification(y, pred, (long) n, k, &cm, err, sizeof(err)) != 0)
+		if (EvalClassification(y, (output == OUTPUT_PROB1 || output == OUTPUT_PROBS) ? pred : prob,
+							   (long) n, k, &cm, err, sizeof(err)) != 0)
 			elog(ERROR, "could not compute held-out metrics: %s", err);
 		AppendMetric(buf, "accuracy", cm.accuracy);
 		AppendMetric(buf, "precision", cm.precision);
 		AppendMetric(buf, "recall", cm.recall);
 		AppendMetric(buf, "f1", cm.f1);
+		if (output == OUTPUT_CLASS)
+			return;				/* no probabilities: no roc_auc, no log_loss */
 		if (k == 2)
 			AppendMetric(buf, "roc_auc", cm.roc_auc);
 		AppendMetric(buf, "log_loss", cm.log_loss);
