@@ -1,0 +1,680 @@
+/*
+ * test_modelcheck.c
+ *	  TAP unit tests of src/modelcheck.c.
+ *
+ * Good models are small files XGBoost 1.7.4 wrote (test/unit/data, made by
+ * make_models.py); bad ones are built here, either by editing a good
+ * model's tree or by damaging its bytes.  Byte-level damage is exhaustive
+ * for one UBJSON and one JSON model (every truncation, every bit flip,
+ * every adjacent byte swap): the decoder must return, never crash; run the
+ * test under -fsanitize=address to also catch silent out-of-bounds reads.
+ */
+#include "modelcheck.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int	test_count = 0;
+static int	test_failed = 0;
+static char data_dir[1024];
+
+/* a mutation applied to a decoded good model */
+typedef void (*Mutator) (json_t *model);
+
+/*
+ * Ok records one TAP result.
+ */
+static void
+Ok(int cond, const char *what)
+{
+	test_count++;
+	if (!cond)
+		test_failed++;
+	printf("%sok %d - %s\n", cond ? "" : "not ", test_count, what);
+}
+
+/*
+ * ReadData reads test/unit/data/<name> into a malloc'd buffer.
+ */
+static unsigned char *
+ReadData(const char *name, size_t *len)
+{
+	char		path[1200];
+	FILE	   *f;
+	unsigned char *buf;
+	long		n;
+
+	snprintf(path, sizeof(path), "%s/%s", data_dir, name);
+	f = fopen(path, "rb");
+	if (f == NULL)
+	{
+		printf("Bail out! cannot open %s\n", path);
+		exit(1);
+	}
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = malloc((size_t) n + 1);
+	if (buf == NULL || fread(buf, 1, (size_t) n, f) != (size_t) n)
+	{
+		printf("Bail out! cannot read %s\n", path);
+		exit(1);
+	}
+	fclose(f);
+	*len = (size_t) n;
+	return buf;
+}
+
+/*
+ * Check runs ModelCheckModel on buf and returns its status, filling err.
+ */
+static ModelCheckStatus
+Check(const unsigned char *buf, size_t len, char *err, size_t errlen)
+{
+	ModelCheckLimits limits;
+	ModelCheckResult result;
+	ModelCheckStatus st;
+
+	ModelCheckDefaultLimits(&limits);
+	err[0] = '\0';
+	st = ModelCheckModel(buf, len, &limits, &result, err, errlen);
+	if (st == MODELCHECK_OK)
+		ModelCheckResultFree(&result);
+	return st;
+}
+
+/*
+ * TestGoodModel checks one XGBoost-written model in both formats: both are
+ * accepted with the expected facts and decode to the same canonical JSON,
+ * which is itself accepted and canonical.
+ */
+static void
+TestGoodModel(const char *stem, const char *booster, const char *objective, const char *task,
+			  int64_t num_class, int64_t num_trees, const char *first_name)
+{
+	ModelCheckLimits limits;
+	ModelCheckResult rj;
+	ModelCheckResult ru;
+	ModelCheckResult rc;
+	char		name[256];
+	char		what[1024];
+	char		err[512];
+	unsigned char *json;
+	unsigned char *ubj;
+	size_t		json_len;
+	size_t		ubj_len;
+	ModelCheckStatus sj;
+	ModelCheckStatus su;
+	ModelCheckStatus sc = MODELCHECK_BAD_MODEL;
+
+	ModelCheckDefaultLimits(&limits);
+	snprintf(name, sizeof(name), "%s.json", stem);
+	json = ReadData(name, &json_len);
+	snprintf(name, sizeof(name), "%s.ubj", stem);
+	ubj = ReadData(name, &ubj_len);
+
+	Ok(ModelCheckDetectFormat(json, json_len) == MODELCHECK_FORMAT_JSON &&
+	   ModelCheckDetectFormat(ubj, ubj_len) == MODELCHECK_FORMAT_UBJSON,
+	   "formats of the model are detected");
+	sj = ModelCheckModel(json, json_len, &limits, &rj, err, sizeof(err));
+	snprintf(what, sizeof(what), "%s.json is accepted (%s)", stem, sj ? err : "ok");
+	Ok(sj == MODELCHECK_OK, what);
+	su = ModelCheckModel(ubj, ubj_len, &limits, &ru, err, sizeof(err));
+	snprintf(what, sizeof(what), "%s.ubj is accepted (%s)", stem, su ? err : "ok");
+	Ok(su == MODELCHECK_OK, what);
+	if (sj == MODELCHECK_OK && su == MODELCHECK_OK)
+	{
+		snprintf(what, sizeof(what), "%s: json and ubjson give the same canonical json", stem);
+		Ok(rj.canonical_len == ru.canonical_len &&
+		   memcmp(rj.canonical, ru.canonical, rj.canonical_len) == 0, what);
+		sc = ModelCheckModel((unsigned char *) rj.canonical, rj.canonical_len, &limits, &rc,
+							 err, sizeof(err));
+		snprintf(what, sizeof(what), "%s: canonical json is accepted and a fixed point", stem);
+		Ok(sc == MODELCHECK_OK && rc.canonical_len == rj.canonical_len &&
+		   memcmp(rc.canonical, rj.canonical, rj.canonical_len) == 0, what);
+		snprintf(what, sizeof(what), "%s: booster %s, objective %s, task %s", stem,
+				 booster, objective, task);
+		Ok(strcmp(ru.info.booster, booster) == 0 && strcmp(ru.info.objective, objective) == 0 &&
+		   strcmp(ru.info.task, task) == 0, what);
+		snprintf(what, sizeof(what), "%s: 3 features, num_class %lld, %lld trees", stem,
+				 (long long) num_class, (long long) num_trees);
+		Ok(ru.info.num_feature == 3 && ru.info.num_class == num_class &&
+		   ru.info.num_trees == num_trees, what);
+		snprintf(what, sizeof(what), "%s: feature names %s", stem, first_name ? first_name : "absent");
+		Ok(first_name == NULL ? rj.info.num_feature_names == 0
+		   : (rj.info.num_feature_names == 3 && strcmp(rj.info.feature_names[0], first_name) == 0 &&
+			  ru.info.num_feature_names == 3 && strcmp(ru.info.feature_names[0], first_name) == 0),
+		   what);
+		if (sc == MODELCHECK_OK)
+			ModelCheckResultFree(&rc);
+	}
+	if (sj == MODELCHECK_OK)
+		ModelCheckResultFree(&rj);
+	if (su == MODELCHECK_OK)
+		ModelCheckResultFree(&ru);
+	free(json);
+	free(ubj);
+}
+
+/*
+ * Tree returns trees[i] of a gbtree model.
+ */
+static json_t *
+Tree(json_t *model, size_t i)
+{
+	json_t	   *gb = json_object_get(json_object_get(model, "learner"), "gradient_booster");
+
+	return json_array_get(json_object_get(json_object_get(gb, "model"), "trees"), i);
+}
+
+/*
+ * Lmp returns learner.learner_model_param.
+ */
+static json_t *
+Lmp(json_t *model)
+{
+	return json_object_get(json_object_get(model, "learner"), "learner_model_param");
+}
+
+/*
+ * SetInt sets element i of tree array key to v.
+ */
+static void
+SetInt(json_t *tree, const char *key, size_t i, json_int_t v)
+{
+	json_array_set_new(json_object_get(tree, key), i, json_integer(v));
+}
+
+static void MutLeftOutOfRange(json_t *m) { SetInt(Tree(m, 0), "left_children", 0, 99); }
+static void MutChildIsRoot(json_t *m) { SetInt(Tree(m, 0), "right_children", 0, 0); }
+static void MutNegativeChild(json_t *m) { SetInt(Tree(m, 0), "left_children", 0, -5); }
+
+/* MutCycle makes node 1's children point back at node 1's sibling subtree */
+static void
+MutCycle(json_t *m)
+{
+	json_t	   *t = Tree(m, 0);
+	json_int_t	l = json_integer_value(json_array_get(json_object_get(t, "left_children"), 0));
+	json_int_t	r = json_integer_value(json_array_get(json_object_get(t, "right_children"), 0));
+
+	/* both children of the root are the same node */
+	(void) r;
+	SetInt(t, "right_children", 0, l);
+}
+static void MutParentWrong(json_t *m) { SetInt(Tree(m, 0), "parents", 1, 2); }
+static void MutRootParent(json_t *m) { SetInt(Tree(m, 0), "parents", 0, 1); }
+static void MutOneChild(json_t *m) { SetInt(Tree(m, 0), "right_children", 0, -1); }
+static void MutSplitIndex(json_t *m) { SetInt(Tree(m, 0), "split_indices", 0, 3); }
+static void MutNegativeSplit(json_t *m) { SetInt(Tree(m, 0), "split_indices", 0, -1); }
+static void MutShortArray(json_t *m) { json_array_remove(json_object_get(Tree(m, 0), "sum_hessian"), 0); }
+static void MutLongArray(json_t *m) { json_array_append_new(json_object_get(Tree(m, 0), "left_children"), json_integer(-1)); }
+static void MutIntInFloats(json_t *m) { SetInt(Tree(m, 0), "split_conditions", 0, 1); }
+static void MutNaNMisplaced(json_t *m)
+{
+	json_t	   *nan = json_pack("{s:s}", MODELCHECK_NONFINITE_KEY, "NaN");
+
+	json_object_set_new(Tree(m, 0), "id", nan);
+}
+static void MutDefaultLeft(json_t *m) { SetInt(Tree(m, 0), "default_left", 0, 2); }
+static void MutTreeId(json_t *m) { json_object_set_new(Tree(m, 1), "id", json_integer(0)); }
+static void MutNumNodes(json_t *m) { json_object_set_new(json_object_get(Tree(m, 0), "tree_param"), "num_nodes", json_string("2")); }
+static void MutNumNodesText(json_t *m) { json_object_set_new(json_object_get(Tree(m, 0), "tree_param"), "num_nodes", json_string("3x")); }
+static void MutTreeFeatures(json_t *m) { json_object_set_new(json_object_get(Tree(m, 0), "tree_param"), "num_feature", json_string("2")); }
+static void MutLeafVector(json_t *m) { json_object_set_new(json_object_get(Tree(m, 0), "tree_param"), "size_leaf_vector", json_string("2")); }
+static void MutUnknownTreeKey(json_t *m) { json_object_set_new(Tree(m, 0), "evil", json_integer(1)); }
+static void MutUnknownTopKey(json_t *m) { json_object_set_new(m, "Config", json_object()); }
+static void MutNoLearner(json_t *m) { json_object_del(m, "learner"); }
+static void MutVersion(json_t *m) { json_object_set_new(m, "version", json_string("1.7.4")); }
+static void MutNumFeatureHuge(json_t *m) { json_object_set_new(Lmp(m), "num_feature", json_string("2147483647")); }
+static void MutNumFeatureZero(json_t *m) { json_object_set_new(Lmp(m), "num_feature", json_string("0")); }
+static void MutNumClassHuge(json_t *m) { json_object_set_new(Lmp(m), "num_class", json_string("1000000000")); }
+static void MutNumClassBinary(json_t *m) { json_object_set_new(Lmp(m), "num_class", json_string("3")); }
+static void MutNumClassMulti(json_t *m) { json_object_set_new(Lmp(m), "num_class", json_string("1")); }
+static void MutBaseScore(json_t *m) { json_object_set_new(Lmp(m), "base_score", json_string("half")); }
+static void MutBaseScoreInf(json_t *m) { json_object_set_new(Lmp(m), "base_score", json_string("inf")); }
+static void MutParamNotString(json_t *m) { json_object_set_new(Lmp(m), "num_feature", json_integer(3)); }
+static void MutObjective(json_t *m)
+{
+	json_object_set_new(json_object_get(json_object_get(m, "learner"), "objective"), "name",
+						json_string("reg:evil"));
+}
+static void MutBooster(json_t *m)
+{
+	json_object_set_new(json_object_get(json_object_get(m, "learner"), "gradient_booster"),
+						"name", json_string("gbevil"));
+}
+static json_t *
+GbModel(json_t *m)
+{
+	return json_object_get(json_object_get(json_object_get(m, "learner"), "gradient_booster"), "model");
+}
+static void MutNumTrees(json_t *m) { json_object_set_new(json_object_get(GbModel(m), "gbtree_model_param"), "num_trees", json_string("5")); }
+static void MutTreeInfoLen(json_t *m) { json_array_remove(json_object_get(GbModel(m), "tree_info"), 0); }
+static void MutTreeInfoRange(json_t *m) { json_array_set_new(json_object_get(GbModel(m), "tree_info"), 0, json_integer(3)); }
+static void MutTreeNotObject(json_t *m) { json_array_set_new(json_object_get(GbModel(m), "trees"), 0, json_integer(3)); }
+static void MutFeatureNames(json_t *m) { json_array_remove(json_object_get(json_object_get(m, "learner"), "feature_names"), 0); }
+static void MutFeatureNameType(json_t *m) { json_array_set_new(json_object_get(json_object_get(m, "learner"), "feature_names"), 0, json_integer(7)); }
+static void MutFeatureType(json_t *m)
+{
+	json_t	   *types = json_pack("[sss]", "q", "q", "evil");
+
+	json_object_set_new(json_object_get(m, "learner"), "feature_types", types);
+}
+static void MutAttribute(json_t *m)
+{
+	json_object_set_new(json_object_get(json_object_get(m, "learner"), "attributes"), "x",
+						json_integer(1));
+}
+static void MutDartWeights(json_t *m)
+{
+	json_array_remove(json_object_get(json_object_get(json_object_get(m, "learner"), "gradient_booster"),
+									  "weight_drop"), 0);
+}
+static void MutLinearWeights(json_t *m) { json_array_remove(json_object_get(GbModel(m), "weights"), 0); }
+static void MutNumDeleted(json_t *m) { json_object_set_new(json_object_get(Tree(m, 0), "tree_param"), "num_deleted", json_string("0")); }
+
+/* MutReviveDeleted hangs a deleted node under a leaf: still not reachable, but not deleted */
+static void
+MutUndeleteNode(json_t *m)
+{
+	json_t	   *t = Tree(m, 0);
+	json_t	   *split = json_object_get(t, "split_indices");
+
+	for (size_t i = 0; i < json_array_size(split); i++)
+		if (json_integer_value(json_array_get(split, i)) == 2147483647)
+		{
+			SetInt(t, "split_indices", i, 0);
+			return;
+		}
+}
+static void MutCategoryNegative(json_t *m) { SetInt(Tree(m, 0), "categories", 0, -1); }
+static void MutCategoryHuge(json_t *m) { SetInt(Tree(m, 0), "categories", 0, (json_int_t) 1 << 30); }
+static void MutCategorySegment(json_t *m) { SetInt(Tree(m, 0), "categories_segments", 1, 100); }
+static void MutCategorySize(json_t *m) { SetInt(Tree(m, 0), "categories_sizes", 0, 0); }
+static void MutCategoryNode(json_t *m) { SetInt(Tree(m, 0), "categories_nodes", 0, 1); }
+static void MutSplitType(json_t *m) { SetInt(Tree(m, 0), "split_type", 0, 0); }
+static void MutMissingCategories(json_t *m) { json_object_del(Tree(m, 0), "categories"); }
+
+/*
+ * TestMutation decodes a good model, applies mut, writes it back and
+ * checks that ModelCheckModel rejects it as a bad model whose message
+ * contains expect.
+ */
+static void
+TestMutation(const char *file, Mutator mut, const char *what, const char *expect)
+{
+	ModelCheckLimits limits;
+	ModelCheckResult good;
+	char		err[512];
+	char		label[800];
+	unsigned char *buf;
+	size_t		len;
+	char	   *text;
+	size_t		text_len;
+	ModelCheckStatus st;
+
+	ModelCheckDefaultLimits(&limits);
+	buf = ReadData(file, &len);
+	if (ModelCheckModel(buf, len, &limits, &good, err, sizeof(err)) != MODELCHECK_OK)
+	{
+		Ok(0, what);
+		free(buf);
+		return;
+	}
+	mut(good.model);
+	if (ModelCheckCanonicalJson(good.model, &text, &text_len, err, sizeof(err)) != MODELCHECK_OK)
+	{
+		Ok(0, what);
+		ModelCheckResultFree(&good);
+		free(buf);
+		return;
+	}
+	st = Check((unsigned char *) text, text_len, err, sizeof(err));
+	snprintf(label, sizeof(label), "%s is rejected (%s)", what, err);
+	Ok(st == MODELCHECK_BAD_MODEL && strstr(err, expect) != NULL, label);
+	free(text);
+	ModelCheckResultFree(&good);
+	free(buf);
+}
+
+/*
+ * TestRawBad checks that a hand-written buffer is rejected with status and
+ * a message containing expect.
+ */
+static void
+TestRawBad(const char *what, const void *buf, size_t len, ModelCheckStatus status,
+		   const char *expect)
+{
+	char		err[512];
+	char		label[800];
+	ModelCheckStatus st = Check(buf, len, err, sizeof(err));
+
+	snprintf(label, sizeof(label), "%s is rejected (%s)", what, err);
+	Ok(st == status && strstr(err, expect) != NULL, label);
+}
+
+/*
+ * TestDamage feeds every truncation, every single-bit flip and every
+ * adjacent byte swap of a good model to ModelCheckModel.  Each call must
+ * return; truncations must all be refused; every accepted mutant must
+ * produce canonical JSON that is accepted again.
+ */
+static void
+TestDamage(const char *file)
+{
+	unsigned char *good;
+	unsigned char *buf;
+	size_t		len;
+	char		err[512];
+	char		what[256];
+	int			truncs_ok = 1;
+	long		calls = 0;
+	long		accepted = 0;
+	int			reaccept_ok = 1;
+	ModelCheckLimits limits;
+
+	ModelCheckDefaultLimits(&limits);
+	good = ReadData(file, &len);
+	buf = malloc(len);
+	for (size_t cut = 0; cut < len; cut++)
+	{
+		/* a copy of exactly cut bytes, so reading past it is an ASan error */
+		unsigned char *p = malloc(cut > 0 ? cut : 1);
+
+		memcpy(p, good, cut);
+		if (Check(p, cut, err, sizeof(err)) == MODELCHECK_OK)
+			truncs_ok = 0;
+		calls++;
+		free(p);
+	}
+	snprintf(what, sizeof(what), "%s: all %zu truncations are refused", file, len);
+	Ok(truncs_ok, what);
+
+	for (size_t i = 0; i < len + 1; i++)
+	{
+		for (int bit = 0; bit < 9; bit++)
+		{
+			ModelCheckResult r;
+
+			memcpy(buf, good, len);
+			if (i == len)
+			{
+				if (bit > 0)
+					break;
+			}
+			else if (bit < 8)
+				buf[i] ^= (unsigned char) (1u << bit);
+			else if (i + 1 < len)
+			{
+				unsigned char c = buf[i];
+
+				buf[i] = buf[i + 1];
+				buf[i + 1] = c;
+			}
+			calls++;
+			if (ModelCheckModel(buf, len, &limits, &r, err, sizeof(err)) == MODELCHECK_OK)
+			{
+				ModelCheckResult again;
+
+				accepted++;
+				if (ModelCheckModel((unsigned char *) r.canonical, r.canonical_len, &limits,
+									&again, err, sizeof(err)) != MODELCHECK_OK)
+					reaccept_ok = 0;
+				else
+					ModelCheckResultFree(&again);
+				ModelCheckResultFree(&r);
+			}
+		}
+	}
+	snprintf(what, sizeof(what), "%s: %ld damaged buffers decoded without a crash, %ld accepted",
+			 file, calls, accepted);
+	Ok(1, what);
+	snprintf(what, sizeof(what), "%s: every accepted mutant's canonical json is accepted again", file);
+	Ok(reaccept_ok, what);
+	free(buf);
+	free(good);
+}
+
+/*
+ * TestUbjsonEdges checks hand-made UBJSON buffers: lengths that run past
+ * the end, deep nesting, duplicate keys, unsupported markers, trailing
+ * bytes.
+ */
+static void
+TestUbjsonEdges(void)
+{
+	static const unsigned char huge_array[] = {'{', 'i', 1, 'a', '[', '$', 'd', '#', 'L',
+	0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, '}'};
+	static const unsigned char huge_string[] = {'{', 'i', 1, 'a', 'S', 'l', 0x7f, 0xff, 0xff, 0xff, '}'};
+	static const unsigned char negative_len[] = {'{', 'i', 1, 'a', 'S', 'i', 0xff, '}'};
+	static const unsigned char huge_key[] = {'{', 'L', 0, 0, 0, 0, 0, 0, 0x10, 0, 'a', '}'};
+	static const unsigned char huge_object[] = {'{', '#', 'L', 0x7f, 0, 0, 0, 0, 0, 0, 0, 'i', 1, 'a', 'Z'};
+	static const unsigned char dup_key[] = {'{', 'i', 1, 'a', 'Z', 'i', 1, 'a', 'T', '}'};
+	static const unsigned char noop[] = {'{', 'i', 1, 'a', 'N', 'Z', '}'};
+	static const unsigned char highprec[] = {'{', 'i', 1, 'a', 'H', 'i', 1, '1', '}'};
+	static const unsigned char badmarker[] = {'{', 'i', 1, 'a', 'Q', '}'};
+	static const unsigned char trailing[] = {'{', 'i', 1, 'a', 'Z', '}', 'Z'};
+	static const unsigned char nul_key[] = {'{', 'i', 1, 0, 'Z', '}'};
+	static const unsigned char bad_utf8[] = {'{', 'i', 1, 0xff, 'Z', '}'};
+	static const unsigned char typed_no_count[] = {'{', 'i', 1, 'a', '[', '$', 'd', ']', '}'};
+	static const unsigned char typed_bad_type[] = {'{', 'i', 1, 'a', '[', '$', '[', '#', 'i', 1, ']', '}'};
+	static const unsigned char float_key[] = {'{', 'i', 1, 'a', '[', '#', 'd', 0, 0, 0, 0, ']', '}'};
+	static const unsigned char empty_object[] = {'{', 'i', 1, 'a', '{', '}', '}'};
+	unsigned char deep[200];
+	size_t		n = 0;
+	ModelCheckLimits limits;
+	json_t	   *tree;
+	char		err[256];
+
+	TestRawBad("ubjson typed array longer than the buffer", huge_array, sizeof(huge_array),
+			   MODELCHECK_BAD_FORMAT, "runs past the end");
+	TestRawBad("ubjson string longer than the buffer", huge_string, sizeof(huge_string),
+			   MODELCHECK_BAD_FORMAT, "runs past the end");
+	TestRawBad("ubjson negative length", negative_len, sizeof(negative_len),
+			   MODELCHECK_BAD_FORMAT, "negative length");
+	TestRawBad("ubjson key longer than the buffer", huge_key, sizeof(huge_key),
+			   MODELCHECK_BAD_FORMAT, "runs past the end");
+	TestRawBad("ubjson counted object longer than the buffer", huge_object, sizeof(huge_object),
+			   MODELCHECK_BAD_FORMAT, "runs past the end");
+	TestRawBad("ubjson duplicate key", dup_key, sizeof(dup_key), MODELCHECK_BAD_FORMAT, "duplicate");
+	TestRawBad("ubjson no-op marker", noop, sizeof(noop), MODELCHECK_BAD_FORMAT, "no-op");
+	TestRawBad("ubjson high-precision number", highprec, sizeof(highprec),
+			   MODELCHECK_BAD_FORMAT, "high-precision");
+	TestRawBad("ubjson unknown marker", badmarker, sizeof(badmarker), MODELCHECK_BAD_FORMAT,
+			   "unknown type marker");
+	TestRawBad("ubjson trailing bytes", trailing, sizeof(trailing), MODELCHECK_BAD_FORMAT, "trailing");
+	TestRawBad("ubjson key with a nul byte", nul_key, sizeof(nul_key), MODELCHECK_BAD_FORMAT, "NUL");
+	TestRawBad("ubjson key that is not utf-8", bad_utf8, sizeof(bad_utf8), MODELCHECK_BAD_FORMAT,
+			   "UTF-8");
+	TestRawBad("ubjson typed array without count", typed_no_count, sizeof(typed_no_count),
+			   MODELCHECK_BAD_FORMAT, "without a count");
+	TestRawBad("ubjson typed array of containers", typed_bad_type, sizeof(typed_bad_type),
+			   MODELCHECK_BAD_FORMAT, "unsupported element type");
+	TestRawBad("ubjson float as an array count", float_key, sizeof(float_key),
+			   MODELCHECK_BAD_FORMAT, "expected an integer");
+	TestRawBad("decodable ubjson that is no model", empty_object, sizeof(empty_object),
+			   MODELCHECK_BAD_MODEL, "unexpected key");
+
+	deep[n++] = '{';
+	deep[n++] = 'i';
+	deep[n++] = 1;
+	deep[n++] = 'a';
+	while (n < sizeof(deep) - 1)
+		deep[n++] = '[';
+	TestRawBad("ubjson nested 196 levels deep", deep, n, MODELCHECK_TOO_LARGE, "nests deeper");
+
+	/* counted typed arrays decode to the right values */
+	{
+		static const unsigned char typed[] = {'{', 'i', 1, 'a', '[', '$', 'I', '#', 'U', 2,
+			0xff, 0xfe, 0x01, 0x00, 'i', 1, 'b', '[', '$', 'D', '#', 'i', 1,
+		0x3f, 0xf8, 0, 0, 0, 0, 0, 0, 'i', 1, 'c', 'd', 0x7f, 0xc0, 0, 0, '}'};
+		json_t	   *a;
+
+		ModelCheckDefaultLimits(&limits);
+		Ok(ModelCheckParseUbjson(typed, sizeof(typed), &limits, &tree, err, sizeof(err)) == MODELCHECK_OK &&
+		   (a = json_object_get(tree, "a")) != NULL && json_array_size(a) == 2 &&
+		   json_integer_value(json_array_get(a, 0)) == -2 &&
+		   json_integer_value(json_array_get(a, 1)) == 256 &&
+		   json_real_value(json_array_get(json_object_get(tree, "b"), 0)) == 1.5 &&
+		   json_is_object(json_object_get(tree, "c")),
+		   "ubjson typed int16 and float64 arrays and a float32 NaN decode correctly");
+		json_decref(tree);
+	}
+}
+
+/*
+ * TestJsonEdges checks JSON-level refusals and the NaN handling.
+ */
+static void
+TestJsonEdges(void)
+{
+	static const char dup[] = "{\"learner\": {}, \"learner\": {}}";
+	static const char not_object[] = "{\"a\": 1} [";
+	ModelCheckLimits limits;
+	ModelCheckResult r;
+	char		err[256];
+	unsigned char *buf;
+	size_t		len;
+	ModelCheckStatus st;
+
+	TestRawBad("json with a duplicate key", dup, strlen(dup), MODELCHECK_BAD_FORMAT, "duplicate");
+	TestRawBad("json with trailing garbage", not_object, strlen(not_object),
+			   MODELCHECK_BAD_FORMAT, "invalid json");
+	TestRawBad("legacy binary model", "binf\0\0\0?", 8, MODELCHECK_BAD_FORMAT, "deprecated binary");
+	TestRawBad("bytes that are no model", "hello", 5, MODELCHECK_BAD_FORMAT, "neither");
+	TestRawBad("empty input", "", 0, MODELCHECK_BAD_FORMAT, "neither");
+	TestRawBad("json with a nul byte", "{\"a\"\0:1}", 8, MODELCHECK_BAD_FORMAT, "NUL");
+	TestRawBad("json array", "[1]", 3, MODELCHECK_BAD_FORMAT, "neither");
+
+	buf = ReadData("binary.json", &len);
+	ModelCheckDefaultLimits(&limits);
+	limits.max_bytes = 100;
+	st = ModelCheckModel(buf, len, &limits, &r, err, sizeof(err));
+	Ok(st == MODELCHECK_TOO_LARGE && strstr(err, "more than the limit") != NULL,
+	   "json model over max_bytes is refused");
+	free(buf);
+	buf = ReadData("binary.ubj", &len);
+	st = ModelCheckModel(buf, len, &limits, &r, err, sizeof(err));
+	Ok(st == MODELCHECK_TOO_LARGE, "ubjson model over max_bytes is refused");
+	free(buf);
+
+	/* NaN tokens become markers outside strings only, and are written back */
+	{
+		static const char text[] = "{\"s\": \"NaN \\\" Infinity\", \"v\": [NaN, -Infinity, Infinity, 1.5]}";
+		json_t	   *tree;
+		char	   *out;
+		size_t		out_len;
+
+		ModelCheckDefaultLimits(&limits);
+		st = ModelCheckParseJson((const unsigned char *) text, strlen(text), &limits, &tree,
+								 err, sizeof(err));
+		Ok(st == MODELCHECK_OK &&
+		   strcmp(json_string_value(json_object_get(tree, "s")), "NaN \" Infinity") == 0 &&
+		   ModelCheckCanonicalJson(tree, &out, &out_len, err, sizeof(err)) == MODELCHECK_OK &&
+		   strcmp(out, "{\"s\":\"NaN \\\" Infinity\",\"v\":[NaN,-Infinity,Infinity,1.5]}") == 0,
+		   "NaN and Infinity tokens round-trip, strings are untouched");
+		if (st == MODELCHECK_OK)
+		{
+			free(out);
+			json_decref(tree);
+		}
+	}
+	Ok(strcmp(ModelCheckTaskForObjective("binary:hinge"), "classification") == 0 &&
+	   strcmp(ModelCheckTaskForObjective("multi:softmax"), "classification") == 0 &&
+	   strcmp(ModelCheckTaskForObjective("reg:gamma"), "regression") == 0 &&
+	   strcmp(ModelCheckTaskForObjective("rank:ndcg"), "rank:ndcg") == 0,
+	   "objectives map to tasks");
+}
+
+/*
+ * main runs every test and prints the TAP plan last.
+ */
+int
+main(int argc, char **argv)
+{
+	const char *env = getenv("MODELCHECK_DATA");
+
+	if (argc > 1)
+		env = argv[1];
+	if (env != NULL)
+		snprintf(data_dir, sizeof(data_dir), "%s", env);
+	else
+	{
+		const char *slash = strrchr(__FILE__, '/');
+
+		snprintf(data_dir, sizeof(data_dir), "%.*sdata",
+				 slash ? (int) (slash - __FILE__ + 1) : 0, __FILE__);
+	}
+
+	TestGoodModel("binary", "gbtree", "binary:logistic", "classification", 0, 2, "age");
+	TestGoodModel("multi", "gbtree", "multi:softprob", "classification", 3, 6, NULL);
+	TestGoodModel("regression", "gbtree", "reg:squarederror", "regression", 0, 2, NULL);
+	TestGoodModel("dart", "dart", "binary:logistic", "classification", 0, 2, NULL);
+	TestGoodModel("linear", "gblinear", "reg:squarederror", "regression", 0, 0, NULL);
+	TestGoodModel("pruned", "gbtree", "reg:squarederror", "regression", 0, 1, NULL);
+	TestGoodModel("categorical", "gbtree", "reg:squarederror", "regression", 0, 2, NULL);
+
+	TestMutation("binary.json", MutLeftOutOfRange, "child index out of range", "outside 1..");
+	TestMutation("binary.json", MutChildIsRoot, "child pointing at the root", "outside 1..");
+	TestMutation("binary.json", MutNegativeChild, "negative child", "outside 1..");
+	TestMutation("binary.json", MutCycle, "node shared by two edges", "reached twice");
+	TestMutation("binary.json", MutParentWrong, "parents not matching children", "has parent");
+	TestMutation("binary.json", MutRootParent, "root with a parent", "root node has parent");
+	TestMutation("binary.json", MutOneChild, "node with one child", "outside 1..");
+	TestMutation("binary.json", MutSplitIndex, "split index = num_feature", "splits on feature 3");
+	TestMutation("binary.json", MutNegativeSplit, "negative split index", "splits on feature -1");
+	TestMutation("binary.json", MutShortArray, "short node array", "sum_hessian has");
+	TestMutation("binary.json", MutLongArray, "long node array", "left_children has");
+	TestMutation("binary.json", MutIntInFloats, "integer among floats", "not a floating-point");
+	TestMutation("binary.json", MutNaNMisplaced, "NaN marker as a tree id", "id must be");
+	TestMutation("binary.json", MutDefaultLeft, "default_left of 2", "must be 0 or 1");
+	TestMutation("binary.json", MutTreeId, "wrong tree id", "id must be 1");
+	TestMutation("binary.json", MutNumNodes, "num_nodes not matching arrays", "expected 2");
+	TestMutation("binary.json", MutNumNodesText, "num_nodes not an integer", "holding an integer");
+	TestMutation("binary.json", MutTreeFeatures, "tree num_feature not the learner's", "but the learner has");
+	TestMutation("binary.json", MutLeafVector, "vector leaves", "size_leaf_vector is 2");
+	TestMutation("binary.json", MutUnknownTreeKey, "unknown tree key", "unexpected key \"evil\"");
+	TestMutation("binary.json", MutUnknownTopKey, "unknown top-level key", "unexpected key \"Config\"");
+	TestMutation("binary.json", MutNoLearner, "missing learner", "lacks \"learner\"");
+	TestMutation("binary.json", MutVersion, "version as a string", "version must be");
+	TestMutation("binary.json", MutNumFeatureHuge, "num_feature over the cap", "num_feature is 2147483647");
+	TestMutation("binary.json", MutNumFeatureZero, "num_feature of 0", "num_feature is 0");
+	TestMutation("binary.json", MutNumClassHuge, "num_class over the cap", "num_class is 1000000000");
+	TestMutation("binary.json", MutNumClassBinary, "binary objective with 3 classes", "cannot have num_class");
+	TestMutation("multi.json", MutNumClassMulti, "multi objective with 1 class", "needs num_class");
+	TestMutation("binary.json", MutBaseScore, "unparsable base_score", "not a finite number");
+	TestMutation("binary.json", MutBaseScoreInf, "infinite base_score", "not a finite number");
+	TestMutation("binary.json", MutParamNotString, "parameter not a string", "must be a string");
+	TestMutation("binary.json", MutObjective, "unknown objective", "unknown objective");
+	TestMutation("binary.json", MutBooster, "unknown booster", "unknown booster");
+	TestMutation("binary.json", MutNumTrees, "num_trees not matching trees", "num_trees is 5");
+	TestMutation("binary.json", MutTreeInfoLen, "short tree_info", "tree_info has");
+	TestMutation("binary.json", MutTreeInfoRange, "tree_info beyond the groups", "output groups");
+	TestMutation("multi.json", MutTreeInfoRange, "tree_info = num_class", "outside the 3 output groups");
+	TestMutation("binary.json", MutTreeNotObject, "tree that is a number", "is not an object");
+	TestMutation("binary.json", MutFeatureNames, "feature_names of the wrong length", "feature_names has 2");
+	TestMutation("binary.json", MutFeatureNameType, "feature name that is a number", "not a string");
+	TestMutation("binary.json", MutFeatureType, "unknown feature type", "known feature type");
+	TestMutation("binary.json", MutAttribute, "attribute that is a number", "must be a string");
+	TestMutation("dart.json", MutDartWeights, "dart weights of the wrong length", "weight_drop has");
+	TestMutation("linear.json", MutLinearWeights, "gblinear weights of the wrong length", "weights has");
+	TestMutation("pruned.json", MutNumDeleted, "num_deleted not matching", "num_deleted is 0");
+	TestMutation("pruned.json", MutUndeleteNode, "unreachable node not deleted", "unreachable");
+	TestMutation("categorical.json", MutCategoryNegative, "negative category", "outside 0..");
+	TestMutation("categorical.json", MutCategoryHuge, "category over the cap", "outside 0..");
+	TestMutation("categorical.json", MutCategorySegment, "category segment out of range", "outside the");
+	TestMutation("categorical.json", MutCategorySize, "empty category segment", "outside the");
+	TestMutation("categorical.json", MutCategoryNode, "categories_nodes not the categorical nodes", "listed in categories_nodes");
+	TestMutation("categorical.json", MutSplitType, "categorical node typed numerical", "listed in categories_nodes");
+	TestMutation("categorical.json", MutMissingCategories, "categories array missing", "together or none");
+
+	TestUbjsonEdges();
+	TestJsonEdges();
+	TestDamage("binary.ubj");
+	TestDamage("categorical.ubj");
+	TestDamage("binary.json");
+
+	printf("1..%d\n", test_count);
+	return test_failed == 0 ? 0 : 1;
+}
