@@ -63,6 +63,8 @@
  * Everything is malloc'd (jansson's allocator); callers release results
  * with ModelCheckResultFree / ModelCheckInfoFree / json_decref / free.
  */
+#include <jansson.h>
+
 #include "modelcheck.h"
 
 #include <float.h>
@@ -129,6 +131,7 @@ typedef struct TreeArrays
 static ModelCheckStatus SetError(char *err, size_t errlen, ModelCheckStatus status,
 								 const char *fmt,...) __attribute__((format(printf, 4, 5)));
 static size_t RewriteNonFinite(const unsigned char *in, size_t len, char *out);
+static json_t *NewObject(void);
 static json_t *MakeNonFinite(double value);
 static int	IsNonFiniteMarker(json_t *value, const char **token);
 static json_t *UbjReadValue(UbjReader *r, int marker, int depth);
@@ -370,12 +373,25 @@ RewriteNonFinite(const unsigned char *in, size_t len, char *out)
 }
 
 /*
+ * NewObject returns a new empty jansson object.  It never calls
+ * json_object() directly: inside the PostgreSQL server that name resolves
+ * to PostgreSQL's own SQL function json_object (the executable's symbols
+ * come first), and calling it crashes the backend.  json_pack is resolved
+ * in libjansson and builds the object with jansson's own json_object.
+ */
+static json_t *
+NewObject(void)
+{
+	return json_pack("{}");
+}
+
+/*
  * MakeNonFinite builds the marker object standing for a NaN or infinity.
  */
 static json_t *
 MakeNonFinite(double value)
 {
-	json_t	   *obj = json_object();
+	json_t	   *obj = NewObject();
 	const char *token = isnan(value) ? "NaN" : (value > 0 ? "Infinity" : "-Infinity");
 
 	if (obj == NULL || json_object_set_new(obj, MODELCHECK_NONFINITE_KEY, json_string(token)) != 0)
@@ -801,7 +817,7 @@ UbjReadObject(UbjReader *r, int depth)
 		return UbjFail(r, MODELCHECK_BAD_FORMAT,
 					   "object of %lld members at byte %zu runs past the end of the model",
 					   (long long) count, r->pos);
-	obj = json_object();
+	obj = NewObject();
 	if (obj == NULL)
 		return UbjFail(r, MODELCHECK_NO_MEMORY, "out of memory");
 	for (int64_t i = 0; count < 0 || i < count; i++)
@@ -1000,17 +1016,22 @@ ValidateObjective(json_t *learner, ModelCheckInfo *info, char *err, size_t errle
 
 /*
  * ModelCheckTaskForObjective maps an XGBoost objective to the registry's
- * task: binary:* and multi:* are classification, reg:* regression, and any
- * other objective is returned as it is.
+ * task vocabulary: binary:* and multi:* are classification; reg:* and
+ * count:* (Poisson regression) are regression; rank:* is ranking;
+ * survival:* is survival; anything else is other.
  */
 const char *
 ModelCheckTaskForObjective(const char *objective)
 {
 	if (strncmp(objective, "binary:", 7) == 0 || strncmp(objective, "multi:", 6) == 0)
 		return "classification";
-	if (strncmp(objective, "reg:", 4) == 0)
+	if (strncmp(objective, "reg:", 4) == 0 || strncmp(objective, "count:", 6) == 0)
 		return "regression";
-	return objective;
+	if (strncmp(objective, "rank:", 5) == 0)
+		return "ranking";
+	if (strncmp(objective, "survival:", 9) == 0)
+		return "survival";
+	return "other";
 }
 
 /*

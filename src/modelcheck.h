@@ -13,7 +13,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <jansson.h>
+/*
+ * jansson's tree type, declared here without <jansson.h> so that PostgreSQL
+ * code can include this header (jansson's json_object clashes with the
+ * fmgr function of that name); modelcheck.c and the tests use jansson.h.
+ * For the same reason code linked into the server must never call
+ * jansson's json_object() itself: the dynamic linker binds that name to
+ * PostgreSQL's SQL function (see NewObject in modelcheck.c).
+ */
+struct json_t;
 
 /* Result of every modelcheck function. */
 typedef enum ModelCheckStatus
@@ -60,7 +68,7 @@ typedef struct ModelCheckInfo
 {
 	char		booster[16];	/* gbtree, dart or gblinear */
 	char		objective[64];	/* e.g. binary:logistic */
-	char		task[64];		/* classification, regression or objective */
+	char		task[16];		/* classification, regression, ranking, survival, other */
 	int64_t		num_feature;
 	int64_t		num_class;		/* learner_model_param num_class */
 	int64_t		num_target;
@@ -77,7 +85,7 @@ typedef struct ModelCheckInfo
 typedef struct ModelCheckResult
 {
 	ModelCheckFormat format;	/* what the input was */
-	json_t	   *model;			/* decoded tree (owned) */
+	struct json_t *model;		/* decoded tree (owned) */
 	ModelCheckInfo info;
 	char	   *canonical;		/* malloc'd canonical JSON, NUL-terminated */
 	size_t		canonical_len;
@@ -89,14 +97,14 @@ extern const char *ModelCheckFormatName(ModelCheckFormat format);
 
 extern ModelCheckStatus ModelCheckParseJson(const unsigned char *buf, size_t len,
 											const ModelCheckLimits *limits,
-											json_t **out, char *err, size_t errlen);
+											struct json_t **out, char *err, size_t errlen);
 extern ModelCheckStatus ModelCheckParseUbjson(const unsigned char *buf, size_t len,
 											  const ModelCheckLimits *limits,
-											  json_t **out, char *err, size_t errlen);
-extern ModelCheckStatus ModelCheckValidate(json_t *model, const ModelCheckLimits *limits,
+											  struct json_t **out, char *err, size_t errlen);
+extern ModelCheckStatus ModelCheckValidate(struct json_t *model, const ModelCheckLimits *limits,
 										   ModelCheckInfo *info,
 										   char *err, size_t errlen);
-extern ModelCheckStatus ModelCheckCanonicalJson(json_t *model, char **out, size_t *outlen,
+extern ModelCheckStatus ModelCheckCanonicalJson(struct json_t *model, char **out, size_t *outlen,
 												char *err, size_t errlen);
 extern ModelCheckStatus ModelCheckModel(const unsigned char *buf, size_t len,
 										const ModelCheckLimits *limits,
