@@ -9,6 +9,8 @@
  * every adjacent byte swap): the decoder must return, never crash; run the
  * test under -fsanitize=address to also catch silent out-of-bounds reads.
  */
+#include <jansson.h>
+
 #include "modelcheck.h"
 
 #include <stdio.h>
@@ -223,7 +225,7 @@ static void MutNumNodesText(json_t *m) { json_object_set_new(json_object_get(Tre
 static void MutTreeFeatures(json_t *m) { json_object_set_new(json_object_get(Tree(m, 0), "tree_param"), "num_feature", json_string("2")); }
 static void MutLeafVector(json_t *m) { json_object_set_new(json_object_get(Tree(m, 0), "tree_param"), "size_leaf_vector", json_string("2")); }
 static void MutUnknownTreeKey(json_t *m) { json_object_set_new(Tree(m, 0), "evil", json_integer(1)); }
-static void MutUnknownTopKey(json_t *m) { json_object_set_new(m, "Config", json_object()); }
+static void MutUnknownTopKey(json_t *m) { json_object_set_new(m, "Config", json_pack("{}")); }
 static void MutNoLearner(json_t *m) { json_object_del(m, "learner"); }
 static void MutVersion(json_t *m) { json_object_set_new(m, "version", json_string("1.7.4")); }
 static void MutNumFeatureHuge(json_t *m) { json_object_set_new(Lmp(m), "num_feature", json_string("2147483647")); }
@@ -583,7 +585,10 @@ TestJsonEdges(void)
 	Ok(strcmp(ModelCheckTaskForObjective("binary:hinge"), "classification") == 0 &&
 	   strcmp(ModelCheckTaskForObjective("multi:softmax"), "classification") == 0 &&
 	   strcmp(ModelCheckTaskForObjective("reg:gamma"), "regression") == 0 &&
-	   strcmp(ModelCheckTaskForObjective("rank:ndcg"), "rank:ndcg") == 0,
+	   strcmp(ModelCheckTaskForObjective("count:poisson"), "regression") == 0 &&
+	   strcmp(ModelCheckTaskForObjective("rank:ndcg"), "ranking") == 0 &&
+	   strcmp(ModelCheckTaskForObjective("survival:aft"), "survival") == 0 &&
+	   strcmp(ModelCheckTaskForObjective("something:else"), "other") == 0,
 	   "objectives map to tasks");
 }
 
