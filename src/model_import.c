@@ -66,7 +66,7 @@ typedef struct CheckedModel
 
 static void CheckModelBytes(const char *name, bytea *model, CheckedModel *out);
 static void ReportModelCheckError(ModelCheckStatus status, ModelCheckFormat format,
-								  const char *name, const char *detail);
+								  const char *name, size_t len, const char *detail);
 static ArrayType *ChooseFeatureNames(ArrayType *given, const CheckedModel *model);
 static const char *ChooseTask(const char *given, const CheckedModel *model);
 static void TryLoadModel(const CheckedModel *model);
@@ -166,7 +166,7 @@ CheckModelBytes(const char *name, bytea *model, CheckedModel *out)
 	err[0] = '\0';
 	status = ModelCheckModel(bytes, len, &limits, &result, err, sizeof(err));
 	if (status != MODELCHECK_OK)
-		ReportModelCheckError(status, ModelCheckDetectFormat(bytes, len), name, err);
+		ReportModelCheckError(status, ModelCheckDetectFormat(bytes, len), name, len, err);
 
 	PG_TRY();
 	{
@@ -200,7 +200,7 @@ CheckModelBytes(const char *name, bytea *model, CheckedModel *out)
  */
 static void
 ReportModelCheckError(ModelCheckStatus status, ModelCheckFormat format, const char *name,
-					  const char *detail)
+					  size_t len, const char *detail)
 {
 	switch (status)
 	{
@@ -208,7 +208,7 @@ ReportModelCheckError(ModelCheckStatus status, ModelCheckFormat format, const ch
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					 errmsg("model \"%s\" is too large to import", name),
-					 errdetail("%s.", detail),
+					 errdetail("Checking it stopped: %s.", detail),
 					 errhint("A superuser can raise mlops.max_model_mb (now %dMB).",
 							 mlops_max_model_mb)));
 			break;
@@ -216,7 +216,7 @@ ReportModelCheckError(ModelCheckStatus status, ModelCheckFormat format, const ch
 			ereport(ERROR,
 					(errcode(ERRCODE_OUT_OF_MEMORY),
 					 errmsg("out of memory while checking model \"%s\"", name),
-					 errdetail("%s.", detail)));
+					 errdetail("The model is %zu bytes; decoding it needs several times that.", len)));
 			break;
 		case MODELCHECK_BAD_FORMAT:
 			if (format == MODELCHECK_FORMAT_LEGACY_BINARY)
@@ -235,7 +235,7 @@ ReportModelCheckError(ModelCheckStatus status, ModelCheckFormat format, const ch
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("model \"%s\" is not a valid XGBoost model", name),
-					 errdetail("%s.", detail),
+					 errdetail("The structural check failed: %s.", detail),
 					 errhint("Models must be saved by XGBoost 1.x (JSON or UBJSON) and are checked for consistency before XGBoost loads them.")));
 	}
 }
