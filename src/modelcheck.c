@@ -67,6 +67,7 @@
 
 #include "modelcheck.h"
 
+#include <ctype.h>
 #include <float.h>
 #include <limits.h>
 #include <math.h>
@@ -1540,7 +1541,8 @@ ParseInt64(const char *s, int64_t *out)
 	char	   *end;
 	long long	v;
 
-	if (*s == '\0' || *s == ' ' || *s == '+')
+	/* digits with an optional minus: no white space, plus sign or base prefix */
+	if (!(isdigit((unsigned char) s[0]) || (s[0] == '-' && isdigit((unsigned char) s[1]))))
 		return 0;
 	v = strtoll(s, &end, 10);
 	if (*end != '\0' || v == LLONG_MAX || v == LLONG_MIN)
