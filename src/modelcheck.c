@@ -62,6 +62,12 @@
  * ------
  * Everything is malloc'd (jansson's allocator); callers release results
  * with ModelCheckResultFree / ModelCheckInfoFree / json_decref / free.
+ * A decoded tree is far bigger than its text (a one-byte UBJSON integer
+ * becomes a 24-byte jansson value plus its array slot), so decoding runs
+ * under an allocation budget of memory_factor times the input plus
+ * memory_slack: models XGBoost writes need 7 to 14 times their size, while
+ * a crafted array of one-byte integers would need 40 times and is refused
+ * as too large instead of driving the process out of memory.
  */
 #include <jansson.h>
 
@@ -129,6 +135,20 @@ typedef struct TreeArrays
 	int64_t    *split_type;		/* NULL when the tree has no split_type */
 } TreeArrays;
 
+/* the allocation budget of the decode in progress (see BeginBudget) */
+static struct
+{
+	json_malloc_t saved_malloc;
+	json_free_t saved_free;
+	size_t		budget;
+	size_t		used;
+	int			exceeded;
+}			budget_state;
+
+static size_t DecodeBudget(const ModelCheckLimits *limits, size_t len);
+static void BeginBudget(size_t budget);
+static void *BudgetMalloc(size_t size);
+static int	EndBudget(void);
 static ModelCheckStatus SetError(char *err, size_t errlen, ModelCheckStatus status,
 								 const char *fmt,...) __attribute__((format(printf, 4, 5)));
 static size_t RewriteNonFinite(const unsigned char *in, size_t len, char *out);
@@ -193,6 +213,63 @@ ModelCheckDefaultLimits(ModelCheckLimits *limits)
 	limits->max_bytes = MODELCHECK_DEFAULT_MAX_BYTES;
 	limits->max_depth = MODELCHECK_DEFAULT_MAX_DEPTH;
 	limits->max_category = MODELCHECK_DEFAULT_MAX_CATEGORY;
+	limits->memory_factor = MODELCHECK_DEFAULT_MEMORY_FACTOR;
+	limits->memory_slack = MODELCHECK_DEFAULT_MEMORY_SLACK;
+}
+
+/*
+ * DecodeBudget returns how many bytes decoding len bytes may allocate.
+ */
+static size_t
+DecodeBudget(const ModelCheckLimits *limits, size_t len)
+{
+	if (limits->memory_factor > 0 && len > (SIZE_MAX - limits->memory_slack) / limits->memory_factor)
+		return SIZE_MAX;
+	return len * limits->memory_factor + limits->memory_slack;
+}
+
+/*
+ * BeginBudget routes jansson's allocations through BudgetMalloc, which
+ * fails once budget bytes have been handed out, until EndBudget.  jansson's
+ * allocator is process-wide: the previous functions are saved and still do
+ * the work, so trees built now are freed like any other (this module is
+ * not meant for threads that use jansson concurrently).
+ */
+static void
+BeginBudget(size_t budget)
+{
+	json_get_alloc_funcs(&budget_state.saved_malloc, &budget_state.saved_free);
+	budget_state.budget = budget;
+	budget_state.used = 0;
+	budget_state.exceeded = 0;
+	json_set_alloc_funcs(BudgetMalloc, budget_state.saved_free);
+}
+
+/*
+ * BudgetMalloc allocates through the saved allocator while the budget
+ * lasts.
+ */
+static void *
+BudgetMalloc(size_t size)
+{
+	if (size > budget_state.budget - budget_state.used)
+	{
+		budget_state.exceeded = 1;
+		return NULL;
+	}
+	budget_state.used += size;
+	return budget_state.saved_malloc(size);
+}
+
+/*
+ * EndBudget restores jansson's allocator and tells whether the budget ran
+ * out.
+ */
+static int
+EndBudget(void)
+{
+	json_set_alloc_funcs(budget_state.saved_malloc, budget_state.saved_free);
+	return budget_state.exceeded;
 }
 
 /*
@@ -268,9 +345,11 @@ ModelCheckParseJson(const unsigned char *buf, size_t len, const ModelCheckLimits
 					json_t **out, char *err, size_t errlen)
 {
 	size_t		rewritten_len;
+	size_t		budget;
 	char	   *text;
 	json_t	   *root;
 	json_error_t jerr;
+	int			exceeded;
 
 	*out = NULL;
 	if (len > limits->max_bytes)
@@ -281,14 +360,23 @@ ModelCheckParseJson(const unsigned char *buf, size_t len, const ModelCheckLimits
 		return SetError(err, errlen, MODELCHECK_BAD_FORMAT,
 						"json model contains a NUL byte");
 
+	budget = DecodeBudget(limits, len);
 	rewritten_len = RewriteNonFinite(buf, len, NULL);
+	if (rewritten_len >= budget)
+		return SetError(err, errlen, MODELCHECK_TOO_LARGE,
+						"decoding the model would take more than %zu bytes of memory", budget);
 	text = malloc(rewritten_len + 1);
 	if (text == NULL)
 		return SetError(err, errlen, MODELCHECK_NO_MEMORY, "out of memory");
 	RewriteNonFinite(buf, len, text);
 
+	BeginBudget(budget - rewritten_len);
 	root = json_loadb(text, rewritten_len, JSON_REJECT_DUPLICATES, &jerr);
+	exceeded = EndBudget();
 	free(text);
+	if (root == NULL && exceeded)
+		return SetError(err, errlen, MODELCHECK_TOO_LARGE,
+						"decoding the model would take more than %zu bytes of memory", budget);
 	if (root == NULL)
 		return SetError(err, errlen, MODELCHECK_BAD_FORMAT,
 						"invalid json at line %d: %s", jerr.line, jerr.text);
@@ -464,7 +552,15 @@ ModelCheckParseUbjson(const unsigned char *buf, size_t len, const ModelCheckLimi
 	if (marker != '{')
 		return SetError(err, errlen, MODELCHECK_BAD_FORMAT,
 						"ubjson model does not start with an object");
+	BeginBudget(DecodeBudget(limits, len));
 	root = UbjReadValue(&r, marker, 0);
+	if (EndBudget())
+	{
+		json_decref(root);
+		return SetError(err, errlen, MODELCHECK_TOO_LARGE,
+						"decoding the model would take more than %zu bytes of memory",
+						DecodeBudget(limits, len));
+	}
 	if (root == NULL)
 		return r.status;
 	if (r.pos != r.len)

@@ -48,11 +48,16 @@ typedef struct ModelCheckLimits
 	size_t		max_bytes;		/* largest accepted input buffer */
 	int			max_depth;		/* deepest container nesting */
 	int64_t		max_category;	/* largest categorical split code */
+	size_t		memory_factor;	/* decoding may allocate this many times */
+	size_t		memory_slack;	/* ... the input size, plus this many bytes */
 } ModelCheckLimits;
 
 #define MODELCHECK_DEFAULT_MAX_BYTES ((size_t) 64 * 1024 * 1024)
 #define MODELCHECK_DEFAULT_MAX_DEPTH 32
 #define MODELCHECK_DEFAULT_MAX_CATEGORY ((int64_t) 1 << 24)
+/* models XGBoost writes need 7 to 14 times their size while decoded */
+#define MODELCHECK_DEFAULT_MEMORY_FACTOR 24
+#define MODELCHECK_DEFAULT_MEMORY_SLACK ((size_t) 16 * 1024 * 1024)
 
 /*
  * Non-finite floats (XGBoost writes NaN for the thresholds of categorical

@@ -553,6 +553,58 @@ TestJsonEdges(void)
 	Ok(st == MODELCHECK_TOO_LARGE, "ubjson model over max_bytes is refused");
 	free(buf);
 
+	/* the allocation budget: legitimate models fit, amplifying inputs do not */
+	{
+		size_t		n = 100000;
+		unsigned char *ubj = malloc(n + 32);
+		char	   *nans = malloc(4 * n + 32);
+		size_t		k = 0;
+
+		ModelCheckDefaultLimits(&limits);
+		limits.memory_slack = 0;
+		ubj[k++] = '{';
+		ubj[k++] = 'i';
+		ubj[k++] = 1;
+		ubj[k++] = 'a';
+		ubj[k++] = '[';
+		ubj[k++] = '$';
+		ubj[k++] = 'U';
+		ubj[k++] = '#';
+		ubj[k++] = 'l';
+		ubj[k++] = (unsigned char) (n >> 24);
+		ubj[k++] = (unsigned char) (n >> 16);
+		ubj[k++] = (unsigned char) (n >> 8);
+		ubj[k++] = (unsigned char) n;
+		memset(ubj + k, 1, n);
+		k += n;
+		ubj[k++] = '}';
+		st = ModelCheckModel(ubj, k, &limits, &r, err, sizeof(err));
+		Ok(st == MODELCHECK_TOO_LARGE && strstr(err, "bytes of memory") != NULL,
+		   "100,000 one-byte ubjson integers exceed 24 times their size in memory");
+		k = 0;
+		nans[k++] = '{';
+		memcpy(nans + k, "\"a\":[", 5);
+		k += 5;
+		for (size_t i = 0; i < n; i++)
+		{
+			memcpy(nans + k, "NaN,", 4);
+			k += 4;
+		}
+		nans[k - 1] = ']';
+		nans[k++] = '}';
+		st = ModelCheckModel((unsigned char *) nans, k, &limits, &r, err, sizeof(err));
+		Ok(st == MODELCHECK_TOO_LARGE && strstr(err, "bytes of memory") != NULL,
+		   "100,000 NaN tokens exceed 24 times their size in memory");
+		free(ubj);
+		free(nans);
+		buf = ReadData("multi.ubj", &len);
+		st = ModelCheckModel(buf, len, &limits, &r, err, sizeof(err));
+		Ok(st == MODELCHECK_OK, "a model xgboost wrote fits the budget without slack");
+		if (st == MODELCHECK_OK)
+			ModelCheckResultFree(&r);
+		free(buf);
+	}
+
 	/* NaN tokens become markers outside strings only, and are written back */
 	{
 		static const char text[] = "{\"s\": \"NaN \\\" Infinity\", \"v\": [NaN, -Infinity, Infinity, 1.5]}";
