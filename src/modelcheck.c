@@ -1227,11 +1227,17 @@ ValidateGbtree(json_t *gbtree, const char *path, const ModelCheckLimits *limits,
 		(st = CheckStringMap(param, ppath, err, errlen)) != MODELCHECK_OK ||
 		(st = GetParamInt(param, "num_trees", ppath, 1, 0, 0, INT32_MAX, &num_trees,
 						  err, errlen)) != MODELCHECK_OK ||
-		(st = GetParamInt(param, "num_parallel_tree", ppath, 0, 1, 1, INT32_MAX, &num_parallel,
-						  err, errlen)) != MODELCHECK_OK ||
+		(st = GetParamInt(param, "num_parallel_tree", ppath, 0, 1, 1, MODELCHECK_MAX_OUTPUTS,
+						  &num_parallel, err, errlen)) != MODELCHECK_OK ||
 		(st = GetParamInt(param, "size_leaf_vector", ppath, 0, 0, 0, 0, &leaf_vector,
 						  err, errlen)) != MODELCHECK_OK)
 		return st;
+
+	/* XGBoost multiplies the two into an int: keep the product in range */
+	if (num_parallel * info->num_output_group > INT32_MAX)
+		return SetError(err, errlen, MODELCHECK_BAD_MODEL,
+						"%s.num_parallel_tree %lld times %lld output groups is too large",
+						ppath, (long long) num_parallel, (long long) info->num_output_group);
 
 	trees = json_object_get(model, "trees");
 	if (!json_is_array(trees))

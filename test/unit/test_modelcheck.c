@@ -216,6 +216,8 @@ static const ModelEdit Edits[] = {
 	{"binary.json", "learner/gradient_booster/name", "\"gbevil\"", "unknown booster", "unknown booster"},
 	{"binary.json", GBM "gbtree_model_param/num_trees", "\"5\"", "num_trees not matching trees", "num_trees is 5"},
 	{"binary.json", GBM "gbtree_model_param/num_parallel_tree", "\"0\"", "num_parallel_tree of 0", "num_parallel_tree is 0"},
+	{"binary.json", GBM "gbtree_model_param/num_parallel_tree", "\"65537\"", "num_parallel_tree over the cap", "num_parallel_tree is 65537"},
+	{"multi.json", GBM "gbtree_model_param/num_parallel_tree", "\"4\"", "num_parallel_tree with fewer trees than one round", "__accepted__"},
 	{"binary.json", GBM "tree_info/0", NULL, "short tree_info", "tree_info has"},
 	{"binary.json", GBM "tree_info/0", "3", "tree_info beyond the groups", "output groups"},
 	{"multi.json", GBM "tree_info/0", "3", "tree_info = num_class", "outside the 3 output groups"},
@@ -329,6 +331,39 @@ TestEdit(const ModelEdit *edit)
 	   : (st == MODELCHECK_BAD_MODEL && strstr(err, edit->expect) != NULL), label);
 	free(text);
 	ModelCheckResultFree(&good);
+	free(buf);
+}
+
+/*
+ * TestParallelOverflow checks that num_parallel_tree times the number of
+ * output groups, which XGBoost multiplies into an int, must fit one: both
+ * are within their own caps here.
+ */
+static void
+TestParallelOverflow(void)
+{
+	ModelCheckLimits limits;
+	ModelCheckResult good;
+	char		err[512];
+	unsigned char *buf;
+	size_t		len;
+	char	   *text = NULL;
+	size_t		text_len;
+	ModelCheckStatus st = MODELCHECK_OK;
+
+	ModelCheckDefaultLimits(&limits);
+	buf = ReadData("multi.json", &len);
+	if (ModelCheckModel(buf, len, &limits, &good, err, sizeof(err)) == MODELCHECK_OK)
+	{
+		if (EditModel(good.model, GBM "gbtree_model_param/num_parallel_tree", "\"65536\"") &&
+			EditModel(good.model, LMP "num_class", "\"65536\"") &&
+			ModelCheckCanonicalJson(good.model, &text, &text_len, err, sizeof(err)) == MODELCHECK_OK)
+			st = Check((unsigned char *) text, text_len, err, sizeof(err));
+		ModelCheckResultFree(&good);
+	}
+	Ok(text != NULL && st == MODELCHECK_BAD_MODEL && strstr(err, "is too large") != NULL,
+	   "num_parallel_tree 65536 with 65536 classes overflows an int and is rejected");
+	free(text);
 	free(buf);
 }
 
@@ -666,6 +701,7 @@ main(int argc, char **argv)
 
 	for (size_t i = 0; i < sizeof(Edits) / sizeof(Edits[0]); i++)
 		TestEdit(&Edits[i]);
+	TestParallelOverflow();
 
 	TestUbjsonEdges();
 	TestJsonEdges();
