@@ -33,8 +33,9 @@
  *    object in it has only the keys XGBoost 1.7 writes, every scalar has
  *    the JSON type XGBoost expects (XGBoost's own loader would throw on a
  *    mismatch, but a throw is not where our safety should come from);
- *  - num_feature, num_class and num_target are within fixed caps, so that
- *    loading or predicting cannot be made to allocate without bound;
+ *  - num_feature, num_class, num_target and num_parallel_tree are within
+ *    fixed caps (and the products XGBoost forms from them fit an int), so
+ *    that loading or predicting cannot be made to allocate without bound;
  *  - for every tree: all node arrays have num_nodes elements; the nodes
  *    reachable from the root form a tree (children in range, each reached
  *    once, parents[] pointing back, the root with no parent); a node has
@@ -68,6 +69,13 @@
  * memory_slack: models XGBoost writes need 7 to 14 times their size, while
  * a crafted array of one-byte integers would need 40 times and is refused
  * as too large instead of driving the process out of memory.
+ *
+ * Inside PostgreSQL
+ * -----------------
+ * The server executable exports a function named json_object (the SQL
+ * function), and the dynamic linker resolves that name there first, so
+ * this file never calls jansson's json_object() (see NewObject).  Nothing
+ * here can be interrupted; the size limits bound the time taken.
  */
 #include <jansson.h>
 
