@@ -1844,9 +1844,8 @@ ModelCheckInfoFree(ModelCheckInfo *info)
 
 /*
  * ModelCheckCanonicalJson writes model as compact JSON with keys sorted
- * byte-wise, floats in the shortest form that reads back to the same value
- * (the same float32 when the value is one, as all of XGBoost's are),
- * non-finite markers as NaN/Infinity tokens.  The result is malloc'd and
+ * byte-wise, reals as the float32 values XGBoost reads them as (see
+ * OutReal), non-finite markers as NaN/Infinity tokens.  The result is malloc'd and
  * NUL-terminated.
  */
 ModelCheckStatus
@@ -1947,31 +1946,22 @@ OutString(OutBuf *b, const char *s, size_t n)
 }
 
 /*
- * OutReal appends a finite double in the shortest %g form that reads back
- * exactly (as a float when v is a float value), always with a '.' or an
- * exponent so that it stays a JSON real.
+ * OutReal appends a finite real as the float32 XGBoost reads it as (1.7
+ * parses every JSON number into a float): nine significant digits, which
+ * always read back to the same float, with a '.' or an exponent so that it
+ * stays a JSON real.  Searching for the shortest digits instead costs
+ * several conversions per number and dominated validation time.  Values
+ * beyond float range (which the validator refuses in models) keep 17.
  */
 static void
 OutReal(OutBuf *b, double v)
 {
 	char		buf[512];		/* %g of a double cannot overflow it */
-	float		f = (float) v;
-	int			is_float = fabs(v) <= FLT_MAX && (double) f == v;
-	int			lo = 1;
-	int			hi = is_float ? 9 : 17;	/* always enough to read back */
 
-	/* reading back exactly is monotone in the precision: bisect for it */
-	while (lo < hi)
-	{
-		int			mid = (lo + hi) / 2;
-
-		snprintf(buf, sizeof(buf), "%.*g", mid, v);
-		if (is_float ? strtof(buf, NULL) == f : strtod(buf, NULL) == v)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	snprintf(buf, sizeof(buf), "%.*g", lo, v);
+	if (fabs(v) <= FLT_MAX)
+		snprintf(buf, sizeof(buf), "%.9g", (double) (float) v);
+	else
+		snprintf(buf, sizeof(buf), "%.17g", v);
 	if (strpbrk(buf, ".e") == NULL)
 		strcat(buf, ".0");
 	OutAppend(b, buf, strlen(buf));
