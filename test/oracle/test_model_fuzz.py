@@ -4,7 +4,10 @@
 through mlops.import_model and checks that the server never crashes.
 
 libxgboost 1.7.4 itself segfaults on a good share of such UBJSON buffers, so
-this is the test that mlops never lets untrusted bytes reach it.  "No crash"
+this is the test that mlops never lets untrusted bytes reach it.  A further
+600 well-formed JSON models with one tree number changed (children,
+parents, split indices, categories, tree_info, learner parameters) test the
+structural checks against the XGBoost issue #7903 kind of input.  "No crash"
 is checked three ways: the session's backend keeps its pid (a crashed
 backend takes every connection down), the postmaster keeps its start time
 (a crash makes it reinitialise), and every refusal is a proper ERROR with
@@ -17,6 +20,7 @@ a model XGBoost cannot walk safely, the child (not the server) crashes and
 the test fails.  Prints TAP; the connection comes from the libpq
 environment.  Deterministic: the random generator is seeded.
 """
+import json
 import os
 import random
 import subprocess
@@ -122,6 +126,47 @@ def mutants(label, data, rng):
         yield f"{label} bytes {i} and {j} swapped", bytes(buf)
 
 
+TREE_INT_ARRAYS = ["left_children", "right_children", "parents", "split_indices", "default_left",
+                   "split_type", "categories", "categories_nodes", "categories_segments", "categories_sizes"]
+PARAMS = [("learner_model_param", "num_feature"), ("learner_model_param", "num_class"),
+          ("learner_model_param", "num_target")]
+
+
+def semantic_mutants(label, data, rng, count):
+    """semantic_mutants yields (description, bytes) copies of a JSON model in
+    which one number that matters to XGBoost's tree walk (a child, parent,
+    split index, category, tree_info entry or learner parameter) is replaced
+    by a boundary or random value: well-formed JSON with inconsistent trees,
+    the XGBoost issue #7903 kind of input."""
+    model = json.loads(data)
+    learner = model["learner"]
+    trees = learner["gradient_booster"]["model"]["trees"]
+    for _ in range(count):
+        m = json.loads(data)
+        ml = m["learner"]
+        mtrees = ml["gradient_booster"]["model"]["trees"]
+        r = rng.random()
+        if r < 0.8:
+            ti = rng.randrange(len(trees))
+            key = rng.choice([k for k in TREE_INT_ARRAYS if mtrees[ti].get(k)])
+            arr = mtrees[ti][key]
+            i = rng.randrange(len(arr))
+            n = len(arr)
+            arr[i] = rng.choice([-2, -1, 0, 1, n - 1, n, n + 1, 2, 3, 4, 5, 2147483647, -2147483648,
+                                 rng.randrange(-10, 3 * n + 10)])
+            what = f"{label} trees[{ti}].{key}[{i}] = {arr[i]}"
+        elif r < 0.9:
+            info = ml["gradient_booster"]["model"]["tree_info"]
+            i = rng.randrange(len(info))
+            info[i] = rng.choice([-1, 1, 2, 3, 7, 2147483647])
+            what = f"{label} tree_info[{i}] = {info[i]}"
+        else:
+            section, key = rng.choice(PARAMS)
+            ml[section][key] = str(rng.choice([0, 1, 2, 3, 4, 100, 65536, 2147483647, -1]))
+            what = f"{label} {key} = {ml[section][key]}"
+        yield what, json.dumps(m, separators=(",", ":")).encode()
+
+
 def main():
     started = time.time()
     conn = psycopg2.connect("")
@@ -156,6 +201,29 @@ def main():
                 sqlstates[e.pgcode] = sqlstates.get(e.pgcode, 0) + 1
                 if e.pgcode not in ALLOWED_SQLSTATES:
                     bad_states.append(f"{what}: {e.pgcode} {e.pgerror}")
+
+    # well-formed JSON with inconsistent trees
+    semantic = 0
+    semantic_accepted = 0
+    for label, data in base_models():
+        if not label.endswith(".json"):
+            continue
+        for what, buf in semantic_mutants(label, data, rng, 150):
+            semantic += 1
+            try:
+                cur.execute("SELECT mlops.import_model('fuzz', %s)", (psycopg2.Binary(buf),))
+                accepted.append((what, cur.fetchone()[0]))
+                semantic_accepted += 1
+            except psycopg2.OperationalError as e:
+                lost.append(f"{what}: {e}".strip())
+                conn = psycopg2.connect("")
+                conn.autocommit = True
+                cur = conn.cursor()
+            except psycopg2.Error as e:
+                sqlstates[e.pgcode] = sqlstates.get(e.pgcode, 0) + 1
+                if e.pgcode not in ALLOWED_SQLSTATES:
+                    bad_states.append(f"{what}: {e.pgcode} {e.pgerror}")
+    print(f"# {semantic} models with one tree number changed, {semantic_accepted} accepted")
 
     ok(tried >= 1000 and min(per_format.values()) >= 500,
        f"{tried} damaged models imported ({per_format['json']} JSON, {per_format['ubj']} UBJSON)")
