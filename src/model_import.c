@@ -59,7 +59,6 @@ typedef struct CheckedModel
 	char	   *booster;
 	char	   *task;
 	int64		num_feature;
-	int64		num_class;
 	int			num_feature_names;
 	char	  **feature_names;	/* the model's own names, or NULL */
 } CheckedModel;
@@ -178,7 +177,6 @@ CheckModelBytes(const char *name, bytea *model, CheckedModel *out)
 		out->booster = pstrdup(result.info.booster);
 		out->task = pstrdup(result.info.task);
 		out->num_feature = result.info.num_feature;
-		out->num_class = result.info.num_class;
 		out->num_feature_names = result.info.num_feature_names;
 		if (result.info.num_feature_names > 0)
 		{
