@@ -12,8 +12,8 @@
  *      statistics of the training rows, the drift reference;
  *   3. start a tracking run and log the effective parameters;
  *   4. boost round by round (XGBoosterUpdateOneIter), evaluating on the
- *      held-out matrix (the training matrix without one) after every
- *      round, honouring
+ *      held-out matrix after every round (without one, the training matrix
+ *      when progress is reported and after the last round), honouring
  *      early_stopping_rounds, publishing progress in shared memory and
  *      checking for interrupts between rounds;
  *   5. compute the held-out metrics (evalmetrics.c), log per-round and final
@@ -709,6 +709,8 @@ Boost(TrainRequest *req, BoosterHandle booster, DMatrixHandle dtrain,
 	double		best_score = 0;
 	int			stop_metric = -1;
 	bool		maximize = false;
+	bool		heldout = strcmp(evname[0], "test") == 0;
+	bool		report;
 
 	result->rounds_done = 0;
 	result->best_round = -1;
@@ -721,15 +723,26 @@ Boost(TrainRequest *req, BoosterHandle booster, DMatrixHandle dtrain,
 		XgbBoosterUpdate(booster, round, dtrain);
 		if (round == 0)
 			XgbRaiseUnusedParameters();
-		ev = ParseEval(XgbBoosterEval(booster, round, deval, evname, 1));
-		history[round] = ev;
 		result->rounds_done = round + 1;
+		report = mlops_train_progress_rounds > 0 &&
+			(result->rounds_done % mlops_train_progress_rounds == 0 ||
+			 result->rounds_done == req->n_estimators);
+
+		/*
+		 * Held-out rows are evaluated every round (early stopping reads
+		 * them); without any, evaluating the training rows every round would
+		 * cost about as much as boosting, so they are evaluated only when
+		 * progress is reported and after the last round.
+		 */
+		if (heldout || report || result->rounds_done == req->n_estimators)
+			ev = ParseEval(XgbBoosterEval(booster, round, deval, evname, 1));
+		else
+			ev = palloc0(sizeof(RoundEval));
+		history[round] = ev;
 		ProgressUpdate(result->rounds_done, ev->nmetrics > 0 ?
 					   psprintf("%s=%.6g", ev->names[ev->nmetrics - 1],
-								ev->values[ev->nmetrics - 1]) : "");
-		if (mlops_train_progress_rounds > 0 &&
-			(result->rounds_done % mlops_train_progress_rounds == 0 ||
-			 result->rounds_done == req->n_estimators) && ev->nmetrics > 0)
+								ev->values[ev->nmetrics - 1]) : NULL);
+		if (report && ev->nmetrics > 0)
 			ereport(INFO,
 					(errmsg("round %d/%d: %s=%.6g", result->rounds_done, req->n_estimators,
 							ev->names[ev->nmetrics - 1], ev->values[ev->nmetrics - 1])));
@@ -1053,7 +1066,7 @@ ProgressBegin(const char *model, int total)
 	SpinLockRelease(&slot->mutex);
 }
 
-/* ProgressUpdate publishes a finished round. */
+/* ProgressUpdate publishes a finished round and its metric, if evaluated. */
 static void
 ProgressUpdate(int round, const char *metric)
 {
@@ -1063,7 +1076,8 @@ ProgressUpdate(int round, const char *metric)
 		return;
 	SpinLockAcquire(&slot->mutex);
 	slot->round = round;
-	strlcpy(slot->last_metric, metric, sizeof(slot->last_metric));
+	if (metric != NULL)
+		strlcpy(slot->last_metric, metric, sizeof(slot->last_metric));
 	SpinLockRelease(&slot->mutex);
 }
 
