@@ -1018,6 +1018,7 @@ DatasetComputeStats(Dataset *ds, const int64 *rows, int64 nrows)
 {
 	int			nf = ds->nfeatures;
 	double	   *sums = palloc0(sizeof(double) * nf);
+	double	   *scale = palloc0(sizeof(double) * nf);	/* bins per unit */
 
 	for (int j = 0; j < nf; j++)
 	{
@@ -1065,6 +1066,7 @@ DatasetComputeStats(Dataset *ds, const int64 *rows, int64 nrows)
 		for (int b = 0; b <= st->nbins; b++)
 			st->edges[b] = st->min + (st->max - st->min) * b / st->nbins;
 		st->edges[st->nbins] = st->max;
+		scale[j] = (st->max > st->min) ? st->nbins / (st->max - st->min) : 0;
 	}
 
 	/* pass 2: histograms */
@@ -1084,8 +1086,7 @@ DatasetComputeStats(Dataset *ds, const int64 *rows, int64 nrows)
 			 * Bin b holds edges[b] <= v < edges[b + 1], the last one closed:
 			 * the arithmetic guess is corrected against the edges themselves.
 			 */
-			b = (st->max > st->min) ?
-				(int) ((v - st->min) / (st->max - st->min) * st->nbins) : 0;
+			b = (int) ((v - st->min) * scale[j]);
 			b = Min(Max(b, 0), st->nbins - 1);
 			while (b > 0 && v < st->edges[b])
 				b--;
@@ -1095,6 +1096,7 @@ DatasetComputeStats(Dataset *ds, const int64 *rows, int64 nrows)
 		}
 	}
 	pfree(sums);
+	pfree(scale);
 }
 
 static void AppendNumber(StringInfo buf, double v);

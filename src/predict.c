@@ -65,7 +65,7 @@ PG_FUNCTION_INFO_V1(mlops_predict_table);
 /* Batches this small predict on one thread */
 #define PREDICT_PARALLEL_MIN_ROWS 1024
 /* Rows of a predict_table chunk, fewer when a chunk would exceed the floats */
-#define PREDICT_CHUNK_ROWS 65536
+#define PREDICT_CHUNK_ROWS 16384
 #define PREDICT_CHUNK_FLOATS (4 * 1024 * 1024)
 
 /* How a prediction call received its features */
