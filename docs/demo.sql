@@ -49,4 +49,7 @@ SELECT model, version, calls, rows FROM mlops.prediction_stats;
 
 \echo
 \echo '== 4. The audit log recorded every change, with who made it'
-SELECT event_id, action, user_name, resource_type, resource_id FROM mlops.audit_events() ORDER BY event_id;
+-- (one line per kind of change: a training logs its metrics round by round)
+SELECT min(event_id) AS first_event, action, user_name, resource_type, min(resource_id) AS resource_id,
+       count(*) AS events
+  FROM mlops.audit_events() GROUP BY action, user_name, resource_type ORDER BY 1;
