@@ -209,9 +209,6 @@ StatsBinShares(const double *ref, size_t nref, const double *cur, size_t ncur,
 	}
 	if (binning == STATS_BINNING_QUANTILE)
 	{
-		size_t		prev_r = 0,
-					prev_c = 0;
-
 		if (bins < 2)
 		{
 			snprintf(err, errlen, "bins must be at least 2, got %d", bins);
@@ -220,31 +217,15 @@ StatsBinShares(const double *ref, size_t nref, const double *cur, size_t ncur,
 		k = bins;
 		rc = malloc(sizeof(double) * k);
 		cc = malloc(sizeof(double) * k);
-		if (!rc || !cc)
+		edges = malloc(sizeof(double) * k);
+		if (!rc || !cc || !edges)
 			goto oom;
-		for (int i = 1; i <= k; i++)
-		{
-			size_t		ur,
-						uc;
-
-			if (i < k)
-			{
-				double		e = StatsQuantileSorted(ref, nref,
-													(double) i / (double) bins);
-
-				ur = LowerBound(ref, nref, e);
-				uc = LowerBound(cur, ncur, e);
-			}
-			else
-			{
-				ur = nref;
-				uc = ncur;
-			}
-			rc[i - 1] = (double) (ur - prev_r);
-			cc[i - 1] = (double) (uc - prev_c);
-			prev_r = ur;
-			prev_c = uc;
-		}
+		for (int i = 1; i < k; i++)
+			edges[i - 1] = StatsQuantileSorted(ref, nref, (double) i / (double) bins);
+		StatsCountIntoBins(ref, nref, edges, k, rc);
+		StatsCountIntoBins(cur, ncur, edges, k, cc);
+		free(edges);
+		edges = NULL;
 	}
 	else
 	{
@@ -329,6 +310,30 @@ StatsCountsToShares(const double *counts, double total, double *share, int k)
 		double		s = counts[i] / total;
 
 		share[i] = (s == 0.0) ? STATS_EMPTY_SHARE : s;
+	}
+}
+
+/*
+ * StatsCountIntoBins counts the sorted sample x into k open-ended bins
+ * separated by the k-1 ascending inner edges: bin i holds the values with
+ * edges[i-1] <= x < edges[i] (numpy.searchsorted(edges, x, "right")), the
+ * first bin everything below edges[0] and the last everything from
+ * edges[k-2] up.
+ */
+void
+StatsCountIntoBins(const double *x, size_t n, const double *edges, int k,
+				   double *counts)
+{
+	size_t		prev = 0;
+
+	for (int i = 0; i < k; i++)
+	{
+		size_t		upto = (i < k - 1) ? LowerBound(x, n, edges[i]) : n;
+
+		if (upto < prev)
+			upto = prev;		/* edges out of order: keep counts >= 0 */
+		counts[i] = (double) (upto - prev);
+		prev = upto;
 	}
 }
 
