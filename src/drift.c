@@ -196,7 +196,6 @@ static void WriteReference(const char *name, const char *source,
 						   int64 rows, DriftColumn *cols, int ncols);
 static Datum ReferenceSummary(const char *name, int64 rows, DriftColumn *cols,
 							  int ncols);
-static void AuditEvent(const char *action, const char *name, const char *details);
 static text *RequireTextArg(FunctionCallInfo fcinfo, int argno, const char *argname);
 
 /* ------------------------------------------------------------------------
@@ -215,7 +214,10 @@ DriftArrayToDoubles(ArrayType *arr, const char *argname, int *n, int *dropped,
 					bool keep_positions, int **positions)
 {
 	int			nitems = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
-	const double *data = (const double *) ARR_DATA_PTR(arr);
+	/* ARR_DATA_PTR, spelled out to keep -Wsign-compare quiet */
+	const double *data = (const double *) ((char *) arr +
+										   (ARR_HASNULL(arr) ? (Size) arr->dataoffset :
+											(Size) ARR_OVERHEAD_NONULLS(ARR_NDIM(arr))));
 	bits8	   *bitmap = ARR_NULLBITMAP(arr);
 	double	   *out;
 	int		   *pos = NULL;
@@ -684,7 +686,7 @@ SourceFromItem(const char *source)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("source must not be empty"),
 				 errhint("Pass a table name such as 'public.events' or a query such as 'SELECT age FROM events'.")));
-	for (int i = 0; i < lengthof(starters); i++)
+	for (size_t i = 0; i < lengthof(starters); i++)
 	{
 		size_t		sl = strlen(starters[i]);
 
@@ -700,6 +702,12 @@ SourceFromItem(const char *source)
 			return psprintf("(%s)", q);
 		}
 	}
+	if (*p != '"' && strpbrk(p, " \t\r\n(;") != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("source must be a table name or a query"),
+				 errdetail("A query starts with SELECT, WITH, VALUES or TABLE; anything else is read as a table or view name."),
+				 errhint("Pass a name such as 'public.events' or a query such as 'SELECT age FROM events'.")));
 	{
 		List	   *names = stringToQualifiedNameList(p);
 		RangeVar   *rv = makeRangeVarFromNameList(names);
@@ -1286,26 +1294,29 @@ WriteReference(const char *name, const char *source, const char *kind,
 	appendStringInfoString(&details, ", \"source\": ");
 	AppendJsonString(&details, source);
 	appendStringInfo(&details, ", \"columns\": %d, \"rows\": " INT64_FORMAT "}", ncols, rows);
-	AuditEvent("drift.reference.set", name, details.data);
+	DriftAudit("drift.reference.set", "drift_reference", name, details.data);
 	MlopsEndOwner(&save);
 }
 
 /*
- * AuditEvent appends an audit event about a drift reference; the caller
- * holds the owner identity, and the log records the acting role.
+ * DriftAudit appends an audit event about a drift object (reference or
+ * detector); the caller holds the owner identity with SPI connected, and
+ * the log records the acting role.
  */
-static void
-AuditEvent(const char *action, const char *name, const char *details)
+void
+DriftAudit(const char *action, const char *rtype, const char *name,
+		   const char *details)
 {
-	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
-	Datum		args[3];
+	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		args[4];
 	int			rc;
 
 	args[0] = CStringGetTextDatum(action);
-	args[1] = CStringGetTextDatum(name);
-	args[2] = CStringGetTextDatum(details);
-	rc = SPI_execute_with_args("SELECT mlops._audit_event($1, 'drift_reference', $2, $3::pg_catalog.jsonb)",
-							   3, types, args, NULL, false, 0);
+	args[1] = CStringGetTextDatum(rtype);
+	args[2] = CStringGetTextDatum(name);
+	args[3] = CStringGetTextDatum(details);
+	rc = SPI_execute_with_args("SELECT mlops._audit_event($1, $2, $3, $4::pg_catalog.jsonb)",
+							   4, types, args, NULL, false, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "writing the audit event failed: %s", SPI_result_code_string(rc));
 }
@@ -1718,13 +1729,15 @@ mlops_detect_drift(PG_FUNCTION_ARGS)
 			"INSERT INTO mlops.drift_results"
 			"       (reference_name, checked_at, column_name, method, value, p_value, threshold, drift, checked_by)"
 			" SELECT $1, pg_catalog.now(), u.c, u.m, u.v, u.p, u.t, u.d, mlops.current_actor()"
-			"   FROM pg_catalog.unnest($2, $3, $4, $5, $6, $7) AS u(c, m, v, p, t, d)",
+			"   FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4),"
+			"                   pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7))"
+			"        AS u(c, m, v, p, t, d)",
 			7, types, args, NULL, false, 0);
 		if (rc != SPI_OK_INSERT)
 			elog(ERROR, "storing drift results failed: %s", SPI_result_code_string(rc));
 		details = psprintf("{\"drift_detected\": %s, \"checks\": %d, \"rows\": " INT64_FORMAT "}",
 						   any_drift ? "true" : "false", nchecks, rows);
-		AuditEvent("drift.detect", name, details);
+		DriftAudit("drift.detect", "drift_reference", name, details);
 		MlopsEndOwner(&save);
 	}
 	{
@@ -1811,10 +1824,6 @@ ParseThresholds(Jsonb *thresholds, DriftColumn *cols, int ncols)
 	Oid			types[1] = {JSONBOID};
 	Datum		args[1];
 	int			rc;
-	double		global[NUM_METHODS];
-
-	for (int m = 0; m < NUM_METHODS; m++)
-		global[m] = NAN;
 	args[0] = JsonbPGetDatum(thresholds);
 	rc = SPI_execute_with_args("SELECT pg_catalog.jsonb_typeof($1)", 1, types, args, NULL, true, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1 ||

@@ -18,5 +18,7 @@ extern double *DriftArrayToDoubles(ArrayType *arr, const char *argname,
 								   int **positions);
 extern void DriftRequireNonEmpty(int n, int dropped, const char *what);
 extern void DriftValidateDelta(double delta);
+extern void DriftAudit(const char *action, const char *rtype, const char *name,
+					   const char *details);
 
 #endif							/* MLOPS_DRIFT_H */

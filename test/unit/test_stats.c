@@ -8,7 +8,7 @@
  *	  expected detections are River's own test expectations.
  *	  Prints TAP; exits non-zero when a check fails.
  *
- *	  Run from the project root: tmp_check/unit/test_stats
+ *	  Run from test/unit (the harness does): ../../tmp_check/unit/test_stats
  *
  *-------------------------------------------------------------------------
  */
@@ -321,8 +321,8 @@ main(void)
 		static const int want1[] = {1023};
 		static const int want2[] = {1023, 2015, 3007};
 
-		TestAdwinStream("test/unit/data/adwin_12345.txt", want1, 1);
-		TestAdwinStream("test/unit/data/adwin_42.txt", want2, 3);
+		TestAdwinStream("data/adwin_12345.txt", want1, 1);
+		TestAdwinStream("data/adwin_42.txt", want2, 3);
 	}
 	/* ADWIN: statistics of the window, constant stream never detects */
 	{
