@@ -171,6 +171,8 @@ typedef struct DriftCheck
 static StatsBinning ParseBinning(text *binning);
 static void NumericShares(FunctionCallInfo fcinfo, double **rs, double **cs,
 						  int *k);
+static double *SampleArg(FunctionCallInfo fcinfo, int argno,
+						 const char *what, int *n);
 static double *SortedSampleArg(FunctionCallInfo fcinfo, int argno,
 							   const char *what, int *n);
 static void CategoryTableInit(CategoryTable *t);
@@ -286,21 +288,32 @@ DriftValidateDelta(double delta)
  */
 
 /*
+ * BinnedMeasure bins the two numeric samples of a (reference, current,
+ * bins, binning) call and applies measure to their shares.
+ */
+static Datum
+BinnedMeasure(FunctionCallInfo fcinfo,
+			  double (*measure) (const double *ref, const double *cur, int k))
+{
+	double	   *rs,
+			   *cs;
+	int			k;
+	double		result;
+
+	NumericShares(fcinfo, &rs, &cs, &k);
+	result = measure(rs, cs, k);
+	free(rs);
+	free(cs);
+	PG_RETURN_FLOAT8(result);
+}
+
+/*
  * mlops_psi returns the population stability index of two numeric samples.
  */
 Datum
 mlops_psi(PG_FUNCTION_ARGS)
 {
-	double	   *rs,
-			   *cs;
-	int			k;
-	double		psi;
-
-	NumericShares(fcinfo, &rs, &cs, &k);
-	psi = StatsPsiShares(rs, cs, k);
-	free(rs);
-	free(cs);
-	PG_RETURN_FLOAT8(psi);
+	return BinnedMeasure(fcinfo, StatsPsiShares);
 }
 
 /*
@@ -310,16 +323,7 @@ mlops_psi(PG_FUNCTION_ARGS)
 Datum
 mlops_kl_divergence(PG_FUNCTION_ARGS)
 {
-	double	   *rs,
-			   *cs;
-	int			k;
-	double		kl;
-
-	NumericShares(fcinfo, &rs, &cs, &k);
-	kl = StatsKlShares(rs, cs, k);
-	free(rs);
-	free(cs);
-	PG_RETURN_FLOAT8(kl);
+	return BinnedMeasure(fcinfo, StatsKlShares);
 }
 
 /*
@@ -329,16 +333,7 @@ mlops_kl_divergence(PG_FUNCTION_ARGS)
 Datum
 mlops_js_distance(PG_FUNCTION_ARGS)
 {
-	double	   *rs,
-			   *cs;
-	int			k;
-	double		js;
-
-	NumericShares(fcinfo, &rs, &cs, &k);
-	js = StatsJsShares(rs, cs, k);
-	free(rs);
-	free(cs);
-	PG_RETURN_FLOAT8(js);
+	return BinnedMeasure(fcinfo, StatsJsShares);
 }
 
 /*
@@ -468,17 +463,28 @@ RequireTwoArgs(FunctionCallInfo fcinfo, int nargs)
 }
 
 /*
- * SortedSampleArg returns the finite elements of float8[] argument argno,
- * sorted, and raises an error when none is left.
+ * SampleArg returns the finite elements of float8[] argument argno and
+ * raises an error when none is left.
  */
 static double *
-SortedSampleArg(FunctionCallInfo fcinfo, int argno, const char *what, int *n)
+SampleArg(FunctionCallInfo fcinfo, int argno, const char *what, int *n)
 {
 	int			dropped;
 	double	   *x = DriftArrayToDoubles(PG_GETARG_ARRAYTYPE_P(argno), what,
 										n, &dropped, false, NULL);
 
 	DriftRequireNonEmpty(*n, dropped, what);
+	return x;
+}
+
+/*
+ * SortedSampleArg returns SampleArg's values sorted ascending.
+ */
+static double *
+SortedSampleArg(FunctionCallInfo fcinfo, int argno, const char *what, int *n)
+{
+	double	   *x = SampleArg(fcinfo, argno, what, n);
+
 	StatsSort(x, *n);
 	return x;
 }
@@ -511,9 +517,9 @@ NumericShares(FunctionCallInfo fcinfo, double **rs, double **cs, int *k)
 				 errmsg("bins must be at least 2"),
 				 errdetail("Got %d.", bins),
 				 errhint("The usual choice is 10 bins.")));
-	r = SortedSampleArg(fcinfo, 0, "reference", &nr);
-	c = SortedSampleArg(fcinfo, 1, "current", &nc);
-	if (StatsBinShares(r, nr, c, nc, bins, binning, rs, cs, k, err, sizeof(err)) != 0)
+	r = SampleArg(fcinfo, 0, "reference", &nr);
+	c = SampleArg(fcinfo, 1, "current", &nc);
+	if (StatsBinShares(r, nr, false, c, nc, bins, binning, rs, cs, k, err, sizeof(err)) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s", err)));
@@ -1772,7 +1778,7 @@ ComputeShares(DriftColumn *c, double **rs, double **cs, int *k)
 	}
 	else if (c->ref_values)
 	{
-		if (StatsBinShares(c->ref_values, c->nref_values, c->cur_values, c->ncur,
+		if (StatsBinShares(c->ref_values, c->nref_values, true, c->cur_values, c->ncur,
 						   10, STATS_BINNING_QUANTILE, rs, cs, k, err, sizeof(err)) != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

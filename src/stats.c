@@ -63,10 +63,12 @@
 #define STATS_MINLOG (-708.3964185322641)	/* log(DBL_MIN) */
 
 static double LerpNumpy(double a, double b, double t);
+static void QuantileRanks(size_t n, double q, size_t *lo, size_t *hi, double *t);
+static void SelectRanks(double *x, size_t lo, size_t hi, const size_t *ranks, int nranks);
+static int	QuantileEdges(const double *ref, size_t n, bool sorted, int bins, double *edges);
 static double RoundHalfEven(double x);
 static void RadixSortDoubles(double *x, size_t n);
 static size_t UpperBound(const double *x, size_t n, double v);
-static size_t LowerBound(const double *x, size_t n, double v);
 static double KolmogornDmtwCdf(int64_t n, double d);
 static double KolmogornPomeranzCdf(int64_t n, double x);
 static double KolmogornPelzGoodCdf(int64_t n, double x);
@@ -150,18 +152,151 @@ StatsSort(double *x, size_t n)
 double
 StatsQuantileSorted(const double *x, size_t n, double q)
 {
-	double		virt = (double) (n - 1) * q;
-	double		prev = floor(virt);
 	size_t		lo,
 				hi;
+	double		t;
+
+	QuantileRanks(n, q, &lo, &hi, &t);
+	return LerpNumpy(x[lo], x[hi], t);
+}
+
+/*
+ * QuantileRanks returns the two order statistics (0-based ranks) numpy's
+ * linear method interpolates between for the q-quantile of n values, and
+ * the interpolation weight: virtual index (n-1)q.
+ */
+static void
+QuantileRanks(size_t n, double q, size_t *lo, size_t *hi, double *t)
+{
+	double		virt = (double) (n - 1) * q;
+	double		prev = floor(virt);
 
 	if (prev < 0)
 		prev = 0;
 	if (prev > (double) (n - 1))
 		prev = (double) (n - 1);
-	lo = (size_t) prev;
-	hi = lo + 1 < n ? lo + 1 : n - 1;
-	return LerpNumpy(x[lo], x[hi], virt - prev);
+	*lo = (size_t) prev;
+	*hi = *lo + 1 < n ? *lo + 1 : n - 1;
+	*t = virt - prev;
+}
+
+/*
+ * SelectRanks partially orders x[lo..hi] so that x[r] holds the r-th
+ * smallest value for every rank r in ranks[0..nranks-1] (ascending, all
+ * within lo..hi): quickselect on several ranks at once, O(n log nranks).
+ */
+static void
+SelectRanks(double *x, size_t lo, size_t hi, const size_t *ranks, int nranks)
+{
+	while (nranks > 0 && hi - lo >= 16)
+	{
+		size_t		mid = lo + (hi - lo) / 2;
+		double		a = x[lo],
+					b = x[mid],
+					c = x[hi],
+					pivot;
+		size_t		i = lo,
+					j = hi;
+		int			nleft = 0;
+
+		/* median of three; Hoare partition keeps ties balanced */
+		pivot = (a < b) ? ((b < c) ? b : (a < c ? c : a)) : ((a < c) ? a : (b < c ? c : b));
+		for (;;)
+		{
+			double		t;
+
+			while (x[i] < pivot)
+				i++;
+			while (x[j] > pivot)
+				j--;
+			if (i >= j)
+				break;
+			t = x[i];
+			x[i] = x[j];
+			x[j] = t;
+			i++;
+			j--;
+		}
+		/* now x[lo..j] <= pivot <= x[j+1..hi] */
+		while (nleft < nranks && ranks[nleft] <= j)
+			nleft++;
+		if (nleft > 0)
+			SelectRanks(x, lo, j, ranks, nleft);
+		ranks += nleft;
+		nranks -= nleft;
+		lo = j + 1;
+	}
+	if (nranks > 0)
+	{
+		/* a short range: insertion sort it */
+		for (size_t i = lo + 1; i <= hi; i++)
+		{
+			double		v = x[i];
+			size_t		j = i;
+
+			while (j > lo && x[j - 1] > v)
+			{
+				x[j] = x[j - 1];
+				j--;
+			}
+			x[j] = v;
+		}
+	}
+}
+
+/*
+ * QuantileEdges stores the reference's quantiles at i/bins (i = 1 ..
+ * bins-1) in edges, from sorted values or, when ref is not sorted, by
+ * selection on a copy. Returns 0, or -1 when out of memory.
+ */
+static int
+QuantileEdges(const double *ref, size_t n, bool sorted, int bins, double *edges)
+{
+	size_t	   *ranks;
+	double	   *copy;
+	int			nranks = 0;
+
+	if (sorted)
+	{
+		for (int i = 1; i < bins; i++)
+			edges[i - 1] = StatsQuantileSorted(ref, n, (double) i / (double) bins);
+		return 0;
+	}
+	ranks = malloc(sizeof(size_t) * 2 * bins);
+	copy = malloc(sizeof(double) * n);
+	if (!ranks || !copy)
+	{
+		free(ranks);
+		free(copy);
+		return -1;
+	}
+	memcpy(copy, ref, sizeof(double) * n);
+	for (int i = 1; i < bins; i++)
+	{
+		size_t		lo,
+					hi;
+		double		t;
+
+		QuantileRanks(n, (double) i / (double) bins, &lo, &hi, &t);
+		/* ranks ascend with i; keep them unique */
+		if (nranks == 0 || ranks[nranks - 1] < lo)
+			ranks[nranks++] = lo;
+		if (ranks[nranks - 1] < hi)
+			ranks[nranks++] = hi;
+	}
+	SelectRanks(copy, 0, n - 1, ranks, nranks);
+	for (int i = 1; i < bins; i++)
+	{
+		size_t		lo,
+					hi;
+		double		t;
+
+		QuantileRanks(n, (double) i / (double) bins, &lo, &hi, &t);
+		edges[i - 1] = LerpNumpy(copy[lo], copy[hi], t);
+	}
+	free(ranks);
+	free(copy);
+	return 0;
 }
 
 /*
@@ -184,15 +319,18 @@ LerpNumpy(double a, double b, double t)
  */
 
 /*
- * StatsBinShares bins two sorted finite samples and returns the share of
- * each sample per bin in malloc'd arrays (*ref_share, *cur_share, *nbins
+ * StatsBinShares bins two finite samples and returns the share of each
+ * sample per bin in malloc'd arrays (*ref_share, *cur_share, *nbins
  * entries). "quantile" binning has bins bins whose inner edges are the
  * reference's quantiles at i/bins; "sturges" binning ignores bins and uses
- * numpy's Sturges edges over both samples. Empty shares become
- * STATS_EMPTY_SHARE. Returns 0, or -1 with a message in err.
+ * numpy's Sturges edges over both samples. Neither sample needs to be
+ * sorted; ref_sorted says ref is (its quantiles are then read directly).
+ * Empty shares become STATS_EMPTY_SHARE. Returns 0, or -1 with a message
+ * in err.
  */
 int
-StatsBinShares(const double *ref, size_t nref, const double *cur, size_t ncur,
+StatsBinShares(const double *ref, size_t nref, bool ref_sorted,
+			   const double *cur, size_t ncur,
 			   int bins, StatsBinning binning,
 			   double **ref_share, double **cur_share, int *nbins,
 			   char *err, size_t errlen)
@@ -215,36 +353,37 @@ StatsBinShares(const double *ref, size_t nref, const double *cur, size_t ncur,
 			return -1;
 		}
 		k = bins;
-		rc = malloc(sizeof(double) * k);
-		cc = malloc(sizeof(double) * k);
 		edges = malloc(sizeof(double) * k);
-		if (!rc || !cc || !edges)
+		if (!edges || QuantileEdges(ref, nref, ref_sorted, bins, edges) != 0)
 			goto oom;
-		for (int i = 1; i < k; i++)
-			edges[i - 1] = StatsQuantileSorted(ref, nref, (double) i / (double) bins);
-		StatsCountIntoBins(ref, nref, edges, k, rc);
-		StatsCountIntoBins(cur, ncur, edges, k, cc);
-		free(edges);
-		edges = NULL;
 	}
 	else
 	{
-		double		lo = ref[0] < cur[0] ? ref[0] : cur[0];
-		double		hi = ref[nref - 1] > cur[ncur - 1] ? ref[nref - 1] : cur[ncur - 1];
-		double		ptp = hi - lo;
-		double		first = lo,
-					last = hi,
+		double		lo = ref[0],
+					hi = ref[0],
+					first,
+					last,
 					width,
 					step;
-		size_t		prev_r,
-					prev_c;
 
+		for (size_t i = 0; i < nref; i++)
+		{
+			lo = fmin(lo, ref[i]);
+			hi = fmax(hi, ref[i]);
+		}
+		for (size_t i = 0; i < ncur; i++)
+		{
+			lo = fmin(lo, cur[i]);
+			hi = fmax(hi, cur[i]);
+		}
+		first = lo;
+		last = hi;
 		if (first == last)
 		{
 			first -= 0.5;
 			last += 0.5;
 		}
-		width = ptp / (log2((double) (nref + ncur)) + 1.0);
+		width = (hi - lo) / (log2((double) (nref + ncur)) + 1.0);
 		if (width != 0.0)
 		{
 			double		nb = ceil((last - first) / width);
@@ -258,31 +397,21 @@ StatsBinShares(const double *ref, size_t nref, const double *cur, size_t ncur,
 		}
 		else
 			k = 1;
-		edges = malloc(sizeof(double) * (k + 1));
-		rc = malloc(sizeof(double) * k);
-		cc = malloc(sizeof(double) * k);
-		if (!edges || !rc || !cc)
+		/* numpy.linspace(first, last, k + 1); only the inner edges matter */
+		edges = malloc(sizeof(double) * k);
+		if (!edges)
 			goto oom;
 		step = (last - first) / (double) k;
-		for (int i = 0; i < k; i++)
-			edges[i] = (double) i * step + first;
-		edges[k] = last;
-		/* counts as numpy.histogram with explicit edges: [e_i, e_i+1) */
-		prev_r = LowerBound(ref, nref, edges[0]);
-		prev_c = LowerBound(cur, ncur, edges[0]);
-		for (int i = 1; i <= k; i++)
-		{
-			size_t		ur = (i < k) ? LowerBound(ref, nref, edges[i]) : UpperBound(ref, nref, edges[k]);
-			size_t		uc = (i < k) ? LowerBound(cur, ncur, edges[i]) : UpperBound(cur, ncur, edges[k]);
-
-			rc[i - 1] = (double) (ur - prev_r);
-			cc[i - 1] = (double) (uc - prev_c);
-			prev_r = ur;
-			prev_c = uc;
-		}
-		free(edges);
-		edges = NULL;
+		for (int i = 1; i < k; i++)
+			edges[i - 1] = (double) i * step + first;
 	}
+	rc = malloc(sizeof(double) * k);
+	cc = malloc(sizeof(double) * k);
+	if (!rc || !cc)
+		goto oom;
+	StatsCountIntoBins(ref, nref, edges, k, rc);
+	StatsCountIntoBins(cur, ncur, edges, k, cc);
+	free(edges);
 	StatsCountsToShares(rc, (double) nref, rc, k);
 	StatsCountsToShares(cc, (double) ncur, cc, k);
 	*ref_share = rc;
@@ -314,27 +443,21 @@ StatsCountsToShares(const double *counts, double total, double *share, int k)
 }
 
 /*
- * StatsCountIntoBins counts the sorted sample x into k open-ended bins
- * separated by the k-1 ascending inner edges: bin i holds the values with
- * edges[i-1] <= x < edges[i] (numpy.searchsorted(edges, x, "right")), the
- * first bin everything below edges[0] and the last everything from
- * edges[k-2] up.
+ * StatsCountIntoBins counts the sample x (in any order) into k open-ended
+ * bins separated by the k-1 ascending inner edges: a value falls in bin
+ * #(edges <= x) (numpy.searchsorted(edges, x, "right")), so bin i holds
+ * edges[i-1] <= x < edges[i]; the first bin takes everything below
+ * edges[0], the last everything from edges[k-2] up. This is also
+ * numpy.histogram's rule for the bins between the outer edges.
  */
 void
 StatsCountIntoBins(const double *x, size_t n, const double *edges, int k,
 				   double *counts)
 {
-	size_t		prev = 0;
-
 	for (int i = 0; i < k; i++)
-	{
-		size_t		upto = (i < k - 1) ? LowerBound(x, n, edges[i]) : n;
-
-		if (upto < prev)
-			upto = prev;		/* edges out of order: keep counts >= 0 */
-		counts[i] = (double) (upto - prev);
-		prev = upto;
-	}
+		counts[i] = 0.0;
+	for (size_t j = 0; j < n; j++)
+		counts[UpperBound(edges, (size_t) (k - 1), x[j])] += 1.0;
 }
 
 /*
@@ -352,29 +475,40 @@ StatsPsiShares(const double *ref, const double *cur, int k)
 }
 
 /*
+ * SumShares returns the sum of k shares.
+ */
+static double
+SumShares(const double *v, int k)
+{
+	double		s = 0.0;
+
+	for (int i = 0; i < k; i++)
+		s += v[i];
+	return s;
+}
+
+/*
+ * RelEntr returns x ln(x / y), 0 when x is 0 (scipy.special.rel_entr).
+ */
+static inline double
+RelEntr(double x, double y)
+{
+	return x > 0.0 ? x * log(x / y) : 0.0;
+}
+
+/*
  * StatsKlShares returns KL(ref || cur) in nats after normalising both
  * share vectors to sum 1, as scipy.stats.entropy(ref, cur).
  */
 double
 StatsKlShares(const double *ref, const double *cur, int k)
 {
-	double		sr = 0.0,
-				sc = 0.0,
+	double		sr = SumShares(ref, k),
+				sc = SumShares(cur, k),
 				kl = 0.0;
 
 	for (int i = 0; i < k; i++)
-	{
-		sr += ref[i];
-		sc += cur[i];
-	}
-	for (int i = 0; i < k; i++)
-	{
-		double		p = ref[i] / sr;
-		double		q = cur[i] / sc;
-
-		if (p > 0.0)
-			kl += p * log(p / q);
-	}
+		kl += RelEntr(ref[i] / sr, cur[i] / sc);
 	return kl;
 }
 
@@ -386,26 +520,19 @@ StatsKlShares(const double *ref, const double *cur, int k)
 double
 StatsJsShares(const double *ref, const double *cur, int k)
 {
-	double		sr = 0.0,
-				sc = 0.0,
+	double		sr = SumShares(ref, k),
+				sc = SumShares(cur, k),
 				left = 0.0,
 				right = 0.0;
 
-	for (int i = 0; i < k; i++)
-	{
-		sr += ref[i];
-		sc += cur[i];
-	}
 	for (int i = 0; i < k; i++)
 	{
 		double		p = ref[i] / sr;
 		double		q = cur[i] / sc;
 		double		m = (p + q) / 2.0;
 
-		if (p > 0.0)
-			left += p * log(p / m);
-		if (q > 0.0)
-			right += q * log(q / m);
+		left += RelEntr(p, m);
+		right += RelEntr(q, m);
 	}
 	return sqrt((left + right) / 2.0);
 }
@@ -1669,45 +1796,25 @@ RoundHalfEven(double x)
 }
 
 /*
- * UpperBound returns the number of elements of sorted x that are <= v.
+ * UpperBound returns the number of elements of sorted x that are <= v. The
+ * loop has no data-dependent branch (the compiler emits a conditional
+ * move), which matters when millions of values are binned.
  */
 static size_t
 UpperBound(const double *x, size_t n, double v)
 {
-	size_t		lo = 0,
-				hi = n;
+	const double *base = x;
 
-	while (lo < hi)
+	if (n == 0)
+		return 0;
+	while (n > 1)
 	{
-		size_t		mid = lo + (hi - lo) / 2;
+		size_t		half = n / 2;
 
-		if (x[mid] <= v)
-			lo = mid + 1;
-		else
-			hi = mid;
+		base = (base[half - 1] <= v) ? base + half : base;
+		n -= half;
 	}
-	return lo;
-}
-
-/*
- * LowerBound returns the number of elements of sorted x that are < v.
- */
-static size_t
-LowerBound(const double *x, size_t n, double v)
-{
-	size_t		lo = 0,
-				hi = n;
-
-	while (lo < hi)
-	{
-		size_t		mid = lo + (hi - lo) / 2;
-
-		if (x[mid] < v)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return (size_t) (base - x) + (*base <= v);
 }
 
 /*
@@ -1736,11 +1843,8 @@ KeyDouble(uint64_t k)
 }
 
 /*
- * RadixSortDoubles sorts x by an 8-pass LSD radix sort on 8-bit digits of
- * the order-preserving keys, skipping passes where every key shares the
- * digit. Falls back to qsort if the scratch buffer cannot be allocated.
- */
-static int
+ * CompareDoubles orders two doubles for qsort.
+ */static int
 CompareDoubles(const void *pa, const void *pb)
 {
 	double		a = *(const double *) pa,
@@ -1749,53 +1853,66 @@ CompareDoubles(const void *pa, const void *pb)
 	return (a > b) - (a < b);
 }
 
+/*
+ * RadixSortDoubles sorts x by an LSD radix sort on 11-bit digits (6 passes)
+ * of the order-preserving keys, skipping passes where every key shares the
+ * digit. Falls back to qsort if the scratch buffer cannot be allocated.
+ */
 static void
 RadixSortDoubles(double *x, size_t n)
 {
+	enum
+	{
+		RADIX_BITS = 11,
+		RADIX_SIZE = 1 << RADIX_BITS,
+		RADIX_PASSES = (64 + RADIX_BITS - 1) / RADIX_BITS
+	};
 	uint64_t   *keys = malloc(sizeof(uint64_t) * n);
 	uint64_t   *tmp = malloc(sizeof(uint64_t) * n);
-	size_t		counts[8][256];
+	size_t	   *counts = calloc((size_t) RADIX_PASSES * RADIX_SIZE, sizeof(size_t));
 	uint64_t   *src,
 			   *dst;
 
-	if (!keys || !tmp)
+	if (!keys || !tmp || !counts)
 	{
 		free(keys);
 		free(tmp);
+		free(counts);
 		qsort(x, n, sizeof(double), CompareDoubles);
 		return;
 	}
-	memset(counts, 0, sizeof(counts));
 	for (size_t i = 0; i < n; i++)
 	{
 		uint64_t	k = DoubleKey(x[i]);
 
 		keys[i] = k;
-		for (int p = 0; p < 8; p++)
-			counts[p][(k >> (8 * p)) & 0xFF]++;
+		for (int p = 0; p < RADIX_PASSES; p++)
+			counts[p * RADIX_SIZE + ((k >> (RADIX_BITS * p)) & (RADIX_SIZE - 1))]++;
 	}
 	src = keys;
 	dst = tmp;
-	for (int p = 0; p < 8; p++)
+	for (int p = 0; p < RADIX_PASSES; p++)
 	{
-		size_t		offs[256];
+		size_t	   *offs = counts + p * RADIX_SIZE;
 		size_t		sum = 0;
 		bool		trivial = false;
 
-		for (int b = 0; b < 256; b++)
+		for (int b = 0; b < RADIX_SIZE; b++)
 		{
-			if (counts[p][b] == n)
+			size_t		c = offs[b];
+
+			if (c == n)
 				trivial = true;
 			offs[b] = sum;
-			sum += counts[p][b];
+			sum += c;
 		}
 		if (trivial)
-			continue;
+			continue;			/* every key has the same digit here */
 		for (size_t i = 0; i < n; i++)
 		{
 			uint64_t	k = src[i];
 
-			dst[offs[(k >> (8 * p)) & 0xFF]++] = k;
+			dst[offs[(k >> (RADIX_BITS * p)) & (RADIX_SIZE - 1)]++] = k;
 		}
 		{
 			uint64_t   *t = src;
@@ -1808,4 +1925,5 @@ RadixSortDoubles(double *x, size_t n)
 		x[i] = KeyDouble(src[i]);
 	free(keys);
 	free(tmp);
+	free(counts);
 }

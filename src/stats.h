@@ -38,7 +38,7 @@ extern void StatsSort(double *x, size_t n);
 extern double StatsQuantileSorted(const double *x, size_t n, double q);
 
 /* ---- binned shares and the divergences computed from them ---- */
-extern int	StatsBinShares(const double *ref, size_t nref,
+extern int	StatsBinShares(const double *ref, size_t nref, bool ref_sorted,
 						   const double *cur, size_t ncur,
 						   int bins, StatsBinning binning,
 						   double **ref_share, double **cur_share,

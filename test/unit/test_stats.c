@@ -252,19 +252,26 @@ main(void)
 				   *cs;
 		int			nb;
 
-		StatsSort(x, k->n1);
-		StatsSort(y, k->n2);
-		if (StatsBinShares(x, k->n1, y, k->n2, k->bins, STATS_BINNING_QUANTILE, &rs, &cs, &nb, err, sizeof(err)) == 0)
+		/* quantile edges by selection on unsorted samples, then from sorted ones */
+		for (int sorted = 0; sorted < 2; sorted++)
 		{
-			Check(Close(StatsPsiShares(rs, cs, nb), k->psi_q, 1e-14, 1e-10), "psi quantile case %zu: %.17g vs %.17g", c, StatsPsiShares(rs, cs, nb), k->psi_q);
-			Check(Close(StatsKlShares(rs, cs, nb), k->kl_q, 1e-14, 1e-10), "kl quantile case %zu: %.17g vs %.17g", c, StatsKlShares(rs, cs, nb), k->kl_q);
-			Check(Close(StatsJsShares(rs, cs, nb), k->js_q, 1e-14, 1e-10), "js quantile case %zu: %.17g vs %.17g", c, StatsJsShares(rs, cs, nb), k->js_q);
-			free(rs);
-			free(cs);
+			if (sorted)
+			{
+				StatsSort(x, k->n1);
+				StatsSort(y, k->n2);
+			}
+			if (StatsBinShares(x, k->n1, sorted, y, k->n2, k->bins, STATS_BINNING_QUANTILE, &rs, &cs, &nb, err, sizeof(err)) == 0)
+			{
+				Check(Close(StatsPsiShares(rs, cs, nb), k->psi_q, 1e-14, 1e-10), "psi quantile case %zu (%s): %.17g vs %.17g", c, sorted ? "sorted" : "unsorted", StatsPsiShares(rs, cs, nb), k->psi_q);
+				Check(Close(StatsKlShares(rs, cs, nb), k->kl_q, 1e-14, 1e-10), "kl quantile case %zu (%s): %.17g vs %.17g", c, sorted ? "sorted" : "unsorted", StatsKlShares(rs, cs, nb), k->kl_q);
+				Check(Close(StatsJsShares(rs, cs, nb), k->js_q, 1e-14, 1e-10), "js quantile case %zu (%s): %.17g vs %.17g", c, sorted ? "sorted" : "unsorted", StatsJsShares(rs, cs, nb), k->js_q);
+				free(rs);
+				free(cs);
+			}
+			else
+				Check(0, "quantile binning case %zu: %s", c, err);
 		}
-		else
-			Check(0, "quantile binning case %zu: %s", c, err);
-		if (StatsBinShares(x, k->n1, y, k->n2, k->bins, STATS_BINNING_STURGES, &rs, &cs, &nb, err, sizeof(err)) == 0)
+		if (StatsBinShares(x, k->n1, true, y, k->n2, k->bins, STATS_BINNING_STURGES, &rs, &cs, &nb, err, sizeof(err)) == 0)
 		{
 			Check(nb == k->nbins_s, "sturges case %zu: %d bins vs numpy %d", c, nb, k->nbins_s);
 			Check(Close(StatsPsiShares(rs, cs, nb), k->psi_s, 1e-14, 1e-10), "psi sturges case %zu: %.17g vs %.17g", c, StatsPsiShares(rs, cs, nb), k->psi_s);
@@ -284,9 +291,9 @@ main(void)
 				   *cs;
 		int			nb;
 
-		Check(StatsBinShares(x, 1, x, 1, 1, STATS_BINNING_QUANTILE, &rs, &cs, &nb, err, sizeof(err)) == -1,
+		Check(StatsBinShares(x, 1, true, x, 1, 1, STATS_BINNING_QUANTILE, &rs, &cs, &nb, err, sizeof(err)) == -1,
 			  "bins < 2 is rejected: %s", err);
-		Check(StatsBinShares(x, 0, x, 1, 10, STATS_BINNING_QUANTILE, &rs, &cs, &nb, err, sizeof(err)) == -1,
+		Check(StatsBinShares(x, 0, true, x, 1, 10, STATS_BINNING_QUANTILE, &rs, &cs, &nb, err, sizeof(err)) == -1,
 			  "an empty sample is rejected: %s", err);
 	}
 
