@@ -119,6 +119,13 @@ SELECT mlops.detect_drift('customers', 'train_rows', NULL, ARRAY['age'], '{"plan
 SELECT mlops.detect_drift('customers', 'SELECT id, age FROM train_rows');
 SELECT mlops.detect_drift('customers', 'SELECT id, age::text AS age, income, plan, active, note FROM train_rows');
 SELECT mlops.detect_drift('customers', 'SELECT * FROM train_rows WHERE id < 0');
+SELECT mlops.detect_drift('customers', 'train_rows', NULL, ARRAY['age', NULL]);
+SELECT mlops.detect_drift('customers', 'train_rows', NULL, ARRAY['age', 'age']);
+SELECT mlops.detect_drift('customers', 'train_rows', ARRAY['psi', NULL]);
+SELECT mlops.set_drift_reference('r', 'train_rows', ARRAY[]::text[]);
+-- stored categories whose counts do not pair up are refused, not trusted
+UPDATE mlops.drift_reference_columns SET category_counts = '{1}' WHERE reference_name = 'customers_q' AND column_name = 'plan';
+SELECT mlops.detect_drift('customers_q', 'train_rows');
 SELECT mlops.drop_drift_reference('customers_q');
 SELECT mlops.drop_drift_reference('customers_q');
 

@@ -179,6 +179,7 @@ static void CategoryTableInit(CategoryTable *t);
 static int	CategoryIndex(CategoryTable *t, const char *str, int len);
 static void CategoryCountArray(CategoryTable *t, ArrayType *arr, bool reference,
 							   int64 *count, int64 *dropped);
+static int	CategoryAddReference(CategoryTable *t, ArrayType *names, ArrayType *counts);
 static void RequireTwoArgs(FunctionCallInfo fcinfo, int nargs);
 static char *SourceFromItem(const char *source);
 static char ColumnKindOfType(Oid typid);
@@ -199,6 +200,9 @@ static void WriteReference(const char *name, const char *source,
 static Datum ReferenceSummary(const char *name, int64 rows, DriftColumn *cols,
 							  int ncols);
 static text *RequireTextArg(FunctionCallInfo fcinfo, int argno, const char *argname);
+static char **TextArrayArg(FunctionCallInfo fcinfo, int argno, const char *argname,
+						  const char *empty_hint, bool unique, int *n);
+static int	NameIndex(char *const *names, int n, const char *want);
 
 /* ------------------------------------------------------------------------
  * Array helpers shared with adwin_sql.c
@@ -669,6 +673,37 @@ CategoryCountArray(CategoryTable *t, ArrayType *arr, bool reference,
 	pfree(nulls);
 }
 
+/*
+ * CategoryAddReference adds a reference's stored categories (text[]) with
+ * their float8[] counts to t. Returns the number of categories, or -1 when
+ * the two arrays do not pair up or a count is negative or not finite.
+ */
+static int
+CategoryAddReference(CategoryTable *t, ArrayType *names, ArrayType *counts)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n,
+				nv,
+				dropped;
+	double	   *v;
+
+	deconstruct_array(names, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	v = DriftArrayToDoubles(counts, "category_counts", &nv, &dropped, false, NULL);
+	if (dropped || nv != n)
+		return -1;
+	for (int i = 0; i < n; i++)
+		if (nulls[i] || v[i] < 0)
+			return -1;
+	for (int i = 0; i < n; i++)
+	{
+		text	   *s = DatumGetTextPP(elems[i]);
+
+		t->ref_counts[CategoryIndex(t, VARDATA_ANY(s), VARSIZE_ANY_EXHDR(s))] += v[i];
+	}
+	return n;
+}
+
 /* ------------------------------------------------------------------------
  * Sources
  * ------------------------------------------------------------------------
@@ -901,44 +936,29 @@ mlops_set_drift_reference(PG_FUNCTION_ARGS)
 	}
 	else
 	{
-		Datum	   *elems;
-		bool	   *nulls;
 		int			n;
+		char	  **want = TextArrayArg(fcinfo, 2, "columns",
+										"Pass NULL to use every column of a supported type.",
+										true, &n);
 
-		deconstruct_array(PG_GETARG_ARRAYTYPE_P(2), TEXTOID, -1, false,
-						  TYPALIGN_INT, &elems, &nulls, &n);
-		cols = repalloc(cols, sizeof(DriftColumn) * Max(n, 1));
-		memset(cols, 0, sizeof(DriftColumn) * Max(n, 1));
+		cols = repalloc(cols, sizeof(DriftColumn) * n);
+		memset(cols, 0, sizeof(DriftColumn) * n);
 		for (int j = 0; j < n; j++)
 		{
-			char	   *want;
-			int			found = -1;
+			int			found = NameIndex(names, nsrc, want[j]);
 
-			if (nulls[j])
-				ereport(ERROR,
-						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						 errmsg("columns must not contain NULL")));
-			want = TextDatumGetCString(elems[j]);
-			for (int i = 0; i < nsrc; i++)
-				if (strcmp(names[i], want) == 0)
-					found = i;
 			if (found < 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_UNDEFINED_COLUMN),
-						 errmsg("column \"%s\" is not in the source", want)));
-			for (int i = 0; i < ncols; i++)
-				if (strcmp(cols[i].name, want) == 0)
-					ereport(ERROR,
-							(errcode(ERRCODE_DUPLICATE_COLUMN),
-							 errmsg("column \"%s\" is listed twice", want)));
+						 errmsg("column \"%s\" is not in the source", want[j])));
 			cols[ncols].kind = ColumnKindOfType(types[found]);
 			if (cols[ncols].kind == 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						 errmsg("column \"%s\" has type %s, which drift checks do not support",
-								want, format_type_be(types[found])),
+								want[j], format_type_be(types[found])),
 						 errhint("Use numeric, text, boolean or enum columns; cast others in the source query.")));
-			cols[ncols].name = want;
+			cols[ncols].name = want[j];
 			ncols++;
 		}
 	}
@@ -1098,35 +1118,15 @@ mlops_set_drift_reference_from_model(PG_FUNCTION_ARGS)
 		}
 		else if (!n_cats && !n_ccounts)
 		{
-			Datum	   *names;
-			bool	   *nulls;
-			int			n,
-						nv,
-						dv;
-			double	   *v;
-
 			c->kind = KIND_CATEGORICAL;
 			CategoryTableInit(&c->cats);
-			deconstruct_array(DatumGetArrayTypeP(cats), TEXTOID, -1, false,
-							  TYPALIGN_INT, &names, &nulls, &n);
-			v = DriftArrayToDoubles(DatumGetArrayTypeP(ccounts), "category_counts", &nv, &dv, false, NULL);
-			if (dv || nv != n)
+			if (CategoryAddReference(&c->cats, DatumGetArrayTypeP(cats), DatumGetArrayTypeP(ccounts)) < 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("the training category counts of feature \"%s\" are malformed", c->name)));
-			for (int i = 0; i < n; i++)
-			{
-				text	   *t = DatumGetTextPP(names[i]);
-				int			idx = CategoryIndex(&c->cats, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
-
-				if (v[i] < 0)
-					ereport(ERROR,
-							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							 errmsg("the training category counts of feature \"%s\" are malformed", c->name),
-							 errdetail("Counts must not be negative.")));
-				c->cats.ref_counts[idx] += v[i];
-				c->ref_count += (int64) v[i];
-			}
+						 errmsg("the training category counts of feature \"%s\" are malformed", c->name),
+						 errdetail("Each category needs a finite count of at least 0.")));
+			for (int i = 0; i < c->cats.n; i++)
+				c->ref_count += (int64) c->cats.ref_counts[i];
 		}
 		else
 		{
@@ -1181,6 +1181,54 @@ RequireTextArg(FunctionCallInfo fcinfo, int argno, const char *argname)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%s must not be NULL", argname)));
 	return PG_GETARG_TEXT_PP(argno);
+}
+
+/*
+ * TextArrayArg returns the elements of text[] argument argno, rejecting an
+ * empty array, NULL elements and, with unique, repeated elements.
+ */
+static char **
+TextArrayArg(FunctionCallInfo fcinfo, int argno, const char *argname,
+			 const char *empty_hint, bool unique, int *n)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	char	  **out;
+
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(argno), TEXTOID, -1, false,
+					  TYPALIGN_INT, &elems, &nulls, n);
+	if (*n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be empty", argname),
+				 errhint("%s", empty_hint)));
+	out = palloc(sizeof(char *) * *n);
+	for (int j = 0; j < *n; j++)
+	{
+		if (nulls[j])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not contain NULL", argname)));
+		out[j] = TextDatumGetCString(elems[j]);
+		for (int i = 0; unique && i < j; i++)
+			if (strcmp(out[i], out[j]) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_DUPLICATE_COLUMN),
+						 errmsg("%s lists \"%s\" twice", argname, out[j])));
+	}
+	return out;
+}
+
+/*
+ * NameIndex returns the position of want in names[0..n-1], or -1.
+ */
+static int
+NameIndex(char *const *names, int n, const char *want)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(names[i], want) == 0)
+			return i;
+	return -1;
 }
 
 /*
@@ -1405,40 +1453,23 @@ mlops_detect_drift(PG_FUNCTION_ARGS)
 	}
 	else
 	{
-		Datum	   *elems;
-		bool	   *nulls;
 		int			n;
+		char	  **want = TextArrayArg(fcinfo, 3, "columns",
+										"Pass NULL to check every column of the reference.",
+										true, &n);
+		char	  **refnames = palloc(sizeof(char *) * nall);
 
-		deconstruct_array(PG_GETARG_ARRAYTYPE_P(3), TEXTOID, -1, false,
-						  TYPALIGN_INT, &elems, &nulls, &n);
-		if (n == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("columns must not be empty"),
-					 errhint("Pass NULL to check every column of the reference.")));
+		for (int i = 0; i < nall; i++)
+			refnames[i] = all[i].name;
 		for (int j = 0; j < n; j++)
 		{
-			char	   *wantc;
-			int			found = -1;
+			int			found = NameIndex(refnames, nall, want[j]);
 
-			if (nulls[j])
-				ereport(ERROR,
-						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						 errmsg("columns must not contain NULL")));
-			wantc = TextDatumGetCString(elems[j]);
-			for (int i = 0; i < nall; i++)
-				if (strcmp(all[i].name, wantc) == 0)
-					found = i;
 			if (found < 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_UNDEFINED_COLUMN),
-						 errmsg("column \"%s\" is not part of drift reference \"%s\"", wantc, name),
+						 errmsg("column \"%s\" is not part of drift reference \"%s\"", want[j], name),
 						 errhint("Set the reference again with that column, or leave it out.")));
-			for (int i = 0; i < ncols; i++)
-				if (strcmp(cols[i].name, wantc) == 0)
-					ereport(ERROR,
-							(errcode(ERRCODE_DUPLICATE_COLUMN),
-							 errmsg("column \"%s\" is listed twice", wantc)));
 			cols[ncols++] = all[found];
 		}
 	}
@@ -1446,28 +1477,13 @@ mlops_detect_drift(PG_FUNCTION_ARGS)
 	/* methods */
 	if (explicit_methods)
 	{
-		Datum	   *elems;
-		bool	   *nulls;
 		int			n;
+		char	  **given = TextArrayArg(fcinfo, 2, "methods",
+										 "Pass NULL for the defaults: psi and ks for numeric columns, chi_square and psi for categorical ones.",
+										 false, &n);
 
-		deconstruct_array(PG_GETARG_ARRAYTYPE_P(2), TEXTOID, -1, false,
-						  TYPALIGN_INT, &elems, &nulls, &n);
-		if (n == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("methods must not be empty"),
-					 errhint("Pass NULL for the defaults: psi and ks for numeric columns, chi_square and psi for categorical ones.")));
 		for (int j = 0; j < n; j++)
-		{
-			int			m;
-
-			if (nulls[j])
-				ereport(ERROR,
-						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						 errmsg("methods must not contain NULL")));
-			m = MethodByName(TextDatumGetCString(elems[j]));
-			want[m] = true;
-		}
+			want[MethodByName(given[j])] = true;
 	}
 	for (int i = 0; i < ncols; i++)
 	{
@@ -1523,12 +1539,9 @@ mlops_detect_drift(PG_FUNCTION_ARGS)
 	nsrc = DescribeSource(item, &names, &types);
 	for (int i = 0; i < ncols; i++)
 	{
-		int			found = -1;
+		int			found = NameIndex(names, nsrc, cols[i].name);
 		char		kind;
 
-		for (int j = 0; j < nsrc; j++)
-			if (strcmp(names[j], cols[i].name) == 0)
-				found = j;
 		if (found < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
@@ -1984,24 +1997,14 @@ LoadReference(const char *name, char **source_kind, DriftColumn **cols, int *nco
 		}
 		else
 		{
-			Datum	   *names;
-			bool	   *nulls;
-			int			n,
-						nv;
-			double	   *v;
-
 			CategoryTableInit(&c->cats);
-			d = SPI_getbinval(tup, tt->tupdesc, 8, &isnull);
-			deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT, &names, &nulls, &n);
-			d = SPI_getbinval(tup, tt->tupdesc, 9, &isnull);
-			v = DriftArrayToDoubles(DatumGetArrayTypeP(d), "category_counts", &nv, &dropped, false, NULL);
-			for (int j = 0; j < n && j < nv; j++)
-			{
-				text	   *t = DatumGetTextPP(names[j]);
-				int			idx = CategoryIndex(&c->cats, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
-
-				c->cats.ref_counts[idx] += v[j];
-			}
+			if (CategoryAddReference(&c->cats,
+									 DatumGetArrayTypeP(SPI_getbinval(tup, tt->tupdesc, 8, &isnull)),
+									 DatumGetArrayTypeP(SPI_getbinval(tup, tt->tupdesc, 9, &isnull))) < 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("the stored categories of column \"%s\" of drift reference \"%s\" are not valid",
+								c->name, name)));
 		}
 	}
 }
