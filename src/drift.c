@@ -147,8 +147,9 @@ typedef struct DriftColumn
 	int64		ref_count;
 	int64		ref_dropped;
 	/* current */
-	double	   *cur_values;
+	double	   *cur_values;		/* finite values, sorted if sort_current */
 	int			ncur;
+	bool		sort_current;	/* a check needs the current values sorted */
 	int64		cur_count;
 	int64		cur_dropped;
 	/* checks */
@@ -867,7 +868,8 @@ AggregateSource(const char *item, DriftColumn *cols, int ncols, int64 *rows)
 			else
 				c->cur_values = DriftArrayToDoubles(DatumGetArrayTypeP(d), c->name,
 													&c->ncur, &dropped, false, NULL);
-			StatsSort(c->cur_values, c->ncur);
+			if (c->sort_current)
+				StatsSort(c->cur_values, c->ncur);
 			c->cur_count = c->ncur;
 			c->cur_dropped = dropped;
 		}
@@ -968,8 +970,11 @@ mlops_set_drift_reference(PG_FUNCTION_ARGS)
 				 errmsg("the source has no column a drift check can use"),
 				 errhint("Drift checks compare numeric, text, boolean and enum columns.")));
 	for (int i = 0; i < ncols; i++)
+	{
 		if (cols[i].kind == KIND_CATEGORICAL)
 			CategoryTableInit(&cols[i].cats);
+		cols[i].sort_current = true;	/* the reference keeps sorted values */
+	}
 
 	/* read the sample as the calling user, then move it to the reference */
 	AggregateSource(item, cols, ncols, &rows);
@@ -1507,6 +1512,8 @@ mlops_detect_drift(PG_FUNCTION_ARGS)
 				c->method_on[m] = applies && (m == METHOD_PSI || m == METHOD_CHI_SQUARE);
 			if (c->method_on[m])
 				used[m] = true;
+			if (c->method_on[m] && (m == METHOD_KS || m == METHOD_WASSERSTEIN))
+				c->sort_current = true;
 			c->threshold[m] = method_default_threshold[m];
 		}
 	}

@@ -375,6 +375,12 @@ for col, checks in report["columns"].items():
         st = rows.get((col, m))
         same = same and st is not None and st[0] == val and st[1] == v.get("p_value") and st[2] == v["threshold"] and st[3] == v["drift"]
 ok(same, "mlops.drift_results holds every check of the report")
+# binned measures alone (the current sample is then binned unsorted)
+report = q1("SELECT mlops.detect_drift('e2e', 'cur_t', ARRAY['psi','kl_divergence','js_distance'], ARRAY['x'])")[0]
+x = report["columns"]["x"]
+ok(close_stat(x["psi"]["value"], psi(r, c)) and close_stat(x["kl_divergence"]["value"], float(stats.entropy(r, c)))
+   and close_stat(x["js_distance"]["value"], float(distance.jensenshannon(r, c))),
+   "detect_drift psi, kl_divergence and js_distance without ks match numpy/scipy")
 cur.execute("DROP TABLE ref_t, cur_t; DROP EXTENSION mlops")
 
 print("1..%d" % n_test)
