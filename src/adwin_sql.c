@@ -23,6 +23,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
@@ -64,6 +65,8 @@ mlops_adwin(PG_FUNCTION_ARGS)
 	StatsAdwinInit(a, delta);
 	for (int i = 0; i < n; i++)
 	{
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
 		if (StatsAdwinUpdate(a, x[i]))
 			found[nfound++] = Int32GetDatum(positions[i]);
 	}

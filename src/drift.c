@@ -32,7 +32,8 @@
  * (e) write mlops.drift_results and the audit event as the owner.
  *
  * Security invariant: user SQL (the source) always runs as the calling
- * role, with SPI in read-only mode so it cannot modify data; the owner
+ * role, with SPI in read-only mode so the source cannot be a data-modifying
+ * statement (functions it calls act with the caller's rights); the owner
  * identity is taken only around reads and writes of mlops' own tables
  * (MlopsBeginOwner/MlopsEndOwner), never while user SQL runs.
  *
