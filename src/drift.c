@@ -827,61 +827,98 @@ DescribeSource(const char *item, char ***names, Oid **types)
 
 /*
  * AggregateSource reads every selected column of the source in one scan,
- * as the calling user and read-only: numeric columns become sorted finite
- * values, categorical columns current counts. *rows receives the row count.
+ * as the calling user and read-only, through a cursor fetched in batches:
+ * numeric columns collect their finite values (sorted when sort_current),
+ * categorical columns their current counts; NULL, NaN and infinite values
+ * are counted as dropped. *rows receives the row count.
  */
 static void
 AggregateSource(const char *item, DriftColumn *cols, int ncols, int64 *rows)
 {
 	StringInfoData sql;
-	int			rc;
-	HeapTuple	tup;
-	TupleDesc	desc;
-	bool		isnull;
+	SPIPlanPtr	plan;
+	Portal		portal;
+	int		   *cap = palloc0(sizeof(int) * ncols);
+	Datum	   *values = palloc(sizeof(Datum) * ncols);
+	bool	   *nulls = palloc(sizeof(bool) * ncols);
 
 	initStringInfo(&sql);
-	appendStringInfoString(&sql, "SELECT pg_catalog.count(*)");
+	appendStringInfoString(&sql, "SELECT ");
 	for (int i = 0; i < ncols; i++)
-		appendStringInfo(&sql, ", pg_catalog.array_agg(s.%s::pg_catalog.%s)",
+		appendStringInfo(&sql, "%ss.%s::pg_catalog.%s", i > 0 ? ", " : "",
 						 quote_identifier(cols[i].name),
 						 cols[i].kind == KIND_NUMERIC ? "float8" : "text");
 	appendStringInfo(&sql, " FROM %s AS s", item);
-	rc = SPI_execute(sql.data, true, 0);
-	if (rc != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "reading the drift source returned %s", SPI_result_code_string(rc));
-	tup = SPI_tuptable->vals[0];
-	desc = SPI_tuptable->tupdesc;
-	*rows = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+	plan = SPI_prepare(sql.data, 0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "preparing the drift source failed: %s", SPI_result_code_string(SPI_result));
+	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+
+	*rows = 0;
+	for (int i = 0; i < ncols; i++)
+	{
+		cols[i].ncur = 0;
+		cols[i].cur_count = 0;
+		cols[i].cur_dropped = 0;
+		if (cols[i].kind == KIND_NUMERIC)
+		{
+			cap[i] = 1024;
+			cols[i].cur_values = palloc(sizeof(double) * cap[i]);
+		}
+	}
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, 10000);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			heap_deform_tuple(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, values, nulls);
+			for (int i = 0; i < ncols; i++)
+			{
+				DriftColumn *c = &cols[i];
+
+				if (nulls[i])
+					c->cur_dropped++;
+				else if (c->kind == KIND_NUMERIC)
+				{
+					double		v = DatumGetFloat8(values[i]);
+
+					if (!isfinite(v))
+					{
+						c->cur_dropped++;
+						continue;
+					}
+					if (c->ncur == cap[i])
+					{
+						cap[i] *= 2;
+						c->cur_values = repalloc_huge(c->cur_values, sizeof(double) * (Size) cap[i]);
+					}
+					c->cur_values[c->ncur++] = v;
+				}
+				else
+				{
+					text	   *t = DatumGetTextPP(values[i]);
+
+					c->cats.cur_counts[CategoryIndex(&c->cats, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t))] += 1;
+					c->cur_count++;
+				}
+			}
+		}
+		*rows += SPI_processed;
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	SPI_freeplan(plan);
 	for (int i = 0; i < ncols; i++)
 	{
 		DriftColumn *c = &cols[i];
-		Datum		d = SPI_getbinval(tup, desc, i + 2, &isnull);
 
-		if (c->kind == KIND_NUMERIC)
-		{
-			int			dropped = 0;
-
-			if (isnull)
-			{
-				c->cur_values = palloc(sizeof(double));
-				c->ncur = 0;
-			}
-			else
-				c->cur_values = DriftArrayToDoubles(DatumGetArrayTypeP(d), c->name,
-													&c->ncur, &dropped, false, NULL);
-			if (c->sort_current)
-				StatsSort(c->cur_values, c->ncur);
-			c->cur_count = c->ncur;
-			c->cur_dropped = dropped;
-		}
-		else
-		{
-			c->cur_count = 0;
-			c->cur_dropped = 0;
-			if (!isnull)
-				CategoryCountArray(&c->cats, DatumGetArrayTypeP(d), false,
-								   &c->cur_count, &c->cur_dropped);
-		}
+		if (c->kind != KIND_NUMERIC)
+			continue;
+		c->cur_count = c->ncur;
+		if (c->sort_current)
+			StatsSort(c->cur_values, c->ncur);
 	}
 }
 
