@@ -4,7 +4,9 @@ read from tables, against SciPy/numpy on the same values already in memory,
 and mlops.detect_drift over an N-row, 20-column table. Connects through
 libpq's environment to a database where mlops can be created; prints a
 Markdown table. BENCH_N (default 1000000) sets the row count; every timing
-is the best of BENCH_REPS (default 3) runs, wall clock."""
+is the best of BENCH_REPS (default 5) runs, wall clock; an mlops timing and
+its SciPy counterpart run alternately, so that load from other processes on
+a shared machine falls on both sides alike."""
 import io
 import os
 import time
@@ -14,21 +16,29 @@ import psycopg2
 from scipy import stats
 
 N = int(os.environ.get("BENCH_N", "1000000"))
-REPS = int(os.environ.get("BENCH_REPS", "3"))
+REPS = int(os.environ.get("BENCH_REPS", "5"))
 conn = psycopg2.connect("")
 conn.autocommit = True
 cur = conn.cursor()
 cur.execute("CREATE EXTENSION IF NOT EXISTS mlops")
 
 
+def timed(fn):
+    t0 = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - t0, result
+
+
 def best(fn):
-    times = []
-    result = None
-    for _ in range(REPS):
-        t0 = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), result
+    """Best wall-clock time of REPS runs of fn, and fn's last result."""
+    runs = [timed(fn) for _ in range(REPS)]
+    return min(t for t, _ in runs), runs[-1][1]
+
+
+def best_pair(fn1, fn2):
+    """Best times of fn1 and fn2 run alternately REPS times, and their results."""
+    runs = [(timed(fn1), timed(fn2)) for _ in range(REPS)]
+    return (min(a[0] for a, _ in runs), runs[-1][0][1]), (min(b[0] for _, b in runs), runs[-1][1][1])
 
 
 def load(table, columns):
@@ -75,11 +85,13 @@ b = rng.normal(0.003, 1.0, N)
 load("bench_ref", [("x", a)])
 load("bench_cur", [("x", b)])
 arrays_sql = "(SELECT array_agg(x) FROM bench_ref), (SELECT array_agg(x) FROM bench_cur)"
-t_sql, got = best(lambda: (cur.execute("SELECT statistic, p_value FROM mlops.ks_test(%s)" % arrays_sql), cur.fetchone())[1])
-t_py, want = best(lambda: stats.ks_2samp(a, b))
+(t_sql, got), (t_py, want) = best_pair(
+    lambda: (cur.execute("SELECT statistic, p_value FROM mlops.ks_test(%s)" % arrays_sql), cur.fetchone())[1],
+    lambda: stats.ks_2samp(a, b))
 rows.append(("ks_test, %d vs %d" % (N, N), t_sql, t_py, "D %.6g / %.6g, p %.6g / %.6g" % (got[0], want.statistic, got[1], want.pvalue)))
-t_sql, got = best(lambda: (cur.execute("SELECT mlops.psi(%s)" % arrays_sql), cur.fetchone())[1])
-t_py, want = best(lambda: psi_numpy(a, b))
+(t_sql, got), (t_py, want) = best_pair(
+    lambda: (cur.execute("SELECT mlops.psi(%s)" % arrays_sql), cur.fetchone())[1],
+    lambda: psi_numpy(a, b))
 rows.append(("psi (10 quantile bins), %d vs %d" % (N, N), t_sql, t_py, "%.9g / %.9g" % (got[0], want)))
 # the same, from arrays already materialized (the statistics alone)
 cur.execute("DROP TABLE IF EXISTS bench_arrays")
@@ -111,7 +123,6 @@ load("wide_ref", ref_cols)
 load("wide_cur", cur_cols)
 t_ref, _ = best(lambda: (cur.execute("SELECT mlops.set_drift_reference('wide', 'wide_ref')"), cur.fetchone())[1])
 rows.append(("set_drift_reference, %d rows x 20 columns" % N, t_ref, None, ""))
-t_sql, report = best(lambda: (cur.execute("SELECT mlops.detect_drift('wide', 'wide_cur')"), cur.fetchone()[0])[1])
 
 
 def scipy_detect():
@@ -125,7 +136,9 @@ def scipy_detect():
     return out
 
 
-t_py, want = best(scipy_detect)
+(t_sql, report), (t_py, want) = best_pair(
+    lambda: (cur.execute("SELECT mlops.detect_drift('wide', 'wide_cur')"), cur.fetchone()[0])[1],
+    scipy_detect)
 worst = max(abs(report["columns"][k]["psi"]["value"] - v[0]) for k, v in want.items())
 rows.append(("detect_drift, %d rows x 20 columns (psi+ks / psi+chi_square)" % N, t_sql, t_py,
              "%d checks, max |psi diff| %.2g" % (sum(len(v) for v in report["columns"].values()), worst)))

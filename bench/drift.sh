@@ -20,7 +20,7 @@ if [ "$(id -u)" -eq 0 ]; then
   runas=(runuser -u postgres --)
 fi
 "${runas[@]}" env PATH="$work/install$($pgc --bindir):$PATH" WORK="$work" \
-  BENCH_N="${BENCH_N:-1000000}" BENCH_REPS="${BENCH_REPS:-3}" bash -c '
+  BENCH_N="${BENCH_N:-1000000}" BENCH_REPS="${BENCH_REPS:-5}" bash -c '
 set -euo pipefail
 export PGHOST=$WORK PGDATABASE=postgres PGUSER=$(id -un)
 export PGPORT=$(perl -MIO::Socket::INET -e "print IO::Socket::INET->new(Listen => 1, LocalAddr => q{127.0.0.1}, LocalPort => 0)->sockport")

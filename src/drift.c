@@ -902,6 +902,8 @@ AggregateSource(const char *item, DriftColumn *cols, int ncols, int64 *rows)
 
 					c->cats.cur_counts[CategoryIndex(&c->cats, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t))] += 1;
 					c->cur_count++;
+					if ((Pointer) t != DatumGetPointer(values[i]))
+						pfree(t);	/* a detoasted copy */
 				}
 			}
 		}
