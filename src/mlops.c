@@ -22,6 +22,7 @@
 #include "utils/lsyscache.h"
 
 #include "mlops.h"
+#include "scheduler.h"
 
 PG_MODULE_MAGIC;
 
@@ -41,6 +42,7 @@ _PG_init(void)
 
 	MlopsGucInit();
 	MlopsSecurityInit();
+	SchedulerInit();
 }
 
 /*
