@@ -30,6 +30,7 @@
 static bool wake_registered = false;
 
 static void WakeSchedulerAtCommit(XactEvent event, void *arg);
+static List *ParseJobCommand(const char *command);
 
 PG_FUNCTION_INFO_V1(mlops__jobs_changed);
 PG_FUNCTION_INFO_V1(mlops__next_run);
@@ -118,7 +119,7 @@ mlops__check_job_command(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("command must not be null")));
 	command = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	stmts = raw_parser(command, RAW_PARSE_DEFAULT);
+	stmts = ParseJobCommand(command);
 	if (stmts == NIL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -141,6 +142,39 @@ mlops__check_job_command(PG_FUNCTION_ARGS)
 					 errdetail("VACUUM cannot run inside the transaction a job run executes in; autovacuum covers routine maintenance.")));
 	}
 	PG_RETURN_VOID();
+}
+
+/*
+ * ParseJobCommand parses a command, turning a syntax error into one that
+ * says it is about the job command (the raw error would point into the
+ * statement that called us).
+ */
+static List *
+ParseJobCommand(const char *command)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	List	   *volatile stmts = NIL;
+
+	PG_TRY();
+	{
+		stmts = raw_parser(command, RAW_PARSE_DEFAULT);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		ereport(ERROR,
+				(errcode(edata->sqlerrcode),
+				 errmsg("invalid job command"),
+				 edata->cursorpos > 0 ?
+				 errdetail("%s at character %d of the command.", edata->message, edata->cursorpos) :
+				 errdetail("%s.", edata->message)));
+	}
+	PG_END_TRY();
+	return stmts;
 }
 
 /*

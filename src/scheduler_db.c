@@ -928,7 +928,7 @@ DisableJob(JobEntry *job, const char *reason)
 	ereport(WARNING,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			 errmsg("mlops disabled job " INT64_FORMAT, job->job_id),
-			 errdetail("%s", reason)));
+			 errdetail("The job was disabled because %s.", reason)));
 	job->enabled = false;
 	job->run_requested = false;
 	values[0] = Int64GetDatum(job->job_id);

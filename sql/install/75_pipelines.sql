@@ -226,7 +226,9 @@ BEGIN
         END IF;
         SELECT pg_catalog.string_agg(pg_catalog.quote_ident(p), '.')
           INTO target FROM pg_catalog.unnest(pg_catalog.parse_ident(p_output_table)) p;
-        DROP VIEW IF EXISTS pg_temp.mlops_pipeline_source CASCADE;
+        IF pg_catalog.to_regclass('pg_temp.mlops_pipeline_source') IS NOT NULL THEN
+            DROP VIEW pg_temp.mlops_pipeline_source CASCADE;
+        END IF;
         EXECUTE 'CREATE TEMP VIEW mlops_pipeline_source AS ' OPERATOR(pg_catalog.||) src;
         SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attnum),
                pg_catalog.string_agg(pg_catalog.format(
