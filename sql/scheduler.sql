@@ -58,6 +58,7 @@ SELECT mlops.schedule('x', '@daily', 'VACUUM');
 SELECT mlops.alter_job('nope', enabled => false);
 SELECT mlops.alter_job('yearly-report', max_retries => -1);
 SELECT mlops.alter_job('yearly-report', max_runtime => '0 seconds');
+SELECT mlops.alter_job('yearly-report', retry_delay => '10 ms');
 SELECT mlops.alter_job('yearly-report', schedule => 'every now and then');
 SELECT mlops.unschedule('nope');
 SELECT mlops.run_job('nope');
@@ -78,7 +79,7 @@ CREATE ROLE sched_alice LOGIN;
 CREATE ROLE sched_nologin;
 GRANT USAGE ON SCHEMA mlops TO sched_alice, sched_nologin;
 GRANT EXECUTE ON FUNCTION mlops.schedule(text, text, text), mlops.unschedule(text),
-      mlops.alter_job(text, text, text, boolean, interval, integer), mlops.run_job(text)
+      mlops.alter_job(text, text, text, boolean, interval, integer, interval), mlops.run_job(text)
    TO sched_alice, sched_nologin;
 GRANT SELECT ON mlops.jobs, mlops.job_runs, mlops.pipeline_runs TO sched_alice;
 SET ROLE sched_alice;

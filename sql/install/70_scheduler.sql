@@ -295,7 +295,7 @@ REVOKE ALL ON FUNCTION mlops.unschedule(text) FROM PUBLIC;
 
 -- alter_job: NULL leaves a setting as it is.
 CREATE FUNCTION mlops._impl_alter_job(job_name text, schedule text, command text, enabled boolean,
-                                      max_runtime interval, max_retries integer)
+                                      max_runtime interval, max_retries integer, retry_delay interval)
     RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -323,12 +323,16 @@ BEGIN
     IF max_retries IS NOT NULL AND (max_retries OPERATOR(pg_catalog.<) 0 OR max_retries OPERATOR(pg_catalog.>) 100) THEN
         RAISE EXCEPTION 'max_retries must be between 0 and 100' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF retry_delay IS NOT NULL AND retry_delay OPERATOR(pg_catalog.<) '1 second'::interval THEN
+        RAISE EXCEPTION 'retry_delay must be at least 1 second' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     UPDATE mlops.jobs
        SET schedule = COALESCE($2, j.schedule),
            command = COALESCE($3, j.command),
            enabled = COALESCE($4, j.enabled),
            max_runtime = COALESCE($5, j.max_runtime),
            max_retries = COALESCE($6, j.max_retries),
+           retry_delay = COALESCE($7, j.retry_delay),
            next_run_at = next,
            disabled_reason = CASE WHEN $4 THEN NULL ELSE j.disabled_reason END,
            failures = CASE WHEN $4 THEN 0 ELSE j.failures END
@@ -336,15 +340,15 @@ BEGIN
     PERFORM mlops._audit_event('job.alter', 'job', j.job_id::text,
                                pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
                                    'job_name', j.job_name, 'schedule', $2, 'command', $3,
-                                   'enabled', $4, 'max_runtime', $5, 'max_retries', $6)));
+                                   'enabled', $4, 'max_runtime', $5, 'max_retries', $6, 'retry_delay', $7)));
 END
 $$;
-REVOKE ALL ON FUNCTION mlops._impl_alter_job(text, text, text, boolean, interval, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION mlops._impl_alter_job(text, text, text, boolean, interval, integer, interval) FROM PUBLIC;
 CREATE FUNCTION mlops.alter_job(job_name text, schedule text DEFAULT NULL, command text DEFAULT NULL,
                                 enabled boolean DEFAULT NULL, max_runtime interval DEFAULT NULL,
-                                max_retries integer DEFAULT NULL)
+                                max_retries integer DEFAULT NULL, retry_delay interval DEFAULT NULL)
     RETURNS void LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
-REVOKE ALL ON FUNCTION mlops.alter_job(text, text, text, boolean, interval, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION mlops.alter_job(text, text, text, boolean, interval, integer, interval) FROM PUBLIC;
 
 -- run_job: run now, once, whether or not the job is enabled.
 CREATE FUNCTION mlops._impl_run_job(job_name text)
