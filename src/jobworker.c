@@ -9,7 +9,8 @@
  *   1. publishes its pid in the slot and arranges to free the slot and wake
  *      the scheduler however it exits (FATAL included);
  *   2. connects to the database as the job's owner, so the command has
- *      exactly the owner's privileges and settings;
+ *      exactly the owner's privileges and settings, and waits for the due
+ *      time (the scheduler starts workers up to PRELAUNCH_MS early);
  *   3. marks the run 'running' (as the extension owner: users never write
  *      mlops tables), sets application_name to "mlops job <name>";
  *   4. runs the command in one transaction as the owner, through SPI;
@@ -34,6 +35,7 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
 #include "mlops.h"
 #include "scheduler.h"
@@ -42,6 +44,7 @@
 #define MAX_RESULT_CHARS 10000
 
 static void JobWorkerDetach(int code, Datum arg);
+static void WaitUntilDue(TimestampTz due);
 static bool MarkRunning(int64 run_id, char **command, char **job_name, bool *is_pipeline);
 static void RecordOutcome(int64 run_id, bool succeeded, uint64 rows, const char *result,
 						  const char *message, bool is_pipeline);
@@ -54,6 +57,7 @@ MlopsJobWorkerMain(Datum arg)
 {
 	int			slotno = DatumGetInt32(arg);
 	int64		run_id;
+	TimestampTz due;
 	Oid			dboid;
 	Oid			owner;
 	JobWorkerSlot *js;
@@ -68,6 +72,7 @@ MlopsJobWorkerMain(Datum arg)
 	MemoryContext workcxt;
 
 	memcpy(&run_id, MyBgworkerEntry->bgw_extra, sizeof(run_id));
+	memcpy(&due, MyBgworkerEntry->bgw_extra + sizeof(run_id), sizeof(due));
 	if (slotno < 0 || slotno >= MlopsScheduler->num_job_slots)
 		proc_exit(0);
 	LWLockAcquire(SchedulerLock(), LW_EXCLUSIVE);
@@ -86,6 +91,7 @@ MlopsJobWorkerMain(Datum arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(dboid, owner, 0);
+	WaitUntilDue(due);
 
 	if (!MarkRunning(run_id, &command, &job_name, &is_pipeline))
 		proc_exit(0);
@@ -174,6 +180,27 @@ JobWorkerDetach(int code, Datum arg)
 }
 
 /*
+ * WaitUntilDue sleeps until the run's due time: the scheduler starts workers
+ * a moment early so that connecting does not delay the command.
+ */
+static void
+WaitUntilDue(TimestampTz due)
+{
+	for (;;)
+	{
+		TimestampTz now = GetCurrentTimestamp();
+
+		if (now >= due)
+			return;
+		/* rounds up, so we never run early */
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 TimestampDifferenceMilliseconds(now, due), PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/*
  * MarkRunning moves the run from 'scheduled' to 'running' and returns its
  * command; false if the run is no longer waiting (timed out or deleted).
  */
@@ -186,6 +213,9 @@ MarkRunning(int64 run_id, char **command, char **job_name, bool *is_pipeline)
 	MlopsOwnerSave save;
 
 	StartTransactionCommand();
+	/* flushed by the command's own commit, like the scheduler's records */
+	(void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	MlopsBeginOwner(&save);

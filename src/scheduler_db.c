@@ -21,7 +21,10 @@
  *      (or record "exited unexpectedly"), count failures and schedule a retry
  *      with exponential backoff while failures <= max_retries;
  *   2. reload the jobs if invalidated;
- *   3. launch every enabled job whose next_run_at has passed (and every job
+ *   3. launch every enabled job whose next_run_at has passed or is less than
+ *      PRELAUNCH_MS away (the worker connects, then waits for the due time,
+ *      so the command starts on time instead of after a backend start-up),
+ *      and every job
  *      run_job() asked for) that is not already running, while the global
  *      mlops.max_running_jobs (per database) allows: claim a worker slot, insert the run as
  *      'scheduled' and advance next_run_at in one committed transaction, then
@@ -33,6 +36,14 @@
  * At start it marks runs left 'scheduled' or 'running' by a previous server
  * life as failed ("server restarted"), and adopts runs whose worker is still
  * alive (the scheduler alone was restarted).
+ *
+ * Durability: the scheduler commits its bookkeeping asynchronously
+ * (synchronous_commit = off), so a busy disk does not delay launches.  This
+ * keeps the "run recorded before it launches" invariant where it matters:
+ * the run's row precedes the command's own commit in the WAL, and that
+ * commit (synchronous as the owner configured) flushes it, so a run whose
+ * effects survive a crash is always recorded.  A crash can lose only
+ * bookkeeping of runs with no durable effect, which are then run again.
  *
  * Robustness: a job whose row is unusable (its owner was dropped or cannot
  * log in, its schedule does not parse) is disabled with the reason in
@@ -76,6 +87,8 @@
 #define TRIM_INTERVAL_MS 3600000
 /* the longest retry backoff */
 #define MAX_RETRY_DELAY_MS 3600000
+/* a run's worker is started this long before it is due, and waits */
+#define PRELAUNCH_MS 200
 
 typedef struct JobEntry
 {
@@ -94,6 +107,7 @@ typedef struct JobEntry
 	int64		run_id;
 	int			slotno;
 	BackgroundWorkerHandle *handle;
+	TimestampTz run_due;
 	TimestampTz run_started;
 	bool		timed_out;
 } JobEntry;
@@ -159,6 +173,8 @@ MlopsSchedulerMain(Datum arg)
 
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	SetConfigOption("application_name", MLOPS_SCHEDULER_APPNAME, PGC_USERSET, PGC_S_SESSION);
+	/* see "Durability" in the header comment */
+	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 	pgstat_report_appname(MLOPS_SCHEDULER_APPNAME);
 	SchedulerIsSelf = true;
 
@@ -568,7 +584,8 @@ LaunchDueJobs(TimestampTz now)
 	{
 		if (job->run_id != 0 || !job->seen)
 			continue;
-		if (job->run_requested || (job->enabled && job->next_run_at <= now))
+		if (job->run_requested ||
+			(job->enabled && job->next_run_at <= TimestampTzPlusMilliseconds(now, PRELAUNCH_MS)))
 			due = lappend(due, job);
 	}
 	foreach(lc, due)
@@ -612,7 +629,7 @@ LaunchJob(JobEntry *job, TimestampTz now)
 		LWLockRelease(SchedulerLock());
 		job->run_id = rid;
 		job->slotno = slotno;
-		job->run_started = GetCurrentTimestamp();
+		job->run_started = Max(GetCurrentTimestamp(), job->run_due);
 		job->timed_out = false;
 
 		memset(&worker, 0, sizeof(worker));
@@ -622,6 +639,7 @@ LaunchJob(JobEntry *job, TimestampTz now)
 		worker.bgw_main_arg = Int32GetDatum(slotno);
 		worker.bgw_notify_pid = MyProcPid;
 		memcpy(worker.bgw_extra, &rid, sizeof(rid));
+		memcpy(worker.bgw_extra + sizeof(rid), &job->run_due, sizeof(TimestampTz));
 		snprintf(worker.bgw_library_name, BGW_MAXLEN, "mlops");
 		snprintf(worker.bgw_function_name, BGW_MAXLEN, "MlopsJobWorkerMain");
 		snprintf(worker.bgw_name, BGW_MAXLEN, MLOPS_JOB_APPNAME_PREFIX "run " INT64_FORMAT, rid);
@@ -711,7 +729,8 @@ InsertRun(JobEntry *job, TimestampTz now)
 	Oid			types[5] = {INT8OID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID, BOOLOID};
 	Datum		values[5];
 	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
-	bool		scheduled_due = job->enabled && job->next_run_at <= now;
+	bool		scheduled_due = job->enabled &&
+		job->next_run_at <= TimestampTzPlusMilliseconds(now, PRELAUNCH_MS);
 	bool		only_requested = job->run_requested && !scheduled_due;
 	TimestampTz due = scheduled_due ? job->next_run_at : now;
 	TimestampTz next;
@@ -722,7 +741,7 @@ InsertRun(JobEntry *job, TimestampTz now)
 		next = job->next_run_at;
 	else
 		next = ScheduleNextRun(&job->schedule,
-							   job->next_run_at == DT_NOEND ? 0 : job->next_run_at, now);
+							   job->next_run_at == DT_NOEND ? 0 : job->next_run_at, Max(now, due));
 	values[0] = Int64GetDatum(job->job_id);
 	values[1] = Int32GetDatum(job->failures + 1);
 	values[2] = TimestampTzGetDatum(due);
@@ -743,6 +762,7 @@ InsertRun(JobEntry *job, TimestampTz now)
 				 5, types, values, nulls);
 	job->next_run_at = next;
 	job->run_requested = false;
+	job->run_due = due;
 	return run_id;
 }
 
@@ -900,10 +920,12 @@ NextWakeMs(TimestampTz now)
 			have_waiting_runs = true;
 		else if (job->enabled)
 		{
-			if (job->next_run_at <= now)
+			TimestampTz launch_at = TimestampTzPlusMilliseconds(job->next_run_at, -PRELAUNCH_MS);
+
+			if (launch_at <= now)
 				have_waiting_runs = true;
 			else
-				wake = Min(wake, job->next_run_at);
+				wake = Min(wake, launch_at);
 		}
 	}
 	/* due jobs that found no free slot: a finishing worker sets our latch */

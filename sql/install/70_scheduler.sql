@@ -138,7 +138,6 @@ DECLARE
 BEGIN
     SELECT * INTO j FROM mlops.jobs
      WHERE job_name OPERATOR(pg_catalog.=) p_job_name
-       AND owner_name OPERATOR(pg_catalog.=) mlops.current_actor()
        AND owner OPERATOR(pg_catalog.=) (SELECT oid FROM pg_catalog.pg_roles
                                          WHERE rolname OPERATOR(pg_catalog.=) mlops.current_actor())
      FOR UPDATE;
