@@ -13,8 +13,10 @@
  *      time (the scheduler starts workers up to PRELAUNCH_MS early);
  *   3. marks the run 'running' (as the extension owner: users never write
  *      mlops tables), sets application_name to "mlops job <name>";
- *   4. runs the command in one transaction as the owner, through SPI;
- *   5. records succeeded or failed with rows, result and message.  A
+ *   4. runs the command in one transaction as the owner, through SPI, and
+ *      records "succeeded" (rows, result) in that same transaction, so the
+ *      record and the command's effects commit together; an error aborts
+ *      both and "failed" is recorded with the message in a new one.  A
  *      pipeline job whose result says {"status": "failed"} is a failed run.
  * A timed-out run is terminated by the scheduler with SIGTERM, which the
  * standard die() handler turns into a FATAL exit; the scheduler has already
@@ -40,13 +42,15 @@
 #include "mlops.h"
 #include "scheduler.h"
 
-/* the longest result text kept in mlops.job_runs.result */
+/* the longest result text of a plain command kept in mlops.job_runs.result */
 #define MAX_RESULT_CHARS 10000
 
 static void JobWorkerDetach(int code, Datum arg);
 static void WaitUntilDue(TimestampTz due);
 static bool MarkRunning(int64 run_id, char **command, char **job_name, bool *is_pipeline);
-static void RecordOutcome(int64 run_id, bool succeeded, uint64 rows, const char *result,
+static void RunCommand(int64 run_id, const char *command, bool is_pipeline);
+static void RecordFailure(int64 run_id, const char *message);
+static void RecordOutcome(int64 run_id, const char *status, uint64 rows, const char *result,
 						  const char *message, bool is_pipeline);
 
 /*
@@ -65,11 +69,6 @@ MlopsJobWorkerMain(Datum arg)
 	char	   *job_name;
 	bool		is_pipeline;
 	char	   *appname;
-	volatile bool succeeded = false;
-	volatile uint64 rows = 0;
-	char	   *volatile result = NULL;
-	char	   *volatile message = NULL;
-	MemoryContext workcxt;
 
 	memcpy(&run_id, MyBgworkerEntry->bgw_extra, sizeof(run_id));
 	memcpy(&due, MyBgworkerEntry->bgw_extra + sizeof(run_id), sizeof(due));
@@ -99,59 +98,86 @@ MlopsJobWorkerMain(Datum arg)
 	SetConfigOption("application_name", appname, PGC_USERSET, PGC_S_SESSION);
 	pgstat_report_appname(appname);
 
-	workcxt = AllocSetContextCreate(TopMemoryContext, "mlops job result", ALLOCSET_DEFAULT_SIZES);
 	StartTransactionCommand();
 	PG_TRY();
 	{
-		int			rc;
-
 		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
-		debug_query_string = command;
-		pgstat_report_activity(STATE_RUNNING, command);
-		rc = SPI_execute(command, false, 0);
-		if (rc < 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INTERNAL_ERROR),
-					 errmsg("the command failed: %s", SPI_result_code_string(rc))));
-		rows = SPI_processed;
-		if (SPI_tuptable != NULL && SPI_processed >= 1 && SPI_tuptable->tupdesc->natts >= 1)
-		{
-			char	   *value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-
-			if (value != NULL)
-			{
-				MemoryContext old = MemoryContextSwitchTo(workcxt);
-
-				result = pnstrdup(value, Min(strlen(value), MAX_RESULT_CHARS));
-				MemoryContextSwitchTo(old);
-			}
-		}
+		RunCommand(run_id, command, is_pipeline);
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
-		succeeded = true;
 	}
 	PG_CATCH();
 	{
 		ErrorData  *edata;
 
-		MemoryContextSwitchTo(workcxt);
+		MemoryContextSwitchTo(TopMemoryContext);
 		edata = CopyErrorData();
 		FlushErrorState();
 		AbortCurrentTransaction();
-		message = edata->detail != NULL ?
-			psprintf("%s (%s)", edata->message, edata->detail) : pstrdup(edata->message);
-		succeeded = false;
-		rows = 0;
-		result = NULL;
+		RecordFailure(run_id, edata->detail != NULL ?
+					  psprintf("%s (%s)", edata->message, edata->detail) : edata->message);
 	}
 	PG_END_TRY();
 	debug_query_string = NULL;
 	pgstat_report_activity(STATE_IDLE, NULL);
-
-	RecordOutcome(run_id, succeeded, rows, result, message, is_pipeline);
 	proc_exit(0);
+}
+
+/*
+ * RunCommand executes the job's command as the owner and, in the same
+ * transaction, records the run as succeeded (or failed, for a pipeline that
+ * reports failure), so a run is 'succeeded' exactly when its effects
+ * commit.  A command that wrote nothing commits asynchronously: only its
+ * bookkeeping is at stake.
+ */
+static void
+RunCommand(int64 run_id, const char *command, bool is_pipeline)
+{
+	int			rc;
+	uint64		rows;
+	char	   *result = NULL;
+
+	debug_query_string = command;
+	pgstat_report_activity(STATE_RUNNING, command);
+	rc = SPI_execute(command, false, 0);
+	if (rc < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("the command failed: %s", SPI_result_code_string(rc))));
+	rows = SPI_processed;
+	if (SPI_tuptable != NULL && SPI_processed >= 1 && SPI_tuptable->tupdesc->natts >= 1)
+	{
+		char	   *value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+		/* a pipeline's document is kept whole: its status is read from it */
+		if (value != NULL)
+			result = is_pipeline ? value : pnstrdup(value, Min(strlen(value), MAX_RESULT_CHARS));
+	}
+	if (!TransactionIdIsValid(GetTopTransactionIdIfAny()))
+		(void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_LOCAL, true, 0, false);
+	RecordOutcome(run_id, "succeeded", rows, result, NULL, is_pipeline);
+}
+
+/*
+ * RecordFailure records a run whose command raised an error, in a
+ * transaction of its own (asynchronous: after a crash an unrecorded failure
+ * is recorded as "server restarted", a failure as well).
+ */
+static void
+RecordFailure(int64 run_id, const char *message)
+{
+	StartTransactionCommand();
+	(void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	RecordOutcome(run_id, "failed", 0, NULL, message, false);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
 }
 
 /*
@@ -248,10 +274,11 @@ MarkRunning(int64 run_id, char **command, char **job_name, bool *is_pipeline)
 
 /*
  * RecordOutcome stores how the run ended, unless the scheduler already
- * recorded it (timed out).
+ * recorded it (timed out), inside the caller's transaction and SPI
+ * connection, as the extension owner.
  */
 static void
-RecordOutcome(int64 run_id, bool succeeded, uint64 rows, const char *result,
+RecordOutcome(int64 run_id, const char *status, uint64 rows, const char *result,
 			  const char *message, bool is_pipeline)
 {
 	Oid			types[6] = {INT8OID, TEXTOID, INT8OID, TEXTOID, TEXTOID, BOOLOID};
@@ -260,7 +287,7 @@ RecordOutcome(int64 run_id, bool succeeded, uint64 rows, const char *result,
 	MlopsOwnerSave save;
 
 	values[0] = Int64GetDatum(run_id);
-	values[1] = CStringGetTextDatum(succeeded ? "succeeded" : "failed");
+	values[1] = CStringGetTextDatum(status);
 	values[2] = Int64GetDatum((int64) rows);
 	if (result != NULL)
 		values[3] = CStringGetTextDatum(result);
@@ -270,11 +297,8 @@ RecordOutcome(int64 run_id, bool succeeded, uint64 rows, const char *result,
 		values[4] = CStringGetTextDatum(message);
 	else
 		nulls[4] = 'n';
-	values[5] = BoolGetDatum(is_pipeline && succeeded && result != NULL);
+	values[5] = BoolGetDatum(is_pipeline && result != NULL);
 
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
 	MlopsBeginOwner(&save);
 
 	/*
@@ -293,7 +317,4 @@ RecordOutcome(int64 run_id, bool succeeded, uint64 rows, const char *result,
 							  6, types, values, nulls, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not record the outcome of job run " INT64_FORMAT, run_id);
 	MlopsEndOwner(&save);
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
 }
