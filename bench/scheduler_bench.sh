@@ -52,6 +52,10 @@ SELECT format('runs %s', count(*)),
               round(percentile_cont(0.5) WITHIN GROUP (ORDER BY commit_ms)::numeric, 1),
               round(percentile_cont(0.99) WITHIN GROUP (ORDER BY commit_ms)::numeric, 1))
   FROM r;
+SELECT format('late starts (> 50 ms): %s', COALESCE(string_agg(format('run %s %s ms', n, round(start_ms::numeric)), ', '), 'none'))
+  FROM (SELECT row_number() OVER (ORDER BY run_id) AS n, EXTRACT(epoch FROM started_at - due_at) * 1000 AS start_ms
+          FROM mlops.job_runs WHERE started_at IS NOT NULL ORDER BY run_id LIMIT $runs) r
+ WHERE start_ms > 50;
 SQL
 psql -c "SELECT mlops.unschedule('bench')" >/dev/null
 

@@ -223,17 +223,22 @@ SchedulerWakeDb(Oid dboid)
 }
 
 /*
- * SchedulerWakeLauncher asks the launcher to look at every database again.
+ * SchedulerWakeLauncher wakes the launcher; with rescan, it also asks it to
+ * check again the databases where mlops was not installed.
  */
 void
-SchedulerWakeLauncher(void)
+SchedulerWakeLauncher(bool rescan)
 {
 	Latch	   *latch;
 
 	if (MlopsScheduler == NULL)
 		return;
 	LWLockAcquire(SchedulerLock(), LW_EXCLUSIVE);
-	MlopsScheduler->rescan_requested = true;
+	if (rescan)
+	{
+		MlopsScheduler->rescan_requested = true;
+		MlopsScheduler->install_count++;
+	}
 	latch = MlopsScheduler->launcher_latch;
 	LWLockRelease(SchedulerLock());
 	if (latch != NULL)
@@ -280,7 +285,10 @@ static void
 InstallWakeCallback(XactEvent event, void *arg)
 {
 	if (event == XACT_EVENT_COMMIT)
-		SchedulerWakeLauncher();
+	{
+		elog(DEBUG1, "mlops installed in database %u: waking the launcher", MyDatabaseId);
+		SchedulerWakeLauncher(true);
+	}
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT)
 	{
 		UnregisterXactCallback(InstallWakeCallback, NULL);
@@ -467,6 +475,7 @@ LauncherScan(void)
 	LWLockAcquire(SchedulerLock(), LW_EXCLUSIVE);
 	rescan = MlopsScheduler->rescan_requested;
 	MlopsScheduler->rescan_requested = false;
+	elog(DEBUG1, "mlops launcher scans %d databases%s", ndbs, rescan ? " (rescan)" : "");
 
 	/* reap stopped schedulers; forget dropped databases */
 	for (int i = 0; i < MLOPS_MAX_SCHEDULER_DBS; i++)

@@ -50,6 +50,7 @@ typedef struct SchedulerShared
 	pid_t		launcher_pid;
 	Latch	   *launcher_latch;
 	bool		rescan_requested;	/* CREATE EXTENSION: look again */
+	uint64		install_count;	/* bumped by every CREATE EXTENSION mlops */
 	SchedulerDbSlot dbs[MLOPS_MAX_SCHEDULER_DBS];
 	int			num_job_slots;
 	JobWorkerSlot job_slots[FLEXIBLE_ARRAY_MEMBER];
@@ -62,7 +63,7 @@ extern void SchedulerInit(void);
 extern LWLock *SchedulerLock(void);
 extern SchedulerDbSlot *SchedulerFindDb(Oid dboid);
 extern void SchedulerWakeDb(Oid dboid);
-extern void SchedulerWakeLauncher(void);
+extern void SchedulerWakeLauncher(bool rescan);
 extern int	SchedulerRunningJobs(Oid dboid);
 
 /* cron_pg.c: schedules in PostgreSQL terms (mlops.timezone, timestamptz) */

@@ -121,6 +121,7 @@ static uint64 seen_generation = 0;
 static SchedulerDbSlot *my_slot = NULL;
 static TimestampTz last_trim = 0;
 static MemoryContext loop_cxt = NULL;
+static uint64 install_count_at_start = 0;
 
 static void SchedulerDetach(int code, Datum arg);
 static void JobsRelcacheCallback(Datum arg, Oid relid);
@@ -168,6 +169,7 @@ MlopsSchedulerMain(Datum arg)
 	my_slot->scheduler_latch = MyLatch;
 	my_slot->no_extension = false;
 	seen_generation = my_slot->jobs_generation;
+	install_count_at_start = MlopsScheduler->install_count;
 	LWLockRelease(SchedulerLock());
 	before_shmem_exit(SchedulerDetach, (Datum) 0);
 
@@ -261,7 +263,7 @@ SchedulerDetach(int code, Datum arg)
 		my_slot->scheduler_latch = NULL;
 	}
 	LWLockRelease(SchedulerLock());
-	SchedulerWakeLauncher();
+	SchedulerWakeLauncher(false);
 }
 
 /*
@@ -276,7 +278,9 @@ JobsRelcacheCallback(Datum arg, Oid relid)
 
 /*
  * ExtensionPresent reports whether mlops is installed in this database; when
- * it is not, it tells the launcher not to start us again until asked.
+ * it is not, it tells the launcher not to start us again until asked --
+ * unless an installation committed since we started, which our snapshot may
+ * have missed (then the launcher restarts us after its usual pause).
  */
 static bool
 ExtensionPresent(void)
@@ -293,7 +297,7 @@ ExtensionPresent(void)
 	if (!present)
 	{
 		LWLockAcquire(SchedulerLock(), LW_EXCLUSIVE);
-		my_slot->no_extension = true;
+		my_slot->no_extension = (MlopsScheduler->install_count == install_count_at_start);
 		LWLockRelease(SchedulerLock());
 	}
 	return present;
