@@ -29,13 +29,14 @@ listen_addresses = ''
 port = $port
 unix_socket_directories = '$work'
 max_worker_processes = 16
+log_min_messages = ${BENCH_LOG_LEVEL:-warning}
 CONF
 "${runas[@]}" "$bindir/pg_ctl" -D "$work/data" -l "$work/server.log" -w start >/dev/null
-trap '"${runas[@]}" "$bindir/pg_ctl" -D "$work/data" -m fast -w stop >/dev/null 2>&1; rm -rf "$work"' EXIT
+trap '"${runas[@]}" "$bindir/pg_ctl" -D "$work/data" -m fast -w stop >/dev/null 2>&1; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 psql() { "${runas[@]}" "$bindir/psql" -X -A -t -q -h "$work" -p "$port" -d postgres "$@"; }
 
 psql -c 'CREATE EXTENSION mlops'
-sleep 2
+until [ "$(psql -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'mlops scheduler'")" = 1 ]; do sleep 0.1; done
 psql -c "SELECT mlops.schedule('bench', 'every 1 second', 'SELECT 1')" >/dev/null
 echo "waiting for $runs runs of an every-1-second job ..." >&2
 sleep $((runs + 3))
