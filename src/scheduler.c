@@ -180,7 +180,11 @@ SchedulerShmemStartup(void)
 LWLock *
 SchedulerLock(void)
 {
-	return &(GetNamedLWLockTranche("mlops_scheduler"))->lock;
+	static LWLock *lock = NULL;
+
+	if (lock == NULL)
+		lock = &(GetNamedLWLockTranche("mlops_scheduler"))->lock;
+	return lock;
 }
 
 /*
