@@ -49,7 +49,7 @@ static void JobWorkerDetach(int code, Datum arg);
 static void WaitUntilDue(TimestampTz due);
 static bool MarkRunning(int64 run_id, char **command, char **job_name, bool *is_pipeline);
 static void RunCommand(int64 run_id, const char *command, bool is_pipeline);
-static void RecordFailure(int64 run_id, const char *message);
+static void RecordFailure(int64 run_id, const char *message, bool broken);
 static void RecordOutcome(int64 run_id, const char *status, uint64 rows, const char *result,
 						  const char *message, bool is_pipeline);
 
@@ -117,7 +117,8 @@ MlopsJobWorkerMain(Datum arg)
 		FlushErrorState();
 		AbortCurrentTransaction();
 		RecordFailure(run_id, edata->detail != NULL ?
-					  psprintf("%s (%s)", edata->message, edata->detail) : edata->message);
+					  psprintf("%s (%s)", edata->message, edata->detail) : edata->message,
+					  edata->sqlerrcode == ERRCODE_SYNTAX_ERROR);
 	}
 	PG_END_TRY();
 	debug_query_string = NULL;
@@ -164,10 +165,13 @@ RunCommand(int64 run_id, const char *command, bool is_pipeline)
 /*
  * RecordFailure records a run whose command raised an error, in a
  * transaction of its own (asynchronous: after a crash an unrecorded failure
- * is recorded as "server restarted", a failure as well).
+ * is recorded as "server restarted", a failure as well).  A command that
+ * does not even parse (mlops.schedule checks commands, so the row was
+ * changed behind its back) is broken for good: the job is disabled with the
+ * reason rather than failing at every slot.
  */
 static void
-RecordFailure(int64 run_id, const char *message)
+RecordFailure(int64 run_id, const char *message, bool broken)
 {
 	StartTransactionCommand();
 	(void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
@@ -175,6 +179,25 @@ RecordFailure(int64 run_id, const char *message)
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	RecordOutcome(run_id, "failed", 0, NULL, message, false);
+	if (broken)
+	{
+		Oid			types[2] = {INT8OID, TEXTOID};
+		Datum		values[2] = {Int64GetDatum(run_id),
+		CStringGetTextDatum(psprintf("its command does not parse: %s", message))};
+		MlopsOwnerSave save;
+
+		MlopsBeginOwner(&save);
+		if (SPI_execute_with_args("UPDATE mlops.jobs SET enabled = false, disabled_reason = $2 "
+								  "WHERE job_id OPERATOR(pg_catalog.=) (SELECT job_id FROM mlops.job_runs "
+								  "WHERE run_id OPERATOR(pg_catalog.=) $1)",
+								  2, types, values, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not disable the job of run " INT64_FORMAT, run_id);
+		MlopsEndOwner(&save);
+		ereport(WARNING,
+				(errcode(ERRCODE_SYNTAX_ERROR),
+				 errmsg("mlops disabled the job of run " INT64_FORMAT, run_id),
+				 errdetail("The job was disabled because its command does not parse: %s.", message)));
+	}
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();

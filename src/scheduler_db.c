@@ -46,7 +46,8 @@
  * bookkeeping of runs with no durable effect, which are then run again.
  *
  * Robustness: a job whose row is unusable (its owner was dropped or cannot
- * log in, its schedule does not parse) is disabled with the reason in
+ * log in, its schedule does not parse; the job worker does the same for a
+ * command that does not parse) is disabled with the reason in
  * mlops.jobs.disabled_reason instead of being retried forever; an error
  * while handling one job is caught, logged and disables that job only.
  */

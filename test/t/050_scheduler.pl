@@ -144,6 +144,16 @@ wait_for('postgres', q{SELECT count(*) >= 2 FROM mlops.job_runs r JOIN mlops.job
   WHERE j.job_name = 'after' AND r.status = 'succeeded'}, 'other jobs keep running');
 is(sql('postgres', $scheduler_query), $scheduler_pid, 'in the same scheduler process');
 
+# a command broken behind mlops.schedule's back disables its job
+sql('postgres', q{SELECT mlops.schedule('garbled', 'every 1 second', 'SELECT 1');
+  UPDATE mlops.jobs SET command = 'SELEC 1' WHERE job_name = 'garbled'});
+wait_for('postgres', q{SELECT NOT enabled AND disabled_reason LIKE 'its command does not parse: syntax error%'
+  FROM mlops.jobs WHERE job_name = 'garbled'}, 'a job whose command does not parse is disabled with a reason');
+sleep(2);
+is(sql('postgres', q{SELECT count(*) FROM mlops.job_runs r JOIN mlops.jobs j USING (job_id) WHERE j.job_name = 'garbled'}),
+	'1', 'after one failed run');
+is(sql('postgres', $scheduler_query), $scheduler_pid, 'and the scheduler carries on');
+
 # two databases run their own jobs
 sql('postgres', 'CREATE DATABASE second');
 sql('second', 'CREATE EXTENSION mlops; CREATE TABLE ticks (db text DEFAULT current_database())');
