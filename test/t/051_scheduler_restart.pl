@@ -41,6 +41,10 @@ sql($node, q{SELECT mlops.unschedule('long')});
 sql($node, q{CREATE TABLE ticks (at timestamptz DEFAULT clock_timestamp());
   SELECT mlops.schedule('tick', 'every 1 second', 'INSERT INTO ticks DEFAULT VALUES')});
 ok($node->poll_query_until('postgres', q{SELECT count(*) >= 1 FROM ticks}), 'the interval job runs');
+# a finished run older than mlops.job_history_days (30) is trimmed by the next scheduler
+sql($node, q{INSERT INTO mlops.job_runs (job_id, owner, status, due_at, scheduled_at, finished_at, command)
+  SELECT job_id, owner, 'succeeded', now() - interval '40 days', now() - interval '40 days',
+         now() - interval '40 days', command FROM mlops.jobs WHERE job_name = 'tick'});
 my $before = sql($node, 'SELECT count(*) FROM mlops.job_runs');
 $node->stop('fast');
 sleep(6);
@@ -50,6 +54,9 @@ sleep(2);
 is(sql($node, q{SELECT count(*) FROM mlops.job_runs r JOIN mlops.jobs j USING (job_id)
    WHERE j.job_name = 'tick' AND r.scheduled_at > pg_postmaster_start_time()
      AND r.due_at < pg_postmaster_start_time()}), '1', 'the missed slots run once, not one by one');
+
+is(sql($node, q{SELECT count(*) FROM mlops.job_runs WHERE finished_at < now() - interval '30 days'}), '0',
+	'history older than mlops.job_history_days is trimmed');
 
 # a hot standby's scheduler stays idle
 $node->backup('b');
