@@ -50,3 +50,20 @@ SELECT model, version, calls, rows FROM mlops.prediction_stats;
 \echo
 \echo '== 4. The audit log recorded every change, with who made it'
 SELECT event_id, action, user_name, resource_type, resource_id FROM mlops.audit_events() ORDER BY event_id;
+
+\echo
+\echo '== Scheduling: a data pipeline runs every 2 seconds in a background worker, and every run is recorded'
+SELECT mlops.schedule_pipeline('clean-tumours', 'data_pipeline', 'every 2 seconds',
+         '{"data_source": "breast_cancer", "output_table": "breast_cancer_clean",
+           "rules": {"not_null": ["diagnosis"], "ranges": {"mean_radius": {"min": 5, "max": 25}},
+                     "allowed_values": {"diagnosis": ["benign", "malignant"]}}}') AS job_id;
+SELECT pg_sleep(5);
+SELECT job_name, schedule, enabled, last_run_at IS NOT NULL AS has_run FROM mlops.jobs;
+SELECT run_id, status, round(EXTRACT(epoch FROM started_at - due_at) * 1000) AS late_ms,
+       round(EXTRACT(epoch FROM finished_at - started_at) * 1000) AS took_ms,
+       result::jsonb -> 'result' -> 'rows_written' AS rows_written,
+       result::jsonb -> 'result' -> 'rejections' AS rejections
+  FROM mlops.job_runs ORDER BY run_id;
+SELECT pipeline_run_id, pipeline, status, jsonb_path_query_array(steps, '$[*].step') AS steps
+  FROM mlops.pipeline_runs ORDER BY pipeline_run_id;
+SELECT mlops.unschedule('clean-tumours');

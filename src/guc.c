@@ -9,6 +9,7 @@
  */
 #include "postgres.h"
 
+#include "pgtime.h"
 #include "utils/guc.h"
 
 #include "guc.h"
@@ -24,6 +25,8 @@ int			mlops_max_json_kb = 65536;
 char	   *mlops_timezone = NULL;
 int			mlops_job_history_days = 30;
 int			mlops_max_running_jobs = 4;
+
+static bool CheckTimezone(char **newval, void **extra, GucSource source);
 
 /*
  * MlopsGucInit registers every mlops.* setting.
@@ -70,7 +73,7 @@ MlopsGucInit(void)
 							   "Time zone in which job schedules are evaluated.",
 							   NULL,
 							   &mlops_timezone, "UTC",
-							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+							   PGC_SIGHUP, 0, CheckTimezone, NULL, NULL);
 	DefineCustomIntVariable("mlops.job_history_days",
 							"Days of job run history kept before it is trimmed.",
 							NULL,
@@ -83,4 +86,20 @@ MlopsGucInit(void)
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("mlops");
+}
+
+/*
+ * CheckTimezone accepts mlops.timezone only if PostgreSQL's timezone library
+ * knows the zone.
+ */
+static bool
+CheckTimezone(char **newval, void **extra, GucSource source)
+{
+	if (*newval == NULL || pg_tzset(*newval) == NULL)
+	{
+		GUC_check_errdetail("Time zone \"%s\" is not known.", *newval ? *newval : "");
+		GUC_check_errhint("Use a name from pg_timezone_names, such as 'UTC' or 'Europe/Berlin'.");
+		return false;
+	}
+	return true;
 }
