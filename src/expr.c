@@ -162,9 +162,7 @@ typedef struct Parser
 	Expr	   *expr;
 	int			nodecap;
 	size_t		poolused;
-	char	   *errbuf;
-	size_t		errlen;
-	int		   *errpos;
+	ExprError  *error;
 	bool		failed;
 } Parser;
 
@@ -177,8 +175,8 @@ static int	ParseSum(Parser *p);
 static int	ParseTerm(Parser *p);
 static int	ParseUnary(Parser *p);
 static int	ParsePrimary(Parser *p);
-static void Fail(Parser *p, int offset, const char *fmt,...)
-			__attribute__((format(printf, 3, 4)));
+static void Fail(Parser *p, ExprErrorKind kind, int offset, const char *fmt,...)
+			__attribute__((format(printf, 4, 5)));
 static void Expected(Parser *p, const char *what);
 static int	NewNode(Parser *p, NodeKind kind, StaticType type, int left, int right);
 static bool CheckOperand(Parser *p, const Token *op, int node, StaticType want);
@@ -191,7 +189,7 @@ static ExprValue LookupMetric(const char *name, ExprLookupFn lookup, void *conte
  * ExprParse parses a condition; see expr.h.
  */
 Expr *
-ExprParse(const char *text, size_t textlen, char *errbuf, size_t errlen, int *errpos)
+ExprParse(const char *text, size_t textlen, ExprError *error)
 {
 	Parser		p;
 	int			root;
@@ -199,17 +197,12 @@ ExprParse(const char *text, size_t textlen, char *errbuf, size_t errlen, int *er
 	memset(&p, 0, sizeof(p));
 	p.text = text;
 	p.textlen = textlen;
-	p.errbuf = errbuf;
-	p.errlen = errlen;
-	p.errpos = errpos;
-	if (errbuf && errlen > 0)
-		errbuf[0] = '\0';
-	if (errpos)
-		*errpos = 0;
+	p.error = error;
+	memset(error, 0, sizeof(ExprError));
 
 	if (textlen > EXPR_MAX_LENGTH)
 	{
-		Fail(&p, EXPR_MAX_LENGTH, "condition is too long: %zu bytes, the limit is %d",
+		Fail(&p, EXPR_ERROR_LIMIT, EXPR_MAX_LENGTH, "condition is too long: %zu bytes, the limit is %d",
 			 textlen, EXPR_MAX_LENGTH);
 		return NULL;
 	}
@@ -224,7 +217,7 @@ ExprParse(const char *text, size_t textlen, char *errbuf, size_t errlen, int *er
 	}
 	if (!p.expr || !p.tokens || !p.expr->pool || !p.expr->nodes || !p.expr->names)
 	{
-		Fail(&p, -1, "out of memory");
+		Fail(&p, EXPR_ERROR_MEMORY, -1, "out of memory");
 		goto fail;
 	}
 	p.nodecap = (int) textlen + 1;
@@ -240,7 +233,7 @@ ExprParse(const char *text, size_t textlen, char *errbuf, size_t errlen, int *er
 		TokenKind	k = p.tokens[p.current].kind;
 
 		if (k >= TK_EQ && k <= TK_GE)
-			Fail(&p, p.tokens[p.current].offset,
+			Fail(&p, EXPR_ERROR_SYNTAX, p.tokens[p.current].offset,
 				 "syntax error at position %d: comparisons cannot be chained, join them with \"and\"",
 				 p.tokens[p.current].offset + 1);
 		else
@@ -249,7 +242,7 @@ ExprParse(const char *text, size_t textlen, char *errbuf, size_t errlen, int *er
 	}
 	if (p.expr->nodes[root].type != ST_ANY && p.expr->nodes[root].type != ST_BOOL)
 	{
-		Fail(&p, 0, "type error at position 1: a condition must be boolean, found %s",
+		Fail(&p, EXPR_ERROR_TYPE, 0, "type error at position 1: a condition must be boolean, found %s",
 			 TypeName(p.expr->nodes[root].type));
 		goto fail;
 	}
@@ -313,21 +306,18 @@ ExprEvaluate(const Expr *expr, ExprLookupFn lookup, void *context)
  * (offset -1 means no position).
  */
 static void
-Fail(Parser *p, int offset, const char *fmt,...)
+Fail(Parser *p, ExprErrorKind kind, int offset, const char *fmt,...)
 {
 	va_list		ap;
 
 	if (p->failed)
 		return;
 	p->failed = true;
-	if (p->errbuf && p->errlen > 0)
-	{
-		va_start(ap, fmt);
-		vsnprintf(p->errbuf, p->errlen, fmt, ap);
-		va_end(ap);
-	}
-	if (p->errpos)
-		*p->errpos = offset < 0 ? 0 : offset + 1;
+	p->error->kind = kind;
+	p->error->position = offset < 0 ? 0 : offset + 1;
+	va_start(ap, fmt);
+	vsnprintf(p->error->message, sizeof(p->error->message), fmt, ap);
+	va_end(ap);
 }
 
 /*
@@ -345,7 +335,7 @@ Expected(Parser *p, const char *what)
 		snprintf(found, sizeof(found), "\"%.20s...\"", p->text + t->offset);
 	else
 		snprintf(found, sizeof(found), "\"%.*s\"", t->length, p->text + t->offset);
-	Fail(p, t->offset, "syntax error at position %d: expected %s, found %s",
+	Fail(p, EXPR_ERROR_SYNTAX, t->offset, "syntax error at position %d: expected %s, found %s",
 		 t->offset + 1, what, found);
 }
 
@@ -435,7 +425,7 @@ Tokenize(Parser *p)
 					e++;
 				if (e >= n || !isdigit((unsigned char) s[e]))
 				{
-					Fail(p, (int) start, "syntax error at position %zu: invalid number, an exponent needs digits",
+					Fail(p, EXPR_ERROR_SYNTAX, (int) start, "syntax error at position %zu: invalid number, an exponent needs digits",
 						 start + 1);
 					return false;
 				}
@@ -445,13 +435,13 @@ Tokenize(Parser *p)
 			}
 			if (i < n && (isalpha((unsigned char) s[i]) || s[i] == '_' || s[i] == '.'))
 			{
-				Fail(p, (int) start, "syntax error at position %zu: invalid number \"%.*s\"",
+				Fail(p, EXPR_ERROR_SYNTAX, (int) start, "syntax error at position %zu: invalid number \"%.*s\"",
 					 start + 1, (int) (i - start + 1 > 20 ? 20 : i - start + 1), s + start);
 				return false;
 			}
 			if (i - start >= sizeof(buf))
 			{
-				Fail(p, (int) start, "syntax error at position %zu: number is too long", start + 1);
+				Fail(p, EXPR_ERROR_SYNTAX, (int) start, "syntax error at position %zu: number is too long", start + 1);
 				return false;
 			}
 			memcpy(buf, s + start, i - start);
@@ -460,7 +450,7 @@ Tokenize(Parser *p)
 			t->number = strtod(buf, NULL);
 			if (!isfinite(t->number))
 			{
-				Fail(p, (int) start, "syntax error at position %zu: number \"%s\" is out of range",
+				Fail(p, EXPR_ERROR_SYNTAX, (int) start, "syntax error at position %zu: number \"%s\" is out of range",
 					 start + 1, buf);
 				return false;
 			}
@@ -471,7 +461,7 @@ Tokenize(Parser *p)
 				i++;
 			if (i - start > EXPR_MAX_NAME)
 			{
-				Fail(p, (int) start, "syntax error at position %zu: name is longer than %d bytes",
+				Fail(p, EXPR_ERROR_LIMIT, (int) start, "syntax error at position %zu: name is longer than %d bytes",
 					 start + 1, EXPR_MAX_NAME);
 				return false;
 			}
@@ -496,7 +486,7 @@ Tokenize(Parser *p)
 			}
 			if (i >= n)
 			{
-				Fail(p, (int) start, "syntax error at position %zu: unterminated string", start + 1);
+				Fail(p, EXPR_ERROR_SYNTAX, (int) start, "syntax error at position %zu: unterminated string", start + 1);
 				return false;
 			}
 			i++;
@@ -536,10 +526,10 @@ Tokenize(Parser *p)
 			if (!matched)
 			{
 				if (isprint(c))
-					Fail(p, (int) start, "syntax error at position %zu: unexpected character \"%c\"%s",
+					Fail(p, EXPR_ERROR_SYNTAX, (int) start, "syntax error at position %zu: unexpected character \"%c\"%s",
 						 start + 1, c, c == '!' ? ", did you mean \"!=\"" : "");
 				else
-					Fail(p, (int) start, "syntax error at position %zu: unexpected byte 0x%02x",
+					Fail(p, EXPR_ERROR_SYNTAX, (int) start, "syntax error at position %zu: unexpected byte 0x%02x",
 						 start + 1, c);
 				return false;
 			}
@@ -560,7 +550,7 @@ NewNode(Parser *p, NodeKind kind, StaticType type, int left, int right)
 
 	if (p->expr->nnodes >= EXPR_MAX_NODES || p->expr->nnodes >= p->nodecap)
 	{
-		Fail(p, p->tokens[p->current].offset,
+		Fail(p, EXPR_ERROR_LIMIT, p->tokens[p->current].offset,
 			 "condition has too many terms at position %d: the limit is %d",
 			 p->tokens[p->current].offset + 1, EXPR_MAX_NODES);
 		return -1;
@@ -604,7 +594,7 @@ CheckOperand(Parser *p, const Token *op, int node, StaticType want)
 
 	if (have == ST_ANY || have == want)
 		return true;
-	Fail(p, op->offset, "type error at position %d: \"%.*s\" needs %s operands, found %s",
+	Fail(p, EXPR_ERROR_TYPE, op->offset, "type error at position %d: \"%.*s\" needs %s operands, found %s",
 		 op->offset + 1, op->length, p->text + op->offset,
 		 want == ST_NUMBER ? "number" : "boolean", TypeName(have));
 	return false;
@@ -618,7 +608,7 @@ Enter(Parser *p)
 {
 	if (++p->depth > EXPR_MAX_DEPTH)
 	{
-		Fail(p, p->tokens[p->current].offset,
+		Fail(p, EXPR_ERROR_LIMIT, p->tokens[p->current].offset,
 			 "condition is nested too deeply at position %d: the limit is %d levels",
 			 p->tokens[p->current].offset + 1, EXPR_MAX_DEPTH);
 		return false;
@@ -728,13 +718,13 @@ ParseComparison(Parser *p)
 	rt = p->expr->nodes[right].type;
 	if (lt != ST_ANY && rt != ST_ANY && lt != rt)
 	{
-		Fail(p, op->offset, "type error at position %d: cannot compare %s with %s",
+		Fail(p, EXPR_ERROR_TYPE, op->offset, "type error at position %d: cannot compare %s with %s",
 			 op->offset + 1, TypeName(lt), TypeName(rt));
 		return -1;
 	}
 	if (nodes[k] != N_EQ && nodes[k] != N_NE && (lt == ST_BOOL || rt == ST_BOOL))
 	{
-		Fail(p, op->offset, "type error at position %d: \"%.*s\" cannot order booleans, use \"=\" or \"!=\"",
+		Fail(p, EXPR_ERROR_TYPE, op->offset, "type error at position %d: \"%.*s\" cannot order booleans, use \"=\" or \"!=\"",
 			 op->offset + 1, op->length, p->text + op->offset);
 		return -1;
 	}

@@ -59,14 +59,33 @@ typedef bool (*ExprLookupFn) (void *context, const char *name, ExprValue *out);
 
 typedef struct Expr Expr;
 
+/* What kind of problem made ExprParse fail. */
+typedef enum ExprErrorKind
+{
+	EXPR_ERROR_NONE = 0,
+	EXPR_ERROR_SYNTAX,			/* malformed text */
+	EXPR_ERROR_TYPE,			/* operand of the wrong type */
+	EXPR_ERROR_LIMIT,			/* too long, too deeply nested, too many terms */
+	EXPR_ERROR_MEMORY			/* malloc failed */
+} ExprErrorKind;
+
+/*
+ * ExprError describes why a parse failed: the kind, the 1-based byte
+ * position of the problem (0 when it is not at one place) and a lower-case
+ * message without final period that already names the position.
+ */
+typedef struct ExprError
+{
+	ExprErrorKind kind;
+	int			position;
+	char		message[256];
+} ExprError;
+
 /*
  * ExprParse parses text (of textlen bytes; it need not be NUL-terminated)
- * and returns the condition, or NULL with a lower-case message in errbuf and
- * the 1-based byte position of the problem in *errpos (0 when the problem
- * is not at one place, such as running out of memory).
+ * and returns the condition, or NULL with *error filled in.
  */
-extern Expr *ExprParse(const char *text, size_t textlen,
-					   char *errbuf, size_t errlen, int *errpos);
+extern Expr *ExprParse(const char *text, size_t textlen, ExprError *error);
 
 /* ExprEvaluate returns whether the condition holds for the given metrics. */
 extern bool ExprEvaluate(const Expr *expr, ExprLookupFn lookup, void *context);

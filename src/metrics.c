@@ -41,6 +41,42 @@ static int	CompareScores(const void *a, const void *b);
 static int	CompareDoubles(const void *a, const void *b);
 
 /*
+ * MetricsCheckPair checks one prediction and, when actual is not NULL, its
+ * actual value: both finite; for classification the actual an integral
+ * label and the prediction a label or a probability between 0 and 1.
+ */
+bool
+MetricsCheckPair(bool classification, double prediction, const double *actual,
+				 char *errbuf, size_t errlen)
+{
+	if (!isfinite(prediction))
+	{
+		snprintf(errbuf, errlen, "prediction must be a finite number, found %g", prediction);
+		return false;
+	}
+	if (actual && !isfinite(*actual))
+	{
+		snprintf(errbuf, errlen, "actual value must be a finite number, found %g", *actual);
+		return false;
+	}
+	if (!classification)
+		return true;
+	if (actual && *actual != floor(*actual))
+	{
+		snprintf(errbuf, errlen, "actual value %g is not a class label (an integral number)", *actual);
+		return false;
+	}
+	if (prediction != floor(prediction) && (prediction < 0.0 || prediction > 1.0))
+	{
+		snprintf(errbuf, errlen,
+				 "prediction %g is neither a class label (an integral number) nor a probability between 0 and 1",
+				 prediction);
+		return false;
+	}
+	return true;
+}
+
+/*
  * ClassificationAccInit empties an accumulator.
  */
 void
@@ -72,26 +108,10 @@ ClassificationAccAdd(ClassificationAcc *acc, double prediction, double actual,
 	int			a,
 				p;
 
-	if (!isfinite(prediction) || !isfinite(actual))
-	{
-		snprintf(errbuf, errlen, "prediction and actual must be finite numbers, found %g and %g",
-				 prediction, actual);
+	if (!MetricsCheckPair(true, prediction, &actual, errbuf, errlen))
 		return false;
-	}
-	if (actual != floor(actual))
-	{
-		snprintf(errbuf, errlen, "actual value %g is not a class label (an integral number)", actual);
-		return false;
-	}
 	if (prediction != floor(prediction))
 	{
-		if (prediction < 0.0 || prediction > 1.0)
-		{
-			snprintf(errbuf, errlen,
-					 "prediction %g is neither a class label (an integral number) nor a probability between 0 and 1",
-					 prediction);
-			return false;
-		}
 		acc->has_scores = true;
 		predicted_label = (prediction >= 0.5) ? 1.0 : 0.0;
 	}
@@ -327,12 +347,8 @@ RegressionAccAdd(RegressionAcc *acc, double prediction, double actual,
 	double		error = actual - prediction;
 	double		delta;
 
-	if (!isfinite(prediction) || !isfinite(actual))
-	{
-		snprintf(errbuf, errlen, "prediction and actual must be finite numbers, found %g and %g",
-				 prediction, actual);
+	if (!MetricsCheckPair(false, prediction, &actual, errbuf, errlen))
 		return false;
-	}
 	acc->n++;
 	acc->sum_abs_error += fabs(error);
 	acc->sum_sq_error += error * error;

@@ -61,6 +61,8 @@ typedef struct ClassificationMetrics
 	const char *roc_auc_note;	/* why there is no ROC AUC, or NULL */
 } ClassificationMetrics;
 
+extern bool MetricsCheckPair(bool classification, double prediction, const double *actual,
+							 char *errbuf, size_t errlen);
 extern void ClassificationAccInit(ClassificationAcc *acc);
 extern bool ClassificationAccAdd(ClassificationAcc *acc, double prediction, double actual,
 								 char *errbuf, size_t errlen);

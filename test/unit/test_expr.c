@@ -72,15 +72,14 @@ Ok(int pass, const char *what)
 static void
 Holds(const char *text, int expected)
 {
-	char		err[256];
-	int			pos;
-	Expr	   *e = ExprParse(text, strlen(text), err, sizeof(err), &pos);
+	ExprError	err;
+	Expr	   *e = ExprParse(text, strlen(text), &err);
 	char		what[512];
 
 	snprintf(what, sizeof(what), "%s is %s", text, expected ? "true" : "false");
 	if (e == NULL)
 	{
-		printf("# parse failed: %s\n", err);
+		printf("# parse failed: %s\n", err.message);
 		Ok(0, what);
 		return;
 	}
@@ -88,14 +87,18 @@ Holds(const char *text, int expected)
 	ExprFree(e);
 }
 
-/* Rejects checks that text fails to parse at position wantpos with a message containing want. */
+/*
+ * Rejects checks that text fails to parse with an error of the given kind at
+ * position wantpos, with a message containing want.
+ */
 static void
-Rejects(const char *text, size_t len, int wantpos, const char *want, const char *label)
+Rejects(const char *text, size_t len, ExprErrorKind kind, int wantpos, const char *want,
+		const char *label)
 {
-	char		err[256];
-	int			pos = -1;
-	Expr	   *e = ExprParse(text, len, err, sizeof(err), &pos);
+	ExprError	err;
+	Expr	   *e = ExprParse(text, len, &err);
 	char		what[512];
+	int			pos = err.position;
 
 	snprintf(what, sizeof(what), "rejects %s at %d", label ? label : text, wantpos);
 	if (e != NULL)
@@ -105,9 +108,9 @@ Rejects(const char *text, size_t len, int wantpos, const char *want, const char 
 		Ok(0, what);
 		return;
 	}
-	if (pos != wantpos || strstr(err, want) == NULL)
-		printf("# got position %d, message: %s\n", pos, err);
-	Ok(pos == wantpos && strstr(err, want) != NULL, what);
+	if (pos != wantpos || err.kind != kind || strstr(err.message, want) == NULL)
+		printf("# got kind %d, position %d, message: %s\n", err.kind, pos, err.message);
+	Ok(pos == wantpos && err.kind == kind && strstr(err.message, want) != NULL, what);
 }
 
 /* Repeat returns a malloc'd string of prefix, n copies of unit, suffix. */
@@ -129,8 +132,7 @@ Repeat(const char *prefix, const char *unit, int n, const char *middle, const ch
 int
 main(void)
 {
-	char		err[256];
-	int			pos;
+	ExprError	err;
 	Expr	   *e;
 	char	   *s;
 
@@ -200,80 +202,80 @@ main(void)
 
 	/* short circuit: the right side of and/or is not read when not needed */
 	s = "false and p95_latency_ms > 1";
-	e = ExprParse(s, strlen(s), err, sizeof(err), &pos);
+	e = ExprParse(s, strlen(s), &err);
 	lookups = 0;
 	Ok(e && !ExprEvaluate(e, Lookup, NULL) && lookups == 0, "and short-circuits");
 	ExprFree(e);
 
 	/* metric names are collected once, in order */
 	s = "b > 1 and a < 2 or missing(c) or b = a";
-	e = ExprParse(s, strlen(s), err, sizeof(err), &pos);
+	e = ExprParse(s, strlen(s), &err);
 	Ok(e && ExprMetricCount(e) == 3 && strcmp(ExprMetricName(e, 0), "b") == 0 &&
 	   strcmp(ExprMetricName(e, 1), "a") == 0 && strcmp(ExprMetricName(e, 2), "c") == 0 &&
 	   ExprMetricName(e, 3) == NULL, "metric names are distinct and in order");
 	ExprFree(e);
 
 	/* the text need not be NUL-terminated */
-	e = ExprParse("1 < 2garbage", 5, err, sizeof(err), &pos);
+	e = ExprParse("1 < 2garbage", 5, &err);
 	Ok(e && ExprEvaluate(e, Lookup, NULL), "parses only textlen bytes");
 	ExprFree(e);
 
 	/* malformed input: position and what was expected */
-	Rejects("", 0, 1, "expected a number, string, true, false, metric name, missing(name) or \"(\", found end of condition", "empty");
-	Rejects("   ", 3, 4, "found end of condition", "blank");
-	Rejects("a >", 3, 4, "expected a number", NULL);
-	Rejects("a > > 1", 7, 5, "found \">\"", NULL);
-	Rejects("(a > 1", 6, 7, "expected \")\" or an operator, found end of condition", NULL);
-	Rejects("a > 1)", 6, 6, "expected an operator or end of condition, found \")\"", NULL);
-	Rejects("a > 1 b", 7, 7, "expected an operator or end of condition, found \"b\"", NULL);
-	Rejects("a @ 1", 5, 3, "unexpected character \"@\"", NULL);
-	Rejects("a ! 1", 5, 3, "did you mean \"!=\"", NULL);
-	Rejects("a == 1", 6, 4, "found \"=\"", NULL);
-	Rejects("s = 'abc", 8, 5, "unterminated string", NULL);
-	Rejects("a > 1e", 6, 5, "exponent needs digits", NULL);
-	Rejects("a > 5ms", 7, 5, "invalid number", NULL);
-	Rejects("a > 1e999", 9, 5, "out of range", NULL);
-	Rejects("a < b < c", 9, 7, "comparisons cannot be chained", NULL);
-	Rejects("a > 1 and", 9, 10, "expected a number", NULL);
-	Rejects("and a", 5, 1, "found \"and\"", NULL);
-	Rejects("missing(1)", 10, 9, "expected a metric name, found \"1\"", NULL);
-	Rejects("missing(a", 9, 10, "expected \")\", found end of condition", NULL);
-	Rejects("missing()", 9, 9, "expected a metric name", NULL);
-	Rejects("a > 1\x01", 6, 6, "unexpected byte 0x01", "a control byte");
-	Rejects("a > 1\0 or b", 11, 6, "unexpected byte 0x00", "an embedded NUL");
+	Rejects("", 0, EXPR_ERROR_SYNTAX, 1, "expected a number, string, true, false, metric name, missing(name) or \"(\", found end of condition", "empty");
+	Rejects("   ", 3, EXPR_ERROR_SYNTAX, 4, "found end of condition", "blank");
+	Rejects("a >", 3, EXPR_ERROR_SYNTAX, 4, "expected a number", NULL);
+	Rejects("a > > 1", 7, EXPR_ERROR_SYNTAX, 5, "found \">\"", NULL);
+	Rejects("(a > 1", 6, EXPR_ERROR_SYNTAX, 7, "expected \")\" or an operator, found end of condition", NULL);
+	Rejects("a > 1)", 6, EXPR_ERROR_SYNTAX, 6, "expected an operator or end of condition, found \")\"", NULL);
+	Rejects("a > 1 b", 7, EXPR_ERROR_SYNTAX, 7, "expected an operator or end of condition, found \"b\"", NULL);
+	Rejects("a @ 1", 5, EXPR_ERROR_SYNTAX, 3, "unexpected character \"@\"", NULL);
+	Rejects("a ! 1", 5, EXPR_ERROR_SYNTAX, 3, "did you mean \"!=\"", NULL);
+	Rejects("a == 1", 6, EXPR_ERROR_SYNTAX, 4, "found \"=\"", NULL);
+	Rejects("s = 'abc", 8, EXPR_ERROR_SYNTAX, 5, "unterminated string", NULL);
+	Rejects("a > 1e", 6, EXPR_ERROR_SYNTAX, 5, "exponent needs digits", NULL);
+	Rejects("a > 5ms", 7, EXPR_ERROR_SYNTAX, 5, "invalid number", NULL);
+	Rejects("a > 1e999", 9, EXPR_ERROR_SYNTAX, 5, "out of range", NULL);
+	Rejects("a < b < c", 9, EXPR_ERROR_SYNTAX, 7, "comparisons cannot be chained", NULL);
+	Rejects("a > 1 and", 9, EXPR_ERROR_SYNTAX, 10, "expected a number", NULL);
+	Rejects("and a", 5, EXPR_ERROR_SYNTAX, 1, "found \"and\"", NULL);
+	Rejects("missing(1)", 10, EXPR_ERROR_SYNTAX, 9, "expected a metric name, found \"1\"", NULL);
+	Rejects("missing(a", 9, EXPR_ERROR_SYNTAX, 10, "expected \")\", found end of condition", NULL);
+	Rejects("missing()", 9, EXPR_ERROR_SYNTAX, 9, "expected a metric name", NULL);
+	Rejects("a > 1\x01", 6, EXPR_ERROR_SYNTAX, 6, "unexpected byte 0x01", "a control byte");
+	Rejects("a > 1\0 or b", 11, EXPR_ERROR_SYNTAX, 6, "unexpected byte 0x00", "an embedded NUL");
 
 	/* types known at parse time */
-	Rejects("1 + 'x' > 0", 11, 3, "\"+\" needs number operands, found a string", NULL);
-	Rejects("not 3", 5, 1, "\"not\" needs boolean operands, found a number", NULL);
-	Rejects("a > 1 and 5", 11, 7, "\"and\" needs boolean operands, found a number", NULL);
-	Rejects("-true", 5, 1, "\"-\" needs number operands, found a boolean", NULL);
-	Rejects("'a' > 1", 7, 5, "cannot compare a string with a number", NULL);
-	Rejects("true < false", 12, 6, "cannot order booleans", NULL);
-	Rejects("a < true", 8, 3, "cannot order booleans", NULL);
-	Rejects("1 + 2", 5, 1, "a condition must be boolean, found a number", NULL);
-	Rejects("'x'", 3, 1, "a condition must be boolean, found a string", NULL);
+	Rejects("1 + 'x' > 0", 11, EXPR_ERROR_TYPE, 3, "\"+\" needs number operands, found a string", NULL);
+	Rejects("not 3", 5, EXPR_ERROR_TYPE, 1, "\"not\" needs boolean operands, found a number", NULL);
+	Rejects("a > 1 and 5", 11, EXPR_ERROR_TYPE, 7, "\"and\" needs boolean operands, found a number", NULL);
+	Rejects("-true", 5, EXPR_ERROR_TYPE, 1, "\"-\" needs number operands, found a boolean", NULL);
+	Rejects("'a' > 1", 7, EXPR_ERROR_TYPE, 5, "cannot compare a string with a number", NULL);
+	Rejects("true < false", 12, EXPR_ERROR_TYPE, 6, "cannot order booleans", NULL);
+	Rejects("a < true", 8, EXPR_ERROR_TYPE, 3, "cannot order booleans", NULL);
+	Rejects("1 + 2", 5, EXPR_ERROR_TYPE, 1, "a condition must be boolean, found a number", NULL);
+	Rejects("'x'", 3, EXPR_ERROR_TYPE, 1, "a condition must be boolean, found a string", NULL);
 
 	/* limits: length, nesting, number of terms, name length */
 	s = Repeat("", "a", EXPR_MAX_LENGTH - 4, " > 1", "", 0);
-	e = ExprParse(s, strlen(s), err, sizeof(err), &pos);
-	Ok(e == NULL && strstr(err, "name is longer than") != NULL, "rejects a name longer than the limit");
+	e = ExprParse(s, strlen(s), &err);
+	Ok(e == NULL && strstr(err.message, "name is longer than") != NULL, "rejects a name longer than the limit");
 	ExprFree(e);
 	free(s);
 
 	s = Repeat("", "x", EXPR_MAX_NAME, " > 1", "", 0);
-	e = ExprParse(s, strlen(s), err, sizeof(err), &pos);
+	e = ExprParse(s, strlen(s), &err);
 	Ok(e != NULL, "accepts a name of the maximum length");
 	ExprFree(e);
 	free(s);
 
 	s = Repeat("", " ", EXPR_MAX_LENGTH - 5, "a > 1", "", 0);
-	e = ExprParse(s, strlen(s), err, sizeof(err), &pos);
+	e = ExprParse(s, strlen(s), &err);
 	Ok(e != NULL, "accepts a condition of the maximum length");
 	ExprFree(e);
 	free(s);
 
 	s = Repeat("", " ", EXPR_MAX_LENGTH - 4, "a > 1", "", 0);
-	Rejects(s, strlen(s), EXPR_MAX_LENGTH + 1, "condition is too long: 4097 bytes, the limit is 4096",
+	Rejects(s, strlen(s), EXPR_ERROR_LIMIT, EXPR_MAX_LENGTH + 1, "condition is too long: 4097 bytes, the limit is 4096",
 			"a condition one byte too long");
 	free(s);
 
@@ -282,24 +284,24 @@ main(void)
 	free(s);
 
 	s = Repeat("", "(", EXPR_MAX_DEPTH + 1, "a > 1", ")", EXPR_MAX_DEPTH + 1);
-	Rejects(s, strlen(s), EXPR_MAX_DEPTH + 1, "nested too deeply", "65 nested parentheses");
+	Rejects(s, strlen(s), EXPR_ERROR_LIMIT, EXPR_MAX_DEPTH + 1, "nested too deeply", "65 nested parentheses");
 	free(s);
 
 	s = Repeat("", "(", 2000, "", "", 0);
-	Rejects(s, strlen(s), EXPR_MAX_DEPTH + 1, "the limit is 64 levels", "2000 open parentheses");
+	Rejects(s, strlen(s), EXPR_ERROR_LIMIT, EXPR_MAX_DEPTH + 1, "the limit is 64 levels", "2000 open parentheses");
 	free(s);
 
 	s = Repeat("", "not ", 1000, "true", "", 0);
-	Rejects(s, strlen(s), 4 * EXPR_MAX_DEPTH + 1, "nested too deeply", "1000 nots");
+	Rejects(s, strlen(s), EXPR_ERROR_LIMIT, 4 * EXPR_MAX_DEPTH + 1, "nested too deeply", "1000 nots");
 	free(s);
 
 	s = Repeat("", "-", 3000, "1 > 0", "", 0);
-	Rejects(s, strlen(s), EXPR_MAX_DEPTH + 1, "nested too deeply", "3000 unary minuses");
+	Rejects(s, strlen(s), EXPR_ERROR_LIMIT, EXPR_MAX_DEPTH + 1, "nested too deeply", "3000 unary minuses");
 	free(s);
 
 	s = Repeat("1", "+1", 1500, " > 0", "", 0);
-	e = ExprParse(s, strlen(s), err, sizeof(err), &pos);
-	Ok(e == NULL && strstr(err, "too many terms") != NULL && pos > 0,
+	e = ExprParse(s, strlen(s), &err);
+	Ok(e == NULL && strstr(err.message, "too many terms") != NULL && err.position > 0 && err.kind == EXPR_ERROR_LIMIT,
 	   "rejects a chain of 1501 terms");
 	ExprFree(e);
 	free(s);
@@ -308,11 +310,11 @@ main(void)
 	Holds(s, 1);
 	free(s);
 
-	/* the error buffer may be small or absent */
-	e = ExprParse("a >", 3, err, 8, &pos);
-	Ok(e == NULL && strlen(err) == 7 && pos == 4, "a short error buffer is truncated safely");
-	e = ExprParse("a >", 3, NULL, 0, NULL);
-	Ok(e == NULL, "no error buffer is allowed");
+	/* a successful parse leaves no error behind */
+	e = ExprParse("a > 1", 5, &err);
+	Ok(e != NULL && err.kind == EXPR_ERROR_NONE && err.position == 0 && err.message[0] == '\0',
+	   "success clears the error");
+	ExprFree(e);
 
 	printf("1..%d\n", test_count);
 	return failures == 0 ? 0 : 1;

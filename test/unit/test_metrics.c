@@ -185,6 +185,21 @@ main(void)
 		   strstr(err, "more than 64"), "one class too many rejected");
 	}
 
+	/* MetricsCheckPair alone: an actual may be absent (labels arrive later) */
+	{
+		double		two = 2, half = 0.5, nan = NAN;
+
+		Ok(MetricsCheckPair(true, 0.7, NULL, err, sizeof(err)), "a score without actual is fine");
+		Ok(MetricsCheckPair(true, 3, &two, err, sizeof(err)), "labels 3 and 2 are fine");
+		Ok(!MetricsCheckPair(true, 0.5, &half, err, sizeof(err)) && strstr(err, "not a class label"),
+		   "a fractional actual is not a label");
+		Ok(!MetricsCheckPair(true, -0.5, NULL, err, sizeof(err)) && strstr(err, "neither"),
+		   "-0.5 is neither label nor probability");
+		Ok(MetricsCheckPair(false, -0.5, &half, err, sizeof(err)), "any finite pair is a regression pair");
+		Ok(!MetricsCheckPair(false, 1, &nan, err, sizeof(err)) && strstr(err, "actual value must be a finite"),
+		   "NaN actual rejected");
+	}
+
 	/* RocAuc directly: perfect, inverted, all tied */
 	{
 		ScoredLabel p[] = {{0.9, true}, {0.1, false}, {0.8, true}, {0.2, false}};
