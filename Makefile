@@ -1,0 +1,45 @@
+# Makefile for mlops (PGXS).
+#
+# `make demo` and `make test` are the README's Quick start: they install what is missing (as root,
+# from Debian's archive), build, install into a private tree, start a throwaway cluster and run the
+# demo or every test suite. They are defined before PGXS is included so that they work on a machine
+# that has no PostgreSQL development files yet.
+
+EXTENSION  = mlops
+EXTVERSION = 0.1.0
+
+PG_CONFIG ?= pg_config
+
+.DEFAULT_GOAL := all
+
+.PHONY: demo test deps bench-quick
+demo:
+	@test/lib/run.sh demo
+test:
+	@test/lib/run.sh test
+deps:
+	@test/lib/deps.sh
+
+MODULE_big = mlops
+OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+SQL_PIECES = $(sort $(wildcard sql/install/*.sql))
+REGRESS    = $(sort $(basename $(notdir $(wildcard sql/*.sql))))
+REGRESS_OPTS = --inputdir=. --outputdir=tmp_check/regress
+EXTRA_CLEAN = tmp_check results regression.diffs regression.out
+
+PG_CPPFLAGS = -I$(srcdir)/src
+PG_CFLAGS   = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+SHLIB_LINK  = -lxgboost -ljansson -lm
+
+$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PIECES)
+	cat $(SQL_PIECES) > $@
+
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifneq ($(PGXS),)
+include $(PGXS)
+else
+all install installcheck:
+	@echo "PostgreSQL development files not found ($(PG_CONFIG) --pgxs failed): run 'make test' or 'make demo' as root, or install postgresql-server-dev-15" >&2
+	@exit 1
+endif

@@ -1,0 +1,338 @@
+-- Experiment tracking: experiments, runs, parameters, metrics and tags,
+-- as MLflow's tracking server keeps them, in tables.
+
+CREATE TABLE mlops.experiments (
+    experiment_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name          text NOT NULL UNIQUE CHECK (name OPERATOR(pg_catalog.<>) ''),
+    description   text,
+    tags          jsonb NOT NULL DEFAULT '{}' CHECK (pg_catalog.jsonb_typeof(tags) OPERATOR(pg_catalog.=) 'object'),
+    created_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    created_by    name NOT NULL
+);
+REVOKE ALL ON mlops.experiments FROM PUBLIC;
+
+CREATE TABLE mlops.runs (
+    run_id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    experiment_id bigint NOT NULL REFERENCES mlops.experiments (experiment_id),
+    run_name      text NOT NULL,
+    status        text NOT NULL DEFAULT 'running'
+                  CHECK (status OPERATOR(pg_catalog.=) ANY (ARRAY['running', 'finished', 'failed', 'killed'])),
+    params        jsonb NOT NULL DEFAULT '{}' CHECK (pg_catalog.jsonb_typeof(params) OPERATOR(pg_catalog.=) 'object'),
+    tags          jsonb NOT NULL DEFAULT '{}' CHECK (pg_catalog.jsonb_typeof(tags) OPERATOR(pg_catalog.=) 'object'),
+    started_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    ended_at      timestamptz,
+    created_by    name NOT NULL,
+    CHECK ((status OPERATOR(pg_catalog.=) 'running') OPERATOR(pg_catalog.=) (ended_at IS NULL))
+);
+CREATE INDEX runs_experiment_idx ON mlops.runs (experiment_id, run_id);
+REVOKE ALL ON mlops.runs FROM PUBLIC;
+
+-- Every logged metric value, in order: the history.
+CREATE TABLE mlops.run_metrics (
+    run_id    bigint NOT NULL REFERENCES mlops.runs (run_id) ON DELETE CASCADE,
+    key       text NOT NULL CHECK (key OPERATOR(pg_catalog.<>) ''),
+    value     float8 NOT NULL,
+    step      integer NOT NULL DEFAULT 0,
+    logged_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
+);
+CREATE INDEX run_metrics_run_key_idx ON mlops.run_metrics (run_id, key, step);
+REVOKE ALL ON mlops.run_metrics FROM PUBLIC;
+
+-- The latest value per run and key (highest step, then latest logged), kept
+-- by log_metrics so that comparisons read one row per metric.
+CREATE TABLE mlops.run_latest_metrics (
+    run_id    bigint NOT NULL REFERENCES mlops.runs (run_id) ON DELETE CASCADE,
+    key       text NOT NULL,
+    value     float8 NOT NULL,
+    step      integer NOT NULL,
+    logged_at timestamptz NOT NULL,
+    PRIMARY KEY (run_id, key)
+);
+REVOKE ALL ON mlops.run_latest_metrics FROM PUBLIC;
+
+-- _run_for_update locks a run and checks it exists (and, when must_be_running, is running).
+CREATE FUNCTION mlops._run_for_update(p_run_id bigint, must_be_running boolean)
+    RETURNS mlops.runs
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r mlops.runs;
+BEGIN
+    SELECT * INTO r FROM mlops.runs WHERE run_id OPERATOR(pg_catalog.=) p_run_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'run % does not exist', COALESCE(p_run_id::text, 'NULL')
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Start a run with mlops.start_run(); list runs with mlops.compare_runs().';
+    END IF;
+    IF must_be_running AND r.status OPERATOR(pg_catalog.<>) 'running' THEN
+        RAISE EXCEPTION 'run % has ended', p_run_id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = pg_catalog.format('Its status is %s.', r.status),
+                  HINT = 'Start a new run with mlops.start_run() to log more.';
+    END IF;
+    RETURN r;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._run_for_update(bigint, boolean) FROM PUBLIC;
+
+-- create_experiment
+CREATE FUNCTION mlops._impl_create_experiment(name text, description text, tags jsonb)
+    RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    id bigint;
+BEGIN
+    IF name IS NULL OR pg_catalog.btrim(name) OPERATOR(pg_catalog.=) '' THEN
+        RAISE EXCEPTION 'experiment name must not be empty'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM mlops._require_object(tags, 'tags');
+    INSERT INTO mlops.experiments (name, description, tags, created_by)
+    VALUES (name, description, tags, mlops.current_actor())
+    ON CONFLICT DO NOTHING
+    RETURNING experiment_id INTO id;
+    IF id IS NULL THEN
+        RAISE EXCEPTION 'experiment "%" already exists', name
+            USING ERRCODE = 'unique_violation',
+                  HINT = 'Use another name, or start runs in it with mlops.start_run().';
+    END IF;
+    PERFORM mlops._audit_event('experiment.create', 'experiment', id::text,
+                               pg_catalog.jsonb_build_object('name', name, 'tags', tags));
+    RETURN id;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._impl_create_experiment(text, text, jsonb) FROM PUBLIC;
+CREATE FUNCTION mlops.create_experiment(name text, description text DEFAULT NULL, tags jsonb DEFAULT '{}')
+    RETURNS bigint LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
+REVOKE ALL ON FUNCTION mlops.create_experiment(text, text, jsonb) FROM PUBLIC;
+
+-- start_run
+CREATE FUNCTION mlops._impl_start_run(experiment text, run_name text, tags jsonb)
+    RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    exp_id bigint;
+    id bigint;
+BEGIN
+    IF experiment IS NULL OR pg_catalog.btrim(experiment) OPERATOR(pg_catalog.=) '' THEN
+        RAISE EXCEPTION 'experiment name must not be empty'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM mlops._require_object(tags, 'tags');
+    SELECT e.experiment_id INTO exp_id FROM mlops.experiments e WHERE e.name OPERATOR(pg_catalog.=) experiment;
+    IF exp_id IS NULL THEN
+        INSERT INTO mlops.experiments (name, created_by) VALUES (experiment, mlops.current_actor())
+        ON CONFLICT DO NOTHING RETURNING experiment_id INTO exp_id;
+        IF exp_id IS NULL THEN      -- created concurrently
+            SELECT e.experiment_id INTO STRICT exp_id FROM mlops.experiments e
+             WHERE e.name OPERATOR(pg_catalog.=) experiment;
+        ELSE
+            PERFORM mlops._audit_event('experiment.create', 'experiment', exp_id::text,
+                                       pg_catalog.jsonb_build_object('name', experiment, 'tags', '{}'::jsonb));
+        END IF;
+    END IF;
+    INSERT INTO mlops.runs (experiment_id, run_name, tags, created_by)
+    VALUES (exp_id, COALESCE(run_name, ''), tags, mlops.current_actor())
+    RETURNING run_id INTO id;
+    IF run_name IS NULL THEN
+        UPDATE mlops.runs SET run_name = 'run-' OPERATOR(pg_catalog.||) id WHERE run_id OPERATOR(pg_catalog.=) id;
+    END IF;
+    PERFORM mlops._audit_event('run.start', 'run', id::text,
+                               pg_catalog.jsonb_build_object('experiment', experiment,
+                                   'run_name', COALESCE(run_name, 'run-' OPERATOR(pg_catalog.||) id)));
+    RETURN id;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._impl_start_run(text, text, jsonb) FROM PUBLIC;
+CREATE FUNCTION mlops.start_run(experiment text, run_name text DEFAULT NULL, tags jsonb DEFAULT '{}')
+    RETURNS bigint LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
+REVOKE ALL ON FUNCTION mlops.start_run(text, text, jsonb) FROM PUBLIC;
+
+-- log_params: write-once per key
+CREATE FUNCTION mlops._impl_log_params(run_id bigint, params jsonb)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    r mlops.runs;
+    conflicts text;
+BEGIN
+    PERFORM mlops._require_object(params, 'params');
+    r := mlops._run_for_update(run_id, true);
+    SELECT pg_catalog.string_agg(pg_catalog.format('%s: logged %s, now %s', n.key, o.value, n.value), '; ' ORDER BY n.key)
+      INTO conflicts
+      FROM pg_catalog.jsonb_each(params) n
+      JOIN pg_catalog.jsonb_each(r.params) o ON o.key OPERATOR(pg_catalog.=) n.key
+     WHERE o.value OPERATOR(pg_catalog.<>) n.value;
+    IF conflicts IS NOT NULL THEN
+        RAISE EXCEPTION 'parameters of run % cannot be changed', run_id
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = conflicts OPERATOR(pg_catalog.||) '.',
+                  HINT = 'Parameters are write-once; start a new run to try other values.';
+    END IF;
+    UPDATE mlops.runs SET params = r.params OPERATOR(pg_catalog.||) params
+     WHERE runs.run_id OPERATOR(pg_catalog.=) r.run_id;
+    PERFORM mlops._audit_event('run.log_params', 'run', r.run_id::text,
+                               pg_catalog.jsonb_build_object('params', params));
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._impl_log_params(bigint, jsonb) FROM PUBLIC;
+CREATE FUNCTION mlops.log_params(run_id bigint, params jsonb)
+    RETURNS void LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
+REVOKE ALL ON FUNCTION mlops.log_params(bigint, jsonb) FROM PUBLIC;
+
+-- _metric_value turns a JSON metric value into float8: numbers, and the
+-- strings "NaN", "Infinity", "-Infinity" (JSON has no literal for them).
+CREATE FUNCTION mlops._metric_value(v jsonb) RETURNS float8
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT CASE
+        WHEN pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.=) 'number' THEN (v #>> '{}')::float8
+        WHEN pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.=) 'string'
+             AND pg_catalog.lower(v #>> '{}') OPERATOR(pg_catalog.=) ANY (ARRAY['nan', 'infinity', '-infinity', 'inf', '-inf'])
+            THEN (v #>> '{}')::float8
+    END
+$$;
+REVOKE ALL ON FUNCTION mlops._metric_value(jsonb) FROM PUBLIC;
+
+-- log_metrics: appends to the history and keeps the latest value per key
+CREATE FUNCTION mlops._impl_log_metrics(run_id bigint, metrics jsonb, step integer)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r mlops.runs;
+    bad text;
+    ts timestamptz := pg_catalog.clock_timestamp();
+BEGIN
+    PERFORM mlops._require_object(metrics, 'metrics');
+    IF step IS NULL THEN
+        RAISE EXCEPTION 'step must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    r := mlops._run_for_update(run_id, true);
+    SELECT pg_catalog.string_agg(pg_catalog.format('%s = %s', m.key, m.value), ', ' ORDER BY m.key)
+      INTO bad
+      FROM pg_catalog.jsonb_each(metrics) m
+     WHERE mlops._metric_value(m.value) IS NULL OR m.key OPERATOR(pg_catalog.=) '';
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'metric values must be numbers'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('Not numeric: %s.', bad),
+                  HINT = 'Use JSON numbers, or the strings "NaN", "Infinity" and "-Infinity".';
+    END IF;
+    INSERT INTO mlops.run_metrics (run_id, key, value, step, logged_at)
+    SELECT r.run_id, m.key, mlops._metric_value(m.value), step, ts
+      FROM pg_catalog.jsonb_each(metrics) m;
+    INSERT INTO mlops.run_latest_metrics AS l (run_id, key, value, step, logged_at)
+    SELECT r.run_id, m.key, mlops._metric_value(m.value), step, ts
+      FROM pg_catalog.jsonb_each(metrics) m
+    ON CONFLICT ON CONSTRAINT run_latest_metrics_pkey DO UPDATE
+       SET value = EXCLUDED.value, step = EXCLUDED.step, logged_at = EXCLUDED.logged_at
+     WHERE l.step OPERATOR(pg_catalog.<=) EXCLUDED.step;
+    PERFORM mlops._audit_event('run.log_metrics', 'run', r.run_id::text,
+                               pg_catalog.jsonb_build_object('keys', (SELECT pg_catalog.jsonb_agg(k ORDER BY k)
+                                                                        FROM pg_catalog.jsonb_object_keys(metrics) k),
+                                                             'step', step));
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._impl_log_metrics(bigint, jsonb, integer) FROM PUBLIC;
+CREATE FUNCTION mlops.log_metrics(run_id bigint, metrics jsonb, step integer DEFAULT 0)
+    RETURNS void LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
+REVOKE ALL ON FUNCTION mlops.log_metrics(bigint, jsonb, integer) FROM PUBLIC;
+
+-- set_tags: merges tags (allowed on ended runs too, as in MLflow)
+CREATE FUNCTION mlops._impl_set_tags(run_id bigint, tags jsonb)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    r mlops.runs;
+BEGIN
+    PERFORM mlops._require_object(tags, 'tags');
+    r := mlops._run_for_update(run_id, false);
+    UPDATE mlops.runs SET tags = r.tags OPERATOR(pg_catalog.||) tags
+     WHERE runs.run_id OPERATOR(pg_catalog.=) r.run_id;
+    PERFORM mlops._audit_event('run.set_tags', 'run', r.run_id::text,
+                               pg_catalog.jsonb_build_object('tags', tags));
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._impl_set_tags(bigint, jsonb) FROM PUBLIC;
+CREATE FUNCTION mlops.set_tags(run_id bigint, tags jsonb)
+    RETURNS void LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
+REVOKE ALL ON FUNCTION mlops.set_tags(bigint, jsonb) FROM PUBLIC;
+
+-- end_run
+CREATE FUNCTION mlops._impl_end_run(run_id bigint, status text)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r mlops.runs;
+    st text := pg_catalog.lower(status);
+BEGIN
+    IF st IS NULL OR st OPERATOR(pg_catalog.<>) ALL (ARRAY['finished', 'failed', 'killed']) THEN
+        RAISE EXCEPTION 'invalid run status %', COALESCE(pg_catalog.quote_literal(status), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use finished, failed or killed.';
+    END IF;
+    r := mlops._run_for_update(run_id, true);
+    UPDATE mlops.runs SET status = st, ended_at = pg_catalog.now()
+     WHERE runs.run_id OPERATOR(pg_catalog.=) r.run_id;
+    PERFORM mlops._audit_event('run.end', 'run', r.run_id::text,
+                               pg_catalog.jsonb_build_object('status', st));
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._impl_end_run(bigint, text) FROM PUBLIC;
+CREATE FUNCTION mlops.end_run(run_id bigint, status text DEFAULT 'finished')
+    RETURNS void LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
+REVOKE ALL ON FUNCTION mlops.end_run(bigint, text) FROM PUBLIC;
+
+-- compare_runs: the runs of an experiment with their latest metrics,
+-- ordered by one metric (runs without it last), then by run_id.
+CREATE FUNCTION mlops.compare_runs(experiment text, metric text DEFAULT NULL, ascending boolean DEFAULT false)
+    RETURNS TABLE(run_id bigint, run_name text, status text, params jsonb, metrics jsonb,
+                  started_at timestamptz, ended_at timestamptz)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    exp_id bigint;
+BEGIN
+    SELECT e.experiment_id INTO exp_id FROM mlops.experiments e WHERE e.name OPERATOR(pg_catalog.=) experiment;
+    IF exp_id IS NULL THEN
+        RAISE EXCEPTION 'experiment "%" does not exist', experiment
+            USING ERRCODE = 'undefined_object',
+                  HINT = (SELECT COALESCE('Existing experiments: ' OPERATOR(pg_catalog.||)
+                                 pg_catalog.string_agg(x.name, ', ' ORDER BY x.name) OPERATOR(pg_catalog.||) '.',
+                                 'No experiment exists yet; create one with mlops.create_experiment().')
+                            FROM (SELECT e.name FROM mlops.experiments e ORDER BY e.name LIMIT 20) x);
+    END IF;
+    RETURN QUERY
+        SELECT r.run_id, r.run_name, r.status, r.params,
+               COALESCE((SELECT pg_catalog.jsonb_object_agg(l.key, pg_catalog.to_jsonb(l.value))
+                           FROM mlops.run_latest_metrics l WHERE l.run_id OPERATOR(pg_catalog.=) r.run_id),
+                        '{}'::jsonb),
+               r.started_at, r.ended_at
+          FROM mlops.runs r
+          LEFT JOIN mlops.run_latest_metrics m
+                 ON m.run_id OPERATOR(pg_catalog.=) r.run_id AND m.key OPERATOR(pg_catalog.=) metric
+         WHERE r.experiment_id OPERATOR(pg_catalog.=) exp_id
+         ORDER BY CASE WHEN ascending THEN m.value END ASC NULLS LAST,
+                  CASE WHEN NOT ascending THEN m.value END DESC NULLS LAST,
+                  r.run_id;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops.compare_runs(text, text, boolean) FROM PUBLIC;

@@ -1,0 +1,80 @@
+/*-------------------------------------------------------------------------
+ *
+ * guc.c
+ *	  Registration of every mlops.* setting, and reservation of the prefix
+ *	  so a misspelt mlops.* setting is an error rather than a silent
+ *	  placeholder.  Each setting is documented in docs/settings.md.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "utils/guc.h"
+
+#include "guc.h"
+#include "mlops.h"
+
+int			mlops_train_threads = 0;
+int			mlops_predict_threads = 0;
+int			mlops_model_cache_mb = 256;
+int			mlops_max_train_cells_m = 500;
+int			mlops_max_model_mb = 256;
+int			mlops_max_json_kb = 65536;
+char	   *mlops_timezone = NULL;
+int			mlops_job_history_days = 30;
+int			mlops_max_running_jobs = 4;
+
+/*
+ * MlopsGucInit registers every mlops.* setting.
+ */
+void
+MlopsGucInit(void)
+{
+	DefineCustomIntVariable("mlops.train_threads",
+							"Threads XGBoost uses for training (0 = number of CPU cores).",
+							"A hyperparams nthread value overrides it for one training.",
+							&mlops_train_threads, 0, 0, 1024,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("mlops.predict_threads",
+							"Threads XGBoost uses for batch predictions (0 = number of CPU cores).",
+							"Predictions of a few rows always run on one thread.",
+							&mlops_predict_threads, 0, 0, 1024,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("mlops.model_cache_mb",
+							"Upper bound of the per-backend cache of loaded models, in megabytes.",
+							"Least recently used models are evicted beyond it.",
+							&mlops_model_cache_mb, 256, 1, 1024 * 1024,
+							PGC_USERSET, GUC_UNIT_MB, NULL, NULL, NULL);
+	DefineCustomIntVariable("mlops.max_train_cells",
+							"Largest training matrix, in millions of cells (rows times features).",
+							NULL,
+							&mlops_max_train_cells_m, 500, 1, 100000,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("mlops.max_model_mb",
+							"Largest model accepted by import_model, in megabytes.",
+							NULL,
+							&mlops_max_model_mb, 256, 1, 1024,
+							PGC_SUSET, GUC_UNIT_MB, NULL, NULL, NULL);
+	DefineCustomIntVariable("mlops.max_json_kb",
+							"Largest JSON document mlops parses, in kilobytes.",
+							NULL,
+							&mlops_max_json_kb, 65536, 1, 1024 * 1024,
+							PGC_SUSET, GUC_UNIT_KB, NULL, NULL, NULL);
+	DefineCustomStringVariable("mlops.timezone",
+							   "Time zone in which job schedules are evaluated.",
+							   NULL,
+							   &mlops_timezone, "UTC",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("mlops.job_history_days",
+							"Days of job run history kept before it is trimmed.",
+							NULL,
+							&mlops_job_history_days, 30, 1, 36500,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("mlops.max_running_jobs",
+							"Job runs that may execute at the same time in one database.",
+							NULL,
+							&mlops_max_running_jobs, 4, 1, 100,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("mlops");
+}

@@ -1,0 +1,21 @@
+/*-------------------------------------------------------------------------
+ *
+ * guc.h
+ *	  Every mlops.* setting.  Documented in docs/settings.md.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MLOPS_GUC_H
+#define MLOPS_GUC_H
+
+extern int	mlops_train_threads;
+extern int	mlops_predict_threads;
+extern int	mlops_model_cache_mb;
+extern int	mlops_max_train_cells_m;
+extern int	mlops_max_model_mb;
+extern int	mlops_max_json_kb;
+extern char *mlops_timezone;
+extern int	mlops_job_history_days;
+extern int	mlops_max_running_jobs;
+
+#endif							/* MLOPS_GUC_H */

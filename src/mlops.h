@@ -1,0 +1,44 @@
+/*-------------------------------------------------------------------------
+ *
+ * mlops.h
+ *	  Declarations shared by every mlops subsystem: initialisation entry
+ *	  points called from _PG_init, the preload check and the helpers that
+ *	  switch to the extension owner for writes to extension-managed tables.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MLOPS_H
+#define MLOPS_H
+
+#include "postgres.h"
+
+/* Name of the schema every mlops object lives in. */
+#define MLOPS_SCHEMA "mlops"
+
+/*
+ * MlopsOwnerSave holds what MlopsBeginOwner replaced, so MlopsEndOwner can
+ * restore it.
+ */
+typedef struct MlopsOwnerSave
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+	Oid			save_actor;
+} MlopsOwnerSave;
+
+/* true when the library was loaded through shared_preload_libraries */
+extern bool mlops_preloaded;
+
+extern void MlopsRequirePreload(const char *what);
+extern Oid	MlopsSchemaOid(bool missing_ok);
+extern Oid	MlopsExtensionOwner(void);
+extern void MlopsBeginOwner(MlopsOwnerSave *save);
+extern void MlopsEndOwner(MlopsOwnerSave *save);
+extern Oid	MlopsRelid(const char *relname);
+
+/* subsystem initialisation, called once from _PG_init */
+extern void MlopsGucInit(void);
+extern void MlopsSecurityInit(void);
+
+#endif							/* MLOPS_H */

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# inner.sh demo|test — runs as the user that owns the throwaway cluster
+# (called by run.sh with MLOPS_WORK set; its copy of the sources is in
+# $MLOPS_WORK/src).  Starts the cluster, runs the demo or every suite,
+# prints "N passed, N failed", stops the cluster.
+set -uo pipefail
+
+mode=$1
+work=$MLOPS_WORK
+src=$work/src
+pgc=${PG_CONFIG:-pg_config}
+bindir=$work/install$($pgc --bindir)
+pgxs_dir=$(cd "$(dirname "$($pgc --pgxs)")/../.." && pwd)
+export PATH=$bindir:$PATH
+export PGHOST=$work PGDATABASE=postgres PGUSER=$(id -un)
+export PGPORT=$(perl -MIO::Socket::INET -e 'my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1", LocalPort => 0) or die; print $s->sockport')
+export MLOPS_SRC=$src
+cd "$work"
+
+log() { echo "mlops: $*"; }
+
+initdb -D "$work/data" -A trust -U "$PGUSER" --no-sync >"$work/initdb.log" 2>&1 || { cat "$work/initdb.log"; exit 1; }
+cat >>"$work/data/postgresql.conf" <<CONF
+shared_preload_libraries = 'mlops'
+listen_addresses = '127.0.0.1'
+port = $PGPORT
+unix_socket_directories = '$work'
+max_worker_processes = 32
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+log_min_messages = warning
+log_line_prefix = '%m [%p] %d '
+CONF
+pg_ctl -D "$work/data" -l "$work/server.log" -w start >/dev/null || { cat "$work/server.log"; exit 1; }
+trap 'pg_ctl -D "$work/data" -m fast -w stop >/dev/null 2>&1' EXIT
+log "cluster started on port $PGPORT ($work)"
+
+if [ "$mode" = demo ]; then
+  bash "$src/test/lib/demo.sh"
+  exit $?
+fi
+
+passed=0
+failed=0
+summary=()
+
+# tally NAME LOGFILE EXITCODE: counts top-level TAP results in LOGFILE
+tally() {
+  local name=$1 file=$2 rc=$3 p f
+  p=$(grep -Ec '^(ok [0-9]+|not ok [0-9]+.*# TODO)' "$file")
+  f=$(grep -E '^not ok [0-9]+' "$file" | grep -vc '# TODO')
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+  passed=$((passed + p)); failed=$((failed + f))
+  summary+=("$(printf '%-10s %5d passed, %d failed' "$name" "$p" "$f")")
+  if [ "$f" -ne 0 ]; then
+    log "$name: failures:"; grep -E '^not ok|^#|Dubious|Failed|Bad plan|Parse errors' "$file" | grep -v '# TODO' | head -60
+  fi
+}
+
+# 1. C unit tests of the pure C modules
+mkdir -p "$work/unit"
+: >"$work/unit.log"
+unit_rc=0
+for t in "$src"/test/unit/test_*.c; do
+  [ -e "$t" ] || continue
+  name=$(basename "$t" .c)
+  mod=${name#test_}
+  extra=$(sed -n '1s@.*unit-sources:\(.*\)\*/.*@\1@p' "$t")
+  srcs=${extra:-src/$mod.c}
+  ( cd "$src" && cc -O2 -g -Wall -Wextra -Werror -Isrc -o "$work/unit/$name" "$t" $srcs -ljansson -lm ) >>"$work/unit.log" 2>&1 || { echo "not ok 1 - $name compiles" >>"$work/unit.log"; unit_rc=1; continue; }
+  ( cd "$src/test/unit" && "$work/unit/$name" ) >>"$work/unit.log" 2>&1 || unit_rc=1
+done
+tally unit "$work/unit.log" $unit_rc
+
+# 2. pg_regress
+tests=$(cd "$src/sql" && ls *.sql 2>/dev/null | sed 's/\.sql$//' | sort)
+if [ -n "$tests" ]; then
+  mkdir -p "$work/regress"
+  "$pgxs_dir/src/test/regress/pg_regress" --inputdir="$src" --outputdir="$work/regress" \
+    --bindir="$bindir" --host="$work" --port="$PGPORT" --dbname=contrib_regression \
+    $tests >"$work/regress.log" 2>&1
+  rc=$?
+  p=$(grep -Ec '\.\.\. ok' "$work/regress.log")
+  f=$(grep -Ec '\.\.\. FAILED|\.\.\. failed' "$work/regress.log")
+  if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+  passed=$((passed + p)); failed=$((failed + f))
+  summary+=("$(printf '%-10s %5d passed, %d failed' regress "$p" "$f")")
+  if [ "$f" -ne 0 ]; then
+    log "regress: failures:"; cat "$work/regress.log"; head -300 "$work/regress/regression.diffs" 2>/dev/null
+  fi
+fi
+
+# 3. pgTAP through pg_prove, in a database of its own
+if ls "$src"/test/pgtap/*.sql >/dev/null 2>&1; then
+  createdb pgtap_tests
+  psql -X -q -d pgtap_tests -c 'CREATE EXTENSION pgtap' >/dev/null
+  pg_prove -v -d pgtap_tests "$src"/test/pgtap/*.sql >"$work/pgtap.log" 2>&1
+  tally pgtap "$work/pgtap.log" $?
+fi
+
+# 4. Python oracle tests (SciPy, scikit-learn, python3-xgboost), each in a fresh database
+if ls "$src"/test/oracle/test_*.py >/dev/null 2>&1; then
+  : >"$work/oracle.log"
+  orc=0
+  for t in "$src"/test/oracle/test_*.py; do
+    db="oracle_$(basename "$t" .py)"
+    createdb "$db"
+    PGDATABASE=$db prove -v --exec /usr/bin/python3 "$t" >>"$work/oracle.log" 2>&1 || orc=1
+  done
+  tally oracle "$work/oracle.log" $orc
+fi
+
+# 5. Perl TAP tests with PostgreSQL::Test::Cluster (their own clusters)
+if ls "$src"/test/t/*.pl >/dev/null 2>&1; then
+  mkdir -p "$work/tap"
+  ( cd "$work/tap" && TESTDIR="$work/tap" PG_REGRESS="$pgxs_dir/src/test/regress/pg_regress" \
+      PERL5LIB="$pgxs_dir/src/test/perl:$src/test/lib" \
+      prove -v "$src"/test/t/*.pl ) >"$work/tap.log" 2>&1
+  tally tap "$work/tap.log" $?
+fi
+
+if grep -q 'server process .* was terminated by signal' "$work/server.log"; then
+  log "the server log shows a crashed backend:"; grep -B2 -A2 'terminated by signal' "$work/server.log" | head -40
+  failed=$((failed + 1))
+fi
+
+printf '%s\n' "${summary[@]}"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
