@@ -23,6 +23,7 @@ int			mlops_max_json_kb = 65536;
 char	   *mlops_timezone = NULL;
 int			mlops_job_history_days = 30;
 int			mlops_max_running_jobs = 4;
+int			mlops_monitor_min_rows = 30;
 
 /*
  * MlopsGucInit registers every mlops.* setting.
@@ -76,5 +77,10 @@ MlopsGucInit(void)
 							&mlops_max_running_jobs, 4, 1, 100,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
 
+	DefineCustomIntVariable("mlops.monitor_min_rows",
+							"Labelled predictions a degradation check needs before it judges.",
+							"With fewer, check_degradation reports insufficient data instead of a verdict.",
+							&mlops_monitor_min_rows, 30, 1, 10000000,
+							PGC_USERSET, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("mlops");
 }

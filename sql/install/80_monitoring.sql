@@ -37,10 +37,10 @@ CREATE TABLE mlops.monitor_predictions (
     prediction    float8 NOT NULL,
     actual        float8,
     recorded_at   timestamptz NOT NULL,
-    labelled_at   timestamptz
+    labelled_at   timestamptz,
+    -- NULL ids never conflict: only predictions that will get a late label need one
+    CONSTRAINT monitor_predictions_prediction_id_key UNIQUE (monitor_id, prediction_id)
 );
-CREATE UNIQUE INDEX monitor_predictions_id_idx ON mlops.monitor_predictions (monitor_id, prediction_id)
-    WHERE prediction_id IS NOT NULL;
 CREATE INDEX monitor_predictions_labelled_idx ON mlops.monitor_predictions (monitor_id, recorded_at, row_id)
     WHERE actual IS NOT NULL;
 CREATE INDEX monitor_predictions_recent_idx ON mlops.monitor_predictions (monitor_id, recorded_at);
@@ -317,7 +317,7 @@ BEGIN
     INSERT INTO mlops.monitor_predictions (monitor_id, prediction_id, prediction, actual, recorded_at, labelled_at)
     VALUES (m.monitor_id, prediction_id, prediction, actual, recorded_at,
             CASE WHEN actual IS NOT NULL THEN pg_catalog.now() END)
-    ON CONFLICT (monitor_id, prediction_id) WHERE prediction_id IS NOT NULL DO NOTHING;
+    ON CONFLICT ON CONSTRAINT monitor_predictions_prediction_id_key DO NOTHING;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'prediction % of model % is already recorded',
                         pg_catalog.quote_literal(prediction_id), pg_catalog.quote_literal(model)
@@ -410,7 +410,7 @@ BEGIN
         change := CASE WHEN b.value OPERATOR(pg_catalog.=) 0 THEN (c OPERATOR(pg_catalog.-) b.value)
                        ELSE (c OPERATOR(pg_catalog.-) b.value) OPERATOR(pg_catalog./) pg_catalog.abs(b.value) END;
         changes := changes OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(b.key, change);
-        IF dir OPERATOR(pg_catalog.*) change OPERATOR(pg_catalog.<) OPERATOR(pg_catalog.-) m.tolerance THEN
+        IF (dir OPERATOR(pg_catalog.*) change) OPERATOR(pg_catalog.<) (OPERATOR(pg_catalog.-) m.tolerance) THEN
             degraded := degraded OPERATOR(pg_catalog.||) b.key;
         END IF;
     END LOOP;
@@ -943,14 +943,14 @@ BEGIN
         BEGIN
             EXECUTE 'SELECT mlops.detect_drift($1, $2)' INTO res USING m.drift_reference, m.drift_source;
             steps := steps OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('step', 'drift', 'status', 'succeeded',
-                'seconds', pg_catalog.extract(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0),
+                'seconds', pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0),
                 'result', pg_catalog.jsonb_build_object('reference', m.drift_reference,
                           'drift_detected', res OPERATOR(pg_catalog.->) 'drift_detected',
                           'columns_with_drift', res OPERATOR(pg_catalog.->) 'columns_with_drift'));
         EXCEPTION WHEN OTHERS THEN
             failed := failed OPERATOR(pg_catalog.||) 'drift'::text;
             steps := steps OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('step', 'drift', 'status', 'failed',
-                'seconds', pg_catalog.extract(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0),
+                'seconds', pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0),
                 'error', SQLERRM);
         END;
     END IF;
@@ -964,12 +964,12 @@ BEGIN
         BEGIN
             res := mlops.check_degradation(model);
             steps := steps OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('step', 'degradation', 'status', 'succeeded',
-                'seconds', pg_catalog.extract(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0),
+                'seconds', pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0),
                 'result', res);
         EXCEPTION WHEN OTHERS THEN
             failed := failed OPERATOR(pg_catalog.||) 'degradation'::text;
             steps := steps OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('step', 'degradation', 'status', 'failed',
-                'seconds', pg_catalog.extract(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0),
+                'seconds', pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0),
                 'error', SQLERRM);
         END;
     END IF;
@@ -983,13 +983,13 @@ BEGIN
                                              ORDER BY a.alert_id), '[]')
           INTO fired FROM mlops.check_alerts(res, model) a;
         steps := steps OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('step', 'alerts', 'status', 'succeeded',
-            'seconds', pg_catalog.extract(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0),
+            'seconds', pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0),
             'result', pg_catalog.jsonb_build_object('metrics', res, 'fired', fired));
     EXCEPTION WHEN OTHERS THEN
         failed := failed OPERATOR(pg_catalog.||) 'alerts'::text;
         fired := '[]';
         steps := steps OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('step', 'alerts', 'status', 'failed',
-            'seconds', pg_catalog.extract(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0),
+            'seconds', pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0),
             'error', SQLERRM);
     END;
 
@@ -1001,7 +1001,7 @@ BEGIN
                                            started);
     result := pg_catalog.jsonb_build_object('pipeline', 'monitoring_pipeline', 'model', model, 'status', status,
         'alerts_fired', pg_catalog.jsonb_array_length(fired), 'steps', steps, 'recorded', recorded,
-        'seconds', pg_catalog.extract(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) started));
+        'seconds', pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) started));
     IF status OPERATOR(pg_catalog.=) 'failed' THEN
         RAISE WARNING 'monitoring pipeline for model % failed in: %', model, pg_catalog.array_to_string(failed, ', ');
     END IF;
@@ -1037,7 +1037,7 @@ CREATE FUNCTION mlops._dashboard_rows()
            (SELECT pg_catalog.count(*) FROM mlops.monitor_predictions p JOIN mlops.monitors m
                 ON m.monitor_id OPERATOR(pg_catalog.=) p.monitor_id
              WHERE m.model OPERATOR(pg_catalog.=) n.model
-               AND p.recorded_at OPERATOR(pg_catalog.>=) pg_catalog.now() OPERATOR(pg_catalog.-) '1 hour'::interval),
+               AND p.recorded_at OPERATOR(pg_catalog.>=) (pg_catalog.now() OPERATOR(pg_catalog.-) '1 hour'::interval)),
            s.calls,
            CASE WHEN s.calls OPERATOR(pg_catalog.>) 0 THEN s.errors::float8 OPERATOR(pg_catalog./) s.calls END,
            s.p50_ms, s.p95_ms, s.p99_ms,
