@@ -81,7 +81,7 @@ SELECT r->'status' AS status, r->'degradation_detected' AS degraded, r->'degrade
        r->'current' AS current FROM mlops.check_degradation('churn') r;
 -- roc_auc 0.875 and accuracy 0.8 are above baseline: ok
 SELECT mlops.check_degradation('scored');
--- labels only: roc_auc cannot be compared, and the result says so
+-- labels only: roc_auc cannot be compared, so there is no verdict, and the result says why
 SELECT mlops.create_monitor('labels_only', 'classification', '{"roc_auc": 0.8}', 100, 0.05);
 SELECT count(*) AS recorded FROM (SELECT mlops.record_prediction('labels_only', i % 2, i % 2) FROM generate_series(1, 12) i) r;
 SELECT mlops.check_degradation('labels_only');
@@ -108,9 +108,30 @@ SELECT mlops.current_metrics('churn');
 SELECT mlops.current_metrics('unmonitored');
 SELECT mlops.current_metrics('nobody');
 
+-- drift results (the drift capability's table, mlops.drift_results; created
+-- here with the shared interface's columns when that capability is absent)
+SELECT to_regclass('mlops.drift_results') IS NULL AS make_drift_results \gset
+\if :make_drift_results
+CREATE TABLE mlops.drift_results (reference_name text, checked_at timestamptz, column_name text,
+    method text, value float8, p_value float8, threshold float8, drift boolean);
+\endif
+INSERT INTO mlops.drift_results (reference_name, checked_at, column_name, method, value, p_value, threshold, drift)
+VALUES ('churn', now() - interval '2 days', 'age', 'psi', 0.05, NULL, 0.2, false),
+       ('churn', now() - interval '1 day', 'age', 'psi', 0.31, NULL, 0.2, true),
+       ('churn', now() - interval '1 day', 'age', 'ks', 0.2, 0.001, 0.05, true),
+       ('churn', now() - interval '1 day', 'plan', 'chi_square', 3.1, 0.21, 0.05, false),
+       ('other', now(), 'x', 'psi', 0.9, NULL, 0.2, true);
+SELECT jsonb_object_agg(key, value) FILTER (WHERE key LIKE 'drift%' AND key <> 'drift_checked_at') AS drift
+  FROM jsonb_each(mlops.current_metrics('churn'));
+-- a monitor can name another reference
+SELECT mlops.set_monitor_drift('churn', 'other', 'SELECT 1');
+SELECT (mlops.current_metrics('churn'))->'drift.x.psi' AS other_psi;
+SELECT mlops.set_monitor_drift('churn', NULL);
+
 -- the monitoring pipeline: degradation and alerts (drift needs a reference)
 SELECT mlops.add_alert_rule('churn_degraded', 'Churn model degraded', 'degradation_detected', 'critical');
 SELECT mlops.add_alert_rule('low_accuracy', 'Accuracy below 0.7', 'accuracy < 0.7 and labelled_rows >= 10');
+SELECT mlops.add_alert_rule('age_drift', 'Age drifted', 'drift.age.psi > 0.2 or drift_share > 0.5', 'warning');
 SET mlops.monitor_min_rows = 5;
 SELECT p->'status' AS status, p->'alerts_fired' AS fired, p->'recorded' AS recorded,
        jsonb_path_query_array(p->'steps', '$[*].step') AS steps,
@@ -135,7 +156,7 @@ SELECT model, production_version, predictions_last_hour, calls, drift_detected, 
 
 -- Prometheus text (the oracle test parses it with prometheus_client)
 SELECT line FROM regexp_split_to_table(mlops.prometheus_metrics(), E'\n') line
- WHERE line ~ '^(# TYPE|mlops_model_versions|mlops_alerts_open|mlops_model_degraded|mlops_model_metric\{model="price")';
+ WHERE line ~ '^(# TYPE|mlops_model_versions|mlops_alerts_open|mlops_model_degraded|mlops_model_metric\{model="price"|mlops_drift)';
 -- label values are escaped
 SELECT mlops._prom_label(E'a"b\\c\nd');
 
@@ -158,6 +179,9 @@ SELECT mlops.drop_monitor('price');
 SELECT mlops.drop_monitor('price');
 SELECT count(*) FROM mlops.monitor_predictions p WHERE NOT EXISTS (SELECT 1 FROM mlops.monitors m WHERE m.monitor_id = p.monitor_id);
 
+\if :make_drift_results
+DROP TABLE mlops.drift_results;
+\endif
 DROP EXTENSION mlops;
 DROP OWNED BY mon_reader;
 DROP ROLE mon_reader;

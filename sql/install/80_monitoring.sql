@@ -415,7 +415,7 @@ BEGIN
         END IF;
     END LOOP;
 
-    IF labelled OPERATOR(pg_catalog.<) min_rows THEN
+    IF labelled OPERATOR(pg_catalog.<) min_rows OR cur OPERATOR(pg_catalog.=) '{}'::jsonb THEN
         status := 'insufficient_data';
         degraded := '{}';
         cur := '{}';
@@ -437,7 +437,7 @@ BEGIN
         'tolerance', m.tolerance,
         'labelled_rows', labelled,
         'min_rows', min_rows);
-    IF status OPERATOR(pg_catalog.=) 'insufficient_data' THEN
+    IF labelled OPERATOR(pg_catalog.<) min_rows THEN
         result := result OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('message',
             pg_catalog.format('%s labelled predictions in the window, at least %s are needed to judge',
                               labelled, min_rows));
@@ -860,9 +860,10 @@ CREATE FUNCTION mlops.current_metrics(model text)
     RETURNS jsonb LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
 REVOKE ALL ON FUNCTION mlops.current_metrics(text) FROM PUBLIC;
 
--- _record_pipeline_run stores a pipeline run in mlops.pipeline_runs (the
--- scheduler's table) when it is installed with the columns pipeline,
--- parameters, status, steps and error; returns whether it did.
+-- _record_pipeline_run audits a pipeline run ('pipeline.run') and stores it
+-- in mlops.pipeline_runs (the scheduler's table) when that is installed
+-- with the columns pipeline, parameters, status, steps and error; returns
+-- whether it stored it there.
 CREATE FUNCTION mlops._impl__record_pipeline_run(pipeline text, parameters jsonb, status text,
                                                  steps jsonb, error text, started_at timestamptz)
     RETURNS boolean
@@ -875,6 +876,8 @@ DECLARE
     extra_cols text := '';
     extra_vals text := '';
 BEGIN
+    PERFORM mlops._audit_event('pipeline.run', 'pipeline', pipeline,
+        pg_catalog.jsonb_build_object('parameters', parameters, 'status', status, 'error', error));
     IF rel IS NULL THEN
         RETURN false;
     END IF;
