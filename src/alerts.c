@@ -15,7 +15,9 @@
  *	2. when it holds, claims the rule's cooldown slot for this source with
  *	   one INSERT ... ON CONFLICT DO UPDATE ... WHERE last_fired_at +
  *	   cooldown <= now: the row lock taken by ON CONFLICT serializes
- *	   concurrent checks, so two sessions never both fire within a cooldown;
+ *	   concurrent checks, so two sessions never both fire within a cooldown.
+ *	   Rules whose committed cooldown has not passed are skipped before
+ *	   step 1: a cooldown only ever grows, so they cannot fire;
  *	3. inserts the alert (with the values of the metrics the condition
  *	   read), returns it and sends it as JSON on the NOTIFY channel
  *	   mlops_alerts (delivered when the transaction commits).
@@ -174,9 +176,15 @@ mlops_check_alerts(PG_FUNCTION_ARGS)
 	MlopsBeginOwner(&save);
 	SPI_connect();
 
-	rc = SPI_execute("SELECT r.rule_id, r.name, r.condition, r.severity, r.cooldown, r.labels"
-					 "  FROM mlops.alert_rules r WHERE r.enabled ORDER BY r.rule_id",
-					 false, 0);
+	/* every enabled rule, and whether it is known to be cooling down for this source */
+	rc = SPI_execute_with_args("SELECT r.rule_id, r.name, r.condition, r.severity, r.cooldown, r.labels,"
+							   "       COALESCE((c.last_fired_at OPERATOR(pg_catalog.+) r.cooldown)"
+							   "                OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp(), false)"
+							   "  FROM mlops.alert_rules r"
+							   "  LEFT JOIN mlops.alert_cooldowns c ON c.rule_id OPERATOR(pg_catalog.=) r.rule_id"
+							   "   AND c.source OPERATOR(pg_catalog.=) COALESCE($1, '')"
+							   " WHERE r.enabled ORDER BY r.rule_id",
+							   1, (Oid[]) {TEXTOID}, &source, source_null ? "n" : " ", false, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "reading alert rules failed: %s", SPI_result_code_string(rc));
 	rules = SPI_tuptable;
@@ -209,13 +217,14 @@ mlops_check_alerts(PG_FUNCTION_ARGS)
 		HeapTuple	rule = rules->vals[i];
 		TupleDesc	desc = rules->tupdesc;
 		bool		isnull;
-		char	   *condition = SPI_getvalue(rule, desc, 3);
 		Datum		args[8];
 		char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 		Datum		fired_at;
 
 		CHECK_FOR_INTERRUPTS();
-		holder->expr = ParseCondition(condition, false);
+		if (DatumGetBool(SPI_getbinval(rule, desc, 7, &isnull)))
+			continue;			/* fired within its cooldown: it cannot fire now */
+		holder->expr = ParseCondition(SPI_getvalue(rule, desc, 3), false);
 		if (holder->expr == NULL)
 			continue;
 		if (!ExprEvaluate(holder->expr, LookupJsonbMetric, &metrics->root))
