@@ -165,6 +165,15 @@ CREATE ROLE mon_reader;
 GRANT USAGE ON SCHEMA mlops TO mon_reader;
 GRANT EXECUTE ON FUNCTION mlops.record_prediction(text, float8, float8, text, timestamptz),
     mlops.model_metrics(text, timestamptz, integer) TO mon_reader;
+CREATE ROLE mon_grafana;
+GRANT USAGE ON SCHEMA mlops TO mon_grafana;
+GRANT SELECT ON mlops.dashboard TO mon_grafana;
+GRANT EXECUTE ON FUNCTION mlops._dashboard_rows(), mlops.prometheus_metrics() TO mon_grafana;
+SET ROLE mon_grafana;
+SELECT count(*) AS dashboard_rows FROM mlops.dashboard;
+SELECT mlops.prometheus_metrics() LIKE '# HELP mlops_predictions_total %' AS prometheus_ok;
+SELECT * FROM mlops.alerts;
+RESET ROLE;
 SET ROLE mon_reader;
 SELECT mlops.record_prediction('price', 1, 1);
 SELECT (mlops.model_metrics('price'))->'rows' AS rows;
@@ -183,5 +192,5 @@ SELECT count(*) FROM mlops.monitor_predictions p WHERE NOT EXISTS (SELECT 1 FROM
 DROP TABLE mlops.drift_results;
 \endif
 DROP EXTENSION mlops;
-DROP OWNED BY mon_reader;
-DROP ROLE mon_reader;
+DROP OWNED BY mon_reader, mon_grafana;
+DROP ROLE mon_reader, mon_grafana;
