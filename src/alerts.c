@@ -68,6 +68,8 @@ static void FreeHeldExpr(void *arg);
 static bool LookupJsonbMetric(void *context, const char *name, ExprValue *out);
 static JsonbValue *FindMetric(JsonbContainer *container, const char *name, size_t len);
 static Datum FiredMetrics(const Expr *expr, Jsonb *metrics);
+static void FireRule(HeapTuple rule, TupleDesc desc, Datum source, bool source_null, Datum evidence,
+					 SPIPlanPtr claim_plan, SPIPlanPtr insert_plan, ReturnSetInfo *rsinfo);
 
 /*
  * mlops_alert_condition_metrics parses a condition and returns the distinct
@@ -148,7 +150,6 @@ mlops_check_alerts(PG_FUNCTION_ARGS)
 	SPIPlanPtr	insert_plan;
 	ExprHolder *holder;
 	MemoryContextCallback *cb;
-	int			natts;
 	int			rc;
 
 	if (PG_ARGISNULL(0))
@@ -165,7 +166,6 @@ mlops_check_alerts(PG_FUNCTION_ARGS)
 	source = source_null ? (Datum) 0 : PG_GETARG_DATUM(1);
 
 	InitMaterializedSRF(fcinfo, 0);
-	natts = rsinfo->setDesc->natts;
 
 	holder = MemoryContextAllocZero(callcxt, sizeof(ExprHolder));
 	cb = MemoryContextAlloc(callcxt, sizeof(MemoryContextCallback));
@@ -215,76 +215,82 @@ mlops_check_alerts(PG_FUNCTION_ARGS)
 	for (uint64 i = 0; i < nrules; i++)
 	{
 		HeapTuple	rule = rules->vals[i];
-		TupleDesc	desc = rules->tupdesc;
 		bool		isnull;
-		Datum		args[8];
-		char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
-		Datum		fired_at;
+		Datum		evidence = (Datum) 0;
 
 		CHECK_FOR_INTERRUPTS();
-		if (DatumGetBool(SPI_getbinval(rule, desc, 7, &isnull)))
+		if (DatumGetBool(SPI_getbinval(rule, rules->tupdesc, 7, &isnull)))
 			continue;			/* fired within its cooldown: it cannot fire now */
-		holder->expr = ParseCondition(SPI_getvalue(rule, desc, 3), false);
-		if (holder->expr == NULL)
-			continue;
-		if (!ExprEvaluate(holder->expr, LookupJsonbMetric, &metrics->root))
-		{
-			ExprFree(holder->expr);
-			holder->expr = NULL;
-			continue;
-		}
-
-		/* claim the cooldown slot of (rule, source) */
-		args[0] = SPI_getbinval(rule, desc, 1, &isnull);
-		args[1] = source;
-		nulls[1] = source_null ? 'n' : ' ';
-		args[2] = SPI_getbinval(rule, desc, 5, &isnull);
-		rc = SPI_execute_plan(claim_plan, args, nulls, false, 0);
-		if (rc != SPI_OK_INSERT_RETURNING)
-			elog(ERROR, "claiming the alert cooldown failed: %s", SPI_result_code_string(rc));
-		if (SPI_processed == 0)
-		{
-			ExprFree(holder->expr);
-			holder->expr = NULL;
-			continue;			/* fired within its cooldown */
-		}
-		fired_at = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-
-		/* rule_id, name, severity, condition, source, metrics, labels, fired_at */
-		args[0] = SPI_getbinval(rule, desc, 1, &isnull);
-		args[1] = SPI_getbinval(rule, desc, 2, &isnull);
-		args[2] = SPI_getbinval(rule, desc, 4, &isnull);
-		args[3] = SPI_getbinval(rule, desc, 3, &isnull);
-		args[4] = source;
-		nulls[4] = source_null ? 'n' : ' ';
-		args[5] = FiredMetrics(holder->expr, metrics);
-		args[6] = SPI_getbinval(rule, desc, 6, &isnull);
-		args[7] = fired_at;
-		nulls[1] = nulls[2] = ' ';
+		holder->expr = ParseCondition(SPI_getvalue(rule, rules->tupdesc, 3), false);
+		if (holder->expr != NULL && ExprEvaluate(holder->expr, LookupJsonbMetric, &metrics->root))
+			evidence = FiredMetrics(holder->expr, metrics);
 		ExprFree(holder->expr);
 		holder->expr = NULL;
-
-		rc = SPI_execute_plan(insert_plan, args, nulls, false, 0);
-		if (rc != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "storing an alert failed: %s", SPI_result_code_string(rc));
-		{
-			HeapTuple	row = SPI_tuptable->vals[0];
-			TupleDesc	rowdesc = SPI_tuptable->tupdesc;
-			Datum	   *values = palloc(sizeof(Datum) * natts);
-			bool	   *isnulls = palloc(sizeof(bool) * natts);
-
-			if (rowdesc->natts != natts + 2)
-				elog(ERROR, "alert row has %d columns, expected %d", rowdesc->natts, natts + 2);
-			for (int k = 0; k < natts; k++)
-				values[k] = SPI_getbinval(row, rowdesc, k + 1, &isnulls[k]);
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, isnulls);
-			Async_Notify(ALERT_CHANNEL, SPI_getvalue(row, rowdesc, natts + 2));
-		}
+		if (evidence != (Datum) 0)
+			FireRule(rule, rules->tupdesc, source, source_null, evidence, claim_plan, insert_plan, rsinfo);
 	}
 
 	SPI_finish();
 	MlopsEndOwner(&save);
 	return (Datum) 0;
+}
+
+/*
+ * FireRule claims the cooldown slot of a rule whose condition holds and,
+ * unless another check fired it within its cooldown, stores the alert with
+ * its evidence, adds it to the result and queues its NOTIFY.
+ */
+static void
+FireRule(HeapTuple rule, TupleDesc desc, Datum source, bool source_null, Datum evidence,
+		 SPIPlanPtr claim_plan, SPIPlanPtr insert_plan, ReturnSetInfo *rsinfo)
+{
+	int			natts = rsinfo->setDesc->natts;
+	Datum		args[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	char		source_flag = source_null ? 'n' : ' ';
+	bool		isnull;
+	HeapTuple	row;
+	TupleDesc	rowdesc;
+	Datum	   *values;
+	bool	   *isnulls;
+	int			rc;
+
+	/* rule_id, source, cooldown */
+	args[0] = SPI_getbinval(rule, desc, 1, &isnull);
+	args[1] = source;
+	nulls[1] = source_flag;
+	args[2] = SPI_getbinval(rule, desc, 5, &isnull);
+	rc = SPI_execute_plan(claim_plan, args, nulls, false, 0);
+	if (rc != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "claiming the alert cooldown failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		return;					/* another session fired it within its cooldown */
+
+	/* rule_id, name, severity, condition, source, metrics, labels, fired_at */
+	args[7] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	args[1] = SPI_getbinval(rule, desc, 2, &isnull);
+	nulls[1] = ' ';
+	args[2] = SPI_getbinval(rule, desc, 4, &isnull);
+	args[3] = SPI_getbinval(rule, desc, 3, &isnull);
+	args[4] = source;
+	nulls[4] = source_flag;
+	args[5] = evidence;
+	args[6] = SPI_getbinval(rule, desc, 6, &isnull);
+	rc = SPI_execute_plan(insert_plan, args, nulls, false, 0);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "storing an alert failed: %s", SPI_result_code_string(rc));
+
+	/* the row is the alert's columns, the full payload and the one to send */
+	row = SPI_tuptable->vals[0];
+	rowdesc = SPI_tuptable->tupdesc;
+	if (rowdesc->natts != natts + 2)
+		elog(ERROR, "alert row has %d columns, expected %d", rowdesc->natts, natts + 2);
+	values = palloc(sizeof(Datum) * natts);
+	isnulls = palloc(sizeof(bool) * natts);
+	for (int k = 0; k < natts; k++)
+		values[k] = SPI_getbinval(row, rowdesc, k + 1, &isnulls[k]);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, isnulls);
+	Async_Notify(ALERT_CHANNEL, SPI_getvalue(row, rowdesc, natts + 2));
 }
 
 /*

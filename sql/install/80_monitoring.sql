@@ -1046,16 +1046,17 @@ CREATE FUNCTION mlops._dashboard_rows()
            s.p50_ms, s.p95_ms, s.p99_ms,
            dr.drift, dr.checked_at,
            c.status, c.degradation_detected, c.checked_at,
-           (SELECT pg_catalog.count(*) FROM mlops.alerts a WHERE a.source OPERATOR(pg_catalog.=) n.model
-               AND a.resolved_at IS NULL AND a.severity OPERATOR(pg_catalog.=) 'info'),
-           (SELECT pg_catalog.count(*) FROM mlops.alerts a WHERE a.source OPERATOR(pg_catalog.=) n.model
-               AND a.resolved_at IS NULL AND a.severity OPERATOR(pg_catalog.=) 'warning'),
-           (SELECT pg_catalog.count(*) FROM mlops.alerts a WHERE a.source OPERATOR(pg_catalog.=) n.model
-               AND a.resolved_at IS NULL AND a.severity OPERATOR(pg_catalog.=) 'critical')
+           oa.info, oa.warning, oa.critical
       FROM names n
       LEFT JOIN LATERAL mlops._model_prediction_stats(n.model) s ON true
       LEFT JOIN drift dr ON dr.reference_name OPERATOR(pg_catalog.=) mlops._drift_reference_of(n.model)
       LEFT JOIN LATERAL mlops._latest_check(n.model) c ON true
+      CROSS JOIN LATERAL (
+          SELECT pg_catalog.count(*) FILTER (WHERE a.severity OPERATOR(pg_catalog.=) 'info') AS info,
+                 pg_catalog.count(*) FILTER (WHERE a.severity OPERATOR(pg_catalog.=) 'warning') AS warning,
+                 pg_catalog.count(*) FILTER (WHERE a.severity OPERATOR(pg_catalog.=) 'critical') AS critical
+            FROM mlops.alerts a
+           WHERE a.source OPERATOR(pg_catalog.=) n.model AND a.resolved_at IS NULL) oa
      ORDER BY n.model
 $$;
 REVOKE ALL ON FUNCTION mlops._dashboard_rows() FROM PUBLIC;

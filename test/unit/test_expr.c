@@ -129,6 +129,7 @@ Repeat(const char *prefix, const char *unit, int n, const char *middle, const ch
 	return s;
 }
 
+/* main runs every case and prints the TAP plan last. */
 int
 main(void)
 {

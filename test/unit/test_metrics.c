@@ -71,6 +71,7 @@ Regress(const double *pred, const double *actual, int n, RegressionMetrics *m,
 	return ok && RegressionAccFinish(&acc, m, err, errlen);
 }
 
+/* main runs every case and prints the TAP plan last. */
 int
 main(void)
 {
