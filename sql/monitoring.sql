@@ -71,6 +71,12 @@ SELECT count(*) AS recorded FROM (SELECT mlops.record_prediction('price', p, a)
   FROM (VALUES (2.5, 3), (0.0, -0.5), (2, 2), (8, 7), (0.3, 1.5)) v(p, a)) r;
 SELECT mlops.model_metrics('price');
 
+-- more than 64 distinct labels cannot be summarised
+SELECT mlops.create_monitor('many', 'classification', '{"accuracy": 0.5}');
+SELECT count(*) AS recorded FROM (SELECT mlops.record_prediction('many', i, i) FROM generate_series(1, 65) i) r;
+SELECT mlops.model_metrics('many');
+SELECT mlops.drop_monitor('many');
+
 -- degradation: too few rows is reported, not guessed
 SELECT mlops.check_degradation('price');
 SET mlops.monitor_min_rows = 5;
@@ -146,6 +152,16 @@ SELECT p->'status' AS status, jsonb_path_query_array(p->'steps', '$[*].status') 
        p->'steps'->2->>'error' AS error
   FROM mlops.monitoring_pipeline('nobody') p;
 SELECT mlops.monitoring_pipeline(NULL);
+-- a drift step over a reference that does not exist: skipped when drift detection is not
+-- installed, recorded as failed when it is; either way the other steps run
+SELECT to_regprocedure('mlops.detect_drift(text,text,text[],text[],jsonb)') IS NOT NULL AS have_detect_drift \gset
+SELECT mlops.set_monitor_drift('labels_only', 'no_such_reference', 'SELECT 1');
+SET client_min_messages = error;
+SELECT CASE WHEN :'have_detect_drift'::boolean THEN s->0->>'status' = 'failed'
+            ELSE s->0->>'reason' = 'mlops.detect_drift is not installed' END AS drift_step_as_expected,
+       jsonb_path_query_array(s, '$[1 to 2].status') AS other_steps
+  FROM (SELECT mlops.monitoring_pipeline('labels_only')->'steps' AS s) x;
+RESET client_min_messages;
 RESET mlops.monitor_min_rows;
 SELECT action, resource_id FROM mlops.audit_log WHERE action LIKE 'monitor.%' ORDER BY event_id;
 
