@@ -175,6 +175,8 @@ static int	ParseSum(Parser *p);
 static int	ParseTerm(Parser *p);
 static int	ParseUnary(Parser *p);
 static int	ParsePrimary(Parser *p);
+static int	ParsePrefix(Parser *p, TokenKind opkind, NodeKind kind, StaticType type,
+						int (*self) (Parser *), int (*next) (Parser *));
 static void Fail(Parser *p, ExprErrorKind kind, int offset, const char *fmt,...)
 			__attribute__((format(printf, 4, 5)));
 static void Expected(Parser *p, const char *what);
@@ -674,19 +676,7 @@ ParseAnd(Parser *p)
 static int
 ParseNot(Parser *p)
 {
-	const Token *op = &p->tokens[p->current];
-	int			operand;
-
-	if (op->kind != TK_NOT)
-		return ParseComparison(p);
-	if (!Enter(p))
-		return -1;
-	p->current++;
-	operand = ParseNot(p);
-	p->depth--;
-	if (p->failed || !CheckOperand(p, op, operand, ST_BOOL))
-		return -1;
-	return NewNode(p, N_NOT, ST_BOOL, operand, -1);
+	return ParsePrefix(p, TK_NOT, N_NOT, ST_BOOL, ParseNot, ParseComparison);
 }
 
 /* ParseComparison parses comparison: at most one comparison operator. */
@@ -755,19 +745,31 @@ ParseTerm(Parser *p)
 static int
 ParseUnary(Parser *p)
 {
+	return ParsePrefix(p, TK_MINUS, N_NEG, ST_NUMBER, ParseUnary, ParsePrimary);
+}
+
+/*
+ * ParsePrefix parses "op self" as a node of the given kind whose operand
+ * must have the given type, or, without the operator, what next parses.
+ * Every prefix operator counts as a level of nesting.
+ */
+static int
+ParsePrefix(Parser *p, TokenKind opkind, NodeKind kind, StaticType type,
+			int (*self) (Parser *), int (*next) (Parser *))
+{
 	const Token *op = &p->tokens[p->current];
 	int			operand;
 
-	if (op->kind != TK_MINUS)
-		return ParsePrimary(p);
+	if (op->kind != opkind)
+		return next(p);
 	if (!Enter(p))
 		return -1;
 	p->current++;
-	operand = ParseUnary(p);
+	operand = self(p);
 	p->depth--;
-	if (p->failed || !CheckOperand(p, op, operand, ST_NUMBER))
+	if (p->failed || !CheckOperand(p, op, operand, type))
 		return -1;
-	return NewNode(p, N_NEG, ST_NUMBER, operand, -1);
+	return NewNode(p, kind, type, operand, -1);
 }
 
 /*
