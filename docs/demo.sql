@@ -40,7 +40,7 @@ SELECT key AS metric, value FROM jsonb_each(mlops.model_metrics('radius-rule'))
 SELECT mlops.add_alert_rule('radius-degraded', 'Radius rule worse than its baseline',
                             'degradation_detected and labelled_rows >= 100', 'critical');
 LISTEN mlops_alerts;
-SELECT p->>'status' AS pipeline, p->>'alerts_fired' AS alerts_fired,
+SELECT p->>'status' AS pipeline, p->'result'->>'alerts_fired' AS alerts_fired,
        p->'steps'->1->'result'->'degraded_metrics' AS degraded_metrics
   FROM mlops.monitoring_pipeline('radius-rule') p;
 SELECT alert_id, rule_id, severity, source, metrics FROM mlops.alerts;

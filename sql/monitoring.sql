@@ -139,17 +139,17 @@ SELECT mlops.add_alert_rule('churn_degraded', 'Churn model degraded', 'degradati
 SELECT mlops.add_alert_rule('low_accuracy', 'Accuracy below 0.7', 'accuracy < 0.7 and labelled_rows >= 10');
 SELECT mlops.add_alert_rule('age_drift', 'Age drifted', 'drift.age.psi > 0.2 or drift_share > 0.5', 'warning');
 SET mlops.monitor_min_rows = 5;
-SELECT p->'status' AS status, p->'alerts_fired' AS fired, p->'recorded' AS recorded,
+SELECT p->'status' AS status, p->'result'->'alerts_fired' AS fired, p->'recorded' AS recorded,
        jsonb_path_query_array(p->'steps', '$[*].step') AS steps,
        jsonb_path_query_array(p->'steps', '$[*].status') AS step_status,
        p->'steps'->1->'result'->'degraded_metrics' AS degraded
   FROM mlops.monitoring_pipeline('churn') p;
 SELECT rule_id, severity, source, metrics FROM mlops.alerts ORDER BY alert_id;
 -- within the cooldown the same alerts do not fire again
-SELECT p->'alerts_fired' AS fired FROM mlops.monitoring_pipeline('churn') p;
+SELECT p->'result'->'alerts_fired' AS fired FROM mlops.monitoring_pipeline('churn') p;
 -- a model nobody knows: every step that needs it fails or is skipped, and the pipeline says so
 SELECT p->'status' AS status, jsonb_path_query_array(p->'steps', '$[*].status') AS step_status,
-       p->'steps'->2->>'error' AS error
+       p->'steps'->2->>'error' AS error, p->'error' AS pipeline_error, p->'parameters' AS parameters
   FROM mlops.monitoring_pipeline('nobody') p;
 SELECT mlops.monitoring_pipeline(NULL);
 -- a drift step over a reference that does not exist: skipped when drift detection is not
@@ -163,7 +163,8 @@ SELECT CASE WHEN :'have_detect_drift'::boolean THEN s->0->>'status' = 'failed'
   FROM (SELECT mlops.monitoring_pipeline('labels_only')->'steps' AS s) x;
 RESET client_min_messages;
 RESET mlops.monitor_min_rows;
-SELECT action, resource_id FROM mlops.audit_log WHERE action LIKE 'monitor.%' ORDER BY event_id;
+SELECT action, resource_id, details->>'status' AS status FROM mlops.audit_log
+ WHERE action LIKE 'monitor.%' OR action = 'pipeline.run' ORDER BY event_id;
 
 -- the dashboard
 SELECT model, production_version, predictions_last_hour, calls, drift_detected, degradation_status,

@@ -860,155 +860,169 @@ CREATE FUNCTION mlops.current_metrics(model text)
     RETURNS jsonb LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
 REVOKE ALL ON FUNCTION mlops.current_metrics(text) FROM PUBLIC;
 
--- _record_pipeline_run audits a pipeline run ('pipeline.run') and stores it
--- in mlops.pipeline_runs (the scheduler's table) when that is installed
--- with the columns pipeline, parameters, status, steps and error; returns
--- whether it stored it there.
-CREATE FUNCTION mlops._impl__record_pipeline_run(pipeline text, parameters jsonb, status text,
-                                                 steps jsonb, error text, started_at timestamptz)
-    RETURNS boolean
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    rel regclass := pg_catalog.to_regclass('mlops.pipeline_runs');
-    cols text[];
-    extra_cols text := '';
-    extra_vals text := '';
-BEGIN
-    PERFORM mlops._audit_event('pipeline.run', 'pipeline', pipeline,
-        pg_catalog.jsonb_build_object('parameters', parameters, 'status', status, 'error', error));
-    IF rel IS NULL THEN
-        RETURN false;
-    END IF;
-    SELECT pg_catalog.array_agg(a.attname::text) INTO cols FROM pg_catalog.pg_attribute a
-     WHERE a.attrelid OPERATOR(pg_catalog.=) rel AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
-    IF NOT cols OPERATOR(pg_catalog.@>) ARRAY['pipeline', 'parameters', 'status', 'steps', 'error'] THEN
-        RETURN false;
-    END IF;
-    IF 'started_at' OPERATOR(pg_catalog.=) ANY (cols) THEN
-        extra_cols := ', started_at';
-        extra_vals := ', $6';
-    END IF;
-    IF 'finished_at' OPERATOR(pg_catalog.=) ANY (cols) THEN
-        extra_cols := extra_cols OPERATOR(pg_catalog.||) ', finished_at';
-        extra_vals := extra_vals OPERATOR(pg_catalog.||) ', pg_catalog.clock_timestamp()';
-    END IF;
-    EXECUTE pg_catalog.format('INSERT INTO mlops.pipeline_runs (pipeline, parameters, status, steps, error%s)
-                               VALUES ($1, $2, $3, $4, $5%s)', extra_cols, extra_vals)
-      USING pipeline, parameters, status, steps, error, started_at;
-    RETURN true;
-END
-$$;
-REVOKE ALL ON FUNCTION mlops._impl__record_pipeline_run(text, jsonb, text, jsonb, text, timestamptz) FROM PUBLIC;
-CREATE FUNCTION mlops._record_pipeline_run(pipeline text, parameters jsonb, status text,
-                                           steps jsonb, error text, started_at timestamptz)
-    RETURNS boolean LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
-REVOKE ALL ON FUNCTION mlops._record_pipeline_run(text, jsonb, text, jsonb, text, timestamptz) FROM PUBLIC;
-
--- monitoring_pipeline runs as the caller (detect_drift reads the caller's
--- data): drift when the monitor names a reference, degradation when the
--- model has a monitor, then the alert rules over current_metrics.  A step
--- that fails is recorded as failed and the next steps still run.
-CREATE FUNCTION mlops.monitoring_pipeline(model text)
+-- The monitoring pipeline follows the contract of the scheduler's pipelines
+-- (sql/install/75_pipelines.sql on the scheduler branch): the
+-- implementation runs as the caller (detect_drift reads the caller's data),
+-- never raises, and returns {"status": "succeeded"|"failed", "parameters",
+-- "steps": [{"step", "status", "seconds", "result"|"error"|"reason"}],
+-- "result", "error"}; the public function records that document.  A step
+-- that fails is recorded as failed and the next steps still run.  Like the
+-- scheduler's pipelines they keep the caller's search_path, so a drift
+-- source names tables as the caller would; everything here is qualified.
+CREATE FUNCTION mlops._impl_monitoring_pipeline(model text)
     RETURNS jsonb
     LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
     AS $$
 #variable_conflict use_variable
 DECLARE
-    started timestamptz := pg_catalog.clock_timestamp();
+    params jsonb := pg_catalog.jsonb_build_object('model', model);
     t0 timestamptz;
     steps jsonb := '[]';
     m record;
-    res jsonb;
-    fired jsonb;
+    drift jsonb;
+    degradation jsonb;
+    fired jsonb := '[]';
     failed text[] := '{}';
-    status text;
-    recorded boolean;
-    result jsonb;
+    msg text;
 BEGIN
-    IF model IS NULL THEN
-        RAISE EXCEPTION 'model must not be null' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
     SELECT mo.drift_reference, mo.drift_source INTO m
       FROM mlops.monitors mo WHERE mo.model OPERATOR(pg_catalog.=) model;
 
     -- 1. drift
     t0 := pg_catalog.clock_timestamp();
     IF m.drift_reference IS NULL THEN
-        steps := steps OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('step', 'drift', 'status', 'skipped',
-            'reason', 'no drift reference set (mlops.set_monitor_drift)');
+        steps := steps OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+            'step', 'drift', 'status', 'skipped', 'reason', 'no drift reference set (mlops.set_monitor_drift)'));
     ELSIF pg_catalog.to_regprocedure('mlops.detect_drift(text,text,text[],text[],jsonb)') IS NULL THEN
-        steps := steps OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('step', 'drift', 'status', 'skipped',
-            'reason', 'mlops.detect_drift is not installed');
+        steps := steps OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+            'step', 'drift', 'status', 'skipped', 'reason', 'mlops.detect_drift is not installed'));
     ELSE
         BEGIN
-            EXECUTE 'SELECT mlops.detect_drift($1, $2)' INTO res USING m.drift_reference, m.drift_source;
-            steps := steps OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('step', 'drift', 'status', 'succeeded',
+            EXECUTE 'SELECT mlops.detect_drift($1, $2)' INTO drift USING m.drift_reference, m.drift_source;
+            steps := steps OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+                'step', 'drift', 'status', 'succeeded',
                 'seconds', pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0),
                 'result', pg_catalog.jsonb_build_object('reference', m.drift_reference,
-                          'drift_detected', res OPERATOR(pg_catalog.->) 'drift_detected',
-                          'columns_with_drift', res OPERATOR(pg_catalog.->) 'columns_with_drift'));
+                          'drift_detected', drift OPERATOR(pg_catalog.->) 'drift_detected',
+                          'columns_with_drift', drift OPERATOR(pg_catalog.->) 'columns_with_drift')));
         EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
             failed := failed OPERATOR(pg_catalog.||) 'drift'::text;
-            steps := steps OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('step', 'drift', 'status', 'failed',
+            steps := steps OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+                'step', 'drift', 'status', 'failed',
                 'seconds', pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0),
-                'error', SQLERRM);
+                'error', msg));
         END;
     END IF;
 
     -- 2. degradation
     t0 := pg_catalog.clock_timestamp();
     IF NOT EXISTS (SELECT 1 FROM mlops.monitors mo WHERE mo.model OPERATOR(pg_catalog.=) model) THEN
-        steps := steps OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('step', 'degradation', 'status', 'skipped',
-            'reason', 'the model has no monitor (mlops.create_monitor)');
+        steps := steps OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+            'step', 'degradation', 'status', 'skipped', 'reason', 'the model has no monitor (mlops.create_monitor)'));
     ELSE
         BEGIN
-            res := mlops.check_degradation(model);
-            steps := steps OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('step', 'degradation', 'status', 'succeeded',
+            degradation := mlops.check_degradation(model);
+            steps := steps OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+                'step', 'degradation', 'status', 'succeeded',
                 'seconds', pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0),
-                'result', res);
+                'result', degradation));
         EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
             failed := failed OPERATOR(pg_catalog.||) 'degradation'::text;
-            steps := steps OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('step', 'degradation', 'status', 'failed',
+            steps := steps OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+                'step', 'degradation', 'status', 'failed',
                 'seconds', pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0),
-                'error', SQLERRM);
+                'error', msg));
         END;
     END IF;
 
     -- 3. alerts over the current metrics
     t0 := pg_catalog.clock_timestamp();
     BEGIN
-        res := mlops.current_metrics(model);
         SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('alert_id', a.alert_id, 'rule_id', a.rule_id,
                                                                            'severity', a.severity)
                                              ORDER BY a.alert_id), '[]')
-          INTO fired FROM mlops.check_alerts(res, model) a;
-        steps := steps OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('step', 'alerts', 'status', 'succeeded',
+          INTO fired FROM mlops.check_alerts(mlops.current_metrics(model), model) a;
+        steps := steps OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+            'step', 'alerts', 'status', 'succeeded',
             'seconds', pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0),
-            'result', pg_catalog.jsonb_build_object('metrics', res, 'fired', fired));
+            'result', pg_catalog.jsonb_build_object('fired', fired)));
     EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
         failed := failed OPERATOR(pg_catalog.||) 'alerts'::text;
-        fired := '[]';
-        steps := steps OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('step', 'alerts', 'status', 'failed',
+        steps := steps OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+            'step', 'alerts', 'status', 'failed',
             'seconds', pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0),
-            'error', SQLERRM);
+            'error', msg));
     END;
 
-    status := CASE WHEN pg_catalog.cardinality(failed) OPERATOR(pg_catalog.=) 0 THEN 'succeeded' ELSE 'failed' END;
-    recorded := mlops._record_pipeline_run('monitoring_pipeline', pg_catalog.jsonb_build_object('model', model),
-                                           status, steps,
-                                           CASE WHEN status OPERATOR(pg_catalog.=) 'failed'
-                                                THEN 'failed steps: ' OPERATOR(pg_catalog.||) pg_catalog.array_to_string(failed, ', ') END,
-                                           started);
-    result := pg_catalog.jsonb_build_object('pipeline', 'monitoring_pipeline', 'model', model, 'status', status,
-        'alerts_fired', pg_catalog.jsonb_array_length(fired), 'steps', steps, 'recorded', recorded,
-        'seconds', pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) started));
-    IF status OPERATOR(pg_catalog.=) 'failed' THEN
-        RAISE WARNING 'monitoring pipeline for model % failed in: %', model, pg_catalog.array_to_string(failed, ', ');
+    RETURN pg_catalog.jsonb_build_object(
+        'status', CASE WHEN pg_catalog.cardinality(failed) OPERATOR(pg_catalog.=) 0 THEN 'succeeded' ELSE 'failed' END,
+        'parameters', params, 'steps', steps,
+        'result', pg_catalog.jsonb_build_object(
+            'model', model, 'alerts_fired', pg_catalog.jsonb_array_length(fired),
+            'drift_detected', drift OPERATOR(pg_catalog.->) 'drift_detected',
+            'degradation_detected', degradation OPERATOR(pg_catalog.->) 'degradation_detected'))
+        OPERATOR(pg_catalog.||)
+        CASE WHEN pg_catalog.cardinality(failed) OPERATOR(pg_catalog.=) 0 THEN '{}'::jsonb
+             ELSE pg_catalog.jsonb_build_object('error', 'failed steps: '
+                                                OPERATOR(pg_catalog.||) pg_catalog.array_to_string(failed, ', ')) END;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._impl_monitoring_pipeline(text) FROM PUBLIC;
+
+-- _record_pipeline_run audits a pipeline run ('pipeline.run') and, when the
+-- scheduler's mlops.pipeline_runs is installed, stores it there; it returns
+-- the document with "recorded" (and "pipeline_run_id" when stored).  It
+-- stands in for the scheduler's own recording (mlops_pipeline_trampoline)
+-- until monitoring_pipeline is declared with that trampoline.
+CREATE FUNCTION mlops._impl__record_pipeline_run(pipeline text, doc jsonb, started_at timestamptz)
+    RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    run_id bigint;
+BEGIN
+    IF pg_catalog.to_regclass('mlops.pipeline_runs') IS NOT NULL THEN
+        EXECUTE 'INSERT INTO mlops.pipeline_runs (pipeline, owner, owner_name, parameters, status, steps,
+                                                  result, error, started_at, finished_at)
+                 SELECT $1, r.oid, r.rolname, COALESCE($2 OPERATOR(pg_catalog.->) ''parameters'', ''{}''),
+                        $2 OPERATOR(pg_catalog.->>) ''status'', COALESCE($2 OPERATOR(pg_catalog.->) ''steps'', ''[]''),
+                        $2 OPERATOR(pg_catalog.->) ''result'', $2 OPERATOR(pg_catalog.->>) ''error'', $3,
+                        pg_catalog.clock_timestamp()
+                   FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) mlops.current_actor()
+                 RETURNING pipeline_run_id'
+           INTO run_id USING pipeline, doc, started_at;
     END IF;
-    RETURN result;
+    PERFORM mlops._audit_event('pipeline.run', 'pipeline_run', COALESCE(run_id::text, pipeline),
+        pg_catalog.jsonb_build_object('pipeline', pipeline, 'status', doc OPERATOR(pg_catalog.->>) 'status'));
+    RETURN doc OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('recorded', run_id IS NOT NULL)
+               OPERATOR(pg_catalog.||) COALESCE(pg_catalog.jsonb_build_object('pipeline_run_id', run_id), '{}');
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._impl__record_pipeline_run(text, jsonb, timestamptz) FROM PUBLIC;
+CREATE FUNCTION mlops._record_pipeline_run(pipeline text, doc jsonb, started_at timestamptz)
+    RETURNS jsonb LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
+REVOKE ALL ON FUNCTION mlops._record_pipeline_run(text, jsonb, timestamptz) FROM PUBLIC;
+
+CREATE FUNCTION mlops.monitoring_pipeline(model text)
+    RETURNS jsonb
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    started timestamptz := pg_catalog.clock_timestamp();
+    doc jsonb;
+BEGIN
+    IF model IS NULL THEN
+        RAISE EXCEPTION 'model must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    doc := mlops._record_pipeline_run('monitoring_pipeline', mlops._impl_monitoring_pipeline(model), started);
+    IF doc OPERATOR(pg_catalog.->>) 'status' OPERATOR(pg_catalog.=) 'failed' THEN
+        RAISE WARNING 'pipeline monitoring_pipeline failed: %', doc OPERATOR(pg_catalog.->>) 'error';
+    END IF;
+    RETURN doc;
 END
 $$;
 REVOKE ALL ON FUNCTION mlops.monitoring_pipeline(text) FROM PUBLIC;
