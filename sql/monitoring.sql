@@ -191,6 +191,20 @@ SELECT count(*) AS dashboard_rows FROM mlops.dashboard;
 SELECT mlops.prometheus_metrics() LIKE '# HELP mlops_predictions_total %' AS prometheus_ok;
 SELECT * FROM mlops.alerts;
 RESET ROLE;
+-- the on-call recipe of docs/monitoring.md runs the pipeline as itself
+CREATE ROLE mon_oncall;
+GRANT USAGE ON SCHEMA mlops TO mon_oncall;
+GRANT EXECUTE ON FUNCTION mlops.monitoring_pipeline(text), mlops._impl_monitoring_pipeline(text),
+                          mlops._monitor_pipeline_settings(text),
+                          mlops._record_pipeline_run(text, jsonb, timestamptz),
+                          mlops.check_degradation(text), mlops.current_metrics(text),
+                          mlops.model_metrics(text, timestamptz, integer), mlops.check_alerts(jsonb, text),
+                          mlops.acknowledge_alert(bigint), mlops.resolve_alert(bigint) TO mon_oncall;
+SET ROLE mon_oncall;
+SELECT p->'status' AS status, jsonb_path_query_array(p->'steps', '$[*].status') AS step_status
+  FROM mlops.monitoring_pipeline('scored') p;
+RESET ROLE;
+SELECT user_name FROM mlops.audit_log WHERE action = 'pipeline.run' ORDER BY event_id DESC LIMIT 1;
 SET ROLE mon_reader;
 SELECT mlops.record_prediction('price', 1, 1);
 SELECT (mlops.model_metrics('price'))->'rows' AS rows;
@@ -209,5 +223,5 @@ SELECT count(*) FROM mlops.monitor_predictions p WHERE NOT EXISTS (SELECT 1 FROM
 DROP TABLE mlops.drift_results;
 \endif
 DROP EXTENSION mlops;
-DROP OWNED BY mon_reader, mon_grafana;
-DROP ROLE mon_reader, mon_grafana;
+DROP OWNED BY mon_reader, mon_grafana, mon_oncall;
+DROP ROLE mon_reader, mon_grafana, mon_oncall;

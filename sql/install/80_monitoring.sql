@@ -869,6 +869,18 @@ REVOKE ALL ON FUNCTION mlops.current_metrics(text) FROM PUBLIC;
 -- that fails is recorded as failed and the next steps still run.  Like the
 -- scheduler's pipelines they keep the caller's search_path, so a drift
 -- source names tables as the caller would; everything here is qualified.
+-- _monitor_pipeline_settings: whether a model is monitored and the drift
+-- reference and source its pipeline checks (read as the owner).
+CREATE FUNCTION mlops._monitor_pipeline_settings(p_model text)
+    RETURNS TABLE (monitored boolean, drift_reference text, drift_source text)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT m.monitor_id IS NOT NULL, m.drift_reference, m.drift_source
+      FROM (SELECT 1) one LEFT JOIN mlops.monitors m ON m.model OPERATOR(pg_catalog.=) p_model
+$$;
+REVOKE ALL ON FUNCTION mlops._monitor_pipeline_settings(text) FROM PUBLIC;
+
 CREATE FUNCTION mlops._impl_monitoring_pipeline(model text)
     RETURNS jsonb
     LANGUAGE plpgsql
@@ -885,8 +897,7 @@ DECLARE
     failed text[] := '{}';
     msg text;
 BEGIN
-    SELECT mo.drift_reference, mo.drift_source INTO m
-      FROM mlops.monitors mo WHERE mo.model OPERATOR(pg_catalog.=) model;
+    SELECT * INTO m FROM mlops._monitor_pipeline_settings(model);
 
     -- 1. drift
     t0 := pg_catalog.clock_timestamp();
@@ -917,7 +928,7 @@ BEGIN
 
     -- 2. degradation
     t0 := pg_catalog.clock_timestamp();
-    IF NOT EXISTS (SELECT 1 FROM mlops.monitors mo WHERE mo.model OPERATOR(pg_catalog.=) model) THEN
+    IF NOT m.monitored THEN
         steps := steps OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
             'step', 'degradation', 'status', 'skipped', 'reason', 'the model has no monitor (mlops.create_monitor)'));
     ELSE
