@@ -119,14 +119,16 @@ SELECT mlops.current_metrics('nobody');
 SELECT to_regclass('mlops.drift_results') IS NULL AS make_drift_results \gset
 \if :make_drift_results
 CREATE TABLE mlops.drift_results (reference_name text, checked_at timestamptz, column_name text,
-    method text, value float8, p_value float8, threshold float8, drift boolean);
+    method text, value float8, p_value float8, threshold float8, drift boolean, checked_by name);
 \endif
-INSERT INTO mlops.drift_results (reference_name, checked_at, column_name, method, value, p_value, threshold, drift)
-VALUES ('churn', now() - interval '2 days', 'age', 'psi', 0.05, NULL, 0.2, false),
-       ('churn', now() - interval '1 day', 'age', 'psi', 0.31, NULL, 0.2, true),
-       ('churn', now() - interval '1 day', 'age', 'ks', 0.2, 0.001, 0.05, true),
-       ('churn', now() - interval '1 day', 'plan', 'chi_square', 3.1, 0.21, 0.05, false),
-       ('other', now(), 'x', 'psi', 0.9, NULL, 0.2, true);
+INSERT INTO mlops.drift_results (reference_name, checked_at, column_name, method, value, p_value, threshold,
+                                 drift, checked_by)
+SELECT r, now() - d * interval '1 day', c, m, v, p, t, dr, current_user
+  FROM (VALUES ('churn', 2, 'age', 'psi', 0.05, NULL, 0.2, false),
+               ('churn', 1, 'age', 'psi', 0.31, NULL, 0.2, true),
+               ('churn', 1, 'age', 'ks', 0.2, 0.001, 0.05, true),
+               ('churn', 1, 'plan', 'chi_square', 3.1, 0.21, 0.05, false),
+               ('other', 0, 'x', 'psi', 0.9, NULL, 0.2, true)) v(r, d, c, m, v, p, t, dr);
 SELECT jsonb_object_agg(key, value) FILTER (WHERE key LIKE 'drift%' AND key <> 'drift_checked_at') AS drift
   FROM jsonb_each(mlops.current_metrics('churn'));
 -- a monitor can name another reference
@@ -139,7 +141,8 @@ SELECT mlops.add_alert_rule('churn_degraded', 'Churn model degraded', 'degradati
 SELECT mlops.add_alert_rule('low_accuracy', 'Accuracy below 0.7', 'accuracy < 0.7 and labelled_rows >= 10');
 SELECT mlops.add_alert_rule('age_drift', 'Age drifted', 'drift.age.psi > 0.2 or drift_share > 0.5', 'warning');
 SET mlops.monitor_min_rows = 5;
-SELECT p->'status' AS status, p->'result'->'alerts_fired' AS fired, p->'recorded' AS recorded,
+SELECT p->'status' AS status, p->'result'->'alerts_fired' AS fired,
+       (p ? 'pipeline_run_id') = (to_regclass('mlops.pipeline_runs') IS NOT NULL) AS recorded_when_scheduler,
        jsonb_path_query_array(p->'steps', '$[*].step') AS steps,
        jsonb_path_query_array(p->'steps', '$[*].status') AS step_status,
        p->'steps'->1->'result'->'degraded_metrics' AS degraded
@@ -148,10 +151,12 @@ SELECT rule_id, severity, source, metrics FROM mlops.alerts ORDER BY alert_id;
 -- within the cooldown the same alerts do not fire again
 SELECT p->'result'->'alerts_fired' AS fired FROM mlops.monitoring_pipeline('churn') p;
 -- a model nobody knows: every step that needs it fails or is skipped, and the pipeline says so
+\set VERBOSITY terse
 SELECT p->'status' AS status, jsonb_path_query_array(p->'steps', '$[*].status') AS step_status,
        p->'steps'->2->>'error' AS error, p->'error' AS pipeline_error, p->'parameters' AS parameters
   FROM mlops.monitoring_pipeline('nobody') p;
 SELECT mlops.monitoring_pipeline(NULL);
+\set VERBOSITY default
 -- a drift step over a reference that does not exist: skipped when drift detection is not
 -- installed, recorded as failed when it is; either way the other steps run
 SELECT to_regprocedure('mlops.detect_drift(text,text,text[],text[],jsonb)') IS NOT NULL AS have_detect_drift \gset
@@ -163,8 +168,9 @@ SELECT CASE WHEN :'have_detect_drift'::boolean THEN s->0->>'status' = 'failed'
   FROM (SELECT mlops.monitoring_pipeline('labels_only')->'steps' AS s) x;
 RESET client_min_messages;
 RESET mlops.monitor_min_rows;
-SELECT action, resource_id, details->>'status' AS status FROM mlops.audit_log
- WHERE action LIKE 'monitor.%' OR action = 'pipeline.run' ORDER BY event_id;
+SELECT action, resource_id FROM mlops.audit_log WHERE action LIKE 'monitor.%' ORDER BY event_id;
+SELECT details->>'status' AS status, count(*) AS runs FROM mlops.audit_log
+ WHERE action = 'pipeline.run' AND details->>'pipeline' = 'monitoring_pipeline' GROUP BY 1 ORDER BY 1;
 
 -- the dashboard
 SELECT model, production_version, predictions_last_hour, calls, drift_detected, degradation_status,

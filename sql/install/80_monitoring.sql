@@ -897,6 +897,9 @@ DECLARE
     failed text[] := '{}';
     msg text;
 BEGIN
+    IF model IS NULL THEN
+        RAISE EXCEPTION 'model must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     SELECT * INTO m FROM mlops._monitor_pipeline_settings(model);
 
     -- 1. drift
@@ -1026,9 +1029,6 @@ DECLARE
     started timestamptz := pg_catalog.clock_timestamp();
     doc jsonb;
 BEGIN
-    IF model IS NULL THEN
-        RAISE EXCEPTION 'model must not be null' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
     doc := mlops._record_pipeline_run('monitoring_pipeline', mlops._impl_monitoring_pipeline(model), started);
     IF doc OPERATOR(pg_catalog.->>) 'status' OPERATOR(pg_catalog.=) 'failed' THEN
         RAISE WARNING 'pipeline monitoring_pipeline failed: %', doc OPERATOR(pg_catalog.->>) 'error';

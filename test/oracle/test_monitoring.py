@@ -186,10 +186,12 @@ def prometheus():
     made = cur.fetchone()[0]
     if made:
         cur.execute("CREATE TABLE mlops.drift_results (reference_name text, checked_at timestamptz,"
-                    " column_name text, method text, value float8, p_value float8, threshold float8, drift boolean)")
+                    " column_name text, method text, value float8, p_value float8, threshold float8, drift boolean,"
+                    " checked_by name)")
     weird = 'we"ird\\ref\nname'
     cur.execute("INSERT INTO mlops.drift_results (reference_name, checked_at, column_name, method, value,"
-                " p_value, threshold, drift) VALUES (%s, now(), 'age', 'psi', 0.25, NULL, 0.2, true)", (weird,))
+                " p_value, threshold, drift, checked_by)"
+                " VALUES (%s, now(), 'age', 'psi', 0.25, NULL, 0.2, true, current_user)", (weird,))
     cur.execute("SELECT mlops.prometheus_metrics()")
     text = cur.fetchone()[0]
     try:
