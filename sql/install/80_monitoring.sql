@@ -1013,7 +1013,8 @@ BEGIN
     PERFORM mlops._audit_event('pipeline.run', 'pipeline_run', COALESCE(run_id::text, pipeline),
         pg_catalog.jsonb_build_object('pipeline', pipeline, 'status', doc OPERATOR(pg_catalog.->>) 'status'));
     RETURN doc OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('recorded', run_id IS NOT NULL)
-               OPERATOR(pg_catalog.||) COALESCE(pg_catalog.jsonb_build_object('pipeline_run_id', run_id), '{}');
+               OPERATOR(pg_catalog.||) CASE WHEN run_id IS NULL THEN '{}'::jsonb
+                                            ELSE pg_catalog.jsonb_build_object('pipeline_run_id', run_id) END;
 END
 $$;
 REVOKE ALL ON FUNCTION mlops._impl__record_pipeline_run(text, jsonb, timestamptz) FROM PUBLIC;
