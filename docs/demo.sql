@@ -48,11 +48,28 @@ SELECT b.diagnosis, p.prediction AS predicted_code, count(*)
 SELECT model, version, calls, rows FROM mlops.prediction_stats;
 
 \echo
-\echo '== 4. The audit log recorded every change, with who made it'
-SELECT event_id, action, user_name, resource_type, resource_id FROM mlops.audit_events() ORDER BY event_id;
+\echo '== 4. Monitoring: the radius rule in "production", checked against its labels'
+-- the baseline promised 95% accuracy; record the rule's predictions with their diagnoses
+SELECT mlops.create_monitor('radius-rule', 'classification', '{"accuracy": 0.95, "recall": 0.9}') AS monitor_id;
+SELECT count(*) AS predictions_recorded
+  FROM (SELECT mlops.record_prediction('radius-rule', (mean_radius > 15)::int, (diagnosis = 'malignant')::int)
+          FROM breast_cancer) s;
+SELECT key AS metric, value FROM jsonb_each(mlops.model_metrics('radius-rule'))
+ WHERE key IN ('rows', 'accuracy', 'precision', 'recall', 'f1_score') ORDER BY key;
 
 \echo
-\echo '== Scheduling: a data pipeline runs every 2 seconds in a background worker, and every run is recorded'
+\echo '== 5. Alerts: a rule in the safe condition language fires, and LISTENers hear it'
+SELECT mlops.add_alert_rule('radius-degraded', 'Radius rule worse than its baseline',
+                            'degradation_detected and labelled_rows >= 100', 'critical');
+LISTEN mlops_alerts;
+SELECT p->>'status' AS pipeline, p->'result'->>'alerts_fired' AS alerts_fired,
+       p->'steps'->1->'result'->'degraded_metrics' AS degraded_metrics
+  FROM mlops.monitoring_pipeline('radius-rule') p;
+SELECT alert_id, rule_id, severity, source, metrics FROM mlops.alerts;
+SELECT model, predictions_last_hour, degradation_status, open_critical FROM mlops.dashboard;
+
+\echo
+\echo '== 6. Scheduling: a data pipeline runs every 2 seconds in a background worker, and every run is recorded'
 SELECT mlops.schedule_pipeline('clean-tumours', 'data_pipeline', 'every 2 seconds',
          '{"data_source": "breast_cancer", "output_table": "breast_cancer_clean",
            "rules": {"not_null": ["diagnosis"], "ranges": {"mean_radius": {"min": 5, "max": 25}},
@@ -67,3 +84,8 @@ SELECT run_id, status, round(EXTRACT(epoch FROM started_at - due_at) * 1000) AS 
 SELECT pipeline_run_id, pipeline, status, jsonb_path_query_array(steps, '$[*].step') AS steps
   FROM mlops.pipeline_runs ORDER BY pipeline_run_id;
 SELECT mlops.unschedule('clean-tumours');
+
+\echo
+\echo '== 7. The audit log recorded every change, with who made it'
+SELECT event_id, action, user_name, resource_type, resource_id FROM mlops.audit_events() ORDER BY event_id;
+

@@ -25,6 +25,7 @@ int			mlops_max_json_kb = 65536;
 char	   *mlops_timezone = NULL;
 int			mlops_job_history_days = 30;
 int			mlops_max_running_jobs = 4;
+int			mlops_monitor_min_rows = 30;
 
 static bool CheckTimezone(char **newval, void **extra, GucSource source);
 
@@ -85,6 +86,11 @@ MlopsGucInit(void)
 							&mlops_max_running_jobs, 4, 1, 100,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
 
+	DefineCustomIntVariable("mlops.monitor_min_rows",
+							"Labelled predictions a degradation check needs before it judges.",
+							"With fewer, check_degradation reports insufficient data instead of a verdict.",
+							&mlops_monitor_min_rows, 30, 1, 10000000,
+							PGC_USERSET, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("mlops");
 }
 
