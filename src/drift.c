@@ -202,6 +202,7 @@ static void WriteReference(const char *name, const char *source,
 static Datum ReferenceSummary(const char *name, int64 rows, DriftColumn *cols,
 							  int ncols);
 static text *RequireTextArg(FunctionCallInfo fcinfo, int argno, const char *argname);
+static char *NewReferenceName(FunctionCallInfo fcinfo);
 static char **TextArrayArg(FunctionCallInfo fcinfo, int argno, const char *argname,
 						  const char *empty_hint, bool unique, int *n);
 static int	NameIndex(char *const *names, int n, const char *want);
@@ -936,7 +937,7 @@ AggregateSource(const char *item, DriftColumn *cols, int ncols, int64 *rows)
 Datum
 mlops_set_drift_reference(PG_FUNCTION_ARGS)
 {
-	char	   *name = text_to_cstring(RequireTextArg(fcinfo, 0, "name"));
+	char	   *name = NewReferenceName(fcinfo);
 	char	   *source = text_to_cstring(RequireTextArg(fcinfo, 1, "source"));
 	MemoryContext callcxt = CurrentMemoryContext;
 	char	   *item;
@@ -948,10 +949,6 @@ mlops_set_drift_reference(PG_FUNCTION_ARGS)
 	int64		rows;
 	Datum		result;
 
-	if (name[0] == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("drift reference name must not be empty")));
 
 	SPI_connect();
 	item = SourceFromItem(source);
@@ -1061,7 +1058,7 @@ mlops_set_drift_reference(PG_FUNCTION_ARGS)
 Datum
 mlops_set_drift_reference_from_model(PG_FUNCTION_ARGS)
 {
-	char	   *name = text_to_cstring(RequireTextArg(fcinfo, 0, "name"));
+	char	   *name = NewReferenceName(fcinfo);
 	char	   *model = text_to_cstring(RequireTextArg(fcinfo, 1, "model"));
 	MemoryContext callcxt = CurrentMemoryContext;
 	ResolvedModel rm;
@@ -1075,10 +1072,6 @@ mlops_set_drift_reference_from_model(PG_FUNCTION_ARGS)
 	Datum		result;
 	char	   *source;
 
-	if (name[0] == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("drift reference name must not be empty")));
 	ResolveModelRef(model, &rm);
 	source = psprintf("%s/%d", rm.name, rm.version);
 	args[0] = Int64GetDatum(rm.model_id);
@@ -1212,6 +1205,22 @@ mlops_set_drift_reference_from_model(PG_FUNCTION_ARGS)
 	}
 	SPI_finish();
 	PG_RETURN_DATUM(result);
+}
+
+/*
+ * NewReferenceName returns the name argument of a function that stores a
+ * reference, rejecting NULL and empty names.
+ */
+static char *
+NewReferenceName(FunctionCallInfo fcinfo)
+{
+	char	   *name = text_to_cstring(RequireTextArg(fcinfo, 0, "name"));
+
+	if (name[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("drift reference name must not be empty")));
+	return name;
 }
 
 /*
