@@ -673,6 +673,17 @@ END
 $$;
 REVOKE ALL ON FUNCTION mlops._prediction_stats_rows() FROM PUBLIC;
 
+-- _production_version: a model's Production version, or NULL.
+CREATE FUNCTION mlops._production_version(p_model text)
+    RETURNS integer
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT v.version FROM mlops.models mo JOIN mlops.model_versions v ON v.model_id OPERATOR(pg_catalog.=) mo.model_id
+     WHERE mo.name OPERATOR(pg_catalog.=) p_model AND v.stage OPERATOR(pg_catalog.=) 'Production'
+$$;
+REVOKE ALL ON FUNCTION mlops._production_version(text) FROM PUBLIC;
+
 -- _model_prediction_stats: the statistics row that speaks for a model: its
 -- Production version's, else the version with the most calls.
 CREATE FUNCTION mlops._model_prediction_stats(p_model text)
@@ -683,12 +694,8 @@ CREATE FUNCTION mlops._model_prediction_stats(p_model text)
     AS $$
     SELECT s.version, s.calls, s.rows, s.errors, s.mean_ms, s.p50_ms, s.p95_ms, s.p99_ms
       FROM mlops._prediction_stats_rows() s
-      LEFT JOIN (mlops.models mo JOIN mlops.model_versions v
-                 ON v.model_id OPERATOR(pg_catalog.=) mo.model_id
-                AND v.stage OPERATOR(pg_catalog.=) 'Production')
-        ON mo.name OPERATOR(pg_catalog.=) s.model AND v.version OPERATOR(pg_catalog.=) s.version
      WHERE s.model OPERATOR(pg_catalog.=) p_model
-     ORDER BY (v.version IS NOT NULL) DESC, s.calls DESC, s.version DESC
+     ORDER BY s.version IS NOT DISTINCT FROM mlops._production_version(p_model) DESC, s.calls DESC, s.version DESC
      LIMIT 1
 $$;
 REVOKE ALL ON FUNCTION mlops._model_prediction_stats(text) FROM PUBLIC;
@@ -775,7 +782,6 @@ CREATE FUNCTION mlops._impl_current_metrics(model text)
 DECLARE
     result jsonb := pg_catalog.jsonb_build_object('model', model);
     has_monitor boolean;
-    prod integer;
     s record;
     perf jsonb;
     chk mlops.monitor_checks;
@@ -789,9 +795,8 @@ BEGIN
                   HINT = 'Register it, or create a monitor with mlops.create_monitor().';
     END IF;
 
-    SELECT v.version INTO prod FROM mlops.models mo JOIN mlops.model_versions v ON v.model_id OPERATOR(pg_catalog.=) mo.model_id
-     WHERE mo.name OPERATOR(pg_catalog.=) model AND v.stage OPERATOR(pg_catalog.=) 'Production';
-    result := result OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('production_version', prod);
+    result := result OPERATOR(pg_catalog.||)
+              pg_catalog.jsonb_build_object('production_version', mlops._production_version(model));
 
     -- serving statistics
     SELECT * INTO s FROM mlops._model_prediction_stats(model);
@@ -1061,8 +1066,7 @@ CREATE FUNCTION mlops._dashboard_rows()
           FROM mlops._latest_drift_rows() d GROUP BY d.reference_name
     )
     SELECT n.model,
-           (SELECT v.version FROM mlops.models mo JOIN mlops.model_versions v ON v.model_id OPERATOR(pg_catalog.=) mo.model_id
-             WHERE mo.name OPERATOR(pg_catalog.=) n.model AND v.stage OPERATOR(pg_catalog.=) 'Production'),
+           mlops._production_version(n.model),
            (SELECT pg_catalog.count(*) FROM mlops.monitor_predictions p JOIN mlops.monitors m
                 ON m.monitor_id OPERATOR(pg_catalog.=) p.monitor_id
              WHERE m.model OPERATOR(pg_catalog.=) n.model
