@@ -20,7 +20,7 @@ int			mlops_predict_threads = 0;
 int			mlops_model_cache_mb = 256;
 int			mlops_max_train_cells_m = 500;
 int			mlops_train_progress_rounds = 10;
-int			mlops_max_model_mb = 256;
+int			mlops_max_model_mb = 64;
 int			mlops_max_json_kb = 65536;
 char	   *mlops_timezone = NULL;
 int			mlops_job_history_days = 30;
@@ -63,7 +63,7 @@ MlopsGucInit(void)
 	DefineCustomIntVariable("mlops.max_model_mb",
 							"Largest model accepted by import_model, in megabytes.",
 							NULL,
-							&mlops_max_model_mb, 256, 1, 1024,
+							&mlops_max_model_mb, 64, 1, 1024,
 							PGC_SUSET, GUC_UNIT_MB, NULL, NULL, NULL);
 	DefineCustomIntVariable("mlops.max_json_kb",
 							"Largest JSON document mlops parses, in kilobytes.",
