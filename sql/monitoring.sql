@@ -142,7 +142,7 @@ SELECT mlops.add_alert_rule('low_accuracy', 'Accuracy below 0.7', 'accuracy < 0.
 SELECT mlops.add_alert_rule('age_drift', 'Age drifted', 'drift.age.psi > 0.2 or drift_share > 0.5', 'warning');
 SET mlops.monitor_min_rows = 5;
 SELECT p->'status' AS status, p->'result'->'alerts_fired' AS fired,
-       (p ? 'pipeline_run_id') = (to_regclass('mlops.pipeline_runs') IS NOT NULL) AS recorded_when_scheduler,
+       p ? 'pipeline_run_id' AS recorded,
        jsonb_path_query_array(p->'steps', '$[*].step') AS steps,
        jsonb_path_query_array(p->'steps', '$[*].status') AS step_status,
        p->'steps'->1->'result'->'degraded_metrics' AS degraded
@@ -171,6 +171,10 @@ RESET mlops.monitor_min_rows;
 SELECT action, resource_id FROM mlops.audit_log WHERE action LIKE 'monitor.%' ORDER BY event_id;
 SELECT count(*) AS pipeline_runs_audited FROM mlops.audit_log
  WHERE action = 'pipeline.run' AND details->>'pipeline' = 'monitoring_pipeline';
+-- every run is in mlops.pipeline_runs with the other pipelines (the NULL model raised: no run)
+SELECT pipeline, status, parameters, jsonb_path_query_array(steps, '$[*].status') AS step_status,
+       result->'alerts_fired' AS fired, error, owner_name = current_user AS mine
+  FROM mlops.pipeline_runs ORDER BY pipeline_run_id;
 
 -- the dashboard
 SELECT model, production_version, predictions_last_hour, calls, drift_detected, degradation_status,
@@ -200,17 +204,18 @@ RESET ROLE;
 -- the on-call recipe of docs/monitoring.md runs the pipeline as itself
 CREATE ROLE mon_oncall;
 GRANT USAGE ON SCHEMA mlops TO mon_oncall;
-GRANT EXECUTE ON FUNCTION mlops.monitoring_pipeline(text), mlops._impl_monitoring_pipeline(text),
-                          mlops._monitor_pipeline_settings(text),
-                          mlops._record_pipeline_run(text, jsonb, timestamptz),
+GRANT EXECUTE ON FUNCTION mlops.monitoring_pipeline(text), mlops._monitor_pipeline_settings(text),
                           mlops.check_degradation(text), mlops.current_metrics(text),
                           mlops.model_metrics(text, timestamptz, integer), mlops.check_alerts(jsonb, text),
                           mlops.acknowledge_alert(bigint), mlops.resolve_alert(bigint) TO mon_oncall;
 SET ROLE mon_oncall;
 SELECT p->'status' AS status, jsonb_path_query_array(p->'steps', '$[*].status') AS step_status
   FROM mlops.monitoring_pipeline('scored') p;
+-- the implementation is reached through the public function only
+SELECT mlops._impl_monitoring_pipeline('scored');
 RESET ROLE;
 SELECT user_name FROM mlops.audit_log WHERE action = 'pipeline.run' ORDER BY event_id DESC LIMIT 1;
+SELECT owner_name, status FROM mlops.pipeline_runs ORDER BY pipeline_run_id DESC LIMIT 1;
 SET ROLE mon_reader;
 SELECT mlops.record_prediction('price', 1, 1);
 SELECT (mlops.model_metrics('price'))->'rows' AS rows;

@@ -72,6 +72,20 @@ SELECT mlops.schedule_pipeline('x', 'deploy_pipeline', '@daily');
 SELECT mlops.schedule_pipeline('x', 'data_pipeline', '@daily', '{"data_sauce": "t"}');
 SELECT mlops.schedule_pipeline('x', 'data_pipeline', '@daily', '{"data_source": 5}');
 SELECT mlops.schedule_pipeline('x', 'data_pipeline', '@daily', '[]');
+SELECT mlops.schedule_pipeline('x', 'data_pipeline', '@daily', '{"data_source": "raw_events"}');
+SELECT mlops.schedule_pipeline('x', 'training_pipeline', '@daily', '{"model_name": "m"}');
+-- monitoring_pipeline: one parameter, the model
+SELECT mlops.schedule_pipeline('churn-monitoring', 'monitoring_pipeline', '@hourly',
+         '{"model": "churn"}') > 0 AS scheduled;
+SELECT command, pipeline, parameters FROM mlops.jobs WHERE job_name = 'churn-monitoring';
+SELECT mlops.schedule_pipeline('x', 'monitoring_pipeline', '@hourly');
+SELECT mlops.schedule_pipeline('x', 'monitoring_pipeline', '@hourly', '{"model": null}');
+SELECT mlops.schedule_pipeline('x', 'monitoring_pipeline', '@hourly', '{"model": ["churn"]}');
+SELECT mlops.schedule_pipeline('x', 'monitoring_pipeline', '@hourly', '{"model": "churn", "window": 10}');
+SELECT mlops.schedule_pipeline('x', 'monitoring_pipeline', 'hourly', '{"model": "churn"}');
+SELECT mlops.alter_job('churn-monitoring', command => 'SELECT 1');
+SELECT count(*) AS rejected_jobs_saved FROM mlops.jobs WHERE job_name = 'x';
+SELECT mlops.unschedule('churn-monitoring');
 SELECT mlops.alter_job('nightly-clean', command => 'SELECT 1');
 
 -- row-level security: a role sees and changes only its own jobs

@@ -10,7 +10,8 @@ CREATE TABLE mlops.jobs (
     owner_name      name NOT NULL,
     schedule        text NOT NULL,
     command         text NOT NULL,
-    pipeline        text CHECK (pipeline OPERATOR(pg_catalog.=) ANY (ARRAY['training_pipeline', 'data_pipeline'])),
+    pipeline        text CHECK (pipeline OPERATOR(pg_catalog.=) ANY (ARRAY['training_pipeline', 'data_pipeline',
+                                                                           'monitoring_pipeline'])),
     parameters      jsonb,
     enabled         boolean NOT NULL DEFAULT true,
     next_run_at     timestamptz,
@@ -215,6 +216,8 @@ CREATE FUNCTION mlops.schedule(job_name text, schedule text, command text)
 REVOKE ALL ON FUNCTION mlops.schedule(text, text, text) FROM PUBLIC;
 
 -- schedule_pipeline: the command calls the pipeline with the parameters as named arguments.
+-- Each pipeline's parameters are the arguments of its function; those
+-- without a default (required) must be given.
 CREATE FUNCTION mlops._impl_schedule_pipeline(job_name text, pipeline text, schedule text,
                                               parameters jsonb)
     RETURNS bigint
@@ -223,6 +226,8 @@ CREATE FUNCTION mlops._impl_schedule_pipeline(job_name text, pipeline text, sche
     AS $$
 DECLARE
     allowed text[];
+    required text[];
+    missing text[];
     args text[] := '{}';
     k text;
     v jsonb;
@@ -231,12 +236,17 @@ BEGIN
     IF pipeline OPERATOR(pg_catalog.=) 'training_pipeline' THEN
         allowed := ARRAY['data_source', 'target_column', 'model_name', 'model_type', 'experiment_name',
                          'task', 'hyperparams', 'min_metrics'];
+        required := ARRAY['data_source', 'target_column', 'model_name'];
     ELSIF pipeline OPERATOR(pg_catalog.=) 'data_pipeline' THEN
         allowed := ARRAY['data_source', 'output_table', 'validate', 'rules'];
+        required := ARRAY['data_source', 'output_table'];
+    ELSIF pipeline OPERATOR(pg_catalog.=) 'monitoring_pipeline' THEN
+        allowed := ARRAY['model'];
+        required := ARRAY['model'];
     ELSE
         RAISE EXCEPTION 'unknown pipeline %', COALESCE(pg_catalog.quote_literal(pipeline), 'NULL')
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'The pipelines are training_pipeline and data_pipeline.';
+                  HINT = 'The pipelines are training_pipeline, data_pipeline and monitoring_pipeline.';
     END IF;
     FOR k, v IN SELECT e.key, e.value FROM pg_catalog.jsonb_each(parameters) e ORDER BY e.key LOOP
         IF NOT k OPERATOR(pg_catalog.=) ANY (allowed) THEN
@@ -260,6 +270,15 @@ BEGIN
             args := args OPERATOR(pg_catalog.||) pg_catalog.format('%I => %L', k, v OPERATOR(pg_catalog.->>) 0);
         END IF;
     END LOOP;
+    SELECT pg_catalog.array_agg(r ORDER BY o) INTO missing
+      FROM pg_catalog.unnest(required) WITH ORDINALITY AS x(r, o)
+     WHERE NOT parameters OPERATOR(pg_catalog.?) r;
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION '% needs parameter "%"', pipeline, missing[1]
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('Missing: %s.', pg_catalog.array_to_string(missing, ', ')),
+                  HINT = pg_catalog.format('Its required parameters are %s.', pg_catalog.array_to_string(required, ', '));
+    END IF;
     RETURN mlops._save_job(job_name, schedule,
                            pg_catalog.format('SELECT mlops.%I(%s)', pipeline,
                                              pg_catalog.array_to_string(args, ', ')),

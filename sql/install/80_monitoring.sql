@@ -4,10 +4,12 @@
 -- Prometheus export.  docs/monitoring.md describes every object here.
 --
 -- Other capabilities feed in where they are installed, read through guarded
--- look-ups (to_regclass / to_regprocedure) so this piece installs alone:
--- mlops.prediction_stats (serving), mlops.drift_results and
--- mlops.detect_drift (drift), mlops.job_runs / mlops.jobs and
--- mlops.pipeline_runs (scheduler).
+-- look-ups (to_regclass / to_regprocedure): mlops.prediction_stats
+-- (serving), mlops.drift_results and mlops.detect_drift (drift),
+-- mlops.job_runs / mlops.jobs (scheduler).  monitoring_pipeline is one of
+-- the scheduler's pipelines: its public function is the pipeline trampoline
+-- (src/pipelines.c), which records each run in mlops.pipeline_runs
+-- (sql/install/70_scheduler.sql).
 
 ------------------------------------------------------------------------
 -- Tables
@@ -865,15 +867,19 @@ CREATE FUNCTION mlops.current_metrics(model text)
     RETURNS jsonb LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
 REVOKE ALL ON FUNCTION mlops.current_metrics(text) FROM PUBLIC;
 
--- The monitoring pipeline follows the contract of the scheduler's pipelines
--- (sql/install/75_pipelines.sql on the scheduler branch): the
--- implementation runs as the caller (detect_drift reads the caller's data),
--- never raises, and returns {"status": "succeeded"|"failed", "parameters",
--- "steps": [{"step", "status", "seconds", "result"|"error"|"reason"}],
--- "result", "error"}; the public function records that document.  A step
--- that fails is recorded as failed and the next steps still run.  Like the
--- scheduler's pipelines they keep the caller's search_path, so a drift
--- source names tables as the caller would; everything here is qualified.
+-- The monitoring pipeline is declared like the scheduler's pipelines
+-- (sql/install/75_pipelines.sql): mlops.monitoring_pipeline is LANGUAGE C
+-- with mlops_pipeline_trampoline (src/pipelines.c) as its body, which calls
+-- mlops._impl_monitoring_pipeline as the caller (detect_drift reads the
+-- caller's data) and records the returned document in mlops.pipeline_runs
+-- and the audit log as the extension owner.  The implementation raises only
+-- for a NULL model; otherwise it never raises and returns {"status":
+-- "succeeded"|"failed", "parameters", "steps": [{"step", "status",
+-- "seconds", "result"|"error"|"reason"}], "result", "error"}.  A step that
+-- fails is rolled back and recorded as failed, and the next steps still
+-- run.  Like the scheduler's pipelines it keeps the caller's search_path,
+-- so a drift source names tables as the caller would; everything here is
+-- qualified.
 -- _monitor_pipeline_settings: whether a model is monitored and the drift
 -- reference and source its pipeline checks (read as the owner).
 CREATE FUNCTION mlops._monitor_pipeline_settings(p_model text)
@@ -991,57 +997,8 @@ END
 $$;
 REVOKE ALL ON FUNCTION mlops._impl_monitoring_pipeline(text) FROM PUBLIC;
 
--- _record_pipeline_run audits a pipeline run ('pipeline.run') and, when the
--- scheduler's mlops.pipeline_runs is installed, stores it there; it returns
--- the document with "recorded" (and "pipeline_run_id" when stored).  It
--- stands in for the scheduler's own recording (mlops_pipeline_trampoline)
--- until monitoring_pipeline is declared with that trampoline.
-CREATE FUNCTION mlops._impl__record_pipeline_run(pipeline text, doc jsonb, started_at timestamptz)
-    RETURNS jsonb
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    run_id bigint;
-BEGIN
-    IF pg_catalog.to_regclass('mlops.pipeline_runs') IS NOT NULL THEN
-        EXECUTE 'INSERT INTO mlops.pipeline_runs (pipeline, owner, owner_name, parameters, status, steps,
-                                                  result, error, started_at, finished_at)
-                 SELECT $1, r.oid, r.rolname, COALESCE($2 OPERATOR(pg_catalog.->) ''parameters'', ''{}''),
-                        $2 OPERATOR(pg_catalog.->>) ''status'', COALESCE($2 OPERATOR(pg_catalog.->) ''steps'', ''[]''),
-                        $2 OPERATOR(pg_catalog.->) ''result'', $2 OPERATOR(pg_catalog.->>) ''error'', $3,
-                        pg_catalog.clock_timestamp()
-                   FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) mlops.current_actor()
-                 RETURNING pipeline_run_id'
-           INTO run_id USING pipeline, doc, started_at;
-    END IF;
-    PERFORM mlops._audit_event('pipeline.run', 'pipeline_run', COALESCE(run_id::text, pipeline),
-        pg_catalog.jsonb_build_object('pipeline', pipeline, 'status', doc OPERATOR(pg_catalog.->>) 'status'));
-    RETURN doc OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('recorded', run_id IS NOT NULL)
-               OPERATOR(pg_catalog.||) CASE WHEN run_id IS NULL THEN '{}'::jsonb
-                                            ELSE pg_catalog.jsonb_build_object('pipeline_run_id', run_id) END;
-END
-$$;
-REVOKE ALL ON FUNCTION mlops._impl__record_pipeline_run(text, jsonb, timestamptz) FROM PUBLIC;
-CREATE FUNCTION mlops._record_pipeline_run(pipeline text, doc jsonb, started_at timestamptz)
-    RETURNS jsonb LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
-REVOKE ALL ON FUNCTION mlops._record_pipeline_run(text, jsonb, timestamptz) FROM PUBLIC;
-
 CREATE FUNCTION mlops.monitoring_pipeline(model text)
-    RETURNS jsonb
-    LANGUAGE plpgsql
-    AS $$
-DECLARE
-    started timestamptz := pg_catalog.clock_timestamp();
-    doc jsonb;
-BEGIN
-    doc := mlops._record_pipeline_run('monitoring_pipeline', mlops._impl_monitoring_pipeline(model), started);
-    IF doc OPERATOR(pg_catalog.->>) 'status' OPERATOR(pg_catalog.=) 'failed' THEN
-        RAISE WARNING 'pipeline monitoring_pipeline failed: %', doc OPERATOR(pg_catalog.->>) 'error';
-    END IF;
-    RETURN doc;
-END
-$$;
+    RETURNS jsonb LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_pipeline_trampoline';
 REVOKE ALL ON FUNCTION mlops.monitoring_pipeline(text) FROM PUBLIC;
 
 ------------------------------------------------------------------------

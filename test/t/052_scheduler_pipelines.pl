@@ -1,5 +1,6 @@
 # Pipelines run by the scheduler: a scheduled data_pipeline writes its clean
-# table and records itself; a failing pipeline makes a failed job run; the
+# table and records itself; a failing pipeline makes a failed job run; a
+# scheduled monitoring_pipeline checks its model and records itself; the
 # training pipeline trains, evaluates, registers and promotes (skipped, with
 # a message, where mlops.train is not installed).
 use strict;
@@ -45,6 +46,24 @@ ok($node->poll_query_until('postgres', q{SELECT count(*) = 1 FROM mlops.job_runs
 is(sql(q{SELECT message FROM mlops.job_runs r JOIN mlops.jobs j USING (job_id) WHERE j.job_name = 'broken'}),
 	'rule "not_null" names column "height", which the data source does not have', 'with the pipeline error');
 is(sql(q{SELECT count(*) FROM mlops.pipeline_runs WHERE status = 'failed'}), '1', 'the failed pipeline run is recorded');
+
+# a scheduled monitoring pipeline checks the model, fires its alert and records itself
+sql(q{SELECT mlops.create_monitor('churn', 'classification', '{"accuracy": 0.9}');
+      SELECT mlops.record_prediction('churn', 1, 0) FROM generate_series(1, 5);
+      SELECT mlops.add_alert_rule('churn_labels', 'Churn has labels', 'labelled_rows >= 5', 'info');
+      SELECT mlops.schedule_pipeline('watch', 'monitoring_pipeline', '@yearly', '{"model": "churn"}');
+      SELECT mlops.run_job('watch')});
+ok($node->poll_query_until('postgres', q{SELECT count(*) = 1 FROM mlops.job_runs r JOIN mlops.jobs j USING (job_id)
+  WHERE j.job_name = 'watch' AND r.status = 'succeeded'}), 'the scheduler runs a monitoring pipeline');
+is(sql(q{SELECT p.pipeline || ' ' || p.status || ' ' || p.parameters::text || ' '
+                || jsonb_path_query_array(p.steps, '$[*].step')::text
+           FROM mlops.pipeline_runs p
+           JOIN mlops.job_runs r ON (r.result::jsonb->>'pipeline_run_id')::bigint = p.pipeline_run_id
+           JOIN mlops.jobs j USING (job_id) WHERE j.job_name = 'watch'}),
+	'monitoring_pipeline succeeded {"model": "churn"} ["drift", "degradation", "alerts"]',
+	'its job run points to the recorded pipeline run');
+is(sql(q{SELECT rule_id || ' ' || source FROM mlops.alerts}), 'churn_labels churn', 'and its alert fired');
+sql(q{SELECT mlops.unschedule('watch')});
 
 SKIP:
 {
