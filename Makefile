@@ -22,6 +22,8 @@ deps:
 
 MODULE_big = mlops
 OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+# every object depends on every header: a header change rebuilds everything (no stale workers)
+$(OBJS): $(wildcard src/*.h)
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 SQL_PIECES = $(sort $(wildcard sql/install/*.sql))
 REGRESS    = $(sort $(basename $(notdir $(wildcard sql/*.sql))))

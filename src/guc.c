@@ -9,6 +9,7 @@
  */
 #include "postgres.h"
 
+#include "pgtime.h"
 #include "utils/guc.h"
 
 #include "guc.h"
@@ -19,11 +20,14 @@ int			mlops_predict_threads = 0;
 int			mlops_model_cache_mb = 256;
 int			mlops_max_train_cells_m = 500;
 int			mlops_train_progress_rounds = 10;
-int			mlops_max_model_mb = 256;
+int			mlops_max_model_mb = 64;
 int			mlops_max_json_kb = 65536;
 char	   *mlops_timezone = NULL;
 int			mlops_job_history_days = 30;
 int			mlops_max_running_jobs = 4;
+int			mlops_monitor_min_rows = 30;
+
+static bool CheckTimezone(char **newval, void **extra, GucSource source);
 
 /*
  * MlopsGucInit registers every mlops.* setting.
@@ -59,7 +63,7 @@ MlopsGucInit(void)
 	DefineCustomIntVariable("mlops.max_model_mb",
 							"Largest model accepted by import_model, in megabytes.",
 							NULL,
-							&mlops_max_model_mb, 256, 1, 1024,
+							&mlops_max_model_mb, 64, 1, 1024,
 							PGC_SUSET, GUC_UNIT_MB, NULL, NULL, NULL);
 	DefineCustomIntVariable("mlops.max_json_kb",
 							"Largest JSON document mlops parses, in kilobytes.",
@@ -70,7 +74,7 @@ MlopsGucInit(void)
 							   "Time zone in which job schedules are evaluated.",
 							   NULL,
 							   &mlops_timezone, "UTC",
-							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+							   PGC_SIGHUP, 0, CheckTimezone, NULL, NULL);
 	DefineCustomIntVariable("mlops.job_history_days",
 							"Days of job run history kept before it is trimmed.",
 							NULL,
@@ -82,5 +86,26 @@ MlopsGucInit(void)
 							&mlops_max_running_jobs, 4, 1, 100,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
 
+	DefineCustomIntVariable("mlops.monitor_min_rows",
+							"Labelled predictions a degradation check needs before it judges.",
+							"With fewer, check_degradation reports insufficient data instead of a verdict.",
+							&mlops_monitor_min_rows, 30, 1, 10000000,
+							PGC_USERSET, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("mlops");
+}
+
+/*
+ * CheckTimezone accepts mlops.timezone only if PostgreSQL's timezone library
+ * knows the zone.
+ */
+static bool
+CheckTimezone(char **newval, void **extra, GucSource source)
+{
+	if (*newval == NULL || pg_tzset(*newval) == NULL)
+	{
+		GUC_check_errdetail("Time zone \"%s\" is not known.", *newval ? *newval : "");
+		GUC_check_errhint("Use a name from pg_timezone_names, such as 'UTC' or 'Europe/Berlin'.");
+		return false;
+	}
+	return true;
 }

@@ -18,5 +18,6 @@ extern int	mlops_max_json_kb;
 extern char *mlops_timezone;
 extern int	mlops_job_history_days;
 extern int	mlops_max_running_jobs;
+extern int	mlops_monitor_min_rows;
 
 #endif							/* MLOPS_GUC_H */

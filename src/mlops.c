@@ -26,6 +26,8 @@
 #include "prediction_stats.h"
 #include "train.h"
 
+#include "scheduler.h"
+
 PG_MODULE_MAGIC;
 
 bool		mlops_preloaded = false;
@@ -47,6 +49,8 @@ _PG_init(void)
 	TrainInit();
 	ModelCacheInit();
 	PredictionStatsInit();
+
+	SchedulerInit();
 }
 
 /*

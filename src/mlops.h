@@ -36,6 +36,7 @@ extern Oid	MlopsExtensionOwner(void);
 extern void MlopsBeginOwner(MlopsOwnerSave *save);
 extern void MlopsEndOwner(MlopsOwnerSave *save);
 extern Oid	MlopsRelid(const char *relname);
+extern Oid	MlopsLookupImplFunction(Oid public_fn);
 
 /* subsystem initialisation, called once from _PG_init */
 extern void MlopsGucInit(void);

@@ -59,7 +59,6 @@ typedef struct TrampolineCache
 	FmgrInfo	impl;
 } TrampolineCache;
 
-static Oid	LookupImplFunction(Oid public_fn);
 static void ResetActorAtEndOfXact(XactEvent event, void *arg);
 
 PG_FUNCTION_INFO_V1(mlops_owner_trampoline);
@@ -80,7 +79,7 @@ mlops_owner_trampoline(PG_FUNCTION_ARGS)
 
 	if (cache == NULL)
 	{
-		Oid			impl = LookupImplFunction(fcinfo->flinfo->fn_oid);
+		Oid			impl = MlopsLookupImplFunction(fcinfo->flinfo->fn_oid);
 
 		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(TrampolineCache));
 		fmgr_info_cxt(impl, &cache->impl, fcinfo->flinfo->fn_mcxt);
@@ -108,11 +107,11 @@ mlops_owner_trampoline(PG_FUNCTION_ARGS)
 }
 
 /*
- * LookupImplFunction finds mlops._impl_<name> with the same argument types
- * as the public function public_fn.
+ * MlopsLookupImplFunction finds mlops._impl_<name> with the same argument
+ * types as the public function public_fn.
  */
-static Oid
-LookupImplFunction(Oid public_fn)
+Oid
+MlopsLookupImplFunction(Oid public_fn)
 {
 	HeapTuple	tup;
 	Form_pg_proc proc;

@@ -1,0 +1,395 @@
+-- Job scheduler: jobs, their runs and pipeline runs.  The background workers
+-- (src/scheduler*.c, src/jobworker.c) read and write these tables; users
+-- change them only through the functions below and see only their own rows.
+
+CREATE TABLE mlops.jobs (
+    job_id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    job_name        text NOT NULL CHECK (pg_catalog.length(job_name) OPERATOR(pg_catalog.>) 0
+                                         AND pg_catalog.length(job_name) OPERATOR(pg_catalog.<=) 200),
+    owner           oid NOT NULL,
+    owner_name      name NOT NULL,
+    schedule        text NOT NULL,
+    command         text NOT NULL,
+    pipeline        text CHECK (pipeline OPERATOR(pg_catalog.=) ANY (ARRAY['training_pipeline', 'data_pipeline',
+                                                                           'monitoring_pipeline'])),
+    parameters      jsonb,
+    enabled         boolean NOT NULL DEFAULT true,
+    next_run_at     timestamptz,
+    last_run_at     timestamptz,
+    max_runtime     interval CHECK (max_runtime OPERATOR(pg_catalog.>) '0'::interval),
+    max_retries     integer NOT NULL DEFAULT 0 CHECK (max_retries OPERATOR(pg_catalog.>=) 0
+                                                      AND max_retries OPERATOR(pg_catalog.<=) 100),
+    retry_delay     interval NOT NULL DEFAULT '10 seconds' CHECK (retry_delay OPERATOR(pg_catalog.>) '0'::interval),
+    failures        integer NOT NULL DEFAULT 0,
+    run_requested   boolean NOT NULL DEFAULT false,
+    disabled_reason text,
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    UNIQUE (owner, job_name)
+);
+REVOKE ALL ON mlops.jobs FROM PUBLIC;
+
+CREATE TABLE mlops.job_runs (
+    run_id       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    job_id       bigint NOT NULL REFERENCES mlops.jobs (job_id) ON DELETE CASCADE,
+    owner        oid NOT NULL,
+    attempt      integer NOT NULL DEFAULT 1,
+    status       text NOT NULL CHECK (status OPERATOR(pg_catalog.=) ANY
+                                      (ARRAY['scheduled', 'running', 'succeeded', 'failed', 'timed_out'])),
+    due_at       timestamptz NOT NULL,
+    scheduled_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    started_at   timestamptz,
+    finished_at  timestamptz,
+    pid          integer,
+    command      text NOT NULL,
+    rows         bigint,
+    result       text,
+    message      text
+);
+CREATE INDEX job_runs_job_idx ON mlops.job_runs (job_id, run_id);
+CREATE INDEX job_runs_unfinished_idx ON mlops.job_runs (run_id)
+    WHERE status OPERATOR(pg_catalog.=) ANY (ARRAY['scheduled', 'running']);
+CREATE INDEX job_runs_finished_idx ON mlops.job_runs (finished_at);
+REVOKE ALL ON mlops.job_runs FROM PUBLIC;
+
+CREATE TABLE mlops.pipeline_runs (
+    pipeline_run_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    pipeline        text NOT NULL,
+    owner           oid NOT NULL,
+    owner_name      name NOT NULL,
+    parameters      jsonb NOT NULL,
+    status          text NOT NULL CHECK (status OPERATOR(pg_catalog.=) ANY (ARRAY['succeeded', 'failed'])),
+    steps           jsonb NOT NULL DEFAULT '[]',
+    result          jsonb,
+    error           text,
+    started_at      timestamptz NOT NULL,
+    finished_at     timestamptz NOT NULL
+);
+CREATE INDEX pipeline_runs_finished_idx ON mlops.pipeline_runs (finished_at);
+REVOKE ALL ON mlops.pipeline_runs FROM PUBLIC;
+
+-- Row-level security: a role granted SELECT sees its own jobs and runs only.
+-- (The extension owner, which the workers and functions write as, bypasses it.)
+ALTER TABLE mlops.jobs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE mlops.job_runs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE mlops.pipeline_runs ENABLE ROW LEVEL SECURITY;
+CREATE POLICY jobs_own ON mlops.jobs FOR SELECT
+    USING (owner OPERATOR(pg_catalog.=) (SELECT r.oid FROM pg_catalog.pg_roles r
+                                         WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER));
+CREATE POLICY job_runs_own ON mlops.job_runs FOR SELECT
+    USING (owner OPERATOR(pg_catalog.=) (SELECT r.oid FROM pg_catalog.pg_roles r
+                                         WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER));
+CREATE POLICY pipeline_runs_own ON mlops.pipeline_runs FOR SELECT
+    USING (owner OPERATOR(pg_catalog.=) (SELECT r.oid FROM pg_catalog.pg_roles r
+                                         WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER));
+
+-- _jobs_changed: every change of mlops.jobs invalidates the scheduler's copy.
+CREATE FUNCTION mlops._jobs_changed() RETURNS trigger
+    LANGUAGE C AS 'MODULE_PATHNAME', 'mlops__jobs_changed';
+REVOKE ALL ON FUNCTION mlops._jobs_changed() FROM PUBLIC;
+CREATE TRIGGER jobs_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mlops.jobs
+    FOR EACH STATEMENT EXECUTE FUNCTION mlops._jobs_changed();
+
+-- _next_run: when a job with this schedule is next due (validates the schedule).
+CREATE FUNCTION mlops._next_run(schedule text, due timestamptz, now timestamptz)
+    RETURNS timestamptz
+    LANGUAGE C STABLE AS 'MODULE_PATHNAME', 'mlops__next_run';
+REVOKE ALL ON FUNCTION mlops._next_run(text, timestamptz, timestamptz) FROM PUBLIC;
+
+-- _check_job_command: the command parses and can run inside a transaction.
+CREATE FUNCTION mlops._check_job_command(command text) RETURNS void
+    LANGUAGE C STABLE AS 'MODULE_PATHNAME', 'mlops__check_job_command';
+REVOKE ALL ON FUNCTION mlops._check_job_command(text) FROM PUBLIC;
+
+-- next_runs: the next fire times of a schedule, to check it before use.
+CREATE FUNCTION mlops.next_runs(schedule text, after timestamptz DEFAULT pg_catalog.now(),
+                                count integer DEFAULT 5)
+    RETURNS SETOF timestamptz
+    LANGUAGE C STABLE AS 'MODULE_PATHNAME', 'mlops_next_runs';
+REVOKE ALL ON FUNCTION mlops.next_runs(text, timestamptz, integer) FROM PUBLIC;
+
+-- _job_owner_oid: the acting role, which must be able to log in (job workers
+-- connect as it).
+CREATE FUNCTION mlops._job_owner_oid() RETURNS oid
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r record;
+BEGIN
+    SELECT oid, rolcanlogin INTO r FROM pg_catalog.pg_roles
+     WHERE rolname OPERATOR(pg_catalog.=) mlops.current_actor();
+    IF NOT r.rolcanlogin THEN
+        RAISE EXCEPTION 'role "%" cannot own jobs', mlops.current_actor()
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'A job runs in a session of its owner, and this role cannot log in.',
+                  HINT = 'Schedule the job from a role with LOGIN, or ALTER ROLE ... LOGIN.';
+    END IF;
+    RETURN r.oid;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._job_owner_oid() FROM PUBLIC;
+
+-- _own_job: the caller's job with this name, locked.
+CREATE FUNCTION mlops._own_job(p_job_name text) RETURNS mlops.jobs
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    j mlops.jobs;
+BEGIN
+    SELECT * INTO j FROM mlops.jobs
+     WHERE job_name OPERATOR(pg_catalog.=) p_job_name
+       AND owner OPERATOR(pg_catalog.=) (SELECT oid FROM pg_catalog.pg_roles
+                                         WHERE rolname OPERATOR(pg_catalog.=) mlops.current_actor())
+     FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'job "%" does not exist', COALESCE(p_job_name, 'NULL')
+            USING ERRCODE = 'undefined_object',
+                  DETAIL = pg_catalog.format('Role %s has no job of that name.', mlops.current_actor()),
+                  HINT = 'List your jobs with SELECT job_name FROM mlops.jobs.';
+    END IF;
+    RETURN j;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._own_job(text) FROM PUBLIC;
+
+-- _save_job creates or replaces the caller's job of that name.
+CREATE FUNCTION mlops._save_job(p_job_name text, p_schedule text, p_command text,
+                                p_pipeline text, p_parameters jsonb)
+    RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    id bigint;
+    owner_oid oid := mlops._job_owner_oid();
+    next timestamptz;
+    replaced boolean;
+BEGIN
+    PERFORM mlops._require_scheduler();
+    IF p_job_name IS NULL OR pg_catalog.btrim(p_job_name) OPERATOR(pg_catalog.=) '' THEN
+        RAISE EXCEPTION 'job name must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_schedule IS NULL THEN
+        RAISE EXCEPTION 'schedule must not be null' USING ERRCODE = 'null_value_not_allowed',
+            HINT = 'Examples: ''0 2 * * *'', ''@hourly'', ''every 30 seconds''.';
+    END IF;
+    IF p_command IS NULL THEN
+        RAISE EXCEPTION 'command must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    next := mlops._next_run(p_schedule, NULL, pg_catalog.clock_timestamp());
+    PERFORM mlops._check_job_command(p_command);
+    SELECT true INTO replaced FROM mlops.jobs
+     WHERE owner OPERATOR(pg_catalog.=) owner_oid AND job_name OPERATOR(pg_catalog.=) p_job_name;
+    INSERT INTO mlops.jobs AS j (job_name, owner, owner_name, schedule, command, pipeline, parameters,
+                                 next_run_at)
+    VALUES (p_job_name, owner_oid, mlops.current_actor(), p_schedule, p_command, p_pipeline,
+            p_parameters, next)
+    ON CONFLICT (owner, job_name) DO UPDATE
+       SET schedule = EXCLUDED.schedule, command = EXCLUDED.command, pipeline = EXCLUDED.pipeline,
+           parameters = EXCLUDED.parameters, next_run_at = EXCLUDED.next_run_at, enabled = true,
+           failures = 0, disabled_reason = NULL
+    RETURNING job_id INTO id;
+    PERFORM mlops._audit_event('job.schedule', 'job', id::text,
+                               pg_catalog.jsonb_build_object('job_name', p_job_name,
+                                   'schedule', p_schedule, 'command', p_command,
+                                   'pipeline', p_pipeline, 'replaced', COALESCE(replaced, false)));
+    RETURN id;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._save_job(text, text, text, text, jsonb) FROM PUBLIC;
+
+-- _require_scheduler: the scheduler needs shared_preload_libraries.
+CREATE FUNCTION mlops._require_scheduler() RETURNS void
+    LANGUAGE C AS 'MODULE_PATHNAME', 'mlops__require_scheduler';
+REVOKE ALL ON FUNCTION mlops._require_scheduler() FROM PUBLIC;
+
+-- schedule
+CREATE FUNCTION mlops._impl_schedule(job_name text, schedule text, command text)
+    RETURNS bigint
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT mlops._save_job($1, $2, $3, NULL, NULL) $$;
+REVOKE ALL ON FUNCTION mlops._impl_schedule(text, text, text) FROM PUBLIC;
+CREATE FUNCTION mlops.schedule(job_name text, schedule text, command text)
+    RETURNS bigint LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
+REVOKE ALL ON FUNCTION mlops.schedule(text, text, text) FROM PUBLIC;
+
+-- schedule_pipeline: the command calls the pipeline with the parameters as named arguments.
+-- Each pipeline's parameters are the arguments of its function; those
+-- without a default (required) must be given.
+CREATE FUNCTION mlops._impl_schedule_pipeline(job_name text, pipeline text, schedule text,
+                                              parameters jsonb)
+    RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    allowed text[];
+    required text[];
+    missing text[];
+    args text[] := '{}';
+    k text;
+    v jsonb;
+BEGIN
+    PERFORM mlops._require_object(parameters, 'parameters');
+    IF pipeline OPERATOR(pg_catalog.=) 'training_pipeline' THEN
+        allowed := ARRAY['data_source', 'target_column', 'model_name', 'model_type', 'experiment_name',
+                         'task', 'hyperparams', 'min_metrics'];
+        required := ARRAY['data_source', 'target_column', 'model_name'];
+    ELSIF pipeline OPERATOR(pg_catalog.=) 'data_pipeline' THEN
+        allowed := ARRAY['data_source', 'output_table', 'validate', 'rules'];
+        required := ARRAY['data_source', 'output_table'];
+    ELSIF pipeline OPERATOR(pg_catalog.=) 'monitoring_pipeline' THEN
+        allowed := ARRAY['model'];
+        required := ARRAY['model'];
+    ELSE
+        RAISE EXCEPTION 'unknown pipeline %', COALESCE(pg_catalog.quote_literal(pipeline), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The pipelines are training_pipeline, data_pipeline and monitoring_pipeline.';
+    END IF;
+    FOR k, v IN SELECT e.key, e.value FROM pg_catalog.jsonb_each(parameters) e ORDER BY e.key LOOP
+        IF NOT k OPERATOR(pg_catalog.=) ANY (allowed) THEN
+            RAISE EXCEPTION '% has no parameter "%"', pipeline, k
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = pg_catalog.format('Its parameters are %s.', pg_catalog.array_to_string(allowed, ', '));
+        END IF;
+        IF k OPERATOR(pg_catalog.=) ANY (ARRAY['hyperparams', 'min_metrics', 'rules']) THEN
+            args := args OPERATOR(pg_catalog.||) pg_catalog.format('%I => %L::jsonb', k, v::text);
+        ELSIF k OPERATOR(pg_catalog.=) 'validate' THEN
+            IF pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'boolean' THEN
+                RAISE EXCEPTION 'parameter "validate" must be a JSON boolean'
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            args := args OPERATOR(pg_catalog.||) pg_catalog.format('%I => %s', k, v::text);
+        ELSE
+            IF pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'string' THEN
+                RAISE EXCEPTION 'parameter "%" must be a JSON string', k
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            args := args OPERATOR(pg_catalog.||) pg_catalog.format('%I => %L', k, v OPERATOR(pg_catalog.->>) 0);
+        END IF;
+    END LOOP;
+    SELECT pg_catalog.array_agg(r ORDER BY o) INTO missing
+      FROM pg_catalog.unnest(required) WITH ORDINALITY AS x(r, o)
+     WHERE NOT parameters OPERATOR(pg_catalog.?) r;
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION '% needs parameter "%"', pipeline, missing[1]
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('Missing: %s.', pg_catalog.array_to_string(missing, ', ')),
+                  HINT = pg_catalog.format('Its required parameters are %s.', pg_catalog.array_to_string(required, ', '));
+    END IF;
+    RETURN mlops._save_job(job_name, schedule,
+                           pg_catalog.format('SELECT mlops.%I(%s)', pipeline,
+                                             pg_catalog.array_to_string(args, ', ')),
+                           pipeline, parameters);
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._impl_schedule_pipeline(text, text, text, jsonb) FROM PUBLIC;
+CREATE FUNCTION mlops.schedule_pipeline(job_name text, pipeline text, schedule text,
+                                        parameters jsonb DEFAULT '{}')
+    RETURNS bigint LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
+REVOKE ALL ON FUNCTION mlops.schedule_pipeline(text, text, text, jsonb) FROM PUBLIC;
+
+-- unschedule
+CREATE FUNCTION mlops._impl_unschedule(job_name text)
+    RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    j mlops.jobs := mlops._own_job(job_name);
+BEGIN
+    DELETE FROM mlops.jobs WHERE job_id OPERATOR(pg_catalog.=) j.job_id;
+    PERFORM mlops._audit_event('job.unschedule', 'job', j.job_id::text,
+                               pg_catalog.jsonb_build_object('job_name', j.job_name));
+    RETURN true;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._impl_unschedule(text) FROM PUBLIC;
+CREATE FUNCTION mlops.unschedule(job_name text)
+    RETURNS boolean LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
+REVOKE ALL ON FUNCTION mlops.unschedule(text) FROM PUBLIC;
+
+-- alter_job: NULL leaves a setting as it is.
+CREATE FUNCTION mlops._impl_alter_job(job_name text, schedule text, command text, enabled boolean,
+                                      max_runtime interval, max_retries integer, retry_delay interval)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    j mlops.jobs := mlops._own_job(job_name);
+    next timestamptz := j.next_run_at;
+BEGIN
+    IF schedule IS NOT NULL THEN
+        next := mlops._next_run(schedule, NULL, pg_catalog.clock_timestamp());
+    ELSIF enabled AND NOT j.enabled THEN
+        next := mlops._next_run(j.schedule, NULL, pg_catalog.clock_timestamp());
+    END IF;
+    IF command IS NOT NULL THEN
+        IF j.pipeline IS NOT NULL THEN
+            RAISE EXCEPTION 'job "%" runs a pipeline', job_name
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Change its parameters with mlops.schedule_pipeline() under the same name.';
+        END IF;
+        PERFORM mlops._check_job_command(command);
+    END IF;
+    IF max_runtime IS NOT NULL AND max_runtime OPERATOR(pg_catalog.<=) '0'::interval THEN
+        RAISE EXCEPTION 'max_runtime must be positive' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF max_retries IS NOT NULL AND (max_retries OPERATOR(pg_catalog.<) 0 OR max_retries OPERATOR(pg_catalog.>) 100) THEN
+        RAISE EXCEPTION 'max_retries must be between 0 and 100' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF retry_delay IS NOT NULL AND retry_delay OPERATOR(pg_catalog.<) '1 second'::interval THEN
+        RAISE EXCEPTION 'retry_delay must be at least 1 second' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    UPDATE mlops.jobs
+       SET schedule = COALESCE($2, j.schedule),
+           command = COALESCE($3, j.command),
+           enabled = COALESCE($4, j.enabled),
+           max_runtime = COALESCE($5, j.max_runtime),
+           max_retries = COALESCE($6, j.max_retries),
+           retry_delay = COALESCE($7, j.retry_delay),
+           next_run_at = next,
+           disabled_reason = CASE WHEN $4 THEN NULL ELSE j.disabled_reason END,
+           failures = CASE WHEN $4 THEN 0 ELSE j.failures END
+     WHERE job_id OPERATOR(pg_catalog.=) j.job_id;
+    PERFORM mlops._audit_event('job.alter', 'job', j.job_id::text,
+                               pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+                                   'job_name', j.job_name, 'schedule', $2, 'command', $3,
+                                   'enabled', $4, 'max_runtime', $5, 'max_retries', $6, 'retry_delay', $7)));
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._impl_alter_job(text, text, text, boolean, interval, integer, interval) FROM PUBLIC;
+CREATE FUNCTION mlops.alter_job(job_name text, schedule text DEFAULT NULL, command text DEFAULT NULL,
+                                enabled boolean DEFAULT NULL, max_runtime interval DEFAULT NULL,
+                                max_retries integer DEFAULT NULL, retry_delay interval DEFAULT NULL)
+    RETURNS void LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
+REVOKE ALL ON FUNCTION mlops.alter_job(text, text, text, boolean, interval, integer, interval) FROM PUBLIC;
+
+-- run_job: run now, once, whether or not the job is enabled.
+CREATE FUNCTION mlops._impl_run_job(job_name text)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    j mlops.jobs := mlops._own_job(job_name);
+BEGIN
+    PERFORM mlops._require_scheduler();
+    UPDATE mlops.jobs SET run_requested = true WHERE job_id OPERATOR(pg_catalog.=) j.job_id;
+    PERFORM mlops._audit_event('job.run', 'job', j.job_id::text,
+                               pg_catalog.jsonb_build_object('job_name', j.job_name));
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._impl_run_job(text) FROM PUBLIC;
+CREATE FUNCTION mlops.run_job(job_name text)
+    RETURNS void LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
+REVOKE ALL ON FUNCTION mlops.run_job(text) FROM PUBLIC;
+
+-- Tell the launcher, at commit, that this database now has mlops.
+CREATE FUNCTION mlops._scheduler_installed() RETURNS void
+    LANGUAGE C AS 'MODULE_PATHNAME', 'mlops__scheduler_installed';
+REVOKE ALL ON FUNCTION mlops._scheduler_installed() FROM PUBLIC;
+SELECT mlops._scheduler_installed();

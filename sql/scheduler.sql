@@ -1,0 +1,170 @@
+-- Scheduler SQL API: schedules, jobs, row-level security and pipelines.
+-- (Jobs that actually run are tested with the real workers in test/t/.)
+CREATE EXTENSION mlops;
+\set SHOW_CONTEXT never
+
+-- next fire times (mlops.timezone is UTC here)
+SELECT * FROM mlops.next_runs('*/15 * * * *', '2024-01-01 00:07:30+00', 3);
+SELECT * FROM mlops.next_runs('0 0 31 * *', '2024-01-31 00:00+00', 3);
+SELECT * FROM mlops.next_runs('0 12 29 2 *', '2023-03-01 00:00+00', 2);
+SELECT * FROM mlops.next_runs('0 0 1,15 * mon', '2024-01-01 00:00+00', 4);
+SELECT * FROM mlops.next_runs('0 9 * * MON-FRI', '2024-01-05 09:00+00', 2);
+SELECT * FROM mlops.next_runs('@weekly', '2024-01-01 00:00+00', 2);
+SELECT * FROM mlops.next_runs('every 90 seconds', '2024-01-01 00:00+00', 3);
+SELECT * FROM mlops.next_runs('1 hour 30 minutes', '2024-01-01 00:00+00', 2);
+
+-- invalid schedules say what is wrong
+SELECT * FROM mlops.next_runs('61 * * * *');
+SELECT * FROM mlops.next_runs('* 24 * * *');
+SELECT * FROM mlops.next_runs('* * 0 * *');
+SELECT * FROM mlops.next_runs('* * * foo *');
+SELECT * FROM mlops.next_runs('* * * * 8');
+SELECT * FROM mlops.next_runs('*/0 * * * *');
+SELECT * FROM mlops.next_runs('0 0 30 2 *');
+SELECT * FROM mlops.next_runs('* * * *');
+SELECT * FROM mlops.next_runs('every 2 months');
+SELECT * FROM mlops.next_runs('every 0 seconds');
+SELECT * FROM mlops.next_runs('@reboot');
+SELECT * FROM mlops.next_runs('');
+SELECT * FROM mlops.next_runs('@daily', now(), 0);
+SELECT * FROM mlops.next_runs(NULL);
+
+-- scheduling (far-future schedules: nothing runs during this test)
+SELECT mlops.schedule('yearly-report', '0 0 1 1 *', 'SELECT 1') > 0 AS scheduled;
+SELECT job_name, owner_name = current_user AS mine, schedule, command, enabled, pipeline,
+       next_run_at = (SELECT mlops.next_runs('0 0 1 1 *', now(), 1)) AS next_ok
+  FROM mlops.jobs;
+-- the same name replaces the job
+SELECT mlops.schedule('yearly-report', '0 0 2 1 *', 'SELECT 2') = job_id AS same_id
+  FROM mlops.jobs WHERE job_name = 'yearly-report';
+SELECT schedule, command FROM mlops.jobs;
+SELECT mlops.alter_job('yearly-report', enabled => false, max_runtime => '5 minutes', max_retries => 2);
+SELECT enabled, max_runtime, max_retries FROM mlops.jobs;
+SELECT mlops.alter_job('yearly-report', schedule => '@yearly', command => 'SELECT 3', enabled => true);
+SELECT schedule, command, enabled FROM mlops.jobs;
+SELECT mlops.run_job('yearly-report');
+SELECT action, details->>'job_name' AS job FROM mlops.audit_log
+ WHERE action LIKE 'job.%' ORDER BY event_id;
+
+-- bad input
+SELECT mlops.schedule('', '@daily', 'SELECT 1');
+SELECT mlops.schedule('x', NULL, 'SELECT 1');
+SELECT mlops.schedule('x', '@daily', NULL);
+SELECT mlops.schedule('x', '60 * * * *', 'SELECT 1');
+SELECT mlops.schedule('x', '@daily', 'SELEC 1');
+SELECT mlops.schedule('x', '@daily', '');
+SELECT mlops.schedule('x', '@daily', 'BEGIN; SELECT 1; COMMIT');
+SELECT mlops.schedule('x', '@daily', 'VACUUM');
+SELECT mlops.alter_job('nope', enabled => false);
+SELECT mlops.alter_job('yearly-report', max_retries => -1);
+SELECT mlops.alter_job('yearly-report', max_runtime => '0 seconds');
+SELECT mlops.alter_job('yearly-report', retry_delay => '10 ms');
+SELECT mlops.alter_job('yearly-report', schedule => 'every now and then');
+SELECT mlops.unschedule('nope');
+SELECT mlops.run_job('nope');
+
+-- pipelines as jobs: the command calls the pipeline with named arguments
+SELECT mlops.schedule_pipeline('nightly-clean', 'data_pipeline', '0 3 * * *',
+         '{"data_source": "raw_events", "output_table": "clean_events", "validate": true,
+           "rules": {"not_null": ["id"]}}') > 0 AS scheduled;
+SELECT command, pipeline, parameters->>'output_table' AS output FROM mlops.jobs WHERE job_name = 'nightly-clean';
+SELECT mlops.schedule_pipeline('x', 'deploy_pipeline', '@daily');
+SELECT mlops.schedule_pipeline('x', 'data_pipeline', '@daily', '{"data_sauce": "t"}');
+SELECT mlops.schedule_pipeline('x', 'data_pipeline', '@daily', '{"data_source": 5}');
+SELECT mlops.schedule_pipeline('x', 'data_pipeline', '@daily', '[]');
+SELECT mlops.schedule_pipeline('x', 'data_pipeline', '@daily', '{"data_source": "raw_events"}');
+SELECT mlops.schedule_pipeline('x', 'training_pipeline', '@daily', '{"model_name": "m"}');
+-- monitoring_pipeline: one parameter, the model
+SELECT mlops.schedule_pipeline('churn-monitoring', 'monitoring_pipeline', '@hourly',
+         '{"model": "churn"}') > 0 AS scheduled;
+SELECT command, pipeline, parameters FROM mlops.jobs WHERE job_name = 'churn-monitoring';
+SELECT mlops.schedule_pipeline('x', 'monitoring_pipeline', '@hourly');
+SELECT mlops.schedule_pipeline('x', 'monitoring_pipeline', '@hourly', '{"model": null}');
+SELECT mlops.schedule_pipeline('x', 'monitoring_pipeline', '@hourly', '{"model": ["churn"]}');
+SELECT mlops.schedule_pipeline('x', 'monitoring_pipeline', '@hourly', '{"model": "churn", "window": 10}');
+SELECT mlops.schedule_pipeline('x', 'monitoring_pipeline', 'hourly', '{"model": "churn"}');
+SELECT mlops.alter_job('churn-monitoring', command => 'SELECT 1');
+SELECT count(*) AS rejected_jobs_saved FROM mlops.jobs WHERE job_name = 'x';
+SELECT mlops.unschedule('churn-monitoring');
+SELECT mlops.alter_job('nightly-clean', command => 'SELECT 1');
+
+-- row-level security: a role sees and changes only its own jobs
+CREATE ROLE sched_alice LOGIN;
+CREATE ROLE sched_nologin;
+GRANT USAGE ON SCHEMA mlops TO sched_alice, sched_nologin;
+GRANT EXECUTE ON FUNCTION mlops.schedule(text, text, text), mlops.unschedule(text),
+      mlops.alter_job(text, text, text, boolean, interval, integer, interval), mlops.run_job(text)
+   TO sched_alice, sched_nologin;
+GRANT SELECT ON mlops.jobs, mlops.job_runs, mlops.pipeline_runs TO sched_alice;
+SET ROLE sched_alice;
+SELECT count(*) AS visible FROM mlops.jobs;
+SELECT mlops.schedule('alice-job', '0 0 1 1 *', 'SELECT 1') > 0 AS scheduled;
+SELECT job_name FROM mlops.jobs;
+SELECT mlops.unschedule('yearly-report');
+SELECT mlops.alter_job('nightly-clean', enabled => false);
+UPDATE mlops.jobs SET enabled = false;
+DELETE FROM mlops.job_runs;
+SELECT mlops.next_runs('@daily');
+RESET ROLE;
+SET ROLE sched_nologin;
+SELECT mlops.schedule('x', '@daily', 'SELECT 1');
+RESET ROLE;
+SELECT job_name, owner_name FROM mlops.jobs ORDER BY job_name;
+
+-- unschedule
+SELECT mlops.unschedule('yearly-report');
+SELECT job_name FROM mlops.jobs ORDER BY job_name;
+
+-- data_pipeline: profile, rules, clean rows, rejections
+CREATE TABLE raw_events (id int, age int, plan text, score float8, seen date);
+INSERT INTO raw_events VALUES
+  (1, 30, 'basic', 0.5, '2024-01-01'), (2, 45, 'pro', 1.5, '2024-01-02'),
+  (3, NULL, 'pro', 2.5, '2024-01-03'), (4, 150, 'basic', 0.1, NULL),
+  (5, 22, 'gold', NULL, '2024-01-05'), (5, 33, 'basic', 3.0, '2024-01-06'),
+  (NULL, 40, 'pro', 1.0, '2024-01-07');
+SELECT r->>'status' AS status,
+       r->'result'->'rows_in' AS rows_in, r->'result'->'rows_written' AS written,
+       r->'result'->'rows_rejected' AS rejected, r->'result'->'rejections' AS rejections,
+       jsonb_array_length(r->'result'->'rejected_samples') AS samples,
+       (r->'pipeline_run_id') IS NOT NULL AS recorded
+  FROM mlops.data_pipeline('raw_events', 'clean_events', true,
+         '{"not_null": ["id", "age"], "ranges": {"age": {"min": 0, "max": 120}},
+           "allowed_values": {"plan": ["basic", "pro"]}, "unique": ["id"]}') AS r;
+SELECT * FROM clean_events ORDER BY id;
+-- the profile of every column
+SELECT key, value FROM mlops.pipeline_runs p,
+       jsonb_each(p.steps->0->'result'->'columns') ORDER BY key;
+SELECT pipeline, status, jsonb_path_query_array(steps, '$[*].step') AS steps,
+       jsonb_path_query_array(steps, '$[*].status') AS statuses, error
+  FROM mlops.pipeline_runs ORDER BY pipeline_run_id;
+-- a query as source, validation off, output refilled
+SELECT r->>'status' AS status, r->'result'->'rows_written' AS written
+  FROM mlops.data_pipeline('SELECT id, plan FROM raw_events WHERE id < 3', 'clean_events', false) AS r;
+SELECT * FROM clean_events ORDER BY id;
+-- failures are recorded, with the failing step
+SELECT r->>'status' AS status, r->>'error' AS error, r->'steps'->-1->>'step' AS failed_step
+  FROM mlops.data_pipeline('raw_events', 'clean2', true, '{"not_null": ["nope"]}') AS r;
+SELECT r->>'status' AS status, r->>'error' AS error
+  FROM mlops.data_pipeline('raw_events', 'clean2', true, '{"sometimes": ["id"]}') AS r;
+SELECT r->>'status' AS status, r->>'error' AS error
+  FROM mlops.data_pipeline('no_such_table', 'clean2') AS r;
+SELECT to_regclass('clean2') IS NULL AS nothing_written;
+SELECT status, error FROM mlops.pipeline_runs ORDER BY pipeline_run_id DESC LIMIT 3;
+
+-- training_pipeline validates before it trains
+SELECT r->>'status' AS status, r->>'error' AS error, r->'steps'->0->>'step' AS step
+  FROM mlops.training_pipeline('raw_events', 'plan', 'm', model_type => 'lightgbm') AS r;
+SELECT r->>'status' AS status, r->>'error' AS error
+  FROM mlops.training_pipeline('raw_events', 'plan', 'm', task => 'clustering') AS r;
+SELECT r->>'status' AS status, r->>'error' AS error
+  FROM mlops.training_pipeline('raw_events', 'plan', 'm', min_metrics => '{"accuracy": "high"}') AS r;
+
+-- users see their own pipeline runs only
+SET ROLE sched_alice;
+SELECT count(*) AS visible FROM mlops.pipeline_runs;
+RESET ROLE;
+
+DROP TABLE raw_events, clean_events;
+DROP EXTENSION mlops;
+DROP OWNED BY sched_alice, sched_nologin;
+DROP ROLE sched_alice, sched_nologin;

@@ -1,0 +1,37 @@
+-- pgTAP: the scheduler's tables, keys, row-level security and invalidation trigger.
+\set ON_ERROR_STOP 1
+\set QUIET 1
+\pset format unaligned
+\pset tuples_only true
+\pset pager off
+BEGIN;
+CREATE EXTENSION IF NOT EXISTS mlops;
+SELECT plan(16);
+
+SELECT col_is_pk('mlops', 'jobs', 'job_id', 'jobs keyed by job_id');
+SELECT col_is_unique('mlops', 'jobs', ARRAY['owner', 'job_name'], 'job names are unique per owner');
+SELECT col_is_pk('mlops', 'job_runs', 'run_id', 'job runs keyed by run_id');
+SELECT fk_ok('mlops', 'job_runs', 'job_id', 'mlops', 'jobs', 'job_id');
+SELECT col_is_pk('mlops', 'pipeline_runs', 'pipeline_run_id', 'pipeline runs keyed by pipeline_run_id');
+SELECT has_trigger('mlops', 'jobs', 'jobs_changed', 'job changes invalidate the scheduler''s copy');
+SELECT is((SELECT relrowsecurity FROM pg_class WHERE oid = 'mlops.jobs'::regclass), true, 'jobs have row-level security');
+SELECT is((SELECT relrowsecurity FROM pg_class WHERE oid = 'mlops.job_runs'::regclass), true, 'job runs have row-level security');
+SELECT is((SELECT relrowsecurity FROM pg_class WHERE oid = 'mlops.pipeline_runs'::regclass), true, 'pipeline runs have row-level security');
+SELECT policies_are('mlops', 'jobs', ARRAY['jobs_own'], 'one read policy on jobs');
+SELECT throws_ok($$INSERT INTO mlops.job_runs (job_id, owner, status, due_at, command) VALUES (-1, 10, 'scheduled', now(), 'x')$$,
+                 '23503', NULL, 'a run belongs to a job');
+SELECT lives_ok($$SELECT mlops.schedule('p2', '0 0 1 1 *', 'SELECT 1')$$, 'schedule a job');
+SELECT lives_ok($$SELECT mlops.alter_job('p2', enabled => false)$$, 'alter_job on an existing job');
+SELECT throws_ok($$INSERT INTO mlops.job_runs (job_id, owner, status, due_at, command)
+                   SELECT job_id, owner, 'lost', now(), 'x' FROM mlops.jobs WHERE job_name = 'p2'$$,
+                 '23514', NULL, 'run statuses are checked');
+SELECT throws_ok($$SELECT mlops.schedule_pipeline('x', 'data_pipeline', '@daily', '{"data_source": "t", "extra": 1}')$$,
+                 '22023', NULL, 'pipeline parameters are checked');
+SELECT is((SELECT count(*)::int FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+            WHERE n.nspname = 'mlops' AND p.proname IN ('schedule', 'schedule_pipeline', 'unschedule', 'alter_job',
+                                                         'run_job', 'next_runs', 'training_pipeline', 'data_pipeline')
+              AND has_function_privilege('public', p.oid, 'EXECUTE')), 0,
+          'PUBLIC can run no scheduler or pipeline function');
+
+SELECT * FROM finish();
+ROLLBACK;

@@ -1,0 +1,362 @@
+/*-------------------------------------------------------------------------
+ *
+ * test_stats.c
+ *	  Unit tests of src/stats.c. Reference values come from SciPy/numpy
+ *	  (data/stats_expected.h, written by gen_stats_expected.py with Debian's
+ *	  /usr/bin/python3); the ADWIN streams were drawn with CPython's
+ *	  random.Random(12345) and random.Random(42) (data/adwin_*.txt) and the
+ *	  expected detections are River's own test expectations.
+ *	  Prints TAP; exits non-zero when a check fails.
+ *
+ *	  Run from test/unit (the harness does): ../../tmp_check/unit/test_stats
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stats.h"
+#include "data/stats_expected.h"
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+static int	test_no = 0;
+static int	failures = 0;
+
+/*
+ * Check prints one TAP line for cond and counts failures.
+ */
+static void
+Check(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#include <stdarg.h>
+static void
+Check(int cond, const char *fmt, ...)
+{
+	va_list		ap;
+
+	test_no++;
+	printf("%s %d - ", cond ? "ok" : "not ok", test_no);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	if (!cond)
+		failures++;
+}
+
+/*
+ * Close reports whether got is within abs_tol or rel_tol (relative to
+ * want) of want; NaN equals NaN.
+ */
+static int
+Close(double got, double want, double abs_tol, double rel_tol)
+{
+	if (isnan(want))
+		return isnan(got);
+	if (isinf(want))
+		return got == want;
+	return fabs(got - want) <= abs_tol || fabs(got - want) <= rel_tol * fabs(want);
+}
+
+/*
+ * Sample fills a malloc'd array with the generator's values, exactly as
+ * gen_stats_expected.py's lcg() does.
+ */
+static double *
+Sample(unsigned seed, int n, int kind, double shift)
+{
+	double	   *x = malloc(sizeof(double) * (n > 0 ? n : 1));
+	unsigned	s = seed;
+
+	for (int i = 0; i < n; i++)
+	{
+		double		v = 0.0;
+
+		for (int k = 0; k < 4; k++)
+		{
+			s = s * 1664525u + 1013904223u;
+			v += (double) (s >> 8) / 16777216.0;
+		}
+		v -= 2.0;
+		if (kind == 1)
+			v = floor(v * 4.0) / 4.0;
+		else if (kind == 2)
+			v = 1.5;
+		x[i] = v + shift;
+	}
+	return x;
+}
+
+/*
+ * ReadStream reads one number per line from path into a malloc'd array.
+ */
+static double *
+ReadStream(const char *path, int *n)
+{
+	FILE	   *f = fopen(path, "r");
+	double	   *x = NULL;
+	int			cap = 0,
+				len = 0;
+	double		v;
+
+	*n = 0;
+	if (f == NULL)
+		return NULL;
+	while (fscanf(f, "%lf", &v) == 1)
+	{
+		if (len == cap)
+		{
+			cap = cap ? cap * 2 : 1024;
+			x = realloc(x, sizeof(double) * cap);
+		}
+		x[len++] = v;
+	}
+	fclose(f);
+	*n = len;
+	return x;
+}
+
+/*
+ * TestAdwinStream runs a fresh detector over the stream in path and checks
+ * the detection positions.
+ */
+static void
+TestAdwinStream(const char *path, const int *want, int nwant)
+{
+	int			n,
+				got[64],
+				ngot = 0,
+				same;
+	double	   *x = ReadStream(path, &n);
+	StatsAdwin	a;
+
+	if (x == NULL)
+	{
+		Check(0, "adwin: read %s", path);
+		return;
+	}
+	StatsAdwinInit(&a, 0.002);
+	for (int i = 0; i < n; i++)
+		if (StatsAdwinUpdate(&a, x[i]) && ngot < 64)
+			got[ngot++] = i;
+	same = (ngot == nwant);
+	for (int i = 0; same && i < nwant; i++)
+		same = (got[i] == want[i]);
+	printf("# %s: %d detections:", path, ngot);
+	for (int i = 0; i < ngot; i++)
+		printf(" %d", got[i]);
+	printf("\n");
+	Check(same, "adwin detections on %s match River", path);
+	free(x);
+}
+
+int
+main(void)
+{
+	char		err[256];
+
+	/* quantiles */
+	for (size_t c = 0; c < NELEM(quant_cases); c++)
+	{
+		const QuantCase *q = &quant_cases[c];
+		double	   *x = Sample(q->seed, q->n, q->kind, q->shift);
+		double		v;
+
+		StatsSort(x, q->n);
+		v = StatsQuantileSorted(x, q->n, q->q);
+		Check(Close(v, q->value, 0, 1e-15) || v == q->value,
+			  "quantile n=%d q=%g: %.17g vs numpy %.17g", q->n, q->q, v, q->value);
+		free(x);
+	}
+
+	/* KS and Wasserstein */
+	for (size_t c = 0; c < NELEM(ks_cases); c++)
+	{
+		const KsCase *k = &ks_cases[c];
+		double	   *x = Sample(k->seed1, k->n1, k->kind1, k->shift1);
+		double	   *y = Sample(k->seed2, k->n2, k->kind2, k->shift2);
+		double		d,
+					p,
+					w;
+
+		StatsSort(x, k->n1);
+		StatsSort(y, k->n2);
+		StatsKsTwoSample(x, k->n1, y, k->n2, &d, &p);
+		w = StatsWasserstein(x, k->n1, y, k->n2);
+		Check(Close(d, k->d, 1e-15, 1e-12), "ks n1=%d n2=%d statistic %.17g vs %.17g", k->n1, k->n2, d, k->d);
+		Check(Close(p, k->p, 1e-12, 1e-9), "ks n1=%d n2=%d p-value %.17g vs %.17g", k->n1, k->n2, p, k->p);
+		Check(Close(w, k->w, 1e-15, 1e-10), "wasserstein n1=%d n2=%d %.17g vs %.17g", k->n1, k->n2, w, k->w);
+		free(x);
+		free(y);
+	}
+
+	/* finite-n Kolmogorov distribution, every branch */
+	for (size_t c = 0; c < NELEM(kstwo_cases); c++)
+	{
+		const KsTwoCase *k = &kstwo_cases[c];
+		double		sf = StatsKolmogornSf(k->n, k->x);
+
+		Check(Close(sf, k->sf, 1e-12, 1e-9), "kstwo.sf(%.6g, %ld) %.17g vs %.17g", k->x, k->n, sf, k->sf);
+	}
+	for (size_t c = 0; c < NELEM(smirnov_cases); c++)
+	{
+		const SmirnovCase *k = &smirnov_cases[c];
+		double		sf = StatsSmirnovSf(k->n, k->x);
+
+		Check(Close(sf, k->sf, 1e-13, 1e-9), "smirnov(%ld, %g) %.17g vs %.17g", k->n, k->x, sf, k->sf);
+	}
+
+	/* chi-square distribution and incomplete gamma */
+	for (size_t c = 0; c < NELEM(chi2_cases); c++)
+	{
+		const Chi2Case *k = &chi2_cases[c];
+		double		sf = StatsChi2Sf(k->x, k->df);
+		double		p = StatsGammaP(k->df / 2, k->x / 2);
+
+		Check(Close(sf, k->sf, 1e-13, 1e-9), "chi2.sf(%g, %g) %.17g vs %.17g", k->x, k->df, sf, k->sf);
+		Check(Close(p, k->p, 1e-13, 1e-9), "gammainc(%g, %g) %.17g vs %.17g", k->df / 2, k->x / 2, p, k->p);
+	}
+	for (size_t c = 0; c < NELEM(chi_tables); c++)
+	{
+		const ChiTable *t = &chi_tables[c];
+		double		stat,
+					p;
+		int			dof,
+					rc;
+
+		rc = StatsChiSquare2xK(t->ref, t->cur, t->k, &stat, &p, &dof, err, sizeof(err));
+		Check(rc == 0 && Close(stat, t->stat, 1e-14, 1e-12) && Close(p, t->p, 1e-13, 1e-9) && dof == t->dof,
+			  "chi2_contingency 2x%d: %.17g %.17g %d vs %.17g %.17g %d", t->k, stat, p, dof, t->stat, t->p, t->dof);
+	}
+	{
+		double		r[2] = {3, 0},
+					c[2] = {4, 0},
+					stat,
+					p;
+		int			dof;
+
+		Check(StatsChiSquare2xK(r, c, 2, &stat, &p, &dof, err, sizeof(err)) == -1 && strstr(err, "zero") != NULL,
+			  "chi-square rejects a category with no observations: %s", err);
+	}
+
+	/* PSI, KL and JS on both binnings */
+	for (size_t c = 0; c < NELEM(div_cases); c++)
+	{
+		const DivCase *k = &div_cases[c];
+		double	   *x = Sample(k->seed1, k->n1, k->kind1, k->shift1);
+		double	   *y = Sample(k->seed2, k->n2, k->kind2, k->shift2);
+		double	   *rs,
+				   *cs;
+		int			nb;
+
+		/* quantile edges by selection on unsorted samples, then from sorted ones */
+		for (int sorted = 0; sorted < 2; sorted++)
+		{
+			if (sorted)
+			{
+				StatsSort(x, k->n1);
+				StatsSort(y, k->n2);
+			}
+			if (StatsBinShares(x, k->n1, sorted, y, k->n2, k->bins, STATS_BINNING_QUANTILE, &rs, &cs, &nb, err, sizeof(err)) == 0)
+			{
+				Check(Close(StatsPsiShares(rs, cs, nb), k->psi_q, 1e-14, 1e-10), "psi quantile case %zu (%s): %.17g vs %.17g", c, sorted ? "sorted" : "unsorted", StatsPsiShares(rs, cs, nb), k->psi_q);
+				Check(Close(StatsKlShares(rs, cs, nb), k->kl_q, 1e-14, 1e-10), "kl quantile case %zu (%s): %.17g vs %.17g", c, sorted ? "sorted" : "unsorted", StatsKlShares(rs, cs, nb), k->kl_q);
+				Check(Close(StatsJsShares(rs, cs, nb), k->js_q, 1e-14, 1e-10), "js quantile case %zu (%s): %.17g vs %.17g", c, sorted ? "sorted" : "unsorted", StatsJsShares(rs, cs, nb), k->js_q);
+				free(rs);
+				free(cs);
+			}
+			else
+				Check(0, "quantile binning case %zu: %s", c, err);
+		}
+		if (StatsBinShares(x, k->n1, true, y, k->n2, k->bins, STATS_BINNING_STURGES, &rs, &cs, &nb, err, sizeof(err)) == 0)
+		{
+			Check(nb == k->nbins_s, "sturges case %zu: %d bins vs numpy %d", c, nb, k->nbins_s);
+			Check(Close(StatsPsiShares(rs, cs, nb), k->psi_s, 1e-14, 1e-10), "psi sturges case %zu: %.17g vs %.17g", c, StatsPsiShares(rs, cs, nb), k->psi_s);
+			Check(Close(StatsKlShares(rs, cs, nb), k->kl_s, 1e-14, 1e-10), "kl sturges case %zu: %.17g vs %.17g", c, StatsKlShares(rs, cs, nb), k->kl_s);
+			Check(Close(StatsJsShares(rs, cs, nb), k->js_s, 1e-14, 1e-10), "js sturges case %zu: %.17g vs %.17g", c, StatsJsShares(rs, cs, nb), k->js_s);
+			free(rs);
+			free(cs);
+		}
+		else
+			Check(0, "sturges binning case %zu: %s", c, err);
+		free(x);
+		free(y);
+	}
+	{
+		double		x[1] = {1.0},
+				   *rs,
+				   *cs;
+		int			nb;
+
+		Check(StatsBinShares(x, 1, true, x, 1, 1, STATS_BINNING_QUANTILE, &rs, &cs, &nb, err, sizeof(err)) == -1,
+			  "bins < 2 is rejected: %s", err);
+		Check(StatsBinShares(x, 0, true, x, 1, 10, STATS_BINNING_QUANTILE, &rs, &cs, &nb, err, sizeof(err)) == -1,
+			  "an empty sample is rejected: %s", err);
+	}
+
+	/* samples: non-finite values dropped, radix sort agrees with a check */
+	{
+		double		x[6] = {1.0, NAN, -INFINITY, 2.0, INFINITY, -3.0};
+		size_t		dropped,
+					n = StatsDropNonFinite(x, 6, &dropped);
+
+		Check(n == 3 && dropped == 3 && x[0] == 1.0 && x[1] == 2.0 && x[2] == -3.0,
+			  "StatsDropNonFinite keeps the 3 finite values in order");
+	}
+	{
+		int			n = 100000,
+					sorted = 1;
+		double	   *x = Sample(99, n, 0, 0.0);
+
+		for (int i = 0; i < n; i += 7)
+			x[i] = -x[i] * 1e-300;	/* mix signs and magnitudes */
+		x[5] = 0.0;
+		x[6] = -0.0;
+		StatsSort(x, n);
+		for (int i = 1; i < n; i++)
+			if (x[i - 1] > x[i])
+				sorted = 0;
+		Check(sorted, "StatsSort sorts 100000 mixed-sign values");
+		free(x);
+	}
+
+	/* ADWIN: River's two regression checks */
+	{
+		static const int want1[] = {1023};
+		static const int want2[] = {1023, 2015, 3007};
+
+		TestAdwinStream("data/adwin_12345.txt", want1, 1);
+		TestAdwinStream("data/adwin_42.txt", want2, 3);
+	}
+	/* ADWIN: statistics of the window, constant stream never detects */
+	{
+		StatsAdwin	a;
+		int			detected = 0;
+		double		sum = 0,
+					mean,
+					ss = 0;
+
+		StatsAdwinInit(&a, 0.002);
+		for (int i = 0; i < 5000; i++)
+			detected += StatsAdwinUpdate(&a, 1.0);
+		Check(detected == 0 && a.width == 5000 && StatsAdwinMean(&a) == 1.0,
+			  "adwin: a constant stream of 5000 values is never a change");
+		StatsAdwinInit(&a, 0.002);
+		for (int i = 0; i < 200; i++)
+		{
+			StatsAdwinUpdate(&a, (double) (i % 7));
+			sum += i % 7;
+		}
+		mean = sum / 200;
+		for (int i = 0; i < 200; i++)
+			ss += ((i % 7) - mean) * ((i % 7) - mean);
+		Check(a.width == 200 && Close(a.total, sum, 0, 1e-12) && Close(a.variance, ss, 0, 1e-9),
+			  "adwin: width, total and variance of a 200-value window (%g %g %g)", a.width, a.total, a.variance);
+	}
+
+	printf("1..%d\n", test_no);
+	return failures ? 1 : 0;
+}
