@@ -4,6 +4,7 @@ Usage (libpq environment selects the database; the server must run mlops
 from shared_preload_libraries):
 
     /usr/bin/python3 bench/train_serve.py [--rows N] [--threads T] [--seconds S]
+                                          [--repeat K] [--scoring-only] [--reuse-table]
 
 Builds table bench_t (N rows x 20 real features, binary label), then
 measures, in one run on the same cluster and the same libxgboost:
@@ -20,6 +21,8 @@ measures, in one run on the same cluster and the same libxgboost:
 Model: 50 rounds, max_depth 6, tree_method hist, the same nthread on both
 sides.  Each comparison alternates the two sides --repeat times and keeps
 each side's best time, so that background load does not favour one side.
+--scoring-only trains the model once (untimed) and measures table scoring
+only; --reuse-table keeps an existing bench_t of the right size.
 Prints a Markdown report.  The default size is small (CI-safe); the
 figures in docs/benchmarks.md come from --rows 1000000, run by hand.
 """
@@ -98,58 +101,11 @@ def pgbench(sql, clients, seconds, rows, env):
     return tps
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--rows", type=int, default=20000)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--seconds", type=int, default=5)
-    ap.add_argument("--repeat", type=int, default=2, help="alternated runs per comparison (best kept)")
-    ap.add_argument("--per-row-rows", type=int, default=0,
-                    help="rows scored by per-row SQL (default: all, at most 200000)")
-    args = ap.parse_args()
+def scoring(args, cur, bst, X, python_fetch, report, final=True):
+    """Measures mlops.predict_table against inplace_predict in memory and
+    against psycopg2 fetch + predict, appending to report; with final,
+    prints the report and returns 0."""
     n, t = args.rows, args.threads
-    params = {"max_depth": 6, "tree_method": "hist", "nthread": t}
-    rounds = 50
-    report = []
-
-    conn = psycopg2.connect("")
-    conn.autocommit = True
-    cur = conn.cursor()
-    cur.execute("CREATE EXTENSION IF NOT EXISTS mlops")
-    cur.execute("SET mlops.train_progress_rounds = 0")
-    cur.execute("SELECT mlops.model_cache_reset()")
-    make_table(cur, n)
-    report.append("Table: %d rows x 20 real features, binary label; model: %d rounds, depth 6, hist, "
-                  "nthread %d; %d cores." % (n, rounds, t, os.cpu_count()))
-
-    # training ------------------------------------------------------------
-    def sql_train():
-        cur.execute("SELECT run_id, version, metrics FROM mlops.train('bench', 'bench_t', 'label', "
-                    "hyperparams => %s, features => %s, test_size => 0)",
-                    (json.dumps(dict(params, n_estimators=rounds)), FEATURES))
-        return cur.fetchone()
-
-    def python_fetch():
-        c = conn.cursor()
-        c.execute("SELECT %s, label FROM bench_t" % ", ".join(FEATURES))
-        data = np.array(c.fetchall(), dtype=np.float32)
-        return data[:, :-1], data[:, -1]
-
-    def python_fit():
-        return xgb.train(params, xgb.DMatrix(X, label=y, nthread=t), rounds)
-
-    X, y = python_fetch()
-    (sql_train_s, row), (fetch_s, _), (fit_s, bst) = best_of(args.repeat, sql_train, python_fetch, python_fit)
-    version = row[1]
-    cur.execute("SELECT mlops.transition_stage('bench', %s, 'Production')", (version,))
-    py_train = fetch_s + fit_s
-    report.append("\n| training | seconds |\n| --- | ---: |")
-    report.append("| `mlops.train` end to end (read, train, evaluate, register) | %.2f |" % sql_train_s)
-    report.append("| Python: psycopg2 fetch into numpy | %.2f |" % fetch_s)
-    report.append("| Python: `xgboost.train` | %.2f |" % fit_s)
-    report.append("| Python total | %.2f |" % py_train)
-    report.append("| **ratio mlops / Python** (goal <= 0.8) | **%.2f** |" % (sql_train_s / py_train))
-
     # table scoring ---------------------------------------------------------
     cur.execute("SET mlops.predict_threads = %d" % t)
     cur.execute("SELECT count(*) FROM mlops.predict_table('bench', 'bench_t')")  # load the model
@@ -171,6 +127,80 @@ def main():
     report.append("| Python: psycopg2 fetch + `inplace_predict` | %.0f |" % (n / fetchpred_s))
     report.append("| **ratio predict_table / in-memory** (goal >= 0.7) | **%.2f** |" % (inplace_s / table_s))
     report.append("| **ratio predict_table / fetch + predict** (goal >= 5) | **%.2f** |" % (fetchpred_s / table_s))
+
+    if final:
+        print("\n".join(report))
+    return 0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=20000)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--repeat", type=int, default=2, help="alternated runs per comparison (best kept)")
+    ap.add_argument("--per-row-rows", type=int, default=0,
+                    help="rows scored by per-row SQL (default: all, at most 200000)")
+    ap.add_argument("--scoring-only", action="store_true",
+                    help="train once without timing and measure table scoring only")
+    ap.add_argument("--reuse-table", action="store_true",
+                    help="keep bench_t if it already has --rows rows")
+    args = ap.parse_args()
+    n, t = args.rows, args.threads
+    params = {"max_depth": 6, "tree_method": "hist", "nthread": t}
+    rounds = 50
+    report = []
+
+    conn = psycopg2.connect("")
+    conn.autocommit = True
+    cur = conn.cursor()
+    cur.execute("CREATE EXTENSION IF NOT EXISTS mlops")
+    cur.execute("SET mlops.train_progress_rounds = 0")
+    cur.execute("SELECT mlops.model_cache_reset()")
+    cur.execute("SELECT to_regclass('bench_t') IS NOT NULL")
+    if args.reuse_table and cur.fetchone()[0]:
+        cur.execute("SELECT count(*) FROM bench_t")
+        if cur.fetchone()[0] != n:
+            make_table(cur, n)
+    else:
+        make_table(cur, n)
+    report.append("Table: %d rows x 20 real features, binary label; model: %d rounds, depth 6, hist, "
+                  "nthread %d; %d cores." % (n, rounds, t, os.cpu_count()))
+
+    # training ------------------------------------------------------------
+    def sql_train():
+        cur.execute("SELECT run_id, version, metrics FROM mlops.train('bench', 'bench_t', 'label', "
+                    "hyperparams => %s, features => %s, test_size => 0)",
+                    (json.dumps(dict(params, n_estimators=rounds)), FEATURES))
+        return cur.fetchone()
+
+    def python_fetch():
+        c = conn.cursor()
+        c.execute("SELECT %s, label FROM bench_t" % ", ".join(FEATURES))
+        data = np.array(c.fetchall(), dtype=np.float32)
+        return data[:, :-1], data[:, -1]
+
+    def python_fit():
+        return xgb.train(params, xgb.DMatrix(X, label=y, nthread=t), rounds)
+
+    X, y = python_fetch()
+    if args.scoring_only:
+        version = sql_train()[1]
+        bst = python_fit()
+        cur.execute("SELECT mlops.transition_stage('bench', %s, 'Production')", (version,))
+        return scoring(args, cur, bst, X, python_fetch, report)
+    (sql_train_s, row), (fetch_s, _), (fit_s, bst) = best_of(args.repeat, sql_train, python_fetch, python_fit)
+    version = row[1]
+    cur.execute("SELECT mlops.transition_stage('bench', %s, 'Production')", (version,))
+    py_train = fetch_s + fit_s
+    report.append("\n| training | seconds |\n| --- | ---: |")
+    report.append("| `mlops.train` end to end (read, train, evaluate, register) | %.2f |" % sql_train_s)
+    report.append("| Python: psycopg2 fetch into numpy | %.2f |" % fetch_s)
+    report.append("| Python: `xgboost.train` | %.2f |" % fit_s)
+    report.append("| Python total | %.2f |" % py_train)
+    report.append("| **ratio mlops / Python** (goal <= 0.8) | **%.2f** |" % (sql_train_s / py_train))
+
+    scoring(args, cur, bst, X, python_fetch, report, final=False)
 
     # per-row SQL --------------------------------------------------------------
     m = min(n, args.per_row_rows or 200000)

@@ -260,16 +260,32 @@ mlops_predict_batch(PG_FUNCTION_ARGS)
 	return result;
 }
 
+/*
+ * How predict_table makes the text ids of its result: row numbers and
+ * integer id columns are kept as numbers and printed straight into one
+ * reused text buffer when the chunk is emitted (no allocation per row);
+ * other id types go through their output function.
+ */
+typedef enum TableIdKind
+{
+	TABLE_ID_ROWNUM,
+	TABLE_ID_INTEGER,
+	TABLE_ID_OUTPUT
+} TableIdKind;
+
 /* State of mlops.predict_table while rows stream in */
 typedef struct TableState
 {
 	CachedModel *m;
 	FeatureColumn *cols;		/* model features bound to source columns */
 	int			id_att;			/* -1: row numbers */
+	TableIdKind id_kind;
 	FmgrInfo	id_outfunc;
-	Oid			id_type;
+	Oid			id_type;		/* base type of the id column */
 	float	   *x;				/* chunk_rows * nfeatures */
-	char	  **ids;
+	char	  **ids;			/* TABLE_ID_OUTPUT: text of each id, NULL for null */
+	int64	   *idnums;			/* TABLE_ID_INTEGER: value of each id */
+	bool	   *idnulls;		/* TABLE_ID_INTEGER: null ids */
 	int			chunk_rows;
 	int			nbuffered;
 	int64		nrows;
@@ -381,14 +397,23 @@ mlops_predict_table(PG_FUNCTION_ARGS)
 				ereport(ERROR,
 						(errcode(ERRCODE_UNDEFINED_COLUMN),
 						 errmsg("id column \"%s\" does not exist in source", id_column)));
-			st.id_type = TupleDescAttr(tupdesc, st.id_att)->atttypid;
-			ColumnOutputFunction(st.id_type, &st.id_outfunc);
+			st.id_type = getBaseType(TupleDescAttr(tupdesc, st.id_att)->atttypid);
+			if (st.id_type == INT2OID || st.id_type == INT4OID || st.id_type == INT8OID)
+				st.id_kind = TABLE_ID_INTEGER;
+			else
+			{
+				st.id_kind = TABLE_ID_OUTPUT;
+				ColumnOutputFunction(TupleDescAttr(tupdesc, st.id_att)->atttypid,
+									 &st.id_outfunc);
+			}
 		}
 		st.chunk_rows = Min(PREDICT_CHUNK_ROWS,
 							Max(PREDICT_PARALLEL_MIN_ROWS, PREDICT_CHUNK_FLOATS / Max(m->nfeatures, 1)));
 		st.x = palloc_extended(sizeof(float) * st.chunk_rows * Max(m->nfeatures, 1),
 							   MCXT_ALLOC_HUGE);
 		st.ids = palloc(sizeof(char *) * st.chunk_rows);
+		st.idnums = palloc(sizeof(int64) * st.chunk_rows);
+		st.idnulls = palloc(sizeof(bool) * st.chunk_rows);
 		st.chunkcxt = AllocSetContextCreate(cxt, "mlops predict_table chunk",
 											ALLOCSET_DEFAULT_SIZES);
 
@@ -410,42 +435,76 @@ mlops_predict_table(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-/* TableRow encodes one source row into the current chunk. */
+/*
+ * TableRow encodes one source row into the current chunk.  real columns,
+ * the common case of a scored table, are converted inline; every other
+ * type goes through EncodeFeatureDatum like the training matrix.
+ */
 static void
 TableRow(TupleTableSlot *slot, void *arg)
 {
 	TableState *st = (TableState *) arg;
 	int			nf = st->m->nfeatures;
 	float	   *row = st->x + (Size) st->nbuffered * nf;
-	MemoryContext old;
+	Datum	   *values = slot->tts_values;
+	bool	   *isnull = slot->tts_isnull;
 
 	for (int j = 0; j < nf; j++)
 	{
 		FeatureColumn *col = &st->cols[j];
+		int			att = col->attno;
 
-		row[j] = EncodeFeatureDatum(col, slot->tts_values[col->attno],
-									slot->tts_isnull[col->attno]);
+		if (col->typid == FLOAT4OID)
+			row[j] = isnull[att] ? NAN : DatumGetFloat4(values[att]);
+		else
+			row[j] = EncodeFeatureDatum(col, values[att], isnull[att]);
 	}
 	st->nrows++;
-	old = MemoryContextSwitchTo(st->chunkcxt);
-	if (st->id_att < 0)
-		st->ids[st->nbuffered] = psprintf(INT64_FORMAT, st->nrows);
-	else if (slot->tts_isnull[st->id_att])
-		st->ids[st->nbuffered] = NULL;
-	else
-		st->ids[st->nbuffered] = OutputFunctionCall(&st->id_outfunc,
-													slot->tts_values[st->id_att]);
-	MemoryContextSwitchTo(old);
+	switch (st->id_kind)
+	{
+		case TABLE_ID_ROWNUM:
+			break;
+		case TABLE_ID_INTEGER:
+			st->idnulls[st->nbuffered] = isnull[st->id_att];
+			if (!isnull[st->id_att])
+				st->idnums[st->nbuffered] =
+					st->id_type == INT8OID ? DatumGetInt64(values[st->id_att]) :
+					st->id_type == INT4OID ? DatumGetInt32(values[st->id_att]) :
+					DatumGetInt16(values[st->id_att]);
+			break;
+		case TABLE_ID_OUTPUT:
+			if (isnull[st->id_att])
+				st->ids[st->nbuffered] = NULL;
+			else
+			{
+				MemoryContext old = MemoryContextSwitchTo(st->chunkcxt);
+
+				st->ids[st->nbuffered] = OutputFunctionCall(&st->id_outfunc,
+															values[st->id_att]);
+				MemoryContextSwitchTo(old);
+			}
+			break;
+	}
 	st->nbuffered++;
 	if (st->nbuffered == st->chunk_rows)
 		TableFlush(st);
 }
 
-/* TableFlush predicts the buffered rows and emits (id, prediction) tuples. */
+/*
+ * TableFlush predicts the buffered rows and emits (id, prediction) tuples.
+ * Numeric ids are printed into one text buffer that the tuplestore copies.
+ */
 static void
 TableFlush(TableState *st)
 {
 	const float *out;
+	union
+	{
+		text		hdr;
+		char		bytes[VARHDRSZ + MAXINT8LEN + 1];
+		int32		align;
+	}			idbuf;
+	int64		first = st->nrows - st->nbuffered;
 
 	if (st->nbuffered == 0)
 		return;
@@ -455,11 +514,25 @@ TableFlush(TableState *st)
 		Datum		values[2];
 		bool		nulls[2] = {false, false};
 
-		values[0] = st->ids[i] ? CStringGetTextDatum(st->ids[i]) : (Datum) 0;
-		nulls[0] = (st->ids[i] == NULL);
+		if (st->id_kind == TABLE_ID_OUTPUT)
+		{
+			nulls[0] = (st->ids[i] == NULL);
+			values[0] = nulls[0] ? (Datum) 0 : CStringGetTextDatum(st->ids[i]);
+		}
+		else
+		{
+			nulls[0] = (st->id_kind == TABLE_ID_INTEGER && st->idnulls[i]);
+			if (!nulls[0])
+			{
+				int64		id = st->id_kind == TABLE_ID_INTEGER ? st->idnums[i] : first + i + 1;
+
+				SET_VARSIZE(&idbuf.hdr, VARHDRSZ + pg_lltoa(id, VARDATA(&idbuf.hdr)));
+			}
+			values[0] = PointerGetDatum(&idbuf.hdr);
+		}
 		values[1] = Float8GetDatum(OutputToPrediction(st->m, out, i));
 		tuplestore_putvalues(st->store, st->desc, values, nulls);
-		if (!nulls[0])
+		if (st->id_kind == TABLE_ID_OUTPUT && !nulls[0])
 			pfree(DatumGetPointer(values[0]));
 	}
 	st->nbuffered = 0;
