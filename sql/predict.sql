@@ -95,6 +95,37 @@ SELECT id, round(prediction::numeric, 2) AS prediction
  ORDER BY id;
 SELECT count(*), count(DISTINCT id) FROM mlops.predict_table('churn', 'accounts');
 
+-- predict_table past several chunks of 16,384 rows, where XGBoost predicts
+-- one chunk on a helper thread while the next is read: every id once, every
+-- prediction equal to predict's, for integer, text and row-number ids, a
+-- multiclass model, and a source that itself predicts
+CREATE TABLE many AS
+SELECT i AS id, i::bigint AS big, 'r' || i AS name,
+       (i % 17)::int AS visits,
+       CASE WHEN i % 11 = 0 THEN NULL ELSE ((i * 7) % 13) / 3.0 END::float8 AS spend,
+       (i % 5 = 0) AS promo,
+       (ARRAY['red', 'green', 'blue'])[i % 3 + 1] AS color
+  FROM generate_series(1, 40000) AS i;
+SELECT count(*) AS rows, count(DISTINCT t.id) AS ids,
+       count(*) FILTER (WHERE t.prediction = mlops.predict('churn', jsonb_build_object('visits', visits,
+           'spend', spend, 'promo', promo, 'color', color))) AS agree
+  FROM mlops.predict_table('churn', 'many', 'big') t JOIN many m ON t.id = m.id::text;
+SELECT count(*) AS rows, count(*) FILTER (WHERE t.id = m.name) AS ids,
+       count(*) FILTER (WHERE t.prediction = mlops.predict('tier', jsonb_build_object('visits', visits,
+           'color', color))) AS agree
+  FROM mlops.predict_table('tier', 'SELECT name, visits, color FROM many ORDER BY id', 'name') t
+  JOIN many m ON t.id = m.name;
+SELECT count(*) AS rows, min(t.id::int) AS first, max(t.id::int) AS last, count(DISTINCT t.id) AS ids,
+       count(*) FILTER (WHERE prediction = own) AS agree
+  FROM mlops.predict_table('amount', 'SELECT visits, promo, mlops.predict(''amount'',
+           ARRAY[visits, promo::int]::float8[]) AS own FROM many ORDER BY id') t
+  JOIN (SELECT id, mlops.predict('amount', ARRAY[visits, promo::int]::float8[]) AS own FROM many) m
+    ON t.id = m.id::text;
+-- an error in the source after some chunks were predicted
+SELECT count(*) FROM mlops.predict_table('churn', 'SELECT *, 1 / (35000 - id) AS x FROM many', 'id');
+SELECT count(*) FROM mlops.predict_table('churn', 'many', 'id');
+DROP TABLE many;
+
 -- references: Production, version, stage, alias
 SELECT mlops.predict('churn', ARRAY[16, 4, 0, 1]::float8[]) AS production,
        mlops.predict('churn/1', ARRAY[16, 4, 0, 1]::float8[]) AS v1,

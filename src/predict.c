@@ -16,7 +16,14 @@
  *                  order (binary: [P(class 0), P(class 1)]);
  *   predict_batch  predict for each object of a JSON array, in one call;
  *   predict_table  predict every row of a table or query, streamed through
- *                  a portal in chunks of up to PREDICT_CHUNK_ROWS rows.
+ *                  a portal in chunks of up to PREDICT_CHUNK_ROWS rows.  Two
+ *                  chunks alternate: while XGBoost predicts a full chunk on
+ *                  a helper thread (xgb.c's XgbPredictStart), the backend
+ *                  reads and encodes the next one, then emits the first.
+ *                  Ids are numbers printed at emission, or the output of
+ *                  the id column's type.  The last, partial chunk predicts
+ *                  on the backend's thread, so a small source never starts
+ *                  a helper.
  *
  * Threads: a call of fewer than PREDICT_PARALLEL_MIN_ROWS rows runs on one
  * thread (OpenMP start-up costs far more than one row); larger batches use
@@ -273,6 +280,19 @@ typedef enum TableIdKind
 	TABLE_ID_OUTPUT
 } TableIdKind;
 
+/* One chunk of predict_table rows: features, ids, then predictions */
+typedef struct TableChunk
+{
+	float	   *x;				/* chunk_rows * nfeatures */
+	float	   *out;			/* chunk_rows * outputs per row */
+	char	  **ids;			/* TABLE_ID_OUTPUT: text of each id, NULL for null */
+	int64	   *idnums;			/* TABLE_ID_INTEGER: value of each id */
+	bool	   *idnulls;		/* TABLE_ID_INTEGER: null ids */
+	int			nrows;
+	int64		first;			/* row number of its first row, from 0 */
+	MemoryContext cxt;			/* TABLE_ID_OUTPUT ids */
+} TableChunk;
+
 /* State of mlops.predict_table while rows stream in */
 typedef struct TableState
 {
@@ -282,20 +302,21 @@ typedef struct TableState
 	TableIdKind id_kind;
 	FmgrInfo	id_outfunc;
 	Oid			id_type;		/* base type of the id column */
-	float	   *x;				/* chunk_rows * nfeatures */
-	char	  **ids;			/* TABLE_ID_OUTPUT: text of each id, NULL for null */
-	int64	   *idnums;			/* TABLE_ID_INTEGER: value of each id */
-	bool	   *idnulls;		/* TABLE_ID_INTEGER: null ids */
 	int			chunk_rows;
-	int			nbuffered;
+	int			per_row;		/* outputs per row */
+	TableChunk	chunks[2];		/* one filling while the other predicts */
+	int			filling;		/* index of the chunk rows go to */
+	bool		predicting;		/* the other chunk is on the helper thread */
+	XgbPredictJob job;
 	int64		nrows;
-	MemoryContext chunkcxt;		/* ids of the current chunk */
 	Tuplestorestate *store;
 	TupleDesc	desc;
 } TableState;
 
 static void TableRow(TupleTableSlot *slot, void *arg);
-static void TableFlush(TableState *st);
+static void TableDispatch(TableState *st);
+static void TableWait(TableState *st);
+static void TableEmit(TableState *st, TableChunk *c);
 
 /*
  * mlops_predict_table implements mlops.predict_table(model text, source
@@ -409,22 +430,41 @@ mlops_predict_table(PG_FUNCTION_ARGS)
 		}
 		st.chunk_rows = Min(PREDICT_CHUNK_ROWS,
 							Max(PREDICT_PARALLEL_MIN_ROWS, PREDICT_CHUNK_FLOATS / Max(m->nfeatures, 1)));
-		st.x = palloc_extended(sizeof(float) * st.chunk_rows * Max(m->nfeatures, 1),
-							   MCXT_ALLOC_HUGE);
-		st.ids = palloc(sizeof(char *) * st.chunk_rows);
-		st.idnums = palloc(sizeof(int64) * st.chunk_rows);
-		st.idnulls = palloc(sizeof(bool) * st.chunk_rows);
-		st.chunkcxt = AllocSetContextCreate(cxt, "mlops predict_table chunk",
-											ALLOCSET_DEFAULT_SIZES);
+		st.per_row = (m->output == OUTPUT_PROBS) ? m->nclasses : 1;
+		for (int k = 0; k < 2; k++)
+		{
+			TableChunk *c = &st.chunks[k];
+
+			c->x = palloc_extended(sizeof(float) * st.chunk_rows * Max(m->nfeatures, 1),
+								   MCXT_ALLOC_HUGE);
+			c->out = palloc_extended(sizeof(float) * st.chunk_rows * st.per_row,
+									 MCXT_ALLOC_HUGE);
+			c->ids = palloc(sizeof(char *) * st.chunk_rows);
+			c->idnums = palloc(sizeof(int64) * st.chunk_rows);
+			c->idnulls = palloc(sizeof(bool) * st.chunk_rows);
+			c->cxt = AllocSetContextCreate(cxt, "mlops predict_table chunk",
+										   ALLOCSET_DEFAULT_SIZES);
+		}
 
 		SourceScan(portal, TableRow, &st);
-		TableFlush(&st);
+		/* the last, partial chunk predicts here after the one in flight */
+		TableWait(&st);
+		if (st.chunks[st.filling].nrows > 0)
+		{
+			TableChunk *c = &st.chunks[st.filling];
+			const float *out = PredictRows(m, c->x, c->nrows);
+
+			memcpy(c->out, out, sizeof(float) * c->nrows * st.per_row);
+			TableEmit(&st, c);
+		}
 		SPI_cursor_close(portal);
 		SPI_finish();
 		MemoryContextSwitchTo(cxt);
 	}
 	PG_CATCH();
 	{
+		/* the helper thread may still use the chunk and the booster */
+		XgbJoinBackground();
 		ModelCacheUnpin(m);
 		PredictionStatsRecord(&m->stats, m->name, m->version, st.nrows, ElapsedMs(start), true);
 		PG_RE_THROW();
@@ -436,7 +476,7 @@ mlops_predict_table(PG_FUNCTION_ARGS)
 }
 
 /*
- * TableRow encodes one source row into the current chunk.  real columns,
+ * TableRow encodes one source row into the filling chunk.  real columns,
  * the common case of a scored table, are converted inline; every other
  * type goes through EncodeFeatureDatum like the training matrix.
  */
@@ -444,8 +484,9 @@ static void
 TableRow(TupleTableSlot *slot, void *arg)
 {
 	TableState *st = (TableState *) arg;
+	TableChunk *c = &st->chunks[st->filling];
 	int			nf = st->m->nfeatures;
-	float	   *row = st->x + (Size) st->nbuffered * nf;
+	float	   *row = c->x + (Size) c->nrows * nf;
 	Datum	   *values = slot->tts_values;
 	bool	   *isnull = slot->tts_isnull;
 
@@ -459,84 +500,121 @@ TableRow(TupleTableSlot *slot, void *arg)
 		else
 			row[j] = EncodeFeatureDatum(col, values[att], isnull[att]);
 	}
+	if (c->nrows == 0)
+		c->first = st->nrows;
 	st->nrows++;
 	switch (st->id_kind)
 	{
 		case TABLE_ID_ROWNUM:
 			break;
 		case TABLE_ID_INTEGER:
-			st->idnulls[st->nbuffered] = isnull[st->id_att];
+			c->idnulls[c->nrows] = isnull[st->id_att];
 			if (!isnull[st->id_att])
-				st->idnums[st->nbuffered] =
+				c->idnums[c->nrows] =
 					st->id_type == INT8OID ? DatumGetInt64(values[st->id_att]) :
 					st->id_type == INT4OID ? DatumGetInt32(values[st->id_att]) :
 					DatumGetInt16(values[st->id_att]);
 			break;
 		case TABLE_ID_OUTPUT:
 			if (isnull[st->id_att])
-				st->ids[st->nbuffered] = NULL;
+				c->ids[c->nrows] = NULL;
 			else
 			{
-				MemoryContext old = MemoryContextSwitchTo(st->chunkcxt);
+				MemoryContext old = MemoryContextSwitchTo(c->cxt);
 
-				st->ids[st->nbuffered] = OutputFunctionCall(&st->id_outfunc,
-															values[st->id_att]);
+				c->ids[c->nrows] = OutputFunctionCall(&st->id_outfunc, values[st->id_att]);
 				MemoryContextSwitchTo(old);
 			}
 			break;
 	}
-	st->nbuffered++;
-	if (st->nbuffered == st->chunk_rows)
-		TableFlush(st);
+	c->nrows++;
+	if (c->nrows == st->chunk_rows)
+		TableDispatch(st);
 }
 
 /*
- * TableFlush predicts the buffered rows and emits (id, prediction) tuples.
- * Numeric ids are printed into one text buffer that the tuplestore copies.
+ * TableDispatch hands the full filling chunk to the helper thread, after
+ * emitting the chunk it predicted before, and fills the other one next: the
+ * backend reads and encodes rows while XGBoost predicts the previous ones.
  */
 static void
-TableFlush(TableState *st)
+TableDispatch(TableState *st)
 {
-	const float *out;
+	TableChunk *c = &st->chunks[st->filling];
+
+	TableWait(st);
+	ModelCacheSetThreads(st->m, mlops_predict_threads);
+	XgbPredictStart(&st->job, st->m->booster, c->x, c->nrows, st->m->nfeatures,
+					c->out, (bst_ulong) st->chunk_rows * st->per_row);
+	st->predicting = true;
+	st->filling = 1 - st->filling;
+}
+
+/*
+ * TableWait waits for the chunk on the helper thread, if any, and emits
+ * its rows.
+ */
+static void
+TableWait(TableState *st)
+{
+	TableChunk *c = &st->chunks[1 - st->filling];
+	bst_ulong	len;
+
+	if (!st->predicting)
+		return;
+	st->predicting = false;
+	len = XgbPredictFinish(&st->job);
+	if (len != (bst_ulong) c->nrows * st->per_row)
+		ereport(ERROR,
+				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+				 errmsg("model \"%s\" version %d returned %llu outputs for %d rows",
+						st->m->name, st->m->version, (unsigned long long) len, c->nrows)));
+	TableEmit(st, c);
+}
+
+/*
+ * TableEmit adds the (id, prediction) tuples of a predicted chunk to the
+ * result and empties the chunk.  Numeric ids are printed into one text
+ * buffer that the tuplestore copies.
+ */
+static void
+TableEmit(TableState *st, TableChunk *c)
+{
 	union
 	{
 		text		hdr;
 		char		bytes[VARHDRSZ + MAXINT8LEN + 1];
 		int32		align;
 	}			idbuf;
-	int64		first = st->nrows - st->nbuffered;
 
-	if (st->nbuffered == 0)
-		return;
-	out = PredictRows(st->m, st->x, st->nbuffered);
-	for (int i = 0; i < st->nbuffered; i++)
+	for (int i = 0; i < c->nrows; i++)
 	{
 		Datum		values[2];
 		bool		nulls[2] = {false, false};
 
 		if (st->id_kind == TABLE_ID_OUTPUT)
 		{
-			nulls[0] = (st->ids[i] == NULL);
-			values[0] = nulls[0] ? (Datum) 0 : CStringGetTextDatum(st->ids[i]);
+			nulls[0] = (c->ids[i] == NULL);
+			values[0] = nulls[0] ? (Datum) 0 : CStringGetTextDatum(c->ids[i]);
 		}
 		else
 		{
-			nulls[0] = (st->id_kind == TABLE_ID_INTEGER && st->idnulls[i]);
+			nulls[0] = (st->id_kind == TABLE_ID_INTEGER && c->idnulls[i]);
 			if (!nulls[0])
 			{
-				int64		id = st->id_kind == TABLE_ID_INTEGER ? st->idnums[i] : first + i + 1;
+				int64		id = st->id_kind == TABLE_ID_INTEGER ? c->idnums[i] : c->first + i + 1;
 
 				SET_VARSIZE(&idbuf.hdr, VARHDRSZ + pg_lltoa(id, VARDATA(&idbuf.hdr)));
 			}
 			values[0] = PointerGetDatum(&idbuf.hdr);
 		}
-		values[1] = Float8GetDatum(OutputToPrediction(st->m, out, i));
+		values[1] = Float8GetDatum(OutputToPrediction(st->m, c->out, i));
 		tuplestore_putvalues(st->store, st->desc, values, nulls);
 		if (st->id_kind == TABLE_ID_OUTPUT && !nulls[0])
 			pfree(DatumGetPointer(values[0]));
 	}
-	st->nbuffered = 0;
-	MemoryContextReset(st->chunkcxt);
+	c->nrows = 0;
+	MemoryContextReset(c->cxt);
 }
 
 /* ---------------------------------------------------------------------

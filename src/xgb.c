@@ -36,6 +36,16 @@
  *   prediction go through the same code paths as xgboost.DMatrix(numpy) and
  *   Booster.inplace_predict.
  *
+ * - One prediction may run on a helper thread (XgbPredictStart), so that
+ *   mlops.predict_table reads the next rows while XGBoost predicts the
+ *   previous ones.  The helper is created with every signal blocked, calls
+ *   only libxgboost and memcpy, never palloc or ereport, copies the output
+ *   into the caller's buffer (XGBoost's buffer is thread-local and dies
+ *   with the thread) and keeps XGBoost's message in the job.  Only one job
+ *   runs at a time, and every other call here first joins it
+ *   (XgbJoinBackground, in XGB_CALL), so no booster is ever used by two
+ *   threads at once, even when the source query itself predicts.
+ *
  * - Model bytes that did not come out of libxgboost in this server are
  *   validated by modelcheck.c before they are handed to XgbBoosterLoadJson:
  *   libxgboost 1.7 reads out of bounds on malformed models.
@@ -47,6 +57,7 @@
 #include <signal.h>
 #include <pthread.h>
 
+#include "storage/ipc.h"
 #include "utils/memutils.h"
 
 #include "xgb.h"
@@ -66,11 +77,23 @@ static bool log_installed = false;
 /* the proxy DMatrix of in-place predictions, kept for the backend's life */
 static DMatrixHandle predict_proxy = NULL;
 
+/* the job running on a helper thread, if any */
+static XgbPredictJob *background_job = NULL;
+static bool exit_hook_registered = false;
+
+/* what in-place prediction asks for: plain values, every tree */
+static const char predict_config[] =
+"{\"type\": 0, \"training\": false, \"iteration_begin\": 0, "
+"\"iteration_end\": 0, \"strict_shape\": false, "
+"\"missing\": NaN, \"cache_id\": 0}";
+
 static char *CleanMessage(const char *msg);
 static void LogCallback(const char *msg);
 static void ArrayInterface(char *buf, size_t size, const float *data,
 						   bst_ulong nrow, bst_ulong ncol);
 static char *ConfigValue(BoosterHandle booster, const char *section, const char *key);
+static void *PredictThread(void *arg);
+static void JoinAtExit(int code, Datum arg);
 static void FreeBoosterCallback(void *arg);
 static void FreeDMatrixCallback(void *arg);
 static XgbHandleCallback *RegisterHandle(MemoryContext owner, MemoryContextCallbackFunction func);
@@ -162,6 +185,7 @@ FreeBoosterCallback(void *arg)
 {
 	XgbHandleCallback *cb = (XgbHandleCallback *) arg;
 
+	XgbJoinBackground();
 	if (cb->handle != NULL)
 		(void) XGBoosterFree((BoosterHandle) cb->handle);
 	cb->handle = NULL;
@@ -175,6 +199,7 @@ FreeDMatrixCallback(void *arg)
 {
 	XgbHandleCallback *cb = (XgbHandleCallback *) arg;
 
+	XgbJoinBackground();
 	if (cb->handle != NULL)
 		(void) XGDMatrixFree((DMatrixHandle) cb->handle);
 	cb->handle = NULL;
@@ -402,15 +427,151 @@ XgbPredictDense(BoosterHandle booster, const float *data, bst_ulong nrow, bst_ul
 	if (predict_proxy == NULL)
 		XGB_CALL(XGProxyDMatrixCreate(&predict_proxy));
 	ArrayInterface(ai, sizeof(ai), data, nrow, ncol);
-	XGB_CALL(XGBoosterPredictFromDense(booster, ai,
-									   "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, "
-									   "\"iteration_end\": 0, \"strict_shape\": false, "
-									   "\"missing\": NaN, \"cache_id\": 0}",
+	XGB_CALL(XGBoosterPredictFromDense(booster, ai, predict_config,
 									   predict_proxy, &shape, &dim, &result));
 	for (bst_ulong i = 0; i < dim; i++)
 		len *= shape[i];
 	*out_len = len;
 	return result;
+}
+
+/*
+ * XgbPredictStart starts predicting nrow rows of data (row-major, ncol
+ * columns) on a helper thread, with the booster's own nthread, into out
+ * (room for out_cap floats).  The caller must not touch data, out or the
+ * booster until XgbPredictFinish; any other XGBoost call here waits for the
+ * job first.
+ */
+void
+XgbPredictStart(XgbPredictJob *job, BoosterHandle booster, const float *data,
+				bst_ulong nrow, bst_ulong ncol, float *out, bst_ulong out_cap)
+{
+	sigset_t	saved;
+	int			rc;
+
+	XgbJoinBackground();
+	if (!exit_hook_registered)
+	{
+		/* a FATAL error exits without unwinding: wait for the helper first */
+		on_proc_exit(JoinAtExit, (Datum) 0);
+		exit_hook_registered = true;
+	}
+	job->booster = booster;
+	job->data = data;
+	job->nrow = nrow;
+	job->ncol = ncol;
+	job->out = out;
+	job->out_cap = out_cap;
+	job->out_len = 0;
+	job->rc = 0;
+	job->error[0] = '\0';
+	/* the helper, and the OpenMP threads it starts, inherit this mask */
+	XgbBlockSignals(&saved);
+	rc = pthread_create(&job->thread, NULL, PredictThread, job);
+	XgbRestoreSignals(&saved);
+	if (rc != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("could not start a prediction thread: %s", strerror(rc))));
+	job->started = true;
+	background_job = job;
+}
+
+/*
+ * PredictThread is the helper thread's body: one in-place prediction,
+ * copied into the job's buffer.  It must not call PostgreSQL.
+ */
+static void *
+PredictThread(void *arg)
+{
+	XgbPredictJob *job = (XgbPredictJob *) arg;
+	DMatrixHandle proxy = NULL;
+	char		ai[256];
+	const bst_ulong *shape = NULL;
+	bst_ulong	dim = 0;
+	const float *result = NULL;
+	bst_ulong	len = 1;
+
+	job->rc = XGProxyDMatrixCreate(&proxy);
+	if (job->rc == 0)
+	{
+		ArrayInterface(ai, sizeof(ai), job->data, job->nrow, job->ncol);
+		job->rc = XGBoosterPredictFromDense(job->booster, ai, predict_config, proxy,
+											&shape, &dim, &result);
+	}
+	if (job->rc != 0)
+	{
+		const char *msg = XGBGetLastError();
+
+		strlcpy(job->error, msg ? msg : "", sizeof(job->error));
+	}
+	else
+	{
+		for (bst_ulong i = 0; i < dim; i++)
+			len *= shape[i];
+		job->out_len = len;
+		if (len <= job->out_cap)
+			memcpy(job->out, result, sizeof(float) * len);
+	}
+	if (proxy != NULL)
+		(void) XGDMatrixFree(proxy);
+	return NULL;
+}
+
+/*
+ * XgbJoinBackground waits for the helper thread's job, if one runs; its
+ * result stays in the job for XgbPredictFinish.
+ */
+void
+XgbJoinBackground(void)
+{
+	XgbPredictJob *job = background_job;
+
+	if (job == NULL)
+		return;
+	background_job = NULL;
+	if (job->started)
+	{
+		(void) pthread_join(job->thread, NULL);
+		job->started = false;
+	}
+}
+
+/*
+ * JoinAtExit waits for the helper thread before the backend exits, so that
+ * libxgboost is never torn down under a running prediction.
+ */
+static void
+JoinAtExit(int code, Datum arg)
+{
+	(void) code;
+	(void) arg;
+	XgbJoinBackground();
+}
+
+/*
+ * XgbPredictFinish waits for a job started by XgbPredictStart and returns
+ * the number of floats it wrote to out; a failed prediction raises an ERROR
+ * with XGBoost's message, a result larger than out one saying so.
+ */
+bst_ulong
+XgbPredictFinish(XgbPredictJob *job)
+{
+	if (background_job == job)
+		XgbJoinBackground();
+	if (job->rc != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+				 errmsg("XGBoost call failed"),
+				 errdetail("%s", job->error[0] ? CleanMessage(job->error) : "XGBoost gave no message."),
+				 errcontext("XGBoosterPredictFromDense")));
+	if (job->out_len > job->out_cap)
+		ereport(ERROR,
+				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+				 errmsg("XGBoost returned %llu outputs for %llu rows",
+						(unsigned long long) job->out_len, (unsigned long long) job->nrow),
+				 errdetail("At most %llu were expected.", (unsigned long long) job->out_cap)));
+	return job->out_len;
 }
 
 /*

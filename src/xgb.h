@@ -8,6 +8,7 @@
 #ifndef MLOPS_XGB_H
 #define MLOPS_XGB_H
 
+#include <pthread.h>
 #include <signal.h>
 
 #include <xgboost/c_api.h>
@@ -21,6 +22,7 @@
 	do { \
 		sigset_t	xgb_saved_mask_; \
 		int			xgb_rc_; \
+		XgbJoinBackground(); \
 		XgbBlockSignals(&xgb_saved_mask_); \
 		xgb_rc_ = (call); \
 		XgbRestoreSignals(&xgb_saved_mask_); \
@@ -28,6 +30,30 @@
 			XgbRaiseError(#call); \
 	} while (0)
 
+/*
+ * A prediction running on a helper thread while the backend goes on (see
+ * XgbPredictStart).  The caller owns the struct and the buffers; only the
+ * helper thread writes the result fields until the job is joined.
+ */
+typedef struct XgbPredictJob
+{
+	pthread_t	thread;
+	bool		started;		/* a thread was created and not yet joined */
+	BoosterHandle booster;
+	const float *data;
+	bst_ulong	nrow;
+	bst_ulong	ncol;
+	float	   *out;			/* receives the predictions */
+	bst_ulong	out_cap;		/* floats out can hold */
+	bst_ulong	out_len;		/* floats XGBoost returned */
+	int			rc;				/* 0, or the failed call's code */
+	char		error[1024];	/* XGBoost's message when rc != 0 */
+} XgbPredictJob;
+
+extern void XgbJoinBackground(void);
+extern void XgbPredictStart(XgbPredictJob *job, BoosterHandle booster, const float *data,
+							bst_ulong nrow, bst_ulong ncol, float *out, bst_ulong out_cap);
+extern bst_ulong XgbPredictFinish(XgbPredictJob *job);
 extern void XgbBlockSignals(sigset_t *saved);
 extern void XgbRestoreSignals(const sigset_t *saved);
 extern void XgbRaiseError(const char *call) pg_attribute_noreturn();
