@@ -16,7 +16,9 @@
 /*
  * XGB_CALL runs one XGBoost C API call with every signal blocked on this
  * thread (so OpenMP threads it may start never run PostgreSQL's handlers)
- * and raises an ERROR carrying XGBoost's own message when it fails.
+ * and raises an ERROR carrying XGBoost's own message when it fails.  It
+ * first waits for a prediction running on the helper thread, if any, so no
+ * booster is used by two threads at once.
  */
 #define XGB_CALL(call) \
 	do { \
