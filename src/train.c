@@ -16,7 +16,8 @@
  *      when progress is reported and after the last round), honouring
  *      early_stopping_rounds, publishing progress in shared memory and
  *      checking for interrupts between rounds;
- *   5. compute the held-out metrics (evalmetrics.c), log per-round and final
+ *   5. compute the held-out metrics (evalmetrics.c over metrics.c, at most
+ *      EVAL_MAX_CLASSES classes), log per-round and final
  *      metrics, register the booster as a new model version through
  *      mlops._register_model_version (as the extension owner), end the run.
  *
@@ -270,6 +271,13 @@ mlops_train(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("early_stopping_rounds needs held-out rows"),
 				 errhint("Use a test_size above 0 with early stopping.")));
+	if (req.classification && split->ntest > 0 &&
+		ds->label.classes->count > EVAL_MAX_CLASSES)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("held-out metrics support at most %d classes", EVAL_MAX_CLASSES),
+				 errdetail("The target has %d distinct labels.", ds->label.classes->count),
+				 errhint("Use test_size => 0 to train without held-out metrics.")));
 	if (req.classification && split->ntest > 0)
 	{
 		/* every class must be learnable */
@@ -850,7 +858,7 @@ HeldOutMetrics(StringInfo buf, Dataset *ds, BoosterHandle booster,
 
 	if (ds->classification)
 	{
-		ClassificationMetrics cm;
+		HeldOutClassification cm;
 		int			k = ds->label.classes->count;
 		ModelOutput output = ObjectiveOutput(XgbBoosterObjective(booster), false);
 		int64		width = (output == OUTPUT_PROBS) ? k : 1;
