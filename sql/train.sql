@@ -52,6 +52,8 @@ SELECT params->'objective' AS objective, params->'nthread' AS nthread, params->'
   FROM mlops.runs;
 SELECT key, count(*) AS steps, min(step), max(step)
   FROM mlops.run_metrics GROUP BY key ORDER BY key;
+-- the whole metric history (every round and the final metrics) is one audit event
+SELECT action, details FROM mlops.audit_log WHERE action = 'run.log_metrics';
 
 -- a view, default features (every column but the target), an experiment name
 SELECT version, metrics->'features' AS features
