@@ -71,4 +71,64 @@ SELECT * FROM mlops.compare_runs('nope');
 SELECT action, resource_type, details - 'run_name' AS details
   FROM mlops.audit_log WHERE action LIKE 'experiment.%' OR action LIKE 'run.%' ORDER BY event_id;
 
+
+-- _log_metric_history (training's internal call): many rows in one call and
+-- one audit event, leaving the same latest values as logging the rows one by
+-- one in array order: the highest step wins, the last row among equal steps,
+-- and a value logged earlier at a higher step stays
+SELECT mlops.start_run('hist', 'one-call') AS h1 \gset
+SELECT mlops.start_run('hist', 'one-by-one') AS h2 \gset
+SELECT mlops.log_metrics(:h1, '{"loss": 0.9}', 7);
+SELECT mlops.log_metrics(:h2, '{"loss": 0.9}', 7);
+SELECT mlops._log_metric_history(:h1,
+         ARRAY['loss', 'auc', 'loss', 'auc', 'loss', 'auc', 'acc', 'loss'],
+         ARRAY[0, 0, 1, 1, 7, 1, 3, 2],
+         ARRAY[0.5, 0.6, 0.4, 0.7, 0.35, 0.65, 'NaN', 0.3]::float8[]);
+DO $$
+DECLARE
+    h2 bigint := (SELECT run_id FROM mlops.runs WHERE run_name = 'one-by-one');
+    m record;
+BEGIN
+    FOR m IN SELECT * FROM unnest(ARRAY['loss', 'auc', 'loss', 'auc', 'loss', 'auc', 'acc', 'loss'],
+                                  ARRAY[0, 0, 1, 1, 7, 1, 3, 2],
+                                  ARRAY[0.5, 0.6, 0.4, 0.7, 0.35, 0.65, 'NaN', 0.3]::float8[])
+                    WITH ORDINALITY AS h(key, step, value, ord) ORDER BY ord
+    LOOP
+        PERFORM mlops.log_metrics(h2, jsonb_build_object(m.key, m.value), m.step);
+    END LOOP;
+END
+$$;
+SELECT key, value, step FROM mlops.run_latest_metrics WHERE run_id = :h1 ORDER BY key;
+SELECT (SELECT count(*) FROM (SELECT key, value, step FROM mlops.run_latest_metrics WHERE run_id = :h1
+                              EXCEPT SELECT key, value, step FROM mlops.run_latest_metrics WHERE run_id = :h2) d) AS only_one_call,
+       (SELECT count(*) FROM (SELECT key, value, step FROM mlops.run_latest_metrics WHERE run_id = :h2
+                              EXCEPT SELECT key, value, step FROM mlops.run_latest_metrics WHERE run_id = :h1) d) AS only_one_by_one;
+SELECT (SELECT count(*) FROM mlops.run_metrics WHERE run_id = :h1) AS history_rows,
+       (SELECT count(*) FROM (SELECT key, value, step FROM mlops.run_metrics WHERE run_id = :h1
+                              EXCEPT ALL SELECT key, value, step FROM mlops.run_metrics WHERE run_id = :h2) d) AS history_differences;
+SELECT details FROM mlops.audit_log
+ WHERE action = 'run.log_metrics' AND resource_id = :'h1' ORDER BY event_id;
+SELECT count(*) AS one_by_one_events FROM mlops.audit_log
+ WHERE action = 'run.log_metrics' AND resource_id = :'h2';
+-- an empty history logs nothing and audits nothing
+SELECT mlops._log_metric_history(:h1, '{}', '{}', '{}');
+SELECT count(*) AS events FROM mlops.audit_log WHERE action = 'run.log_metrics' AND resource_id = :'h1';
+-- errors: lengths, NULLs, empty keys, ended or unknown runs; nothing is logged
+SELECT mlops._log_metric_history(:h1, ARRAY['a', 'b'], ARRAY[1], ARRAY[1.0, 2.0]);
+SELECT mlops._log_metric_history(:h1, ARRAY['a'], ARRAY[1], ARRAY[NULL]::float8[]);
+SELECT mlops._log_metric_history(:h1, ARRAY['a'], NULL, ARRAY[1.0]);
+SELECT mlops._log_metric_history(:h1, ARRAY[''], ARRAY[1], ARRAY[1.0]);
+SELECT mlops._log_metric_history(424242, ARRAY['a'], ARRAY[1], ARRAY[1.0]);
+SELECT mlops.end_run(:h1);
+SELECT mlops._log_metric_history(:h1, ARRAY['a'], ARRAY[1], ARRAY[1.0]);
+SELECT count(*) AS history_rows FROM mlops.run_metrics WHERE run_id = :h1;
+-- only the extension owner may call it
+CREATE ROLE tracking_outsider;
+GRANT USAGE ON SCHEMA mlops TO tracking_outsider;
+SET ROLE tracking_outsider;
+SELECT mlops._log_metric_history(:h2, ARRAY['a'], ARRAY[1], ARRAY[1.0]);
+RESET ROLE;
+DROP OWNED BY tracking_outsider;
+DROP ROLE tracking_outsider;
+
 DROP EXTENSION mlops;

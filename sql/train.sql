@@ -52,6 +52,8 @@ SELECT params->'objective' AS objective, params->'nthread' AS nthread, params->'
   FROM mlops.runs;
 SELECT key, count(*) AS steps, min(step), max(step)
   FROM mlops.run_metrics GROUP BY key ORDER BY key;
+-- the whole metric history (every round and the final metrics) is one audit event
+SELECT action, details FROM mlops.audit_log WHERE action = 'run.log_metrics';
 
 -- a view, default features (every column but the target), an experiment name
 SELECT version, metrics->'features' AS features
@@ -137,6 +139,9 @@ SELECT * FROM mlops.train('e', 'customers', 'churned', hyperparams => '{"n_estim
 SELECT * FROM mlops.train('e', 'customers', 'churned', hyperparams => '{"n_estimators": "many"}');
 SELECT * FROM mlops.train('e', 'customers', 'churned', hyperparams => '{"eta": null}');
 SELECT * FROM mlops.train('e', 'customers', 'churned', test_size => 0, hyperparams => '{"early_stopping_rounds": 2}');
+-- held-out metrics support at most 64 classes; without held-out rows any number trains
+SELECT * FROM mlops.train('e', 'SELECT i % 65 AS f, i % 65 AS y FROM generate_series(0, 259) i', 'y', hyperparams => '{"n_estimators": 1}');
+SELECT version, metrics->'test_rows' AS test_rows FROM mlops.train('many', 'SELECT i % 65 AS f, i % 65 AS y FROM generate_series(0, 259) i', 'y', test_size => 0, hyperparams => '{"n_estimators": 1}');
 SELECT * FROM mlops.train('e', 'SELECT visits, churned, now() AS at FROM customers', 'churned');
 SELECT * FROM mlops.train('e', 'SELECT visits, NULL::text AS churned FROM customers', 'churned');
 SELECT * FROM mlops.train('e', $$SELECT visits, 'NaN'::float8 AS y FROM customers$$, 'y', task => 'regression');

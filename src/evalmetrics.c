@@ -2,17 +2,25 @@
  * evalmetrics.c
  *		Held-out evaluation metrics of a trained model (pure C).
  *
- * Definitions follow scikit-learn, the oracle of the tests:
- * - classification: the predicted class is the most probable one (binary:
- *   probability of class 1 above 0.5); precision, recall and f1 are those of
- *   class 1 for a binary task and the unweighted mean over classes (macro)
- *   for a multiclass one, a class never predicted counting 0 precision;
- *   roc_auc (binary) is the Mann-Whitney statistic with tied scores sharing
- *   their mean rank; log_loss clips probabilities to [eps, 1 - eps] with eps
- *   the double epsilon, like sklearn 1.2 does for float64 input.
- * - regression: rmse, mae and r2 (1 - SSres/SStot; when every label is the
- *   same, 1 for a perfect fit and 0 otherwise, like sklearn).
+ * Training holds its held-out rows as float32 arrays: class codes
+ * 0..nclasses-1 and, per row, the probability of class 1 (binary) or one
+ * probability per class.  This file only turns them into (predicted label,
+ * actual label) pairs for the one-pass accumulators of metrics.c, which
+ * monitoring uses too, so both compute accuracy, precision, recall, f1,
+ * ROC AUC, rmse, mae and r2 the same way.  What is training's own:
  *
+ * - the predicted class is the most probable one (binary: probability of
+ *   class 1 above 0.5, as the Python xgboost package's predict);
+ * - every class code 0..nclasses-1 is declared to the accumulator before
+ *   the rows, so macro averages count classes absent from the held-out rows
+ *   (scikit-learn's labels=range(k)), a class never predicted counting 0;
+ * - roc_auc (binary) ranks the probabilities themselves, through RocAuc;
+ * - log_loss clips probabilities to [eps, 1 - eps] with eps the double
+ *   epsilon, like scikit-learn 1.2 does for float64 input; multiclass rows
+ *   are normalised to sum to 1 first.
+ *
+ * metrics.c keeps at most METRICS_MAX_CLASSES (EVAL_MAX_CLASSES) labels;
+ * more classes are an error here, which train.c reports before training.
  * Errors are return codes (-1) with a message in the caller's buffer.
  */
 #include <float.h>
@@ -22,15 +30,6 @@
 
 #include "evalmetrics.h"
 
-/* A score and its label, sorted for the AUC */
-typedef struct ScoredLabel
-{
-	float		score;
-	int			positive;
-} ScoredLabel;
-
-static int	CompareScores(const void *a, const void *b);
-
 /*
  * EvalClassification computes the classification metrics of n rows.
  * labels hold class codes 0..nclasses-1; prob holds, for nclasses == 2, the
@@ -38,31 +37,35 @@ static int	CompareScores(const void *a, const void *b);
  */
 int
 EvalClassification(const float *labels, const float *prob, long n, int nclasses,
-				   ClassificationMetrics *out, char *err, size_t errlen)
+				   HeldOutClassification *out, char *err, size_t errlen)
 {
-	long	   *tp;
-	long	   *fp;
-	long	   *fn;
-	long		correct = 0;
+	ClassificationAcc acc;
+	ClassificationMetrics *cm;
 	double		loss = 0;
-	int			nmeasured = 0;
+	int			rc = -1;
 
 	if (n <= 0 || nclasses < 2)
 	{
 		snprintf(err, errlen, "need at least one row and two classes");
 		return -1;
 	}
-	tp = calloc(nclasses, sizeof(long));
-	fp = calloc(nclasses, sizeof(long));
-	fn = calloc(nclasses, sizeof(long));
-	if (tp == NULL || fp == NULL || fn == NULL)
+	if (nclasses > EVAL_MAX_CLASSES)
 	{
-		free(tp);
-		free(fp);
-		free(fn);
+		snprintf(err, errlen, "more than %d classes", EVAL_MAX_CLASSES);
+		return -1;
+	}
+	cm = malloc(sizeof(ClassificationMetrics));
+	if (cm == NULL)
+	{
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	ClassificationAccInit(&acc);
+	/* the pairs are labels, not scores: roc_auc comes from the probabilities */
+	acc.auc_possible = false;
+	for (int c = 0; c < nclasses; c++)
+		if (!ClassificationAccDeclareClass(&acc, (double) c, err, errlen))
+			goto done;
 
 	for (long i = 0; i < n; i++)
 	{
@@ -72,11 +75,8 @@ EvalClassification(const float *labels, const float *prob, long n, int nclasses,
 
 		if (truth < 0 || truth >= nclasses)
 		{
-			free(tp);
-			free(fp);
-			free(fn);
 			snprintf(err, errlen, "label %d of row %ld is not a class code", truth, i);
-			return -1;
+			goto done;
 		}
 		if (nclasses == 2)
 		{
@@ -102,42 +102,26 @@ EvalClassification(const float *labels, const float *prob, long n, int nclasses,
 		if (p_truth > 1 - DBL_EPSILON)
 			p_truth = 1 - DBL_EPSILON;
 		loss -= log(p_truth);
-		if (guess == truth)
-		{
-			correct++;
-			tp[truth]++;
-		}
-		else
-		{
-			fp[guess]++;
-			fn[truth]++;
-		}
+		if (!ClassificationAccAdd(&acc, (double) guess, (double) truth, err, errlen))
+			goto done;
 	}
+	if (!ClassificationAccFinish(&acc, cm, err, errlen))
+		goto done;
 
-	out->accuracy = (double) correct / n;
+	out->accuracy = cm->accuracy;
+	out->precision = cm->precision;
+	out->recall = cm->recall;
+	out->f1 = cm->f1_score;
 	out->log_loss = loss / n;
-	out->precision = out->recall = out->f1 = 0;
-	for (int c = (nclasses == 2 ? 1 : 0); c < nclasses; c++)
-	{
-		double		precision = tp[c] + fp[c] > 0 ? (double) tp[c] / (tp[c] + fp[c]) : 0;
-		double		recall = tp[c] + fn[c] > 0 ? (double) tp[c] / (tp[c] + fn[c]) : 0;
-
-		out->precision += precision;
-		out->recall += recall;
-		out->f1 += precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0;
-		nmeasured++;
-	}
-	out->precision /= nmeasured;
-	out->recall /= nmeasured;
-	out->f1 /= nmeasured;
-	free(tp);
-	free(fp);
-	free(fn);
-
 	out->roc_auc = NAN;
 	if (nclasses == 2)
 		out->roc_auc = EvalRocAuc(labels, prob, n, err, errlen);
-	return 0;
+	rc = 0;
+
+done:
+	ClassificationAccFree(&acc);
+	free(cm);
+	return rc;
 }
 
 /*
@@ -148,9 +132,7 @@ double
 EvalRocAuc(const float *labels, const float *score, long n, char *err, size_t errlen)
 {
 	ScoredLabel *items = malloc(sizeof(ScoredLabel) * (n > 0 ? n : 1));
-	double		rank_sum = 0;
-	long		npos = 0;
-	long		i = 0;
+	double		auc;
 
 	if (items == NULL)
 	{
@@ -161,71 +143,41 @@ EvalRocAuc(const float *labels, const float *score, long n, char *err, size_t er
 	{
 		items[k].score = score[k];
 		items[k].positive = labels[k] > 0.5f;
-		npos += items[k].positive;
 	}
-	if (npos == 0 || npos == n)
-	{
-		free(items);
-		return NAN;
-	}
-	qsort(items, n, sizeof(ScoredLabel), CompareScores);
-	while (i < n)
-	{
-		long		j = i;
-		long		pos_in_tie = 0;
-
-		while (j < n && items[j].score == items[i].score)
-			pos_in_tie += items[j++].positive;
-		/* ranks i+1 .. j share their mean */
-		rank_sum += pos_in_tie * ((double) (i + 1) + (double) j) / 2.0;
-		i = j;
-	}
+	auc = RocAuc(items, (size_t) (n > 0 ? n : 0));
 	free(items);
-	return (rank_sum - (double) npos * (npos + 1) / 2.0) / ((double) npos * (n - npos));
+	return auc;
 }
 
-/* CompareScores orders scored labels by ascending score. */
-static int
-CompareScores(const void *a, const void *b)
-{
-	float		sa = ((const ScoredLabel *) a)->score;
-	float		sb = ((const ScoredLabel *) b)->score;
-
-	return (sa > sb) - (sa < sb);
-}
-
-/* EvalRegression computes rmse, mae and r2 of n predictions. */
+/*
+ * EvalRegression computes rmse, mae and r2 (and mse, mape) of n predictions.
+ * A non-finite prediction or label makes every metric NaN (training logs
+ * them as null) rather than an error.
+ */
 int
 EvalRegression(const float *labels, const float *pred, long n,
 			   RegressionMetrics *out, char *err, size_t errlen)
 {
-	double		mean = 0;
-	double		ss_res = 0;
-	double		ss_tot = 0;
-	double		abs_sum = 0;
+	RegressionAcc acc;
 
 	if (n <= 0)
 	{
 		snprintf(err, errlen, "need at least one row");
 		return -1;
 	}
-	for (long i = 0; i < n; i++)
-		mean += labels[i];
-	mean /= n;
+	RegressionAccInit(&acc);
 	for (long i = 0; i < n; i++)
 	{
-		double		e = (double) labels[i] - (double) pred[i];
-		double		d = (double) labels[i] - mean;
-
-		ss_res += e * e;
-		abs_sum += fabs(e);
-		ss_tot += d * d;
+		if (!isfinite(pred[i]) || !isfinite(labels[i]))
+		{
+			out->n = n;
+			out->mae = out->mse = out->rmse = out->r2 = out->mape = NAN;
+			return 0;
+		}
+		if (!RegressionAccAdd(&acc, (double) pred[i], (double) labels[i], err, errlen))
+			return -1;
 	}
-	out->rmse = sqrt(ss_res / n);
-	out->mae = abs_sum / n;
-	if (ss_tot > 0)
-		out->r2 = 1 - ss_res / ss_tot;
-	else
-		out->r2 = ss_res == 0 ? 1.0 : 0.0;
+	if (!RegressionAccFinish(&acc, out, err, errlen))
+		return -1;
 	return 0;
 }

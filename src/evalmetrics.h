@@ -1,6 +1,7 @@
 /*
  * evalmetrics.h
- *		Held-out evaluation metrics of a trained model (pure C).
+ *		Held-out evaluation metrics of a trained model (pure C): an adapter
+ *		from training's float32 arrays to the accumulators of metrics.c.
  *
  * No PostgreSQL headers: unit-tested by test/unit/test_evalmetrics.c.
  * Metrics that do not apply are NaN.
@@ -10,7 +11,12 @@
 
 #include <stddef.h>
 
-typedef struct ClassificationMetrics
+#include "metrics.h"
+
+/* Most classes a classification may have for its held-out metrics */
+#define EVAL_MAX_CLASSES METRICS_MAX_CLASSES
+
+typedef struct HeldOutClassification
 {
 	double		accuracy;
 	double		precision;		/* binary: of class 1; multiclass: macro */
@@ -18,17 +24,10 @@ typedef struct ClassificationMetrics
 	double		f1;
 	double		roc_auc;		/* binary only */
 	double		log_loss;
-} ClassificationMetrics;
-
-typedef struct RegressionMetrics
-{
-	double		rmse;
-	double		mae;
-	double		r2;
-} RegressionMetrics;
+} HeldOutClassification;
 
 extern int	EvalClassification(const float *labels, const float *prob, long n,
-							   int nclasses, ClassificationMetrics *out,
+							   int nclasses, HeldOutClassification *out,
 							   char *err, size_t errlen);
 extern int	EvalRegression(const float *labels, const float *pred, long n,
 						   RegressionMetrics *out, char *err, size_t errlen);

@@ -242,9 +242,7 @@ WaitUntilDue(TimestampTz due)
 		if (now >= due)
 			return;
 		/* rounds up, so we never run early */
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 TimestampDifferenceMilliseconds(now, due), PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
+		SchedulerSleep(TimestampDifferenceMilliseconds(now, due));
 		CHECK_FOR_INTERRUPTS();
 	}
 }

@@ -13,7 +13,7 @@
  * pass needs no sorting.  When every label is 0 or 1 the problem is binary
  * and precision, recall and F1 are those of class 1 (average='binary');
  * otherwise they are macro averages over every label seen in either column
- * (average='macro').  A ratio with a zero denominator is 0, as scikit-learn's
+ * or declared beforehand (average='macro', and labels= when declared).  A ratio with a zero denominator is 0, as scikit-learn's
  * zero_division default.  ROC AUC needs scores: it is computed when some
  * prediction was a score, every prediction lies in [0, 1], every actual is 0
  * or 1 and both occur; the pairs are kept for it (16 bytes each) and sorted
@@ -153,6 +153,23 @@ ClassificationAccAdd(ClassificationAcc *acc, double prediction, double actual,
 		}
 	}
 	return true;
+}
+
+/*
+ * ClassificationAccDeclareClass makes a label one of the accumulator's
+ * classes before any pair carries it, so that macro averages count it even
+ * when it never occurs (scikit-learn's labels argument).
+ */
+bool
+ClassificationAccDeclareClass(ClassificationAcc *acc, double label,
+							  char *errbuf, size_t errlen)
+{
+	if (!isfinite(label) || label != floor(label))
+	{
+		snprintf(errbuf, errlen, "class label %g is not an integral number", label);
+		return false;
+	}
+	return ClassIndex(acc, label, errbuf, errlen) >= 0;
 }
 
 /*

@@ -68,6 +68,8 @@ extern bool ClassificationAccAdd(ClassificationAcc *acc, double prediction, doub
 								 char *errbuf, size_t errlen);
 extern bool ClassificationAccFinish(ClassificationAcc *acc, ClassificationMetrics *out,
 									char *errbuf, size_t errlen);
+extern bool ClassificationAccDeclareClass(ClassificationAcc *acc, double label,
+										  char *errbuf, size_t errlen);
 extern void ClassificationAccFree(ClassificationAcc *acc);
 
 /* RegressionAcc accumulates (prediction, actual) pairs; it holds no pointers. */

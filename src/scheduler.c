@@ -407,19 +407,39 @@ MlopsLauncherMain(Datum arg)
 
 	for (;;)
 	{
-		int			wait_ms;
+		SchedulerHandleInterrupts();
+		SchedulerSleep(LauncherScan());
+	}
+}
 
-		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
-		wait_ms = LauncherScan();
+/*
+ * SchedulerHandleInterrupts serves the pending interrupts of a background
+ * worker's loop (the launcher's, a scheduler's) and rereads the
+ * configuration after a SIGHUP.
+ */
+void
+SchedulerHandleInterrupts(void)
+{
+	CHECK_FOR_INTERRUPTS();
+	if (ConfigReloadPending)
+	{
+		ConfigReloadPending = false;
+		ProcessConfigFile(PGC_SIGHUP);
+	}
+}
+
+/*
+ * SchedulerSleep waits on the process latch for at most wait_ms milliseconds
+ * when wait_ms is positive (the death of the postmaster ends the process),
+ * then resets the latch.
+ */
+void
+SchedulerSleep(long wait_ms)
+{
+	if (wait_ms > 0)
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 wait_ms, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-	}
+	ResetLatch(MyLatch);
 }
 
 /*

@@ -65,6 +65,8 @@ extern SchedulerDbSlot *SchedulerFindDb(Oid dboid);
 extern void SchedulerWakeDb(Oid dboid);
 extern void SchedulerWakeLauncher(bool rescan);
 extern int	SchedulerRunningJobs(Oid dboid);
+extern void SchedulerHandleInterrupts(void);
+extern void SchedulerSleep(long wait_ms);
 
 /* cron_pg.c: schedules in PostgreSQL terms (mlops.timezone, timestamptz) */
 extern void ScheduleParse(const char *text, CronSchedule *out);

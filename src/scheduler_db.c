@@ -204,17 +204,10 @@ MlopsSchedulerMain(Datum arg)
 
 		MemoryContextSwitchTo(loop_cxt);
 		MemoryContextReset(loop_cxt);
-		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
+		SchedulerHandleInterrupts();
 		if (RecoveryInProgress())
 		{
-			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 SCHEDULER_MAX_SLEEP_MS, PG_WAIT_EXTENSION);
-			ResetLatch(MyLatch);
+			SchedulerSleep(SCHEDULER_MAX_SLEEP_MS);
 			continue;
 		}
 
@@ -244,10 +237,7 @@ MlopsSchedulerMain(Datum arg)
 		pgstat_report_activity(STATE_IDLE, NULL);
 
 		wait_ms = NextWakeMs(GetCurrentTimestamp());
-		if (wait_ms > 0)
-			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 wait_ms, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
+		SchedulerSleep(wait_ms);
 	}
 }
 

@@ -16,8 +16,9 @@
  *      when progress is reported and after the last round), honouring
  *      early_stopping_rounds, publishing progress in shared memory and
  *      checking for interrupts between rounds;
- *   5. compute the held-out metrics (evalmetrics.c), log per-round and final
- *      metrics, register the booster as a new model version through
+ *   5. compute the held-out metrics (evalmetrics.c over metrics.c, at most
+ *      EVAL_MAX_CLASSES classes), log the per-round metric history and the
+ *      final metrics, register the booster as a new model version through
  *      mlops._register_model_version (as the extension owner), end the run.
  *
  * Any ERROR, a cancel included, aborts the transaction: no run and no version
@@ -107,6 +108,21 @@ typedef struct RoundEval
 	double	   *values;
 } RoundEval;
 
+/*
+ * MetricRows gathers a run's metric history (per-round evaluations and the
+ * final metrics) as parallel arrays, logged in one call at the end; step is
+ * the step of the rows being added.
+ */
+typedef struct MetricRows
+{
+	int			nrows;
+	int			capacity;
+	int			step;
+	Datum	   *keys;			/* text */
+	Datum	   *steps;			/* int4 */
+	Datum	   *values;			/* float8 */
+} MetricRows;
+
 /* How the boosting loop ended */
 typedef struct BoostResult
 {
@@ -148,13 +164,14 @@ static void BoostWithProgress(TrainRequest *req, BoosterHandle booster,
 							  BoostResult *result);
 static RoundEval *ParseEval(const char *line);
 static bool MetricMaximized(const char *name);
-static void AppendMetric(StringInfo buf, const char *name, double value);
-static void HeldOutMetrics(StringInfo buf, Dataset *ds, BoosterHandle booster,
+static void AddMetric(MetricRows *rows, const char *name, double value);
+static char *MetricRowsJson(MetricRows *rows, int from);
+static void HeldOutMetrics(MetricRows *rows, Dataset *ds, BoosterHandle booster,
 						   const float *x, const float *y, int64 n);
 static char *ParamsJson(TrainRequest *req, List *params, Dataset *ds);
 static int64 StartRun(TrainRequest *req);
 static void LogParams(int64 run_id, const char *json);
-static void LogMetrics(int64 run_id, const char *json, int step);
+static void LogMetricHistory(int64 run_id, MetricRows *rows);
 static void EndRun(int64 run_id);
 static int32 RegisterVersion(TrainRequest *req, Dataset *ds, bytea *model,
 							 int64 run_id, const char *schema, const char *metrics,
@@ -244,7 +261,9 @@ mlops_train(PG_FUNCTION_ARGS)
 	int			best_round;
 	instr_time	start_time;
 	instr_time	fit_time;
-	StringInfoData metrics;
+	MetricRows	rows = {0};
+	int			first_final;
+	char	   *metrics;
 	char	   *schema_json;
 	char	   *params_json;
 	int64		run_id;
@@ -270,6 +289,13 @@ mlops_train(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("early_stopping_rounds needs held-out rows"),
 				 errhint("Use a test_size above 0 with early stopping.")));
+	if (req.classification && split->ntest > 0 &&
+		ds->label.classes->count > EVAL_MAX_CLASSES)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("held-out metrics support at most %d classes", EVAL_MAX_CLASSES),
+				 errdetail("The target has %d distinct labels.", ds->label.classes->count),
+				 errhint("Use test_size => 0 to train without held-out metrics.")));
 	if (req.classification && split->ntest > 0)
 	{
 		/* every class must be learnable */
@@ -351,45 +377,38 @@ mlops_train(PG_FUNCTION_ARGS)
 	if (best_round >= 0 && best_round + 1 < rounds_done)
 		booster = XgbBoosterSlice(traincxt, booster, best_round + 1);
 
-	/* 5: metrics, registration */
-	initStringInfo(&metrics);
-	appendStringInfoChar(&metrics, '{');
-	if (split->ntest > 0)
-		HeldOutMetrics(&metrics, ds, booster, xtest, ytest, split->ntest);
-	AppendMetric(&metrics, "fit_time_s", INSTR_TIME_GET_DOUBLE(fit_time));
-	AppendMetric(&metrics, "train_rows", (double) split->ntrain);
-	AppendMetric(&metrics, "test_rows", (double) split->ntest);
-	AppendMetric(&metrics, "features", (double) ds->nfeatures);
-	AppendMetric(&metrics, "rounds", (double) (best_round >= 0 ? best_round + 1 : rounds_done));
-	if (best_round >= 0)
-		AppendMetric(&metrics, "best_iteration", (double) best_round);
-	appendStringInfoChar(&metrics, '}');
-
+	/* 5: metric history (every round, then the final metrics), registration */
 	for (int round = 0; round < rounds_done; round++)
 	{
-		StringInfoData buf;
 		RoundEval  *ev = history[round];
 
-		if (ev->nmetrics == 0)
-			continue;
-		initStringInfo(&buf);
-		appendStringInfoChar(&buf, '{');
+		rows.step = round;
 		for (int m = 0; m < ev->nmetrics; m++)
-			AppendMetric(&buf, ev->names[m], ev->values[m]);
-		appendStringInfoChar(&buf, '}');
-		LogMetrics(run_id, buf.data, round);
+			AddMetric(&rows, ev->names[m], ev->values[m]);
 	}
-	LogMetrics(run_id, metrics.data, rounds_done);
+	first_final = rows.nrows;
+	rows.step = rounds_done;
+	if (split->ntest > 0)
+		HeldOutMetrics(&rows, ds, booster, xtest, ytest, split->ntest);
+	AddMetric(&rows, "fit_time_s", INSTR_TIME_GET_DOUBLE(fit_time));
+	AddMetric(&rows, "train_rows", (double) split->ntrain);
+	AddMetric(&rows, "test_rows", (double) split->ntest);
+	AddMetric(&rows, "features", (double) ds->nfeatures);
+	AddMetric(&rows, "rounds", (double) (best_round >= 0 ? best_round + 1 : rounds_done));
+	if (best_round >= 0)
+		AddMetric(&rows, "best_iteration", (double) best_round);
+	metrics = MetricRowsJson(&rows, first_final);
+	LogMetricHistory(run_id, &rows);
 
 	model = XgbBoosterSaveJson(booster);
-	version = RegisterVersion(&req, ds, model, run_id, schema_json, metrics.data,
+	version = RegisterVersion(&req, ds, model, run_id, schema_json, metrics,
 							  params_json);
 	EndRun(run_id);
 
 	MemoryContextSwitchTo(oldcxt);
 	values[0] = Int64GetDatum(run_id);
 	values[1] = Int32GetDatum(version);
-	values[2] = DirectFunctionCall1(jsonb_in, CStringGetDatum(metrics.data));
+	values[2] = DirectFunctionCall1(jsonb_in, CStringGetDatum(metrics));
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	MemoryContextDelete(traincxt);
 	return (Datum) 0;
@@ -820,28 +839,68 @@ MetricMaximized(const char *name)
 	return false;
 }
 
-/* AppendMetric appends "name": value to a JSON object being built. */
+/* AddMetric adds one metric value at the current step to the history. */
 static void
-AppendMetric(StringInfo buf, const char *name, double value)
+AddMetric(MetricRows *rows, const char *name, double value)
 {
-	if (buf->len > 1)
-		appendStringInfoString(buf, ", ");
-	escape_json(buf, name);
-	if (isnan(value) || isinf(value))
-		appendStringInfoString(buf, ": null");
-	else
-		appendStringInfo(buf, ": %s", float8out_internal(value));
+	if (rows->nrows == rows->capacity)
+	{
+		rows->capacity = rows->capacity > 0 ? 2 * rows->capacity : 64;
+		if (rows->keys == NULL)
+		{
+			rows->keys = palloc(sizeof(Datum) * rows->capacity);
+			rows->steps = palloc(sizeof(Datum) * rows->capacity);
+			rows->values = palloc(sizeof(Datum) * rows->capacity);
+		}
+		else
+		{
+			rows->keys = repalloc(rows->keys, sizeof(Datum) * rows->capacity);
+			rows->steps = repalloc(rows->steps, sizeof(Datum) * rows->capacity);
+			rows->values = repalloc(rows->values, sizeof(Datum) * rows->capacity);
+		}
+	}
+	rows->keys[rows->nrows] = CStringGetTextDatum(name);
+	rows->steps[rows->nrows] = Int32GetDatum(rows->step);
+	rows->values[rows->nrows] = Float8GetDatum(value);
+	rows->nrows++;
 }
 
 /*
- * HeldOutMetrics predicts the test rows and appends the held-out metrics:
+ * MetricRowsJson returns the rows from index from on as a JSON object of
+ * name: value, NaN and infinities as null (JSON has no literal for them).
+ */
+static char *
+MetricRowsJson(MetricRows *rows, int from)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	for (int i = from; i < rows->nrows; i++)
+	{
+		double		value = DatumGetFloat8(rows->values[i]);
+
+		if (i > from)
+			appendStringInfoString(&buf, ", ");
+		escape_json(&buf, TextDatumGetCString(rows->keys[i]));
+		if (isnan(value) || isinf(value))
+			appendStringInfoString(&buf, ": null");
+		else
+			appendStringInfo(&buf, ": %s", float8out_internal(value));
+	}
+	appendStringInfoChar(&buf, '}');
+	return buf.data;
+}
+
+/*
+ * HeldOutMetrics predicts the test rows and adds the held-out metrics:
  * accuracy, precision, recall, f1, log_loss (and roc_auc when binary) for a
  * classification, rmse, mae and r2 for a regression.  Objectives that output
  * classes rather than probabilities (multi:softmax, binary:hinge) get no
  * log_loss or roc_auc.
  */
 static void
-HeldOutMetrics(StringInfo buf, Dataset *ds, BoosterHandle booster,
+HeldOutMetrics(MetricRows *rows, Dataset *ds, BoosterHandle booster,
 			   const float *x, const float *y, int64 n)
 {
 	bst_ulong	len;
@@ -850,7 +909,7 @@ HeldOutMetrics(StringInfo buf, Dataset *ds, BoosterHandle booster,
 
 	if (ds->classification)
 	{
-		ClassificationMetrics cm;
+		HeldOutClassification cm;
 		int			k = ds->label.classes->count;
 		ModelOutput output = ObjectiveOutput(XgbBoosterObjective(booster), false);
 		int64		width = (output == OUTPUT_PROBS) ? k : 1;
@@ -875,15 +934,15 @@ HeldOutMetrics(StringInfo buf, Dataset *ds, BoosterHandle booster,
 		if (EvalClassification(y, (output == OUTPUT_PROB1 || output == OUTPUT_PROBS) ? pred : prob,
 							   (long) n, k, &cm, err, sizeof(err)) != 0)
 			elog(ERROR, "could not compute held-out metrics: %s", err);
-		AppendMetric(buf, "accuracy", cm.accuracy);
-		AppendMetric(buf, "precision", cm.precision);
-		AppendMetric(buf, "recall", cm.recall);
-		AppendMetric(buf, "f1", cm.f1);
+		AddMetric(rows, "accuracy", cm.accuracy);
+		AddMetric(rows, "precision", cm.precision);
+		AddMetric(rows, "recall", cm.recall);
+		AddMetric(rows, "f1", cm.f1);
 		if (output == OUTPUT_CLASS)
 			return;				/* no probabilities: no roc_auc, no log_loss */
 		if (k == 2)
-			AppendMetric(buf, "roc_auc", cm.roc_auc);
-		AppendMetric(buf, "log_loss", cm.log_loss);
+			AddMetric(rows, "roc_auc", cm.roc_auc);
+		AddMetric(rows, "log_loss", cm.log_loss);
 	}
 	else
 	{
@@ -891,9 +950,9 @@ HeldOutMetrics(StringInfo buf, Dataset *ds, BoosterHandle booster,
 
 		if (EvalRegression(y, pred, (long) n, &rm, err, sizeof(err)) != 0)
 			elog(ERROR, "could not compute held-out metrics: %s", err);
-		AppendMetric(buf, "rmse", rm.rmse);
-		AppendMetric(buf, "mae", rm.mae);
-		AppendMetric(buf, "r2", rm.r2);
+		AddMetric(rows, "rmse", rm.rmse);
+		AddMetric(rows, "mae", rm.mae);
+		AddMetric(rows, "r2", rm.r2);
 	}
 }
 
@@ -969,17 +1028,25 @@ LogParams(int64 run_id, const char *json)
 	(void) RunScalar("SELECT 1 FROM (SELECT mlops.log_params($1, $2)) s", 2, types, values);
 }
 
-/* LogMetrics logs metrics of one step. */
+/*
+ * LogMetricHistory logs every gathered metric row in one call of
+ * mlops._log_metric_history (one audit event for the whole history).
+ */
 static void
-LogMetrics(int64 run_id, const char *json, int step)
+LogMetricHistory(int64 run_id, MetricRows *rows)
 {
-	Oid			types[3] = {INT8OID, JSONBOID, INT4OID};
-	Datum		values[3];
+	Oid			types[4] = {INT8OID, TEXTARRAYOID, INT4ARRAYOID, FLOAT8ARRAYOID};
+	Datum		values[4];
 
 	values[0] = Int64GetDatum(run_id);
-	values[1] = DirectFunctionCall1(jsonb_in, CStringGetDatum(json));
-	values[2] = Int32GetDatum(step);
-	(void) RunScalar("SELECT 1 FROM (SELECT mlops.log_metrics($1, $2, $3)) s", 3, types, values);
+	values[1] = PointerGetDatum(construct_array(rows->keys, rows->nrows, TEXTOID,
+												-1, false, TYPALIGN_INT));
+	values[2] = PointerGetDatum(construct_array(rows->steps, rows->nrows, INT4OID,
+												sizeof(int32), true, TYPALIGN_INT));
+	values[3] = PointerGetDatum(construct_array(rows->values, rows->nrows, FLOAT8OID,
+												sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	(void) RunScalar("SELECT 1 FROM (SELECT mlops._log_metric_history($1, $2, $3, $4)) s",
+					 4, types, values);
 }
 
 /* EndRun marks the run finished. */

@@ -249,6 +249,69 @@ CREATE FUNCTION mlops.log_metrics(run_id bigint, metrics jsonb, step integer DEF
     RETURNS void LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
 REVOKE ALL ON FUNCTION mlops.log_metrics(bigint, jsonb, integer) FROM PUBLIC;
 
+-- _log_metric_history: logs many (key, step, value) rows of a running run in
+-- one call and one run.log_metrics audit event (keys, step range, row count);
+-- mlops.train logs its per-round evaluations and final metrics with it.  The
+-- latest value per key ends as logging the rows one by one with log_metrics,
+-- in array order, would leave it: the highest step wins, and among equal
+-- steps the last row.  Internal: only the extension owner may run it.
+CREATE FUNCTION mlops._log_metric_history(run_id bigint, keys text[], steps integer[],
+                                          metric_values float8[])
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r mlops.runs;
+    n integer := pg_catalog.cardinality(keys);
+    ts timestamptz := pg_catalog.clock_timestamp();
+BEGIN
+    IF keys IS NULL OR steps IS NULL OR metric_values IS NULL
+       OR pg_catalog.array_position(keys, NULL) IS NOT NULL
+       OR pg_catalog.array_position(steps, NULL) IS NOT NULL
+       OR pg_catalog.array_position(metric_values, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'metric history must not contain NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Pass one key, one step and one value per row; NaN and infinities are values.';
+    END IF;
+    IF pg_catalog.cardinality(steps) OPERATOR(pg_catalog.<>) n
+       OR pg_catalog.cardinality(metric_values) OPERATOR(pg_catalog.<>) n THEN
+        RAISE EXCEPTION 'metric history arrays must have the same length'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('Lengths: keys %s, steps %s, values %s.', n,
+                                             pg_catalog.cardinality(steps), pg_catalog.cardinality(metric_values));
+    END IF;
+    IF '' OPERATOR(pg_catalog.=) ANY (keys) THEN
+        RAISE EXCEPTION 'metric keys must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    r := mlops._run_for_update(run_id, true);
+    IF n OPERATOR(pg_catalog.=) 0 THEN
+        RETURN;
+    END IF;
+    INSERT INTO mlops.run_metrics (run_id, key, value, step, logged_at)
+    SELECT r.run_id, h.key, h.value, h.step, ts
+      FROM ROWS FROM (pg_catalog.unnest(keys), pg_catalog.unnest(steps), pg_catalog.unnest(metric_values))
+           WITH ORDINALITY AS h(key, step, value, ord)
+     ORDER BY h.ord;
+    INSERT INTO mlops.run_latest_metrics AS l (run_id, key, value, step, logged_at)
+    SELECT DISTINCT ON (h.key) r.run_id, h.key, h.value, h.step, ts
+      FROM ROWS FROM (pg_catalog.unnest(keys), pg_catalog.unnest(steps), pg_catalog.unnest(metric_values))
+           WITH ORDINALITY AS h(key, step, value, ord)
+     ORDER BY h.key, h.step DESC, h.ord DESC
+    ON CONFLICT ON CONSTRAINT run_latest_metrics_pkey DO UPDATE
+       SET value = EXCLUDED.value, step = EXCLUDED.step, logged_at = EXCLUDED.logged_at
+     WHERE l.step OPERATOR(pg_catalog.<=) EXCLUDED.step;
+    PERFORM mlops._audit_event('run.log_metrics', 'run', r.run_id::text,
+                               pg_catalog.jsonb_build_object(
+                                   'keys', (SELECT pg_catalog.jsonb_agg(k ORDER BY k)
+                                              FROM (SELECT DISTINCT k FROM pg_catalog.unnest(keys) k) d),
+                                   'min_step', (SELECT pg_catalog.min(s) FROM pg_catalog.unnest(steps) s),
+                                   'max_step', (SELECT pg_catalog.max(s) FROM pg_catalog.unnest(steps) s),
+                                   'rows', n));
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._log_metric_history(bigint, text[], integer[], float8[]) FROM PUBLIC;
+
 -- set_tags: merges tags (allowed on ended runs too, as in MLflow)
 CREATE FUNCTION mlops._impl_set_tags(run_id bigint, tags jsonb)
     RETURNS void

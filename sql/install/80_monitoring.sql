@@ -901,6 +901,10 @@ DECLARE
     params jsonb := pg_catalog.jsonb_build_object('model', model);
     t0 timestamptz;
     steps jsonb := '[]';
+    step text;
+    reason text;
+    step_result jsonb;
+    entry jsonb;
     m record;
     drift jsonb;
     degradation jsonb;
@@ -913,74 +917,56 @@ BEGIN
     END IF;
     SELECT * INTO m FROM mlops._monitor_pipeline_settings(model);
 
-    -- 1. drift
-    t0 := pg_catalog.clock_timestamp();
-    IF m.drift_reference IS NULL THEN
-        steps := steps OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
-            'step', 'drift', 'status', 'skipped', 'reason', 'no drift reference set (mlops.set_monitor_drift)'));
-    ELSIF pg_catalog.to_regprocedure('mlops.detect_drift(text,text,text[],text[],jsonb)') IS NULL THEN
-        steps := steps OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
-            'step', 'drift', 'status', 'skipped', 'reason', 'mlops.detect_drift is not installed'));
-    ELSE
-        BEGIN
-            EXECUTE 'SELECT mlops.detect_drift($1, $2)' INTO drift USING m.drift_reference, m.drift_source;
-            steps := steps OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
-                'step', 'drift', 'status', 'succeeded',
-                'seconds', pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0),
-                'result', pg_catalog.jsonb_build_object('reference', m.drift_reference,
-                          'drift_detected', drift OPERATOR(pg_catalog.->) 'drift_detected',
-                          'columns_with_drift', drift OPERATOR(pg_catalog.->) 'columns_with_drift')));
-        EXCEPTION WHEN OTHERS THEN
-            GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
-            failed := failed OPERATOR(pg_catalog.||) 'drift'::text;
-            steps := steps OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
-                'step', 'drift', 'status', 'failed',
-                'seconds', pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0),
-                'error', msg));
+    -- Every step is recorded the same way: skipped with its reason, or run
+    -- in a subtransaction and recorded as succeeded with its result or as
+    -- failed with its error (its work rolled back, the next steps still run).
+    FOREACH step IN ARRAY ARRAY['drift', 'degradation', 'alerts'] LOOP
+        t0 := pg_catalog.clock_timestamp();
+        reason := CASE
+            WHEN step OPERATOR(pg_catalog.=) 'drift' AND m.drift_reference IS NULL
+                THEN 'no drift reference set (mlops.set_monitor_drift)'
+            WHEN step OPERATOR(pg_catalog.=) 'drift'
+                 AND pg_catalog.to_regprocedure('mlops.detect_drift(text,text,text[],text[],jsonb)') IS NULL
+                THEN 'mlops.detect_drift is not installed'
+            WHEN step OPERATOR(pg_catalog.=) 'degradation' AND NOT m.monitored
+                THEN 'the model has no monitor (mlops.create_monitor)'
         END;
-    END IF;
-
-    -- 2. degradation
-    t0 := pg_catalog.clock_timestamp();
-    IF NOT m.monitored THEN
-        steps := steps OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
-            'step', 'degradation', 'status', 'skipped', 'reason', 'the model has no monitor (mlops.create_monitor)'));
-    ELSE
-        BEGIN
-            degradation := mlops.check_degradation(model);
-            steps := steps OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
-                'step', 'degradation', 'status', 'succeeded',
-                'seconds', pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0),
-                'result', degradation));
-        EXCEPTION WHEN OTHERS THEN
-            GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
-            failed := failed OPERATOR(pg_catalog.||) 'degradation'::text;
-            steps := steps OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
-                'step', 'degradation', 'status', 'failed',
-                'seconds', pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0),
-                'error', msg));
-        END;
-    END IF;
-
-    -- 3. alerts over the current metrics
-    t0 := pg_catalog.clock_timestamp();
-    BEGIN
-        SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('alert_id', a.alert_id, 'rule_id', a.rule_id,
-                                                                           'severity', a.severity)
-                                             ORDER BY a.alert_id), '[]')
-          INTO fired FROM mlops.check_alerts(mlops.current_metrics(model), model) a;
-        steps := steps OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
-            'step', 'alerts', 'status', 'succeeded',
-            'seconds', pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0),
-            'result', pg_catalog.jsonb_build_object('fired', fired)));
-    EXCEPTION WHEN OTHERS THEN
-        GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
-        failed := failed OPERATOR(pg_catalog.||) 'alerts'::text;
-        steps := steps OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
-            'step', 'alerts', 'status', 'failed',
-            'seconds', pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0),
-            'error', msg));
-    END;
+        IF reason IS NOT NULL THEN
+            entry := pg_catalog.jsonb_build_object('step', step, 'status', 'skipped', 'reason', reason);
+        ELSE
+            BEGIN
+                IF step OPERATOR(pg_catalog.=) 'drift' THEN
+                    EXECUTE 'SELECT mlops.detect_drift($1, $2)' INTO drift USING m.drift_reference, m.drift_source;
+                    step_result := pg_catalog.jsonb_build_object('reference', m.drift_reference,
+                                       'drift_detected', drift OPERATOR(pg_catalog.->) 'drift_detected',
+                                       'columns_with_drift', drift OPERATOR(pg_catalog.->) 'columns_with_drift');
+                ELSIF step OPERATOR(pg_catalog.=) 'degradation' THEN
+                    degradation := mlops.check_degradation(model);
+                    step_result := degradation;
+                ELSE
+                    -- alerts over the current metrics
+                    SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('alert_id', a.alert_id,
+                                                                                       'rule_id', a.rule_id,
+                                                                                       'severity', a.severity)
+                                                         ORDER BY a.alert_id), '[]')
+                      INTO fired FROM mlops.check_alerts(mlops.current_metrics(model), model) a;
+                    step_result := pg_catalog.jsonb_build_object('fired', fired);
+                END IF;
+                entry := pg_catalog.jsonb_build_object(
+                    'step', step, 'status', 'succeeded',
+                    'seconds', pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0),
+                    'result', step_result);
+            EXCEPTION WHEN OTHERS THEN
+                GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+                failed := failed OPERATOR(pg_catalog.||) step;
+                entry := pg_catalog.jsonb_build_object(
+                    'step', step, 'status', 'failed',
+                    'seconds', pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0),
+                    'error', msg);
+            END;
+        END IF;
+        steps := steps OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(entry);
+    END LOOP;
 
     RETURN pg_catalog.jsonb_build_object(
         'status', CASE WHEN pg_catalog.cardinality(failed) OPERATOR(pg_catalog.=) 0 THEN 'succeeded' ELSE 'failed' END,

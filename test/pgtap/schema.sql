@@ -6,7 +6,7 @@
 \pset pager off
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS mlops;
-SELECT plan(42);
+SELECT plan(45);
 
 SELECT has_schema('mlops');
 SELECT tables_are('mlops', ARRAY['audit_log', 'experiments', 'runs', 'run_metrics', 'run_latest_metrics',
@@ -87,6 +87,12 @@ SELECT has_function('mlops', 'compare_runs', ARRAY['text', 'text', 'boolean']);
 SELECT has_function('mlops', 'transition_stage', ARRAY['text', 'integer', 'text', 'boolean']);
 SELECT has_function('mlops', 'audit_events', ARRAY['text', 'timestamp with time zone', 'timestamp with time zone', 'integer']);
 SELECT function_returns('mlops', 'create_experiment', ARRAY['text', 'text', 'jsonb'], 'bigint');
+
+-- training's one-call metric history is internal: owner only, SECURITY DEFINER
+SELECT has_function('mlops', '_log_metric_history', ARRAY['bigint', 'text[]', 'integer[]', 'double precision[]']);
+SELECT is_definer('mlops', '_log_metric_history', ARRAY['bigint', 'text[]', 'integer[]', 'double precision[]']);
+SELECT ok(NOT has_function_privilege('public', 'mlops._log_metric_history(bigint, text[], integer[], float8[])', 'EXECUTE'),
+          'PUBLIC cannot execute mlops._log_metric_history');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -1,6 +1,8 @@
+/* unit-sources: src/evalmetrics.c src/metrics.c */
 /*
  * test_evalmetrics.c
- *		Unit tests of src/evalmetrics.c on cases small enough to check by hand.
+ *		Unit tests of src/evalmetrics.c (over src/metrics.c) on cases small
+ *		enough to check by hand.
  */
 #include <math.h>
 #include <stdio.h>
@@ -27,10 +29,10 @@ int
 main(void)
 {
 	char		err[256];
-	ClassificationMetrics cm;
+	HeldOutClassification cm;
 	RegressionMetrics rm;
 
-	printf("1..21\n");
+	printf("1..26\n");
 	{
 		/* the classic ROC example: one positive ranked below one negative */
 		float		y[] = {0, 0, 1, 1};
@@ -74,6 +76,25 @@ main(void)
 		Check("multiclass roc_auc not applicable", cm.roc_auc, NAN);
 	}
 	{
+		/* class 2 occurs in neither column: it still counts 0 in the macro average */
+		float		y[] = {0, 0, 1, 1};
+		float		p[] = {0.8f, 0.1f, 0.1f,
+			0.6f, 0.3f, 0.1f,
+			0.2f, 0.7f, 0.1f,
+		0.3f, 0.5f, 0.2f};
+
+		Check("absent class returns 0", EvalClassification(y, p, 4, 3, &cm, err, sizeof(err)), 0);
+		Check("absent class counts in macro precision", cm.precision, 2.0 / 3.0);
+		Check("absent class counts in macro f1", cm.f1, 2.0 / 3.0);
+	}
+	{
+		float		y[] = {0, 1};
+		float		p[2 * (EVAL_MAX_CLASSES + 1)] = {0};
+
+		Check("too many classes is an error",
+			  EvalClassification(y, p, 2, EVAL_MAX_CLASSES + 1, &cm, err, sizeof(err)), -1);
+	}
+	{
 		float		y[] = {0, 5};
 		float		p[] = {0.5f, 0.5f};
 
@@ -94,6 +115,13 @@ main(void)
 
 		EvalRegression(y, p, 2, &rm, err, sizeof(err));
 		Check("constant labels give r2 0 for an imperfect fit", rm.r2, 0.0);
+	}
+	{
+		float		y[] = {1, 2};
+		float		p[] = {1, INFINITY};
+
+		EvalRegression(y, p, 2, &rm, err, sizeof(err));
+		Check("a non-finite prediction gives rmse NaN", rm.rmse, NAN);
 	}
 	return nfailed > 0 ? 1 : 0;
 }
