@@ -21,7 +21,6 @@ int			mlops_model_cache_mb = 256;
 int			mlops_max_train_cells_m = 500;
 int			mlops_train_progress_rounds = 10;
 int			mlops_max_model_mb = 64;
-int			mlops_max_json_kb = 65536;
 char	   *mlops_timezone = NULL;
 int			mlops_job_history_days = 30;
 int			mlops_max_running_jobs = 4;
@@ -65,11 +64,6 @@ MlopsGucInit(void)
 							NULL,
 							&mlops_max_model_mb, 64, 1, 1024,
 							PGC_SUSET, GUC_UNIT_MB, NULL, NULL, NULL);
-	DefineCustomIntVariable("mlops.max_json_kb",
-							"Largest JSON document mlops parses, in kilobytes.",
-							NULL,
-							&mlops_max_json_kb, 65536, 1, 1024 * 1024,
-							PGC_SUSET, GUC_UNIT_KB, NULL, NULL, NULL);
 	DefineCustomStringVariable("mlops.timezone",
 							   "Time zone in which job schedules are evaluated.",
 							   NULL,

@@ -14,7 +14,6 @@ extern int	mlops_model_cache_mb;
 extern int	mlops_max_train_cells_m;
 extern int	mlops_train_progress_rounds;
 extern int	mlops_max_model_mb;
-extern int	mlops_max_json_kb;
 extern char *mlops_timezone;
 extern int	mlops_job_history_days;
 extern int	mlops_max_running_jobs;
