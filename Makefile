@@ -21,13 +21,25 @@ deps:
 	@test/lib/deps.sh
 
 MODULE_big = mlops
-OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+# one folder per subsystem; see CONTRIBUTING.md for the map and the include rule
+OBJS = \
+	src/mlops.o \
+	src/common/catalog.o src/common/dataset.o src/common/evalmetrics.o src/common/guc.o \
+	src/common/metrics.o src/common/modelref.o src/common/security.o \
+	src/xgb/modelcheck.o src/xgb/xgb.o \
+	src/registry/model_import.o src/registry/registry.o \
+	src/train/train.o \
+	src/serve/health.o src/serve/model_cache.o src/serve/predict.o src/serve/prediction_stats.o \
+	src/drift/adwin_sql.o src/drift/drift.o src/drift/stats.o \
+	src/monitor/alerts.o src/monitor/expr.o src/monitor/monitoring.o \
+	src/sched/cron.o src/sched/cron_pg.o src/sched/jobs.o src/sched/jobworker.o \
+	src/sched/pipelines.o src/sched/scheduler.o src/sched/scheduler_db.o
 # every object depends on every header: a header change rebuilds everything (no stale workers)
-$(OBJS): $(wildcard src/*.h)
+$(OBJS): $(wildcard src/*/*.h)
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 SQL_PIECES = $(sort $(wildcard sql/install/*.sql))
-REGRESS    = $(sort $(basename $(notdir $(wildcard sql/*.sql))))
-REGRESS_OPTS = --inputdir=. --outputdir=tmp_check/regress
+REGRESS    = $(sort $(basename $(notdir $(wildcard test/sql/*.sql))))
+REGRESS_OPTS = --inputdir=test --outputdir=tmp_check/regress
 EXTRA_CLEAN = tmp_check results regression.diffs regression.out
 
 PG_CPPFLAGS = -I$(srcdir)/src

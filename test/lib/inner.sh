@@ -11,6 +11,7 @@ src=$work/src
 pgc=${PG_CONFIG:-pg_config}
 bindir=$work/install$($pgc --bindir)
 pgxs_dir=$(cd "$(dirname "$($pgc --pgxs)")/../.." && pwd)
+pg_includedir=$($pgc --includedir-server)
 export PATH=$bindir:$PATH
 export PGHOST=$work PGDATABASE=postgres PGUSER=$(id -un)
 export PGPORT=$(perl -MIO::Socket::INET -e 'my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1", LocalPort => 0) or die; print $s->sockport')
@@ -45,6 +46,14 @@ passed=0
 failed=0
 summary=()
 
+# MLOPS_SUITES (e.g. "regress tap") limits the run to those suites and MLOPS_ONLY (a shell
+# glob such as "train*") to the tests whose name matches, for quick runs while developing.
+# The summary line still counts only what ran; CI sets neither.
+suites=${MLOPS_SUITES:-layout unit regress pgtap oracle tap}
+only=${MLOPS_ONLY:-*}
+want() { [[ " $suites " == *" $1 "* ]]; }
+match() { local b; b=$(basename "$1"); b=${b%.*}; [[ $b == $only ]]; }
+
 # tally NAME LOGFILE EXITCODE: counts top-level TAP results in LOGFILE
 tally() {
   local name=$1 file=$2 rc=$3 p f
@@ -58,26 +67,34 @@ tally() {
   fi
 }
 
+# 0. the source tree's layout rules (CONTRIBUTING.md)
+if want layout; then
+/usr/bin/python3 "$src/test/layout/check_layout.py" "$src/src" "$pg_includedir" >"$work/layout.log" 2>&1
+tally layout "$work/layout.log" $?
+fi
+
 # 1. C unit tests of the pure C modules
+if want unit; then
 mkdir -p "$work/unit"
 : >"$work/unit.log"
 unit_rc=0
 for t in "$src"/test/unit/test_*.c; do
-  [ -e "$t" ] || continue
+  [ -e "$t" ] && match "$t" || continue
   name=$(basename "$t" .c)
   mod=${name#test_}
   extra=$(sed -n '1s@.*unit-sources:\(.*\)\*/.*@\1@p' "$t")
-  srcs=${extra:-src/$mod.c}
+  srcs=$extra
   ( cd "$src" && cc -O2 -g -Wall -Wextra -Werror -Isrc -o "$work/unit/$name" "$t" $srcs -ljansson -lm ) >>"$work/unit.log" 2>&1 || { echo "not ok 1 - $name compiles" >>"$work/unit.log"; unit_rc=1; continue; }
   ( cd "$src/test/unit" && "$work/unit/$name" ) >>"$work/unit.log" 2>&1 || unit_rc=1
 done
 tally unit "$work/unit.log" $unit_rc
+fi
 
 # 2. pg_regress
-tests=$(cd "$src/sql" && ls *.sql 2>/dev/null | sed 's/\.sql$//' | sort)
-if [ -n "$tests" ]; then
+tests=$(cd "$src/test/sql" && ls $only.sql 2>/dev/null | sed 's/\.sql$//' | sort)
+if want regress && [ -n "$tests" ]; then
   mkdir -p "$work/regress"
-  "$pgxs_dir/src/test/regress/pg_regress" --inputdir="$src" --outputdir="$work/regress" \
+  "$pgxs_dir/src/test/regress/pg_regress" --inputdir="$src/test" --outputdir="$work/regress" \
     --bindir="$bindir" --host="$work" --port="$PGPORT" --dbname=contrib_regression \
     $tests >"$work/regress.log" 2>&1
   rc=$?
@@ -92,18 +109,19 @@ if [ -n "$tests" ]; then
 fi
 
 # 3. pgTAP through pg_prove, in a database of its own
-if ls "$src"/test/pgtap/*.sql >/dev/null 2>&1; then
+if want pgtap && ls "$src"/test/pgtap/$only.sql >/dev/null 2>&1; then
   createdb pgtap_tests
   psql -X -q -d pgtap_tests -c 'CREATE EXTENSION pgtap' >/dev/null
-  pg_prove -v -d pgtap_tests "$src"/test/pgtap/*.sql >"$work/pgtap.log" 2>&1
+  pg_prove -v -d pgtap_tests "$src"/test/pgtap/$only.sql >"$work/pgtap.log" 2>&1
   tally pgtap "$work/pgtap.log" $?
 fi
 
 # 4. Python oracle tests (SciPy, scikit-learn, python3-xgboost), each in a fresh database
-if ls "$src"/test/oracle/test_*.py >/dev/null 2>&1; then
+if want oracle && ls "$src"/test/oracle/test_*.py >/dev/null 2>&1; then
   : >"$work/oracle.log"
   orc=0
   for t in "$src"/test/oracle/test_*.py; do
+    match "$t" || continue
     db="oracle_$(basename "$t" .py)"
     createdb "$db"
     PGDATABASE=$db prove -v --exec /usr/bin/python3 "$t" >>"$work/oracle.log" 2>&1 || orc=1
@@ -112,11 +130,11 @@ if ls "$src"/test/oracle/test_*.py >/dev/null 2>&1; then
 fi
 
 # 5. Perl TAP tests with PostgreSQL::Test::Cluster (their own clusters)
-if ls "$src"/test/t/*.pl >/dev/null 2>&1; then
+if want tap && ls "$src"/test/t/$only.pl >/dev/null 2>&1; then
   mkdir -p "$work/tap"
   ( cd "$work/tap" && TESTDIR="$work/tap" PG_REGRESS="$pgxs_dir/src/test/regress/pg_regress" \
       PERL5LIB="$pgxs_dir/src/test/perl:$src/test/lib" \
-      prove -v "$src"/test/t/*.pl ) >"$work/tap.log" 2>&1
+      prove -v "$src"/test/t/$only.pl ) >"$work/tap.log" 2>&1
   tally tap "$work/tap.log" $?
 fi
 

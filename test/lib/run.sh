@@ -28,7 +28,7 @@ test/lib/relocate.sh "$PG_CONFIG" "$work/install"
 
 # the test inputs, readable by the postgres user whatever the checkout's permissions
 mkdir -p "$work/src"
-for d in sql expected test docs bench src Makefile; do
+for d in sql test docs bench src Makefile README.md; do
   [ -e "$d" ] && cp -a "$d" "$work/src/"
 done
 
@@ -41,6 +41,7 @@ fi
 
 status=0
 "${runas[@]}" env MLOPS_WORK="$work" PG_CONFIG="$PG_CONFIG" KEEP="${KEEP:-}" \
+  MLOPS_SUITES="${MLOPS_SUITES:-}" MLOPS_ONLY="${MLOPS_ONLY:-}" \
   bash "$work/src/test/lib/inner.sh" "$mode" || status=$?
 
 if [ -z "${KEEP:-}" ] && [ $status -eq 0 ]; then

@@ -1,6 +1,7 @@
+/* unit-sources: src/sched/cron.c */
 /*
  * test_cron.c
- *	  Unit tests of the schedule parser and next-fire computation (src/cron.c).
+ *	  Unit tests of the schedule parser and next-fire computation (src/sched/cron.c).
  *
  * The expected fire times below were worked out by hand from the calendar
  * (month lengths, leap years, weekdays) and from the published DST rules of
@@ -12,7 +13,7 @@
  * Prints TAP.
  */
 #define _GNU_SOURCE
-#include "cron.h"
+#include "sched/cron.h"
 
 #include <stdio.h>
 #include <stdlib.h>

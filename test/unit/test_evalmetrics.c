@@ -1,13 +1,13 @@
-/* unit-sources: src/evalmetrics.c src/metrics.c */
+/* unit-sources: src/common/evalmetrics.c src/common/metrics.c */
 /*
  * test_evalmetrics.c
- *		Unit tests of src/evalmetrics.c (over src/metrics.c) on cases small
+ *		Unit tests of src/common/evalmetrics.c (over src/common/metrics.c) on cases small
  *		enough to check by hand.
  */
 #include <math.h>
 #include <stdio.h>
 
-#include "evalmetrics.h"
+#include "common/evalmetrics.h"
 
 static int	ntests = 0;
 static int	nfailed = 0;

@@ -1,10 +1,11 @@
+/* unit-sources: src/monitor/expr.c */
 /*
  * test_expr.c
- *	  Unit tests of the alert-condition language (src/expr.c): precedence,
+ *	  Unit tests of the alert-condition language (src/monitor/expr.c): precedence,
  *	  types, missing metrics, malformed input with positions, and limits on
  *	  very long and deeply nested input.  Prints TAP.
  */
-#include "expr.h"
+#include "monitor/expr.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,7 @@
+/* unit-sources: src/common/metrics.c */
 /*
  * test_metrics.c
- *	  Unit tests of the one-pass performance metrics (src/metrics.c).  The
+ *	  Unit tests of the one-pass performance metrics (src/common/metrics.c).  The
  *	  expected numbers were computed with scikit-learn 1.2 (accuracy_score,
  *	  precision/recall/f1_score, confusion_matrix, roc_auc_score,
  *	  mean_absolute_error, mean_squared_error, r2_score,
@@ -8,7 +9,7 @@
  *	  quoted beside each case.  test/oracle/test_monitoring.py compares the
  *	  SQL functions with scikit-learn live on random data.  Prints TAP.
  */
-#include "metrics.h"
+#include "common/metrics.h"
 
 #include <math.h>
 #include <stdio.h>

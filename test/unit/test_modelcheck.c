@@ -1,6 +1,7 @@
+/* unit-sources: src/xgb/modelcheck.c */
 /*
  * test_modelcheck.c
- *	  TAP unit tests of src/modelcheck.c.
+ *	  TAP unit tests of src/xgb/modelcheck.c.
  *
  * Good models are small files XGBoost 1.7.4 wrote (test/unit/data, made by
  * make_models.py); bad ones are built here, either by editing a good
@@ -11,7 +12,7 @@
  */
 #include <jansson.h>
 
-#include "modelcheck.h"
+#include "xgb/modelcheck.h"
 
 #include <stdio.h>
 #include <stdlib.h>

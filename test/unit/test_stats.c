@@ -1,7 +1,8 @@
+/* unit-sources: src/drift/stats.c */
 /*-------------------------------------------------------------------------
  *
  * test_stats.c
- *	  Unit tests of src/stats.c. Reference values come from SciPy/numpy
+ *	  Unit tests of src/drift/stats.c. Reference values come from SciPy/numpy
  *	  (data/stats_expected.h, written by gen_stats_expected.py with Debian's
  *	  /usr/bin/python3); the ADWIN streams were drawn with CPython's
  *	  random.Random(12345) and random.Random(42) (data/adwin_*.txt) and the
@@ -17,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "stats.h"
+#include "drift/stats.h"
 #include "data/stats_expected.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))

@@ -1,0 +1,270 @@
+/*-------------------------------------------------------------------------
+ *
+ * adwin_sql.c
+ *	  SQL functions around the ADWIN change detector of stats.c: a one-shot
+ *	  mlops.adwin(stream) and named streaming detectors kept in
+ *	  mlops.adwin_detectors.
+ *
+ * A streaming detector's whole state is a StatsAdwin (plain data, no
+ * pointers) stored as bytea next to readable copies of its width, mean,
+ * variance and counters. mlops.adwin_update locks the detector's row
+ * (SELECT ... FOR UPDATE), so concurrent updates of one detector are
+ * serialized while different detectors proceed in parallel; the new state
+ * is written in the caller's transaction and so survives restarts once
+ * committed. The table is written only as the extension owner; no user SQL
+ * runs in these functions.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/float.h"
+
+#include "drift/drift.h"
+#include "common/common.h"
+
+PG_FUNCTION_INFO_V1(mlops_adwin);
+PG_FUNCTION_INFO_V1(mlops_adwin_create);
+PG_FUNCTION_INFO_V1(mlops_adwin_update);
+PG_FUNCTION_INFO_V1(mlops_adwin_drop);
+
+static char *DetectorName(FunctionCallInfo fcinfo);
+static void AdwinFromBytea(bytea *b, const char *name, StatsAdwin *out);
+
+/*
+ * mlops_adwin runs a fresh ADWIN detector over a stream and returns the
+ * 0-based positions (in the input array, dropped elements included) of the
+ * values at which it detected a change.
+ */
+Datum
+mlops_adwin(PG_FUNCTION_ARGS)
+{
+	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(0);
+	double		delta = PG_GETARG_FLOAT8(1);
+	int			n,
+				dropped,
+			   *positions;
+	double	   *x;
+	StatsAdwin *a = palloc(sizeof(StatsAdwin));
+	Datum	   *found;
+	int			nfound = 0;
+
+	DriftValidateDelta(delta);
+	x = DriftArrayToDoubles(arr, "stream", &n, &dropped, true, &positions);
+	DriftRequireNonEmpty(n, dropped, "stream");
+	found = palloc(sizeof(Datum) * n);
+	StatsAdwinInit(a, delta);
+	for (int i = 0; i < n; i++)
+	{
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (StatsAdwinUpdate(a, x[i]))
+			found[nfound++] = Int32GetDatum(positions[i]);
+	}
+	PG_RETURN_ARRAYTYPE_P(construct_array(found, nfound, INT4OID, sizeof(int32), true, TYPALIGN_INT));
+}
+
+/*
+ * mlops_adwin_create creates a named streaming detector.
+ */
+Datum
+mlops_adwin_create(PG_FUNCTION_ARGS)
+{
+	char	   *name = DetectorName(fcinfo);
+	double		delta;
+	StatsAdwin	a;
+	bytea	   *state;
+	MlopsOwnerSave save;
+	Oid			types[3] = {TEXTOID, FLOAT8OID, BYTEAOID};
+	Datum		args[3];
+	int			rc;
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("delta must not be NULL")));
+	delta = PG_GETARG_FLOAT8(1);
+	DriftValidateDelta(delta);
+	StatsAdwinInit(&a, delta);
+	state = palloc(VARHDRSZ + sizeof(StatsAdwin));
+	SET_VARSIZE(state, VARHDRSZ + sizeof(StatsAdwin));
+	memcpy(VARDATA(state), &a, sizeof(StatsAdwin));
+	args[0] = CStringGetTextDatum(name);
+	args[1] = Float8GetDatum(delta);
+	args[2] = PointerGetDatum(state);
+
+	SPI_connect();
+	MlopsBeginOwner(&save);
+	rc = SPI_execute_with_args(
+		"INSERT INTO mlops.adwin_detectors (name, delta, state, created_by)"
+		" VALUES ($1, $2, $3, mlops.current_actor())"
+		" ON CONFLICT (name) DO NOTHING",
+		3, types, args, NULL, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "creating adwin detector failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("adwin detector \"%s\" already exists", name),
+				 errhint("Drop it first with mlops.adwin_drop, or pick another name.")));
+	DriftAudit("drift.adwin.create", "adwin_detector", name, psprintf("{\"delta\": %s}", float8out_internal(delta)));
+	MlopsEndOwner(&save);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * mlops_adwin_update feeds one value to a named detector and returns true
+ * when it detects a change; NULL, NaN and infinite values are counted as
+ * dropped, leave the window alone and return NULL.
+ */
+Datum
+mlops_adwin_update(PG_FUNCTION_ARGS)
+{
+	char	   *name = DetectorName(fcinfo);
+	bool		has_value = !PG_ARGISNULL(1) && isfinite(PG_GETARG_FLOAT8(1));
+	MlopsOwnerSave save;
+	Oid			types[8] = {TEXTOID, BYTEAOID, FLOAT8OID, FLOAT8OID, FLOAT8OID, INT8OID, INT8OID, BOOLOID};
+	Datum		args[8];
+	int			rc;
+	StatsAdwin	a;
+	bool		isnull;
+	bool		detected = false;
+	bytea	   *state;
+
+	args[0] = CStringGetTextDatum(name);
+	SPI_connect();
+	MlopsBeginOwner(&save);
+	rc = SPI_execute_with_args("SELECT state FROM mlops.adwin_detectors"
+							   " WHERE name OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+							   1, types, args, NULL, false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading adwin detector failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("adwin detector \"%s\" does not exist", name),
+				 errhint("Create it with mlops.adwin_create.")));
+	AdwinFromBytea(DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)),
+				   name, &a);
+	if (!has_value)
+	{
+		rc = SPI_execute_with_args("UPDATE mlops.adwin_detectors"
+								   "   SET dropped = dropped OPERATOR(pg_catalog.+) 1, updated_at = pg_catalog.now()"
+								   " WHERE name OPERATOR(pg_catalog.=) $1",
+								   1, types, args, NULL, false, 0);
+		if (rc != SPI_OK_UPDATE)
+			elog(ERROR, "updating adwin detector failed: %s", SPI_result_code_string(rc));
+		MlopsEndOwner(&save);
+		SPI_finish();
+		PG_RETURN_NULL();
+	}
+	detected = StatsAdwinUpdate(&a, PG_GETARG_FLOAT8(1));
+	state = palloc(VARHDRSZ + sizeof(StatsAdwin));
+	SET_VARSIZE(state, VARHDRSZ + sizeof(StatsAdwin));
+	memcpy(VARDATA(state), &a, sizeof(StatsAdwin));
+	args[1] = PointerGetDatum(state);
+	args[2] = Float8GetDatum(a.width);
+	args[3] = Float8GetDatum(StatsAdwinMean(&a));
+	args[4] = Float8GetDatum(a.width > 0 ? a.variance / a.width : 0.0);
+	args[5] = Int64GetDatum(a.updates);
+	args[6] = Int64GetDatum(a.detections);
+	args[7] = BoolGetDatum(detected);
+	rc = SPI_execute_with_args(
+		"UPDATE mlops.adwin_detectors"
+		"   SET state = $2, width = $3::pg_catalog.int8, mean = $4, variance = $5,"
+		"       updates = $6, detections = $7, updated_at = pg_catalog.now(),"
+		"       last_detection_at = CASE WHEN $8 THEN pg_catalog.now() ELSE last_detection_at END"
+		" WHERE name OPERATOR(pg_catalog.=) $1",
+		8, types, args, NULL, false, 0);
+	if (rc != SPI_OK_UPDATE)
+		elog(ERROR, "updating adwin detector failed: %s", SPI_result_code_string(rc));
+	MlopsEndOwner(&save);
+	SPI_finish();
+	PG_RETURN_BOOL(detected);
+}
+
+/*
+ * mlops_adwin_drop deletes a named detector.
+ */
+Datum
+mlops_adwin_drop(PG_FUNCTION_ARGS)
+{
+	char	   *name = DetectorName(fcinfo);
+	MlopsOwnerSave save;
+	Oid			types[1] = {TEXTOID};
+	Datum		args[1];
+	int			rc;
+
+	args[0] = CStringGetTextDatum(name);
+	SPI_connect();
+	MlopsBeginOwner(&save);
+	rc = SPI_execute_with_args("DELETE FROM mlops.adwin_detectors WHERE name OPERATOR(pg_catalog.=) $1",
+							   1, types, args, NULL, false, 0);
+	if (rc != SPI_OK_DELETE)
+		elog(ERROR, "dropping adwin detector failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("adwin detector \"%s\" does not exist", name)));
+	DriftAudit("drift.adwin.drop", "adwin_detector", name, "{}");
+	MlopsEndOwner(&save);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * DetectorName returns the detector name argument, rejecting NULL and
+ * empty names.
+ */
+static char *
+DetectorName(FunctionCallInfo fcinfo)
+{
+	char	   *name;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("adwin detector name must not be NULL")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	if (name[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("adwin detector name must not be empty")));
+	return name;
+}
+
+/*
+ * AdwinFromBytea copies a stored detector state into *out after checking
+ * that it is one this build wrote; anything else is reported as corrupted
+ * rather than trusted.
+ */
+static void
+AdwinFromBytea(bytea *b, const char *name, StatsAdwin *out)
+{
+	bool		ok = VARSIZE_ANY_EXHDR(b) == sizeof(StatsAdwin);
+
+	if (ok)
+	{
+		memcpy(out, VARDATA_ANY(b), sizeof(StatsAdwin));
+		ok = out->format == STATS_ADWIN_FORMAT &&
+			out->nrows >= 1 && out->nrows <= STATS_ADWIN_MAX_ROWS &&
+			out->delta > 0 && out->delta < 1 && out->width >= 0;
+		for (int r = 0; ok && r < STATS_ADWIN_MAX_ROWS; r++)
+			ok = out->count[r] >= 0 && out->count[r] <= STATS_ADWIN_MAX_BUCKETS + 1;
+	}
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("the stored state of adwin detector \"%s\" is not valid", name),
+				 errdetail("It was not written by this build of mlops."),
+				 errhint("Drop the detector with mlops.adwin_drop and create it again.")));
+}

@@ -1,0 +1,16 @@
+/*-------------------------------------------------------------------------
+ *
+ * serve.h
+ *	  The face of src/serve/: prediction (predict.c), the per-backend model
+ *	  cache (model_cache.c), shared-memory prediction statistics
+ *	  (prediction_stats.c) and the health functions (health.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MLOPS_SERVE_H
+#define MLOPS_SERVE_H
+
+#include "serve/model_cache.h"
+#include "serve/prediction_stats.h"
+
+#endif							/* MLOPS_SERVE_H */

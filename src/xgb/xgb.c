@@ -1,0 +1,686 @@
+/*-------------------------------------------------------------------------
+ *
+ * xgb.c
+ *	  The only file that talks to libxgboost (1.7 C API).
+ *
+ * Rules every caller relies on:
+ *
+ * - Every C API call goes through XGB_CALL, which checks the return code
+ *   and turns a failure into ERRCODE_EXTERNAL_ROUTINE_EXCEPTION with
+ *   XGBGetLastError() in DETAIL.  The C API catches C++ exceptions itself,
+ *   so none crosses into PostgreSQL's frames, and no longjmp crosses into
+ *   libxgboost's: we only ereport after the call has returned.
+ *
+ * - Handles are owned by a memory context: XgbBoosterCreate and friends
+ *   register a reset callback on the context given, so the handle is freed
+ *   when that context is reset or deleted, on success and on ERROR alike.
+ *
+ * - Signals are blocked on the calling thread for the duration of each
+ *   call.  OpenMP worker threads inherit the signal mask of the thread that
+ *   creates them, so PostgreSQL's signal handlers only ever run on the
+ *   backend's own thread.
+ *
+ * - Nothing here may run in the postmaster: libgomp's thread pool does not
+ *   survive fork(), so XGBoost work in the postmaster would hang every
+ *   backend that uses XGBoost later.  No function here is called from
+ *   _PG_init.
+ *
+ * - XGBoost's own log (warnings such as unused parameters) goes to a
+ *   callback that only copies the text into a static buffer: it may run on
+ *   any thread, so it never allocates or reports.  Callers read it back
+ *   after the call returned (XgbTakeLog).  The callback is installed on the
+ *   first use in a backend (XgbCaptureLog), never in the postmaster.
+ *
+ * - Arrays handed to XGBoost are described with the __array_interface__
+ *   JSON, as the Python package does, so DMatrix construction and in-place
+ *   prediction go through the same code paths as xgboost.DMatrix(numpy) and
+ *   Booster.inplace_predict.
+ *
+ * - One prediction may run on a helper thread (XgbPredictStart), so that
+ *   mlops.predict_table reads the next rows while XGBoost predicts the
+ *   previous ones.  The helper is created with every signal blocked, calls
+ *   only libxgboost and memcpy, never palloc or ereport, copies the output
+ *   into the caller's buffer (XGBoost's buffer is thread-local and dies
+ *   with the thread) and keeps XGBoost's message in the job.  Only one job
+ *   runs at a time, and every other call here first joins it
+ *   (XgbJoinBackground, in XGB_CALL), so no booster is ever used by two
+ *   threads at once, even when the source query itself predicts.
+ *
+ * - Model bytes that did not come out of libxgboost in this server are
+ *   validated by modelcheck.c before they are handed to XgbBoosterLoadJson:
+ *   libxgboost 1.7 reads out of bounds on malformed models.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <signal.h>
+#include <pthread.h>
+
+#include "storage/ipc.h"
+#include "utils/memutils.h"
+
+#include "xgb/xgb.h"
+
+/* a memory-context reset callback with the handle it frees */
+typedef struct XgbHandleCallback
+{
+	MemoryContextCallback cb;
+	void	   *handle;
+} XgbHandleCallback;
+
+/* what XGBoost logged since the last XgbTakeLog */
+static char log_buffer[4096];
+static size_t log_length = 0;
+static bool log_installed = false;
+
+/* the proxy DMatrix of in-place predictions, kept for the backend's life */
+static DMatrixHandle predict_proxy = NULL;
+
+/* the job running on a helper thread, if any */
+static XgbPredictJob *background_job = NULL;
+static bool exit_hook_registered = false;
+
+/* what in-place prediction asks for: plain values, every tree */
+static const char predict_config[] =
+"{\"type\": 0, \"training\": false, \"iteration_begin\": 0, "
+"\"iteration_end\": 0, \"strict_shape\": false, "
+"\"missing\": NaN, \"cache_id\": 0}";
+
+static char *CleanMessage(const char *msg);
+static void LogCallback(const char *msg);
+static void ArrayInterface(char *buf, size_t size, const float *data,
+						   bst_ulong nrow, bst_ulong ncol);
+static char *ConfigValue(BoosterHandle booster, const char *section, const char *key);
+static void *PredictThread(void *arg);
+static void JoinAtExit(int code, Datum arg);
+static void FreeBoosterCallback(void *arg);
+static void FreeDMatrixCallback(void *arg);
+static XgbHandleCallback *RegisterHandle(MemoryContext owner, MemoryContextCallbackFunction func);
+
+/*
+ * XgbBlockSignals blocks every signal on the calling thread and saves the
+ * previous mask.
+ */
+void
+XgbBlockSignals(sigset_t *saved)
+{
+	sigset_t	all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, saved);
+}
+
+/*
+ * XgbRestoreSignals restores a mask saved by XgbBlockSignals.
+ */
+void
+XgbRestoreSignals(const sigset_t *saved)
+{
+	pthread_sigmask(SIG_SETMASK, saved, NULL);
+}
+
+/*
+ * XgbRaiseError reports the failure of an XGBoost call.
+ */
+void
+XgbRaiseError(const char *call)
+{
+	const char *msg = XGBGetLastError();
+
+	ereport(ERROR,
+			(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+			 errmsg("XGBoost call failed"),
+			 errdetail("%s", (msg && *msg) ? CleanMessage(msg) : "XGBoost gave no message."),
+			 errcontext("%s", call)));
+}
+
+/*
+ * CleanMessage returns XGBoost's message without what changes from run to
+ * run or machine to machine: the "[hh:mm:ss] src/file.cc:123: " prefix and
+ * the stack trace that follows the message.
+ */
+static char *
+CleanMessage(const char *msg)
+{
+	char	   *copy = pstrdup(msg);
+	char	   *p = copy;
+	char	   *end;
+	char	   *colon;
+
+	if (p[0] == '[' && (end = strstr(p, "] ")) != NULL && end - p <= 12)
+		p = end + 2;
+	colon = strstr(p, ": ");
+	if (colon != NULL && colon - p < 200 && memchr(p, ' ', colon - p) == NULL &&
+		(memchr(p, '/', colon - p) != NULL || memchr(p, '.', colon - p) != NULL))
+		p = colon + 2;
+	if ((end = strstr(p, "Stack trace:")) != NULL)
+		*end = '\0';
+	end = p + strlen(p);
+	while (end > p && (end[-1] == '\n' || end[-1] == ' '))
+		*--end = '\0';
+	return p;
+}
+
+/*
+ * RegisterHandle allocates a callback record in owner and registers it; the
+ * caller stores the handle into it once created.
+ */
+static XgbHandleCallback *
+RegisterHandle(MemoryContext owner, MemoryContextCallbackFunction func)
+{
+	XgbHandleCallback *cb = MemoryContextAllocZero(owner, sizeof(XgbHandleCallback));
+
+	cb->cb.func = func;
+	cb->cb.arg = cb;
+	MemoryContextRegisterResetCallback(owner, &cb->cb);
+	return cb;
+}
+
+/*
+ * FreeBoosterCallback frees a booster when its memory context goes away.
+ */
+static void
+FreeBoosterCallback(void *arg)
+{
+	XgbHandleCallback *cb = (XgbHandleCallback *) arg;
+
+	XgbJoinBackground();
+	if (cb->handle != NULL)
+		(void) XGBoosterFree((BoosterHandle) cb->handle);
+	cb->handle = NULL;
+}
+
+/*
+ * FreeDMatrixCallback frees a DMatrix when its memory context goes away.
+ */
+static void
+FreeDMatrixCallback(void *arg)
+{
+	XgbHandleCallback *cb = (XgbHandleCallback *) arg;
+
+	XgbJoinBackground();
+	if (cb->handle != NULL)
+		(void) XGDMatrixFree((DMatrixHandle) cb->handle);
+	cb->handle = NULL;
+}
+
+/*
+ * XgbBoosterCreate creates a booster over the given matrices, owned by the
+ * memory context owner.
+ */
+BoosterHandle
+XgbBoosterCreate(MemoryContext owner, const DMatrixHandle *dmats, bst_ulong n)
+{
+	XgbHandleCallback *cb = RegisterHandle(owner, FreeBoosterCallback);
+	BoosterHandle h = NULL;
+
+	XGB_CALL(XGBoosterCreate(dmats, n, &h));
+	cb->handle = h;
+	return h;
+}
+
+/*
+ * XgbBoosterLoadJson creates a booster from a JSON model that has already
+ * been validated (or was produced by libxgboost here), owned by owner.
+ */
+BoosterHandle
+XgbBoosterLoadJson(MemoryContext owner, const char *json, size_t len)
+{
+	BoosterHandle h = XgbBoosterCreate(owner, NULL, 0);
+
+	XGB_CALL(XGBoosterLoadModelFromBuffer(h, json, (bst_ulong) len));
+	return h;
+}
+
+/*
+ * XgbDMatrixFromDense builds a DMatrix from a row-major float matrix (the
+ * data is copied by XGBoost), owned by owner.
+ */
+DMatrixHandle
+XgbDMatrixFromDense(MemoryContext owner, const float *data,
+					bst_ulong nrow, bst_ulong ncol, float missing)
+{
+	XgbHandleCallback *cb = RegisterHandle(owner, FreeDMatrixCallback);
+	DMatrixHandle h = NULL;
+
+	XGB_CALL(XGDMatrixCreateFromMat(data, nrow, ncol, missing, &h));
+	cb->handle = h;
+	return h;
+}
+
+/*
+ * ArrayInterface writes the __array_interface__ JSON of a row-major float32
+ * matrix.
+ */
+static void
+ArrayInterface(char *buf, size_t size, const float *data, bst_ulong nrow, bst_ulong ncol)
+{
+	snprintf(buf, size,
+			 "{\"data\": [%llu, true], \"shape\": [%llu, %llu], \"typestr\": \"<f4\", \"version\": 3}",
+			 (unsigned long long) (uintptr_t) data,
+			 (unsigned long long) nrow, (unsigned long long) ncol);
+}
+
+/*
+ * XgbDMatrixFromDenseThreaded builds a DMatrix from a row-major float32
+ * matrix (NaN = missing) with optional labels, using nthread threads
+ * (0 = all cores), the way xgboost.DMatrix does from a numpy array; owned
+ * by owner.
+ */
+DMatrixHandle
+XgbDMatrixFromDenseThreaded(MemoryContext owner, const float *data, bst_ulong nrow,
+							bst_ulong ncol, const float *labels, int nthread)
+{
+	XgbHandleCallback *cb = RegisterHandle(owner, FreeDMatrixCallback);
+	DMatrixHandle h = NULL;
+	char		ai[256];
+	char		config[64];
+
+	ArrayInterface(ai, sizeof(ai), data, nrow, ncol);
+	snprintf(config, sizeof(config), "{\"missing\": NaN, \"nthread\": %d}", nthread);
+	XGB_CALL(XGDMatrixCreateFromDense(ai, config, &h));
+	cb->handle = h;
+	if (labels != NULL)
+		XGB_CALL(XGDMatrixSetFloatInfo(h, "label", labels, nrow));
+	return h;
+}
+
+/*
+ * XgbBoosterSetParam sets one booster parameter; XGBoost checks its value
+ * when the booster is next configured (the first update or prediction).
+ */
+void
+XgbBoosterSetParam(BoosterHandle booster, const char *name, const char *value)
+{
+	XGB_CALL(XGBoosterSetParam(booster, name, value));
+}
+
+/* XgbBoosterUpdate runs one boosting round on dtrain. */
+void
+XgbBoosterUpdate(BoosterHandle booster, int iter, DMatrixHandle dtrain)
+{
+	XGB_CALL(XGBoosterUpdateOneIter(booster, iter, dtrain));
+}
+
+/*
+ * XgbBoosterEval evaluates the booster's metrics on the given matrices and
+ * returns XGBoost's line ("[iter]\tname-metric:value...") palloc'd.
+ */
+char *
+XgbBoosterEval(BoosterHandle booster, int iter, DMatrixHandle *dmats,
+			   const char **names, int n)
+{
+	const char *out = NULL;
+
+	XGB_CALL(XGBoosterEvalOneIter(booster, iter, dmats, names, (bst_ulong) n, &out));
+	return pstrdup(out);
+}
+
+/*
+ * XgbBoosterSlice returns a new booster, owned by owner, holding the first
+ * end_round rounds.
+ */
+BoosterHandle
+XgbBoosterSlice(MemoryContext owner, BoosterHandle booster, int end_round)
+{
+	XgbHandleCallback *cb = RegisterHandle(owner, FreeBoosterCallback);
+	BoosterHandle h = NULL;
+
+	XGB_CALL(XGBoosterSlice(booster, 0, end_round, 1, &h));
+	cb->handle = h;
+	return h;
+}
+
+/* XgbBoosterSaveJson returns the model in XGBoost's JSON format. */
+bytea *
+XgbBoosterSaveJson(BoosterHandle booster)
+{
+	bst_ulong	len = 0;
+	const char *data = NULL;
+	bytea	   *result;
+
+	XGB_CALL(XGBoosterSaveModelToBuffer(booster, "{\"format\": \"json\"}", &len, &data));
+	result = (bytea *) palloc_extended(VARHDRSZ + len, MCXT_ALLOC_HUGE);
+	SET_VARSIZE(result, VARHDRSZ + len);
+	memcpy(VARDATA(result), data, len);
+	return result;
+}
+
+/* XgbBoosterNumFeatures returns the number of features the booster expects. */
+int
+XgbBoosterNumFeatures(BoosterHandle booster)
+{
+	bst_ulong	n = 0;
+
+	XGB_CALL(XGBoosterGetNumFeature(booster, &n));
+	return (int) n;
+}
+
+/*
+ * ConfigValue returns the string value of "key":"..." that follows section
+ * in the booster's JSON configuration, or NULL.
+ */
+static char *
+ConfigValue(BoosterHandle booster, const char *section, const char *key)
+{
+	bst_ulong	len = 0;
+	const char *config = NULL;
+	char	   *copy;
+	char	   *p;
+	char	   *end;
+	char	   *pattern = psprintf("\"%s\":\"", key);
+
+	XGB_CALL(XGBoosterSaveJsonConfig(booster, &len, &config));
+	copy = pnstrdup(config, len);
+	p = strstr(copy, section);
+	if (p == NULL || (p = strstr(p, pattern)) == NULL)
+		return NULL;
+	p += strlen(pattern);
+	end = strchr(p, '"');
+	if (end == NULL)
+		return NULL;
+	*end = '\0';
+	return pstrdup(p);
+}
+
+/* XgbBoosterObjective returns the name of the booster's objective. */
+char *
+XgbBoosterObjective(BoosterHandle booster)
+{
+	char	   *name = ConfigValue(booster, "\"learner_train_param\"", "objective");
+
+	return name ? name : pstrdup("");
+}
+
+/* XgbBoosterNumClass returns the booster's num_class (0 unless multiclass). */
+int
+XgbBoosterNumClass(BoosterHandle booster)
+{
+	char	   *n = ConfigValue(booster, "\"learner_model_param\"", "num_class");
+
+	return n ? atoi(n) : 0;
+}
+
+/*
+ * XgbPredictDense predicts a row-major float32 matrix in place (no DMatrix),
+ * like Booster.inplace_predict.  It returns XGBoost's buffer, valid until the
+ * next call on this booster, and its length (nrow, or nrow * classes for
+ * multi:softprob).  The booster's nthread parameter sets the threads.
+ *
+ * The data goes through one proxy DMatrix per backend, created on first use
+ * and reused: without one, XGBoost builds a proxy per call, and each proxy
+ * reads the cgroup CPU quota files (four system calls) and may start an
+ * OpenMP team - more than the prediction of a row costs.  The proxy only
+ * points at the caller's array during the call.
+ */
+const float *
+XgbPredictDense(BoosterHandle booster, const float *data, bst_ulong nrow, bst_ulong ncol,
+				bst_ulong *out_len)
+{
+	char		ai[256];
+	const bst_ulong *shape = NULL;
+	bst_ulong	dim = 0;
+	const float *result = NULL;
+	bst_ulong	len = 1;
+
+	if (predict_proxy == NULL)
+		XGB_CALL(XGProxyDMatrixCreate(&predict_proxy));
+	ArrayInterface(ai, sizeof(ai), data, nrow, ncol);
+	XGB_CALL(XGBoosterPredictFromDense(booster, ai, predict_config,
+									   predict_proxy, &shape, &dim, &result));
+	for (bst_ulong i = 0; i < dim; i++)
+		len *= shape[i];
+	*out_len = len;
+	return result;
+}
+
+/*
+ * XgbPredictStart starts predicting nrow rows of data (row-major, ncol
+ * columns) on a helper thread, with the booster's own nthread, into out
+ * (room for out_cap floats).  The caller must not touch data, out or the
+ * booster until XgbPredictFinish; any other XGBoost call here waits for the
+ * job first.
+ */
+void
+XgbPredictStart(XgbPredictJob *job, BoosterHandle booster, const float *data,
+				bst_ulong nrow, bst_ulong ncol, float *out, bst_ulong out_cap)
+{
+	sigset_t	saved;
+	int			rc;
+
+	XgbJoinBackground();
+	if (!exit_hook_registered)
+	{
+		/* a FATAL error exits without unwinding: wait for the helper first */
+		on_proc_exit(JoinAtExit, (Datum) 0);
+		exit_hook_registered = true;
+	}
+	job->booster = booster;
+	job->data = data;
+	job->nrow = nrow;
+	job->ncol = ncol;
+	job->out = out;
+	job->out_cap = out_cap;
+	job->out_len = 0;
+	job->rc = 0;
+	job->error[0] = '\0';
+	/* the helper, and the OpenMP threads it starts, inherit this mask */
+	XgbBlockSignals(&saved);
+	rc = pthread_create(&job->thread, NULL, PredictThread, job);
+	XgbRestoreSignals(&saved);
+	if (rc != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("could not start a prediction thread: %s", strerror(rc))));
+	job->started = true;
+	background_job = job;
+}
+
+/*
+ * PredictThread is the helper thread's body: one in-place prediction,
+ * copied into the job's buffer.  It must not call PostgreSQL.
+ */
+static void *
+PredictThread(void *arg)
+{
+	XgbPredictJob *job = (XgbPredictJob *) arg;
+	DMatrixHandle proxy = NULL;
+	char		ai[256];
+	const bst_ulong *shape = NULL;
+	bst_ulong	dim = 0;
+	const float *result = NULL;
+	bst_ulong	len = 1;
+
+	job->rc = XGProxyDMatrixCreate(&proxy);
+	if (job->rc == 0)
+	{
+		ArrayInterface(ai, sizeof(ai), job->data, job->nrow, job->ncol);
+		job->rc = XGBoosterPredictFromDense(job->booster, ai, predict_config, proxy,
+											&shape, &dim, &result);
+	}
+	if (job->rc != 0)
+	{
+		const char *msg = XGBGetLastError();
+
+		strlcpy(job->error, msg ? msg : "", sizeof(job->error));
+	}
+	else
+	{
+		for (bst_ulong i = 0; i < dim; i++)
+			len *= shape[i];
+		job->out_len = len;
+		if (len <= job->out_cap)
+			memcpy(job->out, result, sizeof(float) * len);
+	}
+	if (proxy != NULL)
+		(void) XGDMatrixFree(proxy);
+	return NULL;
+}
+
+/*
+ * XgbJoinBackground waits for the helper thread's job, if one runs; its
+ * result stays in the job for XgbPredictFinish.
+ */
+void
+XgbJoinBackground(void)
+{
+	XgbPredictJob *job = background_job;
+
+	if (job == NULL)
+		return;
+	background_job = NULL;
+	if (job->started)
+	{
+		(void) pthread_join(job->thread, NULL);
+		job->started = false;
+	}
+}
+
+/*
+ * JoinAtExit waits for the helper thread before the backend exits, so that
+ * libxgboost is never torn down under a running prediction.
+ */
+static void
+JoinAtExit(int code, Datum arg)
+{
+	(void) code;
+	(void) arg;
+	XgbJoinBackground();
+}
+
+/*
+ * XgbPredictFinish waits for a job started by XgbPredictStart and returns
+ * the number of floats it wrote to out; a failed prediction raises an ERROR
+ * with XGBoost's message, a result larger than out one saying so.
+ */
+bst_ulong
+XgbPredictFinish(XgbPredictJob *job)
+{
+	if (background_job == job)
+		XgbJoinBackground();
+	if (job->rc != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+				 errmsg("XGBoost call failed"),
+				 errdetail("%s", job->error[0] ? CleanMessage(job->error) : "XGBoost gave no message."),
+				 errcontext("XGBoosterPredictFromDense")));
+	if (job->out_len > job->out_cap)
+		ereport(ERROR,
+				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+				 errmsg("XGBoost returned %llu outputs for %llu rows",
+						(unsigned long long) job->out_len, (unsigned long long) job->nrow),
+				 errdetail("At most %llu were expected.", (unsigned long long) job->out_cap)));
+	return job->out_len;
+}
+
+/*
+ * XgbCaptureLog routes XGBoost's log into our buffer (once per backend) and
+ * empties the buffer.
+ */
+void
+XgbCaptureLog(void)
+{
+	if (!log_installed)
+	{
+		XGB_CALL(XGBRegisterLogCallback(LogCallback));
+		log_installed = true;
+	}
+	log_length = 0;
+	log_buffer[0] = '\0';
+}
+
+/*
+ * LogCallback appends one XGBoost log message to the static buffer.  It may
+ * run on any thread, so it neither allocates nor reports; what does not fit
+ * is dropped.
+ */
+static void
+LogCallback(const char *msg)
+{
+	size_t		len = strlen(msg);
+
+	if (log_length + len + 2 >= sizeof(log_buffer))
+		return;
+	memcpy(log_buffer + log_length, msg, len);
+	log_length += len;
+	log_buffer[log_length++] = '\n';
+	log_buffer[log_length] = '\0';
+}
+
+/*
+ * XgbTakeLog returns (palloc'd) and clears what XGBoost logged since the
+ * last XgbCaptureLog or XgbTakeLog, or NULL if nothing.
+ */
+char *
+XgbTakeLog(void)
+{
+	char	   *result;
+
+	if (log_length == 0)
+		return NULL;
+	result = pnstrdup(log_buffer, log_length);
+	log_length = 0;
+	log_buffer[0] = '\0';
+	return result;
+}
+
+/*
+ * XgbRaiseUnusedParameters raises an ERROR when XGBoost's parameter
+ * validation logged unknown parameters, quoting its message.
+ */
+void
+XgbRaiseUnusedParameters(void)
+{
+	char	   *msgs = XgbTakeLog();
+	char	   *start;
+	char	   *end;
+
+	if (msgs == NULL || strstr(msgs, "are not used") == NULL)
+		return;
+	/* keep XGBoost's sentence, without its timestamp and source location */
+	start = strstr(msgs, "Parameters:");
+	if (start == NULL)
+		start = msgs;
+	end = strstr(start, "are not used");
+	end[strlen("are not used")] = '\0';
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown XGBoost parameter in hyperparams"),
+			 errdetail("XGBoost: %s.", start),
+			 errhint("See the XGBoost parameter reference; n_estimators and early_stopping_rounds are read by mlops.train itself.")));
+}
+
+/* XgbVersion returns the libxgboost version as "major.minor.patch". */
+char *
+XgbVersion(void)
+{
+	int			major = 0,
+				minor = 0,
+				patch = 0;
+
+	XGBoostVersion(&major, &minor, &patch);
+	return psprintf("%d.%d.%d", major, minor, patch);
+}
+
+/*
+ * ObjectiveOutput returns what a booster with the given objective outputs;
+ * regression forces a value (the registry says the task is a regression).
+ */
+ModelOutput
+ObjectiveOutput(const char *objective, bool regression)
+{
+	if (regression ||
+		strncmp(objective, "reg:", 4) == 0 ||
+		strncmp(objective, "count:", 6) == 0 ||
+		strncmp(objective, "survival:", 9) == 0 ||
+		strncmp(objective, "rank:", 5) == 0)
+		return OUTPUT_VALUE;
+	if (strcmp(objective, "binary:logistic") == 0)
+		return OUTPUT_PROB1;
+	if (strcmp(objective, "binary:logitraw") == 0)
+		return OUTPUT_MARGIN1;
+	if (strcmp(objective, "multi:softprob") == 0)
+		return OUTPUT_PROBS;
+	return OUTPUT_CLASS;
+}
