@@ -6,7 +6,7 @@
 # that has no PostgreSQL development files yet.
 
 EXTENSION  = mlops
-EXTVERSION = 0.1.0
+EXTVERSION = 0.2.0
 
 PG_CONFIG ?= pg_config
 
@@ -37,6 +37,8 @@ OBJS = \
 # every object depends on every header: a header change rebuilds everything (no stale workers)
 $(OBJS): $(wildcard src/*/*.h)
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+# released install scripts stay as they shipped; each release adds its upgrade script
+DATA       = sql/$(EXTENSION)--0.1.0.sql sql/$(EXTENSION)--0.1.0--0.2.0.sql
 SQL_PIECES = $(sort $(wildcard sql/install/*.sql))
 REGRESS    = $(sort $(basename $(notdir $(wildcard test/sql/*.sql))))
 REGRESS_OPTS = --inputdir=test --outputdir=tmp_check/regress

@@ -1,4 +1,4 @@
--- mlops 0.1.0 install script, assembled from sql/install/*.sql in name order.
+-- mlops 0.2.0 install script, assembled from sql/install/*.sql in name order.
 \echo Use "CREATE EXTENSION mlops" to load this file. \quit
 
 -- The schema is created by CREATE EXTENSION (schema = mlops in mlops.control).

@@ -19,7 +19,7 @@ like($err, qr/invalid configuration parameter name "mlops.no_such_setting"/, 'th
 
 $node->safe_psql('postgres', 'CREATE EXTENSION mlops');
 is($node->safe_psql('postgres', "SELECT mlops.start_run('t') > 0"), 't', 'tracking works when preloaded');
-is($node->safe_psql('postgres', "SELECT extversion FROM pg_extension WHERE extname = 'mlops'"), '0.1.0', 'version 0.1.0');
+is($node->safe_psql('postgres', "SELECT extversion FROM pg_extension WHERE extname = 'mlops'"), '0.2.0', 'version 0.2.0');
 
 # an error inside a trampoline leaves no stale actor behind
 $node->safe_psql('postgres', 'CREATE ROLE someone');
