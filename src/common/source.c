@@ -243,9 +243,10 @@ ClassifySource(const char *source, List **names, char **query, bool *filelike)
 }
 
 /*
- * ParseQualifiedName parses s as a relation name of one to three dotted
- * parts, each an identifier as SQL writes it (unquoted ones are folded to
- * lower case; the first may not be a reserved word).  It returns false,
+ * ParseQualifiedName parses s (trimmed) as a relation name of one to three
+ * dotted parts, each an identifier as SQL writes it (unquoted ones are
+ * folded to lower case; the first may not be a reserved word), with
+ * optional white space around the dots.  It returns false,
  * leaving *names alone, when s is not such a name.
  */
 static bool
@@ -296,11 +297,15 @@ ParseQualifiedName(const char *s, List **names)
 				return false;
 		}
 		result = lappend(result, makeString(part));
+		while (scanner_isspace(*p))
+			p++;
 		if (*p == '\0')
 			break;
 		if (*p != '.')
 			return false;
 		p++;
+		while (scanner_isspace(*p))
+			p++;
 	}
 	if (list_length(result) > 3)
 		return false;
@@ -400,8 +405,11 @@ static List *
 RawParseSource(const char *source)
 {
 	MemoryContext cxt = CurrentMemoryContext;
+	ErrorContextCallback *context = error_context_stack;
 	List	   *volatile stmts = NIL;
 
+	/* no caller's context may move the error position out of the source */
+	error_context_stack = NULL;
 	PG_TRY();
 	{
 		stmts = raw_parser(source, RAW_PARSE_DEFAULT);
@@ -411,6 +419,7 @@ RawParseSource(const char *source)
 		ErrorData  *edata;
 		int			category;
 
+		error_context_stack = context;
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
 		category = ERRCODE_TO_CATEGORY(edata->sqlerrcode);
@@ -433,6 +442,7 @@ RawParseSource(const char *source)
 				 errhint(SOURCE_FORM_HINT)));
 	}
 	PG_END_TRY();
+	error_context_stack = context;
 	return stmts;
 }
 

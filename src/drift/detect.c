@@ -28,6 +28,7 @@
 #include "utils/float.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
 #include "drift/drift.h"
@@ -240,7 +241,9 @@ ChooseMethods(FunctionCallInfo fcinfo, const char *name, const char *source_kind
 
 /*
  * BindSource binds every checked column to the source column of the same
- * name, which must be of the same kind.
+ * name, which must be of the same kind (a boolean column may be compared
+ * with a numeric reference column, as the numbers 0 and 1, which is how a
+ * model reference of a boolean feature keeps its training histogram).
  */
 static void
 BindSource(DriftSource *src, const char *name, DriftColumn *cols, int ncols)
@@ -257,7 +260,9 @@ BindSource(DriftSource *src, const char *name, DriftColumn *cols, int ncols)
 					 errdetail("%s", SourceColumnsHint(src->desc)),
 					 errhint("Select the column in the source, or leave it out with the columns argument.")));
 		type = TupleDescAttr(src->desc, found)->atttypid;
-		if (DriftColumnKind(type) != cols[i].kind)
+		/* training encodes booleans as 0 and 1: a model reference's histogram */
+		if (DriftColumnKind(type) != cols[i].kind &&
+			!(cols[i].kind == KIND_NUMERIC && getBaseType(type) == BOOLOID))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
 					 errmsg("column \"%s\" is %s in drift reference \"%s\" but has type %s in the source",
