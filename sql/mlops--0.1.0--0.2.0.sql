@@ -52,6 +52,16 @@ CREATE FUNCTION mlops._check_source(source text)
     AS 'MODULE_PATHNAME', 'mlops_check_source';
 REVOKE ALL ON FUNCTION mlops._check_source(text) FROM PUBLIC;
 
+-- _source_query returns the query the source resolver makes of a source
+-- (SELECT * FROM schema.relation, or the source's single read-only query),
+-- resolved as the caller with the resolver's checks and errors, for SQL code
+-- that reads a source itself.
+CREATE FUNCTION mlops._source_query(source text)
+    RETURNS text
+    LANGUAGE C STRICT STABLE
+    AS 'MODULE_PATHNAME', 'mlops_source_query';
+REVOKE ALL ON FUNCTION mlops._source_query(text) FROM PUBLIC;
+
 
 -- ==== monitoring and alerts ====
 

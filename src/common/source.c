@@ -41,6 +41,9 @@
  * message is cut to SOURCE_ECHO_MAX bytes (SourceEcho), with its white
  * space folded, so a megabyte of SQL never ends up in a log line.
  *
+ * SQL code that reads a source itself (the pipelines) can get the resolved
+ * query from mlops._source_query, as its caller.
+ *
  * Reading: SourceOpen plans the query and opens a cursor; SourceScan runs
  * it once with a DestReceiver that hands every slot to a callback in a
  * per-row memory context, so rows are never copied into SPI tuple tables.
@@ -75,6 +78,7 @@
 #include "common/common.h"
 
 PG_FUNCTION_INFO_V1(mlops_check_source);
+PG_FUNCTION_INFO_V1(mlops_source_query);
 
 /* the hint of every message about the form of a source */
 #define SOURCE_FORM_HINT \
@@ -205,6 +209,22 @@ mlops_check_source(PG_FUNCTION_ARGS)
 {
 	SourceCheckText(text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	PG_RETURN_VOID();
+}
+
+/*
+ * mlops_source_query implements mlops._source_query(source text): the query
+ * SourceResolve makes of a source, resolved as the caller, for SQL code
+ * that reads a source itself.  A query that ends in a line comment gets a
+ * final newline, so the text can be wrapped in parentheses.
+ */
+Datum
+mlops_source_query(PG_FUNCTION_ARGS)
+{
+	char	   *query = SourceQuery(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+
+	if (strstr(query, "--") != NULL)
+		query = psprintf("%s\n", query);
+	PG_RETURN_TEXT_P(cstring_to_text(query));
 }
 
 /*
@@ -370,13 +390,16 @@ HasFileExtension(const char *s)
 
 /*
  * ParseSingleQuery parses source with PostgreSQL's raw parser and returns
- * the text of its one statement, which must be a query that only reads.
+ * the text of its one statement (without the surrounding white space and
+ * semicolon), which must be a query that only reads.
  */
 static char *
 ParseSingleQuery(const char *source)
 {
 	List	   *stmts = RawParseSource(source);
 	RawStmt    *raw;
+	const char *start;
+	size_t		len;
 
 	if (stmts == NIL)
 		RefuseEmpty();
@@ -391,9 +414,13 @@ ParseSingleQuery(const char *source)
 	if (!IsA(raw->stmt, SelectStmt))
 		RefuseWriting(psprintf("Its statement is %s, not a query.", CreateCommandName(raw->stmt)));
 	CheckReadOnlySelect((SelectStmt *) raw->stmt);
-	if (raw->stmt_len > 0)
-		return pnstrdup(source + raw->stmt_location, raw->stmt_len);
-	return pstrdup(source + raw->stmt_location);
+	start = source + raw->stmt_location;
+	len = raw->stmt_len > 0 ? (size_t) raw->stmt_len : strlen(start);
+	while (len > 0 && scanner_isspace(*start))
+		start++, len--;
+	while (len > 0 && scanner_isspace(start[len - 1]))
+		len--;
+	return pnstrdup(start, len);
 }
 
 /*

@@ -115,6 +115,11 @@ SELECT mlops._check_source('SELECT * FROM no_table_yet');
 SELECT mlops._check_source('s3://bucket/x.csv');
 SELECT mlops._check_source('SELECT 1; SELECT 2');
 SELECT mlops._check_source('DELETE FROM src_rows');
+-- SQL code that reads a source itself gets the query the resolver made of it
+SELECT mlops._source_query('src_rows') AS relation,
+       mlops._source_query('  SELECT x FROM src_rows;  ') AS query,
+       mlops._source_query('SELECT x FROM src_rows -- all rows') AS commented;
+SELECT mlops._source_query('no_such_table');
 \set VERBOSITY terse
 
 -- one privilege rule: a source is read with the caller's rights
