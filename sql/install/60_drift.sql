@@ -1,5 +1,7 @@
--- Drift detection: statistics on arrays (src/drift.c over src/stats.c), drift
--- references and checks, and ADWIN change detectors (src/adwin_sql.c).
+-- Drift detection: statistics on arrays (src/drift/drift.c over the pure C
+-- src/drift/stats*.c), drift references and checks (src/drift/reference*.c,
+-- detect.c, sample.c), and ADWIN change detectors (src/drift/adwin_sql.c).
+-- Sources are resolved by src/common/source.c, like every other source.
 -- docs/drift.md explains every method, its formula and its defaults.
 
 -- ---------------------------------------------------------------------------
@@ -132,6 +134,27 @@ CREATE FUNCTION mlops.detect_drift(name text, source text, methods text[] DEFAUL
     AS 'MODULE_PATHNAME', 'mlops_detect_drift';
 REVOKE ALL ON FUNCTION mlops.detect_drift(text, text, text[], text[], jsonb) FROM PUBLIC;
 
+-- _check_source runs the checks of the source resolver (src/common/source.c)
+-- that need only the text, for a source stored now and read later by its
+-- reader (such as the current-data source of mlops.set_monitor_drift): an
+-- empty, file-like, multi-statement, malformed or writing source raises the
+-- resolver's error.
+CREATE FUNCTION mlops._check_source(source text)
+    RETURNS void
+    LANGUAGE C STRICT STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'mlops_check_source';
+REVOKE ALL ON FUNCTION mlops._check_source(text) FROM PUBLIC;
+
+-- _source_query returns the query the source resolver makes of a source
+-- (SELECT * FROM schema.relation, or the source's single read-only query),
+-- resolved as the caller with the resolver's checks and errors, for SQL code
+-- that reads a source itself.
+CREATE FUNCTION mlops._source_query(source text)
+    RETURNS text
+    LANGUAGE C STRICT STABLE
+    AS 'MODULE_PATHNAME', 'mlops_source_query';
+REVOKE ALL ON FUNCTION mlops._source_query(text) FROM PUBLIC;
+
 -- drop_drift_reference deletes a reference (its past results stay).
 CREATE FUNCTION mlops._impl_drop_drift_reference(name text)
     RETURNS void
@@ -176,20 +199,20 @@ CREATE TABLE mlops.adwin_detectors (
 );
 REVOKE ALL ON mlops.adwin_detectors FROM PUBLIC;
 
-CREATE FUNCTION mlops.adwin_create(name text, delta float8 DEFAULT 0.002)
+CREATE FUNCTION mlops.create_adwin(name text, delta float8 DEFAULT 0.002)
     RETURNS void
     LANGUAGE C VOLATILE
-    AS 'MODULE_PATHNAME', 'mlops_adwin_create';
-REVOKE ALL ON FUNCTION mlops.adwin_create(text, float8) FROM PUBLIC;
+    AS 'MODULE_PATHNAME', 'mlops_create_adwin';
+REVOKE ALL ON FUNCTION mlops.create_adwin(text, float8) FROM PUBLIC;
 
-CREATE FUNCTION mlops.adwin_update(name text, value float8)
+CREATE FUNCTION mlops.update_adwin(name text, value float8)
     RETURNS boolean
     LANGUAGE C VOLATILE
-    AS 'MODULE_PATHNAME', 'mlops_adwin_update';
-REVOKE ALL ON FUNCTION mlops.adwin_update(text, float8) FROM PUBLIC;
+    AS 'MODULE_PATHNAME', 'mlops_update_adwin';
+REVOKE ALL ON FUNCTION mlops.update_adwin(text, float8) FROM PUBLIC;
 
-CREATE FUNCTION mlops.adwin_drop(name text)
+CREATE FUNCTION mlops.drop_adwin(name text)
     RETURNS void
     LANGUAGE C VOLATILE
-    AS 'MODULE_PATHNAME', 'mlops_adwin_drop';
-REVOKE ALL ON FUNCTION mlops.adwin_drop(text) FROM PUBLIC;
+    AS 'MODULE_PATHNAME', 'mlops_drop_adwin';
+REVOKE ALL ON FUNCTION mlops.drop_adwin(text) FROM PUBLIC;

@@ -4,9 +4,9 @@
  *	  The face of src/common/: what every mlops subsystem may use.  The
  *	  preload check, catalog lookups, the helpers that switch to the
  *	  extension owner for writes to extension-managed tables, every setting
- *	  (guc.h), the one source resolver and dataset reader (dataset.h), model
- *	  references (modelref.h) and the pure metric accumulators (metrics.h,
- *	  evalmetrics.h).
+ *	  (guc.h), the one source resolver (source.h), the dataset reader and
+ *	  feature encoding (dataset.h), model references (modelref.h) and the
+ *	  pure metric accumulators (metrics.h, evalmetrics.h).
  *
  *-------------------------------------------------------------------------
  */
@@ -46,6 +46,7 @@ extern void MlopsGucInit(void);
 extern void MlopsSecurityInit(void);
 
 #include "common/guc.h"
+#include "common/source.h"
 #include "common/dataset.h"
 #include "common/modelref.h"
 #include "common/metrics.h"

@@ -1,8 +1,11 @@
 /*
  * dataset.h
- *		Reading a table, view or query into a dense float matrix.
+ *		Reading a table, view or query into a dense float matrix (dataset.c),
+ *		encoding column values as features (dataset_encode.c) and a model's
+ *		input_schema (dataset_schema.c).
  *
- * See dataset.c for the design.
+ * See those files for the design; sources themselves are resolved by
+ * source.h.
  */
 #ifndef MLOPS_DATASET_H
 #define MLOPS_DATASET_H
@@ -13,9 +16,7 @@
 #include "nodes/pg_list.h"
 #include "utils/jsonb.h"
 
-struct TupleTableSlot;
 struct TupleDescData;
-struct PortalData;
 
 /* How a column becomes a float feature (names as in input_schema) */
 typedef enum FeatureKind
@@ -104,12 +105,6 @@ typedef struct DatasetSplit
 	int64	   *test_rows;
 } DatasetSplit;
 
-/* Called by SourceScan for every row, with all attributes deformed */
-typedef void (*SourceRowCallback) (struct TupleTableSlot *slot, void *arg);
-
-extern char *DatasetSourceQuery(const char *source);
-extern struct PortalData *SourceOpen(const char *query);
-extern void SourceScan(struct PortalData *portal, SourceRowCallback callback, void *arg);
 extern int	DatasetFindColumn(struct TupleDescData *tupdesc, const char *name);
 extern Dataset *DatasetRead(const char *source, const char *target,
 							List *feature_names, bool classification,
@@ -131,6 +126,7 @@ extern float EncodeFeatureDatum(FeatureColumn *col, Datum value, bool isnull);
 
 extern Vocabulary *VocabularyCreate(void);
 extern int	VocabularyLookup(Vocabulary *vocab, const char *name, bool add);
+extern int *VocabularySort(Vocabulary *vocab, bool numeric);
 
 /* Model feature schema as read back from input_schema at prediction time */
 typedef struct ModelSchema

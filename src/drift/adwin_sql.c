@@ -7,12 +7,16 @@
  *
  * A streaming detector's whole state is a StatsAdwin (plain data, no
  * pointers) stored as bytea next to readable copies of its width, mean,
- * variance and counters. mlops.adwin_update locks the detector's row
+ * variance and counters. mlops.update_adwin locks the detector's row
  * (SELECT ... FOR UPDATE), so concurrent updates of one detector are
  * serialized while different detectors proceed in parallel; the new state
  * is written in the caller's transaction and so survives restarts once
  * committed. The table is written only as the extension owner; no user SQL
  * runs in these functions.
+ *
+ * 0.2.0 renamed the SQL functions adwin_create, adwin_update and adwin_drop
+ * to create_adwin, update_adwin and drop_adwin (verbs first); the C symbols
+ * of the old names stay, as aliases, for databases still at 0.1.0.
  *
  *-------------------------------------------------------------------------
  */
@@ -32,6 +36,10 @@
 #include "common/common.h"
 
 PG_FUNCTION_INFO_V1(mlops_adwin);
+PG_FUNCTION_INFO_V1(mlops_create_adwin);
+PG_FUNCTION_INFO_V1(mlops_update_adwin);
+PG_FUNCTION_INFO_V1(mlops_drop_adwin);
+/* the 0.1.0 names, which sql/mlops--0.1.0.sql binds to */
 PG_FUNCTION_INFO_V1(mlops_adwin_create);
 PG_FUNCTION_INFO_V1(mlops_adwin_update);
 PG_FUNCTION_INFO_V1(mlops_adwin_drop);
@@ -73,10 +81,10 @@ mlops_adwin(PG_FUNCTION_ARGS)
 }
 
 /*
- * mlops_adwin_create creates a named streaming detector.
+ * mlops_create_adwin creates a named streaming detector.
  */
 Datum
-mlops_adwin_create(PG_FUNCTION_ARGS)
+mlops_create_adwin(PG_FUNCTION_ARGS)
 {
 	char	   *name = DetectorName(fcinfo);
 	double		delta;
@@ -114,7 +122,7 @@ mlops_adwin_create(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("adwin detector \"%s\" already exists", name),
-				 errhint("Drop it first with mlops.adwin_drop, or pick another name.")));
+				 errhint("Drop it first with mlops.drop_adwin, or pick another name.")));
 	DriftAudit("drift.adwin.create", "adwin_detector", name, psprintf("{\"delta\": %s}", float8out_internal(delta)));
 	MlopsEndOwner(&save);
 	SPI_finish();
@@ -122,12 +130,12 @@ mlops_adwin_create(PG_FUNCTION_ARGS)
 }
 
 /*
- * mlops_adwin_update feeds one value to a named detector and returns true
+ * mlops_update_adwin feeds one value to a named detector and returns true
  * when it detects a change; NULL, NaN and infinite values are counted as
  * dropped, leave the window alone and return NULL.
  */
 Datum
-mlops_adwin_update(PG_FUNCTION_ARGS)
+mlops_update_adwin(PG_FUNCTION_ARGS)
 {
 	char	   *name = DetectorName(fcinfo);
 	bool		has_value = !PG_ARGISNULL(1) && isfinite(PG_GETARG_FLOAT8(1));
@@ -152,7 +160,7 @@ mlops_adwin_update(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("adwin detector \"%s\" does not exist", name),
-				 errhint("Create it with mlops.adwin_create.")));
+				 errhint("Create it with mlops.create_adwin.")));
 	AdwinFromBytea(DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)),
 				   name, &a);
 	if (!has_value)
@@ -193,10 +201,10 @@ mlops_adwin_update(PG_FUNCTION_ARGS)
 }
 
 /*
- * mlops_adwin_drop deletes a named detector.
+ * mlops_drop_adwin deletes a named detector.
  */
 Datum
-mlops_adwin_drop(PG_FUNCTION_ARGS)
+mlops_drop_adwin(PG_FUNCTION_ARGS)
 {
 	char	   *name = DetectorName(fcinfo);
 	MlopsOwnerSave save;
@@ -219,6 +227,33 @@ mlops_adwin_drop(PG_FUNCTION_ARGS)
 	MlopsEndOwner(&save);
 	SPI_finish();
 	PG_RETURN_VOID();
+}
+
+/*
+ * mlops_adwin_create is mlops_create_adwin under its 0.1.0 name.
+ */
+Datum
+mlops_adwin_create(PG_FUNCTION_ARGS)
+{
+	return mlops_create_adwin(fcinfo);
+}
+
+/*
+ * mlops_adwin_update is mlops_update_adwin under its 0.1.0 name.
+ */
+Datum
+mlops_adwin_update(PG_FUNCTION_ARGS)
+{
+	return mlops_update_adwin(fcinfo);
+}
+
+/*
+ * mlops_adwin_drop is mlops_drop_adwin under its 0.1.0 name.
+ */
+Datum
+mlops_adwin_drop(PG_FUNCTION_ARGS)
+{
+	return mlops_drop_adwin(fcinfo);
 }
 
 /*
@@ -266,5 +301,5 @@ AdwinFromBytea(bytea *b, const char *name, StatsAdwin *out)
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("the stored state of adwin detector \"%s\" is not valid", name),
 				 errdetail("It was not written by this build of mlops."),
-				 errhint("Drop the detector with mlops.adwin_drop and create it again.")));
+				 errhint("Drop the detector with mlops.drop_adwin and create it again.")));
 }

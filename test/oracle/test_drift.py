@@ -319,16 +319,16 @@ for length, shifts, delta in ((20000, 4, 0.002), (50000, 10, 0.002), (30000, 6, 
 delta = 0.002
 stream = [prng.gauss(0.0, 1.0) for _ in range(2500)] + [prng.gauss(1.0, 1.0) for _ in range(2000)] + [prng.gauss(-0.5, 2.0) for _ in range(1500)]
 cur.execute("CREATE TABLE adwin_feed AS SELECT ord::int AS i, v FROM unnest(%s::float8[]) WITH ORDINALITY AS t(v, ord)", (stream,))
-cur.execute("SELECT mlops.adwin_create('feed', %s)", (delta,))
-cur.execute("SELECT array_agg(i - 1 ORDER BY i) FILTER (WHERE d) FROM (SELECT i, mlops.adwin_update('feed', v) AS d FROM (SELECT * FROM adwin_feed ORDER BY i) s) x")
+cur.execute("SELECT mlops.create_adwin('feed', %s)", (delta,))
+cur.execute("SELECT array_agg(i - 1 ORDER BY i) FILTER (WHERE d) FROM (SELECT i, mlops.update_adwin('feed', v) AS d FROM (SELECT * FROM adwin_feed ORDER BY i) s) x")
 got = cur.fetchone()[0] or []
 port = AdwinPort(delta)
 want = [i for i, v in enumerate(stream) if port.update(v)]
-ok(got == want and len(want) >= 2, "adwin_update row by row detects at %r like the port (%r)" % (got, want))
+ok(got == want and len(want) >= 2, "update_adwin row by row detects at %r like the port (%r)" % (got, want))
 w = q1("SELECT width, mean, updates, detections FROM mlops.adwin_detectors WHERE name = 'feed'")
 ok(w[0] == port.width and close_stat(w[1], port.total / port.width) and w[2] == 6000 and w[3] == len(want),
    "detector state: width %r mean %r vs port %r %r" % (w[0], w[1], port.width, port.total / port.width))
-cur.execute("SELECT mlops.adwin_drop('feed'); DROP TABLE adwin_feed")
+cur.execute("SELECT mlops.drop_adwin('feed'); DROP TABLE adwin_feed")
 
 # ---------------------------------------------------------------------------
 # the detector end to end on tables

@@ -38,7 +38,7 @@ SELECT function_returns('mlops', 'adwin', ARRAY['double precision[]', 'double pr
 SELECT has_function('mlops', 'detect_drift', ARRAY['text', 'text', 'text[]', 'text[]', 'jsonb']);
 SELECT has_function('mlops', 'set_drift_reference', ARRAY['text', 'text', 'text[]']);
 SELECT has_function('mlops', 'set_drift_reference_from_model', ARRAY['text', 'text']);
-SELECT function_returns('mlops', 'adwin_update', ARRAY['text', 'double precision'], 'boolean');
+SELECT function_returns('mlops', 'update_adwin', ARRAY['text', 'double precision'], 'boolean');
 SELECT is((SELECT count(*)::int FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
             WHERE n.nspname = 'mlops'
               AND p.proname IN ('psi', 'kl_divergence', 'js_distance', 'wasserstein', 'ks_test', 'chi_square_test', 'adwin')
@@ -53,7 +53,7 @@ SELECT is((SELECT count(*)::int FROM pg_proc p JOIN pg_namespace n ON n.oid = p.
             WHERE n.nspname = 'mlops'
               AND p.proname IN ('psi', 'kl_divergence', 'js_distance', 'wasserstein', 'ks_test', 'chi_square_test', 'adwin',
                                 'set_drift_reference', 'set_drift_reference_from_model', 'detect_drift', 'drop_drift_reference',
-                                'adwin_create', 'adwin_update', 'adwin_drop')
+                                'create_adwin', 'update_adwin', 'drop_adwin')
               AND has_function_privilege('public', p.oid, 'EXECUTE')),
           0, 'PUBLIC can run no drift function');
 SELECT is((SELECT count(*)::int FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace

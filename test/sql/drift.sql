@@ -49,23 +49,23 @@ SELECT mlops.adwin(ARRAY[1.0], 'NaN');
 SELECT mlops.adwin(ARRAY[NULL]::float8[]);
 
 -- streaming ADWIN detectors
-SELECT mlops.adwin_create('latency');
-SELECT count(*) FILTER (WHERE mlops.adwin_update('latency', CASE WHEN g < 500 THEN (g % 2)::float8 ELSE 10 + g % 3 END)) AS detected
+SELECT mlops.create_adwin('latency');
+SELECT count(*) FILTER (WHERE mlops.update_adwin('latency', CASE WHEN g < 500 THEN (g % 2)::float8 ELSE 10 + g % 3 END)) AS detected
   FROM generate_series(0, 999) g;
-SELECT mlops.adwin_update('latency', NULL) IS NULL AS null_dropped, mlops.adwin_update('latency', 'NaN') IS NULL AS nan_dropped;
+SELECT mlops.update_adwin('latency', NULL) IS NULL AS null_dropped, mlops.update_adwin('latency', 'NaN') IS NULL AS nan_dropped;
 SELECT name, delta, width, round(mean::numeric, 9) AS mean, updates, detections, dropped, last_detection_at IS NOT NULL AS detected_once
   FROM mlops.adwin_detectors;
-SELECT mlops.adwin_create('latency');
-SELECT mlops.adwin_create('x', 1.5);
-SELECT mlops.adwin_create('', 0.1);
-SELECT mlops.adwin_update('nope', 1);
-SELECT mlops.adwin_create('x', NULL);
-SELECT mlops.adwin_update(NULL, 1);
+SELECT mlops.create_adwin('latency');
+SELECT mlops.create_adwin('x', 1.5);
+SELECT mlops.create_adwin('', 0.1);
+SELECT mlops.update_adwin('nope', 1);
+SELECT mlops.create_adwin('x', NULL);
+SELECT mlops.update_adwin(NULL, 1);
 -- a state this build did not write is refused, not trusted
 UPDATE mlops.adwin_detectors SET state = '\x00' WHERE name = 'latency';
-SELECT mlops.adwin_update('latency', 1);
-SELECT mlops.adwin_drop('latency');
-SELECT mlops.adwin_drop('latency');
+SELECT mlops.update_adwin('latency', 1);
+SELECT mlops.drop_adwin('latency');
+SELECT mlops.drop_adwin('latency');
 SELECT action, resource_type, resource_id FROM mlops.audit_log WHERE resource_type = 'adwin_detector' ORDER BY event_id;
 
 -- drift references from a table and from a query
@@ -159,12 +159,29 @@ SELECT mlops._register_model_version('bad', decode('7b226c6561726e6572223a7b2261
     '{"features": [{"name": "a", "stats": {"histogram": {"edges": [3, 2, 1], "counts": [5, 5]}}}]}',
     '{"features": [{"name": "a", "stats": {"histogram": {"edges": [1, 2], "counts": [0]}}}]}',
     '{"features": [{"name": "c", "stats": {"category_counts": {"x": -1}}}]}',
-    '{"features": [{"stats": {"category_counts": {"x": 1}}}]}']) WITH ORDINALITY AS t(s, n) ORDER BY n;
+    '{"features": [{"stats": {"category_counts": {"x": 1}}}]}',
+    '{"features": [{"name": "a", "stats": {"histogram": {"edges": [1, 2], "counts": [1e300]}}}]}']) WITH ORDINALITY AS t(s, n) ORDER BY n;
 SELECT mlops.set_drift_reference_from_model('x', 'bad/1');
 SELECT mlops.set_drift_reference_from_model('x', 'bad/2');
 SELECT mlops.set_drift_reference_from_model('x', 'bad/3');
 SELECT mlops.set_drift_reference_from_model('x', 'bad/4');
 SELECT mlops.set_drift_reference_from_model('x', 'bad/5');
+SELECT mlops.set_drift_reference_from_model('x', 'bad/6');
+
+-- a reference made by mlops.train reads the current data as training did:
+-- char(n) values keep their padding, booleans are the numbers 0 and 1
+CREATE TABLE graded (grade char(3), member boolean, score float8, passed text);
+INSERT INTO graded
+SELECT (ARRAY['a', 'bb', 'ccc'])[g % 3 + 1], g % 2 = 0, g % 11, CASE WHEN g % 4 = 0 THEN 'yes' ELSE 'no' END
+  FROM generate_series(1, 300) g;
+SET mlops.train_progress_rounds = 0;
+SELECT version FROM mlops.train('graded', 'graded', 'passed', hyperparams => '{"n_estimators": 2}', test_size => 0);
+SELECT mlops.set_drift_reference_from_model('graded_training', 'graded/1');
+SELECT c.key AS column_name, m.key AS method, round((COALESCE(m.value->>'value', m.value->>'statistic'))::numeric, 9) AS value,
+       m.value->'drift' AS drift
+  FROM jsonb_each(mlops.detect_drift('graded_training', 'graded', ARRAY['psi', 'chi_square']) -> 'columns') c,
+       jsonb_each(c.value) m
+ ORDER BY 1, 2;
 
 -- privileges: nothing for PUBLIC; the documented grants let a role check its own tables
 CREATE ROLE drift_user;
@@ -186,7 +203,7 @@ INSERT INTO mlops.drift_results (reference_name, checked_at, column_name, method
 VALUES ('x', now(), 'c', 'psi', 0, 0, false, 'me');
 RESET ROLE;
 
-DROP TABLE train_rows, live_rows;
+DROP TABLE train_rows, live_rows, graded;
 DROP TYPE plan;
 DROP EXTENSION mlops;
 DROP OWNED BY drift_user;

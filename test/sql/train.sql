@@ -114,9 +114,32 @@ RESET statement_timeout;
 SELECT (SELECT count(*) FROM mlops.model_versions) AS versions_after, (SELECT count(*) FROM mlops.runs) AS runs_after;
 SELECT count(*) FROM mlops.models WHERE name = 'slow';
 
+-- default features leave out a table's primary-key, identity and serial
+-- columns, with a NOTICE; named in features they are used
+CREATE TABLE keyed_accounts (account text PRIMARY KEY, row_no serial, ext_id bigint GENERATED ALWAYS AS IDENTITY,
+                       visits int, spend float8, churned text);
+INSERT INTO keyed_accounts (account, visits, spend, churned) SELECT 'a' || id, visits, spend, churned FROM customers;
+SELECT version FROM mlops.train('accounts', 'keyed_accounts', 'churned', hyperparams => '{"n_estimators": 2}');
+SELECT version FROM mlops.train('accounts', 'keyed_accounts', 'churned', features => ARRAY['row_no', 'ext_id', 'account', 'visits'],
+                                hyperparams => '{"n_estimators": 2}');
+-- a query or a view is not a table: every column but the target
+SELECT version FROM mlops.train('accounts', 'SELECT * FROM keyed_accounts', 'churned', hyperparams => '{"n_estimators": 2}');
+-- a composite primary key
+CREATE TABLE visits_by_day (account text, day int, visits int, churned text, PRIMARY KEY (account, day));
+INSERT INTO visits_by_day SELECT 'a' || (id % 9), id, visits, churned FROM customers;
+SELECT version FROM mlops.train('by_day', 'visits_by_day', 'churned', hyperparams => '{"n_estimators": 2}');
+SELECT m.name, v.version, v.feature_names FROM mlops.model_versions v JOIN mlops.models m USING (model_id)
+ WHERE m.name IN ('accounts', 'by_day') ORDER BY m.name, v.version;
+-- a table of nothing but keys and the target
+CREATE TABLE only_keys (id serial PRIMARY KEY, churned text);
+SELECT * FROM mlops.train('e', 'only_keys', 'churned');
+
 -- errors
 \set VERBOSITY default
 SELECT * FROM mlops.train('e', 'customers', 'nope');
+-- a wide source lists its first 20 columns
+SELECT * FROM mlops.train('e', (SELECT 'SELECT ' || string_agg(format('%s AS c%s', g, g), ', ') || ', 1 AS y'
+                                  FROM generate_series(1, 25) g), 'nope');
 SELECT * FROM mlops.train('e', 'no_such_table', 'churned');
 SELECT * FROM mlops.train('e', 'SELECT * FROM customers WHERE false', 'churned');
 SELECT * FROM mlops.train('e', 'SELECT visits, churned FROM customers WHERE visits > 14', 'churned');
@@ -173,6 +196,7 @@ SELECT count(*) FROM mlops.model_versions;
 RESET ROLE;
 SELECT m.name, v.created_by FROM mlops.model_versions v JOIN mlops.models m USING (model_id) WHERE m.name = 'p';
 
+DROP TABLE keyed_accounts, visits_by_day, only_keys;
 DROP EXTENSION mlops;
 DROP OWNED BY trainer;
 DROP ROLE trainer;

@@ -13,21 +13,21 @@ $node->append_conf('postgresql.conf', "shared_preload_libraries = 'mlops'\n");
 $node->start;
 $node->safe_psql('postgres', q{
     CREATE EXTENSION mlops;
-    SELECT mlops.adwin_create('d');
-    SELECT mlops.adwin_update('d', (g % 2)::float8) FROM generate_series(1, 500) g;
+    SELECT mlops.create_adwin('d');
+    SELECT mlops.update_adwin('d', (g % 2)::float8) FROM generate_series(1, 500) g;
 });
 
 # session 1 updates inside an open transaction; session 2 must wait for it
 my $s1 = $node->background_psql('postgres');
 $s1->query_safe('BEGIN');
-$s1->query_safe(q{SELECT mlops.adwin_update('d', 1)});
+$s1->query_safe(q{SELECT mlops.update_adwin('d', 1)});
 my $s2 = $node->background_psql('postgres');
 $s2->query_until(qr/started/, q{\echo started
-SELECT mlops.adwin_update('d', 0);
+SELECT mlops.update_adwin('d', 0);
 \echo done
 });
 $node->poll_query_until('postgres',
-    q{SELECT count(*) > 0 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%adwin_update%'})
+    q{SELECT count(*) > 0 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%update_adwin%'})
   or die 'session 2 did not wait';
 $s1->query_safe('COMMIT');
 $s2->query_until(qr/done/, '');
@@ -40,7 +40,7 @@ for my $i (1 .. 2)
 {
 	my $s = $node->background_psql('postgres');
 	$s->query_until(qr/go/, q{\echo go
-SELECT count(mlops.adwin_update('d', (g % 3)::float8)) FROM generate_series(1, 400) g;
+SELECT count(mlops.update_adwin('d', (g % 3)::float8)) FROM generate_series(1, 400) g;
 \echo finished
 });
 	push @loops, $s;
@@ -56,7 +56,7 @@ $node->restart;
 is($node->safe_psql('postgres',
 	q{SELECT width, mean, variance, updates, detections, md5(state) FROM mlops.adwin_detectors WHERE name = 'd'}),
    $before, 'state unchanged after restart');
-$node->safe_psql('postgres', q{SELECT mlops.adwin_update('d', 10) FROM generate_series(1, 200)});
+$node->safe_psql('postgres', q{SELECT mlops.update_adwin('d', 10) FROM generate_series(1, 200)});
 my $detections = $node->safe_psql('postgres', q{SELECT detections FROM mlops.adwin_detectors WHERE name = 'd'});
 cmp_ok($detections, '>=', 1, 'the restarted detector still sees the jump to 10');
 $before = $node->safe_psql('postgres',

@@ -1,4 +1,4 @@
-/* unit-sources: src/drift/stats.c */
+/* unit-sources: src/drift/stats.c src/drift/stats_ks.c src/drift/stats_chi2.c src/drift/stats_adwin.c */
 /*-------------------------------------------------------------------------
  *
  * test_stats.c
