@@ -26,7 +26,8 @@ OBJS = \
 	src/mlops.o \
 	src/common/catalog.o src/common/dataset.o src/common/evalmetrics.o src/common/guc.o \
 	src/common/metrics.o src/common/modelref.o src/common/security.o \
-	src/xgb/modelcheck.o src/xgb/xgb.o \
+	src/xgb/modelcheck.o src/xgb/modelcheck_canon.o src/xgb/modelcheck_json.o \
+	src/xgb/modelcheck_ubjson.o src/xgb/modelcheck_validate.o src/xgb/xgb.o \
 	src/registry/model_import.o src/registry/registry.o \
 	src/train/train.o \
 	src/serve/health.o src/serve/model_cache.o src/serve/predict.o src/serve/prediction_stats.o \
