@@ -29,7 +29,8 @@ OBJS = \
 	src/xgb/modelcheck.o src/xgb/modelcheck_canon.o src/xgb/modelcheck_json.o \
 	src/xgb/modelcheck_ubjson.o src/xgb/modelcheck_validate.o src/xgb/xgb.o \
 	src/registry/model_import.o src/registry/registry.o \
-	src/train/train.o \
+	src/train/train.o src/train/train_boost.o src/train/train_metrics.o src/train/train_progress.o \
+	src/train/train_tracking.o \
 	src/serve/health.o src/serve/model_cache.o src/serve/predict.o src/serve/prediction_stats.o \
 	src/drift/adwin_sql.o src/drift/drift.o src/drift/stats.o \
 	src/monitor/alerts.o src/monitor/expr.o src/monitor/monitoring.o \
