@@ -10,6 +10,7 @@ tables.  Prints TAP; reads the connection from the libpq environment.
 import datetime
 import math
 import sys
+import warnings
 
 import numpy as np
 import psycopg2
@@ -151,6 +152,24 @@ def regression_offset():
     want = skm.r2_score(y, yp)
     ok(close(m["r2"], want, 1e-8), "regression with a 1e6 offset: r2 stays accurate",
        "got %r want %r" % (m["r2"], want))
+
+
+@test
+def regression_one_row():
+    # r2 is not defined with fewer than two samples: scikit-learn gives nan, model_metrics null
+    monitor("one", "regression", '{"rmse": 1}')
+    record("one", [1.5], [2.0])
+    m = model_metrics("one")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = skm.r2_score([2.0], [1.5])
+    ok(math.isnan(want) and "r2" in m and m["r2"] is None, "one regression row: r2 null (scikit-learn: nan)",
+       "got %r want %r" % (m.get("r2"), want))
+    ok(close(m["mae"], skm.mean_absolute_error([2.0], [1.5])), "one regression row: mae as scikit-learn", m)
+    record("one", [3.0], [2.5], start=1)
+    m = model_metrics("one")
+    want = skm.r2_score([2.0, 2.5], [1.5, 3.0])
+    ok(close(m["r2"], want), "two regression rows: r2_score", "got %r want %r" % (m["r2"], want))
 
 
 @test
