@@ -33,7 +33,7 @@ OBJS = \
 	src/train/train_tracking.o \
 	src/serve/health.o src/serve/model_cache.o src/serve/predict.o src/serve/prediction_stats.o \
 	src/drift/adwin_sql.o src/drift/drift.o src/drift/stats.o \
-	src/monitor/alerts.o src/monitor/expr.o src/monitor/monitoring.o \
+	src/monitor/alerts.o src/monitor/classes.o src/monitor/expr.o src/monitor/monitoring.o \
 	src/sched/cron.o src/sched/cron_pg.o src/sched/jobs.o src/sched/jobworker.o \
 	src/sched/pipelines.o src/sched/scheduler.o src/sched/scheduler_db.o
 # every object depends on every header: a header change rebuilds everything (no stale workers)

@@ -27,7 +27,12 @@ CREATE TABLE mlops.monitors (
     drift_reference  text,
     drift_source     text,
     created_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    created_by       name NOT NULL
+    created_by       name NOT NULL,
+    -- classification: the class labels of the model version labels are judged by (code c is
+    -- classes[c + 1]), that version, and when they were learned (see _monitor_classes)
+    classes            text[],
+    classes_version    integer,
+    classes_learned_at timestamptz
 );
 REVOKE ALL ON mlops.monitors FROM PUBLIC;
 
@@ -120,6 +125,24 @@ CREATE FUNCTION mlops._check_observation(problem_type text, prediction float8, a
     AS 'MODULE_PATHNAME', 'mlops_check_observation';
 REVOKE ALL ON FUNCTION mlops._check_observation(text, float8, float8) FROM PUBLIC;
 
+-- _model_classes returns the class labels of a model version's input_schema in code order,
+-- NULL when it lists none (src/monitor/classes.c).
+CREATE FUNCTION mlops._model_classes(input_schema jsonb)
+    RETURNS text[]
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'mlops_model_classes';
+REVOKE ALL ON FUNCTION mlops._model_classes(jsonb) FROM PUBLIC;
+
+-- _check_labels raises a clear error unless prediction and actual (each skipped when NULL) are
+-- class codes of a model's classes (a probability only for a binary model); NULL classes check
+-- nothing.
+CREATE FUNCTION mlops._check_labels(model text, version integer, classes text[],
+                                    prediction float8, actual float8)
+    RETURNS void
+    LANGUAGE C IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'mlops_check_labels';
+REVOKE ALL ON FUNCTION mlops._check_labels(text, integer, text[], float8, float8) FROM PUBLIC;
+
 -- _alert_condition_metrics parses a condition and returns the metric names
 -- it reads, or raises the syntax or type error with its position.
 CREATE FUNCTION mlops._alert_condition_metrics(condition text)
@@ -170,6 +193,49 @@ END
 $$;
 REVOKE ALL ON FUNCTION mlops._monitor_for(text, boolean) FROM PUBLIC;
 
+-- _monitor_classes returns a classification monitor with the classes of its model's current
+-- version (the Production version, else the newest), learning them again when that version is
+-- not the one they were learned from (another number, or registered since: a model dropped and
+-- registered anew), and storing them unless the transaction is read-only or another session is
+-- storing them.
+CREATE FUNCTION mlops._monitor_classes(m mlops.monitors)
+    RETURNS mlops.monitors
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    cur_version integer;
+    cur_created timestamptz;
+BEGIN
+    IF m.problem_type OPERATOR(pg_catalog.<>) 'classification' THEN
+        RETURN m;
+    END IF;
+    SELECT v.version, v.created_at INTO cur_version, cur_created
+      FROM mlops.models mo JOIN mlops.model_versions v ON v.model_id OPERATOR(pg_catalog.=) mo.model_id
+     WHERE mo.name OPERATOR(pg_catalog.=) m.model
+     ORDER BY v.stage OPERATOR(pg_catalog.=) 'Production' DESC, v.version DESC
+     LIMIT 1;
+    IF cur_version IS NOT DISTINCT FROM m.classes_version
+       AND (cur_version IS NULL OR cur_created OPERATOR(pg_catalog.<) m.classes_learned_at) THEN
+        RETURN m;
+    END IF;
+    m.classes := (SELECT mlops._model_classes(v.input_schema)
+                    FROM mlops.models mo JOIN mlops.model_versions v ON v.model_id OPERATOR(pg_catalog.=) mo.model_id
+                   WHERE mo.name OPERATOR(pg_catalog.=) m.model AND v.version OPERATOR(pg_catalog.=) cur_version);
+    m.classes_version := cur_version;
+    m.classes_learned_at := pg_catalog.now();
+    IF NOT pg_catalog.current_setting('transaction_read_only')::boolean THEN
+        UPDATE mlops.monitors mm
+           SET classes = m.classes, classes_version = m.classes_version, classes_learned_at = m.classes_learned_at
+         WHERE mm.monitor_id OPERATOR(pg_catalog.=) (SELECT l.monitor_id FROM mlops.monitors l
+                                                      WHERE l.monitor_id OPERATOR(pg_catalog.=) m.monitor_id
+                                                        FOR UPDATE SKIP LOCKED);
+    END IF;
+    RETURN m;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._monitor_classes(mlops.monitors) FROM PUBLIC;
+
 ------------------------------------------------------------------------
 -- Performance monitors
 ------------------------------------------------------------------------
@@ -183,7 +249,7 @@ CREATE FUNCTION mlops._impl_create_monitor(model text, problem_type text, baseli
 #variable_conflict use_variable
 DECLARE
     bad text;
-    new_id bigint;
+    m mlops.monitors;
 BEGIN
     IF model IS NULL OR model OPERATOR(pg_catalog.!~) '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$' THEN
         RAISE EXCEPTION 'invalid model name %', COALESCE(pg_catalog.quote_literal(model), 'NULL')
@@ -239,12 +305,14 @@ BEGIN
     END IF;
     INSERT INTO mlops.monitors (model, problem_type, baseline_metrics, window_size, tolerance, created_by)
     VALUES (model, problem_type, baseline_metrics, window_size, tolerance, mlops.current_actor())
-    RETURNING monitors.monitor_id INTO new_id;
+    RETURNING * INTO m;
+    m := mlops._monitor_classes(m);
     PERFORM mlops._audit_event('monitor.create', 'monitor', model,
-        pg_catalog.jsonb_build_object('monitor_id', new_id, 'problem_type', problem_type,
+        pg_catalog.jsonb_build_object('monitor_id', m.monitor_id, 'problem_type', problem_type,
                                       'baseline_metrics', baseline_metrics,
-                                      'window_size', window_size, 'tolerance', tolerance));
-    RETURN new_id;
+                                      'window_size', window_size, 'tolerance', tolerance,
+                                      'classes', m.classes, 'classes_version', m.classes_version));
+    RETURN m.monitor_id;
 END
 $$;
 REVOKE ALL ON FUNCTION mlops._impl_create_monitor(text, text, jsonb, integer, float8) FROM PUBLIC;
@@ -308,9 +376,10 @@ CREATE FUNCTION mlops._impl_record_prediction(model text, prediction float8, act
     AS $$
 #variable_conflict use_variable
 DECLARE
-    m mlops.monitors := mlops._monitor_for(model);
+    m mlops.monitors := mlops._monitor_classes(mlops._monitor_for(model));
 BEGIN
     PERFORM mlops._check_observation(m.problem_type, prediction, actual);
+    PERFORM mlops._check_labels(model, m.classes_version, m.classes, prediction, actual);
     IF recorded_at IS NULL OR NOT pg_catalog.isfinite(recorded_at) THEN
         RAISE EXCEPTION 'recorded_at must be a finite timestamp'
             USING ERRCODE = 'invalid_parameter_value',
@@ -342,7 +411,7 @@ CREATE FUNCTION mlops._impl_record_actual(model text, prediction_id text, actual
     AS $$
 #variable_conflict use_variable
 DECLARE
-    m mlops.monitors := mlops._monitor_for(model);
+    m mlops.monitors := mlops._monitor_classes(mlops._monitor_for(model));
     p float8;
 BEGIN
     IF prediction_id IS NULL OR actual IS NULL THEN
@@ -360,6 +429,7 @@ BEGIN
                   HINT = 'Record it first with mlops.record_prediction(model, prediction, prediction_id => ...).';
     END IF;
     PERFORM mlops._check_observation(m.problem_type, p, actual);
+    PERFORM mlops._check_labels(model, m.classes_version, m.classes, NULL, actual);
     UPDATE mlops.monitor_predictions mp SET actual = actual, labelled_at = pg_catalog.now()
      WHERE mp.monitor_id OPERATOR(pg_catalog.=) m.monitor_id
        AND mp.prediction_id OPERATOR(pg_catalog.=) prediction_id;

@@ -8,8 +8,12 @@
  * window_size predictions that have an actual value, optionally only those
  * recorded since a time) through a cursor in batches, feeding each pair to
  * the one-pass accumulators of metrics.c, and returns the metrics as jsonb.
- * Reading mlops.monitor_predictions needs the extension owner's rights; no
- * user SQL runs here, so the whole read happens between MlopsBeginOwner and
+ * A classification monitor that knows its model's classes (classes.c)
+ * declares them to the accumulator first and refuses a window holding a
+ * label that is not one of them.  Reading mlops.monitors (through
+ * mlops._monitor_classes, which may store relearned classes) and
+ * mlops.monitor_predictions needs the extension owner's rights; no user SQL
+ * runs here, so the whole read happens between MlopsBeginOwner and
  * MlopsEndOwner.  The classification accumulator keeps the scores for ROC
  * AUC in malloc'd memory; a reset callback on the calling memory context
  * frees it if an error interrupts the read.
@@ -32,9 +36,14 @@
 #include "utils/timestamp.h"
 
 #include "common/common.h"
+#include "monitor/monitor.h"
 
 /* rows fetched from the cursor at a time */
 #define MONITOR_FETCH_ROWS 1000
+
+/* why a window can hold a label that is not one of the model's classes */
+#define WINDOW_LABEL_HINT "The labelled window holds predictions recorded for another version of the model; " \
+	"pass since => a time after the model changed."
 
 PG_FUNCTION_INFO_V1(mlops_check_observation);
 PG_FUNCTION_INFO_V1(mlops_model_metrics);
@@ -54,6 +63,7 @@ typedef struct MetricsWindow
 	bool		has_since;
 	Datum		since;			/* timestamptz, when has_since */
 	ClassificationAcc *cacc;	/* classification */
+	MonitorClasses *classes;	/* classification, when the model's are known */
 	RegressionAcc racc;			/* regression */
 	int64		labelled;
 	int64		unlabelled;
@@ -62,6 +72,7 @@ typedef struct MetricsWindow
 } MetricsWindow;
 
 static void ReadMonitor(MetricsWindow *w, int32 window_size);
+static void DeclareClasses(MetricsWindow *w, Datum classes, Datum version);
 static void ReadWindow(MetricsWindow *w);
 static void CountUnlabelled(MetricsWindow *w);
 static char *MetricsJson(MetricsWindow *w);
@@ -152,9 +163,11 @@ ReadMonitor(MetricsWindow *w, int32 window_size)
 	int			rc;
 
 	args[0] = CStringGetTextDatum(w->model);
-	rc = SPI_execute_with_args("SELECT m.monitor_id, m.problem_type, m.window_size FROM mlops.monitors m"
+	/* _monitor_classes relearns the model's classes when its version changed */
+	rc = SPI_execute_with_args("SELECT c.monitor_id, c.problem_type, c.window_size, c.classes, c.classes_version"
+							   " FROM mlops.monitors m, LATERAL mlops._monitor_classes(m) c"
 							   " WHERE m.model OPERATOR(pg_catalog.=) $1",
-							   1, (Oid[]) {TEXTOID}, args, NULL, true, 1);
+							   1, (Oid[]) {TEXTOID}, args, NULL, false, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "reading the monitor of \"%s\" failed: %s", w->model, SPI_result_code_string(rc));
 	if (SPI_processed == 0)
@@ -171,6 +184,7 @@ ReadMonitor(MetricsWindow *w, int32 window_size)
 	if (w->classification)
 	{
 		MemoryContextCallback *cb;
+		Datum		classes = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull);
 
 		w->cacc = MemoryContextAlloc(callcxt, sizeof(ClassificationAcc));
 		ClassificationAccInit(w->cacc);
@@ -178,9 +192,33 @@ ReadMonitor(MetricsWindow *w, int32 window_size)
 		cb->func = FreeClassificationAcc;
 		cb->arg = w->cacc;
 		MemoryContextRegisterResetCallback(callcxt, cb);
+		if (!isnull)
+			DeclareClasses(w, classes,
+						   SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull));
 	}
 	else
 		RegressionAccInit(&w->racc);
+}
+
+/*
+ * DeclareClasses keeps the model's classes (a text[] learned from version)
+ * in w and declares their codes to the accumulator, so that the averages
+ * are over the model's classes whichever labels the window holds.
+ */
+static void
+DeclareClasses(MetricsWindow *w, Datum classes, Datum version)
+{
+	MemoryContext old = MemoryContextSwitchTo(w->callcxt);
+	char		err[256];
+
+	w->classes = palloc(sizeof(MonitorClasses));
+	MonitorClassesInit(w->classes, w->model, DatumGetInt32(version), DatumGetArrayTypePCopy(classes));
+	MemoryContextSwitchTo(old);
+	for (int c = 0; c < w->classes->nclasses; c++)
+		if (!ClassificationAccDeclareClass(w->cacc, (double) c, err, sizeof(err)))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("cannot compute the metrics of model \"%s\": %s", w->model, err)));
 }
 
 /*
@@ -224,6 +262,11 @@ ReadWindow(MetricsWindow *w)
 
 			w->oldest = DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &isnull));
 			w->have_oldest = true;
+			if (w->classes)
+			{
+				MonitorCheckLabel(w->classes, true, prediction, WINDOW_LABEL_HINT);
+				MonitorCheckLabel(w->classes, false, actual, WINDOW_LABEL_HINT);
+			}
 			if (w->classification)
 				ok = ClassificationAccAdd(w->cacc, prediction, actual, err, sizeof(err));
 			else
