@@ -23,7 +23,7 @@
 -- ==== monitoring and alerts ====
 -- 0.2.0: classification monitors learn their model's classes
 ALTER TABLE mlops.monitors ADD COLUMN classes text[], ADD COLUMN classes_version integer,
-    ADD COLUMN classes_learned_at timestamptz;
+    ADD COLUMN classes_version_created_at timestamptz;
 
 CREATE FUNCTION mlops._model_classes(input_schema jsonb)
     RETURNS text[]
@@ -56,17 +56,18 @@ BEGIN
      ORDER BY v.stage OPERATOR(pg_catalog.=) 'Production' DESC, v.version DESC
      LIMIT 1;
     IF cur_version IS NOT DISTINCT FROM m.classes_version
-       AND (cur_version IS NULL OR cur_created OPERATOR(pg_catalog.<) m.classes_learned_at) THEN
+       AND cur_created IS NOT DISTINCT FROM m.classes_version_created_at THEN
         RETURN m;
     END IF;
     m.classes := (SELECT mlops._model_classes(v.input_schema)
                     FROM mlops.models mo JOIN mlops.model_versions v ON v.model_id OPERATOR(pg_catalog.=) mo.model_id
                    WHERE mo.name OPERATOR(pg_catalog.=) m.model AND v.version OPERATOR(pg_catalog.=) cur_version);
     m.classes_version := cur_version;
-    m.classes_learned_at := pg_catalog.now();
+    m.classes_version_created_at := cur_created;
     IF NOT pg_catalog.current_setting('transaction_read_only')::boolean THEN
         UPDATE mlops.monitors mm
-           SET classes = m.classes, classes_version = m.classes_version, classes_learned_at = m.classes_learned_at
+           SET classes = m.classes, classes_version = m.classes_version,
+               classes_version_created_at = m.classes_version_created_at
          WHERE mm.monitor_id OPERATOR(pg_catalog.=) (SELECT l.monitor_id FROM mlops.monitors l
                                                       WHERE l.monitor_id OPERATOR(pg_catalog.=) m.monitor_id
                                                         FOR UPDATE SKIP LOCKED);

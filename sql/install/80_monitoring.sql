@@ -29,10 +29,10 @@ CREATE TABLE mlops.monitors (
     created_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
     created_by       name NOT NULL,
     -- classification: the class labels of the model version labels are judged by (code c is
-    -- classes[c + 1]), that version, and when they were learned (see _monitor_classes)
-    classes            text[],
-    classes_version    integer,
-    classes_learned_at timestamptz
+    -- classes[c + 1]), and that version: its number and when it was registered (_monitor_classes)
+    classes                    text[],
+    classes_version            integer,
+    classes_version_created_at timestamptz
 );
 REVOKE ALL ON mlops.monitors FROM PUBLIC;
 
@@ -195,9 +195,9 @@ REVOKE ALL ON FUNCTION mlops._monitor_for(text, boolean) FROM PUBLIC;
 
 -- _monitor_classes returns a classification monitor with the classes of its model's current
 -- version (the Production version, else the newest), learning them again when that version is
--- not the one they were learned from (another number, or registered since: a model dropped and
--- registered anew), and storing them unless the transaction is read-only or another session is
--- storing them.
+-- not the one they were learned from (another number, or another registration time: a model
+-- dropped and registered anew), and storing them unless the transaction is read-only or another
+-- session is storing them.
 CREATE FUNCTION mlops._monitor_classes(m mlops.monitors)
     RETURNS mlops.monitors
     LANGUAGE plpgsql
@@ -216,17 +216,18 @@ BEGIN
      ORDER BY v.stage OPERATOR(pg_catalog.=) 'Production' DESC, v.version DESC
      LIMIT 1;
     IF cur_version IS NOT DISTINCT FROM m.classes_version
-       AND (cur_version IS NULL OR cur_created OPERATOR(pg_catalog.<) m.classes_learned_at) THEN
+       AND cur_created IS NOT DISTINCT FROM m.classes_version_created_at THEN
         RETURN m;
     END IF;
     m.classes := (SELECT mlops._model_classes(v.input_schema)
                     FROM mlops.models mo JOIN mlops.model_versions v ON v.model_id OPERATOR(pg_catalog.=) mo.model_id
                    WHERE mo.name OPERATOR(pg_catalog.=) m.model AND v.version OPERATOR(pg_catalog.=) cur_version);
     m.classes_version := cur_version;
-    m.classes_learned_at := pg_catalog.now();
+    m.classes_version_created_at := cur_created;
     IF NOT pg_catalog.current_setting('transaction_read_only')::boolean THEN
         UPDATE mlops.monitors mm
-           SET classes = m.classes, classes_version = m.classes_version, classes_learned_at = m.classes_learned_at
+           SET classes = m.classes, classes_version = m.classes_version,
+               classes_version_created_at = m.classes_version_created_at
          WHERE mm.monitor_id OPERATOR(pg_catalog.=) (SELECT l.monitor_id FROM mlops.monitors l
                                                       WHERE l.monitor_id OPERATOR(pg_catalog.=) m.monitor_id
                                                         FOR UPDATE SKIP LOCKED);

@@ -9,8 +9,8 @@
  * from its model's current version (the Production version, else the
  * newest) when it is created and whenever that version changes
  * (mlops._monitor_classes in sql/install/80_monitoring.sql keeps
- * mlops.monitors.classes, classes_version and classes_learned_at and calls
- * mlops._model_classes here, which reads the schema with
+ * mlops.monitors.classes, classes_version and classes_version_created_at
+ * and calls mlops._model_classes here, which reads the schema with
  * ModelSchemaFromJsonb, as serving does).  Once the classes are known:
  *
  *	- record_prediction and record_actual refuse a label that is not one of
