@@ -1,5 +1,5 @@
 -- Monitoring: performance monitors over recorded predictions and their
--- labels, alert rules in a safe expression language (src/expr.c), alerts
+-- labels, alert rules in a safe expression language (src/monitor/expr.c), alerts
 -- sent on the NOTIFY channel mlops_alerts, the dashboard view and the
 -- Prometheus export.  docs/monitoring.md describes every object here.
 --
@@ -8,7 +8,7 @@
 -- (serving), mlops.drift_results and mlops.detect_drift (drift),
 -- mlops.job_runs / mlops.jobs (scheduler).  monitoring_pipeline is one of
 -- the scheduler's pipelines: its public function is the pipeline trampoline
--- (src/pipelines.c), which records each run in mlops.pipeline_runs
+-- (src/sched/pipelines.c), which records each run in mlops.pipeline_runs
 -- (sql/install/70_scheduler.sql).
 
 ------------------------------------------------------------------------
@@ -441,7 +441,7 @@ CREATE FUNCTION mlops.record_actual(model text, prediction_id text, actual float
     RETURNS void LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
 REVOKE ALL ON FUNCTION mlops.record_actual(text, text, float8) FROM PUBLIC;
 
--- model_metrics reads the labelled window in one pass, in C (src/monitoring.c).
+-- model_metrics reads the labelled window in one pass, in C (src/monitor/monitoring.c).
 CREATE FUNCTION mlops.model_metrics(model text, since timestamptz DEFAULT NULL, window_size integer DEFAULT NULL)
     RETURNS jsonb
     LANGUAGE C VOLATILE
@@ -649,7 +649,7 @@ CREATE FUNCTION mlops.set_alert_rule_enabled(rule_id text, enabled boolean)
     RETURNS void LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
 REVOKE ALL ON FUNCTION mlops.set_alert_rule_enabled(text, boolean) FROM PUBLIC;
 
--- check_alerts evaluates every enabled rule in C (src/alerts.c).
+-- check_alerts evaluates every enabled rule in C (src/monitor/alerts.c).
 CREATE FUNCTION mlops.check_alerts(metrics jsonb, source text DEFAULT NULL)
     RETURNS SETOF mlops.alerts
     LANGUAGE C VOLATILE
@@ -940,7 +940,7 @@ REVOKE ALL ON FUNCTION mlops.current_metrics(text) FROM PUBLIC;
 
 -- The monitoring pipeline is declared like the scheduler's pipelines
 -- (sql/install/75_pipelines.sql): mlops.monitoring_pipeline is LANGUAGE C
--- with mlops_pipeline_trampoline (src/pipelines.c) as its body, which calls
+-- with mlops_pipeline_trampoline (src/sched/pipelines.c) as its body, which calls
 -- mlops._impl_monitoring_pipeline as the caller (detect_drift reads the
 -- caller's data) and records the returned document in mlops.pipeline_runs
 -- and the audit log as the extension owner.  The implementation raises only
