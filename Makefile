@@ -24,19 +24,55 @@ MODULE_big = mlops
 # one folder per subsystem; see CONTRIBUTING.md for the map and the include rule
 OBJS = \
 	src/mlops.o \
-	src/common/catalog.o src/common/dataset.o src/common/dataset_encode.o \
-	src/common/dataset_schema.o src/common/evalmetrics.o src/common/guc.o \
-	src/common/metrics.o src/common/modelref.o src/common/security.o src/common/source.o \
-	src/xgb/modelcheck.o src/xgb/xgb.o \
-	src/registry/model_import.o src/registry/registry.o \
+	src/common/catalog.o \
+	src/common/dataset.o \
+	src/common/dataset_encode.o \
+	src/common/dataset_schema.o \
+	src/common/evalmetrics.o \
+	src/common/guc.o \
+	src/common/metrics.o \
+	src/common/modelref.o \
+	src/common/security.o \
+	src/common/source.o \
+	src/drift/adwin_sql.o \
+	src/drift/categories.o \
+	src/drift/detect.o \
+	src/drift/drift.o \
+	src/drift/reference.o \
+	src/drift/reference_model.o \
+	src/drift/sample.o \
+	src/drift/stats.o \
+	src/drift/stats_adwin.o \
+	src/drift/stats_chi2.o \
+	src/drift/stats_ks.o \
+	src/monitor/alerts.o \
+	src/monitor/classes.o \
+	src/monitor/expr.o \
+	src/monitor/monitoring.o \
+	src/registry/model_import.o \
+	src/registry/registry.o \
+	src/sched/cron.o \
+	src/sched/cron_pg.o \
+	src/sched/jobs.o \
+	src/sched/jobworker.o \
+	src/sched/pipelines.o \
+	src/sched/scheduler.o \
+	src/sched/scheduler_db.o \
+	src/serve/health.o \
+	src/serve/model_cache.o \
+	src/serve/predict.o \
+	src/serve/prediction_stats.o \
 	src/train/train.o \
-	src/serve/health.o src/serve/model_cache.o src/serve/predict.o src/serve/prediction_stats.o \
-	src/drift/adwin_sql.o src/drift/categories.o src/drift/detect.o src/drift/drift.o \
-	src/drift/reference.o src/drift/reference_model.o src/drift/sample.o \
-	src/drift/stats.o src/drift/stats_adwin.o src/drift/stats_chi2.o src/drift/stats_ks.o \
-	src/monitor/alerts.o src/monitor/expr.o src/monitor/monitoring.o \
-	src/sched/cron.o src/sched/cron_pg.o src/sched/jobs.o src/sched/jobworker.o \
-	src/sched/pipelines.o src/sched/scheduler.o src/sched/scheduler_db.o
+	src/train/train_boost.o \
+	src/train/train_metrics.o \
+	src/train/train_progress.o \
+	src/train/train_tracking.o \
+	src/xgb/modelcheck.o \
+	src/xgb/modelcheck_canon.o \
+	src/xgb/modelcheck_json.o \
+	src/xgb/modelcheck_ubjson.o \
+	src/xgb/modelcheck_validate.o \
+	src/xgb/xgb.o
 # every object depends on every header: a header change rebuilds everything (no stale workers)
 $(OBJS): $(wildcard src/*/*.h)
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql

@@ -1,4 +1,4 @@
--- Training XGBoost models in the database (src/train.c, src/dataset.c).
+-- Training XGBoost models in the database (src/train/, src/common/dataset.c).
 -- mlops.train reads its source as the calling user (SECURITY INVOKER) and
 -- writes the run and the model version as the extension owner.
 

@@ -1,5 +1,5 @@
 -- Monitoring: performance monitors over recorded predictions and their
--- labels, alert rules in a safe expression language (src/expr.c), alerts
+-- labels, alert rules in a safe expression language (src/monitor/expr.c), alerts
 -- sent on the NOTIFY channel mlops_alerts, the dashboard view and the
 -- Prometheus export.  docs/monitoring.md describes every object here.
 --
@@ -8,7 +8,7 @@
 -- (serving), mlops.drift_results and mlops.detect_drift (drift),
 -- mlops.job_runs / mlops.jobs (scheduler).  monitoring_pipeline is one of
 -- the scheduler's pipelines: its public function is the pipeline trampoline
--- (src/pipelines.c), which records each run in mlops.pipeline_runs
+-- (src/sched/pipelines.c), which records each run in mlops.pipeline_runs
 -- (sql/install/70_scheduler.sql).
 
 ------------------------------------------------------------------------
@@ -27,7 +27,12 @@ CREATE TABLE mlops.monitors (
     drift_reference  text,
     drift_source     text,
     created_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    created_by       name NOT NULL
+    created_by       name NOT NULL,
+    -- classification: the class labels of the model version labels are judged by (code c is
+    -- classes[c + 1]), and that version: its number and when it was registered (_monitor_classes)
+    classes                    text[],
+    classes_version            integer,
+    classes_version_created_at timestamptz
 );
 REVOKE ALL ON mlops.monitors FROM PUBLIC;
 
@@ -120,6 +125,24 @@ CREATE FUNCTION mlops._check_observation(problem_type text, prediction float8, a
     AS 'MODULE_PATHNAME', 'mlops_check_observation';
 REVOKE ALL ON FUNCTION mlops._check_observation(text, float8, float8) FROM PUBLIC;
 
+-- _model_classes returns the class labels of a model version's input_schema in code order,
+-- NULL when it lists none (src/monitor/classes.c).
+CREATE FUNCTION mlops._model_classes(input_schema jsonb)
+    RETURNS text[]
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'mlops_model_classes';
+REVOKE ALL ON FUNCTION mlops._model_classes(jsonb) FROM PUBLIC;
+
+-- _check_labels raises a clear error unless prediction and actual (each skipped when NULL) are
+-- class codes of a model's classes (a probability only for a binary model); NULL classes check
+-- nothing.
+CREATE FUNCTION mlops._check_labels(model text, version integer, classes text[],
+                                    prediction float8, actual float8)
+    RETURNS void
+    LANGUAGE C IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'mlops_check_labels';
+REVOKE ALL ON FUNCTION mlops._check_labels(text, integer, text[], float8, float8) FROM PUBLIC;
+
 -- _alert_condition_metrics parses a condition and returns the metric names
 -- it reads, or raises the syntax or type error with its position.
 CREATE FUNCTION mlops._alert_condition_metrics(condition text)
@@ -170,6 +193,50 @@ END
 $$;
 REVOKE ALL ON FUNCTION mlops._monitor_for(text, boolean) FROM PUBLIC;
 
+-- _monitor_classes returns a classification monitor with the classes of its model's current
+-- version (the Production version, else the newest), learning them again when that version is
+-- not the one they were learned from (another number, or another registration time: a model
+-- dropped and registered anew), and storing them unless the transaction is read-only or another
+-- session is storing them.
+CREATE FUNCTION mlops._monitor_classes(m mlops.monitors)
+    RETURNS mlops.monitors
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    cur_version integer;
+    cur_created timestamptz;
+BEGIN
+    IF m.problem_type OPERATOR(pg_catalog.<>) 'classification' THEN
+        RETURN m;
+    END IF;
+    SELECT v.version, v.created_at INTO cur_version, cur_created
+      FROM mlops.models mo JOIN mlops.model_versions v ON v.model_id OPERATOR(pg_catalog.=) mo.model_id
+     WHERE mo.name OPERATOR(pg_catalog.=) m.model
+     ORDER BY v.stage OPERATOR(pg_catalog.=) 'Production' DESC, v.version DESC
+     LIMIT 1;
+    IF cur_version IS NOT DISTINCT FROM m.classes_version
+       AND cur_created IS NOT DISTINCT FROM m.classes_version_created_at THEN
+        RETURN m;
+    END IF;
+    m.classes := (SELECT mlops._model_classes(v.input_schema)
+                    FROM mlops.models mo JOIN mlops.model_versions v ON v.model_id OPERATOR(pg_catalog.=) mo.model_id
+                   WHERE mo.name OPERATOR(pg_catalog.=) m.model AND v.version OPERATOR(pg_catalog.=) cur_version);
+    m.classes_version := cur_version;
+    m.classes_version_created_at := cur_created;
+    IF NOT pg_catalog.current_setting('transaction_read_only')::boolean THEN
+        UPDATE mlops.monitors mm
+           SET classes = m.classes, classes_version = m.classes_version,
+               classes_version_created_at = m.classes_version_created_at
+         WHERE mm.monitor_id OPERATOR(pg_catalog.=) (SELECT l.monitor_id FROM mlops.monitors l
+                                                      WHERE l.monitor_id OPERATOR(pg_catalog.=) m.monitor_id
+                                                        FOR UPDATE SKIP LOCKED);
+    END IF;
+    RETURN m;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._monitor_classes(mlops.monitors) FROM PUBLIC;
+
 ------------------------------------------------------------------------
 -- Performance monitors
 ------------------------------------------------------------------------
@@ -183,7 +250,7 @@ CREATE FUNCTION mlops._impl_create_monitor(model text, problem_type text, baseli
 #variable_conflict use_variable
 DECLARE
     bad text;
-    new_id bigint;
+    m mlops.monitors;
 BEGIN
     IF model IS NULL OR model OPERATOR(pg_catalog.!~) '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$' THEN
         RAISE EXCEPTION 'invalid model name %', COALESCE(pg_catalog.quote_literal(model), 'NULL')
@@ -239,12 +306,14 @@ BEGIN
     END IF;
     INSERT INTO mlops.monitors (model, problem_type, baseline_metrics, window_size, tolerance, created_by)
     VALUES (model, problem_type, baseline_metrics, window_size, tolerance, mlops.current_actor())
-    RETURNING monitors.monitor_id INTO new_id;
+    RETURNING * INTO m;
+    m := mlops._monitor_classes(m);
     PERFORM mlops._audit_event('monitor.create', 'monitor', model,
-        pg_catalog.jsonb_build_object('monitor_id', new_id, 'problem_type', problem_type,
+        pg_catalog.jsonb_build_object('monitor_id', m.monitor_id, 'problem_type', problem_type,
                                       'baseline_metrics', baseline_metrics,
-                                      'window_size', window_size, 'tolerance', tolerance));
-    RETURN new_id;
+                                      'window_size', window_size, 'tolerance', tolerance,
+                                      'classes', m.classes, 'classes_version', m.classes_version));
+    RETURN m.monitor_id;
 END
 $$;
 REVOKE ALL ON FUNCTION mlops._impl_create_monitor(text, text, jsonb, integer, float8) FROM PUBLIC;
@@ -308,9 +377,10 @@ CREATE FUNCTION mlops._impl_record_prediction(model text, prediction float8, act
     AS $$
 #variable_conflict use_variable
 DECLARE
-    m mlops.monitors := mlops._monitor_for(model);
+    m mlops.monitors := mlops._monitor_classes(mlops._monitor_for(model));
 BEGIN
     PERFORM mlops._check_observation(m.problem_type, prediction, actual);
+    PERFORM mlops._check_labels(model, m.classes_version, m.classes, prediction, actual);
     IF recorded_at IS NULL OR NOT pg_catalog.isfinite(recorded_at) THEN
         RAISE EXCEPTION 'recorded_at must be a finite timestamp'
             USING ERRCODE = 'invalid_parameter_value',
@@ -342,7 +412,7 @@ CREATE FUNCTION mlops._impl_record_actual(model text, prediction_id text, actual
     AS $$
 #variable_conflict use_variable
 DECLARE
-    m mlops.monitors := mlops._monitor_for(model);
+    m mlops.monitors := mlops._monitor_classes(mlops._monitor_for(model));
     p float8;
 BEGIN
     IF prediction_id IS NULL OR actual IS NULL THEN
@@ -360,6 +430,7 @@ BEGIN
                   HINT = 'Record it first with mlops.record_prediction(model, prediction, prediction_id => ...).';
     END IF;
     PERFORM mlops._check_observation(m.problem_type, p, actual);
+    PERFORM mlops._check_labels(model, m.classes_version, m.classes, NULL, actual);
     UPDATE mlops.monitor_predictions mp SET actual = actual, labelled_at = pg_catalog.now()
      WHERE mp.monitor_id OPERATOR(pg_catalog.=) m.monitor_id
        AND mp.prediction_id OPERATOR(pg_catalog.=) prediction_id;
@@ -370,7 +441,7 @@ CREATE FUNCTION mlops.record_actual(model text, prediction_id text, actual float
     RETURNS void LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
 REVOKE ALL ON FUNCTION mlops.record_actual(text, text, float8) FROM PUBLIC;
 
--- model_metrics reads the labelled window in one pass, in C (src/monitoring.c).
+-- model_metrics reads the labelled window in one pass, in C (src/monitor/monitoring.c).
 CREATE FUNCTION mlops.model_metrics(model text, since timestamptz DEFAULT NULL, window_size integer DEFAULT NULL)
     RETURNS jsonb
     LANGUAGE C VOLATILE
@@ -578,7 +649,7 @@ CREATE FUNCTION mlops.set_alert_rule_enabled(rule_id text, enabled boolean)
     RETURNS void LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
 REVOKE ALL ON FUNCTION mlops.set_alert_rule_enabled(text, boolean) FROM PUBLIC;
 
--- check_alerts evaluates every enabled rule in C (src/alerts.c).
+-- check_alerts evaluates every enabled rule in C (src/monitor/alerts.c).
 CREATE FUNCTION mlops.check_alerts(metrics jsonb, source text DEFAULT NULL)
     RETURNS SETOF mlops.alerts
     LANGUAGE C VOLATILE
@@ -869,7 +940,7 @@ REVOKE ALL ON FUNCTION mlops.current_metrics(text) FROM PUBLIC;
 
 -- The monitoring pipeline is declared like the scheduler's pipelines
 -- (sql/install/75_pipelines.sql): mlops.monitoring_pipeline is LANGUAGE C
--- with mlops_pipeline_trampoline (src/pipelines.c) as its body, which calls
+-- with mlops_pipeline_trampoline (src/sched/pipelines.c) as its body, which calls
 -- mlops._impl_monitoring_pipeline as the caller (detect_drift reads the
 -- caller's data) and records the returned document in mlops.pipeline_runs
 -- and the audit log as the extension owner.  The implementation raises only

@@ -22,7 +22,8 @@
  * Regression.  MAE, MSE and RMSE from running sums; R² = 1 - SS_res/SS_tot
  * with SS_tot from Welford's running variance of the actual values (stable
  * in one pass), 1 when both are 0 and 0 when only SS_tot is (scikit-learn's
- * force_finite); MAPE = mean(|y - ŷ| / max(|y|, DBL_EPSILON)) as a fraction.
+ * force_finite), NaN with fewer than two pairs (scikit-learn: not
+ * well-defined with less than two samples); MAPE = mean(|y - ŷ| / max(|y|, DBL_EPSILON)) as a fraction.
  *
  * Errors (non-finite values, a prediction that is neither a label nor a
  * probability, too many classes) come back as false with a lower-case
@@ -394,7 +395,9 @@ RegressionAccFinish(const RegressionAcc *acc, RegressionMetrics *out,
 	out->mse = acc->sum_sq_error / (double) acc->n;
 	out->rmse = sqrt(out->mse);
 	out->mape = acc->sum_abs_pct_error / (double) acc->n;
-	if (acc->m2_actual != 0.0)
+	if (acc->n < 2)
+		out->r2 = NAN;			/* undefined, as scikit-learn says */
+	else if (acc->m2_actual != 0.0)
 		out->r2 = 1.0 - acc->sum_sq_error / acc->m2_actual;
 	else
 		out->r2 = (acc->sum_sq_error == 0.0) ? 1.0 : 0.0;

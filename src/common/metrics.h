@@ -89,7 +89,7 @@ typedef struct RegressionMetrics
 	double		mae;
 	double		mse;
 	double		rmse;
-	double		r2;
+	double		r2;				/* NaN with fewer than two pairs */
 	double		mape;			/* a fraction, as scikit-learn: 0.1 is 10% */
 } RegressionMetrics;
 

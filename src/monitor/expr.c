@@ -167,6 +167,9 @@ typedef struct Parser
 } Parser;
 
 static bool Tokenize(Parser *p);
+static bool ScanNumber(Parser *p, Token *t, size_t *pos);
+static bool ScanString(Parser *p, Token *t, size_t *pos);
+static bool ScanOperator(Parser *p, Token *t, size_t *pos);
 static int	ParseOr(Parser *p);
 static int	ParseAnd(Parser *p);
 static int	ParseNot(Parser *p);
@@ -393,6 +396,7 @@ Tokenize(Parser *p)
 		Token	   *t = &p->tokens[p->ntokens];
 		size_t		start;
 		unsigned char c;
+		bool		ok;
 
 		while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
 			i++;
@@ -408,55 +412,7 @@ Tokenize(Parser *p)
 		c = (unsigned char) s[i];
 
 		if (isdigit(c) || (c == '.' && i + 1 < n && isdigit((unsigned char) s[i + 1])))
-		{
-			char		buf[64];
-
-			while (i < n && isdigit((unsigned char) s[i]))
-				i++;
-			if (i < n && s[i] == '.')
-			{
-				i++;
-				while (i < n && isdigit((unsigned char) s[i]))
-					i++;
-			}
-			if (i < n && (s[i] == 'e' || s[i] == 'E'))
-			{
-				size_t		e = i + 1;
-
-				if (e < n && (s[e] == '+' || s[e] == '-'))
-					e++;
-				if (e >= n || !isdigit((unsigned char) s[e]))
-				{
-					Fail(p, EXPR_ERROR_SYNTAX, (int) start, "syntax error at position %zu: invalid number, an exponent needs digits",
-						 start + 1);
-					return false;
-				}
-				i = e;
-				while (i < n && isdigit((unsigned char) s[i]))
-					i++;
-			}
-			if (i < n && (isalpha((unsigned char) s[i]) || s[i] == '_' || s[i] == '.'))
-			{
-				Fail(p, EXPR_ERROR_SYNTAX, (int) start, "syntax error at position %zu: invalid number \"%.*s\"",
-					 start + 1, (int) (i - start + 1 > 20 ? 20 : i - start + 1), s + start);
-				return false;
-			}
-			if (i - start >= sizeof(buf))
-			{
-				Fail(p, EXPR_ERROR_SYNTAX, (int) start, "syntax error at position %zu: number is too long", start + 1);
-				return false;
-			}
-			memcpy(buf, s + start, i - start);
-			buf[i - start] = '\0';
-			t->kind = TK_NUMBER;
-			t->number = strtod(buf, NULL);
-			if (!isfinite(t->number))
-			{
-				Fail(p, EXPR_ERROR_SYNTAX, (int) start, "syntax error at position %zu: number \"%s\" is out of range",
-					 start + 1, buf);
-				return false;
-			}
-		}
+			ok = ScanNumber(p, t, &i);
 		else if (isalpha(c) || c == '_')
 		{
 			while (i < n && (isalnum((unsigned char) s[i]) || s[i] == '_' || s[i] == '.'))
@@ -473,72 +429,158 @@ Tokenize(Parser *p)
 				t->str = PoolAdd(p, s + start, i - start);
 				t->strlen = i - start;
 			}
+			ok = true;
 		}
 		else if (c == '"' || c == '\'')
-		{
-			char	   *dst = p->expr->pool + p->poolused;
-			size_t		len = 0;
-
-			i++;
-			while (i < n && s[i] != (char) c)
-			{
-				if (s[i] == '\\' && i + 1 < n)
-					i++;
-				dst[len++] = s[i++];
-			}
-			if (i >= n)
-			{
-				Fail(p, EXPR_ERROR_SYNTAX, (int) start, "syntax error at position %zu: unterminated string", start + 1);
-				return false;
-			}
-			i++;
-			dst[len] = '\0';
-			p->poolused += len + 1;
-			t->kind = TK_STRING;
-			t->str = dst;
-			t->strlen = len;
-		}
+			ok = ScanString(p, t, &i);
 		else
-		{
-			static const struct
-			{
-				const char *text;
-				TokenKind	kind;
-			}			ops[] =
-			{
-				/* two-byte operators first */
-				{"!=", TK_NE}, {"<=", TK_LE}, {">=", TK_GE},
-				{"(", TK_LPAREN}, {")", TK_RPAREN}, {"+", TK_PLUS}, {"-", TK_MINUS},
-				{"*", TK_STAR}, {"/", TK_SLASH}, {"=", TK_EQ}, {"<", TK_LT}, {">", TK_GT}
-			};
-			bool		matched = false;
-
-			for (size_t k = 0; k < sizeof(ops) / sizeof(ops[0]); k++)
-			{
-				size_t		len = strlen(ops[k].text);
-
-				if (i + len <= n && memcmp(s + i, ops[k].text, len) == 0)
-				{
-					t->kind = ops[k].kind;
-					i += len;
-					matched = true;
-					break;
-				}
-			}
-			if (!matched)
-			{
-				if (isprint(c))
-					Fail(p, EXPR_ERROR_SYNTAX, (int) start, "syntax error at position %zu: unexpected character \"%c\"%s",
-						 start + 1, c, c == '!' ? ", did you mean \"!=\"" : "");
-				else
-					Fail(p, EXPR_ERROR_SYNTAX, (int) start, "syntax error at position %zu: unexpected byte 0x%02x",
-						 start + 1, c);
-				return false;
-			}
-		}
+			ok = ScanOperator(p, t, &i);
+		if (!ok)
+			return false;
 		t->length = (int) (i - start);
 		p->ntokens++;
 	}
+}
+
+/*
+ * ScanNumber reads the number starting at *pos into t (decimal, optional
+ * fraction and exponent, finite) and advances *pos past it.
+ */
+static bool
+ScanNumber(Parser *p, Token *t, size_t *pos)
+{
+	const char *s = p->text;
+	size_t		n = p->textlen;
+	size_t		start = *pos;
+	size_t		i = start;
+	char		buf[64];
+
+	while (i < n && isdigit((unsigned char) s[i]))
+		i++;
+	if (i < n && s[i] == '.')
+	{
+		i++;
+		while (i < n && isdigit((unsigned char) s[i]))
+			i++;
+	}
+	if (i < n && (s[i] == 'e' || s[i] == 'E'))
+	{
+		size_t		e = i + 1;
+
+		if (e < n && (s[e] == '+' || s[e] == '-'))
+			e++;
+		if (e >= n || !isdigit((unsigned char) s[e]))
+		{
+			Fail(p, EXPR_ERROR_SYNTAX, (int) start, "syntax error at position %zu: invalid number, an exponent needs digits",
+				 start + 1);
+			return false;
+		}
+		i = e;
+		while (i < n && isdigit((unsigned char) s[i]))
+			i++;
+	}
+	if (i < n && (isalpha((unsigned char) s[i]) || s[i] == '_' || s[i] == '.'))
+	{
+		Fail(p, EXPR_ERROR_SYNTAX, (int) start, "syntax error at position %zu: invalid number \"%.*s\"",
+			 start + 1, (int) (i - start + 1 > 20 ? 20 : i - start + 1), s + start);
+		return false;
+	}
+	if (i - start >= sizeof(buf))
+	{
+		Fail(p, EXPR_ERROR_SYNTAX, (int) start, "syntax error at position %zu: number is too long", start + 1);
+		return false;
+	}
+	memcpy(buf, s + start, i - start);
+	buf[i - start] = '\0';
+	t->kind = TK_NUMBER;
+	t->number = strtod(buf, NULL);
+	if (!isfinite(t->number))
+	{
+		Fail(p, EXPR_ERROR_SYNTAX, (int) start, "syntax error at position %zu: number \"%s\" is out of range",
+			 start + 1, buf);
+		return false;
+	}
+	*pos = i;
+	return true;
+}
+
+/*
+ * ScanString reads the quoted string starting at *pos into t, unescaping
+ * it into the pool, and advances *pos past the closing quote.
+ */
+static bool
+ScanString(Parser *p, Token *t, size_t *pos)
+{
+	const char *s = p->text;
+	size_t		n = p->textlen;
+	size_t		start = *pos;
+	size_t		i = start + 1;
+	char		quote = s[start];
+	char	   *dst = p->expr->pool + p->poolused;
+	size_t		len = 0;
+
+	while (i < n && s[i] != quote)
+	{
+		if (s[i] == '\\' && i + 1 < n)
+			i++;
+		dst[len++] = s[i++];
+	}
+	if (i >= n)
+	{
+		Fail(p, EXPR_ERROR_SYNTAX, (int) start, "syntax error at position %zu: unterminated string", start + 1);
+		return false;
+	}
+	i++;
+	dst[len] = '\0';
+	p->poolused += len + 1;
+	t->kind = TK_STRING;
+	t->str = dst;
+	t->strlen = len;
+	*pos = i;
+	return true;
+}
+
+/*
+ * ScanOperator reads the operator or parenthesis at *pos into t and
+ * advances *pos past it; any other character is a syntax error.
+ */
+static bool
+ScanOperator(Parser *p, Token *t, size_t *pos)
+{
+	static const struct
+	{
+		const char *text;
+		TokenKind	kind;
+	}			ops[] =
+	{
+		/* two-byte operators first */
+		{"!=", TK_NE}, {"<=", TK_LE}, {">=", TK_GE},
+		{"(", TK_LPAREN}, {")", TK_RPAREN}, {"+", TK_PLUS}, {"-", TK_MINUS},
+		{"*", TK_STAR}, {"/", TK_SLASH}, {"=", TK_EQ}, {"<", TK_LT}, {">", TK_GT}
+	};
+	const char *s = p->text;
+	size_t		n = p->textlen;
+	size_t		i = *pos;
+	unsigned char c = (unsigned char) s[i];
+
+	for (size_t k = 0; k < sizeof(ops) / sizeof(ops[0]); k++)
+	{
+		size_t		len = strlen(ops[k].text);
+
+		if (i + len <= n && memcmp(s + i, ops[k].text, len) == 0)
+		{
+			t->kind = ops[k].kind;
+			*pos = i + len;
+			return true;
+		}
+	}
+	if (isprint(c))
+		Fail(p, EXPR_ERROR_SYNTAX, (int) i, "syntax error at position %zu: unexpected character \"%c\"%s",
+			 i + 1, c, c == '!' ? ", did you mean \"!=\"" : "");
+	else
+		Fail(p, EXPR_ERROR_SYNTAX, (int) i, "syntax error at position %zu: unexpected byte 0x%02x",
+			 i + 1, c);
+	return false;
 }
 
 /*

@@ -8,8 +8,12 @@
  * window_size predictions that have an actual value, optionally only those
  * recorded since a time) through a cursor in batches, feeding each pair to
  * the one-pass accumulators of metrics.c, and returns the metrics as jsonb.
- * Reading mlops.monitor_predictions needs the extension owner's rights; no
- * user SQL runs here, so the whole read happens between MlopsBeginOwner and
+ * A classification monitor that knows its model's classes (classes.c)
+ * declares them to the accumulator first and refuses a window holding a
+ * label that is not one of them.  Reading mlops.monitors (through
+ * mlops._monitor_classes, which may store relearned classes) and
+ * mlops.monitor_predictions needs the extension owner's rights; no user SQL
+ * runs here, so the whole read happens between MlopsBeginOwner and
  * MlopsEndOwner.  The classification accumulator keeps the scores for ROC
  * AUC in malloc'd memory; a reset callback on the calling memory context
  * frees it if an error interrupts the read.
@@ -32,13 +36,46 @@
 #include "utils/timestamp.h"
 
 #include "common/common.h"
+#include "monitor/monitor.h"
 
 /* rows fetched from the cursor at a time */
 #define MONITOR_FETCH_ROWS 1000
 
+/* why a window can hold a label that is not one of the model's classes */
+#define WINDOW_LABEL_HINT "The labelled window holds predictions recorded for another version of the model; " \
+	"pass since => a time after the model changed."
+
 PG_FUNCTION_INFO_V1(mlops_check_observation);
 PG_FUNCTION_INFO_V1(mlops_model_metrics);
 
+/*
+ * MetricsWindow is what mlops_model_metrics knows about one call: the
+ * monitor, the window asked for, the accumulator it feeds and the counts.
+ */
+typedef struct MetricsWindow
+{
+	MemoryContext callcxt;		/* the caller's: outlives SPI */
+	char	   *model;
+	int64		monitor_id;
+	char	   *problem_type;
+	bool		classification;
+	int32		window_size;
+	bool		has_since;
+	Datum		since;			/* timestamptz, when has_since */
+	ClassificationAcc *cacc;	/* classification */
+	MonitorClasses *classes;	/* classification, when the model's are known */
+	RegressionAcc racc;			/* regression */
+	int64		labelled;
+	int64		unlabelled;
+	bool		have_oldest;	/* oldest: when the oldest labelled row read */
+	TimestampTz oldest;			/* was recorded */
+} MetricsWindow;
+
+static void ReadMonitor(MetricsWindow *w, int32 window_size);
+static void DeclareClasses(MetricsWindow *w, Datum classes, Datum version);
+static void ReadWindow(MetricsWindow *w);
+static void CountUnlabelled(MetricsWindow *w);
+static char *MetricsJson(MetricsWindow *w);
 static void FreeClassificationAcc(void *arg);
 static void AppendNumber(StringInfo buf, const char *key, double value);
 static void AppendClassification(StringInfo buf, ClassificationAcc *acc);
@@ -81,85 +118,128 @@ mlops_check_observation(PG_FUNCTION_ARGS)
 Datum
 mlops_model_metrics(PG_FUNCTION_ARGS)
 {
-	MemoryContext callcxt = CurrentMemoryContext;
-	char	   *model;
+	MetricsWindow w;
 	MlopsOwnerSave save;
-	int64		monitor_id;
-	char	   *problem_type;
-	int32		window_size;
-	bool		classification;
-	ClassificationAcc *cacc = NULL;
-	RegressionAcc racc;
-	Datum		args[3];
-	char		nulls[3] = {' ', ' ', ' '};
-	Oid			types[3] = {INT8OID, TIMESTAMPTZOID, INT4OID};
-	Portal		portal;
-	int64		labelled = 0;
-	int64		unlabelled;
-	bool		have_oldest = false;
-	TimestampTz oldest = 0;
-	StringInfoData buf;
-	char		err[256];
-	int			rc;
 
+	memset(&w, 0, sizeof(w));
+	w.callcxt = CurrentMemoryContext;
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("model must not be null")));
-	model = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	w.model = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	if (!PG_ARGISNULL(2) && PG_GETARG_INT32(2) < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("window_size must be at least 1"),
 				 errdetail("Got %d.", PG_GETARG_INT32(2)),
 				 errhint("Pass NULL to use the monitor's window.")));
+	w.has_since = !PG_ARGISNULL(1);
+	if (w.has_since)
+		w.since = PG_GETARG_DATUM(1);
 
 	MlopsBeginOwner(&save);
 	SPI_connect();
+	ReadMonitor(&w, PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2));
+	ReadWindow(&w);
+	CountUnlabelled(&w);
+	SPI_finish();
+	MlopsEndOwner(&save);
 
-	args[0] = CStringGetTextDatum(model);
-	rc = SPI_execute_with_args("SELECT m.monitor_id, m.problem_type, m.window_size FROM mlops.monitors m"
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(MetricsJson(&w))));
+}
+
+/*
+ * ReadMonitor reads the monitor of w->model (its window unless window_size
+ * is given, that is above 0) and prepares the accumulator of its problem
+ * type.
+ */
+static void
+ReadMonitor(MetricsWindow *w, int32 window_size)
+{
+	MemoryContext callcxt = w->callcxt;
+	Datum		args[1];
+	bool		isnull;
+	int			rc;
+
+	args[0] = CStringGetTextDatum(w->model);
+	/* _monitor_classes relearns the model's classes when its version changed */
+	rc = SPI_execute_with_args("SELECT c.monitor_id, c.problem_type, c.window_size, c.classes, c.classes_version"
+							   " FROM mlops.monitors m, LATERAL mlops._monitor_classes(m) c"
 							   " WHERE m.model OPERATOR(pg_catalog.=) $1",
-							   1, (Oid[]) {TEXTOID}, args, NULL, true, 1);
+							   1, (Oid[]) {TEXTOID}, args, NULL, false, 1);
 	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "reading the monitor of \"%s\" failed: %s", model, SPI_result_code_string(rc));
+		elog(ERROR, "reading the monitor of \"%s\" failed: %s", w->model, SPI_result_code_string(rc));
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("model \"%s\" has no monitor", model),
+				 errmsg("model \"%s\" has no monitor", w->model),
 				 errhint("Create one with mlops.create_monitor(model, problem_type, baseline_metrics).")));
-	{
-		bool		isnull;
+	w->monitor_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	w->problem_type = MemoryContextStrdup(callcxt, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
+	w->window_size = window_size > 0 ? window_size
+		: DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+	w->classification = (strcmp(w->problem_type, "classification") == 0);
 
-		monitor_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		problem_type = MemoryContextStrdup(callcxt, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
-		window_size = PG_ARGISNULL(2)
-			? DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull))
-			: PG_GETARG_INT32(2);
-	}
-	classification = (strcmp(problem_type, "classification") == 0);
-
-	if (classification)
+	if (w->classification)
 	{
 		MemoryContextCallback *cb;
+		Datum		classes = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull);
 
-		cacc = MemoryContextAlloc(callcxt, sizeof(ClassificationAcc));
-		ClassificationAccInit(cacc);
+		w->cacc = MemoryContextAlloc(callcxt, sizeof(ClassificationAcc));
+		ClassificationAccInit(w->cacc);
 		cb = MemoryContextAlloc(callcxt, sizeof(MemoryContextCallback));
 		cb->func = FreeClassificationAcc;
-		cb->arg = cacc;
+		cb->arg = w->cacc;
 		MemoryContextRegisterResetCallback(callcxt, cb);
+		if (!isnull)
+			DeclareClasses(w, classes,
+						   SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull));
 	}
 	else
-		RegressionAccInit(&racc);
+		RegressionAccInit(&w->racc);
+}
 
-	/* the labelled window, newest first */
-	args[0] = Int64GetDatum(monitor_id);
-	if (PG_ARGISNULL(1))
-		nulls[1] = 'n';
+/*
+ * DeclareClasses keeps the model's classes (a text[] learned from version)
+ * in w and declares their codes to the accumulator, so that the averages
+ * are over the model's classes whichever labels the window holds.
+ */
+static void
+DeclareClasses(MetricsWindow *w, Datum classes, Datum version)
+{
+	MemoryContext old = MemoryContextSwitchTo(w->callcxt);
+	char		err[256];
+
+	w->classes = palloc(sizeof(MonitorClasses));
+	MonitorClassesInit(w->classes, w->model, DatumGetInt32(version), DatumGetArrayTypePCopy(classes));
+	MemoryContextSwitchTo(old);
+	for (int c = 0; c < w->classes->nclasses; c++)
+		if (!ClassificationAccDeclareClass(w->cacc, (double) c, err, sizeof(err)))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("cannot compute the metrics of model \"%s\": %s", w->model, err)));
+}
+
+/*
+ * ReadWindow feeds the labelled window, newest first, to the accumulator
+ * through a cursor, remembering when its oldest row was recorded.
+ */
+static void
+ReadWindow(MetricsWindow *w)
+{
+	Datum		args[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	Oid			types[3] = {INT8OID, TIMESTAMPTZOID, INT4OID};
+	Portal		portal;
+	char		err[256];
+
+	args[0] = Int64GetDatum(w->monitor_id);
+	if (w->has_since)
+		args[1] = w->since;
 	else
-		args[1] = PG_GETARG_DATUM(1);
-	args[2] = Int32GetDatum(window_size);
+		nulls[1] = 'n';
+	args[2] = Int32GetDatum(w->window_size);
 	portal = SPI_cursor_open_with_args(NULL,
 									   "SELECT p.prediction, p.actual, p.recorded_at FROM mlops.monitor_predictions p"
 									   " WHERE p.monitor_id OPERATOR(pg_catalog.=) $1 AND p.actual IS NOT NULL"
@@ -180,69 +260,93 @@ mlops_model_metrics(PG_FUNCTION_ARGS)
 			double		actual = DatumGetFloat8(SPI_getbinval(tup, desc, 2, &isnull));
 			bool		ok;
 
-			oldest = DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &isnull));
-			have_oldest = true;
-			if (classification)
-				ok = ClassificationAccAdd(cacc, prediction, actual, err, sizeof(err));
+			w->oldest = DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &isnull));
+			w->have_oldest = true;
+			if (w->classes)
+			{
+				MonitorCheckLabel(w->classes, true, prediction, WINDOW_LABEL_HINT);
+				MonitorCheckLabel(w->classes, false, actual, WINDOW_LABEL_HINT);
+			}
+			if (w->classification)
+				ok = ClassificationAccAdd(w->cacc, prediction, actual, err, sizeof(err));
 			else
-				ok = RegressionAccAdd(&racc, prediction, actual, err, sizeof(err));
+				ok = RegressionAccAdd(&w->racc, prediction, actual, err, sizeof(err));
 			if (!ok)
 				ereport(ERROR,
 						(errcode(ERRCODE_DATA_EXCEPTION),
-						 errmsg("cannot compute the metrics of model \"%s\": %s", model, err)));
-			labelled++;
+						 errmsg("cannot compute the metrics of model \"%s\": %s", w->model, err)));
+			w->labelled++;
 		}
 		SPI_freetuptable(SPI_tuptable);
 	}
 	SPI_cursor_close(portal);
+}
 
-	/* predictions of the same period still waiting for their label */
-	if (have_oldest && PG_ARGISNULL(1))
-	{
-		nulls[1] = ' ';
-		args[1] = TimestampTzGetDatum(oldest);
-	}
+/*
+ * CountUnlabelled counts the predictions of the window's period (since the
+ * given time, else since the oldest labelled row read) still waiting for
+ * their label.
+ */
+static void
+CountUnlabelled(MetricsWindow *w)
+{
+	Datum		args[2];
+	char		nulls[2] = {' ', ' '};
+	Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
+	bool		isnull;
+	int			rc;
+
+	args[0] = Int64GetDatum(w->monitor_id);
+	if (w->has_since)
+		args[1] = w->since;
+	else if (w->have_oldest)
+		args[1] = TimestampTzGetDatum(w->oldest);
+	else
+		nulls[1] = 'n';
 	rc = SPI_execute_with_args("SELECT pg_catalog.count(*) FROM mlops.monitor_predictions p"
 							   " WHERE p.monitor_id OPERATOR(pg_catalog.=) $1 AND p.actual IS NULL"
 							   "   AND ($2 IS NULL OR p.recorded_at OPERATOR(pg_catalog.>=) $2)",
 							   2, types, args, nulls, true, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "counting unlabelled predictions failed: %s", SPI_result_code_string(rc));
-	{
-		bool		isnull;
+	w->unlabelled = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
 
-		unlabelled = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	}
-	SPI_finish();
-	MlopsEndOwner(&save);
+/*
+ * MetricsJson returns the result of model_metrics as JSON text, releasing
+ * the accumulator's scores.
+ */
+static char *
+MetricsJson(MetricsWindow *w)
+{
+	StringInfoData buf;
 
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "{\"model\": ");
-	escape_json(&buf, model);
+	escape_json(&buf, w->model);
 	appendStringInfo(&buf, ", \"problem_type\": \"%s\", \"window_size\": %d, \"since\": ",
-					 problem_type, window_size);
-	if (PG_ARGISNULL(1))
+					 w->problem_type, w->window_size);
+	if (!w->has_since)
 		appendStringInfoString(&buf, "null");
 	else
 	{
 		char		stamp[MAXDATELEN + 1];
 
-		escape_json(&buf, JsonEncodeDateTime(stamp, PG_GETARG_DATUM(1), TIMESTAMPTZOID, NULL));
+		escape_json(&buf, JsonEncodeDateTime(stamp, w->since, TIMESTAMPTZOID, NULL));
 	}
 	appendStringInfo(&buf, ", \"rows\": " INT64_FORMAT ", \"unlabelled_rows\": " INT64_FORMAT,
-					 labelled, unlabelled);
-	if (labelled > 0)
+					 w->labelled, w->unlabelled);
+	if (w->labelled > 0)
 	{
-		if (classification)
-			AppendClassification(&buf, cacc);
+		if (w->classification)
+			AppendClassification(&buf, w->cacc);
 		else
-			AppendRegression(&buf, &racc);
+			AppendRegression(&buf, &w->racc);
 	}
 	appendStringInfoChar(&buf, '}');
-	if (cacc)
-		ClassificationAccFree(cacc);
-
-	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+	if (w->cacc)
+		ClassificationAccFree(w->cacc);
+	return buf.data;
 }
 
 /*

@@ -10,6 +10,7 @@ tables.  Prints TAP; reads the connection from the libpq environment.
 import datetime
 import math
 import sys
+import warnings
 
 import numpy as np
 import psycopg2
@@ -124,6 +125,33 @@ def multiclass():
 
 
 @test
+def known_classes():
+    # a monitor of a registered three-class model averages over the model's classes (labels=[0, 1, 2])
+    # even when its window only holds 0 and 1, and refuses a label the model does not have
+    cur.execute("SELECT mlops._register_model_version('three', '\\x7b7d', NULL, 'classification', 'xgboost', NULL,"
+                " %s, NULL, NULL, NULL)",
+                ('{"features": [], "label": {"name": "y", "classes": ["a", "b", "c"]}}',))
+    n = 800
+    y = rng.integers(0, 2, n)
+    yp = np.where(rng.random(n) < 0.7, y, 1 - y)
+    monitor("three", "classification", '{"f1_score": 0.5}')
+    record("three", yp, y)
+    m = model_metrics("three")
+    ok(m["average"] == "macro" and m["confusion"]["labels"] == [0, 1, 2], "known classes: macro over 0, 1, 2", m)
+    for key, fn in (("precision", skm.precision_score), ("recall", skm.recall_score), ("f1_score", skm.f1_score)):
+        want = fn(y, yp, labels=[0, 1, 2], average="macro", zero_division=0)
+        ok(close(m[key], want), "known classes: %s(labels=[0, 1, 2], average='macro')" % fn.__name__,
+           "got %r want %r" % (m[key], want))
+    cm = skm.confusion_matrix(y, yp, labels=[0, 1, 2])
+    ok(m["confusion"]["matrix"] == cm.tolist(), "known classes: confusion_matrix(labels=[0, 1, 2])", m["confusion"])
+    try:
+        cur.execute("SELECT mlops.record_prediction('three', 1, 3)")
+        ok(False, "known classes: label 3 refused")
+    except psycopg2.Error as e:
+        ok(e.pgcode == "22023" and "label 3" in e.pgerror, "known classes: label 3 refused with 22023", e.pgerror)
+
+
+@test
 def regression():
     n = 3000
     y = rng.normal(50, 10, n)
@@ -151,6 +179,24 @@ def regression_offset():
     want = skm.r2_score(y, yp)
     ok(close(m["r2"], want, 1e-8), "regression with a 1e6 offset: r2 stays accurate",
        "got %r want %r" % (m["r2"], want))
+
+
+@test
+def regression_one_row():
+    # r2 is not defined with fewer than two samples: scikit-learn gives nan, model_metrics null
+    monitor("one", "regression", '{"rmse": 1}')
+    record("one", [1.5], [2.0])
+    m = model_metrics("one")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = skm.r2_score([2.0], [1.5])
+    ok(math.isnan(want) and "r2" in m and m["r2"] is None, "one regression row: r2 null (scikit-learn: nan)",
+       "got %r want %r" % (m.get("r2"), want))
+    ok(close(m["mae"], skm.mean_absolute_error([2.0], [1.5])), "one regression row: mae as scikit-learn", m)
+    record("one", [3.0], [2.5], start=1)
+    m = model_metrics("one")
+    want = skm.r2_score([2.0, 2.5], [1.5, 3.0])
+    ok(close(m["r2"], want), "two regression rows: r2_score", "got %r want %r" % (m["r2"], want))
 
 
 @test

@@ -14,6 +14,7 @@ Prints TAP.  Connection from the libpq environment (PGHOST, PGPORT, ...).
 import json
 import math
 import sys
+import warnings
 
 import numpy as np
 import psycopg2
@@ -178,6 +179,20 @@ def case_regression(cur, params, rounds):
     bad = {key: (m.get(key), v) for key, v in want_m.items()
            if m.get(key) is None or abs(m[key] - v) > 1e-6 * max(1.0, abs(v))}
     check(not bad, "diabetes: held-out rmse, mae, r2 equal scikit-learn's", "differ: %r" % bad)
+
+    # one held-out row: scikit-learn's r2 is nan (not defined below two samples), ours null
+    _, _, m = train_sql(cur, name, name, cols, target, "regression", dict(params, n_estimators=rounds),
+                        ", test_size => 1, test_sampling => 'last'")
+    bst3 = xgb.train(pparams, xgb.DMatrix(X[:-1], label=y[:-1], nthread=pparams["nthread"]), rounds)
+    p = bst3.inplace_predict(X[-1:]).astype(np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want_r2 = metrics.r2_score(y[-1:].astype(np.float64), p)
+    want_mae = metrics.mean_absolute_error(y[-1:].astype(np.float64), p)
+    check(math.isnan(want_r2) and "r2" in m and m["r2"] is None
+          and abs(m["mae"] - want_mae) <= 1e-6 * max(1.0, want_mae),
+          "diabetes: one held-out row gives r2 null where scikit-learn gives nan, mae as scikit-learn",
+          "got %r, scikit-learn r2 %r mae %r" % (m, want_r2, want_mae))
 
 
 def main():

@@ -230,6 +230,71 @@ SELECT mlops.drop_monitor('price');
 SELECT mlops.drop_monitor('price');
 SELECT count(*) FROM mlops.monitor_predictions p WHERE NOT EXISTS (SELECT 1 FROM mlops.monitors m WHERE m.monitor_id = p.monitor_id);
 
+-- classification monitors learn their model's classes: labels are the codes 0 .. k-1 that
+-- mlops.predict returns for the classes of the model's current version
+SET mlops.train_progress_rounds = 0;
+CREATE TABLE tickets AS
+SELECT (i % 7)::float8 AS x, CASE WHEN i % 7 < 3 THEN 'no' ELSE 'yes' END AS label
+  FROM generate_series(1, 60) i;
+SELECT version FROM mlops.train('tickets', 'tickets', 'label', test_size => 0,
+                                hyperparams => '{"n_estimators": 3, "nthread": 1}');
+SELECT mlops.create_monitor('tickets', 'classification', '{"accuracy": 0.9}') > 0 AS created;
+SELECT classes, classes_version FROM mlops.monitors WHERE model = 'tickets';
+SELECT details->'classes' AS classes, details->'classes_version' AS version
+  FROM mlops.audit_log WHERE action = 'monitor.create' AND resource_id = 'tickets';
+SELECT mlops.record_prediction('tickets', 1, 1, 't1');
+SELECT mlops.record_prediction('tickets', 0.8, 0, 't2');   -- a binary model's probability of class 1
+SELECT mlops.record_prediction('tickets', 0, NULL, 't3');
+-- a binary monitor refuses label 3 (it used to switch to macro averages)
+SELECT mlops.record_prediction('tickets', 1, 3);
+SELECT mlops.record_prediction('tickets', 3, 1);
+SELECT mlops.record_prediction('tickets', -1, 0);
+SELECT mlops.record_actual('tickets', 't3', 2);
+SELECT mlops.record_actual('tickets', 't3', 0);
+SELECT m->'rows' AS rows, m->'average' AS average, m->'confusion'->'labels' AS labels
+  FROM mlops.model_metrics('tickets') m;
+-- the model changes (a new version with a third class): the monitor learns the new classes
+UPDATE tickets SET label = 'maybe' WHERE x = 3;
+SELECT version FROM mlops.train('tickets', 'tickets', 'label', test_size => 0,
+                                hyperparams => '{"n_estimators": 3, "nthread": 1}');
+SELECT mlops.record_prediction('tickets', 2, 2, 't4');
+SELECT classes, classes_version FROM mlops.monitors WHERE model = 'tickets';
+SELECT mlops.record_prediction('tickets', 0.8, 1);         -- a probability needs a binary model
+SELECT mlops.record_prediction('tickets', 3, 2);
+-- macro averages over the model's three classes, whichever labels the window holds
+SELECT count(*) AS recorded FROM (SELECT mlops.record_prediction('tickets', p, a)
+  FROM (VALUES (0, 0), (1, 1), (1, 0)) v(p, a)) r;
+SELECT m->'rows' AS rows, m->'average' AS average, m->'confusion'->'labels' AS labels,
+       m->'precision' AS precision, m->'recall' AS recall
+  FROM mlops.model_metrics('tickets', window_size => 3) m;
+-- the Production version decides: back to two classes, and the window holds a label of version 2
+SELECT mlops.transition_stage('tickets', 1, 'Production');
+BEGIN READ ONLY;
+SELECT m->'rows' AS rows FROM mlops.model_metrics('tickets', since => now() + interval '1 day') m;
+SELECT classes_version FROM mlops.monitors WHERE model = 'tickets';   -- read-only: not stored
+COMMIT;
+SELECT mlops.model_metrics('tickets');
+SELECT mlops.record_actual('tickets', 't4', 2);
+SELECT mlops.record_actual('tickets', 't4', 1);
+SELECT classes, classes_version FROM mlops.monitors WHERE model = 'tickets';
+SELECT m->'rows' AS rows, m->'average' AS average
+  FROM mlops.model_metrics('tickets', since => now() + interval '1 day') m;
+-- a model of many classes: the message stays short
+CREATE TABLE many_classes AS
+SELECT (i % 40)::float8 AS x, 'class number ' || lpad((i % 40)::text, 2, '0') || ' with a rather long name' AS label
+  FROM generate_series(1, 80) i;
+SELECT version FROM mlops.train('many_classes', 'many_classes', 'label', test_size => 0,
+                                hyperparams => '{"n_estimators": 1, "nthread": 1}');
+SELECT mlops.create_monitor('many_classes', 'classification', '{"accuracy": 0.9}') > 0 AS created;
+SELECT mlops.record_prediction('many_classes', 40, 1);
+-- a regression monitor checks no classes
+SELECT mlops.create_monitor('tickets_reg', 'regression', '{"rmse": 1}') > 0 AS created;
+SELECT mlops.record_prediction('tickets_reg', 3.5, 7);
+SELECT mlops.drop_monitor('tickets');
+SELECT mlops.drop_monitor('many_classes');
+SELECT mlops.drop_monitor('tickets_reg');
+DROP TABLE tickets, many_classes;
+
 \if :make_drift_results
 DROP TABLE mlops.drift_results;
 \endif

@@ -117,6 +117,15 @@ main(void)
 		Check("constant labels give r2 0 for an imperfect fit", rm.r2, 0.0);
 	}
 	{
+		/* one held-out row: r2_score is nan (fewer than two samples) */
+		float		y[] = {2};
+		float		p[] = {2};
+
+		Check("one row returns 0", EvalRegression(y, p, 1, &rm, err, sizeof(err)), 0);
+		Check("one row gives r2 NaN, as scikit-learn", rm.r2, NAN);
+		Check("one row still has an rmse", rm.rmse, 0.0);
+	}
+	{
 		float		y[] = {1, 2};
 		float		p[] = {1, INFINITY};
 

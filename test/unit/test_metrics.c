@@ -238,6 +238,13 @@ main(void)
 		Near(Regress(p0, y0, 2, &r, err, sizeof(err)) ? r.mape : -1, 1125899906842624.0,
 			 "mape divides by DBL_EPSILON at zero");
 		Ok(!Regress(p0, y0, 0, &r, err, sizeof(err)) && strstr(err, "no labelled"), "empty regression window");
+		/* r2_score([1.0], [1.0]) and r2_score([1.0], [0.5]) are nan (fewer than two samples) */
+		Ok(Regress(p1, y, 1, &r, err, sizeof(err)) && isnan(r.r2) && r.mae == 0.0,
+		   "r2_score of one perfect pair is NaN, the other metrics defined");
+		Ok(Regress(p0, y0, 1, &r, err, sizeof(err)) && isnan(r.r2) && r.mae == 0.5,
+		   "r2_score of one pair is NaN");
+		Ok(Regress(p0, y0, 2, &r, err, sizeof(err)) && fabs(r.r2 - 0.5) < 1e-12,
+		   "r2_score of two pairs is defined");
 		p0[0] = INFINITY;
 		Ok(!Regress(p0, y0, 1, &r, err, sizeof(err)) && strstr(err, "finite"), "infinite prediction rejected");
 	}

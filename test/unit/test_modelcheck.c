@@ -1,4 +1,4 @@
-/* unit-sources: src/xgb/modelcheck.c */
+/* unit-sources: src/xgb/modelcheck.c src/xgb/modelcheck_json.c src/xgb/modelcheck_ubjson.c src/xgb/modelcheck_validate.c src/xgb/modelcheck_canon.c */
 /*
  * test_modelcheck.c
  *	  TAP unit tests of src/xgb/modelcheck.c.

@@ -1,0 +1,101 @@
+/*
+ * train_int.h
+ *		What the files of src/train/ share: the training request, the
+ *		metric history and the boosting result, and the functions one file
+ *		calls in another.  Not included outside src/train/ (train.h is the
+ *		subsystem's face).
+ */
+#ifndef MLOPS_TRAIN_INT_H
+#define MLOPS_TRAIN_INT_H
+
+#include "postgres.h"
+
+#include "nodes/pg_list.h"
+#include "utils/jsonb.h"
+
+#include "common/common.h"
+#include "xgb/xgb.h"
+
+/* One XGBoost parameter, in the order it is set */
+typedef struct TrainParam
+{
+	char	   *name;
+	char	   *value;
+} TrainParam;
+
+/* Everything mlops.train was asked to do */
+typedef struct TrainRequest
+{
+	char	   *model_name;
+	char	   *source;
+	char	   *target;
+	bool		classification;
+	List	   *features;		/* of char *, NIL = all but target */
+	double		test_size;
+	char	   *test_sampling;
+	char	   *experiment;
+	int			seed;
+	List	   *params;			/* of TrainParam *, user order */
+	int			n_estimators;
+	int			early_stopping_rounds;	/* 0 = off */
+	Jsonb	   *hyperparams;
+} TrainRequest;
+
+/* Evaluation results of one round */
+typedef struct RoundEval
+{
+	int			nmetrics;
+	char	  **names;			/* "train-logloss", "test-auc", ... */
+	double	   *values;
+} RoundEval;
+
+/*
+ * MetricRows gathers a run's metric history (per-round evaluations and the
+ * final metrics) as parallel arrays, logged in one call at the end; step is
+ * the step of the rows being added.
+ */
+typedef struct MetricRows
+{
+	int			nrows;
+	int			capacity;
+	int			step;
+	Datum	   *keys;			/* text */
+	Datum	   *steps;			/* int4 */
+	Datum	   *values;			/* float8 */
+} MetricRows;
+
+/* How the boosting loop ended */
+typedef struct BoostResult
+{
+	int			rounds_done;
+	int			best_round;		/* -1 without early stopping */
+} BoostResult;
+
+/* boosting (train_boost.c) */
+extern void TrainBoostWithProgress(TrainRequest *req, BoosterHandle booster,
+								   DMatrixHandle dtrain, DMatrixHandle *deval,
+								   const char **evname, RoundEval **history,
+								   BoostResult *result);
+
+/* metric history and held-out metrics (train_metrics.c) */
+extern void TrainAddMetric(MetricRows *rows, const char *name, double value);
+extern void TrainAddRoundHistory(MetricRows *rows, RoundEval **history, int rounds);
+extern char *TrainMetricRowsJson(MetricRows *rows, int from);
+extern void TrainHeldOutMetrics(MetricRows *rows, Dataset *ds, BoosterHandle booster,
+								const float *x, const float *y, int64 n);
+
+/* tracking and registry calls (train_tracking.c) */
+extern int64 TrainStartRun(TrainRequest *req);
+extern void TrainLogParams(int64 run_id, const char *json);
+extern void TrainLogMetricHistory(int64 run_id, MetricRows *rows);
+extern void TrainEndRun(int64 run_id);
+extern int32 TrainRegisterVersion(TrainRequest *req, Dataset *ds, bytea *model,
+								  int64 run_id, const char *schema, const char *metrics,
+								  const char *params);
+
+/* progress in shared memory (train_progress.c) */
+extern void TrainProgressBegin(const char *model, int total);
+extern void TrainProgressUpdate(int round, const char *metric);
+extern void TrainProgressEnd(void);
+
+#endif							/* MLOPS_TRAIN_INT_H */
