@@ -109,7 +109,7 @@ if want regress && [ -n "$tests" ]; then
 fi
 
 # 2b. every ```sql example of README.md and docs/*.md, each file in a fresh database, one TAP
-# test per block (conventions in CONTRIBUTING.md); first the runner's own self-test on
+# test per block (conventions in the header of test/docs/run_doc_examples.py); first its self-test on
 # test/docs/fixtures (test name doctest_selftest).  Scripts, output and messages: $work/docs/.
 if want docs; then
   mkdir -p "$work/docs"
