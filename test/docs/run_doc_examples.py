@@ -11,7 +11,7 @@ session, so psql variables (`\\gset`), settings and temporary tables carry from 
 document order, as when a reader pastes them.  The connection comes from the libpq environment
 (PGHOST, PGPORT, PGUSER; databases are created through PGDATABASE, default postgres).
 
-Conventions (the same for every helper writing docs):
+Conventions:
   <!-- doctest: setup SQL -->    hidden set-up SQL run at that point (may span lines; SQL inside)
   <!-- doctest: skip REASON -->  on the line right before a fence: the block is not run (TAP SKIP)
   <!-- doctest: error -->        on the line right before a fence: the block must fail
@@ -34,7 +34,7 @@ import tempfile
 
 FENCE = re.compile(r'^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^`\s]*)')
 DIRECTIVE = re.compile(r'^[ \t]*<!--[ \t]*doctest[ \t]*:(?P<rest>.*)$', re.S)
-ERROR_LINE = re.compile(r'^psql:(?P<script>.*?):(?P<line>\d+): (?P<level>ERROR|FATAL|PANIC|error):\s+(?P<msg>.*)$')
+ERROR_LINE = re.compile(r'^psql:(?P<script>.*?):(?P<line>\d+): (?P<level>ERROR|FATAL|PANIC|error|fatal):\s+(?P<msg>.*)$')
 OTHER_PSQL_LINE = re.compile(r'^psql:.*?:\d+: (?:NOTICE|WARNING|INFO|DEBUG\d?|LOG):')
 MARKER = re.compile(r'^@@doctest:(?P<what>begin|end):(?P<item>-?\d+)@@$')
 PSQL_TIMEOUT = 900          # seconds for one file's whole session
