@@ -49,7 +49,7 @@ summary=()
 # MLOPS_SUITES (e.g. "regress tap") limits the run to those suites and MLOPS_ONLY (a shell
 # glob such as "train*") to the tests whose name matches, for quick runs while developing.
 # The summary line still counts only what ran; CI sets neither.
-suites=${MLOPS_SUITES:-layout unit regress pgtap oracle tap}
+suites=${MLOPS_SUITES:-layout unit regress docs pgtap oracle tap}
 only=${MLOPS_ONLY:-*}
 want() { [[ " $suites " == *" $1 "* ]]; }
 match() { local b; b=$(basename "$1"); b=${b%.*}; [[ $b == $only ]]; }
@@ -106,6 +106,26 @@ if want regress && [ -n "$tests" ]; then
   if [ "$f" -ne 0 ]; then
     log "regress: failures:"; cat "$work/regress.log"; head -300 "$work/regress/regression.diffs" 2>/dev/null
   fi
+fi
+
+# 2b. every ```sql example of README.md and docs/*.md, each file in a fresh database, one TAP
+# test per block (conventions in the header of test/docs/run_doc_examples.py); first its self-test on
+# test/docs/fixtures (test name doctest_selftest).  Scripts, output and messages: $work/docs/.
+if want docs; then
+  mkdir -p "$work/docs"
+  : >"$work/docs.log"
+  docs_rc=0
+  if match doctest_selftest; then
+    /usr/bin/python3 "$src/test/docs/run_doc_examples.py" --self-test "$src/test/docs/fixtures" >>"$work/docs.log" 2>&1 || docs_rc=1
+  fi
+  docs=()
+  for d in "$src/README.md" "$src"/docs/*.md; do
+    [ -e "$d" ] && match "$d" && docs+=("$d")
+  done
+  if [ ${#docs[@]} -gt 0 ]; then
+    /usr/bin/python3 "$src/test/docs/run_doc_examples.py" --outdir "$work/docs" "${docs[@]}" >>"$work/docs.log" 2>&1 || docs_rc=1
+  fi
+  tally docs "$work/docs.log" $docs_rc
 fi
 
 # 3. pgTAP through pg_prove, in a database of its own
