@@ -502,7 +502,9 @@ JobIsForeign(HeapTuple tup, TupleDesc desc, int dbcol, int sysidcol, bool *pause
 /*
  * PauseForeignJob pauses a job that was created in another database (this
  * one is a copy): it is disabled with the reason in paused_reason and a
- * WARNING in the server log, unless its owner re-stamped it meanwhile.
+ * WARNING in the server log, unless its owner re-stamped it meanwhile.  Runs
+ * the copy shows as unfinished were in progress in the original (a dump
+ * taken during a run): they are marked failed.
  */
 static void
 PauseForeignJob(JobEntry *job)
@@ -546,7 +548,15 @@ PauseForeignJob(JobEntry *job)
 						   "made by pg_dump and restore or CREATE DATABASE ... TEMPLATE.",
 						   SPI_getvalue(tup, desc, 3), home_sysid, get_database_name(MyDatabaseId),
 						   MyDatabaseId, sysid),
-				 errhint("If this database should run the job, its owner resumes it with mlops.alter_job(job_name, enabled => true).")));
+				 errhint("If this database should run the job, its owner resumes it with mlops.alter_job(%s, enabled => true).",
+						 quote_literal_cstr(SPI_getvalue(tup, desc, 1)))));
+		if (job->run_id == 0)
+			ExecuteWrite("UPDATE mlops.job_runs SET status = 'failed', "
+						 "finished_at = pg_catalog.clock_timestamp(), "
+						 "message = 'the run was in progress in the database this one is a copy of' "
+						 "WHERE job_id OPERATOR(pg_catalog.=) $1 "
+						 "AND status OPERATOR(pg_catalog.=) ANY ('{scheduled,running}'::text[])",
+						 1, types, values, NULL);
 	}
 	EndWork();
 }
