@@ -154,7 +154,8 @@ static void EnforceTimeouts(TimestampTz now);
 static void TrimHistory(TimestampTz now);
 static long NextWakeMs(TimestampTz now);
 static void DisableJob(JobEntry *job, const char *reason);
-static bool JobIsForeign(HeapTuple tup, TupleDesc desc, int dbcol, int sysidcol, bool *paused);
+static bool JobIsForeign(HeapTuple tup, TupleDesc desc, int dbcol, int sysidcol, int pausedcol,
+						 bool *paused);
 static void PauseForeignJob(JobEntry *job);
 static void BeginWork(const char *activity);
 static void EndWork(void);
@@ -414,7 +415,7 @@ LoadJobs(void)
 		job->failures = DatumGetInt32(SPI_getbinval(tup, desc, 8, &isnull));
 		job->retry_delay_ms = DatumGetInt64(SPI_getbinval(tup, desc, 9, &isnull));
 		job->run_requested = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
-		job->foreign = JobIsForeign(tup, desc, 11, 12, &paused);
+		job->foreign = JobIsForeign(tup, desc, 11, 12, 13, &paused);
 		if (job->foreign && !paused)
 		{
 			MemoryContext old = MemoryContextSwitchTo(loop_cxt);
@@ -481,10 +482,11 @@ LoadJobs(void)
 /*
  * JobIsForeign reports whether the job row tup (columns dbcol and sysidcol
  * hold its stamp) belongs to another database than this one; *paused says
- * whether it has been paused for it already.
+ * whether it has been paused already (column pausedcol).
  */
 static bool
-JobIsForeign(HeapTuple tup, TupleDesc desc, int dbcol, int sysidcol, bool *paused)
+JobIsForeign(HeapTuple tup, TupleDesc desc, int dbcol, int sysidcol, int pausedcol,
+			 bool *paused)
 {
 	bool		isnull;
 	Oid			dboid = DatumGetObjectId(SPI_getbinval(tup, desc, dbcol, &isnull));
@@ -495,7 +497,7 @@ JobIsForeign(HeapTuple tup, TupleDesc desc, int dbcol, int sysidcol, bool *pause
 	sysid = DatumGetInt64(SPI_getbinval(tup, desc, sysidcol, &isnull));
 	if (isnull)
 		sysid = 0;
-	*paused = DatumGetBool(SPI_getbinval(tup, desc, sysidcol + 1, &isnull));
+	*paused = DatumGetBool(SPI_getbinval(tup, desc, pausedcol, &isnull));
 	return dboid != MyDatabaseId || (uint64) sysid != GetSystemIdentifier();
 }
 
