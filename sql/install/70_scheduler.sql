@@ -2,6 +2,16 @@
 -- (src/scheduler*.c, src/jobworker.c) read and write these tables; users
 -- change them only through the functions below and see only their own rows.
 
+-- _database_oid and _system_identifier stamp each job with the database it
+-- belongs to; the scheduler pauses jobs stamped with another database
+-- (copies made by pg_dump or CREATE DATABASE ... TEMPLATE).
+CREATE FUNCTION mlops._database_oid() RETURNS oid
+    LANGUAGE C STABLE AS 'MODULE_PATHNAME', 'mlops__database_oid';
+REVOKE ALL ON FUNCTION mlops._database_oid() FROM PUBLIC;
+CREATE FUNCTION mlops._system_identifier() RETURNS bigint
+    LANGUAGE C STABLE AS 'MODULE_PATHNAME', 'mlops__system_identifier';
+REVOKE ALL ON FUNCTION mlops._system_identifier() FROM PUBLIC;
+
 CREATE TABLE mlops.jobs (
     job_id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     job_name        text NOT NULL CHECK (pg_catalog.length(job_name) OPERATOR(pg_catalog.>) 0
@@ -24,6 +34,9 @@ CREATE TABLE mlops.jobs (
     run_requested   boolean NOT NULL DEFAULT false,
     disabled_reason text,
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    paused_reason   text,
+    home_database_oid      oid NOT NULL DEFAULT mlops._database_oid(),
+    home_system_identifier bigint NOT NULL DEFAULT mlops._system_identifier(),
     UNIQUE (owner, job_name)
 );
 REVOKE ALL ON mlops.jobs FROM PUBLIC;
@@ -95,10 +108,12 @@ CREATE FUNCTION mlops._next_run(schedule text, due timestamptz, now timestamptz)
     LANGUAGE C STABLE AS 'MODULE_PATHNAME', 'mlops__next_run';
 REVOKE ALL ON FUNCTION mlops._next_run(text, timestamptz, timestamptz) FROM PUBLIC;
 
--- _check_job_command: the command parses and can run inside a transaction.
-CREATE FUNCTION mlops._check_job_command(command text) RETURNS void
-    LANGUAGE C STABLE AS 'MODULE_PATHNAME', 'mlops__check_job_command';
-REVOKE ALL ON FUNCTION mlops._check_job_command(text) FROM PUBLIC;
+-- _check_job_command: the command parses, can run inside a transaction and,
+-- with validate, parse-analyses as the role that owns the job.
+CREATE FUNCTION mlops._check_job_command(command text, job_name text, owner oid, validate boolean)
+    RETURNS void
+    LANGUAGE C AS 'MODULE_PATHNAME', 'mlops__check_job_command_as_owner';
+REVOKE ALL ON FUNCTION mlops._check_job_command(text, text, oid, boolean) FROM PUBLIC;
 
 -- next_runs: the next fire times of a schedule, to check it before use.
 CREATE FUNCTION mlops.next_runs(schedule text, after timestamptz DEFAULT pg_catalog.now(),
@@ -155,7 +170,7 @@ REVOKE ALL ON FUNCTION mlops._own_job(text) FROM PUBLIC;
 
 -- _save_job creates or replaces the caller's job of that name.
 CREATE FUNCTION mlops._save_job(p_job_name text, p_schedule text, p_command text,
-                                p_pipeline text, p_parameters jsonb)
+                                p_pipeline text, p_parameters jsonb, p_validate boolean)
     RETURNS bigint
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -178,7 +193,7 @@ BEGIN
         RAISE EXCEPTION 'command must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     next := mlops._next_run(p_schedule, NULL, pg_catalog.clock_timestamp());
-    PERFORM mlops._check_job_command(p_command);
+    PERFORM mlops._check_job_command(p_command, p_job_name, owner_oid, p_validate);
     SELECT true INTO replaced FROM mlops.jobs
      WHERE owner OPERATOR(pg_catalog.=) owner_oid AND job_name OPERATOR(pg_catalog.=) p_job_name;
     INSERT INTO mlops.jobs AS j (job_name, owner, owner_name, schedule, command, pipeline, parameters,
@@ -188,32 +203,36 @@ BEGIN
     ON CONFLICT (owner, job_name) DO UPDATE
        SET schedule = EXCLUDED.schedule, command = EXCLUDED.command, pipeline = EXCLUDED.pipeline,
            parameters = EXCLUDED.parameters, next_run_at = EXCLUDED.next_run_at, enabled = true,
-           failures = 0, disabled_reason = NULL
+           failures = 0, disabled_reason = NULL, paused_reason = NULL,
+           home_database_oid = EXCLUDED.home_database_oid,
+           home_system_identifier = EXCLUDED.home_system_identifier
     RETURNING job_id INTO id;
     PERFORM mlops._audit_event('job.schedule', 'job', id::text,
                                pg_catalog.jsonb_build_object('job_name', p_job_name,
                                    'schedule', p_schedule, 'command', p_command,
-                                   'pipeline', p_pipeline, 'replaced', COALESCE(replaced, false)));
+                                   'pipeline', p_pipeline, 'replaced', COALESCE(replaced, false),
+                                   'validate', p_validate));
     RETURN id;
 END
 $$;
-REVOKE ALL ON FUNCTION mlops._save_job(text, text, text, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION mlops._save_job(text, text, text, text, jsonb, boolean) FROM PUBLIC;
 
 -- _require_scheduler: the scheduler needs shared_preload_libraries.
 CREATE FUNCTION mlops._require_scheduler() RETURNS void
     LANGUAGE C AS 'MODULE_PATHNAME', 'mlops__require_scheduler';
 REVOKE ALL ON FUNCTION mlops._require_scheduler() FROM PUBLIC;
 
--- schedule
-CREATE FUNCTION mlops._impl_schedule(job_name text, schedule text, command text)
+-- schedule: validate => false skips parse analysis of the command (for
+-- objects created later).
+CREATE FUNCTION mlops._impl_schedule(job_name text, schedule text, command text, validate boolean)
     RETURNS bigint
     LANGUAGE sql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
-    AS $$ SELECT mlops._save_job($1, $2, $3, NULL, NULL) $$;
-REVOKE ALL ON FUNCTION mlops._impl_schedule(text, text, text) FROM PUBLIC;
-CREATE FUNCTION mlops.schedule(job_name text, schedule text, command text)
+    AS $$ SELECT mlops._save_job($1, $2, $3, NULL, NULL, $4) $$;
+REVOKE ALL ON FUNCTION mlops._impl_schedule(text, text, text, boolean) FROM PUBLIC;
+CREATE FUNCTION mlops.schedule(job_name text, schedule text, command text, validate boolean DEFAULT true)
     RETURNS bigint LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
-REVOKE ALL ON FUNCTION mlops.schedule(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION mlops.schedule(text, text, text, boolean) FROM PUBLIC;
 
 -- schedule_pipeline: the command calls the pipeline with the parameters as named arguments.
 -- Each pipeline's parameters are the arguments of its function; those
@@ -282,7 +301,7 @@ BEGIN
     RETURN mlops._save_job(job_name, schedule,
                            pg_catalog.format('SELECT mlops.%I(%s)', pipeline,
                                              pg_catalog.array_to_string(args, ', ')),
-                           pipeline, parameters);
+                           pipeline, parameters, true);
 END
 $$;
 REVOKE ALL ON FUNCTION mlops._impl_schedule_pipeline(text, text, text, jsonb) FROM PUBLIC;
@@ -311,9 +330,11 @@ CREATE FUNCTION mlops.unschedule(job_name text)
     RETURNS boolean LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
 REVOKE ALL ON FUNCTION mlops.unschedule(text) FROM PUBLIC;
 
--- alter_job: NULL leaves a setting as it is.
+-- alter_job: NULL leaves a setting as it is.  enabled => true also resumes a
+-- paused job, stamping it with this database.
 CREATE FUNCTION mlops._impl_alter_job(job_name text, schedule text, command text, enabled boolean,
-                                      max_runtime interval, max_retries integer, retry_delay interval)
+                                      max_runtime interval, max_retries integer, retry_delay interval,
+                                      validate boolean)
     RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -333,7 +354,7 @@ BEGIN
                 USING ERRCODE = 'object_not_in_prerequisite_state',
                       HINT = 'Change its parameters with mlops.schedule_pipeline() under the same name.';
         END IF;
-        PERFORM mlops._check_job_command(command);
+        PERFORM mlops._check_job_command(command, j.job_name, j.owner, validate);
     END IF;
     IF max_runtime IS NOT NULL AND max_runtime OPERATOR(pg_catalog.<=) '0'::interval THEN
         RAISE EXCEPTION 'max_runtime must be positive' USING ERRCODE = 'invalid_parameter_value';
@@ -353,22 +374,30 @@ BEGIN
            retry_delay = COALESCE($7, j.retry_delay),
            next_run_at = next,
            disabled_reason = CASE WHEN $4 THEN NULL ELSE j.disabled_reason END,
+           paused_reason = CASE WHEN $4 THEN NULL ELSE j.paused_reason END,
+           home_database_oid = CASE WHEN $4 THEN mlops._database_oid() ELSE j.home_database_oid END,
+           home_system_identifier = CASE WHEN $4 THEN mlops._system_identifier()
+                                         ELSE j.home_system_identifier END,
            failures = CASE WHEN $4 THEN 0 ELSE j.failures END
      WHERE job_id OPERATOR(pg_catalog.=) j.job_id;
     PERFORM mlops._audit_event('job.alter', 'job', j.job_id::text,
                                pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
                                    'job_name', j.job_name, 'schedule', $2, 'command', $3,
-                                   'enabled', $4, 'max_runtime', $5, 'max_retries', $6, 'retry_delay', $7)));
+                                   'enabled', $4, 'max_runtime', $5, 'max_retries', $6, 'retry_delay', $7,
+                                   'validate', CASE WHEN $3 IS NOT NULL THEN $8 END,
+                                   'resumed', CASE WHEN $4 AND j.paused_reason IS NOT NULL THEN true END)));
 END
 $$;
-REVOKE ALL ON FUNCTION mlops._impl_alter_job(text, text, text, boolean, interval, integer, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION mlops._impl_alter_job(text, text, text, boolean, interval, integer, interval, boolean) FROM PUBLIC;
 CREATE FUNCTION mlops.alter_job(job_name text, schedule text DEFAULT NULL, command text DEFAULT NULL,
                                 enabled boolean DEFAULT NULL, max_runtime interval DEFAULT NULL,
-                                max_retries integer DEFAULT NULL, retry_delay interval DEFAULT NULL)
+                                max_retries integer DEFAULT NULL, retry_delay interval DEFAULT NULL,
+                                validate boolean DEFAULT true)
     RETURNS void LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
-REVOKE ALL ON FUNCTION mlops.alter_job(text, text, text, boolean, interval, integer, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION mlops.alter_job(text, text, text, boolean, interval, integer, interval, boolean) FROM PUBLIC;
 
--- run_job: run now, once, whether or not the job is enabled.
+-- run_job: run now, once, whether or not the job is enabled (a paused job
+-- must be resumed first).
 CREATE FUNCTION mlops._impl_run_job(job_name text)
     RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
@@ -378,6 +407,14 @@ DECLARE
     j mlops.jobs := mlops._own_job(job_name);
 BEGIN
     PERFORM mlops._require_scheduler();
+    IF j.paused_reason IS NOT NULL
+       OR j.home_database_oid OPERATOR(pg_catalog.<>) mlops._database_oid()
+       OR j.home_system_identifier OPERATOR(pg_catalog.<>) mlops._system_identifier() THEN
+        RAISE EXCEPTION 'job "%" is paused', j.job_name
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'It was created in another database; this database is a copy of that one.',
+                  HINT = pg_catalog.format('Resume it here with mlops.alter_job(%L, enabled => true).', j.job_name);
+    END IF;
     UPDATE mlops.jobs SET run_requested = true WHERE job_id OPERATOR(pg_catalog.=) j.job_id;
     PERFORM mlops._audit_event('job.run', 'job', j.job_id::text,
                                pg_catalog.jsonb_build_object('job_name', j.job_name));

@@ -30,7 +30,9 @@
  * DROP DATABASE (and CREATE DATABASE ... TEMPLATE, ALTER DATABASE ... RENAME)
  * need the database to have no other sessions: the utility hook pauses that
  * database's slot for a while and sends SIGTERM to its scheduler and job
- * workers before the command runs, so it is never blocked by us.
+ * workers before the command runs, so it is never blocked by us.  When a
+ * command other than DROP DATABASE has finished (or failed), the pause ends
+ * and the launcher starts the database's scheduler again at once.
  *
  * Locking: SchedulerLock() guards every field of SchedulerShared except
  * launcher_latch/scheduler_latch reads for SetLatch (a latch pointer is set
@@ -90,7 +92,8 @@ static void SchedulerProcessUtility(PlannedStmt *pstmt, const char *queryString,
 									bool readOnlyTree, ProcessUtilityContext context,
 									ParamListInfo params, QueryEnvironment *queryEnv,
 									DestReceiver *dest, QueryCompletion *qc);
-static void PauseDatabase(const char *dbname);
+static Oid	PauseDatabase(const char *dbname);
+static void ResumeDatabase(Oid dboid);
 static void LauncherDetach(int code, Datum arg);
 static int	LauncherScan(void);
 static void LauncherStartScheduler(int slotno, Oid dboid);
@@ -310,14 +313,15 @@ SchedulerProcessUtility(PlannedStmt *pstmt, const char *queryString,
 						DestReceiver *dest, QueryCompletion *qc)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
+	volatile Oid paused = InvalidOid;
 
 	if (MlopsScheduler != NULL)
 	{
 		if (IsA(parsetree, DropdbStmt))
-			PauseDatabase(((DropdbStmt *) parsetree)->dbname);
+			(void) PauseDatabase(((DropdbStmt *) parsetree)->dbname);
 		else if (IsA(parsetree, RenameStmt) &&
 				 ((RenameStmt *) parsetree)->renameType == OBJECT_DATABASE)
-			PauseDatabase(((RenameStmt *) parsetree)->subname);
+			paused = PauseDatabase(((RenameStmt *) parsetree)->subname);
 		else if (IsA(parsetree, AlterDatabaseStmt))
 		{
 			/* only SET TABLESPACE needs the database to itself */
@@ -326,7 +330,7 @@ SchedulerProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			foreach(lc, ((AlterDatabaseStmt *) parsetree)->options)
 			{
 				if (strcmp(lfirst_node(DefElem, lc)->defname, "tablespace") == 0)
-					PauseDatabase(((AlterDatabaseStmt *) parsetree)->dbname);
+					paused = PauseDatabase(((AlterDatabaseStmt *) parsetree)->dbname);
 			}
 		}
 		else if (IsA(parsetree, CreatedbStmt))
@@ -338,32 +342,42 @@ SchedulerProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				DefElem    *def = lfirst_node(DefElem, lc);
 
 				if (strcmp(def->defname, "template") == 0)
-					PauseDatabase(defGetString(def));
+					paused = PauseDatabase(defGetString(def));
 			}
 		}
 	}
 
-	if (prev_process_utility_hook)
-		prev_process_utility_hook(pstmt, queryString, readOnlyTree, context,
-								  params, queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-								params, queryEnv, dest, qc);
+	PG_TRY();
+	{
+		if (prev_process_utility_hook)
+			prev_process_utility_hook(pstmt, queryString, readOnlyTree, context,
+									  params, queryEnv, dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+									params, queryEnv, dest, qc);
+	}
+	PG_FINALLY();
+	{
+		if (OidIsValid(paused))
+			ResumeDatabase(paused);
+	}
+	PG_END_TRY();
 }
 
 /*
  * PauseDatabase stops the scheduler and job workers of a database and keeps
  * the launcher from restarting them for a while.  The command that follows
- * waits (up to five seconds, as for any session) for them to exit.
+ * waits (up to five seconds, as for any session) for them to exit.  It
+ * returns the database's OID (InvalidOid if there is no such database).
  */
-static void
+static Oid
 PauseDatabase(const char *dbname)
 {
 	Oid			dboid = get_database_oid(dbname, true);
 	SchedulerDbSlot *slot;
 
 	if (!OidIsValid(dboid))
-		return;
+		return InvalidOid;
 	LWLockAcquire(SchedulerLock(), LW_EXCLUSIVE);
 	slot = SchedulerFindDb(dboid);
 	if (slot != NULL)
@@ -381,6 +395,24 @@ PauseDatabase(const char *dbname)
 			kill(js->pid, SIGTERM);
 	}
 	LWLockRelease(SchedulerLock());
+	return dboid;
+}
+
+/*
+ * ResumeDatabase ends the pause of a database once the command that needed
+ * it alone has finished, and wakes the launcher to start its scheduler.
+ */
+static void
+ResumeDatabase(Oid dboid)
+{
+	SchedulerDbSlot *slot;
+
+	LWLockAcquire(SchedulerLock(), LW_EXCLUSIVE);
+	slot = SchedulerFindDb(dboid);
+	if (slot != NULL)
+		slot->paused_until = 0;
+	LWLockRelease(SchedulerLock());
+	SchedulerWakeLauncher(false);
 }
 
 /*

@@ -45,6 +45,16 @@
  * effects survive a crash is always recorded.  A crash can lose only
  * bookkeeping of runs with no durable effect, which are then run again.
  *
+ * Copies: every job is stamped with the database it belongs to (its OID and
+ * the cluster's system identifier, mlops.jobs.home_*).  pg_dump dumps jobs
+ * with mlops' other data and CREATE DATABASE ... TEMPLATE copies them, so a
+ * restored or copied database holds its original's jobs; running them there
+ * would run the original's nightly work twice.  A job whose stamp is not this
+ * database's is never launched: when the jobs are loaded it is paused
+ * (enabled = false, paused_reason says why, a WARNING in the server log)
+ * until its owner resumes it with mlops.alter_job(name, enabled => true),
+ * which stamps it with this database.
+ *
  * Robustness: a job whose row is unusable (its owner was dropped or cannot
  * log in, its schedule does not parse; the job worker does the same for a
  * command that does not parse) is disabled with the reason in
@@ -54,8 +64,10 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
+#include "commands/dbcommands.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -103,6 +115,7 @@ typedef struct JobEntry
 	int			max_retries;
 	int			failures;
 	int64		retry_delay_ms;
+	bool		foreign;		/* stamped with another database: never launched */
 	/* the running instance, if any */
 	int64		run_id;
 	int			slotno;
@@ -141,6 +154,9 @@ static void EnforceTimeouts(TimestampTz now);
 static void TrimHistory(TimestampTz now);
 static long NextWakeMs(TimestampTz now);
 static void DisableJob(JobEntry *job, const char *reason);
+static bool JobIsForeign(HeapTuple tup, TupleDesc desc, int dbcol, int sysidcol, int pausedcol,
+						 bool *paused);
+static void PauseForeignJob(JobEntry *job);
 static void BeginWork(const char *activity);
 static void EndWork(void);
 static void ExecuteWrite(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls);
@@ -349,6 +365,7 @@ LoadJobs(void)
 	HASH_SEQ_STATUS seq;
 	JobEntry   *job;
 	List	   *broken = NIL;
+	List	   *copied = NIL;
 	ListCell   *lc;
 
 	jobs_valid = true;
@@ -364,7 +381,8 @@ LoadJobs(void)
 					"COALESCE(EXTRACT(epoch FROM max_runtime) * 1000, 0)::int8, "
 					"max_retries, failures, "
 					"COALESCE(EXTRACT(epoch FROM retry_delay) * 1000, 10000)::int8, "
-					"run_requested "
+					"run_requested, home_database_oid, home_system_identifier, "
+					"paused_reason IS NOT NULL "
 					"FROM mlops.jobs", true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read mlops.jobs");
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -377,6 +395,7 @@ LoadJobs(void)
 		char	   *schedule_text = SPI_getvalue(tup, desc, 3);
 		char		err[512];
 		Datum		next;
+		bool		paused;
 
 		job = hash_search(jobs, &job_id, HASH_ENTER, &found);
 		if (!found)
@@ -396,6 +415,14 @@ LoadJobs(void)
 		job->failures = DatumGetInt32(SPI_getbinval(tup, desc, 8, &isnull));
 		job->retry_delay_ms = DatumGetInt64(SPI_getbinval(tup, desc, 9, &isnull));
 		job->run_requested = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
+		job->foreign = JobIsForeign(tup, desc, 11, 12, 13, &paused);
+		if (job->foreign && !paused)
+		{
+			MemoryContext old = MemoryContextSwitchTo(loop_cxt);
+
+			copied = lappend(copied, psprintf(INT64_FORMAT, job_id));
+			MemoryContextSwitchTo(old);
+		}
 		if (CronParse(schedule_text, &job->schedule, err, sizeof(err)) != 0 && job->enabled)
 		{
 			MemoryContext old = MemoryContextSwitchTo(loop_cxt);
@@ -442,6 +469,98 @@ LoadJobs(void)
 		if (job != NULL)
 			DisableJob(job, strchr(entry, '|') + 1);
 	}
+	foreach(lc, copied)
+	{
+		int64		job_id = strtoi64(lfirst(lc), NULL, 10);
+
+		job = hash_search(jobs, &job_id, HASH_FIND, NULL);
+		if (job != NULL)
+			PauseForeignJob(job);
+	}
+}
+
+/*
+ * JobIsForeign reports whether the job row tup (columns dbcol and sysidcol
+ * hold its stamp) belongs to another database than this one; *paused says
+ * whether it has been paused already (column pausedcol).
+ */
+static bool
+JobIsForeign(HeapTuple tup, TupleDesc desc, int dbcol, int sysidcol, int pausedcol,
+			 bool *paused)
+{
+	bool		isnull;
+	Oid			dboid = DatumGetObjectId(SPI_getbinval(tup, desc, dbcol, &isnull));
+	int64		sysid;
+
+	if (isnull)
+		dboid = InvalidOid;
+	sysid = DatumGetInt64(SPI_getbinval(tup, desc, sysidcol, &isnull));
+	if (isnull)
+		sysid = 0;
+	*paused = DatumGetBool(SPI_getbinval(tup, desc, pausedcol, &isnull));
+	return dboid != MyDatabaseId || (uint64) sysid != GetSystemIdentifier();
+}
+
+/*
+ * PauseForeignJob pauses a job that was created in another database (this
+ * one is a copy): it is disabled with the reason in paused_reason and a
+ * WARNING in the server log, unless its owner re-stamped it meanwhile.  Runs
+ * the copy shows as unfinished were in progress in the original (a dump
+ * taken during a run): they are marked failed.
+ */
+static void
+PauseForeignJob(JobEntry *job)
+{
+	Oid			types[4] = {INT8OID, TEXTOID, OIDOID, INT8OID};
+	Datum		values[4];
+	char		sysid[32];
+
+	job->enabled = false;
+	job->run_requested = false;
+	snprintf(sysid, sizeof(sysid), UINT64_FORMAT, GetSystemIdentifier());
+	values[0] = Int64GetDatum(job->job_id);
+	values[1] = CStringGetTextDatum("the job was created in another database and this database is a copy "
+									"of it (pg_dump and restore, or CREATE DATABASE ... TEMPLATE); resume it "
+									"here with mlops.alter_job(job_name, enabled => true)");
+	values[2] = ObjectIdGetDatum(MyDatabaseId);
+	values[3] = Int64GetDatum((int64) GetSystemIdentifier());
+	BeginWork("mlops scheduler");
+	if (SPI_execute_with_args("UPDATE mlops.jobs SET enabled = false, run_requested = false, paused_reason = $2 "
+							  "WHERE job_id OPERATOR(pg_catalog.=) $1 AND paused_reason IS NULL "
+							  "AND (home_database_oid OPERATOR(pg_catalog.<>) $3 "
+							  "OR home_system_identifier OPERATOR(pg_catalog.<>) $4) "
+							  "RETURNING job_name, owner_name, home_database_oid, home_system_identifier",
+							  4, types, values, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "could not pause job " INT64_FORMAT, job->job_id);
+	if (SPI_processed == 1)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		char		home_sysid[32];
+
+		snprintf(home_sysid, sizeof(home_sysid), UINT64_FORMAT,
+				 (uint64) DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull)));
+		ereport(WARNING,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("mlops paused job " INT64_FORMAT " (\"%s\" of role %s): it was created in another database",
+						job->job_id, SPI_getvalue(tup, desc, 1), SPI_getvalue(tup, desc, 2)),
+				 errdetail("The job belongs to database OID %s of the cluster with system identifier %s; "
+						   "this is database \"%s\" (OID %u) of the cluster with system identifier %s, a copy "
+						   "made by pg_dump and restore or CREATE DATABASE ... TEMPLATE.",
+						   SPI_getvalue(tup, desc, 3), home_sysid, get_database_name(MyDatabaseId),
+						   MyDatabaseId, sysid),
+				 errhint("If this database should run the job, its owner resumes it with mlops.alter_job(%s, enabled => true).",
+						 quote_literal_cstr(SPI_getvalue(tup, desc, 1)))));
+		if (job->run_id == 0)
+			ExecuteWrite("UPDATE mlops.job_runs SET status = 'failed', "
+						 "finished_at = pg_catalog.clock_timestamp(), "
+						 "message = 'the run was in progress in the database this one is a copy of' "
+						 "WHERE job_id OPERATOR(pg_catalog.=) $1 "
+						 "AND status OPERATOR(pg_catalog.=) ANY ('{scheduled,running}'::text[])",
+						 1, types, values, NULL);
+	}
+	EndWork();
 }
 
 /*
@@ -576,7 +695,7 @@ LaunchDueJobs(TimestampTz now)
 	hash_seq_init(&seq, jobs);
 	while ((job = hash_seq_search(&seq)) != NULL)
 	{
-		if (job->run_id != 0 || !job->seen)
+		if (job->run_id != 0 || !job->seen || job->foreign)
 			continue;
 		if (job->run_requested ||
 			(job->enabled && job->next_run_at <= TimestampTzPlusMilliseconds(now, PRELAUNCH_MS)))
@@ -908,7 +1027,7 @@ NextWakeMs(TimestampTz now)
 				wake = Min(wake, TimestampTzPlusMilliseconds(job->run_started, SLOT_START_TIMEOUT_MS));
 			continue;
 		}
-		if (!job->seen)
+		if (!job->seen || job->foreign)
 			continue;
 		if (job->run_requested)
 			have_waiting_runs = true;

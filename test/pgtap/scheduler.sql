@@ -6,7 +6,7 @@
 \pset pager off
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS mlops;
-SELECT plan(16);
+SELECT plan(26);
 
 SELECT col_is_pk('mlops', 'jobs', 'job_id', 'jobs keyed by job_id');
 SELECT col_is_unique('mlops', 'jobs', ARRAY['owner', 'job_name'], 'job names are unique per owner');
@@ -27,6 +27,29 @@ SELECT throws_ok($$INSERT INTO mlops.job_runs (job_id, owner, status, due_at, co
                  '23514', NULL, 'run statuses are checked');
 SELECT throws_ok($$SELECT mlops.schedule_pipeline('x', 'data_pipeline', '@daily', '{"data_source": "t", "extra": 1}')$$,
                  '22023', NULL, 'pipeline parameters are checked');
+
+-- commands are parse-analysed as their owner unless validate => false
+SELECT throws_ok($$SELECT mlops.schedule('p3', '@daily', 'SELECT pgtap_no_such_function()')$$,
+                 '42883', 'function pgtap_no_such_function() does not exist', 'an unknown function is refused with its SQLSTATE');
+SELECT throws_ok($$SELECT mlops.alter_job('p2', command => 'DELETE FROM pgtap_no_such_table')$$,
+                 '42P01', 'relation "pgtap_no_such_table" does not exist', 'alter_job checks a new command too');
+SELECT lives_ok($$SELECT mlops.schedule('p3', '@daily', 'SELECT pgtap_no_such_function()', validate => false)$$,
+                'validate => false accepts it');
+SELECT lives_ok($$SELECT mlops.alter_job('p2', command => 'DELETE FROM pgtap_no_such_table', validate => false)$$,
+                'alter_job(validate => false) accepts it');
+
+-- jobs are stamped with their database; a copy's jobs are paused until resumed
+SELECT col_not_null('mlops', 'jobs', 'home_database_oid', 'every job has a home database');
+SELECT col_not_null('mlops', 'jobs', 'home_system_identifier', 'and a home cluster');
+SELECT is((SELECT count(*)::int FROM mlops.jobs
+            WHERE home_database_oid = (SELECT oid FROM pg_database WHERE datname = current_database())
+              AND home_system_identifier = (SELECT system_identifier FROM pg_control_system())),
+          (SELECT count(*)::int FROM mlops.jobs), 'new jobs are stamped with this database');
+UPDATE mlops.jobs SET home_database_oid = 1 WHERE job_name = 'p2';
+SELECT throws_ok($$SELECT mlops.run_job('p2')$$, '55000', 'job "p2" is paused', 'run_job refuses a job from another database');
+SELECT lives_ok($$SELECT mlops.alter_job('p2', enabled => true)$$, 'alter_job(enabled => true) resumes it');
+SELECT is((SELECT home_database_oid = mlops._database_oid() AND enabled AND paused_reason IS NULL
+             FROM mlops.jobs WHERE job_name = 'p2'), true, 'stamped with this database');
 SELECT is((SELECT count(*)::int FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
             WHERE n.nspname = 'mlops' AND p.proname IN ('schedule', 'schedule_pipeline', 'unschedule', 'alter_job',
                                                          'run_job', 'next_runs', 'training_pipeline', 'data_pipeline')

@@ -55,6 +55,7 @@ SELECT mlops.schedule('x', '@daily', 'SELEC 1');
 SELECT mlops.schedule('x', '@daily', '');
 SELECT mlops.schedule('x', '@daily', 'BEGIN; SELECT 1; COMMIT');
 SELECT mlops.schedule('x', '@daily', 'VACUUM');
+SELECT mlops.schedule('x', '@daily', 'COPY mlops.jobs TO STDOUT');
 SELECT mlops.alter_job('nope', enabled => false);
 SELECT mlops.alter_job('yearly-report', max_retries => -1);
 SELECT mlops.alter_job('yearly-report', max_runtime => '0 seconds');
@@ -62,6 +63,70 @@ SELECT mlops.alter_job('yearly-report', retry_delay => '10 ms');
 SELECT mlops.alter_job('yearly-report', schedule => 'every now and then');
 SELECT mlops.unschedule('nope');
 SELECT mlops.run_job('nope');
+
+-- commands are parse-analysed when scheduled, as the role that runs them:
+-- what would fail at every run is refused now, with the analysis error
+SELECT mlops.schedule('x', '@daily', 'SELECT no_such_function(1)');
+SELECT mlops.schedule('x', '@daily', 'INSERT INTO no_such_table VALUES (1)');
+SELECT mlops.schedule('x', '@daily', 'SELECT 1; SELECT no_such_column FROM mlops.jobs');
+SELECT mlops.schedule('x', '@daily', 'CALL no_such_procedure()');
+SELECT mlops.schedule('x', '@daily', 'REFRESH MATERIALIZED VIEW no_such_view');
+SELECT mlops.schedule('x', '@daily', 'TRUNCATE mlops.jobs, no_such_table');
+SELECT mlops.schedule('x', '@daily', 'SELECT $1');
+SELECT mlops.schedule('x', '@daily', 'SELECT ''abc''::integer');
+SELECT mlops.schedule_pipeline('x', 'data_pipeline', '@daily', '{"data_source": "t", "output_table": "u"}') > 0 AS pipelines_pass;
+SELECT mlops.unschedule('x');
+-- the SQLSTATE is the analysis error's
+\set VERBOSITY sqlstate
+SELECT mlops.schedule('x', '@daily', 'SELECT no_such_function(1)');
+SELECT mlops.schedule('x', '@daily', 'SELECT * FROM no_such_table');
+SELECT mlops.schedule('x', '@daily', 'SELECT no_such_column FROM mlops.jobs');
+SELECT mlops.schedule('x', '@daily', 'REFRESH MATERIALIZED VIEW mlops.jobs');
+\set VERBOSITY default
+-- statements after one that may create objects are not analysed
+SELECT mlops.schedule('ddl-first', '@daily',
+         'CREATE TABLE IF NOT EXISTS job_totals (n bigint); INSERT INTO job_totals SELECT count(*) FROM mlops.jobs') > 0 AS scheduled;
+-- validate => false accepts a command whose objects are created later
+SELECT mlops.schedule('later', '@daily', 'INSERT INTO created_later VALUES (1)', validate => false) > 0 AS scheduled;
+SELECT mlops.alter_job('later', command => 'INSERT INTO created_later VALUES (2)');
+CREATE TABLE created_later (x integer);
+SELECT mlops.alter_job('later', command => 'INSERT INTO created_later VALUES (2)');
+SELECT mlops.alter_job('later', command => 'INSERT INTO created_later VALUES (''two'')');
+SELECT mlops.alter_job('later', command => 'SELECT no_such_function()', validate => false);
+SELECT mlops.alter_job('later', command => 'SELEC 1', validate => false);
+SELECT mlops.alter_job('later', command => 'SELECT 1', validate => NULL);
+SELECT job_name, command FROM mlops.jobs WHERE job_name IN ('ddl-first', 'later') ORDER BY job_name;
+SELECT details->>'validate' AS validate FROM mlops.audit_log
+ WHERE action = 'job.alter' AND details->>'job_name' = 'later' ORDER BY event_id;
+SELECT mlops.unschedule('ddl-first'), mlops.unschedule('later');
+DROP TABLE created_later;
+
+-- a job copied from another database (pg_dump, CREATE DATABASE ... TEMPLATE)
+-- is paused: run_job refuses it until alter_job(enabled => true) stamps it
+-- with this database (the scheduler's side is tested in test/t/053_scheduler_copy.pl)
+SELECT home_database_oid = (SELECT oid FROM pg_database WHERE datname = current_database()) AS this_db,
+       home_system_identifier = (SELECT system_identifier FROM pg_control_system()) AS this_cluster,
+       paused_reason
+  FROM mlops.jobs WHERE job_name = 'yearly-report';
+UPDATE mlops.jobs SET home_database_oid = 1, enabled = false, paused_reason = 'copied'
+ WHERE job_name = 'yearly-report';
+SELECT mlops.run_job('yearly-report');
+SELECT mlops.alter_job('yearly-report', max_retries => 1);
+SELECT enabled, paused_reason FROM mlops.jobs WHERE job_name = 'yearly-report';
+SELECT mlops.alter_job('yearly-report', enabled => true);
+SELECT enabled, paused_reason, home_database_oid = mlops._database_oid() AS this_db
+  FROM mlops.jobs WHERE job_name = 'yearly-report';
+SELECT details->>'resumed' AS resumed FROM mlops.audit_log
+ WHERE action = 'job.alter' AND details->>'job_name' = 'yearly-report' ORDER BY event_id DESC LIMIT 1;
+SELECT mlops.run_job('yearly-report');
+-- a stamp from another cluster (same OID) is a copy too
+UPDATE mlops.jobs SET home_system_identifier = home_system_identifier # 1, run_requested = false
+ WHERE job_name = 'yearly-report';
+SELECT mlops.run_job('yearly-report');
+-- scheduling under the same name again stamps it here as well
+SELECT mlops.schedule('yearly-report', '@yearly', 'SELECT 3') > 0 AS rescheduled;
+SELECT enabled, paused_reason, home_system_identifier = mlops._system_identifier() AS this_cluster
+  FROM mlops.jobs WHERE job_name = 'yearly-report';
 
 -- pipelines as jobs: the command calls the pipeline with named arguments
 SELECT mlops.schedule_pipeline('nightly-clean', 'data_pipeline', '0 3 * * *',
@@ -92,8 +157,8 @@ SELECT mlops.alter_job('nightly-clean', command => 'SELECT 1');
 CREATE ROLE sched_alice LOGIN;
 CREATE ROLE sched_nologin;
 GRANT USAGE ON SCHEMA mlops TO sched_alice, sched_nologin;
-GRANT EXECUTE ON FUNCTION mlops.schedule(text, text, text), mlops.unschedule(text),
-      mlops.alter_job(text, text, text, boolean, interval, integer, interval), mlops.run_job(text)
+GRANT EXECUTE ON FUNCTION mlops.schedule(text, text, text, boolean), mlops.unschedule(text),
+      mlops.alter_job(text, text, text, boolean, interval, integer, interval, boolean), mlops.run_job(text)
    TO sched_alice, sched_nologin;
 GRANT SELECT ON mlops.jobs, mlops.job_runs, mlops.pipeline_runs TO sched_alice;
 SET ROLE sched_alice;
@@ -105,6 +170,39 @@ SELECT mlops.alter_job('nightly-clean', enabled => false);
 UPDATE mlops.jobs SET enabled = false;
 DELETE FROM mlops.job_runs;
 SELECT mlops.next_runs('@daily');
+RESET ROLE;
+-- commands are analysed as their owner, with the search_path a session of
+-- the owner starts with ("$user", and ALTER ROLE ... SET search_path), not
+-- the caller's current one
+CREATE SCHEMA sched_alice AUTHORIZATION sched_alice;
+CREATE TABLE sched_alice.alice_log (at timestamptz);
+ALTER TABLE sched_alice.alice_log OWNER TO sched_alice;
+CREATE SCHEMA sched_private;
+CREATE TABLE sched_private.stats (n bigint);
+CREATE SCHEMA sched_reports;
+GRANT USAGE ON SCHEMA sched_reports TO sched_alice;
+CREATE TABLE sched_reports.report_log (at timestamptz);
+SET ROLE sched_alice;
+SET search_path = public;
+SELECT mlops.schedule('alice-log', '0 0 1 1 *', 'INSERT INTO alice_log VALUES (now())') > 0 AS scheduled;
+SELECT mlops.schedule('alice-private', '0 0 1 1 *', 'SELECT n FROM sched_private.stats');
+SELECT mlops.schedule('alice-report', '0 0 1 1 *', 'INSERT INTO report_log VALUES (now())');
+RESET ROLE;
+ALTER ROLE sched_alice SET search_path = sched_reports;
+SET ROLE sched_alice;
+SELECT mlops.schedule('alice-report', '0 0 1 1 *', 'INSERT INTO report_log VALUES (now())') > 0 AS scheduled;
+SELECT mlops.schedule('alice-log2', '0 0 1 1 *', 'INSERT INTO alice_log VALUES (now())');
+RESET ROLE;
+RESET search_path;
+DO $$ BEGIN
+  EXECUTE format('ALTER ROLE sched_alice IN DATABASE %I SET search_path = "$user", sched_reports', current_database());
+END $$;
+SET ROLE sched_alice;
+SELECT mlops.schedule('alice-log2', '0 0 1 1 *', 'INSERT INTO alice_log VALUES (now())') > 0 AS scheduled;
+RESET ROLE;
+SELECT mlops.schedule('alice-log', '0 0 1 1 *', 'INSERT INTO alice_log VALUES (now())');
+SET ROLE sched_alice;
+SELECT mlops.unschedule('alice-log'), mlops.unschedule('alice-report'), mlops.unschedule('alice-log2');
 RESET ROLE;
 SET ROLE sched_nologin;
 SELECT mlops.schedule('x', '@daily', 'SELECT 1');
@@ -165,6 +263,8 @@ SELECT count(*) AS visible FROM mlops.pipeline_runs;
 RESET ROLE;
 
 DROP TABLE raw_events, clean_events;
+DROP TABLE sched_alice.alice_log, sched_private.stats, sched_reports.report_log;
+DROP SCHEMA sched_alice, sched_private, sched_reports;
 DROP EXTENSION mlops;
 DROP OWNED BY sched_alice, sched_nologin;
 DROP ROLE sched_alice, sched_nologin;

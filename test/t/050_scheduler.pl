@@ -112,7 +112,7 @@ is(sql('postgres', q{SELECT finished_at - started_at < interval '10 seconds' FRO
 sql('postgres', q{
   CREATE ROLE bob LOGIN;
   GRANT USAGE ON SCHEMA mlops TO bob;
-  GRANT EXECUTE ON FUNCTION mlops.schedule(text, text, text), mlops.run_job(text) TO bob;
+  GRANT EXECUTE ON FUNCTION mlops.schedule(text, text, text, boolean), mlops.run_job(text) TO bob;
   GRANT SELECT ON mlops.jobs, mlops.job_runs TO bob;
   CREATE TABLE secrets (s text);
   CREATE TABLE whoami (cur name, ses name, super boolean);
