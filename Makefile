@@ -83,7 +83,7 @@ REGRESS    = $(sort $(basename $(notdir $(wildcard test/sql/*.sql))))
 REGRESS_OPTS = --inputdir=test --outputdir=tmp_check/regress
 EXTRA_CLEAN = tmp_check results regression.diffs regression.out
 
-PG_CPPFLAGS = -I$(srcdir)/src
+PG_CPPFLAGS = -I$(srcdir)/src -DMLOPS_VERSION=\"$(EXTVERSION)\"
 PG_CFLAGS   = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 SHLIB_LINK  = -lxgboost -ljansson -lm
 

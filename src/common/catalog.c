@@ -8,9 +8,17 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_extension.h"
 #include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
 
 #include "common/common.h"
 
@@ -61,3 +69,69 @@ MlopsRelid(const char *relname)
 	return get_relname_relid(relname, nspid);
 }
 
+
+/*
+ * MlopsSchemaVersion returns the version of the mlops extension installed
+ * in this database (pg_extension.extversion), or NULL when it is not
+ * installed.  The library serves the version it was built for
+ * (MLOPS_VERSION) and, for the entry points an older install script
+ * declares, that older schema too, so a database keeps working between a
+ * package upgrade and its ALTER EXTENSION mlops UPDATE.
+ */
+char *
+MlopsSchemaVersion(void)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	char	   *version = NULL;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
+				CStringGetDatum("mlops"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, Anum_pg_extension_extversion,
+									 RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+			version = text_to_cstring(DatumGetTextPP(d));
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return version;
+}
+
+/*
+ * MlopsSchemaIsCurrent returns whether the installed extension is the
+ * version this library was built for.
+ */
+bool
+MlopsSchemaIsCurrent(void)
+{
+	char	   *version = MlopsSchemaVersion();
+
+	return version != NULL && strcmp(version, MLOPS_VERSION) == 0;
+}
+
+/*
+ * MlopsRequireCurrentSchema raises a clear error when a capability of this
+ * library's version is used on a database whose mlops schema is older.
+ */
+void
+MlopsRequireCurrentSchema(const char *what)
+{
+	char	   *version = MlopsSchemaVersion();
+
+	if (version != NULL && strcmp(version, MLOPS_VERSION) == 0)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("%s needs the mlops %s schema, but this database has %s", what, MLOPS_VERSION,
+					version ? version : "no mlops extension"),
+			 errhint("Run ALTER EXTENSION mlops UPDATE in this database.")));
+}

@@ -39,6 +39,9 @@ extern Oid	MlopsExtensionOwner(void);
 extern void MlopsBeginOwner(MlopsOwnerSave *save);
 extern void MlopsEndOwner(MlopsOwnerSave *save);
 extern Oid	MlopsRelid(const char *relname);
+extern char *MlopsSchemaVersion(void);
+extern bool MlopsSchemaIsCurrent(void);
+extern void MlopsRequireCurrentSchema(const char *what);
 extern Oid	MlopsLookupImplFunction(Oid public_fn);
 
 /* subsystem initialisation, called once from _PG_init */

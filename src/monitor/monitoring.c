@@ -164,9 +164,13 @@ ReadMonitor(MetricsWindow *w, int32 window_size)
 
 	args[0] = CStringGetTextDatum(w->model);
 	/* _monitor_classes relearns the model's classes when its version changed */
-	rc = SPI_execute_with_args("SELECT c.monitor_id, c.problem_type, c.window_size, c.classes, c.classes_version"
+	rc = SPI_execute_with_args(MlopsSchemaIsCurrent()
+							   ? "SELECT c.monitor_id, c.problem_type, c.window_size, c.classes, c.classes_version"
 							   " FROM mlops.monitors m, LATERAL mlops._monitor_classes(m) c"
-							   " WHERE m.model OPERATOR(pg_catalog.=) $1",
+							   " WHERE m.model OPERATOR(pg_catalog.=) $1"
+							   /* a 0.1.0 schema has no classes: metrics as 0.1.0 computed them */
+							   : "SELECT m.monitor_id, m.problem_type, m.window_size, NULL::pg_catalog.text[], NULL::pg_catalog.int4"
+							   " FROM mlops.monitors m WHERE m.model OPERATOR(pg_catalog.=) $1",
 							   1, (Oid[]) {TEXTOID}, args, NULL, false, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "reading the monitor of \"%s\" failed: %s", w->model, SPI_result_code_string(rc));

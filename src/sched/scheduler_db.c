@@ -139,6 +139,7 @@ static uint64 install_count_at_start = 0;
 static void SchedulerDetach(int code, Datum arg);
 static void JobsRelcacheCallback(Datum arg, Oid relid);
 static bool ExtensionPresent(void);
+static void WaitForCurrentSchema(void);
 static void RecoverRuns(void);
 static void LoadJobs(void);
 static void ReapRuns(TimestampTz now);
@@ -198,6 +199,7 @@ MlopsSchedulerMain(Datum arg)
 
 	if (!ExtensionPresent())
 		proc_exit(0);
+	WaitForCurrentSchema();
 
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(int64);
@@ -307,6 +309,41 @@ ExtensionPresent(void)
 		LWLockRelease(SchedulerLock());
 	}
 	return present;
+}
+
+/*
+ * WaitForCurrentSchema idles, saying why once in the server log, while the
+ * database's mlops schema is older than this library (a package upgrade
+ * whose ALTER EXTENSION mlops UPDATE has not run yet): the jobs table may
+ * lack columns the scheduler needs, and jobs run late rather than wrongly.
+ */
+static void
+WaitForCurrentSchema(void)
+{
+	bool		logged = false;
+
+	for (;;)
+	{
+		char	   *version;
+		bool		current;
+
+		SchedulerHandleInterrupts();
+		StartTransactionCommand();
+		version = MlopsSchemaVersion();
+		current = MlopsSchemaIsCurrent();
+		if (!current && version != NULL && !logged)
+			ereport(LOG,
+					(errmsg("mlops scheduler for database \"%s\" waits: its mlops schema is %s, the library is %s",
+							get_database_name(MyDatabaseId), version, MLOPS_VERSION),
+					 errhint("Run ALTER EXTENSION mlops UPDATE in that database; jobs start once it has run.")));
+		CommitTransactionCommand();
+		if (current)
+			return;
+		if (version == NULL)
+			proc_exit(0);
+		logged = true;
+		SchedulerSleep(5000);	/* a catalog lookup: cheap to repeat */
+	}
 }
 
 /*
