@@ -27,7 +27,7 @@ OBJS = \
 	src/common/catalog.o src/common/dataset.o src/common/evalmetrics.o src/common/guc.o \
 	src/common/metrics.o src/common/modelref.o src/common/security.o \
 	src/xgb/modelcheck.o src/xgb/xgb.o \
-	src/registry/model_import.o src/registry/registry.o \
+	src/registry/model_categories.o src/registry/model_import.o src/registry/registry.o \
 	src/train/train.o \
 	src/serve/health.o src/serve/model_cache.o src/serve/predict.o src/serve/prediction_stats.o \
 	src/drift/adwin_sql.o src/drift/drift.o src/drift/stats.o \
