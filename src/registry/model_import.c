@@ -58,10 +58,12 @@
 #include "xgb/xgb.h"
 
 /*
- * Most categories an imported categorical feature may list ("0" .. "max");
- * a feature whose splits use larger codes is served as an integer code.
+ * Most categories an imported categorical feature may list ("0" .. "max"),
+ * and all of its categorical features together; a feature over either
+ * limit is served as an integer code.
  */
 #define IMPORT_MAX_CATEGORIES 65536
+#define IMPORT_MAX_TOTAL_CATEGORIES (16 * IMPORT_MAX_CATEGORIES)
 
 /* what import keeps from modelcheck's result, in palloc'd memory */
 typedef struct CheckedModel
@@ -245,20 +247,26 @@ CopyFeatureTypes(CheckedModel *out, const ModelCheckResult *result)
  * NULL when it has no feature names: one entry per feature with its name
  * and type (float, integer for XGBoost's "int", boolean for "i",
  * categorical with categories "0" .. "max" for "c"), and for a classifier
- * a label whose classes are the codes "0" .. "k-1" XGBoost predicts.
+ * a label whose classes are the codes "0" .. "k-1" XGBoost predicts.  A
+ * categorical feature beyond the category limits becomes an integer code,
+ * which one NOTICE reports.
  */
 static char *
 ImportedInputSchema(const CheckedModel *model, ArrayType *feature_names, const char *task)
 {
 	StringInfoData buf;
+	StringInfoData coded;
 	Datum	   *names;
 	bool	   *nulls;
 	int			n;
+	int			ncoded = 0;
+	int64		budget = IMPORT_MAX_TOTAL_CATEGORIES;
 
 	if (feature_names == NULL)
 		return NULL;
 	deconstruct_array(feature_names, TEXTOID, -1, false, TYPALIGN_INT, &names, &nulls, &n);
 	initStringInfo(&buf);
+	initStringInfo(&coded);
 	appendStringInfoString(&buf, "{\"features\": [");
 	for (int j = 0; j < n; j++)
 	{
@@ -268,16 +276,16 @@ ImportedInputSchema(const CheckedModel *model, ArrayType *feature_names, const c
 		CHECK_FOR_INTERRUPTS();
 		appendStringInfoString(&buf, j > 0 ? ", {\"name\": " : "{\"name\": ");
 		escape_json(&buf, name);
-		if (strcmp(type, "c") == 0 && model->category_max[j] >= IMPORT_MAX_CATEGORIES)
+		if (strcmp(type, "c") == 0 &&
+			(model->category_max[j] >= IMPORT_MAX_CATEGORIES || model->category_max[j] >= budget))
 		{
-			ereport(NOTICE,
-					(errmsg("categorical feature \"%s\" is imported as an integer code", name),
-					 errdetail("Its splits use category codes up to " INT64_FORMAT ", more than %d categories.",
-							   model->category_max[j], IMPORT_MAX_CATEGORIES)));
+			if (ncoded++ < 5)
+				appendStringInfo(&coded, "%s\"%s\"", ncoded > 1 ? ", " : "", name);
 			type = "int";
 		}
 		if (strcmp(type, "c") == 0)
 		{
+			budget -= model->category_max[j] + 1;
 			appendStringInfoString(&buf, ", \"type\": \"categorical\", \"categories\": [");
 			for (int64 c = 0; c <= model->category_max[j]; c++)
 				appendStringInfo(&buf, "%s\"" INT64_FORMAT "\"", c > 0 ? ", " : "", c);
@@ -299,6 +307,15 @@ ImportedInputSchema(const CheckedModel *model, ArrayType *feature_names, const c
 		appendStringInfoString(&buf, "]}");
 	}
 	appendStringInfoChar(&buf, '}');
+	if (ncoded > 0)
+		ereport(NOTICE,
+				(errmsg_plural("%d categorical feature is imported as an integer code",
+							   "%d categorical features are imported as integer codes",
+							   ncoded, ncoded),
+				 errdetail("The splits of %s%s use more than %d category codes, or the categorical features more than %d together.",
+						   coded.data, ncoded > 5 ? " and others" : "",
+						   IMPORT_MAX_CATEGORIES, IMPORT_MAX_TOTAL_CATEGORIES),
+				 errhint("Pass such a feature to mlops.predict as its category code.")));
 	return buf.data;
 }
 
