@@ -49,6 +49,7 @@ OBJS = \
 	src/monitor/classes.o \
 	src/monitor/expr.o \
 	src/monitor/monitoring.o \
+	src/registry/model_categories.o \
 	src/registry/model_import.o \
 	src/registry/registry.o \
 	src/sched/cron.o \

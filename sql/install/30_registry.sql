@@ -134,7 +134,7 @@ $$;
 REVOKE ALL ON FUNCTION mlops._versions_hint(bigint) FROM PUBLIC;
 
 -- resolve_model turns a model reference into one model version.
-CREATE FUNCTION mlops.resolve_model(ref text)
+CREATE FUNCTION mlops.resolve_model(model text)
     RETURNS TABLE(model_id bigint, name text, version integer, stage text)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -148,18 +148,18 @@ DECLARE
     v integer;
     st text;
 BEGIN
-    IF ref IS NULL OR ref OPERATOR(pg_catalog.=) '' THEN
+    IF model IS NULL OR model OPERATOR(pg_catalog.=) '' THEN
         RAISE EXCEPTION 'model reference must not be empty'
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Use ''name'', ''name/3'', ''name/Staging'', ''name/latest'' or ''name@alias''.';
     END IF;
-    IF pg_catalog.strpos(ref, '@') OPERATOR(pg_catalog.>) 0 THEN
-        model_name := pg_catalog.split_part(ref, '@', 1);
-        spec := pg_catalog.substr(ref, pg_catalog.strpos(ref, '@') OPERATOR(pg_catalog.+) 1);
+    IF pg_catalog.strpos(model, '@') OPERATOR(pg_catalog.>) 0 THEN
+        model_name := pg_catalog.split_part(model, '@', 1);
+        spec := pg_catalog.substr(model, pg_catalog.strpos(model, '@') OPERATOR(pg_catalog.+) 1);
         kind := 'alias';
-    ELSIF pg_catalog.strpos(ref, '/') OPERATOR(pg_catalog.>) 0 THEN
-        model_name := pg_catalog.split_part(ref, '/', 1);
-        spec := pg_catalog.substr(ref, pg_catalog.strpos(ref, '/') OPERATOR(pg_catalog.+) 1);
+    ELSIF pg_catalog.strpos(model, '/') OPERATOR(pg_catalog.>) 0 THEN
+        model_name := pg_catalog.split_part(model, '/', 1);
+        spec := pg_catalog.substr(model, pg_catalog.strpos(model, '/') OPERATOR(pg_catalog.+) 1);
         IF spec OPERATOR(pg_catalog.~) '^[0-9]{1,9}$' THEN
             kind := 'version';
         ELSIF pg_catalog.lower(spec) OPERATOR(pg_catalog.=) 'latest' THEN
@@ -168,13 +168,13 @@ BEGIN
             kind := 'stage';
             spec := mlops._canonical_stage(spec);
         ELSE
-            RAISE EXCEPTION 'invalid model reference "%"', ref
+            RAISE EXCEPTION 'invalid model reference "%"', model
                 USING ERRCODE = 'invalid_parameter_value',
                       DETAIL = pg_catalog.format('"%s" is neither a version number, "latest", nor a stage.', spec),
                       HINT = 'Use ''name'', ''name/3'', ''name/Staging'', ''name/latest'' or ''name@alias''.';
         END IF;
     ELSE
-        model_name := ref;
+        model_name := model;
         spec := 'Production';
         kind := 'default';
     END IF;
@@ -201,7 +201,7 @@ BEGIN
     END IF;
 
     IF v IS NULL THEN
-        RAISE EXCEPTION 'model reference "%" does not resolve to a version', ref
+        RAISE EXCEPTION 'model reference "%" does not resolve to a version', model
             USING ERRCODE = 'undefined_object',
                   DETAIL = CASE kind
                       WHEN 'alias' THEN pg_catalog.format('Model "%s" has no alias "%s".', model_name, spec)
@@ -372,8 +372,8 @@ CREATE FUNCTION mlops.set_alias(name text, alias text, version integer)
     RETURNS void LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
 REVOKE ALL ON FUNCTION mlops.set_alias(text, text, integer) FROM PUBLIC;
 
--- delete_alias removes an alias.
-CREATE FUNCTION mlops._impl_delete_alias(name text, alias text)
+-- drop_alias removes an alias.
+CREATE FUNCTION mlops._impl_drop_alias(name text, alias text)
     RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -394,13 +394,13 @@ BEGIN
                                pg_catalog.jsonb_build_object('model', name, 'alias', alias, 'previous_version', previous));
 END
 $$;
-REVOKE ALL ON FUNCTION mlops._impl_delete_alias(text, text) FROM PUBLIC;
-CREATE FUNCTION mlops.delete_alias(name text, alias text)
+REVOKE ALL ON FUNCTION mlops._impl_drop_alias(text, text) FROM PUBLIC;
+CREATE FUNCTION mlops.drop_alias(name text, alias text)
     RETURNS void LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
-REVOKE ALL ON FUNCTION mlops.delete_alias(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION mlops.drop_alias(text, text) FROM PUBLIC;
 
--- delete_model_version deletes a version that is not in Production (its aliases go with it).
-CREATE FUNCTION mlops._impl_delete_model_version(name text, version integer)
+-- drop_model_version deletes a version that is not in Production (its aliases go with it).
+CREATE FUNCTION mlops._impl_drop_model_version(name text, version integer)
     RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -411,7 +411,7 @@ DECLARE
     aliases text[];
 BEGIN
     IF r.stage OPERATOR(pg_catalog.=) 'Production' THEN
-        RAISE EXCEPTION 'cannot delete version % of model "%" because it is in Production', version, name
+        RAISE EXCEPTION 'cannot drop version % of model "%" because it is in Production', version, name
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Move it to another stage with mlops.transition_stage() first.';
     END IF;
@@ -425,10 +425,10 @@ BEGIN
                                    'deleted_aliases', COALESCE(aliases, '{}')));
 END
 $$;
-REVOKE ALL ON FUNCTION mlops._impl_delete_model_version(text, integer) FROM PUBLIC;
-CREATE FUNCTION mlops.delete_model_version(name text, version integer)
+REVOKE ALL ON FUNCTION mlops._impl_drop_model_version(text, integer) FROM PUBLIC;
+CREATE FUNCTION mlops.drop_model_version(name text, version integer)
     RETURNS void LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
-REVOKE ALL ON FUNCTION mlops.delete_model_version(text, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION mlops.drop_model_version(text, integer) FROM PUBLIC;
 
 -- model_info: what an inference service's /model/info returns.
 CREATE FUNCTION mlops.model_info(model text) RETURNS jsonb

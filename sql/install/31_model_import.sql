@@ -1,7 +1,9 @@
 -- Importing and exporting XGBoost models (src/model_import.c, src/modelcheck.c).
 -- import_model validates the bytes with mlops' own bounds-checked decoder and
 -- XGBoost-schema validator before libxgboost ever sees them, stores canonical
--- JSON through mlops._register_model_version and returns the new version.
+-- JSON through mlops._register_model_version (with an input_schema when the
+-- model has feature names, so it serves named features) and returns the new
+-- version.
 
 CREATE FUNCTION mlops.import_model(name text, model bytea, feature_names text[] DEFAULT NULL,
                                    task text DEFAULT NULL, metrics jsonb DEFAULT '{}',

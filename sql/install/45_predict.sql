@@ -1,22 +1,29 @@
--- Serving predictions (src/predict.c, src/model_cache.c,
--- src/prediction_stats.c, src/health.c).  Predictions depend on the
--- registry, so they are STABLE, never IMMUTABLE; they are PARALLEL SAFE so a
--- large scan may use parallel workers.
+-- Serving predictions (src/serve/predict.c, model_cache.c,
+-- prediction_stats.c, health.c).  Predictions depend on the registry, so
+-- they are STABLE, never IMMUTABLE; they are PARALLEL SAFE so a large scan
+-- may use parallel workers.
+--
+-- One row's features come as float8[] (real[], numeric[] and integer arrays
+-- cast to it implicitly), jsonb (an object of named features or an array in
+-- training order), or text: an untyped literal such as '{"age": 35}' or
+-- '{5.1, 3.5}' resolves to the text overload (PostgreSQL prefers the string
+-- category for unknown literals), which reads a JSON object or array as
+-- jsonb and anything else as a float8[] literal.
 
 CREATE FUNCTION mlops.predict(model text, features float8[]) RETURNS float8
     LANGUAGE C STABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'mlops_predict_float8';
 REVOKE ALL ON FUNCTION mlops.predict(text, float8[]) FROM PUBLIC;
 
-CREATE FUNCTION mlops.predict(model text, features real[]) RETURNS float8
-    LANGUAGE C STABLE STRICT PARALLEL SAFE
-    AS 'MODULE_PATHNAME', 'mlops_predict_float4';
-REVOKE ALL ON FUNCTION mlops.predict(text, real[]) FROM PUBLIC;
-
 CREATE FUNCTION mlops.predict(model text, features jsonb) RETURNS float8
     LANGUAGE C STABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'mlops_predict_jsonb';
 REVOKE ALL ON FUNCTION mlops.predict(text, jsonb) FROM PUBLIC;
+
+CREATE FUNCTION mlops.predict(model text, features text) RETURNS float8
+    LANGUAGE C STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'mlops_predict_text';
+REVOKE ALL ON FUNCTION mlops.predict(text, text) FROM PUBLIC;
 
 CREATE FUNCTION mlops.predict_proba(model text, features float8[]) RETURNS float8[]
     LANGUAGE C STABLE STRICT PARALLEL SAFE
@@ -28,17 +35,45 @@ CREATE FUNCTION mlops.predict_proba(model text, features jsonb) RETURNS float8[]
     AS 'MODULE_PATHNAME', 'mlops_predict_proba_jsonb';
 REVOKE ALL ON FUNCTION mlops.predict_proba(text, jsonb) FROM PUBLIC;
 
+CREATE FUNCTION mlops.predict_proba(model text, features text) RETURNS float8[]
+    LANGUAGE C STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'mlops_predict_proba_text';
+REVOKE ALL ON FUNCTION mlops.predict_proba(text, text) FROM PUBLIC;
+
+-- predict_label returns the predicted class's label (classifiers only).
+CREATE FUNCTION mlops.predict_label(model text, features float8[]) RETURNS text
+    LANGUAGE C STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'mlops_predict_label_float8';
+REVOKE ALL ON FUNCTION mlops.predict_label(text, float8[]) FROM PUBLIC;
+
+CREATE FUNCTION mlops.predict_label(model text, features jsonb) RETURNS text
+    LANGUAGE C STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'mlops_predict_label_jsonb';
+REVOKE ALL ON FUNCTION mlops.predict_label(text, jsonb) FROM PUBLIC;
+
+CREATE FUNCTION mlops.predict_label(model text, features text) RETURNS text
+    LANGUAGE C STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'mlops_predict_label_text';
+REVOKE ALL ON FUNCTION mlops.predict_label(text, text) FROM PUBLIC;
+
 CREATE FUNCTION mlops.predict_batch(model text, instances jsonb) RETURNS float8[]
     LANGUAGE C STABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'mlops_predict_batch';
 REVOKE ALL ON FUNCTION mlops.predict_batch(text, jsonb) FROM PUBLIC;
 
--- predict_table reads source as the calling user.
+-- predict_table and predict_proba_table read source as the calling user;
+-- label is the class label of a classifier's prediction, NULL for others.
 CREATE FUNCTION mlops.predict_table(model text, source text, id_column text DEFAULT NULL)
-    RETURNS TABLE(id text, prediction float8)
+    RETURNS TABLE(id text, prediction float8, label text)
     LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL RESTRICTED
     AS 'MODULE_PATHNAME', 'mlops_predict_table';
 REVOKE ALL ON FUNCTION mlops.predict_table(text, text, text) FROM PUBLIC;
+
+CREATE FUNCTION mlops.predict_proba_table(model text, source text, id_column text DEFAULT NULL)
+    RETURNS TABLE(id text, probabilities float8[])
+    LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL RESTRICTED
+    AS 'MODULE_PATHNAME', 'mlops_predict_proba_table';
+REVOKE ALL ON FUNCTION mlops.predict_proba_table(text, text, text) FROM PUBLIC;
 
 -- The per-backend model cache.
 CREATE FUNCTION mlops.model_cache()

@@ -15,6 +15,13 @@
  *      reaches libxgboost before this has succeeded;
  *   3. the caller's feature_names and task are checked against what the
  *      model says (count = num_feature; task agrees with the objective);
+ *      with feature names, the version gets an input_schema like a trained
+ *      one's (without training statistics): each feature numeric (float,
+ *      integer for "int", boolean for "i") or, for XGBoost's categorical
+ *      type "c", categorical with the categories "0" .. "max" of the codes
+ *      its splits use (model_categories.c), and for a classifier the class
+ *      codes "0" .. "k-1" as its classes.  Named (jsonb) prediction,
+ *      predict_batch and predict_table then work as for trained models;
  *   4. the canonical JSON is loaded into XGBoost once, in a short-lived
  *      memory context whose reset callback frees the booster, with signals
  *      blocked and every return code checked (xgb.c), to be sure it loads;
@@ -38,14 +45,25 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
+#include "registry/model_categories.h"
 #include "registry/registry.h"
 #include "xgb/xgb.h"
+
+/*
+ * Most categories an imported categorical feature may list ("0" .. "max"),
+ * and all of its categorical features together; a feature over either
+ * limit is served as an integer code.
+ */
+#define IMPORT_MAX_CATEGORIES 65536
+#define IMPORT_MAX_TOTAL_CATEGORIES (16 * IMPORT_MAX_CATEGORIES)
 
 /* what import keeps from modelcheck's result, in palloc'd memory */
 typedef struct CheckedModel
@@ -56,8 +74,11 @@ typedef struct CheckedModel
 	char	   *booster;
 	char	   *task;
 	int64		num_feature;
+	int64		num_class;
 	int			num_feature_names;
 	char	  **feature_names;	/* the model's own names, or NULL */
+	char	  **feature_types;	/* XGBoost's types ("q", "c" ...), or NULL */
+	int64	   *category_max;	/* per feature, -1 if none; NULL if no "c" */
 } CheckedModel;
 
 static void CheckModelBytes(const char *name, bytea *model, CheckedModel *out);
@@ -65,9 +86,13 @@ static void ReportModelCheckError(ModelCheckStatus status, ModelCheckFormat form
 								  const char *name, size_t len, const char *detail);
 static ArrayType *ChooseFeatureNames(ArrayType *given, const CheckedModel *model);
 static const char *ChooseTask(const char *given, const CheckedModel *model);
+static void CopyFeatureTypes(CheckedModel *out, const ModelCheckResult *result);
+static char *ImportedInputSchema(const CheckedModel *model, ArrayType *feature_names,
+								 const char *task);
 static void TryLoadModel(const CheckedModel *model);
 static int32 RegisterImportedModel(text *name, const CheckedModel *model, ArrayType *feature_names,
-								   const char *task, Datum metrics, Datum params, Datum tags);
+								   const char *task, const char *input_schema,
+								   Datum metrics, Datum params, Datum tags);
 
 PG_FUNCTION_INFO_V1(mlops_import_model);
 PG_FUNCTION_INFO_V1(mlops_export_model);
@@ -111,6 +136,7 @@ mlops_import_model(PG_FUNCTION_ARGS)
 	TryLoadModel(&checked);
 
 	PG_RETURN_INT32(RegisterImportedModel(name, &checked, feature_names, task,
+										  ImportedInputSchema(&checked, feature_names, task),
 										  PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4),
 										  PG_ARGISNULL(5) ? (Datum) 0 : PG_GETARG_DATUM(5),
 										  PG_ARGISNULL(6) ? (Datum) 0 : PG_GETARG_DATUM(6)));
@@ -174,6 +200,7 @@ CheckModelBytes(const char *name, bytea *model, CheckedModel *out)
 		out->booster = pstrdup(result.info.booster);
 		out->task = pstrdup(result.info.task);
 		out->num_feature = result.info.num_feature;
+		out->num_class = result.info.num_class;
 		out->num_feature_names = result.info.num_feature_names;
 		if (result.info.num_feature_names > 0)
 		{
@@ -181,12 +208,115 @@ CheckModelBytes(const char *name, bytea *model, CheckedModel *out)
 			for (int i = 0; i < result.info.num_feature_names; i++)
 				out->feature_names[i] = pstrdup(result.info.feature_names[i]);
 		}
+		CopyFeatureTypes(out, &result);
 	}
 	PG_FINALLY();
 	{
 		ModelCheckResultFree(&result);
 	}
 	PG_END_TRY();
+}
+
+/*
+ * CopyFeatureTypes copies the model's feature types and, when one of them
+ * is categorical ("c"), the largest category code each feature's splits
+ * use.  modelcheck has checked that there are num_feature types.
+ */
+static void
+CopyFeatureTypes(CheckedModel *out, const ModelCheckResult *result)
+{
+	bool		categorical = false;
+
+	if (result->info.num_feature_types != out->num_feature)
+		return;
+	out->feature_types = palloc(sizeof(char *) * out->num_feature);
+	for (int64 i = 0; i < out->num_feature; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		out->feature_types[i] = pstrdup(result->info.feature_types[i]);
+		categorical |= strcmp(out->feature_types[i], "c") == 0;
+	}
+	if (!categorical)
+		return;
+	out->category_max = palloc_extended(sizeof(int64) * out->num_feature, MCXT_ALLOC_HUGE);
+	(void) ModelCategoryMax(result->model, out->num_feature, (int64_t *) out->category_max);
+}
+
+/*
+ * ImportedInputSchema returns the input_schema of an imported model, or
+ * NULL when it has no feature names: one entry per feature with its name
+ * and type (float, integer for XGBoost's "int", boolean for "i",
+ * categorical with categories "0" .. "max" for "c"), and for a classifier
+ * a label whose classes are the codes "0" .. "k-1" XGBoost predicts.  A
+ * categorical feature beyond the category limits becomes an integer code,
+ * which one NOTICE reports.
+ */
+static char *
+ImportedInputSchema(const CheckedModel *model, ArrayType *feature_names, const char *task)
+{
+	StringInfoData buf;
+	StringInfoData coded;
+	Datum	   *names;
+	bool	   *nulls;
+	int			n;
+	int			ncoded = 0;
+	int64		budget = IMPORT_MAX_TOTAL_CATEGORIES;
+
+	if (feature_names == NULL)
+		return NULL;
+	deconstruct_array(feature_names, TEXTOID, -1, false, TYPALIGN_INT, &names, &nulls, &n);
+	initStringInfo(&buf);
+	initStringInfo(&coded);
+	appendStringInfoString(&buf, "{\"features\": [");
+	for (int j = 0; j < n; j++)
+	{
+		const char *type = model->feature_types ? model->feature_types[j] : "q";
+		char	   *name = TextDatumGetCString(names[j]);
+
+		CHECK_FOR_INTERRUPTS();
+		appendStringInfoString(&buf, j > 0 ? ", {\"name\": " : "{\"name\": ");
+		escape_json(&buf, name);
+		if (strcmp(type, "c") == 0 &&
+			(model->category_max[j] >= IMPORT_MAX_CATEGORIES || model->category_max[j] >= budget))
+		{
+			if (ncoded++ < 5)
+				appendStringInfo(&coded, "%s\"%s\"", ncoded > 1 ? ", " : "", name);
+			type = "int";
+		}
+		if (strcmp(type, "c") == 0)
+		{
+			budget -= model->category_max[j] + 1;
+			appendStringInfoString(&buf, ", \"type\": \"categorical\", \"categories\": [");
+			for (int64 c = 0; c <= model->category_max[j]; c++)
+				appendStringInfo(&buf, "%s\"" INT64_FORMAT "\"", c > 0 ? ", " : "", c);
+			appendStringInfoString(&buf, "]}");
+		}
+		else
+			appendStringInfo(&buf, ", \"type\": \"%s\"}",
+							 strcmp(type, "int") == 0 ? "integer" :
+							 strcmp(type, "i") == 0 ? "boolean" : "float");
+	}
+	appendStringInfoChar(&buf, ']');
+	if (strcmp(task, "classification") == 0)
+	{
+		int64		k = Max(model->num_class, 2);
+
+		appendStringInfoString(&buf, ", \"label\": {\"classes\": [");
+		for (int64 c = 0; c < k; c++)
+			appendStringInfo(&buf, "%s\"" INT64_FORMAT "\"", c > 0 ? ", " : "", c);
+		appendStringInfoString(&buf, "]}");
+	}
+	appendStringInfoChar(&buf, '}');
+	if (ncoded > 0)
+		ereport(NOTICE,
+				(errmsg_plural("%d categorical feature is imported as an integer code",
+							   "%d categorical features are imported as integer codes",
+							   ncoded, ncoded),
+				 errdetail("The splits of %s%s use more than %d category codes, or the categorical features more than %d together.",
+						   coded.data, ncoded > 5 ? " and others" : "",
+						   IMPORT_MAX_CATEGORIES, IMPORT_MAX_TOTAL_CATEGORIES),
+				 errhint("Pass such a feature to mlops.predict as its category code.")));
+	return buf.data;
 }
 
 /*
@@ -336,16 +466,18 @@ TryLoadModel(const CheckedModel *model)
  * RegisterImportedModel stores the canonical JSON as a new version through
  * mlops._register_model_version, as the extension owner, and returns the
  * version.  The model's objective and booster are added to params unless
- * the caller gave them.  metrics, params and tags are (Datum) 0 when null.
+ * the caller gave them.  input_schema is JSON text or NULL; metrics, params
+ * and tags are (Datum) 0 when null.
  */
 static int32
 RegisterImportedModel(text *name, const CheckedModel *model, ArrayType *feature_names,
-					  const char *task, Datum metrics, Datum params, Datum tags)
+					  const char *task, const char *input_schema,
+					  Datum metrics, Datum params, Datum tags)
 {
-	Oid			argtypes[10] = {TEXTOID, BYTEAOID, TEXTOID, TEXTARRAYOID, JSONBOID, JSONBOID,
-	JSONBOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		args[10];
-	char		nulls[10];
+	Oid			argtypes[11] = {TEXTOID, BYTEAOID, TEXTOID, TEXTARRAYOID, JSONBOID, JSONBOID,
+	JSONBOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		args[11];
+	char		nulls[11];
 	MlopsOwnerSave save;
 	int32		version;
 	bool		isnull;
@@ -366,11 +498,14 @@ RegisterImportedModel(text *name, const CheckedModel *model, ArrayType *feature_
 	args[7] = CStringGetTextDatum(model->objective);
 	args[8] = CStringGetTextDatum(model->booster);
 	args[9] = CStringGetTextDatum(ModelCheckFormatName(model->format));
+	args[10] = input_schema ? CStringGetTextDatum(input_schema) : (Datum) 0;
+	nulls[10] = input_schema ? ' ' : 'n';
 
 	MlopsBeginOwner(&save);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	rc = SPI_execute_with_args("SELECT mlops._register_model_version($1, $2, NULL, $3, 'xgboost', $4, NULL,"
+	rc = SPI_execute_with_args("SELECT mlops._register_model_version($1, $2, NULL, $3, 'xgboost', $4,"
+							   "  $11::pg_catalog.jsonb,"
 							   "  COALESCE($5, '{}'::jsonb),"
 							   "  CASE WHEN pg_catalog.jsonb_typeof(COALESCE($6, '{}'::jsonb)) OPERATOR(pg_catalog.=) 'object'"
 							   "       THEN pg_catalog.jsonb_build_object('objective', $8, 'booster', $9)"
@@ -380,7 +515,7 @@ RegisterImportedModel(text *name, const CheckedModel *model, ArrayType *feature_
 							   "       THEN pg_catalog.jsonb_build_object('imported_from', $10)"
 							   "            OPERATOR(pg_catalog.||) COALESCE($7, '{}'::jsonb)"
 							   "       ELSE $7 END)",
-							   10, argtypes, args, nulls, false, 1);
+							   11, argtypes, args, nulls, false, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "registering the imported model failed: %s", SPI_result_code_string(rc));
 	version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));

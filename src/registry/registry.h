@@ -2,7 +2,8 @@
  *
  * registry.h
  *	  The face of src/registry/: the registry's change trigger (registry.c)
- *	  and model import/export (model_import.c).  The registry's rules live in
+ *	  and model import/export (model_import.c, with the pure reader of
+ *	  XGBoost's category codes model_categories.c).  The registry's rules live in
  *	  SQL (sql/install/30_registry.sql); resolving a model reference is in
  *	  common/modelref.c because every subsystem needs it.
  *

@@ -47,6 +47,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/hsearch.h"
@@ -97,7 +98,9 @@ static void ModelCacheRelcacheCallback(Datum arg, Oid relid);
 static void EnsureMaps(void);
 static void DropModel(ModelEntry *entry);
 static CachedModel *LoadModel(int64 model_id, int32 version, const char *name);
-static void ReadVersionInfo(CachedModel *model, char **task, Jsonb **schema);
+static void ReadVersionInfo(CachedModel *model, char **task, Jsonb **schema,
+							ArrayType **feature_names);
+static ModelSchema *SchemaFromFeatureNames(ArrayType *names, int nfeatures);
 static void EvictToLimit(CachedModel *keep);
 
 /*
@@ -283,6 +286,7 @@ LoadModel(int64 model_id, int32 version, const char *name)
 		bytea	   *bytes;
 		char	   *task;
 		Jsonb	   *schema;
+		ArrayType  *feature_names;
 		MlopsOwnerSave save;
 
 		MemoryContextSwitchTo(cxt);
@@ -294,7 +298,7 @@ LoadModel(int64 model_id, int32 version, const char *name)
 
 		bytes = FetchModelBytes(model_id, version);
 		MlopsBeginOwner(&save);
-		ReadVersionInfo(model, &task, &schema);
+		ReadVersionInfo(model, &task, &schema, &feature_names);
 		MlopsEndOwner(&save);
 
 		model->booster = XgbBoosterLoadJson(cxt, VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes));
@@ -304,6 +308,8 @@ LoadModel(int64 model_id, int32 version, const char *name)
 		model->objective = XgbBoosterObjective(model->booster);
 		if (schema != NULL)
 			model->schema = ModelSchemaFromJsonb(schema, model->nfeatures);
+		else if (feature_names != NULL)
+			model->schema = SchemaFromFeatureNames(feature_names, model->nfeatures);
 
 		model->output = ObjectiveOutput(model->objective,
 										task != NULL && strcmp(task, "regression") == 0);
@@ -336,12 +342,12 @@ LoadModel(int64 model_id, int32 version, const char *name)
 }
 
 /*
- * ReadVersionInfo reads a version's task and input_schema from
- * mlops.model_versions (the caller runs as the extension owner); results
- * are copied into the current memory context.
+ * ReadVersionInfo reads a version's task, input_schema and feature_names
+ * from mlops.model_versions (the caller runs as the extension owner);
+ * results are copied into the current memory context.
  */
 static void
-ReadVersionInfo(CachedModel *model, char **task, Jsonb **schema)
+ReadVersionInfo(CachedModel *model, char **task, Jsonb **schema, ArrayType **feature_names)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	Oid			types[2] = {INT8OID, INT4OID};
@@ -353,9 +359,10 @@ ReadVersionInfo(CachedModel *model, char **task, Jsonb **schema)
 	values[1] = Int32GetDatum(model->version);
 	*task = NULL;
 	*schema = NULL;
+	*feature_names = NULL;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT task, input_schema FROM mlops.model_versions "
+	if (SPI_execute_with_args("SELECT task, input_schema, feature_names FROM mlops.model_versions "
 							  "WHERE model_id OPERATOR(pg_catalog.=) $1 "
 							  "AND version OPERATOR(pg_catalog.=) $2",
 							  2, types, values, NULL, true, 1) != SPI_OK_SELECT)
@@ -370,9 +377,45 @@ ReadVersionInfo(CachedModel *model, char **task, Jsonb **schema)
 		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
 		if (!isnull)
 			*schema = DatumGetJsonbPCopy(d);
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
+		if (!isnull)
+			*feature_names = DatumGetArrayTypePCopy(d);
 		MemoryContextSwitchTo(spicxt);
 	}
 	SPI_finish();
+}
+
+/*
+ * SchemaFromFeatureNames returns the schema of a version that has feature
+ * names but no input_schema (imported before 0.2.0): every feature numeric
+ * (a categorical one takes its code), as mlops.model_schema shows it.  A
+ * name list that does not match the booster is ignored.
+ */
+static ModelSchema *
+SchemaFromFeatureNames(ArrayType *names, int nfeatures)
+{
+	ModelSchema *ms;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	if (ARR_NDIM(names) != 1)
+		return NULL;
+	deconstruct_array(names, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	if (n != nfeatures)
+		return NULL;
+	ms = palloc0(sizeof(ModelSchema));
+	ms->nfeatures = n;
+	ms->features = palloc0(sizeof(FeatureColumn) * Max(n, 1));
+	for (int j = 0; j < n; j++)
+	{
+		if (nulls[j])
+			return NULL;
+		ms->features[j].name = TextDatumGetCString(elems[j]);
+		ms->features[j].kind = FEATURE_FLOAT;
+		ms->features[j].attno = -1;
+	}
+	return ms;
 }
 
 /*

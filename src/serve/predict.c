@@ -7,23 +7,35 @@
  * Every prediction function resolves its model reference through the
  * per-backend cache (model_cache.c), turns its input into a row-major
  * float32 matrix encoded exactly like the training matrix (dataset.c's
- * EncodeFeatureDatum and the model's stored categories), runs XGBoost's
- * in-place prediction (no DMatrix) and converts the raw output:
+ * EncodeFeatureDatum and the model's stored categories), runs XGBoost
+ * (xgb.c: in place for tree boosters, through a DMatrix for gblinear) and
+ * converts the raw output:
  *
  *   predict        regression: the value; classification: the predicted
  *                  class code (index into input_schema.label.classes);
  *   predict_proba  one probability per class, in input_schema.label.classes
  *                  order (binary: [P(class 0), P(class 1)]);
+ *   predict_label  the predicted class's label (classes[code], or the code
+ *                  as text for a model without class names);
  *   predict_batch  predict for each object of a JSON array, in one call;
- *   predict_table  predict every row of a table or query, streamed through
- *                  a portal in chunks of up to PREDICT_CHUNK_ROWS rows.  Two
- *                  chunks alternate: while XGBoost predicts a full chunk on
- *                  a helper thread (xgb.c's XgbPredictStart), the backend
- *                  reads and encodes the next one, then emits the first.
- *                  Ids are numbers printed at emission, or the output of
- *                  the id column's type.  The last, partial chunk predicts
- *                  on the backend's thread, so a small source never starts
- *                  a helper.
+ *   predict_table  (id, prediction, label) for every row of a table or
+ *                  query, and predict_proba_table (id, probabilities),
+ *                  streamed through a portal in chunks of up to
+ *                  PREDICT_CHUNK_ROWS rows.  Two chunks alternate: while
+ *                  XGBoost predicts a full chunk on a helper thread (xgb.c's
+ *                  XgbPredictStart), the backend reads and encodes the next
+ *                  one, then emits the first.  Ids are numbers printed at
+ *                  emission, or the output of the id column's type.  The
+ *                  last, partial chunk predicts on the backend's thread, so
+ *                  a small source never starts a helper.
+ *
+ * Inputs of one row: a float8[] (real[] and numeric[] arrive cast to it)
+ * in training order; a jsonb object of named features or a jsonb array in
+ * training order; or text, for an untyped literal such as
+ * '{"age": 35}' or '{5.1, 3.5}': a JSON object or array is read as jsonb,
+ * anything else as a float8[] literal (TextFeatureForm).  The text overload
+ * is what PostgreSQL picks for an unknown literal (it prefers the string
+ * category), so no call needs a cast.
  *
  * Threads: a call of fewer than PREDICT_PARALLEL_MIN_ROWS rows runs on one
  * thread (OpenMP start-up costs far more than one row); larger batches use
@@ -47,6 +59,7 @@
 #include "portability/instr_time.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -61,10 +74,16 @@
 PG_FUNCTION_INFO_V1(mlops_predict_float8);
 PG_FUNCTION_INFO_V1(mlops_predict_float4);
 PG_FUNCTION_INFO_V1(mlops_predict_jsonb);
+PG_FUNCTION_INFO_V1(mlops_predict_text);
 PG_FUNCTION_INFO_V1(mlops_predict_proba_float8);
 PG_FUNCTION_INFO_V1(mlops_predict_proba_jsonb);
+PG_FUNCTION_INFO_V1(mlops_predict_proba_text);
+PG_FUNCTION_INFO_V1(mlops_predict_label_float8);
+PG_FUNCTION_INFO_V1(mlops_predict_label_jsonb);
+PG_FUNCTION_INFO_V1(mlops_predict_label_text);
 PG_FUNCTION_INFO_V1(mlops_predict_batch);
 PG_FUNCTION_INFO_V1(mlops_predict_table);
+PG_FUNCTION_INFO_V1(mlops_predict_proba_table);
 
 /* Batches this small predict on one thread */
 #define PREDICT_PARALLEL_MIN_ROWS 1024
@@ -76,65 +95,135 @@ PG_FUNCTION_INFO_V1(mlops_predict_table);
 typedef enum InputKind
 {
 	INPUT_FLOAT8_ARRAY,
-	INPUT_FLOAT4_ARRAY,
-	INPUT_JSONB
+	INPUT_FLOAT4_ARRAY,			/* only through 0.1.0's predict(text, real[]) */
+	INPUT_JSONB,
+	INPUT_TEXT
 } InputKind;
+
+/* What a one-row prediction returns */
+typedef enum PredictWhat
+{
+	PREDICT_VALUE,				/* float8: value or class code */
+	PREDICT_PROBA,				/* float8[]: class probabilities */
+	PREDICT_LABEL				/* text: the class label */
+} PredictWhat;
+
+/* How a text input is read */
+typedef enum TextForm
+{
+	TEXT_JSON,					/* a JSON object or array */
+	TEXT_ARRAY,					/* a float8[] literal */
+	TEXT_UNKNOWN
+} TextForm;
 
 static float *row_buffer = NULL;
 static int	row_buffer_len = 0;
 
+static Datum PredictOne(FunctionCallInfo fcinfo, InputKind kind, PredictWhat what);
+static void RequireProba(CachedModel *m);
+static void RequireClasses(CachedModel *m);
+static int	ClassCode(CachedModel *m, double code);
+static const char *ClassLabel(CachedModel *m, int code);
 static float *RowBuffer(int n);
+static void EncodeInput(CachedModel *m, InputKind kind, Datum input, float *row);
+static TextForm TextFeatureForm(const char *s);
+static void EncodeJsonFeatures(CachedModel *m, JsonbContainer *c, float *row);
 static void EncodeArray(CachedModel *m, Datum arr, Oid elemtype, float *row);
+static void RaiseFeatureCount(CachedModel *m, int n);
 static void EncodeJsonObject(CachedModel *m, JsonbContainer *obj, float *row,
 							 StringInfo errors, const char *prefix);
+static void EncodeJsonArray(CachedModel *m, JsonbContainer *arr, float *row, StringInfo errors);
+static const char *EncodeJsonValue(FeatureColumn *col, JsonbValue *v, float *out);
+static void AppendValueProblem(StringInfo errors, const char *prefix, const char *feature,
+							   const char *problem, JsonbValue *v);
 static void RaiseFeatureErrors(CachedModel *m, StringInfo errors);
 static const float *PredictRows(CachedModel *m, const float *x, int64 nrows);
 static double OutputToPrediction(CachedModel *m, const float *out, int64 i);
 static void OutputToProba(CachedModel *m, const float *out, int64 i, double *proba);
+static Datum ProbaArray(CachedModel *m, const float *out, int64 i);
 static double ElapsedMs(instr_time start);
-static Datum PredictOne(FunctionCallInfo fcinfo, InputKind kind, bool proba);
 
 /* mlops_predict_float8 implements mlops.predict(model text, features float8[]). */
 Datum
 mlops_predict_float8(PG_FUNCTION_ARGS)
 {
-	return PredictOne(fcinfo, INPUT_FLOAT8_ARRAY, false);
+	return PredictOne(fcinfo, INPUT_FLOAT8_ARRAY, PREDICT_VALUE);
 }
 
-/* mlops_predict_float4 implements mlops.predict(model text, features real[]). */
+/*
+ * mlops_predict_float4 implements 0.1.0's mlops.predict(model text,
+ * features real[]); 0.2.0 dropped that overload (real[] casts to float8[]),
+ * the symbol stays for the 0.1.0 install script.
+ */
 Datum
 mlops_predict_float4(PG_FUNCTION_ARGS)
 {
-	return PredictOne(fcinfo, INPUT_FLOAT4_ARRAY, false);
+	return PredictOne(fcinfo, INPUT_FLOAT4_ARRAY, PREDICT_VALUE);
 }
 
 /* mlops_predict_jsonb implements mlops.predict(model text, features jsonb). */
 Datum
 mlops_predict_jsonb(PG_FUNCTION_ARGS)
 {
-	return PredictOne(fcinfo, INPUT_JSONB, false);
+	return PredictOne(fcinfo, INPUT_JSONB, PREDICT_VALUE);
+}
+
+/* mlops_predict_text implements mlops.predict(model text, features text). */
+Datum
+mlops_predict_text(PG_FUNCTION_ARGS)
+{
+	return PredictOne(fcinfo, INPUT_TEXT, PREDICT_VALUE);
 }
 
 /* mlops_predict_proba_float8 implements mlops.predict_proba(model text, float8[]). */
 Datum
 mlops_predict_proba_float8(PG_FUNCTION_ARGS)
 {
-	return PredictOne(fcinfo, INPUT_FLOAT8_ARRAY, true);
+	return PredictOne(fcinfo, INPUT_FLOAT8_ARRAY, PREDICT_PROBA);
 }
 
 /* mlops_predict_proba_jsonb implements mlops.predict_proba(model text, jsonb). */
 Datum
 mlops_predict_proba_jsonb(PG_FUNCTION_ARGS)
 {
-	return PredictOne(fcinfo, INPUT_JSONB, true);
+	return PredictOne(fcinfo, INPUT_JSONB, PREDICT_PROBA);
+}
+
+/* mlops_predict_proba_text implements mlops.predict_proba(model text, text). */
+Datum
+mlops_predict_proba_text(PG_FUNCTION_ARGS)
+{
+	return PredictOne(fcinfo, INPUT_TEXT, PREDICT_PROBA);
+}
+
+/* mlops_predict_label_float8 implements mlops.predict_label(model text, float8[]). */
+Datum
+mlops_predict_label_float8(PG_FUNCTION_ARGS)
+{
+	return PredictOne(fcinfo, INPUT_FLOAT8_ARRAY, PREDICT_LABEL);
+}
+
+/* mlops_predict_label_jsonb implements mlops.predict_label(model text, jsonb). */
+Datum
+mlops_predict_label_jsonb(PG_FUNCTION_ARGS)
+{
+	return PredictOne(fcinfo, INPUT_JSONB, PREDICT_LABEL);
+}
+
+/* mlops_predict_label_text implements mlops.predict_label(model text, text). */
+Datum
+mlops_predict_label_text(PG_FUNCTION_ARGS)
+{
+	return PredictOne(fcinfo, INPUT_TEXT, PREDICT_LABEL);
 }
 
 /*
- * PredictOne predicts one row given as an array or a JSON object and
- * returns the prediction, or the class probabilities when proba.
+ * PredictOne predicts one row, given as an array, a JSON object or array,
+ * or text, and returns the prediction, the class probabilities or the
+ * class label.
  */
 static Datum
-PredictOne(FunctionCallInfo fcinfo, InputKind kind, bool proba)
+PredictOne(FunctionCallInfo fcinfo, InputKind kind, PredictWhat what)
 {
 	char	   *ref = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	CachedModel *m;
@@ -148,44 +237,16 @@ PredictOne(FunctionCallInfo fcinfo, InputKind kind, bool proba)
 		float	   *row = RowBuffer(m->nfeatures);
 		const float *out;
 
-		if (proba && (m->output == OUTPUT_VALUE || m->output == OUTPUT_CLASS))
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("model \"%s\" version %d does not output class probabilities",
-							m->name, m->version),
-					 errdetail("Its objective is %s.", m->objective),
-					 errhint("Use mlops.predict.")));
-		if (kind == INPUT_JSONB)
-		{
-			Jsonb	   *obj = PG_GETARG_JSONB_P(1);
-			StringInfoData errors;
-
-			if (!JB_ROOT_IS_OBJECT(obj) || JB_ROOT_IS_SCALAR(obj))
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("features must be a JSON object"),
-						 errhint("For example '{\"age\": 35, \"income\": 50000}'.")));
-			initStringInfo(&errors);
-			EncodeJsonObject(m, &obj->root, row, &errors, "");
-			RaiseFeatureErrors(m, &errors);
-		}
-		else
-			EncodeArray(m, PG_GETARG_DATUM(1),
-						kind == INPUT_FLOAT8_ARRAY ? FLOAT8OID : FLOAT4OID, row);
-
+		if (what == PREDICT_PROBA)
+			RequireProba(m);
+		else if (what == PREDICT_LABEL)
+			RequireClasses(m);
+		EncodeInput(m, kind, PG_GETARG_DATUM(1), row);
 		out = PredictRows(m, row, 1);
-		if (proba)
-		{
-			Datum	   *elems = palloc(sizeof(Datum) * m->nclasses);
-			double	   *p = palloc(sizeof(double) * m->nclasses);
-
-			OutputToProba(m, out, 0, p);
-			for (int c = 0; c < m->nclasses; c++)
-				elems[c] = Float8GetDatum(p[c]);
-			result = PointerGetDatum(construct_array(elems, m->nclasses, FLOAT8OID,
-													 sizeof(float8), FLOAT8PASSBYVAL,
-													 TYPALIGN_DOUBLE));
-		}
+		if (what == PREDICT_PROBA)
+			result = ProbaArray(m, out, 0);
+		else if (what == PREDICT_LABEL)
+			result = CStringGetTextDatum(ClassLabel(m, ClassCode(m, OutputToPrediction(m, out, 0))));
 		else
 			result = Float8GetDatum(OutputToPrediction(m, out, 0));
 	}
@@ -197,6 +258,61 @@ PredictOne(FunctionCallInfo fcinfo, InputKind kind, bool proba)
 	PG_END_TRY();
 	PredictionStatsRecord(&m->stats, m->name, m->version, 1, ElapsedMs(start), false);
 	return result;
+}
+
+/*
+ * RequireProba raises an ERROR unless the model outputs class
+ * probabilities.
+ */
+static void
+RequireProba(CachedModel *m)
+{
+	if (m->output == OUTPUT_VALUE || m->output == OUTPUT_CLASS)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("model \"%s\" version %d does not output class probabilities",
+						m->name, m->version),
+				 errdetail("Its objective is %s.", m->objective),
+				 errhint("Use mlops.predict.")));
+}
+
+/* RequireClasses raises an ERROR unless the model predicts classes. */
+static void
+RequireClasses(CachedModel *m)
+{
+	if (m->output == OUTPUT_VALUE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("model \"%s\" version %d does not predict classes", m->name, m->version),
+				 errdetail("Its objective is %s.", m->objective),
+				 errhint("Use mlops.predict for its value.")));
+}
+
+/*
+ * ClassCode returns a predicted class code as an index into the classes,
+ * after checking that it is one.
+ */
+static int
+ClassCode(CachedModel *m, double code)
+{
+	if (!(code >= 0 && code < m->nclasses) || code != floor(code))
+		ereport(ERROR,
+				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+				 errmsg("model \"%s\" version %d predicted class %g, outside 0..%d",
+						m->name, m->version, code, m->nclasses - 1)));
+	return (int) code;
+}
+
+/*
+ * ClassLabel returns the label of a class code: classes[code] of the input
+ * schema, or the code itself when the model has no class names.
+ */
+static const char *
+ClassLabel(CachedModel *m, int code)
+{
+	if (m->schema != NULL && code < m->schema->nclasses)
+		return m->schema->classes[code];
+	return psprintf("%d", code);
 }
 
 /*
@@ -234,6 +350,7 @@ mlops_predict_batch(PG_FUNCTION_ARGS)
 		{
 			JsonbValue *v = getIthJsonbValueFromContainer(&instances->root, i);
 
+			CHECK_FOR_INTERRUPTS();
 			if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
 			{
 				appendStringInfo(&errors, "%sinstance %d is not an object",
@@ -290,15 +407,17 @@ typedef struct TableChunk
 	MemoryContext cxt;			/* TABLE_ID_OUTPUT ids */
 } TableChunk;
 
-/* State of mlops.predict_table while rows stream in */
+/* State of mlops.predict_table and predict_proba_table while rows stream in */
 typedef struct TableState
 {
 	CachedModel *m;
+	bool		proba;			/* predict_proba_table */
 	FeatureColumn *cols;		/* model features bound to source columns */
 	int			id_att;			/* -1: row numbers */
 	TableIdKind id_kind;
 	FmgrInfo	id_outfunc;
 	Oid			id_type;		/* base type of the id column */
+	text	  **labels;			/* classifiers: the label of each class code */
 	int			chunk_rows;
 	int			per_row;		/* outputs per row */
 	TableChunk	chunks[2];		/* one filling while the other predicts */
@@ -310,6 +429,11 @@ typedef struct TableState
 	TupleDesc	desc;
 } TableState;
 
+static Datum PredictTable(FunctionCallInfo fcinfo, bool proba);
+static void TableRun(TableState *st, const char *source, const char *id_column);
+static void TableBindFeatures(TableState *st, TupleDesc tupdesc);
+static void TableBindId(TableState *st, TupleDesc tupdesc, const char *id_column);
+static void TableAllocate(TableState *st, MemoryContext cxt);
 static void TableRow(TupleTableSlot *slot, void *arg);
 static void TableDispatch(TableState *st);
 static void TableWait(TableState *st);
@@ -317,11 +441,31 @@ static void TableEmit(TableState *st, TableChunk *c);
 
 /*
  * mlops_predict_table implements mlops.predict_table(model text, source
- * text, id_column text): (id, prediction) for every row of a table, view or
- * query, read as the calling user.
+ * text, id_column text): (id, prediction, label) for every row of a table,
+ * view or query, read as the calling user.
  */
 Datum
 mlops_predict_table(PG_FUNCTION_ARGS)
+{
+	return PredictTable(fcinfo, false);
+}
+
+/*
+ * mlops_predict_proba_table implements mlops.predict_proba_table(model
+ * text, source text, id_column text): (id, probabilities) for every row.
+ */
+Datum
+mlops_predict_proba_table(PG_FUNCTION_ARGS)
+{
+	return PredictTable(fcinfo, true);
+}
+
+/*
+ * PredictTable checks the arguments, pins the model for the scan and
+ * records the call's statistics; TableRun does the work.
+ */
+static Datum
+PredictTable(FunctionCallInfo fcinfo, bool proba)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *ref;
@@ -344,119 +488,13 @@ mlops_predict_table(PG_FUNCTION_ARGS)
 	m = ModelCacheGet(ref);
 	memset(&st, 0, sizeof(st));
 	st.m = m;
+	st.proba = proba;
 	st.store = rsinfo->setResult;
 	st.desc = rsinfo->setDesc;
 	ModelCachePin(m);
 	PG_TRY();
 	{
-		char	   *query;
-		Portal		portal;
-		TupleDesc	tupdesc;
-		StringInfoData missing;
-		StringInfoData mistyped;
-		MemoryContext cxt = CurrentMemoryContext;
-
-		if (m->schema == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("model \"%s\" version %d has no input schema", m->name, m->version),
-					 errdetail("mlops.predict_table matches source columns to the feature names of the input schema."),
-					 errhint("Use mlops.predict with a float8[] of the features in training order.")));
-		query = DatasetSourceQuery(source);
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		portal = SourceOpen(query);
-		MemoryContextSwitchTo(cxt);
-		tupdesc = portal->tupDesc;
-
-		/* bind every model feature to the source column of the same name */
-		st.cols = palloc0(sizeof(FeatureColumn) * Max(m->nfeatures, 1));
-		initStringInfo(&missing);
-		initStringInfo(&mistyped);
-		for (int j = 0; j < m->nfeatures; j++)
-		{
-			FeatureColumn *want = &m->schema->features[j];
-			FeatureColumn *col = &st.cols[j];
-			bool		supported;
-			FeatureKind kind;
-
-			*col = *want;
-			col->attno = DatasetFindColumn(tupdesc, want->name);
-			if (col->attno < 0)
-			{
-				appendStringInfo(&missing, "%s\"%s\"", missing.len > 0 ? ", " : "", want->name);
-				continue;
-			}
-			col->typid = getBaseType(TupleDescAttr(tupdesc, col->attno)->atttypid);
-			kind = FeatureKindFromType(col->typid, &supported);
-			ColumnOutputFunction(col->typid, &col->outfunc);
-			if (!supported ||
-				(want->kind != FEATURE_CATEGORICAL && kind == FEATURE_CATEGORICAL))
-				appendStringInfo(&mistyped, "%s\"%s\" is %s but the model expects %s",
-								 mistyped.len > 0 ? ", " : "", want->name,
-								 format_type_be(col->typid), FeatureKindName(want->kind));
-		}
-		if (missing.len > 0 || mistyped.len > 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("source does not match the features of model \"%s\" version %d",
-							m->name, m->version),
-					 errdetail("%s%s%s%s",
-							   missing.len > 0 ? "Missing columns: " : "", missing.data,
-							   missing.len > 0 && mistyped.len > 0 ? ". Wrong types: " :
-							   (mistyped.len > 0 ? "Wrong types: " : ""), mistyped.data),
-					 errhint("Rename or cast the columns in a source query.")));
-
-		st.id_att = -1;
-		if (id_column != NULL)
-		{
-			st.id_att = DatasetFindColumn(tupdesc, id_column);
-			if (st.id_att < 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_UNDEFINED_COLUMN),
-						 errmsg("id column \"%s\" does not exist in source", id_column)));
-			st.id_type = getBaseType(TupleDescAttr(tupdesc, st.id_att)->atttypid);
-			if (st.id_type == INT2OID || st.id_type == INT4OID || st.id_type == INT8OID)
-				st.id_kind = TABLE_ID_INTEGER;
-			else
-			{
-				st.id_kind = TABLE_ID_OUTPUT;
-				ColumnOutputFunction(TupleDescAttr(tupdesc, st.id_att)->atttypid,
-									 &st.id_outfunc);
-			}
-		}
-		st.chunk_rows = Min(PREDICT_CHUNK_ROWS,
-							Max(PREDICT_PARALLEL_MIN_ROWS, PREDICT_CHUNK_FLOATS / Max(m->nfeatures, 1)));
-		st.per_row = (m->output == OUTPUT_PROBS) ? m->nclasses : 1;
-		for (int k = 0; k < 2; k++)
-		{
-			TableChunk *c = &st.chunks[k];
-
-			c->x = palloc_extended(sizeof(float) * st.chunk_rows * Max(m->nfeatures, 1),
-								   MCXT_ALLOC_HUGE);
-			c->out = palloc_extended(sizeof(float) * st.chunk_rows * st.per_row,
-									 MCXT_ALLOC_HUGE);
-			c->ids = palloc(sizeof(char *) * st.chunk_rows);
-			c->idnums = palloc(sizeof(int64) * st.chunk_rows);
-			c->idnulls = palloc(sizeof(bool) * st.chunk_rows);
-			c->cxt = AllocSetContextCreate(cxt, "mlops predict_table chunk",
-										   ALLOCSET_DEFAULT_SIZES);
-		}
-
-		SourceScan(portal, TableRow, &st);
-		/* the last, partial chunk predicts here after the one in flight */
-		TableWait(&st);
-		if (st.chunks[st.filling].nrows > 0)
-		{
-			TableChunk *c = &st.chunks[st.filling];
-			const float *out = PredictRows(m, c->x, c->nrows);
-
-			memcpy(c->out, out, sizeof(float) * c->nrows * st.per_row);
-			TableEmit(&st, c);
-		}
-		SPI_cursor_close(portal);
-		SPI_finish();
-		MemoryContextSwitchTo(cxt);
+		TableRun(&st, source, id_column);
 	}
 	PG_CATCH();
 	{
@@ -470,6 +508,163 @@ mlops_predict_table(PG_FUNCTION_ARGS)
 	ModelCacheUnpin(m);
 	PredictionStatsRecord(&m->stats, m->name, m->version, st.nrows, ElapsedMs(start), false);
 	return (Datum) 0;
+}
+
+/*
+ * TableRun opens the source as the calling user, binds its columns to the
+ * model's features and the id, and streams every row through the chunks.
+ */
+static void
+TableRun(TableState *st, const char *source, const char *id_column)
+{
+	CachedModel *m = st->m;
+	MemoryContext cxt = CurrentMemoryContext;
+	char	   *query;
+	Portal		portal;
+
+	if (st->proba)
+		RequireProba(m);
+	if (m->schema == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("model \"%s\" version %d has no input schema", m->name, m->version),
+				 errdetail("Table scoring matches source columns to the feature names of the input schema."),
+				 errhint("Use mlops.predict with a float8[] of the features in training order.")));
+	query = DatasetSourceQuery(source);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	portal = SourceOpen(query);
+	MemoryContextSwitchTo(cxt);
+
+	TableBindFeatures(st, portal->tupDesc);
+	TableBindId(st, portal->tupDesc, id_column);
+	TableAllocate(st, cxt);
+
+	SourceScan(portal, TableRow, st);
+	/* the last, partial chunk predicts here after the one in flight */
+	TableWait(st);
+	if (st->chunks[st->filling].nrows > 0)
+	{
+		TableChunk *c = &st->chunks[st->filling];
+		const float *out = PredictRows(m, c->x, c->nrows);
+
+		memcpy(c->out, out, sizeof(float) * c->nrows * st->per_row);
+		TableEmit(st, c);
+	}
+	SPI_cursor_close(portal);
+	SPI_finish();
+	MemoryContextSwitchTo(cxt);
+}
+
+/*
+ * TableBindFeatures binds every model feature to the source column of the
+ * same name; missing and incompatible columns are one ERROR listing them.
+ */
+static void
+TableBindFeatures(TableState *st, TupleDesc tupdesc)
+{
+	CachedModel *m = st->m;
+	StringInfoData missing;
+	StringInfoData mistyped;
+
+	st->cols = palloc0(sizeof(FeatureColumn) * Max(m->nfeatures, 1));
+	initStringInfo(&missing);
+	initStringInfo(&mistyped);
+	for (int j = 0; j < m->nfeatures; j++)
+	{
+		FeatureColumn *want = &m->schema->features[j];
+		FeatureColumn *col = &st->cols[j];
+		bool		supported;
+		FeatureKind kind;
+
+		*col = *want;
+		col->attno = DatasetFindColumn(tupdesc, want->name);
+		if (col->attno < 0)
+		{
+			appendStringInfo(&missing, "%s\"%s\"", missing.len > 0 ? ", " : "", want->name);
+			continue;
+		}
+		col->typid = getBaseType(TupleDescAttr(tupdesc, col->attno)->atttypid);
+		kind = FeatureKindFromType(col->typid, &supported);
+		ColumnOutputFunction(col->typid, &col->outfunc);
+		if (!supported ||
+			(want->kind != FEATURE_CATEGORICAL && kind == FEATURE_CATEGORICAL))
+			appendStringInfo(&mistyped, "%s\"%s\" is %s but the model expects %s",
+							 mistyped.len > 0 ? ", " : "", want->name,
+							 format_type_be(col->typid), FeatureKindName(want->kind));
+	}
+	if (missing.len > 0 || mistyped.len > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("source does not match the features of model \"%s\" version %d",
+						m->name, m->version),
+				 errdetail("%s%s%s%s",
+						   missing.len > 0 ? "Missing columns: " : "", missing.data,
+						   missing.len > 0 && mistyped.len > 0 ? ". Wrong types: " :
+						   (mistyped.len > 0 ? "Wrong types: " : ""), mistyped.data),
+				 errhint("Rename or cast the columns in a source query.")));
+}
+
+/*
+ * TableBindId finds the id column, if one is named, and chooses how its
+ * values become text.
+ */
+static void
+TableBindId(TableState *st, TupleDesc tupdesc, const char *id_column)
+{
+	st->id_att = -1;
+	if (id_column == NULL)
+		return;
+	st->id_att = DatasetFindColumn(tupdesc, id_column);
+	if (st->id_att < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("id column \"%s\" does not exist in source", id_column)));
+	st->id_type = getBaseType(TupleDescAttr(tupdesc, st->id_att)->atttypid);
+	if (st->id_type == INT2OID || st->id_type == INT4OID || st->id_type == INT8OID)
+		st->id_kind = TABLE_ID_INTEGER;
+	else
+	{
+		st->id_kind = TABLE_ID_OUTPUT;
+		ColumnOutputFunction(TupleDescAttr(tupdesc, st->id_att)->atttypid, &st->id_outfunc);
+	}
+}
+
+/*
+ * TableAllocate sizes and allocates the two chunks in cxt and, for a
+ * classifier's predict_table, the text of every class label once.
+ */
+static void
+TableAllocate(TableState *st, MemoryContext cxt)
+{
+	CachedModel *m = st->m;
+
+	st->chunk_rows = Min(PREDICT_CHUNK_ROWS,
+						 Max(PREDICT_PARALLEL_MIN_ROWS, PREDICT_CHUNK_FLOATS / Max(m->nfeatures, 1)));
+	st->per_row = (m->output == OUTPUT_PROBS) ? m->nclasses : 1;
+	for (int k = 0; k < 2; k++)
+	{
+		TableChunk *c = &st->chunks[k];
+
+		c->x = palloc_extended(sizeof(float) * st->chunk_rows * Max(m->nfeatures, 1),
+							   MCXT_ALLOC_HUGE);
+		c->out = palloc_extended(sizeof(float) * st->chunk_rows * st->per_row,
+								 MCXT_ALLOC_HUGE);
+		c->ids = palloc(sizeof(char *) * st->chunk_rows);
+		c->idnums = palloc(sizeof(int64) * st->chunk_rows);
+		c->idnulls = palloc(sizeof(bool) * st->chunk_rows);
+		c->cxt = AllocSetContextCreate(cxt, "mlops predict_table chunk",
+									   ALLOCSET_DEFAULT_SIZES);
+	}
+	if (!st->proba && m->output != OUTPUT_VALUE)
+	{
+		st->labels = palloc(sizeof(text *) * m->nclasses);
+		for (int c = 0; c < m->nclasses; c++)
+		{
+			CHECK_FOR_INTERRUPTS();
+			st->labels[c] = cstring_to_text(ClassLabel(m, c));
+		}
+	}
 }
 
 /*
@@ -570,9 +765,11 @@ TableWait(TableState *st)
 }
 
 /*
- * TableEmit adds the (id, prediction) tuples of a predicted chunk to the
- * result and empties the chunk.  Numeric ids are printed into one text
- * buffer that the tuplestore copies.
+ * TableEmit adds the tuples of a predicted chunk to the result and empties
+ * the chunk: (id, prediction, label) for predict_table, (id,
+ * probabilities) for predict_proba_table.  Numeric ids are printed into one
+ * text buffer and labels are made once (TableAllocate); the tuplestore
+ * copies them.
  */
 static void
 TableEmit(TableState *st, TableChunk *c)
@@ -586,8 +783,8 @@ TableEmit(TableState *st, TableChunk *c)
 
 	for (int i = 0; i < c->nrows; i++)
 	{
-		Datum		values[2];
-		bool		nulls[2] = {false, false};
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
 
 		if (st->id_kind == TABLE_ID_OUTPUT)
 		{
@@ -605,10 +802,22 @@ TableEmit(TableState *st, TableChunk *c)
 			}
 			values[0] = PointerGetDatum(&idbuf.hdr);
 		}
-		values[1] = Float8GetDatum(OutputToPrediction(st->m, c->out, i));
+		if (st->proba)
+			values[1] = ProbaArray(st->m, c->out, i);
+		else
+		{
+			double		prediction = OutputToPrediction(st->m, c->out, i);
+
+			values[1] = Float8GetDatum(prediction);
+			nulls[2] = (st->labels == NULL);
+			if (!nulls[2])
+				values[2] = PointerGetDatum(st->labels[ClassCode(st->m, prediction)]);
+		}
 		tuplestore_putvalues(st->store, st->desc, values, nulls);
 		if (st->id_kind == TABLE_ID_OUTPUT && !nulls[0])
 			pfree(DatumGetPointer(values[0]));
+		if (st->proba)
+			pfree(DatumGetPointer(values[1]));
 	}
 	c->nrows = 0;
 	MemoryContextReset(c->cxt);
@@ -631,6 +840,117 @@ RowBuffer(int n)
 	return row_buffer;
 }
 
+/* EncodeInput encodes the features of one row, in any input form, into row. */
+static void
+EncodeInput(CachedModel *m, InputKind kind, Datum input, float *row)
+{
+	switch (kind)
+	{
+		case INPUT_FLOAT8_ARRAY:
+			EncodeArray(m, input, FLOAT8OID, row);
+			break;
+		case INPUT_FLOAT4_ARRAY:
+			EncodeArray(m, input, FLOAT4OID, row);
+			break;
+		case INPUT_JSONB:
+			EncodeJsonFeatures(m, &DatumGetJsonbP(input)->root, row);
+			break;
+		case INPUT_TEXT:
+			{
+				char	   *s = TextDatumGetCString(input);
+
+				switch (TextFeatureForm(s))
+				{
+					case TEXT_JSON:
+						EncodeJsonFeatures(m, &DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(s)))->root,
+										   row);
+						break;
+					case TEXT_ARRAY:
+						EncodeArray(m, OidInputFunctionCall(F_ARRAY_IN, s, FLOAT8OID, -1),
+									FLOAT8OID, row);
+						break;
+					case TEXT_UNKNOWN:
+						ereport(ERROR,
+								(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+								 errmsg("features must be a JSON object, a JSON array or an array literal"),
+								 errhint("For example '{\"age\": 35, \"plan\": \"pro\"}', '[35, 1, 29.9]' or '{35, 1, 29.9}'.")));
+				}
+				pfree(s);
+			}
+			break;
+	}
+}
+
+/*
+ * TextFeatureForm tells how a text input is read, from its first tokens
+ * only: '{' followed by '}' or by a string and ':' starts a JSON object,
+ * '[' a JSON array unless it is an array literal's dimensions ('[1:3]={..}');
+ * any other '{' starts an array literal ('{5.1, 3.5}', '{"5.1", NULL}').
+ */
+static TextForm
+TextFeatureForm(const char *s)
+{
+	const char *p = s;
+
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f' || *p == '\v')
+		p++;
+	if (*p == '[')
+	{
+		p++;
+		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+			p++;
+		if (*p == '+' || *p == '-')
+			p++;
+		if (!isdigit((unsigned char) *p))
+			return TEXT_JSON;
+		while (isdigit((unsigned char) *p))
+			p++;
+		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+			p++;
+		return *p == ':' ? TEXT_ARRAY : TEXT_JSON;
+	}
+	if (*p != '{')
+		return TEXT_UNKNOWN;
+	p++;
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	if (*p == '}')
+		return TEXT_JSON;
+	if (*p != '"')
+		return TEXT_ARRAY;
+	for (p++; *p != '\0' && *p != '"'; p++)
+		if (*p == '\\' && p[1] != '\0')
+			p++;
+	if (*p == '"')
+		p++;
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	return *p == ':' ? TEXT_JSON : TEXT_ARRAY;
+}
+
+/*
+ * EncodeJsonFeatures encodes a JSON object of named features or a JSON
+ * array of features in training order into row; every problem found is
+ * reported in one ERROR.
+ */
+static void
+EncodeJsonFeatures(CachedModel *m, JsonbContainer *c, float *row)
+{
+	StringInfoData errors;
+
+	initStringInfo(&errors);
+	if (JsonContainerIsObject(c))
+		EncodeJsonObject(m, c, row, &errors, "");
+	else if (JsonContainerIsArray(c) && !JsonContainerIsScalar(c))
+		EncodeJsonArray(m, c, row, &errors);
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("features must be a JSON object or array"),
+				 errhint("For example '{\"age\": 35, \"income\": 50000}', or '[35, 50000]' in training order.")));
+	RaiseFeatureErrors(m, &errors);
+}
+
 /*
  * EncodeArray copies a float8[] or real[] of exactly the model's feature
  * count into row; NULL elements are missing values, categorical features
@@ -651,12 +971,7 @@ EncodeArray(CachedModel *m, Datum arrdatum, Oid elemtype, float *row)
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 				 errmsg("features must be a one-dimensional array")));
 	if (n != m->nfeatures)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("model \"%s\" version %d expects %d features, got %d",
-						m->name, m->version, m->nfeatures, n),
-				 m->schema ? errhint("The features are, in order: %s.",
-									 FeatureNameList(m->schema)) : 0));
+		RaiseFeatureCount(m, n);
 	for (int i = 0; i < n; i++)
 	{
 		if (nulls && !(nulls[i / 8] & (1 << (i % 8))))
@@ -677,11 +992,23 @@ EncodeArray(CachedModel *m, Datum arrdatum, Oid elemtype, float *row)
 	}
 }
 
+/* RaiseFeatureCount raises the ERROR for n positional features. */
+static void
+RaiseFeatureCount(CachedModel *m, int n)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("model \"%s\" version %d expects %d features, got %d",
+					m->name, m->version, m->nfeatures, n),
+			 m->schema ? errhint("The features are, in order: %s.",
+								 FeatureNameList(m->schema)) : 0));
+}
+
 /*
- * EncodeJsonObject encodes a {"feature": value} object into row: numbers
- * (and booleans) for numeric features, strings for categorical ones, null
- * for missing.  Every problem (unknown, missing or mistyped feature) is
- * appended to errors, prefixed with prefix, so one error can list them all.
+ * EncodeJsonObject encodes a {"feature": value} object into row (values
+ * as EncodeJsonValue reads them).  Every problem (unknown, missing or
+ * mistyped feature) is appended to errors, prefixed with prefix, so one
+ * error can list them all.
  */
 static void
 EncodeJsonObject(CachedModel *m, JsonbContainer *obj, float *row, StringInfo errors,
@@ -699,14 +1026,14 @@ EncodeJsonObject(CachedModel *m, JsonbContainer *obj, float *row, StringInfo err
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("model \"%s\" version %d has no input schema", m->name, m->version),
 				 errdetail("Named features need the feature names of the input schema."),
-				 errhint("Pass the features as a float8[] in training order.")));
+				 errhint("Pass the features as an array in training order.")));
 	seen = palloc0(sizeof(bool) * Max(m->nfeatures, 1));
 	it = JsonbIteratorInit(obj);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
-		FeatureColumn *col;
-		const char *problem = NULL;
+		const char *problem;
 
+		CHECK_FOR_INTERRUPTS();
 		if (tok == WJB_KEY)
 		{
 			key = pnstrdup(v.val.string.val, v.val.string.len);
@@ -721,40 +1048,98 @@ EncodeJsonObject(CachedModel *m, JsonbContainer *obj, float *row, StringInfo err
 		}
 		if (tok != WJB_VALUE || feature < 0)
 			continue;
-		col = &m->schema->features[feature];
 		seen[feature] = true;
-		if (v.type == jbvNull)
-			row[feature] = NAN;
-		else if (col->kind == FEATURE_CATEGORICAL)
-		{
-			if (v.type == jbvString)
-			{
-				char	   *s = pnstrdup(v.val.string.val, v.val.string.len);
-				int			code = VocabularyLookup(col->vocab, s, false);
-
-				row[feature] = code < 0 ? NAN : (float) code;
-			}
-			else
-				problem = "a string";
-		}
-		else if (v.type == jbvNumeric)
-			row[feature] = (float) DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
-																	 NumericGetDatum(v.val.numeric)));
-		else if (v.type == jbvBool)
-			row[feature] = v.val.boolean ? 1.0f : 0.0f;
-		else
-			problem = col->kind == FEATURE_BOOLEAN ? "a boolean" : "a number";
+		problem = EncodeJsonValue(&m->schema->features[feature], &v, &row[feature]);
 		if (problem != NULL)
-			appendStringInfo(errors, "%s%sfeature \"%s\" must be %s, not %s",
-							 errors->len > 0 ? "; " : "", prefix, key, problem,
-							 v.type == jbvString ? "a string" :
-							 v.type == jbvBool ? "a boolean" :
-							 v.type == jbvNumeric ? "a number" : "an array or object");
+			AppendValueProblem(errors, prefix, psprintf("\"%s\"", key), problem, &v);
 	}
 	for (int j = 0; j < m->nfeatures; j++)
 		if (!seen[j])
 			appendStringInfo(errors, "%s%smissing feature \"%s\"",
 							 errors->len > 0 ? "; " : "", prefix, m->schema->features[j].name);
+}
+
+/*
+ * EncodeJsonArray encodes a JSON array of exactly the model's feature count,
+ * in training order, into row (values as EncodeJsonValue reads them);
+ * problems are appended to errors.
+ */
+static void
+EncodeJsonArray(CachedModel *m, JsonbContainer *arr, float *row, StringInfo errors)
+{
+	int			n = JsonContainerSize(arr);
+
+	if (n != m->nfeatures)
+		RaiseFeatureCount(m, n);
+	for (int j = 0; j < n; j++)
+	{
+		JsonbValue *v = getIthJsonbValueFromContainer(arr, j);
+		FeatureColumn *col = m->schema ? &m->schema->features[j] : NULL;
+		const char *problem;
+
+		CHECK_FOR_INTERRUPTS();
+		problem = EncodeJsonValue(col, v, &row[j]);
+		if (problem != NULL)
+			AppendValueProblem(errors, "",
+							   col ? psprintf("\"%s\"", col->name) : psprintf("%d", j + 1),
+							   problem, v);
+	}
+}
+
+/*
+ * EncodeJsonValue encodes one JSON feature value into *out: null is a
+ * missing value; a numeric feature (or one without a schema, col NULL)
+ * takes a number or a boolean; a categorical one takes a string (a
+ * category never seen in training is missing) or a number that spells one
+ * of its categories (imported models' categories are codes "0", "1" ...).
+ * It returns NULL, or what the value must be when it has the wrong type.
+ */
+static const char *
+EncodeJsonValue(FeatureColumn *col, JsonbValue *v, float *out)
+{
+	if (v->type == jbvNull)
+	{
+		*out = NAN;
+		return NULL;
+	}
+	if (col != NULL && col->kind == FEATURE_CATEGORICAL)
+	{
+		char	   *s;
+		int			code;
+
+		if (v->type == jbvString)
+			s = pnstrdup(v->val.string.val, v->val.string.len);
+		else if (v->type == jbvNumeric)
+			s = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+		else
+			return "a string";
+		code = VocabularyLookup(col->vocab, s, false);
+		pfree(s);
+		if (code < 0 && v->type == jbvNumeric)
+			return "a string";
+		*out = code < 0 ? NAN : (float) code;
+		return NULL;
+	}
+	if (v->type == jbvNumeric)
+		*out = (float) DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
+														 NumericGetDatum(v->val.numeric)));
+	else if (v->type == jbvBool)
+		*out = v->val.boolean ? 1.0f : 0.0f;
+	else
+		return (col != NULL && col->kind == FEATURE_BOOLEAN) ? "a boolean" : "a number";
+	return NULL;
+}
+
+/* AppendValueProblem appends "feature X must be Y, not Z" to errors. */
+static void
+AppendValueProblem(StringInfo errors, const char *prefix, const char *feature,
+				   const char *problem, JsonbValue *v)
+{
+	appendStringInfo(errors, "%s%sfeature %s must be %s, not %s",
+					 errors->len > 0 ? "; " : "", prefix, feature, problem,
+					 v->type == jbvString ? "a string" :
+					 v->type == jbvBool ? "a boolean" :
+					 v->type == jbvNumeric ? "a number" : "an array or object");
 }
 
 /* RaiseFeatureErrors raises one ERROR listing every feature problem found. */
@@ -767,8 +1152,8 @@ RaiseFeatureErrors(CachedModel *m, StringInfo errors)
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("invalid features for model \"%s\" version %d", m->name, m->version),
 			 errdetail("Problems: %s.", errors->data),
-			 errhint("The features are: %s. Use null for a missing value.",
-					 FeatureNameList(m->schema))));
+			 m->schema ? errhint("The features are: %s. Use null for a missing value.",
+								 FeatureNameList(m->schema)) : 0));
 }
 
 /* ---------------------------------------------------------------------
@@ -839,6 +1224,24 @@ OutputToProba(CachedModel *m, const float *out, int64 i, double *proba)
 	}
 	proba[1] = (m->output == OUTPUT_MARGIN1) ? 1.0 / (1.0 + exp(-(double) out[i])) : out[i];
 	proba[0] = 1.0 - proba[1];
+}
+
+/* ProbaArray returns the class probabilities of row i as a float8[]. */
+static Datum
+ProbaArray(CachedModel *m, const float *out, int64 i)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * m->nclasses);
+	double	   *p = palloc(sizeof(double) * m->nclasses);
+	ArrayType  *arr;
+
+	OutputToProba(m, out, i, p);
+	for (int c = 0; c < m->nclasses; c++)
+		elems[c] = Float8GetDatum(p[c]);
+	arr = construct_array(elems, m->nclasses, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL,
+						  TYPALIGN_DOUBLE);
+	pfree(elems);
+	pfree(p);
+	return PointerGetDatum(arr);
 }
 
 /* ElapsedMs returns the milliseconds since start. */

@@ -36,6 +36,14 @@
  *   prediction go through the same code paths as xgboost.DMatrix(numpy) and
  *   Booster.inplace_predict.
  *
+ * - Prediction is chosen by booster type.  Tree boosters (gbtree, dart)
+ *   predict in place from the caller's array; gblinear has no in-place
+ *   prediction in libxgboost 1.7, so its rows go through a DMatrix made
+ *   for the call (XGDMatrixCreateFromMat + XGBoosterPredictFromDMatrix)
+ *   and freed right after it.  The type of each booster is read once from
+ *   its configuration and remembered per handle (booster_kinds) until the
+ *   handle is freed, reloaded or given a new "booster" parameter.
+ *
  * - One prediction may run on a helper thread (XgbPredictStart), so that
  *   mlops.predict_table reads the next rows while XGBoost predicts the
  *   previous ones.  The helper is created with every signal blocked, calls
@@ -54,10 +62,12 @@
  */
 #include "postgres.h"
 
+#include <math.h>
 #include <signal.h>
 #include <pthread.h>
 
 #include "storage/ipc.h"
+#include "utils/hsearch.h"
 #include "utils/memutils.h"
 
 #include "xgb/xgb.h"
@@ -77,6 +87,19 @@ static bool log_installed = false;
 /* the proxy DMatrix of in-place predictions, kept for the backend's life */
 static DMatrixHandle predict_proxy = NULL;
 
+/* booster handle -> whether it is gblinear (predicts through a DMatrix) */
+typedef struct BoosterKindEntry
+{
+	BoosterHandle booster;		/* key */
+	bool		linear;
+} BoosterKindEntry;
+
+static HTAB *booster_kinds = NULL;
+
+/* the entry used last, checked first: one-row predictions repeat a booster */
+static BoosterHandle last_booster = NULL;
+static bool last_linear = false;
+
 /* the job running on a helper thread, if any */
 static XgbPredictJob *background_job = NULL;
 static bool exit_hook_registered = false;
@@ -87,11 +110,21 @@ static const char predict_config[] =
 "\"iteration_end\": 0, \"strict_shape\": false, "
 "\"missing\": NaN, \"cache_id\": 0}";
 
+/* the same for prediction from a DMatrix (gblinear) */
+static const char predict_dmatrix_config[] =
+"{\"type\": 0, \"training\": false, \"iteration_begin\": 0, "
+"\"iteration_end\": 0, \"strict_shape\": false}";
+
 static char *CleanMessage(const char *msg);
 static void LogCallback(const char *msg);
 static void ArrayInterface(char *buf, size_t size, const float *data,
 						   bst_ulong nrow, bst_ulong ncol);
 static char *ConfigValue(BoosterHandle booster, const char *section, const char *key);
+static bool BoosterIsLinear(BoosterHandle booster);
+static void ForgetBoosterKind(BoosterHandle booster);
+static int	PredictCall(BoosterHandle booster, bool linear, DMatrixHandle proxy,
+						const float *data, bst_ulong nrow, bst_ulong ncol,
+						const float **result, bst_ulong *len);
 static void *PredictThread(void *arg);
 static void JoinAtExit(int code, Datum arg);
 static void FreeBoosterCallback(void *arg);
@@ -187,7 +220,10 @@ FreeBoosterCallback(void *arg)
 
 	XgbJoinBackground();
 	if (cb->handle != NULL)
+	{
+		ForgetBoosterKind((BoosterHandle) cb->handle);
 		(void) XGBoosterFree((BoosterHandle) cb->handle);
+	}
 	cb->handle = NULL;
 }
 
@@ -230,6 +266,7 @@ XgbBoosterLoadJson(MemoryContext owner, const char *json, size_t len)
 	BoosterHandle h = XgbBoosterCreate(owner, NULL, 0);
 
 	XGB_CALL(XGBoosterLoadModelFromBuffer(h, json, (bst_ulong) len));
+	ForgetBoosterKind(h);
 	return h;
 }
 
@@ -294,6 +331,8 @@ void
 XgbBoosterSetParam(BoosterHandle booster, const char *name, const char *value)
 {
 	XGB_CALL(XGBoosterSetParam(booster, name, value));
+	if (strcmp(name, "booster") == 0)
+		ForgetBoosterKind(booster);
 }
 
 /* XgbBoosterUpdate runs one boosting round on dtrain. */
@@ -403,36 +442,131 @@ XgbBoosterNumClass(BoosterHandle booster)
 }
 
 /*
- * XgbPredictDense predicts a row-major float32 matrix in place (no DMatrix),
- * like Booster.inplace_predict.  It returns XGBoost's buffer, valid until the
- * next call on this booster, and its length (nrow, or nrow * classes for
- * multi:softprob).  The booster's nthread parameter sets the threads.
+ * XgbPredictDense predicts a row-major float32 matrix (NaN = missing) and
+ * returns XGBoost's buffer, valid until the next call on this booster, and
+ * its length (nrow, or nrow * classes for multi:softprob).  The booster's
+ * nthread parameter sets the threads.  Tree boosters predict in place (no
+ * DMatrix), like Booster.inplace_predict; gblinear through a DMatrix made
+ * for the call, like Booster.predict(DMatrix(x)).
  *
- * The data goes through one proxy DMatrix per backend, created on first use
- * and reused: without one, XGBoost builds a proxy per call, and each proxy
- * reads the cgroup CPU quota files (four system calls) and may start an
- * OpenMP team - more than the prediction of a row costs.  The proxy only
- * points at the caller's array during the call.
+ * In-place data goes through one proxy DMatrix per backend, created on
+ * first use and reused: without one, XGBoost builds a proxy per call, and
+ * each proxy reads the cgroup CPU quota files (four system calls) and may
+ * start an OpenMP team - more than the prediction of a row costs.  The
+ * proxy only points at the caller's array during the call.
  */
 const float *
 XgbPredictDense(BoosterHandle booster, const float *data, bst_ulong nrow, bst_ulong ncol,
 				bst_ulong *out_len)
 {
-	char		ai[256];
+	bool		linear = BoosterIsLinear(booster);
+	const float *result = NULL;
+	sigset_t	saved;
+	int			rc;
+
+	XgbJoinBackground();
+	if (!linear && predict_proxy == NULL)
+		XGB_CALL(XGProxyDMatrixCreate(&predict_proxy));
+	XgbBlockSignals(&saved);
+	rc = PredictCall(booster, linear, predict_proxy, data, nrow, ncol, &result, out_len);
+	XgbRestoreSignals(&saved);
+	if (rc != 0)
+		XgbRaiseError(linear ? "XGBoosterPredictFromDMatrix" : "XGBoosterPredictFromDense");
+	return result;
+}
+
+/*
+ * PredictCall runs one prediction with the C API only (it is also the
+ * helper thread's body, so it never calls PostgreSQL): in place through
+ * proxy, or for a linear booster through a DMatrix it creates and frees.
+ * It returns the C API's code; on success *result is XGBoost's
+ * thread-local buffer of *len floats.
+ */
+static int
+PredictCall(BoosterHandle booster, bool linear, DMatrixHandle proxy, const float *data,
+			bst_ulong nrow, bst_ulong ncol, const float **result, bst_ulong *len)
+{
 	const bst_ulong *shape = NULL;
 	bst_ulong	dim = 0;
-	const float *result = NULL;
-	bst_ulong	len = 1;
+	int			rc;
 
-	if (predict_proxy == NULL)
-		XGB_CALL(XGProxyDMatrixCreate(&predict_proxy));
-	ArrayInterface(ai, sizeof(ai), data, nrow, ncol);
-	XGB_CALL(XGBoosterPredictFromDense(booster, ai, predict_config,
-									   predict_proxy, &shape, &dim, &result));
+	if (linear)
+	{
+		DMatrixHandle dmat = NULL;
+
+		rc = XGDMatrixCreateFromMat(data, nrow, ncol, NAN, &dmat);
+		if (rc == 0)
+			rc = XGBoosterPredictFromDMatrix(booster, dmat, predict_dmatrix_config,
+											 &shape, &dim, result);
+		/* the output lives in the booster's thread-local entry, not in dmat */
+		if (dmat != NULL)
+			(void) XGDMatrixFree(dmat);
+	}
+	else
+	{
+		char		ai[256];
+
+		ArrayInterface(ai, sizeof(ai), data, nrow, ncol);
+		rc = XGBoosterPredictFromDense(booster, ai, predict_config, proxy,
+									   &shape, &dim, result);
+	}
+	if (rc != 0)
+		return rc;
+	*len = 1;
 	for (bst_ulong i = 0; i < dim; i++)
-		len *= shape[i];
-	*out_len = len;
-	return result;
+		*len *= shape[i];
+	return 0;
+}
+
+/*
+ * BoosterIsLinear returns whether a booster is gblinear, which XGBoost
+ * cannot predict in place.  The answer is read from the booster's
+ * configuration once and remembered for the handle.
+ */
+static bool
+BoosterIsLinear(BoosterHandle booster)
+{
+	BoosterKindEntry *entry;
+	bool		found;
+	char	   *name;
+
+	if (booster == last_booster)
+		return last_linear;
+	if (booster_kinds == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(BoosterHandle);
+		ctl.entrysize = sizeof(BoosterKindEntry);
+		ctl.hcxt = TopMemoryContext;
+		booster_kinds = hash_create("mlops booster kinds", 16, &ctl,
+									HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	entry = hash_search(booster_kinds, &booster, HASH_FIND, NULL);
+	if (entry == NULL)
+	{
+		/* the first "name" of the gradient_booster section is its type's */
+		name = ConfigValue(booster, "\"gradient_booster\"", "name");
+		entry = hash_search(booster_kinds, &booster, HASH_ENTER, &found);
+		entry->linear = (name != NULL && strcmp(name, "gblinear") == 0);
+	}
+	last_booster = booster;
+	last_linear = entry->linear;
+	return last_linear;
+}
+
+/*
+ * ForgetBoosterKind forgets what BoosterIsLinear remembered of a booster
+ * (freed, reloaded or given another booster type).  It runs in memory
+ * context reset callbacks, so it must not fail.
+ */
+static void
+ForgetBoosterKind(BoosterHandle booster)
+{
+	if (booster == last_booster)
+		last_booster = NULL;
+	if (booster_kinds != NULL)
+		(void) hash_search(booster_kinds, &booster, HASH_REMOVE, NULL);
 }
 
 /*
@@ -457,6 +591,7 @@ XgbPredictStart(XgbPredictJob *job, BoosterHandle booster, const float *data,
 		exit_hook_registered = true;
 	}
 	job->booster = booster;
+	job->linear = BoosterIsLinear(booster);
 	job->data = data;
 	job->nrow = nrow;
 	job->ncol = ncol;
@@ -478,27 +613,22 @@ XgbPredictStart(XgbPredictJob *job, BoosterHandle booster, const float *data,
 }
 
 /*
- * PredictThread is the helper thread's body: one in-place prediction,
- * copied into the job's buffer.  It must not call PostgreSQL.
+ * PredictThread is the helper thread's body: one prediction (PredictCall,
+ * with a proxy of its own for in-place prediction), copied into the job's
+ * buffer.  It must not call PostgreSQL.
  */
 static void *
 PredictThread(void *arg)
 {
 	XgbPredictJob *job = (XgbPredictJob *) arg;
 	DMatrixHandle proxy = NULL;
-	char		ai[256];
-	const bst_ulong *shape = NULL;
-	bst_ulong	dim = 0;
 	const float *result = NULL;
-	bst_ulong	len = 1;
+	bst_ulong	len = 0;
 
-	job->rc = XGProxyDMatrixCreate(&proxy);
+	job->rc = job->linear ? 0 : XGProxyDMatrixCreate(&proxy);
 	if (job->rc == 0)
-	{
-		ArrayInterface(ai, sizeof(ai), job->data, job->nrow, job->ncol);
-		job->rc = XGBoosterPredictFromDense(job->booster, ai, predict_config, proxy,
-											&shape, &dim, &result);
-	}
+		job->rc = PredictCall(job->booster, job->linear, proxy, job->data, job->nrow,
+							  job->ncol, &result, &len);
 	if (job->rc != 0)
 	{
 		const char *msg = XGBGetLastError();
@@ -507,8 +637,6 @@ PredictThread(void *arg)
 	}
 	else
 	{
-		for (bst_ulong i = 0; i < dim; i++)
-			len *= shape[i];
 		job->out_len = len;
 		if (len <= job->out_cap)
 			memcpy(job->out, result, sizeof(float) * len);
@@ -564,7 +692,8 @@ XgbPredictFinish(XgbPredictJob *job)
 				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
 				 errmsg("XGBoost call failed"),
 				 errdetail("%s", job->error[0] ? CleanMessage(job->error) : "XGBoost gave no message."),
-				 errcontext("XGBoosterPredictFromDense")));
+				 errcontext("%s", job->linear ? "XGBoosterPredictFromDMatrix" :
+							"XGBoosterPredictFromDense")));
 	if (job->out_len > job->out_cap)
 		ereport(ERROR,
 				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),

@@ -54,6 +54,7 @@ typedef struct XgbPredictJob
 	pthread_t	thread;
 	bool		started;		/* a thread was created and not yet joined */
 	BoosterHandle booster;
+	bool		linear;			/* gblinear: predict through a DMatrix */
 	const float *data;
 	bst_ulong	nrow;
 	bst_ulong	ncol;

@@ -1,6 +1,7 @@
--- Serving: predict (float8[], real[], jsonb), predict_proba, predict_batch,
--- predict_table, model references, the model cache, prediction statistics,
--- health and readiness, and every input error.
+-- Serving: predict, predict_proba and predict_label (float8[], jsonb, text),
+-- predict_batch, predict_table, predict_proba_table, model references, the
+-- model cache, prediction statistics, health and readiness, and every input
+-- error.
 CREATE EXTENSION mlops;
 \set SHOW_CONTEXT never
 SET mlops.train_progress_rounds = 0;
@@ -37,6 +38,32 @@ SELECT mlops.predict('churn', ARRAY[16, 4, 0, 1]::float8[]) AS yes,
        mlops.predict('churn', ARRAY[1, 0, 0, 1]::float8[]) AS no,
        mlops.predict('churn', ARRAY[16, 4, 0, 1]::real[]) AS yes_real,
        mlops.predict('churn', '{"visits": 16, "spend": 4, "promo": false, "color": "green"}'::jsonb) AS yes_json;
+-- calls as written, without casts: an untyped JSON object, JSON array or
+-- array literal (the text overload), numeric[] and integer[] arrays (cast to
+-- float8[]); every form predicts the same
+SELECT mlops.predict('churn', '{"visits": 16, "spend": 4, "promo": false, "color": "green"}') AS json_object,
+       mlops.predict('churn', '[16, 4, false, "green"]') AS json_array,
+       mlops.predict('churn', '{16, 4, 0, 1}') AS array_literal,
+       mlops.predict('churn', ARRAY[16, 4, 0, 1]) AS int_array,
+       mlops.predict('churn', ARRAY[16.0, 4.0, 0, 1.0]) AS numeric_array,
+       mlops.predict('churn', '[16, 4, 0, null]'::jsonb) = mlops.predict('churn', '{16, 4, 0, NULL}') AS nulls_agree;
+SELECT mlops.predict_proba('churn', '{"visits": 16, "spend": 4, "promo": false, "color": "green"}') =
+       mlops.predict_proba('churn', ARRAY[16, 4, 0, 1]) AS proba_same,
+       mlops.predict_proba('tier', '{3, 0}') = mlops.predict_proba('tier', ARRAY[3, 0]::float8[]) AS proba_multi_same,
+       mlops.predict_proba('tier', '[3, "blue"]') = mlops.predict_proba('tier', ARRAY[3.0, 0]) AS proba_numeric_same;
+-- which overload each call resolves to: literals take text, arrays float8[]
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT mlops.predict('churn', '{"visits": 16}'), mlops.predict_label('churn', '{16, 4, 0, 1}'),
+       mlops.predict('churn', '{"visits": 16}'::jsonb);
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT mlops.predict_proba('churn', ARRAY[16.0, 4.0, 0, 1.0]), mlops.predict('churn', ARRAY[16, 4, 0, 1]),
+       mlops.predict('churn', ARRAY[16, 4, 0, 1]::real[]);
+-- STRICT: a null literal (the text overload) predicts null
+SELECT mlops.predict('churn', NULL) IS NULL AS null_in_null_out;
+-- a text column (JSON objects, JSON arrays and array literals mixed)
+SELECT f, mlops.predict('churn', f) AS prediction, mlops.predict_label('churn', f) AS label
+  FROM (VALUES ('{"visits": 16, "spend": 4, "promo": false, "color": "green"}'),
+               ('  [1, 0, true, "red"]'), ('{1, 0, 1, 2}'), ('[1:4]={16,4,0,1}'), ('{"16", "4", "0", NULL}')) v(f);
 -- NULL elements and JSON nulls are missing values; an unseen category is missing too
 SELECT mlops.predict('churn', ARRAY[16, NULL, NULL, NULL]::float8[]) =
        mlops.predict('churn', '{"visits": 16, "spend": null, "promo": null, "color": "purple"}'::jsonb) AS same;
@@ -84,16 +111,49 @@ SELECT version FROM mlops.train('tier_softmax', 'SELECT visits, color, tier FROM
 SELECT mlops.predict('tier_softmax/1', ARRAY[3, 0]::float8[]) = mlops.predict('tier', ARRAY[3, 0]::float8[]) AS same_class;
 SELECT mlops.predict_proba('tier_softmax/1', ARRAY[3, 0]::float8[]);
 
+-- labels: the predicted class's label for every input form (text labels,
+-- integer labels, a boolean label, a model that outputs classes)
+SELECT version FROM mlops.train('promo', 'SELECT visits, spend, promo FROM accounts', 'promo',
+       hyperparams => '{"n_estimators": 10}', test_size => 0);
+SELECT mlops.predict_label('churn', ARRAY[16, 4, 0, 1]) AS float8_array,
+       mlops.predict_label('churn', '{"visits": 1, "spend": 0, "promo": false, "color": "green"}'::jsonb) AS jsonb,
+       mlops.predict_label('churn', '{"visits": 16, "spend": 4, "promo": false, "color": "green"}') AS json_literal,
+       mlops.predict_label('churn', '{1, 0, 0, 1}') AS array_literal,
+       mlops.predict_label('tier', ARRAY[3, 0]) AS tier,
+       mlops.predict_label('tier_softmax/1', ARRAY[3, 0]) AS softmax,
+       mlops.predict_label('promo/1', '{"visits": 5, "spend": 1}') AS boolean_label;
+-- the label is classes[code] of the stored schema, on every row
+SELECT count(*) AS rows,
+       count(*) FILTER (WHERE mlops.predict_label('tier', ARRAY[visits, array_position(ARRAY['blue', 'green', 'red'], color) - 1]) =
+                              (mlops.model_schema('tier') #>> ARRAY['label', 'classes',
+                                  mlops.predict('tier', ARRAY[visits, array_position(ARRAY['blue', 'green', 'red'], color) - 1])::int::text])) AS agree
+  FROM accounts;
+
 -- batch of named instances
 SELECT mlops.predict_batch('churn', '[{"visits": 16, "spend": 4, "promo": false, "color": "green"},
                                       {"visits": 1, "spend": 0, "promo": false, "color": "green"}]');
 SELECT mlops.predict_batch('churn', '[]');
 
--- predict_table: a query source, row numbers as ids when id_column is NULL
-SELECT id, round(prediction::numeric, 2) AS prediction
+-- predict_table: a query source, row numbers as ids when id_column is NULL;
+-- label is the class label for classifiers, NULL for a regression
+SELECT id, round(prediction::numeric, 2) AS prediction, label
   FROM mlops.predict_table('amount', 'SELECT visits, promo FROM accounts WHERE id <= 3 ORDER BY id')
  ORDER BY id;
+SELECT * FROM mlops.predict_table('churn', 'SELECT * FROM accounts WHERE id IN (1, 16, 33) ORDER BY id', 'id');
+SELECT * FROM mlops.predict_table('tier_softmax/1', 'SELECT visits, color FROM accounts WHERE id <= 3 ORDER BY id');
 SELECT count(*), count(DISTINCT id) FROM mlops.predict_table('churn', 'accounts');
+SELECT count(*) AS rows, count(*) FILTER (WHERE t.label = mlops.predict_label('churn', jsonb_build_object('visits', visits,
+           'spend', spend, 'promo', promo, 'color', color))) AS labels_agree
+  FROM mlops.predict_table('churn', 'accounts', 'id') t JOIN accounts a ON t.id = a.id::text;
+
+-- predict_proba_table: one row per source row, the probabilities in class order
+SELECT id, (SELECT array_agg(round(p::numeric, 4)) FROM unnest(probabilities) p) AS probabilities
+  FROM mlops.predict_proba_table('tier', 'SELECT id, visits, color FROM accounts WHERE id <= 3 ORDER BY id', 'id');
+SELECT count(*) AS rows,
+       count(*) FILTER (WHERE t.probabilities = mlops.predict_proba('churn', jsonb_build_object('visits', visits,
+           'spend', spend, 'promo', promo, 'color', color))) AS agree
+  FROM mlops.predict_proba_table('churn', 'accounts', 'id') t JOIN accounts a ON t.id = a.id::text;
+SELECT id, array_length(probabilities, 1) AS n FROM mlops.predict_proba_table('churn', 'SELECT * FROM accounts LIMIT 2');
 
 -- predict_table past several chunks of 16,384 rows, where XGBoost predicts
 -- one chunk on a helper thread while the next is read: every id once, every
@@ -112,9 +172,14 @@ SELECT count(*) AS rows, count(DISTINCT t.id) AS ids,
   FROM mlops.predict_table('churn', 'many', 'big') t JOIN many m ON t.id = m.id::text;
 SELECT count(*) AS rows, count(*) FILTER (WHERE t.id = m.name) AS ids,
        count(*) FILTER (WHERE t.prediction = mlops.predict('tier', jsonb_build_object('visits', visits,
-           'color', color))) AS agree
+           'color', color))) AS agree,
+       count(*) FILTER (WHERE t.label = t.prediction::int::text) AS labels
   FROM mlops.predict_table('tier', 'SELECT name, visits, color FROM many ORDER BY id', 'name') t
   JOIN many m ON t.id = m.name;
+SELECT count(*) AS rows, count(DISTINCT t.id) AS ids,
+       count(*) FILTER (WHERE t.probabilities = mlops.predict_proba('tier', jsonb_build_object('visits', visits,
+           'color', color))) AS agree
+  FROM mlops.predict_proba_table('tier', 'SELECT id, visits, color FROM many', 'id') t JOIN many m ON t.id = m.id::text;
 SELECT count(*) AS rows, min(t.id::int) AS first, max(t.id::int) AS last, count(DISTINCT t.id) AS ids,
        count(*) FILTER (WHERE prediction = own) AS agree
   FROM mlops.predict_table('amount', 'SELECT visits, promo, mlops.predict(''amount'',
@@ -195,7 +260,25 @@ SELECT mlops.predict('churn', ARRAY[1, 2]::float8[]);
 SELECT mlops.predict('churn', ARRAY[[1, 2], [3, 4]]::float8[]);
 SELECT mlops.predict('churn', '{"visits": "many", "spend": [1], "colour": "red", "color": 3}'::jsonb);
 SELECT mlops.predict('churn', '[1, 2, 3, 4]'::jsonb);
+SELECT mlops.predict('churn', '[1, 2, 3]');
+SELECT mlops.predict('churn', '[[1], {"a": 2}, "x", true]');
+SELECT mlops.predict('churn', '"visits"'::jsonb);
+SELECT mlops.predict('churn', 'visits=16');
+SELECT mlops.predict('churn', '3');
+SELECT mlops.predict('churn', '{1, 2');
+SELECT mlops.predict('churn', '{1, two, 3, 4}');
+SELECT mlops.predict('churn', '{"visits": 1');
+SELECT mlops.predict('churn', '{{1, 2}, {3, 4}}');
+SELECT mlops.predict('churn', '{1e400, 0, 0, 0}');
+SELECT mlops.predict('churn', '{}');
 SELECT mlops.predict_proba('amount', ARRAY[1, 0]::float8[]);
+SELECT mlops.predict_proba('amount', '{1, 0}');
+SELECT mlops.predict_label('amount', ARRAY[1, 0]);
+SELECT mlops.predict_label('amount', '{"visits": 1, "promo": true}');
+SELECT * FROM mlops.predict_proba_table('amount', 'accounts');
+SELECT * FROM mlops.predict_proba_table('tier_softmax/1', 'accounts');
+SELECT * FROM mlops.predict_proba_table('churn', 'SELECT visits FROM accounts');
+SELECT * FROM mlops.predict_proba_table(NULL, 'accounts');
 SELECT mlops.predict_batch('churn', '{"visits": 1}');
 SELECT mlops.predict_batch('churn', '[{"visits": 1, "spend": 1, "promo": true, "color": "red"}, 7, {"visits": 1}]');
 SELECT * FROM mlops.predict_table('churn', 'SELECT visits, color FROM accounts');
@@ -214,6 +297,9 @@ RESET ROLE;
 GRANT EXECUTE ON FUNCTION mlops.predict(text, float8[]) TO scorer;
 SET ROLE scorer;
 SELECT mlops.predict('amount', ARRAY[1, 0]::float8[]) IS NOT NULL AS ok;
+SELECT mlops.predict('amount', ARRAY[1, 0]) IS NOT NULL AS integer_array_ok;
+SELECT mlops.predict('amount', '{1, 0}');
+SELECT mlops.predict_label('churn', ARRAY[1, 0, 0, 1]);
 SELECT * FROM mlops.model_versions;
 SELECT count(*) FROM mlops.prediction_stats;
 RESET ROLE;

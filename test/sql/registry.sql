@@ -49,8 +49,8 @@ SELECT * FROM mlops.resolve_model('churn@champion');
 SELECT mlops.set_alias('churn', 'latest', 1);
 SELECT mlops.set_alias('churn', '9lives', 1);
 SELECT mlops.set_alias('churn', 'x', 42);
-SELECT mlops.delete_alias('churn', 'champion');
-SELECT mlops.delete_alias('churn', 'champion');
+SELECT mlops.drop_alias('churn', 'champion');
+SELECT mlops.drop_alias('churn', 'champion');
 SELECT * FROM mlops.resolve_model('churn@champion');
 
 -- unresolvable references say what exists
@@ -62,6 +62,8 @@ SELECT * FROM mlops.resolve_model('');
 SELECT * FROM mlops.resolve_model(NULL);
 SELECT mlops._register_model_version('fresh', '\x00', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
 SELECT * FROM mlops.resolve_model('fresh');
+-- the argument is named model, like every model reference
+SELECT * FROM mlops.resolve_model(model => 'churn/1');
 
 -- info and schema
 SELECT mlops.model_info('churn') - '{created_at,stage_changed_at}'::text[];
@@ -69,12 +71,21 @@ SELECT mlops.model_schema('churn');
 SELECT mlops.model_schema('churn/1');
 SELECT mlops.model_info('churn/9');
 
--- deleting versions
-SELECT mlops.delete_model_version('churn', 2);
-SELECT mlops.delete_model_version('churn', 3);
+-- dropping versions
+SELECT mlops.drop_model_version('churn', 2);
+SELECT mlops.drop_model_version('churn', 3);
 SELECT version, stage FROM mlops.model_versions v JOIN mlops.models m USING (model_id) WHERE m.name = 'churn' ORDER BY version;
 SELECT * FROM mlops.model_aliases;
-SELECT mlops.delete_model_version('churn', 3);
+SELECT mlops.drop_model_version('churn', 3);
+SELECT mlops.drop_model_version('nope', 1);
+
+-- the 0.1.0 names are gone (naming rules of 0.2.0)
+SELECT to_regprocedure('mlops.delete_alias(text, text)') AS delete_alias,
+       to_regprocedure('mlops.delete_model_version(text, integer)') AS delete_model_version,
+       to_regprocedure('mlops._impl_delete_alias(text, text)') AS impl;
+SELECT p.oid::regprocedure, pg_get_function_arguments(p.oid) FROM pg_proc p
+ WHERE p.pronamespace = 'mlops'::regnamespace AND p.proname IN ('drop_alias', 'drop_model_version', 'resolve_model')
+ ORDER BY 1::text;
 
 SELECT action, resource_id, details - '{sha256,size}'::text[] AS details
   FROM mlops.audit_log WHERE action LIKE 'model.%' ORDER BY event_id;
