@@ -40,6 +40,10 @@ extern void MlopsBeginOwner(MlopsOwnerSave *save);
 extern void MlopsEndOwner(MlopsOwnerSave *save);
 extern Oid	MlopsRelid(const char *relname);
 extern Oid	MlopsLookupImplFunction(Oid public_fn);
+extern Oid	MlopsActor(void);
+extern bool MlopsMayChange(Oid owner);
+extern void MlopsRequireOwner(const char *kind, const char *name, Oid owner);
+extern char *MlopsClip(const char *s, int max_chars);
 
 /* subsystem initialisation, called once from _PG_init */
 extern void MlopsGucInit(void);
