@@ -43,6 +43,10 @@ extern char *MlopsSchemaVersion(void);
 extern bool MlopsSchemaIsCurrent(void);
 extern void MlopsRequireCurrentSchema(const char *what);
 extern Oid	MlopsLookupImplFunction(Oid public_fn);
+extern Oid	MlopsActor(void);
+extern bool MlopsMayChange(Oid owner);
+extern void MlopsRequireOwner(const char *kind, const char *name, Oid owner);
+extern char *MlopsClip(const char *s, int max_chars);
 
 /* subsystem initialisation, called once from _PG_init */
 extern void MlopsGucInit(void);

@@ -27,7 +27,18 @@
  * mlops.current_actor() returns the innermost remembered actor, or
  * current_user outside any such section: the audit log records it, so a
  * SECURITY DEFINER implementation still logs the role that called it.
- * The actor is a per-backend stack; PG_FINALLY keeps it balanced.
+ * The actor is a per-backend stack; PG_FINALLY keeps it balanced, and
+ * because an owner section left by an ERROR that an EXCEPTION block or a
+ * SAVEPOINT catches never reaches its MlopsEndOwner, the actor is also
+ * saved at every subtransaction start and restored when that
+ * subtransaction aborts (and forgotten when the transaction ends), like
+ * PostgreSQL restores the user id itself.
+ *
+ * Ownership (docs/security.md): every mlops object has an owner role.
+ * Changing or dropping it requires that the actor be a member of that role,
+ * or of the extension owner's role (superusers are members of every role).
+ * mlops._require_owner() raises the one error for that rule and
+ * mlops._may_change() answers it as a boolean for filters.
  *
  *-------------------------------------------------------------------------
  */
@@ -41,7 +52,9 @@
 #include "parser/parse_func.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "utils/memutils.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -59,10 +72,28 @@ typedef struct TrampolineCache
 	FmgrInfo	impl;
 } TrampolineCache;
 
+/*
+ * The actor as it was when each open subtransaction started, innermost
+ * last, so an abort can restore it.
+ */
+typedef struct ActorSave
+{
+	SubTransactionId subid;
+	Oid			actor;
+} ActorSave;
+
+static ActorSave *actor_saves = NULL;
+static int	n_actor_saves = 0;
+static int	max_actor_saves = 0;
+
 static void ResetActorAtEndOfXact(XactEvent event, void *arg);
+static void RestoreActorAtSubXact(SubXactEvent event, SubTransactionId mySubid,
+								  SubTransactionId parentSubid, void *arg);
 
 PG_FUNCTION_INFO_V1(mlops_owner_trampoline);
 PG_FUNCTION_INFO_V1(mlops_current_actor);
+PG_FUNCTION_INFO_V1(mlops_require_owner);
+PG_FUNCTION_INFO_V1(mlops_may_change);
 
 /*
  * mlops_owner_trampoline calls mlops._impl_<name> with the arguments it
@@ -143,10 +174,97 @@ MlopsLookupImplFunction(Oid public_fn)
 Datum
 mlops_current_actor(PG_FUNCTION_ARGS)
 {
-	Oid			actor = OidIsValid(current_actor) ? current_actor : GetUserId();
-
 	PG_RETURN_DATUM(DirectFunctionCall1(namein,
-										CStringGetDatum(GetUserNameFromId(actor, false))));
+										CStringGetDatum(GetUserNameFromId(MlopsActor(), false))));
+}
+
+/*
+ * MlopsActor returns the role that called the outermost active mlops
+ * function, or the current user when none is active.
+ */
+Oid
+MlopsActor(void)
+{
+	return OidIsValid(current_actor) ? current_actor : GetUserId();
+}
+
+/*
+ * MlopsMayChange returns whether the actor may change or drop an object
+ * owned by owner: it is a member of owner or of the extension owner.
+ */
+bool
+MlopsMayChange(Oid owner)
+{
+	Oid			actor = MlopsActor();
+
+	return is_member_of_role(actor, owner) ||
+		is_member_of_role(actor, MlopsExtensionOwner());
+}
+
+/*
+ * MlopsRequireOwner raises insufficient_privilege unless the actor may
+ * change the object of the given kind and name owned by owner.
+ */
+void
+MlopsRequireOwner(const char *kind, const char *name, Oid owner)
+{
+	char	   *owner_name;
+
+	if (MlopsMayChange(owner))
+		return;
+	owner_name = GetUserNameFromId(owner, true);
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to change %s \"%s\"", kind, MlopsClip(name, 200)),
+			 errdetail("The %s is owned by role \"%s\"; only its members and the extension owner may change it.",
+					   kind, owner_name ? owner_name : "(dropped role)"),
+			 errhint("Ask a member of \"%s\" to make the change, or to grant you membership, or to hand the %s over with mlops.set_owner().",
+					 owner_name ? owner_name : "(dropped role)", kind)));
+}
+
+/*
+ * mlops_require_owner is the SQL face of MlopsRequireOwner:
+ * mlops._require_owner(kind text, name text, owner regrole).
+ */
+Datum
+mlops_require_owner(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("kind, name and owner must not be null")));
+	MlopsRequireOwner(text_to_cstring(PG_GETARG_TEXT_PP(0)),
+					  text_to_cstring(PG_GETARG_TEXT_PP(1)),
+					  PG_GETARG_OID(2));
+	PG_RETURN_VOID();
+}
+
+/*
+ * mlops_may_change is the SQL face of MlopsMayChange:
+ * mlops._may_change(owner regrole); false for a NULL owner.
+ */
+Datum
+mlops_may_change(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		PG_RETURN_BOOL(false);
+	PG_RETURN_BOOL(MlopsMayChange(PG_GETARG_OID(0)));
+}
+
+/*
+ * MlopsClip returns s, or its first max_chars characters followed by
+ * "..." when it is longer, so a message never echoes an unbounded string.
+ */
+char *
+MlopsClip(const char *s, int max_chars)
+{
+	int			len = strlen(s);
+	int			cut;
+
+	if (len <= max_chars)
+		return pstrdup(s);
+	cut = pg_mbcliplen(s, len, max_chars);
+	return psprintf("%.*s...", cut, s);
 }
 
 /*
@@ -211,14 +329,61 @@ void
 MlopsSecurityInit(void)
 {
 	RegisterXactCallback(ResetActorAtEndOfXact, NULL);
+	RegisterSubXactCallback(RestoreActorAtSubXact, NULL);
 }
 
 /*
- * ResetActorAtEndOfXact forgets the actor when a transaction ends.
+ * ResetActorAtEndOfXact forgets the actor and the saved ones when a
+ * transaction ends: no mlops function is active between transactions.
  */
 static void
 ResetActorAtEndOfXact(XactEvent event, void *arg)
 {
-	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PREPARE)
+	{
 		current_actor = InvalidOid;
+		n_actor_saves = 0;
+	}
+}
+
+/*
+ * RestoreActorAtSubXact saves the actor when a subtransaction starts and
+ * puts it back when that subtransaction aborts.
+ */
+static void
+RestoreActorAtSubXact(SubXactEvent event, SubTransactionId mySubid,
+					  SubTransactionId parentSubid, void *arg)
+{
+	switch (event)
+	{
+		case SUBXACT_EVENT_START_SUB:
+			if (n_actor_saves == max_actor_saves)
+			{
+				int			newmax = Max(16, max_actor_saves * 2);
+
+				actor_saves = actor_saves == NULL
+					? MemoryContextAlloc(TopMemoryContext, newmax * sizeof(ActorSave))
+					: repalloc(actor_saves, newmax * sizeof(ActorSave));
+				max_actor_saves = newmax;
+			}
+			actor_saves[n_actor_saves].subid = mySubid;
+			actor_saves[n_actor_saves].actor = current_actor;
+			n_actor_saves++;
+			break;
+		case SUBXACT_EVENT_COMMIT_SUB:
+		case SUBXACT_EVENT_ABORT_SUB:
+			/* subtransactions end innermost first */
+			while (n_actor_saves > 0 && actor_saves[n_actor_saves - 1].subid >= mySubid)
+			{
+				n_actor_saves--;
+				if (event == SUBXACT_EVENT_ABORT_SUB &&
+					actor_saves[n_actor_saves].subid == mySubid)
+					current_actor = actor_saves[n_actor_saves].actor;
+			}
+			break;
+		default:
+			break;
+	}
 }

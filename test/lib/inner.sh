@@ -49,7 +49,7 @@ summary=()
 # MLOPS_SUITES (e.g. "regress tap") limits the run to those suites and MLOPS_ONLY (a shell
 # glob such as "train*") to the tests whose name matches, for quick runs while developing.
 # The summary line still counts only what ran; CI sets neither.
-suites=${MLOPS_SUITES:-layout unit regress docs pgtap oracle tap}
+suites=${MLOPS_SUITES:-layout unit regress isolation docs pgtap oracle tap}
 only=${MLOPS_ONLY:-*}
 want() { [[ " $suites " == *" $1 "* ]]; }
 match() { local b; b=$(basename "$1"); b=${b%.*}; [[ $b == $only ]]; }
@@ -108,7 +108,25 @@ if want regress && [ -n "$tests" ]; then
   fi
 fi
 
-# 2b. every ```sql example of README.md and docs/*.md, each file in a fresh database, one TAP
+# 2b. isolation specs (pg_isolation_regress): concurrent sessions, explicit interleavings
+specs=$(cd "$src/test/isolation/specs" 2>/dev/null && ls $only.spec 2>/dev/null | sed 's/\.spec$//' | sort)
+if want isolation && [ -n "$specs" ]; then
+  mkdir -p "$work/isolation"
+  "$pgxs_dir/src/test/isolation/pg_isolation_regress" --inputdir="$src/test/isolation" \
+    --outputdir="$work/isolation" --bindir="$bindir" --host="$work" --port="$PGPORT" \
+    --dbname=isolation_regression $specs >"$work/isolation.log" 2>&1
+  rc=$?
+  p=$(grep -Ec '\.\.\. ok|^ok ' "$work/isolation.log")
+  f=$(grep -Ec '\.\.\. FAILED|^not ok ' "$work/isolation.log")
+  if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+  passed=$((passed + p)); failed=$((failed + f))
+  summary+=("$(printf '%-10s %5d passed, %d failed' isolation "$p" "$f")")
+  if [ "$f" -ne 0 ]; then
+    log "isolation: failures:"; cat "$work/isolation.log"; head -200 "$work/isolation/regression.diffs" 2>/dev/null
+  fi
+fi
+
+# 2c. every ```sql example of README.md and docs/*.md, each file in a fresh database, one TAP
 # test per block (conventions in the header of test/docs/run_doc_examples.py); first its self-test on
 # test/docs/fixtures (test name doctest_selftest).  Scripts, output and messages: $work/docs/.
 if want docs; then
