@@ -30,6 +30,7 @@ OBJS = \
 	src/common/dataset_schema.o \
 	src/common/evalmetrics.o \
 	src/common/guc.o \
+	src/common/messages.o \
 	src/common/metrics.o \
 	src/common/modelref.o \
 	src/common/security.o \

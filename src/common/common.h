@@ -15,6 +15,8 @@
 
 #include "postgres.h"
 
+#include "lib/stringinfo.h"
+
 /* Name of the schema every mlops object lives in. */
 #define MLOPS_SCHEMA "mlops"
 
@@ -46,11 +48,28 @@ extern Oid	MlopsLookupImplFunction(Oid public_fn);
 extern Oid	MlopsActor(void);
 extern bool MlopsMayChange(Oid owner);
 extern void MlopsRequireOwner(const char *kind, const char *name, Oid owner);
-extern char *MlopsClip(const char *s, int max_chars);
 
 /* subsystem initialisation, called once from _PG_init */
 extern void MlopsGucInit(void);
 extern void MlopsSecurityInit(void);
+
+/* Bounded pieces of error messages (messages.c) */
+#define MLOPS_LIST_MAX 20		/* items a message lists before "... and N more" */
+#define MLOPS_ECHO_MAX 200		/* bytes of a user string a message echoes */
+
+typedef struct MlopsList
+{
+	StringInfoData buf;
+	int			max_items;
+	int			shown;
+	int			total;
+} MlopsList;
+
+extern const char *MlopsEllipsis(void);
+extern char *MlopsClip(const char *s, int max_bytes);
+extern void MlopsListInit(MlopsList *list, int max_items);
+extern void MlopsListAdd(MlopsList *list, const char *fmt,...) pg_attribute_printf(2, 3);
+extern char *MlopsListDone(MlopsList *list);
 
 #include "common/guc.h"
 #include "common/source.h"

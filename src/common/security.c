@@ -52,7 +52,6 @@
 #include "parser/parse_func.h"
 #include "fmgr.h"
 #include "funcapi.h"
-#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/memutils.h"
 #include "utils/acl.h"
@@ -215,7 +214,7 @@ MlopsRequireOwner(const char *kind, const char *name, Oid owner)
 	owner_name = GetUserNameFromId(owner, true);
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("permission denied to change %s \"%s\"", kind, MlopsClip(name, 200)),
+			 errmsg("permission denied to change %s \"%s\"", kind, MlopsClip(name, MLOPS_ECHO_MAX)),
 			 errdetail("The %s is owned by role \"%s\"; only its members and the extension owner may change it.",
 					   kind, owner_name ? owner_name : "(dropped role)"),
 			 errhint("Ask a member of \"%s\" to make the change, or to grant you membership, or to hand the %s over with mlops.set_owner().",
@@ -251,21 +250,6 @@ mlops_may_change(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(MlopsMayChange(PG_GETARG_OID(0)));
 }
 
-/*
- * MlopsClip returns s, or its first max_chars characters followed by
- * "..." when it is longer, so a message never echoes an unbounded string.
- */
-char *
-MlopsClip(const char *s, int max_chars)
-{
-	int			len = strlen(s);
-	int			cut;
-
-	if (len <= max_chars)
-		return pstrdup(s);
-	cut = pg_mbcliplen(s, len, max_chars);
-	return psprintf("%.*s...", cut, s);
-}
 
 /*
  * MlopsExtensionOwner returns the role that owns the mlops schema, which is

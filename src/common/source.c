@@ -113,7 +113,6 @@ static void RefuseEmpty(void) pg_attribute_noreturn();
 static void RefuseOutsideDatabase(const char *source) pg_attribute_noreturn();
 static void CheckRelation(Oid relid, const char *source);
 static void RequireCallerRights(void);
-static const char *Ellipsis(void);
 static bool CallbackReceiveSlot(TupleTableSlot *slot, DestReceiver *self);
 static void CallbackStartup(DestReceiver *self, int operation, TupleDesc typeinfo);
 static void CallbackShutdown(DestReceiver *self);
@@ -639,7 +638,7 @@ SourceEcho(const char *source)
 
 		buf.data[cut] = '\0';
 		buf.len = cut;
-		appendStringInfoString(&buf, Ellipsis());
+		appendStringInfoString(&buf, MlopsEllipsis());
 	}
 	return buf.data;
 }
@@ -651,38 +650,19 @@ SourceEcho(const char *source)
 char *
 SourceColumnsHint(TupleDesc tupdesc)
 {
-	StringInfoData buf;
-	int			shown = 0,
-				total = 0;
+	MlopsList	columns;
 
-	initStringInfo(&buf);
+	MlopsListInit(&columns, SOURCE_HINT_COLUMNS);
 	for (int i = 0; i < tupdesc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
 
-		if (att->attisdropped)
-			continue;
-		total++;
-		if (shown == SOURCE_HINT_COLUMNS)
-			continue;
-		appendStringInfo(&buf, "%s\"%s\"", shown > 0 ? ", " : "", NameStr(att->attname));
-		shown++;
+		if (!att->attisdropped)
+			MlopsListAdd(&columns, "\"%s\"", NameStr(att->attname));
 	}
-	if (total == 0)
+	if (columns.total == 0)
 		return pstrdup("The source has no columns.");
-	if (total > shown)
-		return psprintf("The source's columns are %s %s and %d more.", buf.data, Ellipsis(), total - shown);
-	return psprintf("The source's columns are %s.", buf.data);
-}
-
-/*
- * Ellipsis returns the ellipsis character in a UTF-8 database, three dots
- * elsewhere.
- */
-static const char *
-Ellipsis(void)
-{
-	return GetDatabaseEncoding() == PG_UTF8 ? "\xE2\x80\xA6" : "...";
+	return psprintf("The source's columns are %s.", MlopsListDone(&columns));
 }
 
 /* ---------------------------------------------------------------------
