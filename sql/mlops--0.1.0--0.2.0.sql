@@ -1281,6 +1281,7 @@ CREATE FUNCTION mlops._object_kinds()
             ('monitor', 'mlops.monitors', 'model'),
             ('drift_reference', 'mlops.drift_references', 'name'),
             ('alert_rule', 'mlops.alert_rules', 'rule_id'),
+            ('alert', 'mlops.alerts', 'alert_id'),
             ('adwin', 'mlops.adwin_detectors', 'name')
            ) AS k (kind, relation, key_column)
      WHERE k.kind OPERATOR(pg_catalog.<>) 'none'
