@@ -256,7 +256,7 @@ CREATE FUNCTION mlops._source_query(source text)
     AS 'MODULE_PATHNAME', 'mlops_source_query';
 REVOKE ALL ON FUNCTION mlops._source_query(text) FROM PUBLIC;
 
--- >>> driftmon (generated from sql/install/60_drift.sql, 80_monitoring.sql)
+-- ---- 0.2.0: owners, stored drift sources, alert claims (as in sql/install) ----
 -- 0.2.0: drift references and ADWIN detectors are owned (docs/security.md#ownership): the role that
 -- created them, or the extension owner when that role no longer exists
 ALTER TABLE mlops.drift_references ADD COLUMN owner regrole;
@@ -288,7 +288,7 @@ BEGIN
     PERFORM mlops._audit_event('drift.reference.drop', 'drift_reference', name, '{}');
 END
 $$;
--- <<< driftmon
+-- ---- end of owners, stored drift sources, alert claims ----
 
 -- ==== monitoring and alerts ====
 -- 0.2.0: classification monitors learn their model's classes
@@ -347,7 +347,7 @@ END
 $$;
 REVOKE ALL ON FUNCTION mlops._monitor_classes(mlops.monitors) FROM PUBLIC;
 
--- >>> driftmon (generated from sql/install/60_drift.sql, 80_monitoring.sql)
+-- ---- 0.2.0: owners, stored drift sources, alert claims (as in sql/install) ----
 -- 0.2.0: monitors, alert rules and alerts are owned (docs/security.md#ownership).  A monitor or a
 -- rule belongs to the role that created it (the extension owner when that role no longer exists), an
 -- alert to its rule's owner (the extension owner when the rule is gone).  A monitor's drift source
@@ -1010,7 +1010,7 @@ BEGIN
                                                 OPERATOR(pg_catalog.||) pg_catalog.array_to_string(failed, ', ')) END;
 END
 $$;
--- <<< driftmon
+-- ---- end of owners, stored drift sources, alert claims ----
 
 -- ==== scheduler and pipelines ====
 -- jobs are stamped with the database they belong to; existing jobs get this one's stamp
