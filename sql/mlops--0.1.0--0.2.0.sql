@@ -256,6 +256,39 @@ CREATE FUNCTION mlops._source_query(source text)
     AS 'MODULE_PATHNAME', 'mlops_source_query';
 REVOKE ALL ON FUNCTION mlops._source_query(text) FROM PUBLIC;
 
+-- ---- 0.2.0: owners, stored drift sources, alert claims (as in sql/install) ----
+-- 0.2.0: drift references and ADWIN detectors are owned (docs/security.md#ownership): the role that
+-- created them, or the extension owner when that role no longer exists
+ALTER TABLE mlops.drift_references ADD COLUMN owner regrole;
+UPDATE mlops.drift_references SET owner = COALESCE(pg_catalog.to_regrole(created_by),
+    (SELECT n.nspowner::regrole FROM pg_catalog.pg_namespace n WHERE n.nspname OPERATOR(pg_catalog.=) 'mlops'));
+ALTER TABLE mlops.drift_references ALTER COLUMN owner SET NOT NULL;
+ALTER TABLE mlops.adwin_detectors ADD COLUMN owner regrole;
+UPDATE mlops.adwin_detectors SET owner = COALESCE(pg_catalog.to_regrole(created_by),
+    (SELECT n.nspowner::regrole FROM pg_catalog.pg_namespace n WHERE n.nspname OPERATOR(pg_catalog.=) 'mlops'));
+ALTER TABLE mlops.adwin_detectors ALTER COLUMN owner SET NOT NULL;
+
+CREATE OR REPLACE FUNCTION mlops._impl_drop_drift_reference(name text)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    r_owner regrole;
+BEGIN
+    SELECT r.owner INTO r_owner FROM mlops.drift_references r WHERE r.name OPERATOR(pg_catalog.=) name FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'drift reference "%" does not exist', pg_catalog.left(name, 200)
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'List references with SELECT name FROM mlops.drift_references.';
+    END IF;
+    PERFORM mlops._require_owner('drift_reference', name, r_owner);
+    DELETE FROM mlops.drift_references r WHERE r.name OPERATOR(pg_catalog.=) name;
+    PERFORM mlops._audit_event('drift.reference.drop', 'drift_reference', name, '{}');
+END
+$$;
+-- ---- end of owners, stored drift sources, alert claims ----
 
 -- ==== monitoring and alerts ====
 -- 0.2.0: classification monitors learn their model's classes
@@ -314,6 +347,172 @@ END
 $$;
 REVOKE ALL ON FUNCTION mlops._monitor_classes(mlops.monitors) FROM PUBLIC;
 
+-- ---- 0.2.0: owners, stored drift sources, alert claims (as in sql/install) ----
+-- 0.2.0: monitors, alert rules and alerts are owned (docs/security.md#ownership).  A monitor or a
+-- rule belongs to the role that created it (the extension owner when that role no longer exists), an
+-- alert to its rule's owner (the extension owner when the rule is gone).  A monitor's drift source
+-- runs as the role that stored it: the last role the audit log shows setting it (none known: the
+-- source does not run until it is set again), with the default search_path.
+ALTER TABLE mlops.monitors ADD COLUMN owner regrole, ADD COLUMN drift_source_role regrole,
+    ADD COLUMN drift_source_search_path text;
+UPDATE mlops.monitors SET owner = COALESCE(pg_catalog.to_regrole(created_by),
+    (SELECT n.nspowner::regrole FROM pg_catalog.pg_namespace n WHERE n.nspname OPERATOR(pg_catalog.=) 'mlops'));
+ALTER TABLE mlops.monitors ALTER COLUMN owner SET NOT NULL;
+UPDATE mlops.monitors m
+   SET drift_source_role = (SELECT pg_catalog.to_regrole(a.user_name) FROM mlops.audit_log a
+                             WHERE a.action OPERATOR(pg_catalog.=) 'monitor.set_drift'
+                               AND a.resource_id OPERATOR(pg_catalog.=) m.model
+                             ORDER BY a.event_id DESC LIMIT 1),
+       drift_source_search_path = '"$user", public, pg_temp'
+ WHERE m.drift_source IS NOT NULL;
+ALTER TABLE mlops.alert_rules ADD COLUMN owner regrole;
+UPDATE mlops.alert_rules SET owner = COALESCE(pg_catalog.to_regrole(created_by),
+    (SELECT n.nspowner::regrole FROM pg_catalog.pg_namespace n WHERE n.nspname OPERATOR(pg_catalog.=) 'mlops'));
+ALTER TABLE mlops.alert_rules ALTER COLUMN owner SET NOT NULL;
+ALTER TABLE mlops.alerts ADD COLUMN owner regrole;
+UPDATE mlops.alerts a SET owner = COALESCE((SELECT r.owner FROM mlops.alert_rules r WHERE r.rule_id OPERATOR(pg_catalog.=) a.rule_id),
+    (SELECT n.nspowner::regrole FROM pg_catalog.pg_namespace n WHERE n.nspname OPERATOR(pg_catalog.=) 'mlops'));
+ALTER TABLE mlops.alerts ALTER COLUMN owner SET NOT NULL;
+
+DROP FUNCTION mlops._impl_set_monitor_drift(text, text, text);
+DROP FUNCTION mlops._monitor_pipeline_settings(text);
+
+CREATE FUNCTION mlops._bounded_list(items text[])
+    RETURNS text
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'mlops_bounded_list';
+REVOKE ALL ON FUNCTION mlops._bounded_list(text[]) FROM PUBLIC;
+
+CREATE FUNCTION mlops._check_prediction_id(prediction_id text)
+    RETURNS void
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF pg_catalog.length(prediction_id) OPERATOR(pg_catalog.>) 256 THEN
+        RAISE EXCEPTION 'prediction_id is too long'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('It has %s characters; the limit is 256.', pg_catalog.length(prediction_id)),
+                  HINT = 'Use a key such as an order number or a UUID.';
+    END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._check_prediction_id(text) FROM PUBLIC;
+
+CREATE FUNCTION mlops._monitor_to_change(p_model text, for_share boolean DEFAULT false)
+    RETURNS mlops.monitors
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    m mlops.monitors;
+BEGIN
+    IF for_share THEN
+        SELECT * INTO m FROM mlops.monitors WHERE monitors.model OPERATOR(pg_catalog.=) p_model FOR SHARE;
+    ELSE
+        SELECT * INTO m FROM mlops.monitors WHERE monitors.model OPERATOR(pg_catalog.=) p_model FOR UPDATE;
+    END IF;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model % has no monitor', COALESCE(pg_catalog.quote_literal(pg_catalog.left(p_model, 200)), 'NULL')
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Create one with mlops.create_monitor(model, problem_type, baseline_metrics).';
+    END IF;
+    PERFORM mlops._require_owner('monitor', p_model, m.owner);
+    RETURN m;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._monitor_to_change(text, boolean) FROM PUBLIC;
+
+CREATE FUNCTION mlops._impl_set_monitor_drift(model text, reference text, source text, search_path text)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    m mlops.monitors := mlops._monitor_to_change(model);
+BEGIN
+    IF reference IS NOT NULL AND (source IS NULL OR pg_catalog.btrim(source) OPERATOR(pg_catalog.=) '') THEN
+        RAISE EXCEPTION 'a drift reference needs a source of current data'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass the table, view or query whose rows mlops.detect_drift() compares with the reference.';
+    END IF;
+    IF reference IS NOT NULL AND pg_catalog.length(reference) OPERATOR(pg_catalog.>) 128 THEN
+        RAISE EXCEPTION 'drift reference name is too long'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('It has %s characters; the limit is 128.', pg_catalog.length(reference));
+    END IF;
+    IF reference IS NOT NULL THEN
+        PERFORM mlops._check_source(source);
+    END IF;
+    UPDATE mlops.monitors
+       SET drift_reference = reference,
+           drift_source = CASE WHEN reference IS NULL THEN NULL ELSE source END,
+           drift_source_role = CASE WHEN reference IS NULL THEN NULL ELSE mlops.current_actor()::regrole END,
+           drift_source_search_path = CASE
+               WHEN reference IS NULL THEN NULL
+               WHEN search_path OPERATOR(pg_catalog.~) '(^|[ ,"])pg_temp([ ,"]|$)' THEN search_path
+               ELSE pg_catalog.concat_ws(', ', NULLIF(search_path, ''), 'pg_temp') END
+     WHERE monitors.monitor_id OPERATOR(pg_catalog.=) m.monitor_id;
+    PERFORM mlops._audit_event('monitor.set_drift', 'monitor', model,
+                               pg_catalog.jsonb_build_object('reference', reference, 'source', source));
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._impl_set_monitor_drift(text, text, text, text) FROM PUBLIC;
+
+CREATE FUNCTION mlops.check_monitor_drift(model text)
+    RETURNS jsonb LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_check_monitor_drift';
+REVOKE ALL ON FUNCTION mlops.check_monitor_drift(text) FROM PUBLIC;
+
+CREATE FUNCTION mlops.alert(alert_id bigint)
+    RETURNS jsonb
+    LANGUAGE sql STABLE STRICT SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT pg_catalog.jsonb_build_object(
+               'alert_id', a.alert_id, 'rule_id', a.rule_id, 'rule_name', a.rule_name,
+               'severity', a.severity, 'condition', a.condition, 'source', a.source,
+               'metrics', a.metrics, 'labels', a.labels, 'fired_at', a.fired_at,
+               'acknowledged', a.acknowledged, 'acknowledged_at', a.acknowledged_at,
+               'acknowledged_by', a.acknowledged_by, 'resolved_at', a.resolved_at,
+               'resolved_by', a.resolved_by, 'owner', a.owner::pg_catalog.text)
+      FROM mlops.alerts a
+     WHERE a.alert_id OPERATOR(pg_catalog.=) $1
+$$;
+REVOKE ALL ON FUNCTION mlops.alert(bigint) FROM PUBLIC;
+
+CREATE FUNCTION mlops._monitor_pipeline_settings(p_model text)
+    RETURNS TABLE (monitored boolean, drift_reference text)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT m.monitor_id IS NOT NULL, m.drift_reference
+      FROM (SELECT 1) one LEFT JOIN mlops.monitors m ON m.model OPERATOR(pg_catalog.=) p_model
+$$;
+REVOKE ALL ON FUNCTION mlops._monitor_pipeline_settings(text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION mlops._monitor_for(p_model text, for_update boolean DEFAULT false)
+    RETURNS mlops.monitors
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    m mlops.monitors;
+BEGIN
+    IF for_update THEN
+        SELECT * INTO m FROM mlops.monitors WHERE monitors.model OPERATOR(pg_catalog.=) p_model FOR UPDATE;
+    ELSE
+        SELECT * INTO m FROM mlops.monitors WHERE monitors.model OPERATOR(pg_catalog.=) p_model;
+    END IF;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model % has no monitor', COALESCE(pg_catalog.quote_literal(pg_catalog.left(p_model, 200)), 'NULL')
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Create one with mlops.create_monitor(model, problem_type, baseline_metrics).';
+    END IF;
+    RETURN m;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION mlops._impl_create_monitor(model text, problem_type text, baseline_metrics jsonb,
                                            window_size integer, tolerance float8)
     RETURNS bigint
@@ -326,12 +525,12 @@ DECLARE
     m mlops.monitors;
 BEGIN
     IF model IS NULL OR model OPERATOR(pg_catalog.!~) '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$' THEN
-        RAISE EXCEPTION 'invalid model name %', COALESCE(pg_catalog.quote_literal(model), 'NULL')
+        RAISE EXCEPTION 'invalid model name %', COALESCE(pg_catalog.quote_literal(pg_catalog.left(model, 200)), 'NULL')
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Model names are 1 to 128 letters, digits, "_", "." and "-", as in the registry.';
     END IF;
     IF problem_type IS NULL OR problem_type OPERATOR(pg_catalog.<>) ALL (ARRAY['classification', 'regression']) THEN
-        RAISE EXCEPTION 'invalid problem type %', COALESCE(pg_catalog.quote_literal(problem_type), 'NULL')
+        RAISE EXCEPTION 'invalid problem type %', COALESCE(pg_catalog.quote_literal(pg_catalog.left(problem_type, 200)), 'NULL')
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Use ''classification'' or ''regression''.';
     END IF;
@@ -343,7 +542,7 @@ BEGIN
                          THEN 'For example ''{"accuracy": 0.92, "f1_score": 0.89}''.'
                          ELSE 'For example ''{"rmse": 3.5, "r2": 0.8}''.' END;
     END IF;
-    SELECT pg_catalog.string_agg(pg_catalog.quote_literal(b.key), ', ' ORDER BY b.key) INTO bad
+    SELECT mlops._bounded_list(pg_catalog.array_agg(pg_catalog.quote_literal(b.key) ORDER BY b.key)) INTO bad
       FROM pg_catalog.jsonb_each(baseline_metrics) b
      WHERE mlops._monitor_metric_direction(problem_type, b.key) IS NULL;
     IF bad IS NOT NULL THEN
@@ -353,7 +552,7 @@ BEGIN
                          THEN 'Classification metrics are accuracy, precision, recall, f1_score and roc_auc.'
                          ELSE 'Regression metrics are mae, mse, rmse, r2 and mape.' END;
     END IF;
-    SELECT pg_catalog.string_agg(pg_catalog.format('%s: %s', b.key, b.value), ', ' ORDER BY b.key) INTO bad
+    SELECT mlops._bounded_list(pg_catalog.array_agg(pg_catalog.format('%s: %s', b.key, b.value) ORDER BY b.key)) INTO bad
       FROM pg_catalog.jsonb_each(baseline_metrics) b
      WHERE pg_catalog.jsonb_typeof(b.value) OPERATOR(pg_catalog.<>) 'number';
     IF bad IS NOT NULL THEN
@@ -377,8 +576,9 @@ BEGIN
             USING ERRCODE = 'unique_violation',
                   HINT = 'Drop it first with mlops.drop_monitor(model), which also drops its recorded predictions.';
     END IF;
-    INSERT INTO mlops.monitors (model, problem_type, baseline_metrics, window_size, tolerance, created_by)
-    VALUES (model, problem_type, baseline_metrics, window_size, tolerance, mlops.current_actor())
+    INSERT INTO mlops.monitors (model, problem_type, baseline_metrics, window_size, tolerance, created_by, owner)
+    VALUES (model, problem_type, baseline_metrics, window_size, tolerance, mlops.current_actor(),
+            mlops.current_actor()::regrole)
     RETURNING * INTO m;
     m := mlops._monitor_classes(m);
     PERFORM mlops._audit_event('monitor.create', 'monitor', model,
@@ -390,6 +590,24 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION mlops._impl_drop_monitor(model text)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    m mlops.monitors := mlops._monitor_to_change(model);
+BEGIN
+    DELETE FROM mlops.monitors WHERE monitors.monitor_id OPERATOR(pg_catalog.=) m.monitor_id;
+    PERFORM mlops._audit_event('monitor.drop', 'monitor', model,
+                               pg_catalog.jsonb_build_object('monitor_id', m.monitor_id));
+END
+$$;
+
+CREATE OR REPLACE FUNCTION mlops.set_monitor_drift(model text, reference text, source text DEFAULT NULL)
+    RETURNS void LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_set_monitor_drift';
+
 CREATE OR REPLACE FUNCTION mlops._impl_record_prediction(model text, prediction float8, actual float8,
                                               prediction_id text, recorded_at timestamptz)
     RETURNS void
@@ -398,10 +616,11 @@ CREATE OR REPLACE FUNCTION mlops._impl_record_prediction(model text, prediction 
     AS $$
 #variable_conflict use_variable
 DECLARE
-    m mlops.monitors := mlops._monitor_classes(mlops._monitor_for(model));
+    m mlops.monitors := mlops._monitor_classes(mlops._monitor_to_change(model, true));
 BEGIN
     PERFORM mlops._check_observation(m.problem_type, prediction, actual);
     PERFORM mlops._check_labels(model, m.classes_version, m.classes, prediction, actual);
+    PERFORM mlops._check_prediction_id(prediction_id);
     IF recorded_at IS NULL OR NOT pg_catalog.isfinite(recorded_at) THEN
         RAISE EXCEPTION 'recorded_at must be a finite timestamp'
             USING ERRCODE = 'invalid_parameter_value',
@@ -427,13 +646,14 @@ CREATE OR REPLACE FUNCTION mlops._impl_record_actual(model text, prediction_id t
     AS $$
 #variable_conflict use_variable
 DECLARE
-    m mlops.monitors := mlops._monitor_classes(mlops._monitor_for(model));
+    m mlops.monitors := mlops._monitor_classes(mlops._monitor_to_change(model, true));
     p float8;
 BEGIN
     IF prediction_id IS NULL OR actual IS NULL THEN
         RAISE EXCEPTION 'prediction_id and actual must not be null'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    PERFORM mlops._check_prediction_id(prediction_id);
     SELECT mp.prediction INTO p FROM mlops.monitor_predictions mp
      WHERE mp.monitor_id OPERATOR(pg_catalog.=) m.monitor_id
        AND mp.prediction_id OPERATOR(pg_catalog.=) prediction_id
@@ -452,6 +672,345 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION mlops._impl_check_degradation(model text)
+    RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    m mlops.monitors := mlops._monitor_to_change(model, true);
+    metrics jsonb := mlops.model_metrics(model);
+    labelled bigint := (metrics OPERATOR(pg_catalog.->>) 'rows')::bigint;
+    min_rows integer := LEAST(pg_catalog.current_setting('mlops.monitor_min_rows')::integer, m.window_size);
+    cur jsonb := '{}';
+    changes jsonb := '{}';
+    not_compared text[] := '{}';
+    degraded text[] := '{}';
+    b record;
+    c float8;
+    change float8;
+    dir integer;
+    status text;
+    result jsonb;
+BEGIN
+    FOR b IN SELECT e.key, (e.value #>> '{}')::float8 AS value
+               FROM pg_catalog.jsonb_each(m.baseline_metrics) e ORDER BY e.key LOOP
+        IF pg_catalog.jsonb_typeof(metrics OPERATOR(pg_catalog.->) b.key) OPERATOR(pg_catalog.<>) 'number' THEN
+            not_compared := not_compared OPERATOR(pg_catalog.||) b.key;
+            CONTINUE;
+        END IF;
+        c := (metrics OPERATOR(pg_catalog.->>) b.key)::float8;
+        dir := mlops._monitor_metric_direction(m.problem_type, b.key);
+        cur := cur OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(b.key, c);
+        -- relative change in the "better" direction; absolute when the baseline is 0
+        change := CASE WHEN b.value OPERATOR(pg_catalog.=) 0 THEN (c OPERATOR(pg_catalog.-) b.value)
+                       ELSE (c OPERATOR(pg_catalog.-) b.value) OPERATOR(pg_catalog./) pg_catalog.abs(b.value) END;
+        changes := changes OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(b.key, change);
+        IF (dir OPERATOR(pg_catalog.*) change) OPERATOR(pg_catalog.<) (OPERATOR(pg_catalog.-) m.tolerance) THEN
+            degraded := degraded OPERATOR(pg_catalog.||) b.key;
+        END IF;
+    END LOOP;
+
+    IF labelled OPERATOR(pg_catalog.<) min_rows OR cur OPERATOR(pg_catalog.=) '{}'::jsonb THEN
+        status := 'insufficient_data';
+        degraded := '{}';
+        cur := '{}';
+        changes := '{}';
+    ELSIF pg_catalog.cardinality(degraded) OPERATOR(pg_catalog.>) 0 THEN
+        status := 'degraded';
+    ELSE
+        status := 'ok';
+    END IF;
+
+    result := pg_catalog.jsonb_build_object(
+        'model', model,
+        'degradation_detected', status OPERATOR(pg_catalog.=) 'degraded',
+        'status', status,
+        'degraded_metrics', pg_catalog.to_jsonb(degraded),
+        'current', cur,
+        'baseline', m.baseline_metrics,
+        'relative_change', changes,
+        'tolerance', m.tolerance,
+        'labelled_rows', labelled,
+        'min_rows', min_rows);
+    IF labelled OPERATOR(pg_catalog.<) min_rows THEN
+        result := result OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('message',
+            pg_catalog.format('%s labelled predictions in the window, at least %s are needed to judge',
+                              labelled, min_rows));
+    ELSIF pg_catalog.cardinality(not_compared) OPERATOR(pg_catalog.>) 0 THEN
+        result := result OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('not_compared', pg_catalog.to_jsonb(not_compared),
+            'message', COALESCE(metrics OPERATOR(pg_catalog.->>) 'roc_auc_note', 'metric not available'));
+    END IF;
+    INSERT INTO mlops.monitor_checks (monitor_id, status, degradation_detected, degraded_metrics, labelled_rows, result)
+    VALUES (m.monitor_id, status, status OPERATOR(pg_catalog.=) 'degraded', degraded, labelled, result);
+    RETURN result;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION mlops._impl_add_alert_rule(rule_id text, name text, condition text, severity text,
+                                           cooldown interval, labels jsonb)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    names text[];
+BEGIN
+    IF rule_id IS NULL OR rule_id OPERATOR(pg_catalog.!~) '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$' THEN
+        RAISE EXCEPTION 'invalid rule id %', COALESCE(pg_catalog.quote_literal(pg_catalog.left(rule_id, 200)), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Rule ids are 1 to 128 letters, digits, "_", "." and "-", such as ''high_latency''.';
+    END IF;
+    IF name IS NULL OR pg_catalog.btrim(name) OPERATOR(pg_catalog.=) '' THEN
+        RAISE EXCEPTION 'alert rule name must not be empty'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF condition IS NULL THEN
+        RAISE EXCEPTION 'alert condition must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    names := mlops._alert_condition_metrics(condition);
+    IF severity IS NULL OR severity OPERATOR(pg_catalog.<>) ALL (ARRAY['info', 'warning', 'critical']) THEN
+        RAISE EXCEPTION 'invalid severity %', COALESCE(pg_catalog.quote_literal(pg_catalog.left(severity, 200)), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Severities are info, warning and critical.';
+    END IF;
+    IF cooldown IS NULL OR cooldown OPERATOR(pg_catalog.<) '0'::interval THEN
+        RAISE EXCEPTION 'cooldown must not be negative'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('Got %s.', COALESCE(cooldown::text, 'NULL')),
+                  HINT = 'Use ''0'' to fire on every check, or an interval such as ''15 minutes''.';
+    END IF;
+    PERFORM mlops._require_object(labels, 'labels');
+    IF EXISTS (SELECT 1 FROM mlops.alert_rules r WHERE r.rule_id OPERATOR(pg_catalog.=) rule_id) THEN
+        RAISE EXCEPTION 'alert rule % already exists', pg_catalog.quote_literal(rule_id)
+            USING ERRCODE = 'unique_violation',
+                  HINT = 'Drop it first with mlops.drop_alert_rule(rule_id).';
+    END IF;
+    INSERT INTO mlops.alert_rules (rule_id, name, condition, metrics, severity, cooldown, labels, created_by, owner)
+    VALUES (rule_id, name, condition, names, severity, cooldown, labels, mlops.current_actor(),
+            mlops.current_actor()::regrole);
+    PERFORM mlops._audit_event('alert_rule.add', 'alert_rule', rule_id,
+        pg_catalog.jsonb_build_object('name', name, 'condition', condition, 'severity', severity,
+                                      'cooldown', cooldown::text, 'labels', labels));
+END
+$$;
+
+CREATE OR REPLACE FUNCTION mlops._alert_rule_for_update(p_rule_id text)
+    RETURNS mlops.alert_rules
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r mlops.alert_rules;
+BEGIN
+    SELECT * INTO r FROM mlops.alert_rules WHERE alert_rules.rule_id OPERATOR(pg_catalog.=) p_rule_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'alert rule % does not exist', COALESCE(pg_catalog.quote_literal(pg_catalog.left(p_rule_id, 200)), 'NULL')
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'List the rules with SELECT rule_id, name FROM mlops.alert_rules.';
+    END IF;
+    PERFORM mlops._require_owner('alert_rule', p_rule_id, r.owner);
+    RETURN r;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION mlops._alert_for_update(p_alert_id bigint)
+    RETURNS mlops.alerts
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    a mlops.alerts;
+BEGIN
+    SELECT * INTO a FROM mlops.alerts WHERE alerts.alert_id OPERATOR(pg_catalog.=) p_alert_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'alert % does not exist', COALESCE(p_alert_id::text, 'NULL')
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Open alerts are SELECT * FROM mlops.alerts WHERE resolved_at IS NULL.';
+    END IF;
+    PERFORM mlops._require_owner('alert', p_alert_id::text, a.owner);
+    RETURN a;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION mlops._impl_current_metrics(model text)
+    RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    result jsonb := pg_catalog.jsonb_build_object('model', model);
+    has_monitor boolean;
+    s record;
+    perf jsonb;
+    chk mlops.monitor_checks;
+    ref text := mlops._drift_reference_of(model);
+    drift jsonb;
+BEGIN
+    SELECT EXISTS (SELECT 1 FROM mlops.monitors m WHERE m.model OPERATOR(pg_catalog.=) model) INTO has_monitor;
+    IF NOT has_monitor AND NOT EXISTS (SELECT 1 FROM mlops.models mo WHERE mo.name OPERATOR(pg_catalog.=) model) THEN
+        RAISE EXCEPTION 'model % is neither registered nor monitored', COALESCE(pg_catalog.quote_literal(pg_catalog.left(model, 200)), 'NULL')
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Register it, or create a monitor with mlops.create_monitor().';
+    END IF;
+
+    result := result OPERATOR(pg_catalog.||)
+              pg_catalog.jsonb_build_object('production_version', mlops._production_version(model));
+
+    -- serving statistics
+    SELECT * INTO s FROM mlops._model_prediction_stats(model);
+    IF FOUND THEN
+        result := result OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
+            'stats_version', s.version,
+            'calls', s.calls,
+            'prediction_rows', s.rows,
+            'errors', s.errors,
+            'error_rate', CASE WHEN s.calls OPERATOR(pg_catalog.>) 0
+                               THEN s.errors::float8 OPERATOR(pg_catalog./) s.calls END,
+            'mean_latency_ms', s.mean_ms,
+            'p50_latency_ms', s.p50_ms,
+            'p95_latency_ms', s.p95_ms,
+            'p99_latency_ms', s.p99_ms);
+    END IF;
+
+    -- performance over the labelled window, and the latest degradation verdict
+    IF has_monitor THEN
+        perf := mlops.model_metrics(model);
+        result := result OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
+            'labelled_rows', perf OPERATOR(pg_catalog.->) 'rows',
+            'unlabelled_rows', perf OPERATOR(pg_catalog.->) 'unlabelled_rows');
+        SELECT result OPERATOR(pg_catalog.||) COALESCE(pg_catalog.jsonb_object_agg(e.key, e.value), '{}')
+          INTO result
+          FROM pg_catalog.jsonb_each(perf) e
+         WHERE pg_catalog.jsonb_typeof(e.value) OPERATOR(pg_catalog.=) 'number'
+           AND e.key OPERATOR(pg_catalog.<>) ALL (ARRAY['rows', 'unlabelled_rows', 'window_size']);
+        chk := mlops._latest_check(model);
+        IF chk.check_id IS NOT NULL THEN
+            result := result OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
+                'degradation_detected', chk.degradation_detected,
+                'degradation_status', chk.status,
+                'degraded_metrics_count', pg_catalog.cardinality(chk.degraded_metrics));
+        END IF;
+    END IF;
+
+    -- the latest drift results of the model's reference, as drift.<column>.<method>
+    SELECT pg_catalog.jsonb_build_object(
+               'drift_reference', ref,
+               'drift_detected', pg_catalog.bool_or(d.drift),
+               'drift_columns', pg_catalog.count(DISTINCT d.column_name) FILTER (WHERE d.drift),
+               'drift_share', (pg_catalog.count(DISTINCT d.column_name) FILTER (WHERE d.drift))::float8
+                              OPERATOR(pg_catalog./) pg_catalog.count(DISTINCT d.column_name),
+               'drift_checked_at', pg_catalog.max(d.checked_at))
+           OPERATOR(pg_catalog.||)
+           pg_catalog.jsonb_object_agg('drift.' OPERATOR(pg_catalog.||) d.column_name
+                                       OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) d.method,
+                                       d.value)
+      INTO drift
+      FROM mlops._latest_drift_rows() d
+     WHERE d.reference_name OPERATOR(pg_catalog.=) ref
+    HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 0;
+    IF drift IS NOT NULL THEN
+        result := result OPERATOR(pg_catalog.||) drift;
+    END IF;
+
+    result := result OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('open_alerts',
+        (SELECT pg_catalog.count(*) FROM mlops.alerts a
+          WHERE a.source OPERATOR(pg_catalog.=) model AND a.resolved_at IS NULL));
+    RETURN result;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION mlops._impl_monitoring_pipeline(model text)
+    RETURNS jsonb
+    LANGUAGE plpgsql
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    params jsonb := pg_catalog.jsonb_build_object('model', model);
+    t0 timestamptz;
+    steps jsonb := '[]';
+    step text;
+    reason text;
+    step_result jsonb;
+    entry jsonb;
+    m record;
+    drift jsonb;
+    degradation jsonb;
+    fired jsonb := '[]';
+    failed text[] := '{}';
+    msg text;
+BEGIN
+    IF model IS NULL THEN
+        RAISE EXCEPTION 'model must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT * INTO m FROM mlops._monitor_pipeline_settings(model);
+
+    -- Every step is recorded the same way: skipped with its reason, or run
+    -- in a subtransaction and recorded as succeeded with its result or as
+    -- failed with its error (its work rolled back, the next steps still run).
+    FOREACH step IN ARRAY ARRAY['drift', 'degradation', 'alerts'] LOOP
+        t0 := pg_catalog.clock_timestamp();
+        reason := CASE
+            WHEN step OPERATOR(pg_catalog.=) 'drift' AND m.drift_reference IS NULL
+                THEN 'no drift reference set (mlops.set_monitor_drift)'
+            WHEN step OPERATOR(pg_catalog.=) 'degradation' AND NOT m.monitored
+                THEN 'the model has no monitor (mlops.create_monitor)'
+        END;
+        IF reason IS NOT NULL THEN
+            entry := pg_catalog.jsonb_build_object('step', step, 'status', 'skipped', 'reason', reason);
+        ELSE
+            BEGIN
+                IF step OPERATOR(pg_catalog.=) 'drift' THEN
+                    drift := mlops.check_monitor_drift(model);
+                    step_result := pg_catalog.jsonb_build_object('reference', m.drift_reference,
+                                       'drift_detected', drift OPERATOR(pg_catalog.->) 'drift_detected',
+                                       'columns_with_drift', drift OPERATOR(pg_catalog.->) 'columns_with_drift');
+                ELSIF step OPERATOR(pg_catalog.=) 'degradation' THEN
+                    degradation := mlops.check_degradation(model);
+                    step_result := degradation;
+                ELSE
+                    -- alerts over the current metrics
+                    SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('alert_id', a.alert_id,
+                                                                                       'rule_id', a.rule_id,
+                                                                                       'severity', a.severity)
+                                                         ORDER BY a.alert_id), '[]')
+                      INTO fired FROM mlops.check_alerts(mlops.current_metrics(model), model) a;
+                    step_result := pg_catalog.jsonb_build_object('fired', fired);
+                END IF;
+                entry := pg_catalog.jsonb_build_object(
+                    'step', step, 'status', 'succeeded',
+                    'seconds', pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0),
+                    'result', step_result);
+            EXCEPTION WHEN OTHERS THEN
+                GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+                failed := failed OPERATOR(pg_catalog.||) step;
+                entry := pg_catalog.jsonb_build_object(
+                    'step', step, 'status', 'failed',
+                    'seconds', pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0),
+                    'error', msg);
+            END;
+        END IF;
+        steps := steps OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(entry);
+    END LOOP;
+
+    RETURN pg_catalog.jsonb_build_object(
+        'status', CASE WHEN pg_catalog.cardinality(failed) OPERATOR(pg_catalog.=) 0 THEN 'succeeded' ELSE 'failed' END,
+        'parameters', params, 'steps', steps,
+        'result', pg_catalog.jsonb_build_object(
+            'model', model, 'alerts_fired', pg_catalog.jsonb_array_length(fired),
+            'drift_detected', drift OPERATOR(pg_catalog.->) 'drift_detected',
+            'degradation_detected', degradation OPERATOR(pg_catalog.->) 'degradation_detected'))
+        OPERATOR(pg_catalog.||)
+        CASE WHEN pg_catalog.cardinality(failed) OPERATOR(pg_catalog.=) 0 THEN '{}'::jsonb
+             ELSE pg_catalog.jsonb_build_object('error', 'failed steps: '
+                                                OPERATOR(pg_catalog.||) pg_catalog.array_to_string(failed, ', ')) END;
+END
+$$;
+-- ---- end of owners, stored drift sources, alert claims ----
 
 -- ==== scheduler and pipelines ====
 -- jobs are stamped with the database they belong to; existing jobs get this one's stamp
@@ -718,7 +1277,12 @@ CREATE FUNCTION mlops._object_kinds()
     AS $$
     SELECT k.kind, k.relation, k.key_column
       FROM (VALUES
-            ('none', 'none', 'none')
+            ('none', 'none', 'none'),
+            ('monitor', 'mlops.monitors', 'model'),
+            ('drift_reference', 'mlops.drift_references', 'name'),
+            ('alert_rule', 'mlops.alert_rules', 'rule_id'),
+            ('alert', 'mlops.alerts', 'alert_id'),
+            ('adwin', 'mlops.adwin_detectors', 'name')
            ) AS k (kind, relation, key_column)
      WHERE k.kind OPERATOR(pg_catalog.<>) 'none'
 $$;
@@ -807,7 +1371,7 @@ CREATE FUNCTION mlops._capability_objects()
         ('model_info'), ('model_schema'), ('resolve_model'), ('compare_runs'),
         ('current_metrics'), ('model_metrics'), ('health'), ('ready'), ('current_actor'),
         ('psi'), ('kl_divergence'), ('js_distance'), ('wasserstein'), ('ks_test'),
-        ('chi_square_test'), ('adwin'), ('next_runs')),
+        ('chi_square_test'), ('adwin'), ('next_runs'), ('alert')),
     reader_rel (name) AS (VALUES
         ('experiments'), ('runs'), ('run_metrics'), ('run_latest_metrics'), ('models'),
         ('model_aliases'), ('dashboard'), ('prediction_stats'), ('training_progress')),
@@ -823,7 +1387,7 @@ CREATE FUNCTION mlops._capability_objects()
         ('transition_stage'), ('set_alias'), ('drop_alias')),
     operator (name) AS (VALUES
         ('create_monitor'), ('drop_monitor'), ('set_monitor_drift'), ('check_degradation'),
-        ('monitoring_pipeline'), ('add_alert_rule'), ('drop_alert_rule'),
+        ('monitoring_pipeline'), ('_monitor_pipeline_settings'), ('check_monitor_drift'), ('add_alert_rule'), ('drop_alert_rule'),
         ('set_alert_rule_enabled'), ('check_alerts'), ('acknowledge_alert'), ('resolve_alert'),
         ('schedule'), ('unschedule'), ('alter_job'), ('run_job'), ('schedule_pipeline'),
         ('record_prediction'), ('record_actual'), ('prometheus_metrics'), ('model_cache')),

@@ -20,6 +20,7 @@
 #include "miscadmin.h"
 
 #include "common/common.h"
+#include "drift/drift.h"
 #include "serve/serve.h"
 #include "train/train.h"
 
@@ -41,6 +42,7 @@ _PG_init(void)
 
 	MlopsGucInit();
 	MlopsSecurityInit();
+	DriftInit();
 	TrainInit();
 	ModelCacheInit();
 	PredictionStatsInit();

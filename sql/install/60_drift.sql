@@ -5,7 +5,8 @@
 -- docs/drift.md explains every method, its formula and its defaults.
 
 -- ---------------------------------------------------------------------------
--- Statistics on two samples.  NULL, NaN and infinite elements are dropped.
+-- Statistics on two samples.  NULL, NaN and infinite elements are dropped;
+-- every array must be one-dimensional; bins lies in 2 .. 10000.
 -- ---------------------------------------------------------------------------
 CREATE FUNCTION mlops.psi(reference float8[], current float8[], bins integer DEFAULT 10,
                           binning text DEFAULT 'quantile')
@@ -62,7 +63,9 @@ REVOKE ALL ON FUNCTION mlops.adwin(float8[], float8) FROM PUBLIC;
 -- Drift references and checks
 -- ---------------------------------------------------------------------------
 
--- One row per reference: where it came from.
+-- One row per reference: where it came from, and its owner (the role that
+-- created it; changing, replacing, dropping it or recording checks against
+-- it requires membership in that role, docs/security.md#ownership).
 CREATE TABLE mlops.drift_references (
     name          text PRIMARY KEY CHECK (name OPERATOR(pg_catalog.<>) ''),
     source        text NOT NULL,
@@ -72,6 +75,7 @@ CREATE TABLE mlops.drift_references (
     row_count     bigint NOT NULL,
     created_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
     created_by    name NOT NULL,
+    owner         regrole NOT NULL,
     CHECK ((source_kind OPERATOR(pg_catalog.=) 'model') OPERATOR(pg_catalog.=) (model_id IS NOT NULL))
 );
 REVOKE ALL ON mlops.drift_references FROM PUBLIC;
@@ -155,20 +159,25 @@ CREATE FUNCTION mlops._source_query(source text)
     AS 'MODULE_PATHNAME', 'mlops_source_query';
 REVOKE ALL ON FUNCTION mlops._source_query(text) FROM PUBLIC;
 
--- drop_drift_reference deletes a reference (its past results stay).
+-- drop_drift_reference deletes a reference (its past results stay); only
+-- members of its owner role may.
 CREATE FUNCTION mlops._impl_drop_drift_reference(name text)
     RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 #variable_conflict use_variable
+DECLARE
+    r_owner regrole;
 BEGIN
-    DELETE FROM mlops.drift_references r WHERE r.name OPERATOR(pg_catalog.=) name;
+    SELECT r.owner INTO r_owner FROM mlops.drift_references r WHERE r.name OPERATOR(pg_catalog.=) name FOR UPDATE;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'drift reference "%" does not exist', name
+        RAISE EXCEPTION 'drift reference "%" does not exist', pg_catalog.left(name, 200)
             USING ERRCODE = 'undefined_object',
                   HINT = 'List references with SELECT name FROM mlops.drift_references.';
     END IF;
+    PERFORM mlops._require_owner('drift_reference', name, r_owner);
+    DELETE FROM mlops.drift_references r WHERE r.name OPERATOR(pg_catalog.=) name;
     PERFORM mlops._audit_event('drift.reference.drop', 'drift_reference', name, '{}');
 END
 $$;
@@ -180,7 +189,8 @@ CREATE FUNCTION mlops.drop_drift_reference(name text)
 REVOKE ALL ON FUNCTION mlops.drop_drift_reference(text) FROM PUBLIC;
 
 -- ---------------------------------------------------------------------------
--- Streaming ADWIN detectors
+-- Streaming ADWIN detectors, owned by the role that created them: updating
+-- or dropping one requires membership in its owner role.
 -- ---------------------------------------------------------------------------
 CREATE TABLE mlops.adwin_detectors (
     name              text PRIMARY KEY CHECK (name OPERATOR(pg_catalog.<>) ''),
@@ -195,7 +205,8 @@ CREATE TABLE mlops.adwin_detectors (
     last_detection_at timestamptz,
     created_at        timestamptz NOT NULL DEFAULT pg_catalog.now(),
     updated_at        timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    created_by        name NOT NULL
+    created_by        name NOT NULL,
+    owner             regrole NOT NULL
 );
 REVOKE ALL ON mlops.adwin_detectors FROM PUBLIC;
 

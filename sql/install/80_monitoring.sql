@@ -1,12 +1,23 @@
 -- Monitoring: performance monitors over recorded predictions and their
 -- labels, alert rules in a safe expression language (src/monitor/expr.c), alerts
--- sent on the NOTIFY channel mlops_alerts, the dashboard view and the
+-- announced on the NOTIFY channel mlops_alerts, the dashboard view and the
 -- Prometheus export.  docs/monitoring.md describes every object here.
 --
+-- Ownership (docs/security.md#ownership): monitors and alert rules belong to
+-- the role that created them (column owner); every change -- settings,
+-- recorded predictions and labels, degradation checks, drop -- requires
+-- membership in the owner role (mlops._monitor_to_change,
+-- mlops._alert_rule_for_update), and check_alerts fires only the rules the
+-- caller may change.  An alert belongs to its rule's owner at firing time;
+-- acknowledging or resolving it requires membership in that role.  The
+-- drift source of a monitor is SQL stored now and run later: it runs as the
+-- role that stored it (drift_source_role), with the search_path that role
+-- had then (drift_source_search_path), never as whoever runs the pipeline
+-- (mlops.check_monitor_drift, src/drift/detect.c).
+--
 -- Other capabilities feed in where they are installed, read through guarded
--- look-ups (to_regclass / to_regprocedure): mlops.prediction_stats
--- (serving), mlops.drift_results and mlops.detect_drift (drift),
--- mlops.job_runs / mlops.jobs (scheduler).  monitoring_pipeline is one of
+-- look-ups (to_regclass): mlops.prediction_stats (serving),
+-- mlops.drift_results (drift), mlops.job_runs / mlops.jobs (scheduler).  monitoring_pipeline is one of
 -- the scheduler's pipelines: its public function is the pipeline trampoline
 -- (src/sched/pipelines.c), which records each run in mlops.pipeline_runs
 -- (sql/install/70_scheduler.sql).
@@ -32,7 +43,11 @@ CREATE TABLE mlops.monitors (
     -- classes[c + 1]), and that version: its number and when it was registered (_monitor_classes)
     classes                    text[],
     classes_version            integer,
-    classes_version_created_at timestamptz
+    classes_version_created_at timestamptz,
+    owner                      regrole NOT NULL,
+    -- who stored drift_source, and the search_path it is read with
+    drift_source_role          regrole,
+    drift_source_search_path   text
 );
 REVOKE ALL ON mlops.monitors FROM PUBLIC;
 
@@ -79,7 +94,8 @@ CREATE TABLE mlops.alert_rules (
     enabled    boolean NOT NULL DEFAULT true,
     created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     created_by name NOT NULL,
-    updated_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+    updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    owner      regrole NOT NULL
 );
 REVOKE ALL ON mlops.alert_rules FROM PUBLIC;
 
@@ -92,7 +108,8 @@ CREATE TABLE mlops.alert_cooldowns (
 );
 REVOKE ALL ON mlops.alert_cooldowns FROM PUBLIC;
 
--- Fired alerts.  History outlives the rule, so rule_id is not a foreign key.
+-- Fired alerts.  History outlives the rule, so rule_id is not a foreign key;
+-- owner is the rule's owner when the alert fired.
 CREATE TABLE mlops.alerts (
     alert_id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     rule_id         text NOT NULL,
@@ -107,7 +124,8 @@ CREATE TABLE mlops.alerts (
     acknowledged_at timestamptz,
     acknowledged_by name,
     resolved_at     timestamptz,
-    resolved_by     name
+    resolved_by     name,
+    owner           regrole NOT NULL
 );
 CREATE INDEX alerts_fired_idx ON mlops.alerts (fired_at);
 CREATE INDEX alerts_open_idx ON mlops.alerts (source, severity) WHERE resolved_at IS NULL;
@@ -151,6 +169,33 @@ CREATE FUNCTION mlops._alert_condition_metrics(condition text)
     AS 'MODULE_PATHNAME', 'mlops_alert_condition_metrics';
 REVOKE ALL ON FUNCTION mlops._alert_condition_metrics(text) FROM PUBLIC;
 
+-- _bounded_list joins items as error messages list them: the first 20, each
+-- clipped to 200 bytes, then "… and N more" (MlopsList, src/common/messages.c).
+CREATE FUNCTION mlops._bounded_list(items text[])
+    RETURNS text
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'mlops_bounded_list';
+REVOKE ALL ON FUNCTION mlops._bounded_list(text[]) FROM PUBLIC;
+
+-- _check_prediction_id raises a clear error for a prediction id longer than
+-- 256 characters (ids are unique per monitor, and their index has a size
+-- limit); NULL passes.
+CREATE FUNCTION mlops._check_prediction_id(prediction_id text)
+    RETURNS void
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF pg_catalog.length(prediction_id) OPERATOR(pg_catalog.>) 256 THEN
+        RAISE EXCEPTION 'prediction_id is too long'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('It has %s characters; the limit is 256.', pg_catalog.length(prediction_id)),
+                  HINT = 'Use a key such as an order number or a UUID.';
+    END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._check_prediction_id(text) FROM PUBLIC;
+
 -- _monitor_metric_direction: 1 when a larger value is better, -1 when a
 -- smaller one is, NULL when the metric is not one of the problem type's.
 CREATE FUNCTION mlops._monitor_metric_direction(problem_type text, metric text)
@@ -184,7 +229,7 @@ BEGIN
         SELECT * INTO m FROM mlops.monitors WHERE monitors.model OPERATOR(pg_catalog.=) p_model;
     END IF;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'model % has no monitor', COALESCE(pg_catalog.quote_literal(p_model), 'NULL')
+        RAISE EXCEPTION 'model % has no monitor', COALESCE(pg_catalog.quote_literal(pg_catalog.left(p_model, 200)), 'NULL')
             USING ERRCODE = 'undefined_object',
                   HINT = 'Create one with mlops.create_monitor(model, problem_type, baseline_metrics).';
     END IF;
@@ -192,6 +237,34 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION mlops._monitor_for(text, boolean) FROM PUBLIC;
+
+-- _monitor_to_change locks the monitor of a model (FOR SHARE when only its
+-- data changes: recordings and checks of one monitor do not wait for each
+-- other) and returns it, or raises unless it exists and the actor may
+-- change it.
+CREATE FUNCTION mlops._monitor_to_change(p_model text, for_share boolean DEFAULT false)
+    RETURNS mlops.monitors
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    m mlops.monitors;
+BEGIN
+    IF for_share THEN
+        SELECT * INTO m FROM mlops.monitors WHERE monitors.model OPERATOR(pg_catalog.=) p_model FOR SHARE;
+    ELSE
+        SELECT * INTO m FROM mlops.monitors WHERE monitors.model OPERATOR(pg_catalog.=) p_model FOR UPDATE;
+    END IF;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model % has no monitor', COALESCE(pg_catalog.quote_literal(pg_catalog.left(p_model, 200)), 'NULL')
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Create one with mlops.create_monitor(model, problem_type, baseline_metrics).';
+    END IF;
+    PERFORM mlops._require_owner('monitor', p_model, m.owner);
+    RETURN m;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._monitor_to_change(text, boolean) FROM PUBLIC;
 
 -- _monitor_classes returns a classification monitor with the classes of its model's current
 -- version (the Production version, else the newest), learning them again when that version is
@@ -253,12 +326,12 @@ DECLARE
     m mlops.monitors;
 BEGIN
     IF model IS NULL OR model OPERATOR(pg_catalog.!~) '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$' THEN
-        RAISE EXCEPTION 'invalid model name %', COALESCE(pg_catalog.quote_literal(model), 'NULL')
+        RAISE EXCEPTION 'invalid model name %', COALESCE(pg_catalog.quote_literal(pg_catalog.left(model, 200)), 'NULL')
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Model names are 1 to 128 letters, digits, "_", "." and "-", as in the registry.';
     END IF;
     IF problem_type IS NULL OR problem_type OPERATOR(pg_catalog.<>) ALL (ARRAY['classification', 'regression']) THEN
-        RAISE EXCEPTION 'invalid problem type %', COALESCE(pg_catalog.quote_literal(problem_type), 'NULL')
+        RAISE EXCEPTION 'invalid problem type %', COALESCE(pg_catalog.quote_literal(pg_catalog.left(problem_type, 200)), 'NULL')
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Use ''classification'' or ''regression''.';
     END IF;
@@ -270,7 +343,7 @@ BEGIN
                          THEN 'For example ''{"accuracy": 0.92, "f1_score": 0.89}''.'
                          ELSE 'For example ''{"rmse": 3.5, "r2": 0.8}''.' END;
     END IF;
-    SELECT pg_catalog.string_agg(pg_catalog.quote_literal(b.key), ', ' ORDER BY b.key) INTO bad
+    SELECT mlops._bounded_list(pg_catalog.array_agg(pg_catalog.quote_literal(b.key) ORDER BY b.key)) INTO bad
       FROM pg_catalog.jsonb_each(baseline_metrics) b
      WHERE mlops._monitor_metric_direction(problem_type, b.key) IS NULL;
     IF bad IS NOT NULL THEN
@@ -280,7 +353,7 @@ BEGIN
                          THEN 'Classification metrics are accuracy, precision, recall, f1_score and roc_auc.'
                          ELSE 'Regression metrics are mae, mse, rmse, r2 and mape.' END;
     END IF;
-    SELECT pg_catalog.string_agg(pg_catalog.format('%s: %s', b.key, b.value), ', ' ORDER BY b.key) INTO bad
+    SELECT mlops._bounded_list(pg_catalog.array_agg(pg_catalog.format('%s: %s', b.key, b.value) ORDER BY b.key)) INTO bad
       FROM pg_catalog.jsonb_each(baseline_metrics) b
      WHERE pg_catalog.jsonb_typeof(b.value) OPERATOR(pg_catalog.<>) 'number';
     IF bad IS NOT NULL THEN
@@ -304,8 +377,9 @@ BEGIN
             USING ERRCODE = 'unique_violation',
                   HINT = 'Drop it first with mlops.drop_monitor(model), which also drops its recorded predictions.';
     END IF;
-    INSERT INTO mlops.monitors (model, problem_type, baseline_metrics, window_size, tolerance, created_by)
-    VALUES (model, problem_type, baseline_metrics, window_size, tolerance, mlops.current_actor())
+    INSERT INTO mlops.monitors (model, problem_type, baseline_metrics, window_size, tolerance, created_by, owner)
+    VALUES (model, problem_type, baseline_metrics, window_size, tolerance, mlops.current_actor(),
+            mlops.current_actor()::regrole)
     RETURNING * INTO m;
     m := mlops._monitor_classes(m);
     PERFORM mlops._audit_event('monitor.create', 'monitor', model,
@@ -329,7 +403,7 @@ CREATE FUNCTION mlops._impl_drop_monitor(model text)
     AS $$
 #variable_conflict use_variable
 DECLARE
-    m mlops.monitors := mlops._monitor_for(model, true);
+    m mlops.monitors := mlops._monitor_to_change(model);
 BEGIN
     DELETE FROM mlops.monitors WHERE monitors.monitor_id OPERATOR(pg_catalog.=) m.monitor_id;
     PERFORM mlops._audit_event('monitor.drop', 'monitor', model,
@@ -342,32 +416,60 @@ CREATE FUNCTION mlops.drop_monitor(model text)
 REVOKE ALL ON FUNCTION mlops.drop_monitor(text) FROM PUBLIC;
 
 -- set_monitor_drift names the drift reference and the current-data source
--- that monitoring_pipeline checks; NULL reference clears both.
-CREATE FUNCTION mlops._impl_set_monitor_drift(model text, reference text, source text)
+-- that monitoring_pipeline checks; NULL reference clears both.  The source
+-- is checked by the source resolver's text checks now and stored with the
+-- role that stored it and that role's search_path (with pg_temp last), which
+-- it is read with later (mlops.check_monitor_drift).  The public function is
+-- C (src/monitor/monitoring.c): it records the caller as the actor, like the
+-- trampoline, and passes the caller's search_path.
+CREATE FUNCTION mlops._impl_set_monitor_drift(model text, reference text, source text, search_path text)
     RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 #variable_conflict use_variable
 DECLARE
-    m mlops.monitors := mlops._monitor_for(model, true);
+    m mlops.monitors := mlops._monitor_to_change(model);
 BEGIN
     IF reference IS NOT NULL AND (source IS NULL OR pg_catalog.btrim(source) OPERATOR(pg_catalog.=) '') THEN
         RAISE EXCEPTION 'a drift reference needs a source of current data'
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Pass the table, view or query whose rows mlops.detect_drift() compares with the reference.';
     END IF;
-    UPDATE mlops.monitors SET drift_reference = reference,
-                              drift_source = CASE WHEN reference IS NULL THEN NULL ELSE source END
+    IF reference IS NOT NULL AND pg_catalog.length(reference) OPERATOR(pg_catalog.>) 128 THEN
+        RAISE EXCEPTION 'drift reference name is too long'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('It has %s characters; the limit is 128.', pg_catalog.length(reference));
+    END IF;
+    IF reference IS NOT NULL THEN
+        PERFORM mlops._check_source(source);
+    END IF;
+    UPDATE mlops.monitors
+       SET drift_reference = reference,
+           drift_source = CASE WHEN reference IS NULL THEN NULL ELSE source END,
+           drift_source_role = CASE WHEN reference IS NULL THEN NULL ELSE mlops.current_actor()::regrole END,
+           drift_source_search_path = CASE
+               WHEN reference IS NULL THEN NULL
+               WHEN search_path OPERATOR(pg_catalog.~) '(^|[ ,"])pg_temp([ ,"]|$)' THEN search_path
+               ELSE pg_catalog.concat_ws(', ', NULLIF(search_path, ''), 'pg_temp') END
      WHERE monitors.monitor_id OPERATOR(pg_catalog.=) m.monitor_id;
     PERFORM mlops._audit_event('monitor.set_drift', 'monitor', model,
                                pg_catalog.jsonb_build_object('reference', reference, 'source', source));
 END
 $$;
-REVOKE ALL ON FUNCTION mlops._impl_set_monitor_drift(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION mlops._impl_set_monitor_drift(text, text, text, text) FROM PUBLIC;
 CREATE FUNCTION mlops.set_monitor_drift(model text, reference text, source text DEFAULT NULL)
-    RETURNS void LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
+    RETURNS void LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_set_monitor_drift';
 REVOKE ALL ON FUNCTION mlops.set_monitor_drift(text, text, text) FROM PUBLIC;
+
+-- check_monitor_drift runs mlops.detect_drift over the monitor's drift
+-- reference and stored source: the source is read as the role that stored
+-- it, with its search_path, in a security-restricted operation; the caller
+-- must be allowed to change the monitor and the reference.  NULL when the
+-- monitor names no drift reference.
+CREATE FUNCTION mlops.check_monitor_drift(model text)
+    RETURNS jsonb LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_check_monitor_drift';
+REVOKE ALL ON FUNCTION mlops.check_monitor_drift(text) FROM PUBLIC;
 
 CREATE FUNCTION mlops._impl_record_prediction(model text, prediction float8, actual float8,
                                               prediction_id text, recorded_at timestamptz)
@@ -377,10 +479,11 @@ CREATE FUNCTION mlops._impl_record_prediction(model text, prediction float8, act
     AS $$
 #variable_conflict use_variable
 DECLARE
-    m mlops.monitors := mlops._monitor_classes(mlops._monitor_for(model));
+    m mlops.monitors := mlops._monitor_classes(mlops._monitor_to_change(model, true));
 BEGIN
     PERFORM mlops._check_observation(m.problem_type, prediction, actual);
     PERFORM mlops._check_labels(model, m.classes_version, m.classes, prediction, actual);
+    PERFORM mlops._check_prediction_id(prediction_id);
     IF recorded_at IS NULL OR NOT pg_catalog.isfinite(recorded_at) THEN
         RAISE EXCEPTION 'recorded_at must be a finite timestamp'
             USING ERRCODE = 'invalid_parameter_value',
@@ -412,13 +515,14 @@ CREATE FUNCTION mlops._impl_record_actual(model text, prediction_id text, actual
     AS $$
 #variable_conflict use_variable
 DECLARE
-    m mlops.monitors := mlops._monitor_classes(mlops._monitor_for(model));
+    m mlops.monitors := mlops._monitor_classes(mlops._monitor_to_change(model, true));
     p float8;
 BEGIN
     IF prediction_id IS NULL OR actual IS NULL THEN
         RAISE EXCEPTION 'prediction_id and actual must not be null'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    PERFORM mlops._check_prediction_id(prediction_id);
     SELECT mp.prediction INTO p FROM mlops.monitor_predictions mp
      WHERE mp.monitor_id OPERATOR(pg_catalog.=) m.monitor_id
        AND mp.prediction_id OPERATOR(pg_catalog.=) prediction_id
@@ -455,7 +559,7 @@ CREATE FUNCTION mlops._impl_check_degradation(model text)
     AS $$
 #variable_conflict use_variable
 DECLARE
-    m mlops.monitors := mlops._monitor_for(model);
+    m mlops.monitors := mlops._monitor_to_change(model, true);
     metrics jsonb := mlops.model_metrics(model);
     labelled bigint := (metrics OPERATOR(pg_catalog.->>) 'rows')::bigint;
     min_rows integer := LEAST(pg_catalog.current_setting('mlops.monitor_min_rows')::integer, m.window_size);
@@ -543,7 +647,7 @@ DECLARE
     names text[];
 BEGIN
     IF rule_id IS NULL OR rule_id OPERATOR(pg_catalog.!~) '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$' THEN
-        RAISE EXCEPTION 'invalid rule id %', COALESCE(pg_catalog.quote_literal(rule_id), 'NULL')
+        RAISE EXCEPTION 'invalid rule id %', COALESCE(pg_catalog.quote_literal(pg_catalog.left(rule_id, 200)), 'NULL')
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Rule ids are 1 to 128 letters, digits, "_", "." and "-", such as ''high_latency''.';
     END IF;
@@ -557,7 +661,7 @@ BEGIN
     END IF;
     names := mlops._alert_condition_metrics(condition);
     IF severity IS NULL OR severity OPERATOR(pg_catalog.<>) ALL (ARRAY['info', 'warning', 'critical']) THEN
-        RAISE EXCEPTION 'invalid severity %', COALESCE(pg_catalog.quote_literal(severity), 'NULL')
+        RAISE EXCEPTION 'invalid severity %', COALESCE(pg_catalog.quote_literal(pg_catalog.left(severity, 200)), 'NULL')
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Severities are info, warning and critical.';
     END IF;
@@ -573,8 +677,9 @@ BEGIN
             USING ERRCODE = 'unique_violation',
                   HINT = 'Drop it first with mlops.drop_alert_rule(rule_id).';
     END IF;
-    INSERT INTO mlops.alert_rules (rule_id, name, condition, metrics, severity, cooldown, labels, created_by)
-    VALUES (rule_id, name, condition, names, severity, cooldown, labels, mlops.current_actor());
+    INSERT INTO mlops.alert_rules (rule_id, name, condition, metrics, severity, cooldown, labels, created_by, owner)
+    VALUES (rule_id, name, condition, names, severity, cooldown, labels, mlops.current_actor(),
+            mlops.current_actor()::regrole);
     PERFORM mlops._audit_event('alert_rule.add', 'alert_rule', rule_id,
         pg_catalog.jsonb_build_object('name', name, 'condition', condition, 'severity', severity,
                                       'cooldown', cooldown::text, 'labels', labels));
@@ -586,7 +691,8 @@ CREATE FUNCTION mlops.add_alert_rule(rule_id text, name text, condition text, se
     RETURNS void LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
 REVOKE ALL ON FUNCTION mlops.add_alert_rule(text, text, text, text, interval, jsonb) FROM PUBLIC;
 
--- _alert_rule_for_update locks a rule or raises.
+-- _alert_rule_for_update locks a rule and returns it, or raises unless it
+-- exists and the actor may change it.
 CREATE FUNCTION mlops._alert_rule_for_update(p_rule_id text)
     RETURNS mlops.alert_rules
     LANGUAGE plpgsql
@@ -597,10 +703,11 @@ DECLARE
 BEGIN
     SELECT * INTO r FROM mlops.alert_rules WHERE alert_rules.rule_id OPERATOR(pg_catalog.=) p_rule_id FOR UPDATE;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'alert rule % does not exist', COALESCE(pg_catalog.quote_literal(p_rule_id), 'NULL')
+        RAISE EXCEPTION 'alert rule % does not exist', COALESCE(pg_catalog.quote_literal(pg_catalog.left(p_rule_id, 200)), 'NULL')
             USING ERRCODE = 'undefined_object',
                   HINT = 'List the rules with SELECT rule_id, name FROM mlops.alert_rules.';
     END IF;
+    PERFORM mlops._require_owner('alert_rule', p_rule_id, r.owner);
     RETURN r;
 END
 $$;
@@ -649,14 +756,16 @@ CREATE FUNCTION mlops.set_alert_rule_enabled(rule_id text, enabled boolean)
     RETURNS void LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
 REVOKE ALL ON FUNCTION mlops.set_alert_rule_enabled(text, boolean) FROM PUBLIC;
 
--- check_alerts evaluates every enabled rule in C (src/monitor/alerts.c).
+-- check_alerts evaluates, in C (src/monitor/alerts.c), every enabled rule
+-- the caller may change (mlops._may_change of its owner).
 CREATE FUNCTION mlops.check_alerts(metrics jsonb, source text DEFAULT NULL)
     RETURNS SETOF mlops.alerts
     LANGUAGE C VOLATILE
     AS 'MODULE_PATHNAME', 'mlops_check_alerts';
 REVOKE ALL ON FUNCTION mlops.check_alerts(jsonb, text) FROM PUBLIC;
 
--- _alert_for_update locks an alert or raises.
+-- _alert_for_update locks an alert and returns it, or raises unless it
+-- exists and the actor may change it (a member of its rule's owner).
 CREATE FUNCTION mlops._alert_for_update(p_alert_id bigint)
     RETURNS mlops.alerts
     LANGUAGE plpgsql
@@ -671,6 +780,7 @@ BEGIN
             USING ERRCODE = 'undefined_object',
                   HINT = 'Open alerts are SELECT * FROM mlops.alerts WHERE resolved_at IS NULL.';
     END IF;
+    PERFORM mlops._require_owner('alert', p_alert_id::text, a.owner);
     RETURN a;
 END
 $$;
@@ -722,6 +832,26 @@ REVOKE ALL ON FUNCTION mlops._impl_resolve_alert(bigint) FROM PUBLIC;
 CREATE FUNCTION mlops.resolve_alert(alert_id bigint)
     RETURNS void LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
 REVOKE ALL ON FUNCTION mlops.resolve_alert(bigint) FROM PUBLIC;
+
+-- alert returns one stored alert as jsonb, or NULL when there is none: what
+-- a listener on mlops_alerts reads, since anyone can send on that channel
+-- and its payload carries only the alert id and severity.
+CREATE FUNCTION mlops.alert(alert_id bigint)
+    RETURNS jsonb
+    LANGUAGE sql STABLE STRICT SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT pg_catalog.jsonb_build_object(
+               'alert_id', a.alert_id, 'rule_id', a.rule_id, 'rule_name', a.rule_name,
+               'severity', a.severity, 'condition', a.condition, 'source', a.source,
+               'metrics', a.metrics, 'labels', a.labels, 'fired_at', a.fired_at,
+               'acknowledged', a.acknowledged, 'acknowledged_at', a.acknowledged_at,
+               'acknowledged_by', a.acknowledged_by, 'resolved_at', a.resolved_at,
+               'resolved_by', a.resolved_by, 'owner', a.owner::pg_catalog.text)
+      FROM mlops.alerts a
+     WHERE a.alert_id OPERATOR(pg_catalog.=) $1
+$$;
+REVOKE ALL ON FUNCTION mlops.alert(bigint) FROM PUBLIC;
 
 ------------------------------------------------------------------------
 -- Readers of other capabilities' data, empty when those are not installed
@@ -863,7 +993,7 @@ DECLARE
 BEGIN
     SELECT EXISTS (SELECT 1 FROM mlops.monitors m WHERE m.model OPERATOR(pg_catalog.=) model) INTO has_monitor;
     IF NOT has_monitor AND NOT EXISTS (SELECT 1 FROM mlops.models mo WHERE mo.name OPERATOR(pg_catalog.=) model) THEN
-        RAISE EXCEPTION 'model % is neither registered nor monitored', COALESCE(pg_catalog.quote_literal(model), 'NULL')
+        RAISE EXCEPTION 'model % is neither registered nor monitored', COALESCE(pg_catalog.quote_literal(pg_catalog.left(model, 200)), 'NULL')
             USING ERRCODE = 'undefined_object',
                   HINT = 'Register it, or create a monitor with mlops.create_monitor().';
     END IF;
@@ -941,24 +1071,25 @@ REVOKE ALL ON FUNCTION mlops.current_metrics(text) FROM PUBLIC;
 -- The monitoring pipeline is declared like the scheduler's pipelines
 -- (sql/install/75_pipelines.sql): mlops.monitoring_pipeline is LANGUAGE C
 -- with mlops_pipeline_trampoline (src/sched/pipelines.c) as its body, which calls
--- mlops._impl_monitoring_pipeline as the caller (detect_drift reads the
--- caller's data) and records the returned document in mlops.pipeline_runs
--- and the audit log as the extension owner.  The implementation raises only
+-- mlops._impl_monitoring_pipeline as the caller (each step checks that the
+-- caller may change what it writes; the drift step reads the stored source
+-- as the role that stored it, see mlops.check_monitor_drift) and records the
+-- returned document in mlops.pipeline_runs and the audit log as the
+-- extension owner.  The implementation raises only
 -- for a NULL model; otherwise it never raises and returns {"status":
 -- "succeeded"|"failed", "parameters", "steps": [{"step", "status",
 -- "seconds", "result"|"error"|"reason"}], "result", "error"}.  A step that
 -- fails is rolled back and recorded as failed, and the next steps still
--- run.  Like the scheduler's pipelines it keeps the caller's search_path,
--- so a drift source names tables as the caller would; everything here is
--- qualified.
+-- run.  Everything here is qualified.
 -- _monitor_pipeline_settings: whether a model is monitored and the drift
--- reference and source its pipeline checks (read as the owner).
+-- reference its pipeline checks (read as the owner; the operator bundle
+-- grants it with monitoring_pipeline).
 CREATE FUNCTION mlops._monitor_pipeline_settings(p_model text)
-    RETURNS TABLE (monitored boolean, drift_reference text, drift_source text)
+    RETURNS TABLE (monitored boolean, drift_reference text)
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
-    SELECT m.monitor_id IS NOT NULL, m.drift_reference, m.drift_source
+    SELECT m.monitor_id IS NOT NULL, m.drift_reference
       FROM (SELECT 1) one LEFT JOIN mlops.monitors m ON m.model OPERATOR(pg_catalog.=) p_model
 $$;
 REVOKE ALL ON FUNCTION mlops._monitor_pipeline_settings(text) FROM PUBLIC;
@@ -996,9 +1127,6 @@ BEGIN
         reason := CASE
             WHEN step OPERATOR(pg_catalog.=) 'drift' AND m.drift_reference IS NULL
                 THEN 'no drift reference set (mlops.set_monitor_drift)'
-            WHEN step OPERATOR(pg_catalog.=) 'drift'
-                 AND pg_catalog.to_regprocedure('mlops.detect_drift(text,text,text[],text[],jsonb)') IS NULL
-                THEN 'mlops.detect_drift is not installed'
             WHEN step OPERATOR(pg_catalog.=) 'degradation' AND NOT m.monitored
                 THEN 'the model has no monitor (mlops.create_monitor)'
         END;
@@ -1007,7 +1135,7 @@ BEGIN
         ELSE
             BEGIN
                 IF step OPERATOR(pg_catalog.=) 'drift' THEN
-                    EXECUTE 'SELECT mlops.detect_drift($1, $2)' INTO drift USING m.drift_reference, m.drift_source;
+                    drift := mlops.check_monitor_drift(model);
                     step_result := pg_catalog.jsonb_build_object('reference', m.drift_reference,
                                        'drift_detected', drift OPERATOR(pg_catalog.->) 'drift_detected',
                                        'columns_with_drift', drift OPERATOR(pg_catalog.->) 'columns_with_drift');

@@ -9,7 +9,12 @@ CREATE FUNCTION mlops._object_kinds()
     AS $$
     SELECT k.kind, k.relation, k.key_column
       FROM (VALUES
-            ('none', 'none', 'none')
+            ('none', 'none', 'none'),
+            ('monitor', 'mlops.monitors', 'model'),
+            ('drift_reference', 'mlops.drift_references', 'name'),
+            ('alert_rule', 'mlops.alert_rules', 'rule_id'),
+            ('alert', 'mlops.alerts', 'alert_id'),
+            ('adwin', 'mlops.adwin_detectors', 'name')
            ) AS k (kind, relation, key_column)
      WHERE k.kind OPERATOR(pg_catalog.<>) 'none'
 $$;

@@ -27,7 +27,7 @@ CREATE FUNCTION mlops._capability_objects()
         ('model_info'), ('model_schema'), ('resolve_model'), ('compare_runs'),
         ('current_metrics'), ('model_metrics'), ('health'), ('ready'), ('current_actor'),
         ('psi'), ('kl_divergence'), ('js_distance'), ('wasserstein'), ('ks_test'),
-        ('chi_square_test'), ('adwin'), ('next_runs')),
+        ('chi_square_test'), ('adwin'), ('next_runs'), ('alert')),
     reader_rel (name) AS (VALUES
         ('experiments'), ('runs'), ('run_metrics'), ('run_latest_metrics'), ('models'),
         ('model_aliases'), ('dashboard'), ('prediction_stats'), ('training_progress')),
@@ -43,7 +43,7 @@ CREATE FUNCTION mlops._capability_objects()
         ('transition_stage'), ('set_alias'), ('drop_alias')),
     operator (name) AS (VALUES
         ('create_monitor'), ('drop_monitor'), ('set_monitor_drift'), ('check_degradation'),
-        ('monitoring_pipeline'), ('add_alert_rule'), ('drop_alert_rule'),
+        ('monitoring_pipeline'), ('_monitor_pipeline_settings'), ('check_monitor_drift'), ('add_alert_rule'), ('drop_alert_rule'),
         ('set_alert_rule_enabled'), ('check_alerts'), ('acknowledge_alert'), ('resolve_alert'),
         ('schedule'), ('unschedule'), ('alter_job'), ('run_job'), ('schedule_pipeline'),
         ('record_prediction'), ('record_actual'), ('prometheus_metrics'), ('model_cache')),

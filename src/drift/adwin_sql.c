@@ -14,6 +14,12 @@
  * committed. The table is written only as the extension owner; no user SQL
  * runs in these functions.
  *
+ * A detector is owned by the role that created it: updating (feeding it a
+ * value changes its window) or dropping it requires membership in that role
+ * (MlopsRequireOwner on the locked row).  Names are 1 to 128 characters.
+ * Values must lie within +-1e100 (STATS_ADWIN_MAX_ABS): beyond, the
+ * window's variance would overflow and every later answer be wrong.
+ *
  * 0.2.0 renamed the SQL functions adwin_create, adwin_update and adwin_drop
  * to create_adwin, update_adwin and drop_adwin (verbs first); the C symbols
  * of the old names stay, as aliases, for databases still at 0.1.0.
@@ -46,6 +52,8 @@ PG_FUNCTION_INFO_V1(mlops_adwin_drop);
 
 static char *DetectorName(FunctionCallInfo fcinfo);
 static void AdwinFromBytea(bytea *b, const char *name, StatsAdwin *out);
+static void CheckAdwinValue(double value, int position);
+static void LockDetector(const char *name, Datum *state);
 
 /*
  * mlops_adwin runs a fresh ADWIN detector over a stream and returns the
@@ -74,6 +82,7 @@ mlops_adwin(PG_FUNCTION_ARGS)
 	{
 		if ((i & 0xFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
+		CheckAdwinValue(x[i], positions[i] + 1);
 		if (StatsAdwinUpdate(a, x[i]))
 			found[nfound++] = Int32GetDatum(positions[i]);
 	}
@@ -111,17 +120,21 @@ mlops_create_adwin(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	MlopsBeginOwner(&save);
-	rc = SPI_execute_with_args(
-		"INSERT INTO mlops.adwin_detectors (name, delta, state, created_by)"
-		" VALUES ($1, $2, $3, mlops.current_actor())"
-		" ON CONFLICT (name) DO NOTHING",
-		3, types, args, NULL, false, 0);
+	rc = SPI_execute_with_args(MlopsSchemaIsCurrent() ?
+							   "INSERT INTO mlops.adwin_detectors (name, delta, state, created_by, owner)"
+							   " VALUES ($1, $2, $3, mlops.current_actor(), mlops.current_actor()::pg_catalog.regrole)"
+							   " ON CONFLICT (name) DO NOTHING" :
+	/* a 0.1.0 schema has no owners */
+							   "INSERT INTO mlops.adwin_detectors (name, delta, state, created_by)"
+							   " VALUES ($1, $2, $3, mlops.current_actor())"
+							   " ON CONFLICT (name) DO NOTHING",
+							   3, types, args, NULL, false, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "creating adwin detector failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
-				 errmsg("adwin detector \"%s\" already exists", name),
+				 errmsg("adwin detector \"%s\" already exists", MlopsClip(name, MLOPS_ECHO_MAX)),
 				 errhint("Drop it first with mlops.drop_adwin, or pick another name.")));
 	DriftAudit("drift.adwin.create", "adwin_detector", name, psprintf("{\"delta\": %s}", float8out_internal(delta)));
 	MlopsEndOwner(&save);
@@ -144,25 +157,17 @@ mlops_update_adwin(PG_FUNCTION_ARGS)
 	Datum		args[8];
 	int			rc;
 	StatsAdwin	a;
-	bool		isnull;
 	bool		detected = false;
 	bytea	   *state;
+	Datum		stored;
 
+	if (has_value)
+		CheckAdwinValue(PG_GETARG_FLOAT8(1), 0);
 	args[0] = CStringGetTextDatum(name);
 	SPI_connect();
+	LockDetector(name, &stored);
+	AdwinFromBytea(DatumGetByteaPP(stored), name, &a);
 	MlopsBeginOwner(&save);
-	rc = SPI_execute_with_args("SELECT state FROM mlops.adwin_detectors"
-							   " WHERE name OPERATOR(pg_catalog.=) $1 FOR UPDATE",
-							   1, types, args, NULL, false, 0);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "reading adwin detector failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("adwin detector \"%s\" does not exist", name),
-				 errhint("Create it with mlops.create_adwin.")));
-	AdwinFromBytea(DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)),
-				   name, &a);
 	if (!has_value)
 	{
 		rc = SPI_execute_with_args("UPDATE mlops.adwin_detectors"
@@ -214,15 +219,12 @@ mlops_drop_adwin(PG_FUNCTION_ARGS)
 
 	args[0] = CStringGetTextDatum(name);
 	SPI_connect();
+	LockDetector(name, NULL);
 	MlopsBeginOwner(&save);
 	rc = SPI_execute_with_args("DELETE FROM mlops.adwin_detectors WHERE name OPERATOR(pg_catalog.=) $1",
 							   1, types, args, NULL, false, 0);
-	if (rc != SPI_OK_DELETE)
+	if (rc != SPI_OK_DELETE || SPI_processed != 1)
 		elog(ERROR, "dropping adwin detector failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("adwin detector \"%s\" does not exist", name)));
 	DriftAudit("drift.adwin.drop", "adwin_detector", name, "{}");
 	MlopsEndOwner(&save);
 	SPI_finish();
@@ -257,8 +259,8 @@ mlops_adwin_drop(PG_FUNCTION_ARGS)
 }
 
 /*
- * DetectorName returns the detector name argument, rejecting NULL and
- * empty names.
+ * DetectorName returns the detector name argument, rejecting NULL, empty
+ * and over-long names.
  */
 static char *
 DetectorName(FunctionCallInfo fcinfo)
@@ -270,11 +272,62 @@ DetectorName(FunctionCallInfo fcinfo)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("adwin detector name must not be NULL")));
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	if (name[0] == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("adwin detector name must not be empty")));
+	DriftCheckName(name, "adwin detector");
 	return name;
+}
+
+/*
+ * LockDetector locks the row of detector name and raises unless it exists
+ * and the actor may change it; *state (when state is not NULL) receives
+ * its stored state (valid until SPI_finish).  SPI must be connected.
+ */
+static void
+LockDetector(const char *name, Datum *state)
+{
+	MlopsOwnerSave save;
+	Datum		args[1] = {CStringGetTextDatum(name)};
+	bool		current = MlopsSchemaIsCurrent();
+	bool		isnull;
+	int			rc;
+
+	MlopsBeginOwner(&save);
+	rc = SPI_execute_with_args(current ?
+							   "SELECT state, owner FROM mlops.adwin_detectors"
+							   " WHERE name OPERATOR(pg_catalog.=) $1 FOR UPDATE" :
+							   "SELECT state, NULL::pg_catalog.regrole FROM mlops.adwin_detectors"
+							   " WHERE name OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+							   1, (Oid[]) {TEXTOID}, args, NULL, false, 1);
+	MlopsEndOwner(&save);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading adwin detector failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("adwin detector \"%s\" does not exist", MlopsClip(name, MLOPS_ECHO_MAX)),
+				 errhint("Create it with mlops.create_adwin.")));
+	if (current)
+		MlopsRequireOwner("adwin", name,
+						  DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)));
+	if (state != NULL)
+		*state = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+}
+
+/*
+ * CheckAdwinValue raises numeric_value_out_of_range for a value beyond
+ * +-STATS_ADWIN_MAX_ABS (position is its 1-based place in an array, or 0).
+ */
+static void
+CheckAdwinValue(double value, int position)
+{
+	if (fabs(value) <= STATS_ADWIN_MAX_ABS)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 position > 0 ?
+			 errmsg("adwin value %g at position %d is out of range", value, position) :
+			 errmsg("adwin value %g is out of range", value),
+			 errdetail("ADWIN takes values between -1e100 and 1e100; beyond, its variance overflows."),
+			 errhint("Scale the stream down before feeding it to the detector.")));
 }
 
 /*
@@ -299,7 +352,7 @@ AdwinFromBytea(bytea *b, const char *name, StatsAdwin *out)
 	if (!ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("the stored state of adwin detector \"%s\" is not valid", name),
+				 errmsg("the stored state of adwin detector \"%s\" is not valid", MlopsClip(name, MLOPS_ECHO_MAX)),
 				 errdetail("It was not written by this build of mlops."),
 				 errhint("Drop the detector with mlops.drop_adwin and create it again.")));
 }

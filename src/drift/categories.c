@@ -110,9 +110,9 @@ CategoryIndex(CategoryTable *t, const char *str, int len)
 		if (t->n == t->cap)
 		{
 			t->cap *= 2;
-			t->names = repalloc(t->names, sizeof(char *) * t->cap);
-			t->ref_counts = repalloc(t->ref_counts, sizeof(double) * t->cap);
-			t->cur_counts = repalloc(t->cur_counts, sizeof(double) * t->cap);
+			t->names = repalloc_huge(t->names, sizeof(char *) * (Size) t->cap);
+			t->ref_counts = repalloc_huge(t->ref_counts, sizeof(double) * (Size) t->cap);
+			t->cur_counts = repalloc_huge(t->cur_counts, sizeof(double) * (Size) t->cap);
 		}
 		/* the key must point at memory that lives as long as the table */
 		e->key.str = copy;
@@ -128,12 +128,12 @@ CategoryIndex(CategoryTable *t, const char *str, int len)
 }
 
 /*
- * CategoryCountArray adds the non-NULL elements of a text[] to the
- * reference or current counts and reports how many were counted and how
- * many were NULL.
+ * CategoryCountArray adds the non-NULL elements of a one-dimensional text[]
+ * (argument argname) to the reference or current counts and reports how
+ * many were counted and how many were NULL.
  */
 void
-CategoryCountArray(CategoryTable *t, ArrayType *arr, bool reference,
+CategoryCountArray(CategoryTable *t, ArrayType *arr, const char *argname, bool reference,
 				   int64 *count, int64 *dropped)
 {
 	Datum	   *elems;
@@ -141,6 +141,7 @@ CategoryCountArray(CategoryTable *t, ArrayType *arr, bool reference,
 	int			n;
 	int64		kept = 0;
 
+	DriftRequireOneDim(arr, argname);
 	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
 	for (int i = 0; i < n; i++)
 	{
@@ -185,8 +186,12 @@ CategoryAddReference(CategoryTable *t, ArrayType *names, ArrayType *counts)
 	if (dropped || nv != n)
 		return -1;
 	for (int i = 0; i < n; i++)
+	{
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
 		if (nulls[i] || v[i] < 0)
 			return -1;
+	}
 	for (int i = 0; i < n; i++)
 	{
 		text	   *s = DatumGetTextPP(elems[i]);

@@ -1,17 +1,29 @@
 /*-------------------------------------------------------------------------
  *
  * detect.c
- *	  mlops.detect_drift: compare a current sample with a stored reference.
+ *	  mlops.detect_drift: compare a current sample with a stored reference;
+ *	  mlops.check_monitor_drift: the same over a monitor's stored source.
  *
  * Data flow: (a) read the reference as the extension owner
- * (DriftLoadReference) and keep the columns asked for; (b) choose the
- * methods per column (the defaults, or the given ones where they apply) and
- * their thresholds; (c) resolve and open the user's source as the calling
- * user, read-only (sample.c), match its columns to the reference's by name
- * and kind, and read it in one scan; (d) compute the checks in C (stats.c
- * and friends); (e) build the jsonb report; (f) append every check to
- * mlops.drift_results and the audit event, as the owner.  Nothing is written
- * unless every check could be computed.
+ * (DriftLoadReference), check that the actor may change it (the results
+ * are appended to its history, so only members of its owner role may
+ * record them) and keep the columns asked for; (b) choose the methods per
+ * column (the defaults, or the given ones where they apply) and their
+ * thresholds; (c) resolve and open the source read-only (sample.c), match
+ * its columns to the reference's by name and kind, and read it in one scan;
+ * (d) compute the checks in C (stats.c and friends); (e) build the jsonb
+ * report; (f) append every check to mlops.drift_results and the audit
+ * event, as the owner.  Nothing is written unless every check could be
+ * computed.
+ *
+ * Whose rights read the source (c): detect_drift's source is the caller's,
+ * read as the caller.  A monitor's drift source (mlops.set_monitor_drift)
+ * is SQL stored by one role and run later by another (a pipeline, a
+ * scheduled job): check_monitor_drift reads it as the role that stored it,
+ * with the search_path that role had, inside a security-restricted
+ * operation (SetUserIdAndSecContext, as PostgreSQL refreshes a materialized
+ * view), so nothing the source calls ever acts with the rights of whoever
+ * runs the check.  The caller must be allowed to change the monitor.
  *
  *-------------------------------------------------------------------------
  */
@@ -28,13 +40,30 @@
 #include "utils/float.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
+#include "miscadmin.h"
 
 #include "drift/drift.h"
 #include "common/common.h"
 
 PG_FUNCTION_INFO_V1(mlops_detect_drift);
+PG_FUNCTION_INFO_V1(mlops_check_monitor_drift);
+
+/* what one drift check is asked to do */
+typedef struct DetectRequest
+{
+	const char *name;			/* the reference */
+	const char *source;			/* the current data */
+	ArrayType  *methods;		/* NULL: the defaults */
+	ArrayType  *columns;		/* NULL: every column of the reference */
+	Jsonb	   *thresholds;		/* NULL: the defaults */
+	Oid			source_role;	/* read the source as this role; InvalidOid: as the caller */
+	const char *search_path;	/* with this search_path (source_role only) */
+	const char *monitor;		/* the monitor whose stored source it is, or NULL */
+} DetectRequest;
 
 static const char *const method_names[NUM_METHODS] = {
 	"psi", "kl_divergence", "js_distance", "wasserstein", "ks", "chi_square"
@@ -57,10 +86,13 @@ typedef struct DriftCheck
 	bool		drift;
 } DriftCheck;
 
-static DriftColumn *CheckedColumns(FunctionCallInfo fcinfo, const char *name,
-								   char **source_kind, int *ncols);
-static void ChooseMethods(FunctionCallInfo fcinfo, const char *name,
-						  const char *source_kind, DriftColumn *cols, int ncols);
+static Datum DetectDrift(const DetectRequest *req);
+static DriftColumn *CheckedColumns(const DetectRequest *req, char **source_kind, int *ncols);
+static void ChooseMethods(const DetectRequest *req, const char *source_kind,
+						  DriftColumn *cols, int ncols);
+static void ReadCurrent(const DetectRequest *req, DriftColumn *cols, int ncols, int64 *rows);
+static void StoredSourceContext(void *arg);
+static void ReadMonitorDrift(const char *model, DetectRequest *req);
 static void BindSource(DriftSource *src, const char *name, DriftColumn *cols, int ncols);
 static DriftCheck *RunChecks(DriftColumn *cols, int ncols, int64 rows,
 							 int *nchecks, bool *any_drift);
@@ -86,13 +118,46 @@ static void AppendJsonNumber(StringInfo buf, double v);
 Datum
 mlops_detect_drift(PG_FUNCTION_ARGS)
 {
-	char	   *name = text_to_cstring(DriftRequireTextArg(fcinfo, 0, "name"));
-	char	   *source = text_to_cstring(DriftRequireTextArg(fcinfo, 1, "source"));
+	DetectRequest req;
+
+	memset(&req, 0, sizeof(req));
+	req.name = text_to_cstring(DriftRequireTextArg(fcinfo, 0, "name"));
+	req.source = text_to_cstring(DriftRequireTextArg(fcinfo, 1, "source"));
+	req.methods = PG_ARGISNULL(2) ? NULL : PG_GETARG_ARRAYTYPE_P(2);
+	req.columns = PG_ARGISNULL(3) ? NULL : PG_GETARG_ARRAYTYPE_P(3);
+	req.thresholds = PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4);
+	req.source_role = InvalidOid;
+	PG_RETURN_DATUM(DetectDrift(&req));
+}
+
+/*
+ * mlops_check_monitor_drift runs detect_drift over a monitor's drift
+ * reference and stored source, reading the source as the role that stored
+ * it; NULL when the monitor names no drift reference.
+ */
+Datum
+mlops_check_monitor_drift(PG_FUNCTION_ARGS)
+{
+	DetectRequest req;
+
+	MlopsRequireCurrentSchema("mlops.check_monitor_drift");
+	memset(&req, 0, sizeof(req));
+	ReadMonitorDrift(text_to_cstring(DriftRequireTextArg(fcinfo, 0, "model")), &req);
+	if (req.name == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(DetectDrift(&req));
+}
+
+/*
+ * DetectDrift runs the checks of a request and returns the jsonb report.
+ */
+static Datum
+DetectDrift(const DetectRequest *req)
+{
 	MemoryContext callcxt = CurrentMemoryContext;
 	char	   *source_kind;
 	DriftColumn *cols;
 	int			ncols;
-	DriftSource src;
 	int64		rows;
 	DriftCheck *checks;
 	int			nchecks;
@@ -101,10 +166,10 @@ mlops_detect_drift(PG_FUNCTION_ARGS)
 	Datum		result;
 
 	SPI_connect();
-	cols = CheckedColumns(fcinfo, name, &source_kind, &ncols);
-	ChooseMethods(fcinfo, name, source_kind, cols, ncols);
-	if (!PG_ARGISNULL(4))
-		ParseThresholds(PG_GETARG_JSONB_P(4), cols, ncols);
+	cols = CheckedColumns(req, &source_kind, &ncols);
+	ChooseMethods(req, source_kind, cols, ncols);
+	if (req->thresholds != NULL)
+		ParseThresholds(req->thresholds, cols, ncols);
 	for (int i = 0; i < ncols; i++)
 		if (cols[i].method_on[METHOD_WASSERSTEIN] && isnan(cols[i].threshold[METHOD_WASSERSTEIN]))
 			ereport(ERROR,
@@ -114,14 +179,10 @@ mlops_detect_drift(PG_FUNCTION_ARGS)
 					 errhint("Pass thresholds such as '{\"wasserstein\": 2.5}' or '{\"%s\": {\"wasserstein\": 2.5}}'.",
 							 cols[i].name)));
 
-	/* read the current sample as the calling user */
-	DriftSourceOpen(source, &src);
-	BindSource(&src, name, cols, ncols);
-	DriftReadSample(&src, cols, ncols, &rows);
-
+	ReadCurrent(req, cols, ncols, &rows);
 	checks = RunChecks(cols, ncols, rows, &nchecks, &any_drift);
-	report = DriftReport(name, rows, any_drift, cols, ncols, checks, nchecks);
-	StoreChecks(name, rows, any_drift, checks, nchecks);
+	report = DriftReport(req->name, rows, any_drift, cols, ncols, checks, nchecks);
+	StoreChecks(req->name, rows, any_drift, checks, nchecks);
 	{
 		MemoryContext spicxt = MemoryContextSwitchTo(callcxt);
 
@@ -129,15 +190,85 @@ mlops_detect_drift(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(spicxt);
 	}
 	SPI_finish();
-	PG_RETURN_DATUM(result);
+	return result;
 }
 
 /*
- * CheckedColumns loads reference name and returns the columns to check:
- * every reference column, or those named by the columns argument.
+ * ReadMonitorDrift reads, as the extension owner, the drift reference and
+ * stored source of the monitor of model into req (req->name stays NULL
+ * when it names none), after checking that the actor may change the
+ * monitor and that the role that stored the source can read it.
+ */
+static void
+ReadMonitorDrift(const char *model, DetectRequest *req)
+{
+	MlopsOwnerSave save;
+	Datum		args[1] = {CStringGetTextDatum(model)};
+	MemoryContext cxt = CurrentMemoryContext;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	Oid			owner;
+	int			rc;
+
+	SPI_connect();
+	MlopsBeginOwner(&save);
+	rc = SPI_execute_with_args("SELECT owner, drift_reference, drift_source, drift_source_role,"
+							   "       drift_source_search_path"
+							   "  FROM mlops.monitors WHERE model OPERATOR(pg_catalog.=) $1 FOR SHARE",
+							   1, (Oid[]) {TEXTOID}, args, NULL, false, 1);
+	MlopsEndOwner(&save);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading the monitor failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" has no monitor", MlopsClip(model, MLOPS_ECHO_MAX)),
+				 errhint("Create one with mlops.create_monitor(model, problem_type, baseline_metrics).")));
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	owner = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
+	MlopsRequireOwner("monitor", model, owner);
+	req->monitor = MemoryContextStrdup(cxt, model);
+	(void) SPI_getbinval(tup, desc, 2, &isnull);
+	if (!isnull)
+	{
+		req->name = MemoryContextStrdup(cxt, SPI_getvalue(tup, desc, 2));
+		req->source = MemoryContextStrdup(cxt, SPI_getvalue(tup, desc, 3));
+		req->source_role = DatumGetObjectId(SPI_getbinval(tup, desc, 4, &isnull));
+		if (isnull)
+			req->source_role = InvalidOid;
+		req->search_path = MemoryContextStrdup(cxt, SPI_getvalue(tup, desc, 5) ? SPI_getvalue(tup, desc, 5)
+											   : "\"$user\", public, pg_temp");
+	}
+	SPI_finish();
+	if (req->name == NULL)
+		return;
+	if (!OidIsValid(req->source_role) ||
+		!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(req->source_role)))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the role that stored the drift source of monitor \"%s\" is not known",
+						MlopsClip(model, MLOPS_ECHO_MAX)),
+				 errdetail("A stored source is read only as the role that stored it, and that role %s.",
+						   OidIsValid(req->source_role) ? "no longer exists" : "was not recorded (the source was set before mlops 0.2.0)"),
+				 errhint("Set the source again with mlops.set_monitor_drift(model, reference, source).")));
+	if (req->source_role == MlopsExtensionOwner() && GetUserId() != req->source_role)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("the drift source of monitor \"%s\" was stored by the extension owner",
+						MlopsClip(model, MLOPS_ECHO_MAX)),
+				 errdetail("A source is never read with the extension owner's rights on behalf of another role."),
+				 errhint("Set the source again as a member of the monitor's owner role with mlops.set_monitor_drift.")));
+}
+
+/*
+ * CheckedColumns loads the reference and returns the columns to check:
+ * every reference column, or those named by the columns argument.  The
+ * actor must be allowed to change the reference.
  */
 static DriftColumn *
-CheckedColumns(FunctionCallInfo fcinfo, const char *name, char **source_kind, int *ncols)
+CheckedColumns(const DetectRequest *req, char **source_kind, int *ncols)
 {
 	DriftColumn *all,
 			   *cols;
@@ -145,16 +276,19 @@ CheckedColumns(FunctionCallInfo fcinfo, const char *name, char **source_kind, in
 				n;
 	char	  **want;
 	char	  **refnames;
+	Oid			owner;
 
-	DriftLoadReference(name, source_kind, &all, &nall);
-	if (PG_ARGISNULL(3))
+	DriftLoadReference(req->name, source_kind, &owner, &all, &nall);
+	if (OidIsValid(owner))
+		MlopsRequireOwner("drift_reference", req->name, owner);
+	if (req->columns == NULL)
 	{
 		*ncols = nall;
 		return all;
 	}
-	want = DriftTextArrayArg(fcinfo, 3, "columns",
-							 "Pass NULL to check every column of the reference.",
-							 true, &n);
+	want = DriftTextArray(req->columns, "columns",
+						  "Pass NULL to check every column of the reference.",
+						  true, &n);
 	refnames = palloc(sizeof(char *) * Max(nall, 1));
 	for (int i = 0; i < nall; i++)
 		refnames[i] = all[i].name;
@@ -166,12 +300,69 @@ CheckedColumns(FunctionCallInfo fcinfo, const char *name, char **source_kind, in
 		if (found < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("column \"%s\" is not part of drift reference \"%s\"", want[j], name),
+					 errmsg("column \"%s\" is not part of drift reference \"%s\"",
+							MlopsClip(want[j], MLOPS_ECHO_MAX), MlopsClip(req->name, MLOPS_ECHO_MAX)),
 					 errhint("Set the reference again with that column, or leave it out.")));
 		cols[j] = all[found];
 	}
 	*ncols = n;
 	return cols;
+}
+
+/*
+ * ReadCurrent resolves and opens the source, binds the columns and reads
+ * the current samples: as the caller, or, for a stored source, as the role
+ * that stored it with its search_path, in a security-restricted operation
+ * (no SET ROLE, no temporary objects, nothing left behind in the session).
+ * An error rolls the identity and the setting back with the
+ * (sub)transaction.
+ */
+static void
+ReadCurrent(const DetectRequest *req, DriftColumn *cols, int ncols, int64 *rows)
+{
+	DriftSource src;
+	Oid			save_userid = InvalidOid;
+	int			save_sec_context = 0;
+	int			save_nestlevel = 0;
+	ErrorContextCallback errcallback;
+	bool		as_role = OidIsValid(req->source_role);
+
+	if (as_role)
+	{
+		GetUserIdAndSecContext(&save_userid, &save_sec_context);
+		SetUserIdAndSecContext(req->source_role, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+							   SECURITY_RESTRICTED_OPERATION);
+		save_nestlevel = NewGUCNestLevel();
+		(void) set_config_option("search_path", req->search_path, PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+		errcallback.callback = StoredSourceContext;
+		errcallback.arg = unconstify(DetectRequest *, req);
+		errcallback.previous = error_context_stack;
+		error_context_stack = &errcallback;
+	}
+	DriftSourceOpen(req->source, &src);
+	BindSource(&src, req->name, cols, ncols);
+	DriftReadSample(&src, cols, ncols, rows);
+	if (as_role)
+	{
+		error_context_stack = errcallback.previous;
+		AtEOXact_GUC(false, save_nestlevel);
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+	}
+}
+
+/*
+ * StoredSourceContext says, in the context of an error, whose stored source
+ * was being read.
+ */
+static void
+StoredSourceContext(void *arg)
+{
+	const DetectRequest *req = (const DetectRequest *) arg;
+	char	   *role = GetUserNameFromId(req->source_role, true);
+
+	errcontext("drift source of monitor \"%s\", read as role \"%s\"",
+			   MlopsClip(req->monitor, MLOPS_ECHO_MAX), role ? role : "?");
 }
 
 /*
@@ -181,10 +372,10 @@ CheckedColumns(FunctionCallInfo fcinfo, const char *name, char **source_kind, in
  * applies to no column is an error.
  */
 static void
-ChooseMethods(FunctionCallInfo fcinfo, const char *name, const char *source_kind,
-			  DriftColumn *cols, int ncols)
+ChooseMethods(const DetectRequest *req, const char *source_kind, DriftColumn *cols, int ncols)
 {
-	bool		explicit_methods = !PG_ARGISNULL(2);
+	const char *name = req->name;
+	bool		explicit_methods = req->methods != NULL;
 	bool		want[NUM_METHODS];
 	bool		used[NUM_METHODS];
 
@@ -193,9 +384,9 @@ ChooseMethods(FunctionCallInfo fcinfo, const char *name, const char *source_kind
 	if (explicit_methods)
 	{
 		int			n;
-		char	  **given = DriftTextArrayArg(fcinfo, 2, "methods",
-											  "Pass NULL for the defaults: psi and ks for numeric columns, chi_square and psi for categorical ones.",
-											  false, &n);
+		char	  **given = DriftTextArray(req->methods, "methods",
+										   "Pass NULL for the defaults: psi and ks for numeric columns, chi_square and psi for categorical ones.",
+										   false, &n);
 
 		for (int j = 0; j < n; j++)
 			want[MethodByName(given[j])] = true;
@@ -232,7 +423,7 @@ ChooseMethods(FunctionCallInfo fcinfo, const char *name, const char *source_kind
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("method \"%s\" applies to no checked column of drift reference \"%s\"",
-							method_names[m], name),
+							method_names[m], MlopsClip(name, MLOPS_ECHO_MAX)),
 					 (m == METHOD_KS || m == METHOD_WASSERSTEIN) && strcmp(source_kind, "model") == 0 ?
 					 errdetail("A reference made from a model's training statistics keeps histograms, not the values %s needs.", method_names[m]) :
 					 errdetail("chi_square applies to categorical columns, ks and wasserstein to numeric ones."),
@@ -256,7 +447,8 @@ BindSource(DriftSource *src, const char *name, DriftColumn *cols, int ncols)
 		if (found < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("column \"%s\" of drift reference \"%s\" is not in the source", cols[i].name, name),
+					 errmsg("column \"%s\" of drift reference \"%s\" is not in the source", cols[i].name,
+							MlopsClip(name, MLOPS_ECHO_MAX)),
 					 errdetail("%s", SourceColumnsHint(src->desc)),
 					 errhint("Select the column in the source, or leave it out with the columns argument.")));
 		type = TupleDescAttr(src->desc, found)->atttypid;
@@ -267,7 +459,7 @@ BindSource(DriftSource *src, const char *name, DriftColumn *cols, int ncols)
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
 					 errmsg("column \"%s\" is %s in drift reference \"%s\" but has type %s in the source",
 							cols[i].name, cols[i].kind == KIND_NUMERIC ? "numeric" : "categorical",
-							name, format_type_be(type)),
+							MlopsClip(name, MLOPS_ECHO_MAX), format_type_be(type)),
 					 errhint("Cast the column in the source query to match the reference.")));
 		DriftBindColumn(src, &cols[i], found);
 	}
@@ -310,10 +502,8 @@ RunChecks(DriftColumn *cols, int ncols, int64 rows, int *nchecks, bool *any_drif
 			if (ck->drift)
 				*any_drift = true;
 		}
-		if (rs)
-			free(rs);
-		if (cs)
-			free(cs);
+		StatsFree(rs);
+		StatsFree(cs);
 	}
 	return checks;
 }
@@ -346,8 +536,8 @@ RunCheck(DriftColumn *c, DriftMethod m, const double *rs, const double *cs, int 
 			ck->value = StatsJsShares(rs, cs, k);
 			break;
 		case METHOD_WASSERSTEIN:
-			ck->value = StatsWasserstein(c->ref_values, c->nref_values,
-										 c->cur_values, c->ncur);
+			ck->value = DriftWasserstein(c->ref_values, c->nref_values,
+										 c->cur_values, c->ncur, c->name);
 			break;
 		case METHOD_KS:
 			StatsKsTwoSample(c->ref_values, c->nref_values,
@@ -535,8 +725,8 @@ ComputeShares(DriftColumn *c, double **rs, double **cs, int *k)
 	if (c->kind == KIND_CATEGORICAL)
 	{
 		*k = c->cats.n;
-		*rs = malloc(sizeof(double) * c->cats.n);
-		*cs = malloc(sizeof(double) * c->cats.n);
+		*rs = StatsAllocArray((size_t) c->cats.n, sizeof(double));
+		*cs = StatsAllocArray((size_t) c->cats.n, sizeof(double));
 		if (!*rs || !*cs)
 			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 		StatsCountsToShares(c->cats.ref_counts, (double) c->ref_count, *rs, *k);
@@ -557,12 +747,16 @@ ComputeShares(DriftColumn *c, double **rs, double **cs, int *k)
 		double		total = 0;
 
 		*k = bins;
-		*rs = malloc(sizeof(double) * bins);
-		*cs = malloc(sizeof(double) * bins);
+		*rs = StatsAllocArray((size_t) bins, sizeof(double));
+		*cs = StatsAllocArray((size_t) bins, sizeof(double));
 		if (!*rs || !*cs)
 			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 		for (int i = 0; i < bins; i++)
+		{
+			if ((i & 0xFFFF) == 0)
+				CHECK_FOR_INTERRUPTS();
 			total += c->edge_counts[i];
+		}
 		StatsCountsToShares(c->edge_counts, total, *rs, bins);
 		StatsCountIntoBins(c->cur_values, c->ncur, c->edges + 1, bins, *cs);
 		StatsCountsToShares(*cs, (double) c->ncur, *cs, bins);

@@ -35,6 +35,12 @@
  * single scan of a read-only cursor, converting values exactly as training
  * does (numeric columns to double, categorical ones to their text).
  *
+ * Arguments: every array argument is one-dimensional (22023 otherwise, so a
+ * 2-D array is never silently flattened); bins lies in 2 .. 10000 and is
+ * checked before anything is allocated.  The statistics allocate with palloc
+ * and poll CHECK_FOR_INTERRUPTS through the hooks DriftInit installs (see
+ * stats.c), so PostgreSQL's memory limits apply and a cancel stops them.
+ *
  * Security invariant: user SQL (the source) always runs as the calling
  * role, with SPI in read-only mode (functions it calls act with the
  * caller's rights); the owner identity is taken only around reads and
@@ -46,14 +52,17 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 
 #include "drift/drift.h"
 #include "common/common.h"
@@ -74,6 +83,51 @@ static double *SampleArg(FunctionCallInfo fcinfo, int argno,
 static double *SortedSampleArg(FunctionCallInfo fcinfo, int argno,
 							   const char *what, int *n);
 static void RequireTwoArgs(FunctionCallInfo fcinfo, int nargs);
+static void *DriftStatsAlloc(size_t size);
+static void DriftStatsFree(void *ptr);
+static void DriftStatsInterrupt(void);
+
+/* the hooks through which stats.c allocates and checks for interrupts */
+static const StatsHooks drift_stats_hooks = {DriftStatsAlloc, DriftStatsFree, DriftStatsInterrupt};
+
+/*
+ * DriftInit makes the pure statistics allocate with palloc and check for
+ * interrupts in their loops; called once from _PG_init.
+ */
+void
+DriftInit(void)
+{
+	StatsSetHooks(&drift_stats_hooks);
+}
+
+/*
+ * DriftStatsAlloc allocates for stats.c in the current memory context; sizes
+ * beyond 1 GB are allowed up to PostgreSQL's huge allocation limit, and
+ * running out of memory is an ERROR.
+ */
+static void *
+DriftStatsAlloc(size_t size)
+{
+	return MemoryContextAllocHuge(CurrentMemoryContext, size);
+}
+
+/*
+ * DriftStatsFree frees what DriftStatsAlloc allocated.
+ */
+static void
+DriftStatsFree(void *ptr)
+{
+	pfree(ptr);
+}
+
+/*
+ * DriftStatsInterrupt lets a cancel or a terminate stop a statistic.
+ */
+static void
+DriftStatsInterrupt(void)
+{
+	CHECK_FOR_INTERRUPTS();
+}
 
 /* ------------------------------------------------------------------------
  * Array helpers shared with adwin_sql.c
@@ -81,10 +135,25 @@ static void RequireTwoArgs(FunctionCallInfo fcinfo, int nargs);
  */
 
 /*
- * DriftArrayToDoubles returns the finite elements of a float8[] in a
- * palloc'd array, counting the NULL, NaN and infinite ones in *dropped.
- * With keep_positions, *positions receives each kept element's 0-based
- * position in the input array.
+ * DriftRequireOneDim raises invalid_parameter_value unless arr (argument
+ * argname) has at most one dimension.
+ */
+void
+DriftRequireOneDim(ArrayType *arr, const char *argname)
+{
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("argument \"%s\" must be a one-dimensional array", argname),
+				 errdetail("It has %d dimensions.", ARR_NDIM(arr)),
+				 errhint("Pass the values as a flat array, for example ARRAY(SELECT unnest(a)).")));
+}
+
+/*
+ * DriftArrayToDoubles returns the finite elements of a one-dimensional
+ * float8[] in a palloc'd array, counting the NULL, NaN and infinite ones in
+ * *dropped.  With keep_positions, *positions receives each kept element's
+ * 0-based position in the input array.
  */
 double *
 DriftArrayToDoubles(ArrayType *arr, const char *argname, int *n, int *dropped,
@@ -104,6 +173,7 @@ DriftArrayToDoubles(ArrayType *arr, const char *argname, int *n, int *dropped,
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("argument \"%s\" must be a float8 array", argname)));
+	DriftRequireOneDim(arr, argname);
 	out = palloc_extended(sizeof(double) * Max(nitems, 1), MCXT_ALLOC_HUGE);
 	if (keep_positions)
 		pos = palloc_extended(sizeof(int) * Max(nitems, 1), MCXT_ALLOC_HUGE);
@@ -111,6 +181,8 @@ DriftArrayToDoubles(ArrayType *arr, const char *argname, int *n, int *dropped,
 	{
 		double		v;
 
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
 		if (bitmap && !(bitmap[i / 8] & (1 << (i % 8))))
 			continue;
 		v = *data++;
@@ -177,8 +249,8 @@ BinnedMeasure(FunctionCallInfo fcinfo,
 
 	NumericShares(fcinfo, &rs, &cs, &k);
 	result = measure(rs, cs, k);
-	free(rs);
-	free(cs);
+	StatsFree(rs);
+	StatsFree(cs);
 	PG_RETURN_FLOAT8(result);
 }
 
@@ -228,8 +300,8 @@ mlops_psi_categorical(PG_FUNCTION_ARGS)
 
 	RequireTwoArgs(fcinfo, 2);
 	CategoryTableInit(&t);
-	CategoryCountArray(&t, PG_GETARG_ARRAYTYPE_P(0), true, &nr, &dr);
-	CategoryCountArray(&t, PG_GETARG_ARRAYTYPE_P(1), false, &nc, &dc);
+	CategoryCountArray(&t, PG_GETARG_ARRAYTYPE_P(0), "reference", true, &nr, &dr);
+	CategoryCountArray(&t, PG_GETARG_ARRAYTYPE_P(1), "current", false, &nc, &dc);
 	DriftRequireNonEmpty((int) Min(nr, 1), (int) dr, "reference");
 	DriftRequireNonEmpty((int) Min(nc, 1), (int) dc, "current");
 	rs = palloc(sizeof(double) * t.n);
@@ -253,7 +325,7 @@ mlops_wasserstein(PG_FUNCTION_ARGS)
 	RequireTwoArgs(fcinfo, 2);
 	r = SortedSampleArg(fcinfo, 0, "reference", &nr);
 	c = SortedSampleArg(fcinfo, 1, "current", &nc);
-	PG_RETURN_FLOAT8(StatsWasserstein(r, nr, c, nc));
+	PG_RETURN_FLOAT8(DriftWasserstein(r, nr, c, nc, NULL));
 }
 
 /*
@@ -308,8 +380,8 @@ mlops_chi_square_test(PG_FUNCTION_ARGS)
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "chi_square_test must return a composite type");
 	CategoryTableInit(&t);
-	CategoryCountArray(&t, PG_GETARG_ARRAYTYPE_P(0), true, &nr, &dr);
-	CategoryCountArray(&t, PG_GETARG_ARRAYTYPE_P(1), false, &nc, &dc);
+	CategoryCountArray(&t, PG_GETARG_ARRAYTYPE_P(0), "reference", true, &nr, &dr);
+	CategoryCountArray(&t, PG_GETARG_ARRAYTYPE_P(1), "current", false, &nc, &dc);
 	DriftRequireNonEmpty((int) Min(nr, 1), (int) dr, "reference");
 	DriftRequireNonEmpty((int) Min(nc, 1), (int) dc, "current");
 	if (StatsChiSquare2xK(t.ref_counts, t.cur_counts, t.n, &stat, &p, &dof,
@@ -321,6 +393,27 @@ mlops_chi_square_test(PG_FUNCTION_ARGS)
 	values[1] = Float8GetDatum(p);
 	values[2] = Int32GetDatum(dof);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}
+
+/*
+ * DriftWasserstein returns the Wasserstein distance of two sorted samples,
+ * raising numeric_value_out_of_range when it exceeds the largest float8
+ * (column names the checked column, or NULL).
+ */
+double
+DriftWasserstein(const double *r, int nr, const double *c, int nc, const char *column)
+{
+	double		w = StatsWasserstein(r, nr, c, nc);
+
+	if (isinf(w))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 column ? errmsg("wasserstein distance of column \"%s\" is out of range for type double precision",
+								 MlopsClip(column, MLOPS_ECHO_MAX)) :
+				 errmsg("wasserstein distance is out of range for type double precision"),
+				 errdetail("The distance between the two samples exceeds %g.", DBL_MAX),
+				 errhint("Scale the values down, for example by dividing both samples by 1e10.")));
+	return w;
 }
 
 /*
@@ -366,7 +459,7 @@ SortedSampleArg(FunctionCallInfo fcinfo, int argno, const char *what, int *n)
 
 /*
  * NumericShares reads (reference, current, bins, binning) and returns the
- * binned shares of both samples (malloc'd by stats.c).
+ * binned shares of both samples (allocated by stats.c, freed with StatsFree).
  */
 static void
 NumericShares(FunctionCallInfo fcinfo, double **rs, double **cs, int *k)
@@ -386,10 +479,10 @@ NumericShares(FunctionCallInfo fcinfo, double **rs, double **cs, int *k)
 				 errmsg("bins and binning must not be NULL")));
 	bins = PG_GETARG_INT32(2);
 	binning = ParseBinning(PG_GETARG_TEXT_PP(3));
-	if (bins < 2)
+	if (bins < STATS_MIN_BINS || bins > STATS_MAX_BINS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("bins must be at least 2"),
+				 errmsg("bins must be between %d and %d", STATS_MIN_BINS, STATS_MAX_BINS),
 				 errdetail("Got %d.", bins),
 				 errhint("The usual choice is 10 bins.")));
 	r = SampleArg(fcinfo, 0, "reference", &nr);
@@ -414,7 +507,7 @@ ParseBinning(text *binning)
 		return STATS_BINNING_STURGES;
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("unknown binning \"%s\"", s),
+			 errmsg("unknown binning \"%s\"", MlopsClip(s, MLOPS_ECHO_MAX)),
 			 errhint("Use 'quantile' (edges at the reference's quantiles) or 'sturges' (equal width over both samples).")));
 	return STATS_BINNING_QUANTILE;	/* keep the compiler quiet */
 }

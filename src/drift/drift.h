@@ -24,12 +24,16 @@
 
 struct PortalData;
 
-/* ---- array helpers (drift.c) ---- */
+/* ---- the statistics' hooks and array helpers (drift.c) ---- */
+extern void DriftInit(void);
+extern void DriftRequireOneDim(ArrayType *arr, const char *argname);
 extern double *DriftArrayToDoubles(ArrayType *arr, const char *argname,
 								   int *n, int *dropped, bool keep_positions,
 								   int **positions);
 extern void DriftRequireNonEmpty(int n, int dropped, const char *what);
 extern void DriftValidateDelta(double delta);
+extern double DriftWasserstein(const double *r, int nr, const double *c, int nc,
+							   const char *column);
 
 /* ---- the checks detect_drift can run ---- */
 typedef enum DriftMethod
@@ -67,8 +71,8 @@ typedef struct CategoryTable
 
 extern void CategoryTableInit(CategoryTable *t);
 extern int	CategoryIndex(CategoryTable *t, const char *str, int len);
-extern void CategoryCountArray(CategoryTable *t, ArrayType *arr, bool reference,
-							   int64 *count, int64 *dropped);
+extern void CategoryCountArray(CategoryTable *t, ArrayType *arr, const char *argname,
+							   bool reference, int64 *count, int64 *dropped);
 extern int	CategoryAddReference(CategoryTable *t, ArrayType *names, ArrayType *counts);
 
 /* ---- drift columns and reading a source into them (sample.c) ---- */
@@ -121,16 +125,24 @@ extern void DriftBindColumn(DriftSource *src, DriftColumn *col, int attno);
 extern void DriftReadSample(DriftSource *src, DriftColumn *cols, int ncols, int64 *rows);
 
 /* ---- stored references (reference.c) ---- */
+
+/* the longest name of a drift reference or an ADWIN detector, in characters */
+#define DRIFT_NAME_MAX 128
+
 extern text *DriftRequireTextArg(FunctionCallInfo fcinfo, int argno, const char *argname);
 extern char *DriftReferenceNameArg(FunctionCallInfo fcinfo);
+extern void DriftCheckName(const char *name, const char *what);
+extern void DriftLockReference(const char *name);
 extern char **DriftTextArrayArg(FunctionCallInfo fcinfo, int argno, const char *argname,
 								const char *empty_hint, bool unique, int *n);
+extern char **DriftTextArray(ArrayType *arr, const char *argname, const char *empty_hint,
+							 bool unique, int *n);
 extern void DriftWriteReference(const char *name, const char *source, const char *kind,
 								int64 model_id, int32 version, int64 rows,
 								DriftColumn *cols, int ncols);
 extern Datum DriftReferenceSummary(const char *name, int64 rows, DriftColumn *cols,
 								   int ncols);
-extern void DriftLoadReference(const char *name, char **source_kind,
+extern void DriftLoadReference(const char *name, char **source_kind, Oid *owner,
 							   DriftColumn **cols, int *ncols);
 extern void DriftAudit(const char *action, const char *rtype, const char *name,
 					   const char *details);

@@ -9,6 +9,10 @@
  * the current samples of its columns, moves them to the reference side and
  * replaces the stored reference of that name as the extension owner
  * (DriftWriteReference), with an audit event, in the caller's transaction.
+ * A reference is owned by the role that created it: replacing it requires
+ * membership in that role (DriftLockReference checks before the source is
+ * read, the write checks again for a reference created meanwhile), and the
+ * owner stays when it is replaced.
  * A query reference keeps every finite value of a numeric column, sorted;
  * a model reference (reference_model.c) keeps the training histogram; a
  * categorical column keeps its category counts.  DriftLoadReference reads a
@@ -18,8 +22,11 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "utils/array.h"
@@ -55,6 +62,7 @@ mlops_set_drift_reference(PG_FUNCTION_ARGS)
 	Datum		result;
 
 	SPI_connect();
+	DriftLockReference(name);
 	DriftSourceOpen(source, &src);
 	cols = PG_ARGISNULL(2) ? EveryColumn(&src, &ncols) : NamedColumns(fcinfo, &src, &ncols);
 	if (ncols == 0)
@@ -182,18 +190,64 @@ NamedColumns(FunctionCallInfo fcinfo, DriftSource *src, int *ncols)
 
 /*
  * DriftReferenceNameArg returns the name argument of a function that stores a
- * reference, rejecting NULL and empty names.
+ * reference, rejecting NULL, empty and over-long names.
  */
 char *
 DriftReferenceNameArg(FunctionCallInfo fcinfo)
 {
 	char	   *name = text_to_cstring(DriftRequireTextArg(fcinfo, 0, "name"));
 
+	DriftCheckName(name, "drift reference");
+	return name;
+}
+
+/*
+ * DriftCheckName raises invalid_parameter_value for an empty name or one
+ * longer than DRIFT_NAME_MAX characters (what names a reference or a
+ * detector: their keys are indexed, and index entries are bounded).
+ */
+void
+DriftCheckName(const char *name, const char *what)
+{
+	int			len;
+
 	if (name[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("drift reference name must not be empty")));
-	return name;
+				 errmsg("%s name must not be empty", what)));
+	len = pg_mbstrlen(name);
+	if (len > DRIFT_NAME_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s name is too long", what),
+				 errdetail("It has %d characters; the limit is %d.", len, DRIFT_NAME_MAX),
+				 errhint("Name it \"%s\" or shorter.", MlopsClip(name, 40))));
+}
+
+/*
+ * DriftLockReference locks the stored reference called name, if there is
+ * one, and raises unless the actor may change it; SPI must be connected.
+ */
+void
+DriftLockReference(const char *name)
+{
+	MlopsOwnerSave save;
+	Datum		args[1] = {CStringGetTextDatum(name)};
+	bool		isnull;
+	int			rc;
+
+	if (!MlopsSchemaIsCurrent())
+		return;					/* a 0.1.0 schema has no owners */
+	MlopsBeginOwner(&save);
+	rc = SPI_execute_with_args("SELECT owner FROM mlops.drift_references"
+							   " WHERE name OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+							   1, (Oid[]) {TEXTOID}, args, NULL, false, 1);
+	MlopsEndOwner(&save);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading drift reference failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 1)
+		MlopsRequireOwner("drift_reference", name,
+						  DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)));
 }
 
 /*
@@ -211,24 +265,40 @@ DriftRequireTextArg(FunctionCallInfo fcinfo, int argno, const char *argname)
 }
 
 /*
- * DriftTextArrayArg returns the elements of text[] argument argno, rejecting an
- * empty array, NULL elements and, with unique, repeated elements.
+ * DriftTextArrayArg returns the elements of text[] argument argno, as
+ * DriftTextArray.
  */
 char **
 DriftTextArrayArg(FunctionCallInfo fcinfo, int argno, const char *argname,
-			 const char *empty_hint, bool unique, int *n)
+				  const char *empty_hint, bool unique, int *n)
+{
+	return DriftTextArray(PG_GETARG_ARRAYTYPE_P(argno), argname, empty_hint, unique, n);
+}
+
+/*
+ * DriftTextArray returns the elements of a one-dimensional text[] argument
+ * called argname, rejecting an empty array, NULL elements and, with unique,
+ * repeated elements.
+ */
+char **
+DriftTextArray(ArrayType *arr, const char *argname, const char *empty_hint, bool unique, int *n)
 {
 	Datum	   *elems;
 	bool	   *nulls;
 	char	  **out;
 
-	deconstruct_array(PG_GETARG_ARRAYTYPE_P(argno), TEXTOID, -1, false,
-					  TYPALIGN_INT, &elems, &nulls, n);
+	DriftRequireOneDim(arr, argname);
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, n);
 	if (*n == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must not be empty", argname),
 				 errhint("%s", empty_hint)));
+	if (unique && *n > MaxTupleAttributeNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s lists %d names, more than a row can have", argname, *n),
+				 errdetail("A row has at most %d columns.", MaxTupleAttributeNumber)));
 	out = palloc(sizeof(char *) * *n);
 	for (int j = 0; j < *n; j++)
 	{
@@ -236,12 +306,13 @@ DriftTextArrayArg(FunctionCallInfo fcinfo, int argno, const char *argname,
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("%s must not contain NULL", argname)));
+		CHECK_FOR_INTERRUPTS();
 		out[j] = TextDatumGetCString(elems[j]);
 		for (int i = 0; unique && i < j; i++)
 			if (strcmp(out[i], out[j]) == 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_DUPLICATE_COLUMN),
-						 errmsg("%s lists \"%s\" twice", argname, out[j])));
+						 errmsg("%s lists \"%s\" twice", argname, MlopsClip(out[j], MLOPS_ECHO_MAX))));
 	}
 	return out;
 }
@@ -252,8 +323,10 @@ DriftTextArrayArg(FunctionCallInfo fcinfo, int argno, const char *argname,
  */
 
 /*
- * DriftWriteReference replaces the stored reference called name, as the
- * extension owner, and records the audit event. SPI must be connected.
+ * DriftWriteReference replaces the stored reference called name (keeping
+ * its owner; a new one is owned by the actor), as the extension owner, and
+ * records the audit event.  A reference another role created meanwhile is
+ * not replaced unless the actor may change it.  SPI must be connected.
  */
 void
 DriftWriteReference(const char *name, const char *source, const char *kind,
@@ -277,18 +350,37 @@ DriftWriteReference(const char *name, const char *source, const char *kind,
 		rnulls[3] = rnulls[4] = 'n';
 
 	MlopsBeginOwner(&save);
-	rc = SPI_execute_with_args(
-		"INSERT INTO mlops.drift_references AS r"
-		"       (name, source, source_kind, model_id, model_version, row_count, created_at, created_by)"
-		" VALUES ($1, $2, $3, $4, $5, $6, pg_catalog.now(), mlops.current_actor())"
-		" ON CONFLICT (name) DO UPDATE"
-		"   SET source = EXCLUDED.source, source_kind = EXCLUDED.source_kind,"
-		"       model_id = EXCLUDED.model_id, model_version = EXCLUDED.model_version,"
-		"       row_count = EXCLUDED.row_count, created_at = EXCLUDED.created_at,"
-		"       created_by = EXCLUDED.created_by",
-		6, rtypes, rargs, rnulls, false, 0);
+	rc = SPI_execute_with_args(MlopsSchemaIsCurrent() ?
+							   "INSERT INTO mlops.drift_references AS r"
+							   "       (name, source, source_kind, model_id, model_version, row_count, created_at,"
+							   "        created_by, owner)"
+							   " VALUES ($1, $2, $3, $4, $5, $6, pg_catalog.now(), mlops.current_actor(),"
+							   "         mlops.current_actor()::pg_catalog.regrole)"
+							   " ON CONFLICT (name) DO UPDATE"
+							   "   SET source = EXCLUDED.source, source_kind = EXCLUDED.source_kind,"
+							   "       model_id = EXCLUDED.model_id, model_version = EXCLUDED.model_version,"
+							   "       row_count = EXCLUDED.row_count, created_at = EXCLUDED.created_at,"
+							   "       created_by = EXCLUDED.created_by"
+							   "   WHERE mlops._may_change(r.owner)" :
+	/* a 0.1.0 schema has no owners */
+							   "INSERT INTO mlops.drift_references AS r"
+							   "       (name, source, source_kind, model_id, model_version, row_count, created_at, created_by)"
+							   " VALUES ($1, $2, $3, $4, $5, $6, pg_catalog.now(), mlops.current_actor())"
+							   " ON CONFLICT (name) DO UPDATE"
+							   "   SET source = EXCLUDED.source, source_kind = EXCLUDED.source_kind,"
+							   "       model_id = EXCLUDED.model_id, model_version = EXCLUDED.model_version,"
+							   "       row_count = EXCLUDED.row_count, created_at = EXCLUDED.created_at,"
+							   "       created_by = EXCLUDED.created_by",
+							   6, rtypes, rargs, rnulls, false, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "storing drift reference failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+	{
+		/* created meanwhile by a role the actor may not stand in for */
+		MlopsEndOwner(&save);
+		DriftLockReference(name);
+		elog(ERROR, "drift reference \"%s\" could not be replaced", MlopsClip(name, MLOPS_ECHO_MAX));
+	}
 	rc = SPI_execute_with_args(
 		"DELETE FROM mlops.drift_reference_columns"
 		" WHERE reference_name OPERATOR(pg_catalog.=) $1",
@@ -414,10 +506,11 @@ DriftReferenceSummary(const char *name, int64 rows, DriftColumn *cols, int ncols
 
 /*
  * DriftLoadReference reads a stored reference as the extension owner into
- * DriftColumns allocated in the current (SPI) memory context.
+ * DriftColumns allocated in the current (SPI) memory context, with its owner
+ * (InvalidOid on a 0.1.0 schema, which has none).
  */
 void
-DriftLoadReference(const char *name, char **source_kind, DriftColumn **cols, int *ncols)
+DriftLoadReference(const char *name, char **source_kind, Oid *owner, DriftColumn **cols, int *ncols)
 {
 	MlopsOwnerSave save;
 	Oid			types[1] = {TEXTOID};
@@ -427,7 +520,10 @@ DriftLoadReference(const char *name, char **source_kind, DriftColumn **cols, int
 
 	args[0] = CStringGetTextDatum(name);
 	MlopsBeginOwner(&save);
-	rc = SPI_execute_with_args("SELECT source_kind FROM mlops.drift_references"
+	rc = SPI_execute_with_args(MlopsSchemaIsCurrent() ?
+							   "SELECT source_kind, owner FROM mlops.drift_references"
+							   " WHERE name OPERATOR(pg_catalog.=) $1" :
+							   "SELECT source_kind, NULL::pg_catalog.regrole FROM mlops.drift_references"
 							   " WHERE name OPERATOR(pg_catalog.=) $1",
 							   1, types, args, NULL, true, 0);
 	if (rc != SPI_OK_SELECT)
@@ -435,9 +531,15 @@ DriftLoadReference(const char *name, char **source_kind, DriftColumn **cols, int
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("drift reference \"%s\" does not exist", name),
+				 errmsg("drift reference \"%s\" does not exist", MlopsClip(name, MLOPS_ECHO_MAX)),
 				 errhint("Create it with mlops.set_drift_reference or mlops.set_drift_reference_from_model.")));
 	*source_kind = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+
+		*owner = isnull ? InvalidOid : DatumGetObjectId(d);
+	}
 	rc = SPI_execute_with_args("SELECT column_name, kind, value_count, dropped_count, sorted_values,"
 							   "       bin_edges, bin_counts, categories, category_counts"
 							   "  FROM mlops.drift_reference_columns"
@@ -488,7 +590,7 @@ DriftLoadReference(const char *name, char **source_kind, DriftColumn **cols, int
 				ereport(ERROR,
 						(errcode(ERRCODE_DATA_CORRUPTED),
 						 errmsg("the stored categories of column \"%s\" of drift reference \"%s\" are not valid",
-								c->name, name)));
+								c->name, MlopsClip(name, MLOPS_ECHO_MAX))));
 		}
 	}
 }

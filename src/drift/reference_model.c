@@ -65,6 +65,7 @@ mlops_set_drift_reference_from_model(PG_FUNCTION_ARGS)
 	args[1] = Int32GetDatum(rm.version);
 
 	SPI_connect();
+	DriftLockReference(name);
 	MlopsBeginOwner(&save);
 	rc = SPI_execute_with_args(
 		"SELECT f.value OPERATOR(pg_catalog.->>) 'name',"

@@ -12,9 +12,24 @@
  * Every function here works on plain C arrays of finite doubles; the SQL
  * layer (drift.c) drops NULL, NaN and infinite elements, sorts the samples
  * once with StatsSort and then calls as many statistics as it needs on the
- * same sorted arrays. Nothing here allocates except StatsBinShares (malloc,
- * the caller frees) and nothing calls exit(): errors come back as a return
+ * same sorted arrays. Nothing calls exit(): errors come back as a return
  * code plus a message in the caller's buffer.
+ *
+ * Memory and interrupts: every buffer comes from StatsAllocArray and goes
+ * back through StatsFree (StatsBinShares' results are the caller's to
+ * free), and every loop over data calls StatsPoll with its counter.  Both
+ * go through the hooks of StatsSetHooks: in the server, palloc (huge
+ * allocations allowed, PostgreSQL's limits apply) and CHECK_FOR_INTERRUPTS,
+ * so a cancel interrupts a long computation and frees what it allocated
+ * with its memory context; in the unit tests, malloc, free and nothing.
+ *
+ * Extreme values: the samples may hold any finite doubles, so a difference
+ * of two of them can overflow (1.7e308 - (-1.7e308)).  Wherever one is
+ * formed (quantile interpolation, Sturges' bin width, the Wasserstein
+ * integral) and overflows, the computation is redone on the halved values
+ * and scaled back, which is exact in binary floating point; results are
+ * unchanged whenever nothing overflows.  A Wasserstein distance larger than
+ * the largest double comes back as +Infinity for the caller to refuse.
  *
  * The numbers must agree with the reference implementations users compare
  * against, so each function follows a named algorithm:
@@ -66,8 +81,85 @@ static double LerpNumpy(double a, double b, double t);
 static void QuantileRanks(size_t n, double q, size_t *lo, size_t *hi, double *t);
 static void SelectRanks(double *x, size_t lo, size_t hi, const size_t *ranks, int nranks);
 static int	QuantileEdges(const double *ref, size_t n, bool sorted, int bins, double *edges);
+static int	SturgesEdges(const double *ref, size_t nref, const double *cur, size_t ncur,
+						 double **edges);
 static void RadixSortDoubles(double *x, size_t n);
 static size_t UpperBound(const double *x, size_t n, double v);
+
+/* the hooks in use; NULL members mean the defaults */
+static StatsHooks hooks;
+
+/* ------------------------------------------------------------------------
+ * Memory and interrupts
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * StatsSetHooks installs the allocation and interrupt hooks (a NULL member,
+ * or a NULL hooks, restores that default).
+ */
+void
+StatsSetHooks(const StatsHooks *h)
+{
+	if (h == NULL)
+		memset(&hooks, 0, sizeof(hooks));
+	else
+		hooks = *h;
+}
+
+/*
+ * StatsAllocArray returns room for n elements of elem_size bytes, or NULL
+ * when the size overflows or memory is short.
+ */
+void *
+StatsAllocArray(size_t n, size_t elem_size)
+{
+	size_t		size;
+
+	if (elem_size != 0 && n > SIZE_MAX / elem_size)
+		return NULL;
+	size = n * elem_size;
+	if (size == 0)
+		size = 1;
+	return hooks.alloc ? hooks.alloc(size) : malloc(size);
+}
+
+/*
+ * StatsAllocZeroArray is StatsAllocArray with the memory zeroed.
+ */
+void *
+StatsAllocZeroArray(size_t n, size_t elem_size)
+{
+	void	   *p = StatsAllocArray(n, elem_size);
+
+	if (p != NULL)
+		memset(p, 0, n * elem_size);
+	return p;
+}
+
+/*
+ * StatsFree releases what StatsAllocArray returned; NULL is allowed.
+ */
+void
+StatsFree(void *ptr)
+{
+	if (ptr == NULL)
+		return;
+	if (hooks.release)
+		hooks.release(ptr);
+	else
+		free(ptr);
+}
+
+/*
+ * StatsInterrupt calls the interrupt hook, if any.
+ */
+void
+StatsInterrupt(void)
+{
+	if (hooks.interrupt)
+		hooks.interrupt();
+}
 
 /* ------------------------------------------------------------------------
  * Samples
@@ -86,6 +178,7 @@ StatsDropNonFinite(double *x, size_t n, size_t *dropped)
 
 	for (size_t i = 0; i < n; i++)
 	{
+		StatsPoll(i);
 		if (isfinite(x[i]))
 			x[kept++] = x[i];
 	}
@@ -178,10 +271,11 @@ SelectRanks(double *x, size_t lo, size_t hi, const size_t *ranks, int nranks)
 
 		/* median of three; Hoare partition keeps ties balanced */
 		pivot = (a < b) ? ((b < c) ? b : (a < c ? c : a)) : ((a < c) ? a : (b < c ? c : b));
-		for (;;)
+		for (size_t step = 1;; step++)
 		{
 			double		t;
 
+			StatsPoll(step);
 			while (x[i] < pivot)
 				i++;
 			while (x[j] > pivot)
@@ -239,12 +333,12 @@ QuantileEdges(const double *ref, size_t n, bool sorted, int bins, double *edges)
 			edges[i - 1] = StatsQuantileSorted(ref, n, (double) i / (double) bins);
 		return 0;
 	}
-	ranks = malloc(sizeof(size_t) * 2 * bins);
-	copy = malloc(sizeof(double) * n);
+	ranks = StatsAllocArray(2 * (size_t) bins, sizeof(size_t));
+	copy = StatsAllocArray(n, sizeof(double));
 	if (!ranks || !copy)
 	{
-		free(ranks);
-		free(copy);
+		StatsFree(ranks);
+		StatsFree(copy);
 		return -1;
 	}
 	memcpy(copy, ref, sizeof(double) * n);
@@ -271,20 +365,24 @@ QuantileEdges(const double *ref, size_t n, bool sorted, int bins, double *edges)
 		QuantileRanks(n, (double) i / (double) bins, &lo, &hi, &t);
 		edges[i - 1] = LerpNumpy(copy[lo], copy[hi], t);
 	}
-	free(ranks);
-	free(copy);
+	StatsFree(ranks);
+	StatsFree(copy);
 	return 0;
 }
 
 /*
  * LerpNumpy interpolates between a and b as numpy's _lerp does: from a for
- * t < 0.5 and from b for t >= 0.5, which keeps the result monotone.
+ * t < 0.5 and from b for t >= 0.5, which keeps the result monotone.  When
+ * b - a overflows it interpolates between the halves and doubles the
+ * result (numpy would return infinity or NaN there).
  */
 static double
 LerpNumpy(double a, double b, double t)
 {
 	double		diff = b - a;
 
+	if (!isfinite(diff))
+		return 2.0 * LerpNumpy(a / 2.0, b / 2.0, t);
 	if (t >= 0.5)
 		return b - diff * (1.0 - t);
 	return a + diff * t;
@@ -297,8 +395,8 @@ LerpNumpy(double a, double b, double t)
 
 /*
  * StatsBinShares bins two finite samples and returns the share of each
- * sample per bin in malloc'd arrays (*ref_share, *cur_share, *nbins
- * entries). "quantile" binning has bins bins whose inner edges are the
+ * sample per bin in new arrays (*ref_share, *cur_share, *nbins entries,
+ * freed with StatsFree). "quantile" binning has bins (2 .. 10000) bins whose inner edges are the
  * reference's quantiles at i/bins; "sturges" binning ignores bins and uses
  * numpy's Sturges edges over both samples. Neither sample needs to be
  * sorted; ref_sorted says ref is (its quantiles are then read directly).
@@ -324,71 +422,35 @@ StatsBinShares(const double *ref, size_t nref, bool ref_sorted,
 	}
 	if (binning == STATS_BINNING_QUANTILE)
 	{
-		if (bins < 2)
+		if (bins < STATS_MIN_BINS || bins > STATS_MAX_BINS)
 		{
-			snprintf(err, errlen, "bins must be at least 2, got %d", bins);
+			snprintf(err, errlen, "bins must be between %d and %d, got %d",
+					 STATS_MIN_BINS, STATS_MAX_BINS, bins);
 			return -1;
 		}
 		k = bins;
-		edges = malloc(sizeof(double) * k);
+		edges = StatsAllocArray((size_t) k, sizeof(double));
 		if (!edges || QuantileEdges(ref, nref, ref_sorted, bins, edges) != 0)
 			goto oom;
 	}
 	else
 	{
-		double		lo = ref[0],
-					hi = ref[0],
-					first,
-					last,
-					width,
-					step;
-
-		for (size_t i = 0; i < nref; i++)
+		k = SturgesEdges(ref, nref, cur, ncur, &edges);
+		if (k == 0)
 		{
-			lo = fmin(lo, ref[i]);
-			hi = fmax(hi, ref[i]);
+			snprintf(err, errlen, "the samples' range cannot be split into Sturges bins");
+			return -1;
 		}
-		for (size_t i = 0; i < ncur; i++)
-		{
-			lo = fmin(lo, cur[i]);
-			hi = fmax(hi, cur[i]);
-		}
-		first = lo;
-		last = hi;
-		if (first == last)
-		{
-			first -= 0.5;
-			last += 0.5;
-		}
-		width = (hi - lo) / (log2((double) (nref + ncur)) + 1.0);
-		if (width != 0.0)
-		{
-			double		nb = ceil((last - first) / width);
-
-			if (!(nb >= 1.0) || nb > 1e6)
-			{
-				snprintf(err, errlen, "the samples' range cannot be split into Sturges bins");
-				return -1;
-			}
-			k = (int) nb;
-		}
-		else
-			k = 1;
-		/* numpy.linspace(first, last, k + 1); only the inner edges matter */
-		edges = malloc(sizeof(double) * k);
-		if (!edges)
+		if (k < 0)
 			goto oom;
-		step = (last - first) / (double) k;
-		for (int i = 1; i < k; i++)
-			edges[i - 1] = (double) i * step + first;
 	}
-	rc = malloc(sizeof(double) * k);
-	cc = malloc(sizeof(double) * k);
+	rc = StatsAllocArray((size_t) k, sizeof(double));
+	cc = StatsAllocArray((size_t) k, sizeof(double));
 	if (!rc || !cc)
 		goto oom;
 	StatsCountIntoBins(ref, nref, edges, k, rc);
 	StatsCountIntoBins(cur, ncur, edges, k, cc);
-	free(edges);
+	StatsFree(edges);
 	StatsCountsToShares(rc, (double) nref, rc, k);
 	StatsCountsToShares(cc, (double) ncur, cc, k);
 	*ref_share = rc;
@@ -397,11 +459,72 @@ StatsBinShares(const double *ref, size_t nref, bool ref_sorted,
 	return 0;
 
 oom:
-	free(rc);
-	free(cc);
-	free(edges);
+	StatsFree(rc);
+	StatsFree(cc);
+	StatsFree(edges);
 	snprintf(err, errlen, "out of memory");
 	return -1;
+}
+
+/*
+ * SturgesEdges computes numpy.histogram_bin_edges(ref + cur, "sturges") and
+ * stores the inner edges (k - 1 of them) in a new array *edges; returns k,
+ * 0 when the range cannot be split, or -1 when out of memory.  When the
+ * range of the samples overflows, the edges are computed on the halved
+ * range and doubled.
+ */
+static int
+SturgesEdges(const double *ref, size_t nref, const double *cur, size_t ncur,
+			 double **edges)
+{
+	double		lo = ref[0],
+				hi = ref[0],
+				scale,
+				first,
+				last,
+				width,
+				step;
+	int			k;
+
+	for (size_t i = 0; i < nref; i++)
+	{
+		StatsPoll(i);
+		lo = fmin(lo, ref[i]);
+		hi = fmax(hi, ref[i]);
+	}
+	for (size_t i = 0; i < ncur; i++)
+	{
+		StatsPoll(i);
+		lo = fmin(lo, cur[i]);
+		hi = fmax(hi, cur[i]);
+	}
+	scale = isfinite(hi - lo) ? 1.0 : 0.5;
+	first = lo * scale;
+	last = hi * scale;
+	if (first == last)
+	{
+		first -= 0.5;
+		last += 0.5;
+	}
+	width = (hi * scale - lo * scale) / (log2((double) (nref + ncur)) + 1.0);
+	if (width != 0.0)
+	{
+		double		nb = ceil((last - first) / width);
+
+		if (!(nb >= 1.0) || nb > 1e6)
+			return 0;
+		k = (int) nb;
+	}
+	else
+		k = 1;
+	/* numpy.linspace(first, last, k + 1); only the inner edges matter */
+	*edges = StatsAllocArray((size_t) k, sizeof(double));
+	if (*edges == NULL)
+		return -1;
+	step = (last - first) / (double) k;
+	for (int i = 1; i < k; i++)
+		(*edges)[i - 1] = ((double) i * step + first) / scale;
+	return k;
 }
 
 /*
@@ -415,6 +538,7 @@ StatsCountsToShares(const double *counts, double total, double *share, int k)
 	{
 		double		s = counts[i] / total;
 
+		StatsPoll((size_t) i);
 		share[i] = (s == 0.0) ? STATS_EMPTY_SHARE : s;
 	}
 }
@@ -434,7 +558,10 @@ StatsCountIntoBins(const double *x, size_t n, const double *edges, int k,
 	for (int i = 0; i < k; i++)
 		counts[i] = 0.0;
 	for (size_t j = 0; j < n; j++)
+	{
+		StatsPoll(j);
 		counts[UpperBound(edges, (size_t) (k - 1), x[j])] += 1.0;
+	}
 }
 
 /*
@@ -447,7 +574,10 @@ StatsPsiShares(const double *ref, const double *cur, int k)
 	double		psi = 0.0;
 
 	for (int i = 0; i < k; i++)
+	{
+		StatsPoll((size_t) i);
 		psi += (cur[i] - ref[i]) * log(cur[i] / ref[i]);
+	}
 	return psi;
 }
 
@@ -460,7 +590,10 @@ SumShares(const double *v, int k)
 	double		s = 0.0;
 
 	for (int i = 0; i < k; i++)
+	{
+		StatsPoll((size_t) i);
 		s += v[i];
+	}
 	return s;
 }
 
@@ -485,7 +618,10 @@ StatsKlShares(const double *ref, const double *cur, int k)
 				kl = 0.0;
 
 	for (int i = 0; i < k; i++)
+	{
+		StatsPoll((size_t) i);
 		kl += RelEntr(ref[i] / sr, cur[i] / sc);
+	}
 	return kl;
 }
 
@@ -508,6 +644,7 @@ StatsJsShares(const double *ref, const double *cur, int k)
 		double		q = cur[i] / sc;
 		double		m = (p + q) / 2.0;
 
+		StatsPoll((size_t) i);
 		left += RelEntr(p, m);
 		right += RelEntr(q, m);
 	}
@@ -593,23 +730,25 @@ RadixSortDoubles(double *x, size_t n)
 		RADIX_SIZE = 1 << RADIX_BITS,
 		RADIX_PASSES = (64 + RADIX_BITS - 1) / RADIX_BITS
 	};
-	uint64_t   *keys = malloc(sizeof(uint64_t) * n);
-	uint64_t   *tmp = malloc(sizeof(uint64_t) * n);
-	size_t	   *counts = calloc((size_t) RADIX_PASSES * RADIX_SIZE, sizeof(size_t));
+	uint64_t   *keys = StatsAllocArray(n, sizeof(uint64_t));
+	uint64_t   *tmp = StatsAllocArray(n, sizeof(uint64_t));
+	size_t	   *counts = StatsAllocZeroArray((size_t) RADIX_PASSES * RADIX_SIZE, sizeof(size_t));
 	uint64_t   *src,
 			   *dst;
 
 	if (!keys || !tmp || !counts)
 	{
-		free(keys);
-		free(tmp);
-		free(counts);
+		StatsFree(keys);
+		StatsFree(tmp);
+		StatsFree(counts);
 		qsort(x, n, sizeof(double), CompareDoubles);
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
 	{
 		uint64_t	k = DoubleKey(x[i]);
+
+		StatsPoll(i);
 
 		keys[i] = k;
 		for (int p = 0; p < RADIX_PASSES; p++)
@@ -638,6 +777,7 @@ RadixSortDoubles(double *x, size_t n)
 		{
 			uint64_t	k = src[i];
 
+			StatsPoll(i);
 			dst[offs[(k >> (RADIX_BITS * p)) & (RADIX_SIZE - 1)]++] = k;
 		}
 		{
@@ -648,8 +788,11 @@ RadixSortDoubles(double *x, size_t n)
 		}
 	}
 	for (size_t i = 0; i < n; i++)
+	{
+		StatsPoll(i);
 		x[i] = KeyDouble(src[i]);
-	free(keys);
-	free(tmp);
-	free(counts);
+	}
+	StatsFree(keys);
+	StatsFree(tmp);
+	StatsFree(counts);
 }

@@ -7,9 +7,11 @@
  *	  contingency table, the regularized incomplete gamma function, the
  *	  Kolmogorov distributions and the ADWIN change detector.
  *
- *	  No PostgreSQL headers: the module allocates with malloc, reports
- *	  errors through return codes and a caller-supplied buffer, and is
- *	  unit-tested on its own (test/unit/test_stats.c).
+ *	  No PostgreSQL headers: the module allocates through StatsAlloc (malloc
+ *	  unless the caller installs other hooks; the server installs palloc and
+ *	  CHECK_FOR_INTERRUPTS, see drift.c), reports errors through return
+ *	  codes and a caller-supplied buffer, and is unit-tested on its own
+ *	  (test/unit/test_stats.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -25,6 +27,34 @@
 
 /* the maximum sample size for which ks_2samp's "auto" uses the exact test */
 #define STATS_KS_MAX_EXACT_N 10000
+
+/* the range of the number of quantile bins of PSI, KL and JS */
+#define STATS_MIN_BINS 2
+#define STATS_MAX_BINS 10000
+
+/* the largest magnitude of a value ADWIN accepts (its variance must not overflow) */
+#define STATS_ADWIN_MAX_ABS 1e100
+
+/*
+ * StatsHooks lets the caller choose how the module allocates and how a long
+ * computation can be interrupted.  alloc returns NULL when out of memory (or
+ * does not return); interrupt is called every few thousand elements of
+ * every loop over data and may not return (a query cancel): everything the
+ * module allocates must then be freed by its owner (palloc'd memory is).
+ * NULL members keep the defaults: malloc, free and no interrupt checks.
+ */
+typedef struct StatsHooks
+{
+	void	   *(*alloc) (size_t size);
+	void		(*release) (void *ptr);
+	void		(*interrupt) (void);
+} StatsHooks;
+
+extern void StatsSetHooks(const StatsHooks *hooks);
+extern void *StatsAllocArray(size_t n, size_t elem_size);
+extern void *StatsAllocZeroArray(size_t n, size_t elem_size);
+extern void StatsFree(void *ptr);
+extern void StatsInterrupt(void);
 
 typedef enum StatsBinning
 {
@@ -52,6 +82,7 @@ extern void StatsCountsToShares(const double *counts, double total,
 								double *share, int k);
 
 /* ---- distances and tests on sorted finite samples ---- */
+/* +Infinity when the distance exceeds the largest double */
 extern double StatsWasserstein(const double *u, size_t nu,
 							   const double *v, size_t nv);
 extern void StatsKsTwoSample(const double *x, size_t nx,

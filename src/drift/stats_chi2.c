@@ -49,6 +49,7 @@ StatsChiSquare2xK(const double *ref_counts, const double *cur_counts, int k,
 	}
 	for (int i = 0; i < k; i++)
 	{
+		StatsPoll((size_t) i);
 		r0 += ref_counts[i];
 		r1 += cur_counts[i];
 	}
@@ -57,6 +58,7 @@ StatsChiSquare2xK(const double *ref_counts, const double *cur_counts, int k,
 	{
 		double		col = ref_counts[i] + cur_counts[i];
 
+		StatsPoll((size_t) i);
 		if (r0 * col / total == 0.0 || r1 * col / total == 0.0)
 		{
 			snprintf(err, errlen, "the table of expected frequencies has a zero in category %d", i + 1);
@@ -75,6 +77,7 @@ StatsChiSquare2xK(const double *ref_counts, const double *cur_counts, int k,
 	{
 		double		col = ref_counts[i] + cur_counts[i];
 
+		StatsPoll((size_t) i);
 		for (int r = 0; r < 2; r++)
 		{
 			double		obs = r == 0 ? ref_counts[i] : cur_counts[i];

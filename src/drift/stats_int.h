@@ -25,4 +25,18 @@ Clip01(double p)
 	return p;
 }
 
+/* interrupt checks happen once every STATS_POLL_EVERY elements of a loop */
+#define STATS_POLL_EVERY 16384
+
+/*
+ * StatsPoll calls the interrupt hook when i is a multiple of
+ * STATS_POLL_EVERY: call it with the loop counter in every loop over data.
+ */
+static inline void
+StatsPoll(size_t i)
+{
+	if (i % STATS_POLL_EVERY == 0)
+		StatsInterrupt();
+}
+
 #endif							/* MLOPS_STATS_INT_H */

@@ -28,6 +28,8 @@
 #define STATS_PI 3.14159265358979323846
 #define STATS_MINLOG (-708.3964185322641)	/* log(DBL_MIN) */
 
+static double WassersteinScaled(const double *u, size_t nu, const double *v, size_t nv,
+								double scale);
 static double RoundHalfEven(double x);
 static double KolmogornDmtwCdf(int64_t n, double d);
 static double KolmogornPomeranzCdf(int64_t n, double x);
@@ -42,10 +44,27 @@ static double LogNFactorialOverNPowN(double n);
 /*
  * StatsWasserstein returns the first Wasserstein distance between two
  * sorted finite samples: the integral over the merged support of
- * |U(t) - V(t)| where U and V are the empirical CDFs.
+ * |U(t) - V(t)| where U and V are the empirical CDFs.  When the integral
+ * overflows (the samples span more than the largest double) it is computed
+ * on the halved values and doubled; a distance beyond the largest double is
+ * +Infinity.
  */
 double
 StatsWasserstein(const double *u, size_t nu, const double *v, size_t nv)
+{
+	double		sum = WassersteinScaled(u, nu, v, nv, 1.0);
+
+	if (isfinite(sum))
+		return sum;
+	return 2.0 * WassersteinScaled(u, nu, v, nv, 0.5);
+}
+
+/*
+ * WassersteinScaled returns the Wasserstein integral of the samples
+ * multiplied by scale (1 or 0.5).
+ */
+static double
+WassersteinScaled(const double *u, size_t nu, const double *v, size_t nv, double scale)
 {
 	size_t		i = 0,
 				j = 0;
@@ -58,6 +77,7 @@ StatsWasserstein(const double *u, size_t nu, const double *v, size_t nv)
 	{
 		double		next;
 
+		StatsPoll(i + j);
 		if (j >= nv || (i < nu && u[i] <= v[j]))
 			next = u[i];
 		else
@@ -67,7 +87,7 @@ StatsWasserstein(const double *u, size_t nu, const double *v, size_t nv)
 			double		cu = (double) i / (double) nu;
 			double		cv = (double) j / (double) nv;
 
-			sum += fabs(cu - cv) * (next - prev);
+			sum += fabs(cu - cv) * (next * scale - prev * scale);
 			prev = next;
 		}
 		/* consume every copy of next from both samples */
@@ -104,6 +124,7 @@ StatsKsTwoSample(const double *x, size_t nx, const double *y, size_t ny,
 		double		v,
 					diff;
 
+		StatsPoll(i + j);
 		if (j >= ny || (i < nx && x[i] <= y[j]))
 			v = x[i];
 		else
@@ -180,6 +201,7 @@ StatsKsExactOutsideSquare(int64_t n, int64_t h)
 	{
 		double		p1 = 1.0;
 
+		StatsInterrupt();
 		for (int64_t j = 0; j < h; j++)
 			p1 = (double) (n - k * h - j) * p1 / (double) (n + k * h + j + 1);
 		P = p1 * (1.0 - P);
@@ -224,7 +246,7 @@ StatsKsExactOutsideInside(int64_t m, int64_t n, int64_t g, int64_t h)
 	if (lenA > n + 1)
 		lenA = n + 1;
 	/* room for any index the window can reach; unused cells stay 1 */
-	A = malloc(sizeof(double) * (size_t) (n + 2 > lenA ? n + 2 : lenA));
+	A = StatsAllocArray((size_t) (n + 2 > lenA ? n + 2 : lenA), sizeof(double));
 	if (A == NULL)
 		return NAN;
 	for (int64_t i = 0; i < (n + 2 > lenA ? n + 2 : lenA); i++)
@@ -237,6 +259,7 @@ StatsKsExactOutsideInside(int64_t m, int64_t n, int64_t g, int64_t h)
 					lastlen = curlen;
 		double		val;
 
+		StatsInterrupt();
 		minj = (int64_t) floor((double) (ng * i - h) / (double) mg) + 1;
 		if (minj < 0)
 			minj = 0;
@@ -247,7 +270,7 @@ StatsKsExactOutsideInside(int64_t m, int64_t n, int64_t g, int64_t h)
 			maxj = n + 1;
 		if (maxj <= minj)
 		{
-			free(A);
+			StatsFree(A);
 			return 1.0;
 		}
 		val = (minj == 0) ? 0.0 : 1.0;
@@ -267,7 +290,7 @@ StatsKsExactOutsideInside(int64_t m, int64_t n, int64_t g, int64_t h)
 		}
 	}
 	result = A[maxj - minj - 1];
-	free(A);
+	StatsFree(A);
 	return result;
 }
 
@@ -341,11 +364,16 @@ StatsSmirnovSf(int64_t n, double x)
 	nterms = n - nxfl;
 	for (int64_t j = 0; j < nterms; j++)
 	{
-		long double a = ((long double) (n - j - nxfl) - alpha) / (long double) n;
-		long double b = ((long double) (nxfl + j) + alpha) / (long double) n;
-		long double loga = (long double) (n - j) * logl(a) +
-		(long double) (j - 1) * logl(b) + logc;
-		long double term = expl(loga);
+		long double a;
+		long double b;
+		long double loga;
+		long double term;
+
+		StatsPoll((size_t) j);
+		a = ((long double) (n - j - nxfl) - alpha) / (long double) n;
+		b = ((long double) (nxfl + j) + alpha) / (long double) n;
+		loga = (long double) (n - j) * logl(a) + (long double) (j - 1) * logl(b) + logc;
+		term = expl(loga);
 
 		sum += term;
 		if (term != 0.0L)
@@ -478,18 +506,18 @@ KolmogornDmtwCdf(int64_t n, double d)
 	h = k - nd;
 	m = 2 * k - 1;
 
-	H = calloc((size_t) m * m, sizeof(double));
-	Hp = calloc((size_t) m * m, sizeof(double));
-	T = calloc((size_t) m * m, sizeof(double));
-	v = malloc(sizeof(double) * m);
-	w = malloc(sizeof(double) * m);
+	H = StatsAllocZeroArray((size_t) m * m, sizeof(double));
+	Hp = StatsAllocZeroArray((size_t) m * m, sizeof(double));
+	T = StatsAllocZeroArray((size_t) m * m, sizeof(double));
+	v = StatsAllocArray((size_t) m, sizeof(double));
+	w = StatsAllocArray((size_t) m, sizeof(double));
 	if (!H || !Hp || !T || !v || !w)
 	{
-		free(H);
-		free(Hp);
-		free(T);
-		free(v);
-		free(w);
+		StatsFree(H);
+		StatsFree(Hp);
+		StatsFree(T);
+		StatsFree(v);
+		StatsFree(w);
 		return NAN;
 	}
 
@@ -518,6 +546,7 @@ KolmogornDmtwCdf(int64_t n, double d)
 	nn = n;
 	while (nn > 0)
 	{
+		StatsInterrupt();
 		if (nn % 2)
 		{
 			/* Hp = Hp H */
@@ -565,11 +594,11 @@ KolmogornDmtwCdf(int64_t n, double d)
 	}
 	if (expnt != 0)
 		p = ldexp(p, expnt);
-	free(H);
-	free(Hp);
-	free(T);
-	free(v);
-	free(w);
+	StatsFree(H);
+	StatsFree(Hp);
+	StatsFree(T);
+	StatsFree(v);
+	StatsFree(w);
 	return Clip01(p);
 }
 
@@ -645,18 +674,18 @@ KolmogornPomeranzCdf(int64_t n, double x)
 	const double ep128 = ldexp(1.0, 128);
 	const double em128 = ldexp(1.0, -128);
 
-	gp = malloc(sizeof(double) * npwrs);
-	tgp = malloc(sizeof(double) * npwrs);
-	omp = malloc(sizeof(double) * npwrs);
-	V0 = calloc(npwrs, sizeof(double));
-	V1 = calloc(npwrs, sizeof(double));
+	gp = StatsAllocArray((size_t) npwrs, sizeof(double));
+	tgp = StatsAllocArray((size_t) npwrs, sizeof(double));
+	omp = StatsAllocArray((size_t) npwrs, sizeof(double));
+	V0 = StatsAllocZeroArray((size_t) npwrs, sizeof(double));
+	V1 = StatsAllocZeroArray((size_t) npwrs, sizeof(double));
 	if (!gp || !tgp || !omp || !V0 || !V1)
 	{
-		free(gp);
-		free(tgp);
-		free(omp);
-		free(V0);
-		free(V1);
+		StatsFree(gp);
+		StatsFree(tgp);
+		StatsFree(omp);
+		StatsFree(V0);
+		StatsFree(V1);
 		return NAN;
 	}
 	gp[0] = tgp[0] = omp[0] = 1.0;
@@ -676,6 +705,7 @@ KolmogornPomeranzCdf(int64_t n, double x)
 		double	   *tmp = V0;
 		const double *pw;
 
+		StatsInterrupt();
 		V0 = V1;
 		V1 = tmp;
 		ts = V0s;
@@ -736,11 +766,11 @@ KolmogornPomeranzCdf(int64_t n, double x)
 	}
 	if (expnt != 0)
 		ans = ldexp(ans, expnt);
-	free(gp);
-	free(tgp);
-	free(omp);
-	free(V0);
-	free(V1);
+	StatsFree(gp);
+	StatsFree(tgp);
+	StatsFree(omp);
+	StatsFree(V0);
+	StatsFree(V1);
 	return Clip01(ans);
 }
 

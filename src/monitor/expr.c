@@ -45,12 +45,20 @@
  * whose value does not fit how it is used counts as missing.
  *
  * Missing values: a metric the lookup does not find (or finds as JSON
- * null), arithmetic on a missing value, and a result that is not finite
- * (division by zero, overflow) are all "missing".  Any comparison with a
- * missing operand is false (so is one between values of different types);
- * a missing value used as a boolean is false; missing(name) tests for it.
- * Therefore "not (x > 1)" is true when x is missing, which is what the
- * documentation spells out.
+ * null or NaN) and arithmetic on a missing value are "missing".  Any
+ * comparison with a missing operand is false (so is one between values of
+ * different types); a missing value used as a boolean is false;
+ * missing(name) tests for it.  Therefore "not (x > 1)" is true when x is
+ * missing, which is what the documentation spells out.
+ *
+ * Failed arithmetic is not "missing": a division by zero or a result beyond
+ * the range of a double can make "not (a / b > 1)" true for no reason, so
+ * the first one met while evaluating makes the whole condition not met, and
+ * ExprEvaluateChecked reports it (operator and position) for the caller to
+ * show.  Where the failure is certain it is refused when parsing: a
+ * subexpression of literals only is computed then (1e308 * 10 is an
+ * overflow error), and so is a divisor of literals only (x / 0, x / (1 - 1)
+ * are division-by-zero errors).
  */
 #include "monitor/expr.h"
 
@@ -133,6 +141,8 @@ typedef struct Node
 {
 	NodeKind	kind;
 	StaticType	type;
+	bool		constant;		/* no metric below: the value is known when parsing */
+	int			offset;			/* 0-based byte offset of the operator (arithmetic) */
 	int			left;			/* child node index, or -1 */
 	int			right;
 	double		number;
@@ -186,7 +196,20 @@ static void Expected(Parser *p, const char *what);
 static int	NewNode(Parser *p, NodeKind kind, StaticType type, int left, int right);
 static bool CheckOperand(Parser *p, const Token *op, int node, StaticType want);
 static const char *TypeName(StaticType type);
-static ExprValue EvalNode(const Expr *expr, int index, ExprLookupFn lookup, void *context);
+/* what one evaluation carries through the tree */
+typedef struct EvalState
+{
+	const Expr *expr;
+	ExprLookupFn lookup;
+	void	   *context;
+	ExprError  *error;			/* the first arithmetic failure, or NULL */
+	bool		failed;
+} EvalState;
+
+static ExprValue EvalNode(EvalState *st, int index);
+static ExprValue EvalArithmetic(EvalState *st, const Node *node);
+static bool FoldConstant(Parser *p, int node);
+static bool NoLookup(void *context, const char *name, ExprValue *out);
 static bool CompareValues(NodeKind kind, ExprValue a, ExprValue b);
 static ExprValue LookupMetric(const char *name, ExprLookupFn lookup, void *context);
 
@@ -301,9 +324,29 @@ ExprMetricName(const Expr *expr, int i)
 bool
 ExprEvaluate(const Expr *expr, ExprLookupFn lookup, void *context)
 {
-	ExprValue	v = EvalNode(expr, expr->root, lookup, context);
+	return ExprEvaluateChecked(expr, lookup, context, NULL) == 1;
+}
 
-	return v.type == EXPR_BOOL && v.boolean;
+/*
+ * ExprEvaluateChecked evaluates expr; see expr.h.
+ */
+int
+ExprEvaluateChecked(const Expr *expr, ExprLookupFn lookup, void *context, ExprError *error)
+{
+	EvalState	st;
+	ExprError	local;
+	ExprValue	v;
+
+	st.expr = expr;
+	st.lookup = lookup;
+	st.context = context;
+	st.error = error ? error : &local;
+	st.failed = false;
+	memset(st.error, 0, sizeof(ExprError));
+	v = EvalNode(&st, expr->root);
+	if (st.failed)
+		return -1;
+	return (v.type == EXPR_BOOL && v.boolean) ? 1 : 0;
 }
 
 /*
@@ -605,6 +648,10 @@ NewNode(Parser *p, NodeKind kind, StaticType type, int left, int right)
 	node->type = type;
 	node->left = left;
 	node->right = right;
+	/* literals are constant, metrics are not, operators when their operands are */
+	node->constant = (kind == N_NUMBER || kind == N_STRING || kind == N_BOOL) ||
+		(left >= 0 && kind != N_METRIC && kind != N_MISSING &&
+		 p->expr->nodes[left].constant && (right < 0 || p->expr->nodes[right].constant));
 	return p->expr->nnodes++;
 }
 
@@ -690,6 +737,11 @@ ParseBinaryChain(Parser *p, int (*operand) (Parser *),
 		if (!CheckOperand(p, op, left, want) || !CheckOperand(p, op, right, want))
 			break;
 		left = NewNode(p, nodes[k], result, left, right);
+		if (left < 0)
+			break;
+		p->expr->nodes[left].offset = op->offset;
+		if (!FoldConstant(p, left))
+			break;
 	}
 	return p->failed ? -1 : left;
 }
@@ -811,7 +863,10 @@ ParsePrefix(Parser *p, TokenKind opkind, NodeKind kind, StaticType type,
 	p->depth--;
 	if (p->failed || !CheckOperand(p, op, operand, type))
 		return -1;
-	return NewNode(p, kind, type, operand, -1);
+	operand = NewNode(p, kind, type, operand, -1);
+	if (operand >= 0)
+		p->expr->nodes[operand].offset = op->offset;
+	return operand;
 }
 
 /*
@@ -916,12 +971,63 @@ ParsePrimary(Parser *p)
 }
 
 /*
+ * FoldConstant checks a new arithmetic node where its outcome is already
+ * known: a divisor of literals only that is 0, or a subexpression of
+ * literals only that overflows, fails the parse.  Returns false after
+ * failing.
+ */
+static bool
+FoldConstant(Parser *p, int index)
+{
+	const Node *node = &p->expr->nodes[index];
+	EvalState	st;
+	ExprError	err;
+	ExprValue	v;
+
+	memset(&st, 0, sizeof(st));
+	st.expr = p->expr;
+	st.lookup = NoLookup;
+	st.error = &err;
+	if (node->kind == N_DIV && p->expr->nodes[node->right].constant)
+	{
+		v = EvalNode(&st, node->right);
+		if (!st.failed && v.type == EXPR_NUMBER && v.num == 0.0)
+		{
+			Fail(p, EXPR_ERROR_DIVISION, node->offset,
+				 "division by zero at position %d: the divisor is always 0", node->offset + 1);
+			return false;
+		}
+	}
+	if (!node->constant)
+		return true;
+	(void) EvalNode(&st, index);
+	if (st.failed)
+	{
+		Fail(p, err.kind, err.position - 1, "%s", err.message);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * NoLookup is the lookup of constant folding: there are no metrics.
+ */
+static bool
+NoLookup(void *context, const char *name, ExprValue *out)
+{
+	(void) context;
+	(void) name;
+	(void) out;
+	return false;
+}
+
+/*
  * EvalNode computes the value of one node.
  */
 static ExprValue
-EvalNode(const Expr *expr, int index, ExprLookupFn lookup, void *context)
+EvalNode(EvalState *st, int index)
 {
-	const Node *node = &expr->nodes[index];
+	const Node *node = &st->expr->nodes[index];
 	ExprValue	result;
 	ExprValue	a,
 				b;
@@ -945,15 +1051,15 @@ EvalNode(const Expr *expr, int index, ExprLookupFn lookup, void *context)
 			result.boolean = node->boolean;
 			break;
 		case N_METRIC:
-			result = LookupMetric(node->str, lookup, context);
+			result = LookupMetric(node->str, st->lookup, st->context);
 			break;
 		case N_MISSING:
-			a = LookupMetric(node->str, lookup, context);
+			a = LookupMetric(node->str, st->lookup, st->context);
 			result.type = EXPR_BOOL;
 			result.boolean = (a.type == EXPR_MISSING);
 			break;
 		case N_NEG:
-			a = EvalNode(expr, node->left, lookup, context);
+			a = EvalNode(st, node->left);
 			if (a.type == EXPR_NUMBER)
 			{
 				result.type = EXPR_NUMBER;
@@ -961,18 +1067,18 @@ EvalNode(const Expr *expr, int index, ExprLookupFn lookup, void *context)
 			}
 			break;
 		case N_NOT:
-			a = EvalNode(expr, node->left, lookup, context);
+			a = EvalNode(st, node->left);
 			result.type = EXPR_BOOL;
 			result.boolean = !(a.type == EXPR_BOOL && a.boolean);
 			break;
 		case N_AND:
 		case N_OR:
-			a = EvalNode(expr, node->left, lookup, context);
+			a = EvalNode(st, node->left);
 			result.type = EXPR_BOOL;
 			result.boolean = (a.type == EXPR_BOOL && a.boolean);
 			if (result.boolean == (node->kind == N_AND))
 			{
-				b = EvalNode(expr, node->right, lookup, context);
+				b = EvalNode(st, node->right);
 				result.boolean = (b.type == EXPR_BOOL && b.boolean);
 			}
 			break;
@@ -980,26 +1086,7 @@ EvalNode(const Expr *expr, int index, ExprLookupFn lookup, void *context)
 		case N_SUB:
 		case N_MUL:
 		case N_DIV:
-			a = EvalNode(expr, node->left, lookup, context);
-			b = EvalNode(expr, node->right, lookup, context);
-			if (a.type == EXPR_NUMBER && b.type == EXPR_NUMBER)
-			{
-				double		r;
-
-				if (node->kind == N_ADD)
-					r = a.num + b.num;
-				else if (node->kind == N_SUB)
-					r = a.num - b.num;
-				else if (node->kind == N_MUL)
-					r = a.num * b.num;
-				else
-					r = (b.num == 0.0) ? NAN : a.num / b.num;
-				if (isfinite(r))
-				{
-					result.type = EXPR_NUMBER;
-					result.num = r;
-				}
-			}
+			result = EvalArithmetic(st, node);
 			break;
 		case N_EQ:
 		case N_NE:
@@ -1007,12 +1094,78 @@ EvalNode(const Expr *expr, int index, ExprLookupFn lookup, void *context)
 		case N_LE:
 		case N_GT:
 		case N_GE:
-			a = EvalNode(expr, node->left, lookup, context);
-			b = EvalNode(expr, node->right, lookup, context);
+			a = EvalNode(st, node->left);
+			b = EvalNode(st, node->right);
 			result.type = EXPR_BOOL;
 			result.boolean = CompareValues(node->kind, a, b);
 			break;
 	}
+	return result;
+}
+
+/*
+ * EvalArithmetic computes + - * / of two numbers: missing when an operand
+ * is missing or not a number; a division by zero or a result beyond the
+ * range of a double records the first failure in st (and is missing).
+ */
+static ExprValue
+EvalArithmetic(EvalState *st, const Node *node)
+{
+	ExprValue	result;
+	ExprValue	a = EvalNode(st, node->left);
+	ExprValue	b = EvalNode(st, node->right);
+	double		r;
+	const char *op;
+
+	memset(&result, 0, sizeof(result));
+	result.type = EXPR_MISSING;
+	if (a.type != EXPR_NUMBER || b.type != EXPR_NUMBER)
+		return result;
+	switch (node->kind)
+	{
+		case N_ADD:
+			r = a.num + b.num;
+			op = "+";
+			break;
+		case N_SUB:
+			r = a.num - b.num;
+			op = "-";
+			break;
+		case N_MUL:
+			r = a.num * b.num;
+			op = "*";
+			break;
+		default:
+			op = "/";
+			if (b.num == 0.0)
+			{
+				if (!st->failed)
+				{
+					st->failed = true;
+					st->error->kind = EXPR_ERROR_DIVISION;
+					st->error->position = node->offset + 1;
+					snprintf(st->error->message, sizeof(st->error->message),
+							 "division by zero at position %d", node->offset + 1);
+				}
+				return result;
+			}
+			r = a.num / b.num;
+			break;
+	}
+	if (!isfinite(r))
+	{
+		if (!st->failed)
+		{
+			st->failed = true;
+			st->error->kind = EXPR_ERROR_OVERFLOW;
+			st->error->position = node->offset + 1;
+			snprintf(st->error->message, sizeof(st->error->message),
+					 "the result of \"%s\" at position %d is out of range", op, node->offset + 1);
+		}
+		return result;
+	}
+	result.type = EXPR_NUMBER;
+	result.num = r;
 	return result;
 }
 

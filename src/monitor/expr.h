@@ -66,7 +66,9 @@ typedef enum ExprErrorKind
 	EXPR_ERROR_SYNTAX,			/* malformed text */
 	EXPR_ERROR_TYPE,			/* operand of the wrong type */
 	EXPR_ERROR_LIMIT,			/* too long, too deeply nested, too many terms */
-	EXPR_ERROR_MEMORY			/* malloc failed */
+	EXPR_ERROR_MEMORY,			/* malloc failed */
+	EXPR_ERROR_DIVISION,		/* division by zero (a divisor that is always 0, or was 0) */
+	EXPR_ERROR_OVERFLOW			/* a result beyond the range of a double */
 } ExprErrorKind;
 
 /*
@@ -87,7 +89,16 @@ typedef struct ExprError
  */
 extern Expr *ExprParse(const char *text, size_t textlen, ExprError *error);
 
-/* ExprEvaluate returns whether the condition holds for the given metrics. */
+/*
+ * ExprEvaluateChecked evaluates the condition for the given metrics and
+ * returns 1 when it holds, 0 when it does not, and -1 when arithmetic
+ * failed on the way (division by zero, overflow): the condition is then not
+ * met, and *error (when not NULL) says where and why.
+ */
+extern int	ExprEvaluateChecked(const Expr *expr, ExprLookupFn lookup, void *context,
+								ExprError *error);
+
+/* ExprEvaluate returns whether the condition holds (1 from ExprEvaluateChecked). */
 extern bool ExprEvaluate(const Expr *expr, ExprLookupFn lookup, void *context);
 
 /* ExprMetricCount returns how many distinct metric names expr mentions. */

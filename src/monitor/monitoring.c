@@ -18,6 +18,11 @@
  * AUC in malloc'd memory; a reset callback on the calling memory context
  * frees it if an error interrupts the read.
  *
+ * Also here: mlops.set_monitor_drift's public function, which stores the
+ * caller's search_path with the drift source (the source runs later as the
+ * role that stored it, with that path), and mlops._bounded_list, the SQL
+ * face of the bounded lists of common/messages.c.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -28,11 +33,14 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/datetime.h"
+#include "utils/guc.h"
 #include "utils/timestamp.h"
 
 #include "common/common.h"
@@ -47,6 +55,8 @@
 
 PG_FUNCTION_INFO_V1(mlops_check_observation);
 PG_FUNCTION_INFO_V1(mlops_model_metrics);
+PG_FUNCTION_INFO_V1(mlops_set_monitor_drift);
+PG_FUNCTION_INFO_V1(mlops_bounded_list);
 
 /*
  * MetricsWindow is what mlops_model_metrics knows about one call: the
@@ -173,11 +183,12 @@ ReadMonitor(MetricsWindow *w, int32 window_size)
 							   " FROM mlops.monitors m WHERE m.model OPERATOR(pg_catalog.=) $1",
 							   1, (Oid[]) {TEXTOID}, args, NULL, false, 1);
 	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "reading the monitor of \"%s\" failed: %s", w->model, SPI_result_code_string(rc));
+		elog(ERROR, "reading the monitor of \"%s\" failed: %s", MlopsClip(w->model, MLOPS_ECHO_MAX),
+			 SPI_result_code_string(rc));
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("model \"%s\" has no monitor", w->model),
+				 errmsg("model \"%s\" has no monitor", MlopsClip(w->model, MLOPS_ECHO_MAX)),
 				 errhint("Create one with mlops.create_monitor(model, problem_type, baseline_metrics).")));
 	w->monitor_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	w->problem_type = MemoryContextStrdup(callcxt, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
@@ -437,4 +448,68 @@ AppendRegression(StringInfo buf, const RegressionAcc *acc)
 	AppendNumber(buf, "rmse", m.rmse);
 	AppendNumber(buf, "r2", m.r2);
 	AppendNumber(buf, "mape", m.mape);
+}
+
+/*
+ * mlops_set_monitor_drift implements mlops.set_monitor_drift(model,
+ * reference, source): it calls mlops._impl_set_monitor_drift as the
+ * extension owner with the caller as the actor, like the owner trampoline,
+ * and adds the caller's search_path, which the stored source is read with.
+ */
+Datum
+mlops_set_monitor_drift(PG_FUNCTION_ARGS)
+{
+	const char *path = GetConfigOption("search_path", false, false);
+	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		args[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	MlopsOwnerSave save;
+	int			rc;
+
+	for (int i = 0; i < 3; i++)
+	{
+		if (PG_ARGISNULL(i))
+			nulls[i] = 'n';
+		else
+			args[i] = PG_GETARG_DATUM(i);
+	}
+	args[3] = CStringGetTextDatum(path ? path : "");
+	MlopsBeginOwner(&save);
+	SPI_connect();
+	rc = SPI_execute_with_args("SELECT mlops._impl_set_monitor_drift($1, $2, $3, $4)",
+							   4, types, args, nulls, false, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "setting the drift source failed: %s", SPI_result_code_string(rc));
+	SPI_finish();
+	MlopsEndOwner(&save);
+	PG_RETURN_VOID();
+}
+
+/*
+ * mlops_bounded_list implements mlops._bounded_list(items text[]): the
+ * non-NULL items joined with ", ", the first MLOPS_LIST_MAX of them each
+ * clipped to MLOPS_ECHO_MAX bytes, then "... and N more".
+ */
+Datum
+mlops_bounded_list(PG_FUNCTION_ARGS)
+{
+	ArrayType  *items = PG_GETARG_ARRAYTYPE_P(0);
+	ArrayIterator it = array_create_iterator(items, 0, NULL);
+	MlopsList	list;
+	Datum		value;
+	bool		isnull;
+
+	MlopsListInit(&list, MLOPS_LIST_MAX);
+	while (array_iterate(it, &value, &isnull))
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (isnull)
+			continue;
+		if (list.shown < list.max_items)
+			MlopsListAdd(&list, "%s", MlopsClip(TextDatumGetCString(value), MLOPS_ECHO_MAX));
+		else
+			MlopsListAdd(&list, "%s", "");
+	}
+	array_free_iterator(it);
+	PG_RETURN_TEXT_P(cstring_to_text(MlopsListDone(&list)));
 }

@@ -143,6 +143,52 @@ for n1, k1, n2, k2, shift, bins in bin_cases:
         ok(close_stat(got[1], float(stats.entropy(r, c))), "kl %s %s: %r vs scipy.stats.entropy %r" % (binning, label, got[1], stats.entropy(r, c)))
         ok(close_stat(got[2], float(distance.jensenshannon(r, c))), "js %s %s: %r vs scipy jensenshannon %r" % (binning, label, got[2], distance.jensenshannon(r, c)))
 
+# ---------------------------------------------------------------------------
+# extreme values: samples scaled by a power of two until they reach about
+# +-1.5e308, so max - min overflows.  Scaling by 2^k is exact, so SciPy and
+# numpy on the samples scaled back down are the oracle: PSI, KL, JS and KS do
+# not change with the scale, the Wasserstein distance scales with it.
+# (Computed directly, numpy's quantiles and scipy.stats.wasserstein_distance
+# overflow to infinity or NaN here; 0.1.0 returned PSI 0 and Wasserstein
+# Infinity.)
+# ---------------------------------------------------------------------------
+extreme_cases = [
+    (3, "normal", 3, "normal", 0.7, 2), (5, "normal", 4, "normal", 1.5, 3), (200, "normal", 150, "normal", 0.5, 10),
+    (1000, "ties", 1200, "ties", 0.3, 7), (4000, "exp", 3000, "exp", 0.4, 20),
+]
+for n1, k1, n2, k2, shift, bins in extreme_cases:
+    a = sample(n1, k1)
+    b = sample(n2, k2, shift)
+    middle = (min(np.min(a), np.min(b)) + max(np.max(a), np.max(b))) / 2
+    a, b = a - middle, b - middle          # both signs, so the range is about twice the largest magnitude
+    k = math.floor(math.log2(1.7e308 / max(np.max(np.abs(a)), np.max(np.abs(b)))))
+    ea, eb = np.ldexp(a, k), np.ldexp(b, k)
+    assert np.all(np.ldexp(ea, -k) == a) and np.all(np.ldexp(eb, -k) == b)
+    with np.errstate(over="ignore"):
+        overflows = math.isinf(max(np.max(ea), np.max(eb)) - min(np.min(ea), np.min(eb)))
+    ok(overflows, "n=%d/%d %s/%s scaled by 2^%d: max - min of the samples overflows" % (n1, n2, k1, k2, k))
+    label = "n=%d/%d %s/%s scaled by 2^%d (max %.3g)" % (n1, n2, k1, k2, k, max(np.max(np.abs(ea)), np.max(np.abs(eb))))
+    for binning in ("quantile", "sturges"):
+        r, c = shares_quantile(a, b, bins) if binning == "quantile" else shares_sturges(a, b)
+        got = q1("SELECT mlops.psi(%s::float8[], %s::float8[], %s, %s), mlops.kl_divergence(%s::float8[], %s::float8[], %s, %s),"
+                 "       mlops.js_distance(%s::float8[], %s::float8[], %s, %s)",
+                 *([ea.tolist(), eb.tolist(), bins, binning] * 3))
+        ok(got[0] > 0 and close_stat(got[0], psi(r, c)), "psi %s %s: %r vs numpy %r" % (binning, label, got[0], psi(r, c)))
+        ok(close_stat(got[1], float(stats.entropy(r, c))), "kl %s %s: %r vs scipy %r" % (binning, label, got[1], stats.entropy(r, c)))
+        ok(close_stat(got[2], float(distance.jensenshannon(r, c))), "js %s %s: %r vs scipy %r" % (binning, label, got[2], distance.jensenshannon(r, c)))
+    want = stats.ks_2samp(a, b)
+    got = q1("SELECT statistic, p_value FROM mlops.ks_test(%s::float8[], %s::float8[])", ea.tolist(), eb.tolist())
+    ok(close_stat(got[0], want.statistic) and close_p(got[1], want.pvalue), "ks %s: %r vs scipy %r" % (label, got, (want.statistic, want.pvalue)))
+    want = math.ldexp(stats.wasserstein_distance(a, b), k)
+    got = q1("SELECT mlops.wasserstein(%s::float8[], %s::float8[])", ea.tolist(), eb.tolist())[0]
+    ok(math.isfinite(got) and close_stat(got, want), "wasserstein %s: %r vs scipy %r" % (label, got, want))
+# a distance beyond the largest float8 is an error, not Infinity
+try:
+    q1("SELECT mlops.wasserstein(ARRAY[-1.7e308], ARRAY[1.7e308, 1.6e308])")
+    ok(False, "a wasserstein distance beyond the largest float8 is refused")
+except psycopg2.Error as e:
+    ok(e.pgcode == "22003", "a wasserstein distance beyond the largest float8 is refused (%s)" % e.pgcode)
+
 # dropped elements do not count
 a = sample(300, "normal")
 b = sample(300, "normal", 0.3)

@@ -6,7 +6,7 @@
 \pset pager off
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS mlops;
-SELECT plan(30);
+SELECT plan(32);
 
 -- tables and keys
 SELECT has_table('mlops', 'drift_references', 'drift references are stored');
@@ -22,8 +22,10 @@ SELECT has_index('mlops', 'drift_results', 'drift_results_reference_time_idx', '
 SELECT col_not_null('mlops', 'drift_results', 'threshold', 'every result records its threshold');
 SELECT throws_ok($$INSERT INTO mlops.drift_results (reference_name, checked_at, column_name, method, value, threshold, drift, checked_by)
                    VALUES ('r', now(), 'c', 'magic', 0, 0, false, 'me')$$, '23514', NULL, 'methods are checked');
-SELECT throws_ok($$INSERT INTO mlops.adwin_detectors (name, delta, state, created_by) VALUES ('d', 1, '\x00', 'me')$$,
+SELECT throws_ok($$INSERT INTO mlops.adwin_detectors (name, delta, state, created_by, owner) VALUES ('d', 1, '\x00', 'me', current_user::regrole)$$,
                  '23514', NULL, 'delta lies in (0, 1)');
+SELECT col_not_null('mlops', 'drift_references', 'owner', 'every reference has an owner');
+SELECT col_not_null('mlops', 'adwin_detectors', 'owner', 'every detector has an owner');
 
 -- functions with the issue's signatures and the right volatility
 SELECT has_function('mlops', 'psi', ARRAY['double precision[]', 'double precision[]', 'integer', 'text']);

@@ -37,6 +37,37 @@ SELECT * FROM mlops.ks_test(ARRAY[NULL]::float8[], ARRAY[1.0]);
 SELECT * FROM mlops.chi_square_test(ARRAY[NULL]::text[], ARRAY['a']);
 SELECT mlops.psi(ARRAY['a'], ARRAY[]::text[]);
 SELECT mlops.psi(ARRAY[-1e308], ARRAY[1e308], 10, 'sturges');
+SELECT mlops.psi(ARRAY[1.0, 2.0], ARRAY[1.0], 10001);
+SELECT mlops.psi(ARRAY[1.0, 2.0], ARRAY[1.0], 2147483647);
+SELECT mlops.kl_divergence(ARRAY[1.0, 2.0], ARRAY[1.0], -2147483648);
+SELECT mlops.js_distance(ARRAY[1.0, 2.0], ARRAY[1.0], 2147483647, 'sturges');
+SELECT mlops.psi(ARRAY[1.0, 2.0], ARRAY[1.0], 10000) >= 0 AS max_bins_ok;
+-- every array argument is one-dimensional: a 2-D array is refused, never flattened
+SELECT * FROM mlops.ks_test(ARRAY[[1.0, 2.0], [3.0, 4.0]], ARRAY[1.0, 2.0]);
+SELECT * FROM mlops.ks_test(ARRAY[1.0, 2.0], ARRAY[[[1.0]]]);
+SELECT mlops.psi(ARRAY[[1.0, 2.0], [3.0, 4.0]], ARRAY[1.0, 2.0]);
+SELECT mlops.wasserstein(ARRAY[1.0, 2.0], ARRAY[[1.0, 2.0]]);
+SELECT mlops.psi(ARRAY[['a', 'b']], ARRAY['a']);
+SELECT * FROM mlops.chi_square_test(ARRAY['a'], ARRAY[['a'], ['b']]);
+SELECT mlops.adwin(ARRAY[[1.0, 2.0]]);
+
+-- values near the largest float8: max - min overflows, the answers do not.  PSI, KL and JS of
+-- values scaled by 2^1000 equal those of the unscaled values (SciPy agreement on extreme values
+-- is in test/oracle/test_drift.py)
+WITH s(r, c) AS (VALUES (ARRAY[-1.5e308, 1.5e308, 1.0e308, -1.0e308, 0.5e308]::float8[],
+                          ARRAY[1.2e308, 1.4e308, 1.5e308, 1.1e308, -0.2e308]::float8[])),
+     d(r, c) AS (SELECT ARRAY(SELECT x / 2^1000 FROM unnest(r) x), ARRAY(SELECT x / 2^1000 FROM unnest(c) x) FROM s)
+SELECT round(mlops.psi(s.r, s.c, 4)::numeric, 12) AS psi_extreme,
+       mlops.psi(s.r, s.c, 4) = mlops.psi(d.r, d.c, 4) AS psi_same,
+       mlops.kl_divergence(s.r, s.c, 3) = mlops.kl_divergence(d.r, d.c, 3) AND mlops.kl_divergence(s.r, s.c, 3) > 0 AS kl_same,
+       mlops.js_distance(s.r, s.c, 5) = mlops.js_distance(d.r, d.c, 5) AND mlops.js_distance(s.r, s.c, 5) > 0 AS js_same,
+       mlops.psi(s.r, s.c, 10, 'sturges') = mlops.psi(d.r, d.c, 10, 'sturges') AS sturges_same,
+       mlops.wasserstein(s.r, s.c) AS wasserstein_extreme,
+       mlops.wasserstein(s.r, s.c) = mlops.wasserstein(d.r, d.c) * 2^1000 AS wasserstein_same
+  FROM s, d;
+SELECT mlops.wasserstein(ARRAY[-8e307], ARRAY[8e307]) AS wasserstein_beyond_max_minus_min;
+SELECT mlops.wasserstein(ARRAY[-1.7e308], ARRAY[1.7e308]);
+SELECT statistic, p_value FROM mlops.ks_test(ARRAY[-1.7e308, 1.7e308], ARRAY[1.6e308, 1.7e308, 1.75e308]);
 
 -- ADWIN over an array: River's behaviour on a step from 0 to 10
 SELECT mlops.adwin(ARRAY(SELECT CASE WHEN g < 500 THEN (g % 2)::float8 ELSE 10 + g % 3 END FROM generate_series(0, 999) g)) AS detections;
@@ -47,6 +78,9 @@ SELECT mlops.adwin(ARRAY[1.0], 0);
 SELECT mlops.adwin(ARRAY[1.0], 1);
 SELECT mlops.adwin(ARRAY[1.0], 'NaN');
 SELECT mlops.adwin(ARRAY[NULL]::float8[]);
+-- values beyond +-1e100 would overflow the window's variance
+SELECT mlops.adwin(ARRAY[1.0, NULL, 2.0, 1e101]);
+SELECT mlops.adwin(ARRAY[-1e100, 1e100]) AS at_the_limits;
 
 -- streaming ADWIN detectors
 SELECT mlops.create_adwin('latency');
@@ -61,6 +95,13 @@ SELECT mlops.create_adwin('', 0.1);
 SELECT mlops.update_adwin('nope', 1);
 SELECT mlops.create_adwin('x', NULL);
 SELECT mlops.update_adwin(NULL, 1);
+SELECT mlops.update_adwin('latency', -1e300);
+-- names are 1 to 128 characters (the key is indexed)
+SELECT mlops.create_adwin(repeat('a', 129));
+SELECT mlops.update_adwin(repeat('a', 100000), 1);
+SELECT mlops.drop_adwin(repeat('é', 129));
+SELECT mlops.create_adwin(repeat('é', 128));
+SELECT mlops.drop_adwin(repeat('é', 128));
 -- a state this build did not write is refused, not trusted
 UPDATE mlops.adwin_detectors SET state = '\x00' WHERE name = 'latency';
 SELECT mlops.update_adwin('latency', 1);
@@ -127,6 +168,14 @@ SELECT mlops.detect_drift('customers', 'train_rows', NULL, ARRAY['age', NULL]);
 SELECT mlops.detect_drift('customers', 'train_rows', NULL, ARRAY['age', 'age']);
 SELECT mlops.detect_drift('customers', 'train_rows', ARRAY['psi', NULL]);
 SELECT mlops.set_drift_reference('r', 'train_rows', ARRAY[]::text[]);
+SELECT mlops.set_drift_reference('r', 'train_rows', ARRAY[['age'], ['plan']]);
+SELECT mlops.detect_drift('customers', 'train_rows', ARRAY[['psi']]);
+SELECT mlops.set_drift_reference('r', 'train_rows', ARRAY(SELECT 'c' || g FROM generate_series(1, 2000) g));
+-- names are 1 to 128 characters, and messages echo at most 200 bytes of one
+SELECT mlops.set_drift_reference(repeat('r', 129), 'train_rows');
+SELECT mlops.detect_drift(repeat('r', 100000), 'train_rows');
+SELECT mlops.drop_drift_reference(repeat('r', 100000));
+SELECT mlops.set_drift_reference_from_model(repeat('r', 129), 'no_such_model');
 -- stored categories whose counts do not pair up are refused, not trusted
 UPDATE mlops.drift_reference_columns SET category_counts = '{1}' WHERE reference_name = 'customers_q' AND column_name = 'plan';
 SELECT mlops.detect_drift('customers_q', 'train_rows');
@@ -203,8 +252,60 @@ INSERT INTO mlops.drift_results (reference_name, checked_at, column_name, method
 VALUES ('x', now(), 'c', 'psi', 0, 0, false, 'me');
 RESET ROLE;
 
+-- ownership: a reference and a detector belong to the role that made them; only members of
+-- that role may replace, drop, check against or feed them
+CREATE ROLE drift_alice;
+CREATE ROLE drift_bob;
+CREATE ROLE drift_team;
+GRANT drift_team TO drift_bob;
+SELECT mlops.grant_capability(r, 'scientist') FROM unnest(ARRAY['drift_alice', 'drift_bob']) r;
+GRANT SELECT ON train_rows TO drift_alice, drift_bob;
+SET ROLE drift_alice;
+SELECT mlops.set_drift_reference('alice_ref', 'SELECT age FROM train_rows') ->> 'rows' AS rows;
+SELECT mlops.create_adwin('alice_adwin');
+RESET ROLE;
+SELECT name, owner, created_by FROM mlops.drift_references WHERE name = 'alice_ref'
+UNION ALL SELECT name, owner, created_by FROM mlops.adwin_detectors WHERE name = 'alice_adwin';
+SET ROLE drift_bob;
+\set VERBOSITY default
+SELECT mlops.set_drift_reference('alice_ref', 'SELECT age + 100 AS age FROM train_rows');
+\set VERBOSITY terse
+SELECT mlops.set_drift_reference_from_model('alice_ref', 'churn/1');
+SELECT mlops.detect_drift('alice_ref', 'SELECT age + 100 AS age FROM train_rows');
+SELECT mlops.drop_drift_reference('alice_ref');
+SELECT mlops.update_adwin('alice_adwin', 1);
+SELECT mlops.update_adwin('alice_adwin', NULL);
+SELECT mlops.drop_adwin('alice_adwin');
+SELECT mlops.set_owner('drift_reference', 'alice_ref', 'drift_bob');
+SELECT mlops.set_owner('adwin', 'alice_adwin', 'drift_bob');
+\set VERBOSITY default
+RESET ROLE;
+SELECT row_count FROM mlops.drift_references WHERE name = 'alice_ref';
+SELECT updates, dropped FROM mlops.adwin_detectors WHERE name = 'alice_adwin';
+-- handed to the team, bob (a member) may; alice, who is not one, no longer may
+SELECT mlops.set_owner('drift_reference', 'alice_ref', 'drift_team');
+SELECT mlops.set_owner('adwin', 'alice_adwin', 'drift_team');
+SET ROLE drift_bob;
+SELECT mlops.set_drift_reference('alice_ref', 'SELECT age + 100 AS age FROM train_rows') ->> 'rows' AS rows;
+SELECT mlops.detect_drift('alice_ref', 'SELECT age FROM train_rows') ->> 'drift_detected' AS drift;
+SELECT mlops.update_adwin('alice_adwin', 1);
+SELECT mlops.set_owner('adwin', 'alice_adwin', 'drift_bob');
+RESET ROLE;
+SELECT name, owner, created_by FROM mlops.drift_references WHERE name = 'alice_ref'
+UNION ALL SELECT name, owner, created_by FROM mlops.adwin_detectors WHERE name = 'alice_adwin';
+SET ROLE drift_alice;
+SELECT mlops.drop_drift_reference('alice_ref');
+SELECT mlops.drop_adwin('alice_adwin');
+RESET ROLE;
+SET ROLE drift_bob;
+SELECT mlops.drop_drift_reference('alice_ref');
+SELECT mlops.drop_adwin('alice_adwin');
+RESET ROLE;
+SELECT action, resource_type, resource_id, user_name, details FROM mlops.audit_log
+ WHERE action = 'ownership.set' ORDER BY event_id;
+
 DROP TABLE train_rows, live_rows, graded;
 DROP TYPE plan;
 DROP EXTENSION mlops;
-DROP OWNED BY drift_user;
-DROP ROLE drift_user;
+DROP OWNED BY drift_user, drift_alice, drift_bob, drift_team;
+DROP ROLE drift_user, drift_alice, drift_bob, drift_team;

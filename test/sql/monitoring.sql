@@ -201,13 +201,19 @@ SELECT count(*) AS dashboard_rows FROM mlops.dashboard;
 SELECT mlops.prometheus_metrics() LIKE '# HELP mlops_predictions_total %' AS prometheus_ok;
 SELECT * FROM mlops.alerts;
 RESET ROLE;
--- the on-call recipe of docs/monitoring.md runs the pipeline as itself
+-- the on-call recipe of docs/monitoring.md runs the pipeline as itself: a member of the role
+-- that owns the monitor, with the operator capability
 CREATE ROLE mon_oncall;
-GRANT USAGE ON SCHEMA mlops TO mon_oncall;
-GRANT EXECUTE ON FUNCTION mlops.monitoring_pipeline(text), mlops._monitor_pipeline_settings(text),
-                          mlops.check_degradation(text), mlops.current_metrics(text),
-                          mlops.model_metrics(text, timestamptz, integer), mlops.check_alerts(jsonb, text),
-                          mlops.acknowledge_alert(bigint), mlops.resolve_alert(bigint) TO mon_oncall;
+CREATE ROLE mon_ml;
+SELECT mlops.grant_capability('mon_oncall', 'operator');
+SET ROLE mon_oncall;
+-- not yet a member of the monitor's owner: the degradation step may not record its check
+SELECT p->'status' AS status, jsonb_path_query_array(p->'steps', '$[*].status') AS step_status,
+       p->'steps'->1->>'error' AS error
+  FROM mlops.monitoring_pipeline('scored') p;
+RESET ROLE;
+SELECT mlops.set_owner('monitor', 'scored', 'mon_ml');
+GRANT mon_ml TO mon_oncall;
 SET ROLE mon_oncall;
 SELECT p->'status' AS status, jsonb_path_query_array(p->'steps', '$[*].status') AS step_status
   FROM mlops.monitoring_pipeline('scored') p;
@@ -295,9 +301,148 @@ SELECT mlops.drop_monitor('many_classes');
 SELECT mlops.drop_monitor('tickets_reg');
 DROP TABLE tickets, many_classes;
 
+
+-- ---------------------------------------------------------------------------
+-- Hostile roles.  The attack of issue 10: a role with EXECUTE on set_monitor_drift replaced
+-- the drift source of another role's monitor with SELECT public.evil(), and the owner's
+-- pipeline ran it with the owner's rights.  Now only members of the monitor's owner may set
+-- it, and a stored source runs as the role that stored it.
+-- ---------------------------------------------------------------------------
+CREATE ROLE mon_attacker;
+SELECT mlops.grant_capability('mon_attacker', 'operator');
+GRANT CREATE ON SCHEMA public TO mon_attacker;
+CREATE TABLE victim_only (who name);   -- only the superuser running this file may write it
+SELECT mlops.create_monitor('victim_model', 'regression', '{"rmse": 1}') > 0 AS created;
+SELECT mlops.set_drift_reference('victim_ref', 'SELECT 1.0::float8 AS x FROM generate_series(1, 10)') ->> 'rows' AS rows;
+SELECT mlops.set_monitor_drift('victim_model', 'victim_ref', 'SELECT 1.0::float8 AS x');
+SET ROLE mon_attacker;
+CREATE FUNCTION public.evil() RETURNS float8 LANGUAGE sql
+    AS $$ INSERT INTO public.victim_only VALUES (current_user) RETURNING 1.0::float8 $$;
+SELECT mlops.set_monitor_drift('victim_model', 'victim_ref', 'SELECT public.evil() AS x');
+SELECT mlops.set_monitor_drift('victim_model', NULL);
+SELECT mlops.drop_monitor('victim_model');
+RESET ROLE;
+-- the owner's pipeline runs the owner's own source; evil() never ran
+SELECT p->'steps'->0->>'status' AS drift_step, p->'steps'->0->'result'->'drift_detected' AS drift
+  FROM mlops.monitoring_pipeline('victim_model') p;
+SELECT count(*) AS evil_rows FROM victim_only;
+SELECT drift_source, drift_source_role, drift_source_search_path FROM mlops.monitors WHERE model = 'victim_model';
+
+-- a monitor of a team: bob (a member) and alice (not one)
+CREATE ROLE mon_alice;
+CREATE ROLE mon_bob;
+CREATE ROLE mon_team;
+GRANT mon_team TO mon_bob;
+SELECT mlops.grant_capability(r, c) FROM unnest(ARRAY['mon_alice', 'mon_bob']) r, unnest(ARRAY['operator', 'scientist']) c;
+GRANT CREATE ON SCHEMA public TO mon_bob;
+SELECT current_database() AS db \gset
+GRANT CREATE ON DATABASE :"db" TO mon_bob;
+SET ROLE mon_bob;
+SELECT mlops.create_monitor('team_model', 'regression', '{"rmse": 1}') > 0 AS created;
+SELECT mlops.set_owner('monitor', 'team_model', 'mon_team');
+SELECT mlops.set_drift_reference('team_ref', 'SELECT g::float8 AS x FROM generate_series(1, 50) g') ->> 'rows' AS rows;
+SELECT mlops.set_owner('drift_reference', 'team_ref', 'mon_team');
+RESET ROLE;
+SELECT model, owner, created_by FROM mlops.monitors WHERE model = 'team_model';
+-- alice may read but not change: every change is refused with the ownership error
+SET ROLE mon_alice;
+\set VERBOSITY default
+SELECT mlops.set_monitor_drift('team_model', 'team_ref', 'SELECT 1.0::float8 AS x');
+\set VERBOSITY terse
+SELECT mlops.set_monitor_drift('team_model', NULL);
+SELECT mlops.record_prediction('team_model', 1.0, 1.0, 'a1');
+SELECT mlops.record_actual('team_model', 'a1', 1.0);
+SELECT mlops.check_degradation('team_model');
+SELECT mlops.check_monitor_drift('team_model');
+SELECT mlops.drop_monitor('team_model');
+SELECT mlops.set_owner('monitor', 'team_model', 'mon_alice');
+SELECT (mlops.model_metrics('team_model'))->'rows' AS rows;
+SELECT p->>'status' AS status, jsonb_path_query_array(p->'steps', '$[*].status') AS step_status
+  FROM mlops.monitoring_pipeline('team_model') p;
+RESET ROLE;
+-- bob, a member of the team, may
+SET ROLE mon_bob;
+SELECT mlops.record_prediction('team_model', 1.0, 1.5, 'b1');
+SELECT mlops.record_actual('team_model', 'b1', 2.0);
+SELECT mlops.check_degradation('team_model') ->> 'status' AS status;
+SELECT mlops.set_owner('monitor', 'team_model', 'mon_bob');
+SELECT mlops.set_owner('monitor', 'team_model', 'mon_team');
+-- the drift source bob stores is checked by the source resolver when it is stored
+SELECT mlops.set_monitor_drift('team_model', 'team_ref', 'SELECT 1; SELECT 2');
+SELECT mlops.set_monitor_drift('team_model', 'team_ref', '/tmp/current.csv');
+SELECT mlops.set_monitor_drift('team_model', 'team_ref', 'DELETE FROM victim_only');
+SELECT mlops.set_monitor_drift('team_model', 'team_ref', 'SELECT 1 FROM');
+SELECT mlops.set_monitor_drift('team_model', repeat('r', 129), 'SELECT 1');
+-- bob's source calls evil(): it runs as bob, who may not write victim_only
+SELECT mlops.set_monitor_drift('team_model', 'team_ref', 'SELECT public.evil() AS x');
+RESET ROLE;
+SELECT drift_source, drift_source_role FROM mlops.monitors WHERE model = 'team_model';
+SELECT mlops.check_monitor_drift('team_model');
+SELECT p->'steps'->0->>'status' AS drift_step, p->'steps'->0->>'error' AS error
+  FROM mlops.monitoring_pipeline('team_model') p;
+SELECT count(*) AS evil_rows FROM victim_only;
+-- what a stored source sees: bob's identity and bob's search_path, inside a security-restricted
+-- operation, whoever runs it
+SET ROLE mon_bob;
+CREATE SCHEMA bobs;
+CREATE TABLE bobs.seen (who name, path text);
+CREATE TABLE bobs.obs AS SELECT g::float8 AS x FROM generate_series(1, 50) g;
+CREATE FUNCTION bobs.seen() RETURNS float8 LANGUAGE sql
+    AS $$ INSERT INTO bobs.seen VALUES (current_user, current_setting('search_path')) RETURNING 1.0::float8 $$;
+CREATE FUNCTION bobs.temp_table() RETURNS float8 LANGUAGE plpgsql
+    AS $$ BEGIN CREATE TEMP TABLE t (x int); RETURN 1.0; END $$;
+SET search_path = bobs, public;
+SELECT mlops.set_monitor_drift('team_model', 'team_ref', 'SELECT x + seen() - 1 AS x FROM obs');
+RESET search_path;
+RESET ROLE;
+CREATE TABLE public.obs AS SELECT 1000.0::float8 AS x;   -- the runner's obs is not read
+SELECT drift_source_search_path FROM mlops.monitors WHERE model = 'team_model';
+SELECT r->'drift_detected' AS drift, r->'counts' AS counts FROM mlops.check_monitor_drift('team_model') r;
+SELECT who, path, count(*) AS calls FROM bobs.seen GROUP BY 1, 2;
+SET ROLE mon_bob;
+SELECT mlops.set_monitor_drift('team_model', 'team_ref', 'SELECT bobs.temp_table() AS x');
+RESET ROLE;
+SELECT mlops.check_monitor_drift('team_model');
+-- a source stored by a role that no longer exists, or before 0.2.0 recorded who stored it, does not run
+CREATE ROLE mon_gone;
+GRANT mon_team TO mon_gone;
+SELECT mlops.grant_capability('mon_gone', 'operator');
+SET ROLE mon_gone;
+SELECT mlops.set_monitor_drift('team_model', 'team_ref', 'SELECT 1.0::float8 AS x');
+RESET ROLE;
+SELECT mlops.revoke_capability('mon_gone', 'operator');
+DROP ROLE mon_gone;
+SELECT mlops.check_monitor_drift('team_model');
+UPDATE mlops.monitors SET drift_source_role = NULL WHERE model = 'team_model';
+SELECT mlops.check_monitor_drift('team_model');
+-- a source the extension owner stored runs only for the extension owner
+SELECT mlops.set_monitor_drift('team_model', 'team_ref', 'SELECT 1.0::float8 AS x');
+SET ROLE mon_bob;
+SELECT mlops.check_monitor_drift('team_model');
+RESET ROLE;
+SELECT mlops.check_monitor_drift('team_model') ->> 'drift_detected' AS drift;
+SELECT mlops.check_monitor_drift('victim_model') IS NULL AS no_reference_set
+  FROM (SELECT mlops.set_monitor_drift('victim_model', NULL)) s;
+SELECT mlops.check_monitor_drift('nobody');
+-- prediction ids are at most 256 characters
+SELECT mlops.record_prediction('team_model', 1.0, NULL, repeat('p', 256));
+SELECT mlops.record_prediction('team_model', 1.0, NULL, repeat('p', 257));
+SELECT mlops.record_actual('team_model', repeat('p', 100000), 1.0);
+-- messages echo at most 200 bytes of what they were given
+SELECT mlops.create_monitor(repeat('x', 100000), 'regression', '{"rmse": 1}');
+SELECT mlops.drop_monitor(repeat('x', 100000));
+SELECT mlops.create_monitor('m', 'regression', (SELECT jsonb_object_agg('metric_' || g, g) FROM generate_series(1, 30) g));
+SELECT action, resource_id, user_name FROM mlops.audit_log
+ WHERE action = 'ownership.set' AND resource_type = 'monitor' ORDER BY event_id;
+DROP TABLE victim_only, public.obs;
+DROP FUNCTION public.evil();
+DROP SCHEMA bobs CASCADE;
+SELECT mlops.drop_monitor('team_model');
+SELECT mlops.drop_monitor('victim_model');
+
 \if :make_drift_results
 DROP TABLE mlops.drift_results;
 \endif
 DROP EXTENSION mlops;
-DROP OWNED BY mon_reader, mon_grafana, mon_oncall;
-DROP ROLE mon_reader, mon_grafana, mon_oncall;
+DROP OWNED BY mon_reader, mon_grafana, mon_oncall, mon_ml, mon_attacker, mon_alice, mon_bob, mon_team;
+DROP ROLE mon_reader, mon_grafana, mon_oncall, mon_ml, mon_attacker, mon_alice, mon_bob, mon_team;

@@ -135,6 +135,8 @@ GRANT EXECUTE ON FUNCTION mlops.train(text, text, text, text, jsonb, text[], flo
                           mlops.predict_table(text, text, text),
                           mlops.set_drift_reference(text, text, text[]),
                           mlops.detect_drift(text, text, text[], text[], jsonb) TO src_reader;
+-- the reader owns the references it writes (ownership is checked before a source is read)
+SELECT mlops.set_owner('drift_reference', r, 'src_reader') FROM unnest(ARRAY['src_ref', 'src_other']) r;
 SET ROLE src_reader;
 -- a table the caller cannot read: as a name or in a query
 SELECT * FROM outcomes('src_secret');

@@ -1,8 +1,10 @@
 # Streaming ADWIN detectors: concurrent updates of one detector are
 # serialized (no update is lost) and the state survives a restart and a
-# crash once committed.
+# crash once committed.  And the drift statistics poll for interrupts: a
+# statement timeout stops them long before they would finish.
 use strict;
 use warnings;
+use Time::HiRes qw(time);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -66,6 +68,26 @@ $node->start;
 is($node->safe_psql('postgres',
 	q{SELECT width, updates, detections, md5(state) FROM mlops.adwin_detectors WHERE name = 'd'}),
    $before, 'committed state survives a crash');
+
+# the statistics check for interrupts in their loops over data (sorting, binning, the ECDF walk)
+$node->safe_psql('postgres', q{
+    CREATE TABLE big AS SELECT ARRAY(SELECT random() FROM generate_series(1, 4000000)) AS r,
+                               ARRAY(SELECT random() + 0.1 FROM generate_series(1, 4000000)) AS c;
+});
+for my $q ('SELECT mlops.psi(r, c, 10000) FROM big', 'SELECT statistic FROM big, mlops.ks_test(r, c)',
+	'SELECT mlops.wasserstein(r, c) FROM big')
+{
+	my $t0 = time;
+	$node->safe_psql('postgres', $q);
+	my $full = time - $t0;
+	my $limit = int($full * 1000 / 8) + 1;
+	$t0 = time;
+	my ($ret, $out, $err) = $node->psql('postgres', "SET statement_timeout = '${limit}ms'; $q");
+	my $stopped = time - $t0;
+	like($err, qr/canceling statement due to statement timeout/, "a statement timeout cancels $q");
+	cmp_ok($stopped, '<', $full * 0.6,
+		sprintf('and stops it early (%.2f s of %.2f s, timeout %d ms)', $stopped, $full, $limit));
+}
 
 $s1->quit;
 $s2->quit;

@@ -2,8 +2,9 @@
 /*
  * test_expr.c
  *	  Unit tests of the alert-condition language (src/monitor/expr.c): precedence,
- *	  types, missing metrics, malformed input with positions, and limits on
- *	  very long and deeply nested input.  Prints TAP.
+ *	  types, missing metrics, failed arithmetic (refused when parsing where it
+ *	  is certain, reported when evaluating otherwise), malformed input with
+ *	  positions, and limits on very long and deeply nested input.  Prints TAP.
  */
 #include "monitor/expr.h"
 
@@ -114,6 +115,34 @@ Rejects(const char *text, size_t len, ExprErrorKind kind, int wantpos, const cha
 	Ok(pos == wantpos && err.kind == kind && strstr(err.message, want) != NULL, what);
 }
 
+/*
+ * Fails checks that text parses, that evaluating it reports a failure of
+ * the given kind at position wantpos with a message containing want, and
+ * that the condition is then not met.
+ */
+static void
+Fails(const char *text, ExprErrorKind kind, int wantpos, const char *want)
+{
+	ExprError	err;
+	Expr	   *e = ExprParse(text, strlen(text), &err);
+	char		what[512];
+	int			rc;
+
+	snprintf(what, sizeof(what), "%s fails at %d and is not met", text, wantpos);
+	if (e == NULL)
+	{
+		printf("# parse failed: %s\n", err.message);
+		Ok(0, what);
+		return;
+	}
+	rc = ExprEvaluateChecked(e, Lookup, NULL, &err);
+	if (rc != -1 || err.kind != kind || err.position != wantpos || strstr(err.message, want) == NULL)
+		printf("# got %d, kind %d, position %d, message: %s\n", rc, err.kind, err.position, err.message);
+	Ok(rc == -1 && err.kind == kind && err.position == wantpos && strstr(err.message, want) != NULL &&
+	   !ExprEvaluate(e, Lookup, NULL), what);
+	ExprFree(e);
+}
+
 /* Repeat returns a malloc'd string of prefix, n copies of unit, suffix. */
 static char *
 Repeat(const char *prefix, const char *unit, int n, const char *middle, const char *unit2, int n2)
@@ -199,8 +228,17 @@ main(void)
 	Holds("drift_detected > 0", 0);
 	Holds("1 / zero > 0", 0);
 	Holds("1 / zero < 0", 0);
-	Holds("1e308 * 10 > 0", 0);
 	Holds("0 / 5 = 0", 1);
+	Holds("1e-300 * 1e-300 = 0", 1);	/* underflow is not an error */
+	Holds("nope / zero > 1", 0);	/* a missing operand: missing, not a failure */
+
+	/* failed arithmetic: the condition is not met, whatever surrounds it, and says why */
+	Fails("p95_latency_ms / zero > 1", EXPR_ERROR_DIVISION, 16, "division by zero at position 16");
+	Fails("not (p95_latency_ms / zero > 1)", EXPR_ERROR_DIVISION, 21, "division by zero");
+	Fails("1 / zero < 0 or p95_latency_ms > 1", EXPR_ERROR_DIVISION, 3, "division by zero");
+	Fails("p95_latency_ms * 1e307 > 0", EXPR_ERROR_OVERFLOW, 16, "the result of \"*\" at position 16 is out of range");
+	Fails("-1.7e308 - p95_latency_ms * 1e305 < 0", EXPR_ERROR_OVERFLOW, 10, "the result of \"-\" at position 10");
+	Fails("accuracy / (zero * 2) > 1", EXPR_ERROR_DIVISION, 10, "division by zero");
 
 	/* short circuit: the right side of and/or is not read when not needed */
 	s = "false and p95_latency_ms > 1";
@@ -245,6 +283,15 @@ main(void)
 	Rejects("missing()", 9, EXPR_ERROR_SYNTAX, 9, "expected a metric name", NULL);
 	Rejects("a > 1\x01", 6, EXPR_ERROR_SYNTAX, 6, "unexpected byte 0x01", "a control byte");
 	Rejects("a > 1\0 or b", 11, EXPR_ERROR_SYNTAX, 6, "unexpected byte 0x00", "an embedded NUL");
+
+	/* failures certain when parsing: a divisor of literals that is 0, literals that overflow */
+	Rejects("accuracy / 0 > 1", 16, EXPR_ERROR_DIVISION, 10, "division by zero at position 10: the divisor is always 0", NULL);
+	Rejects("accuracy / (1 - 1) > 1", 22, EXPR_ERROR_DIVISION, 10, "the divisor is always 0", NULL);
+	Rejects("accuracy / -0.0 > 1", 19, EXPR_ERROR_DIVISION, 10, "the divisor is always 0", NULL);
+	Rejects("1e308 * 10 > accuracy", 21, EXPR_ERROR_OVERFLOW, 7, "the result of \"*\" at position 7 is out of range", NULL);
+	Rejects("x > 1 / 0", 9, EXPR_ERROR_DIVISION, 7, "the divisor is always 0", NULL);
+	Holds("accuracy / (1 - 0.5) > 1", 1);
+	Holds("accuracy / 0.5 > 1", 1);
 
 	/* types known at parse time */
 	Rejects("1 + 'x' > 0", 11, EXPR_ERROR_TYPE, 3, "\"+\" needs number operands, found a string", NULL);

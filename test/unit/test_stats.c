@@ -13,7 +13,9 @@
  *
  *-------------------------------------------------------------------------
  */
+#include <float.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,6 +154,184 @@ TestAdwinStream(const char *path, const int *want, int nwant)
 	printf("\n");
 	Check(same, "adwin detections on %s match River", path);
 	free(x);
+}
+
+
+/* what the counting hooks saw */
+static long hook_allocs = 0;
+static long hook_frees = 0;
+static long hook_interrupts = 0;
+
+/*
+ * CountingAlloc, CountingFree and CountingInterrupt are StatsHooks that
+ * count their calls, so the tests can see that every buffer goes through
+ * the hooks and that long loops poll for interrupts.
+ */
+static void *
+CountingAlloc(size_t size)
+{
+	hook_allocs++;
+	return malloc(size);
+}
+
+static void
+CountingFree(void *ptr)
+{
+	hook_frees++;
+	free(ptr);
+}
+
+static void
+CountingInterrupt(void)
+{
+	hook_interrupts++;
+}
+
+/*
+ * PsiOf returns the PSI of two samples (quantile binning with bins bins,
+ * or Sturges'), or NAN when binning fails.
+ */
+static double
+PsiOf(const double *x, int nx, const double *y, int ny, int bins, StatsBinning binning)
+{
+	double	   *rs,
+			   *cs,
+				v;
+	int			nb;
+	char		err[256];
+
+	if (StatsBinShares(x, nx, false, y, ny, bins, binning, &rs, &cs, &nb, err, sizeof(err)) != 0)
+		return NAN;
+	v = StatsPsiShares(rs, cs, nb);
+	StatsFree(rs);
+	StatsFree(cs);
+	return v;
+}
+
+/*
+ * TestExtremes checks the statistics on samples near the largest double:
+ * a sample scaled by 2^1020 (exact) has the PSI of the unscaled one with
+ * both binnings, quantiles never overflow, and the Wasserstein distance
+ * scales exactly or reports +Infinity when it exceeds the largest double.
+ */
+static void
+TestExtremes(void)
+{
+	int			n = 2000;
+	double	   *x = Sample(7, n, 0, 0.0);
+	double	   *y = Sample(8, n, 0, 0.5);
+	double	   *xs = malloc(sizeof(double) * n);
+	double	   *ys = malloc(sizeof(double) * n);
+	double		scale = ldexp(1.0, 1020);	/* values up to about 2.5 * 1.1e307 */
+	double		two[2] = {-DBL_MAX, DBL_MAX};
+	double		lo[1] = {-DBL_MAX},
+				hi[1] = {DBL_MAX},
+				a[1] = {-0.5 * DBL_MAX},
+				b[1] = {0.25 * DBL_MAX};
+
+	for (int i = 0; i < n; i++)
+	{
+		xs[i] = x[i] * scale * 6.0;
+		ys[i] = y[i] * scale * 6.0;
+		x[i] *= 6.0;
+		y[i] *= 6.0;
+	}
+	Check(!isfinite(xs[0] - -xs[0]) || fabs(xs[0]) > 1e307, "the scaled samples reach %.3g", xs[0]);
+	for (int bins = 2; bins <= 20; bins += 9)
+	{
+		double		p = PsiOf(x, n, y, n, bins, STATS_BINNING_QUANTILE);
+		double		ps = PsiOf(xs, n, ys, n, bins, STATS_BINNING_QUANTILE);
+
+		Check(p > 0.01 && p == ps, "psi with %d quantile bins of extreme values %.17g equals %.17g", bins, ps, p);
+	}
+	{
+		double		p = PsiOf(x, n, y, n, 10, STATS_BINNING_STURGES);
+		double		ps = PsiOf(xs, n, ys, n, 10, STATS_BINNING_STURGES);
+
+		Check(p > 0.01 && p == ps, "psi with sturges bins of extreme values %.17g equals %.17g", ps, p);
+	}
+	{
+		/* few values: a quantile edge interpolates across most of the double range */
+		double		r[3] = {-1.5e308, 1.5e308, 1.0e308},
+					c[3] = {1.2e308, 1.4e308, 1.5e308},
+					rd[3],
+					cd[3];
+
+		for (int i = 0; i < 3; i++)
+		{
+			rd[i] = ldexp(r[i], -1000);
+			cd[i] = ldexp(c[i], -1000);
+		}
+		for (int bins = 2; bins <= 5; bins++)
+		{
+			double		p = PsiOf(rd, 3, cd, 3, bins, STATS_BINNING_QUANTILE);
+			double		ps = PsiOf(r, 3, c, 3, bins, STATS_BINNING_QUANTILE);
+
+			Check(p > 0.1 && p == ps, "psi with %d bins of three values near +-1.5e308 %.17g equals %.17g",
+				  bins, ps, p);
+		}
+	}
+	Check(StatsQuantileSorted(two, 2, 0.5) == 0.0 && StatsQuantileSorted(two, 2, 0.25) == -0.5 * DBL_MAX &&
+		  StatsQuantileSorted(two, 2, 1.0) == DBL_MAX,
+		  "quantiles between -DBL_MAX and DBL_MAX do not overflow");
+	StatsSort(x, n);
+	StatsSort(y, n);
+	StatsSort(xs, n);
+	StatsSort(ys, n);
+	Check(StatsWasserstein(xs, n, ys, n) == StatsWasserstein(x, n, y, n) * scale,
+		  "wasserstein of scaled samples scales exactly: %.17g", StatsWasserstein(xs, n, ys, n));
+	Check(StatsWasserstein(a, 1, b, 1) == 0.75 * DBL_MAX,
+		  "wasserstein of -0.5 and 0.25 DBL_MAX is 0.75 DBL_MAX, computed on halves");
+	Check(isinf(StatsWasserstein(lo, 1, hi, 1)), "a wasserstein distance beyond DBL_MAX is +Infinity");
+	free(x);
+	free(y);
+	free(xs);
+	free(ys);
+}
+
+/*
+ * TestHooks checks that the statistics allocate through the hooks, free
+ * everything they allocate, and poll for interrupts in their loops.
+ */
+static void
+TestHooks(void)
+{
+	StatsHooks	h = {CountingAlloc, CountingFree, CountingInterrupt};
+	int			n = 200000;
+	double	   *x = Sample(3, n, 0, 0.0);
+	double	   *y = Sample(4, n, 0, 0.1);
+	double		d,
+				p;
+	char		err[256];
+	double	   *rs,
+			   *cs;
+	int			nb,
+				rc;
+
+	StatsSetHooks(&h);
+	hook_allocs = hook_frees = hook_interrupts = 0;
+	StatsSort(x, n);
+	Check(hook_allocs == 3 && hook_frees == 3 && hook_interrupts >= n / 16384,
+		  "sorting allocates through the hooks, frees it all and polls (%ld, %ld, %ld)",
+		  hook_allocs, hook_frees, hook_interrupts);
+	hook_allocs = hook_frees = hook_interrupts = 0;
+	rc = StatsBinShares(x, n, true, y, n, 10, STATS_BINNING_QUANTILE, &rs, &cs, &nb, err, sizeof(err));
+	Check(rc == 0 && hook_allocs == 3 && hook_frees == 1 && hook_interrupts >= 2 * n / 16384,
+		  "binning allocates edges and shares through the hooks and polls (%ld, %ld, %ld)",
+		  hook_allocs, hook_frees, hook_interrupts);
+	StatsFree(rs);
+	StatsFree(cs);
+	Check(hook_frees == 3, "the shares are freed with StatsFree");
+	hook_interrupts = 0;
+	StatsSort(y, n);
+	StatsKsTwoSample(x, 3000, y, 2999, &d, &p);
+	Check(hook_interrupts >= 3000, "the exact KS p-value polls once per lattice row (%ld)", hook_interrupts);
+	StatsSetHooks(NULL);
+	hook_interrupts = 0;
+	StatsSort(x, n);
+	Check(hook_interrupts == 0, "StatsSetHooks(NULL) restores the defaults");
+	free(x);
+	free(y);
 }
 
 int
@@ -294,6 +474,12 @@ main(void)
 
 		Check(StatsBinShares(x, 1, true, x, 1, 1, STATS_BINNING_QUANTILE, &rs, &cs, &nb, err, sizeof(err)) == -1,
 			  "bins < 2 is rejected: %s", err);
+		Check(StatsBinShares(x, 1, true, x, 1, STATS_MAX_BINS + 1, STATS_BINNING_QUANTILE, &rs, &cs, &nb, err, sizeof(err)) == -1 &&
+			  strstr(err, "between 2 and 10000") != NULL,
+			  "bins > 10000 is rejected: %s", err);
+		Check(StatsBinShares(x, 1, true, x, 1, 2147483647, STATS_BINNING_QUANTILE, &rs, &cs, &nb, err, sizeof(err)) == -1,
+			  "bins = INT_MAX is rejected before anything is allocated: %s", err);
+		Check(StatsAllocArray(SIZE_MAX / 4, 8) == NULL, "StatsAllocArray refuses a size that overflows");
 		Check(StatsBinShares(x, 0, true, x, 1, 10, STATS_BINNING_QUANTILE, &rs, &cs, &nb, err, sizeof(err)) == -1,
 			  "an empty sample is rejected: %s", err);
 	}
@@ -357,6 +543,9 @@ main(void)
 		Check(a.width == 200 && Close(a.total, sum, 0, 1e-12) && Close(a.variance, ss, 0, 1e-9),
 			  "adwin: width, total and variance of a 200-value window (%g %g %g)", a.width, a.total, a.variance);
 	}
+
+	TestExtremes();
+	TestHooks();
 
 	printf("1..%d\n", test_no);
 	return failures ? 1 : 0;
