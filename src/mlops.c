@@ -41,6 +41,7 @@ _PG_init(void)
 
 	MlopsGucInit();
 	MlopsSecurityInit();
+	MlopsSchemaVersionInit();
 	TrainInit();
 	ModelCacheInit();
 	PredictionStatsInit();
