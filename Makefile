@@ -115,6 +115,9 @@ SQL_PIECES = $(sort $(wildcard sql/install/*.sql))
 # contrib_regression and touches no other.  Results and diffs: tmp_check/regress.
 REGRESS    = $(sort $(basename $(notdir $(wildcard test/sql/*.sql))))
 REGRESS_OPTS = --inputdir=test --outputdir=tmp_check/regress
+REGRESS_PREP = tmp_check/regress
+tmp_check/regress:
+	@mkdir -p $@
 EXTRA_CLEAN = tmp_check results regression.diffs regression.out mlops.revision
 
 PG_CPPFLAGS = -I$(srcdir)/src -DMLOPS_VERSION=\"$(EXTVERSION)\" -DMLOPS_GIT_REVISION=\"$(mlops_revision)\"
