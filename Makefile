@@ -12,13 +12,40 @@ PG_CONFIG ?= pg_config
 
 .DEFAULT_GOAL := all
 
-.PHONY: demo test deps bench-quick
+# The git revision mlops.version() reports: `git describe` of this checkout, "unknown" for a tree
+# without .git (a tarball, the copy `make deb` builds in) unless the builder passes one in:
+# `make MLOPS_GIT_REVISION=...` or the environment.  Only [A-Za-z0-9._+~-] are kept.
+mlops_top := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
+MLOPS_GIT_REVISION ?= $(shell test -e '$(mlops_top)/.git' && git -C '$(mlops_top)' describe --always --dirty 2>/dev/null || echo unknown)
+mlops_revision := $(shell printf '%s' '$(subst ','',$(MLOPS_GIT_REVISION))' | tr -cd 'A-Za-z0-9._+~-')
+ifeq ($(mlops_revision),)
+mlops_revision := unknown
+endif
+
+.PHONY: demo test deps bench-quick deb
 demo:
 	@test/lib/run.sh demo
 test:
 	@test/lib/run.sh test
 deps:
 	@test/lib/deps.sh
+
+# `make deb` builds the Debian package postgresql-15-mlops (debian/: pg_buildext, debhelper) with
+# dpkg-buildpackage -us -uc -b in a temporary copy of this tree without its build products, so the
+# checkout stays as it is.  The .deb, .changes and .buildinfo land in DEB_DIR (default: the parent
+# directory, where dpkg-buildpackage puts them).  The copy has no .git, so the revision goes in
+# through MLOPS_GIT_REVISION.  Needs the build dependencies of debian/control (`make deps` as root).
+DEB_DIR ?= ..
+deb:
+	@set -e; out=$$(cd '$(DEB_DIR)' && pwd); tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	tree="$$tmp/$(EXTENSION)-$(EXTVERSION)"; mkdir "$$tree"; \
+	tar -C '$(mlops_top)' --exclude-vcs --exclude=./tmp_check --exclude=./results --exclude='./regression.*' \
+	    --exclude='*.o' --exclude='*.so' --exclude='*.bc' --exclude=__pycache__ --exclude='./work-*' \
+	    --exclude='./$(EXTENSION)--$(EXTVERSION).sql' --exclude=./mlops.revision -cf - . | tar -C "$$tree" -xf -; \
+	(cd "$$tree" && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL MLOPS_GIT_REVISION='$(mlops_revision)' \
+	    dpkg-buildpackage -us -uc -b); \
+	cp "$$tmp"/*.deb "$$tmp"/*.changes "$$tmp"/*.buildinfo "$$out"/; \
+	for f in "$$tmp"/*.deb; do echo "mlops: built $$out/$${f##*/}"; done
 
 MODULE_big = mlops
 # one folder per subsystem; see CONTRIBUTING.md for the map and the include rule
@@ -33,6 +60,7 @@ OBJS = \
 	src/common/messages.o \
 	src/common/metrics.o \
 	src/common/modelref.o \
+	src/common/schema_version.o \
 	src/common/security.o \
 	src/common/source.o \
 	src/drift/adwin_sql.o \
@@ -64,6 +92,7 @@ OBJS = \
 	src/serve/model_cache.o \
 	src/serve/predict.o \
 	src/serve/prediction_stats.o \
+	src/serve/version.o \
 	src/train/train.o \
 	src/train/train_boost.o \
 	src/train/train_metrics.o \
@@ -81,11 +110,22 @@ DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 # released install scripts stay as they shipped; each release adds its upgrade script
 DATA       = sql/$(EXTENSION)--0.1.0.sql sql/$(EXTENSION)--0.1.0--0.2.0.sql
 SQL_PIECES = $(sort $(wildcard sql/install/*.sql))
+# `make installcheck` runs these against a running server that has mlops installed and preloaded
+# (PGHOST, PGPORT, PGUSER from the environment, as for psql); it creates and drops its own database
+# contrib_regression and touches no other.  Results and diffs: tmp_check/regress.
 REGRESS    = $(sort $(basename $(notdir $(wildcard test/sql/*.sql))))
 REGRESS_OPTS = --inputdir=test --outputdir=tmp_check/regress
-EXTRA_CLEAN = tmp_check results regression.diffs regression.out
+REGRESS_PREP = tmp_check/regress
+tmp_check/regress:
+	@mkdir -p $@
+EXTRA_CLEAN = tmp_check results regression.diffs regression.out mlops.revision
 
-PG_CPPFLAGS = -I$(srcdir)/src -DMLOPS_VERSION=\"$(EXTVERSION)\"
+PG_CPPFLAGS = -I$(srcdir)/src -DMLOPS_VERSION=\"$(EXTVERSION)\" -DMLOPS_GIT_REVISION=\"$(mlops_revision)\"
+# mlops.revision holds the revision the objects were built with: version.o is rebuilt when it moves
+src/serve/version.o src/serve/version.bc: mlops.revision
+mlops.revision: FORCE
+	@echo '$(mlops_revision)' | cmp -s - $@ || echo '$(mlops_revision)' > $@
+.PHONY: FORCE
 PG_CFLAGS   = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 SHLIB_LINK  = -lxgboost -ljansson -lm
 

@@ -6,6 +6,12 @@
 \echo Use "ALTER EXTENSION mlops UPDATE TO '0.2.0'" to load this file. \quit
 
 -- ==== common: sources, settings, security ====
+-- version: the installed extension's version, the library's, libxgboost's and the build's git
+-- revision; answers even when the library refuses to serve the installed schema (docs/operations.md).
+CREATE FUNCTION mlops.version() RETURNS jsonb
+    LANGUAGE C STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'mlops_version';
+REVOKE ALL ON FUNCTION mlops.version() FROM PUBLIC;
 
 
 -- ==== registry and model import ====
@@ -1371,7 +1377,7 @@ CREATE FUNCTION mlops._capability_objects()
         ('model_info'), ('model_schema'), ('resolve_model'), ('compare_runs'),
         ('current_metrics'), ('model_metrics'), ('health'), ('ready'), ('current_actor'),
         ('psi'), ('kl_divergence'), ('js_distance'), ('wasserstein'), ('ks_test'),
-        ('chi_square_test'), ('adwin'), ('next_runs'), ('alert')),
+        ('chi_square_test'), ('adwin'), ('next_runs'), ('alert'), ('version')),
     reader_rel (name) AS (VALUES
         ('experiments'), ('runs'), ('run_metrics'), ('run_latest_metrics'), ('models'),
         ('model_aliases'), ('dashboard'), ('prediction_stats'), ('training_progress')),

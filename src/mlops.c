@@ -43,6 +43,7 @@ _PG_init(void)
 	MlopsGucInit();
 	MlopsSecurityInit();
 	DriftInit();
+	MlopsSchemaVersionInit();
 	TrainInit();
 	ModelCacheInit();
 	PredictionStatsInit();

@@ -12,6 +12,13 @@ CREATE FUNCTION mlops.current_actor() RETURNS name
     AS 'MODULE_PATHNAME', 'mlops_current_actor';
 REVOKE ALL ON FUNCTION mlops.current_actor() FROM PUBLIC;
 
+-- version: the installed extension's version, the library's, libxgboost's and the build's git
+-- revision; answers even when the library refuses to serve the installed schema (docs/operations.md).
+CREATE FUNCTION mlops.version() RETURNS jsonb
+    LANGUAGE C STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'mlops_version';
+REVOKE ALL ON FUNCTION mlops.version() FROM PUBLIC;
+
 -- _require_object raises a clear error unless value is a JSON object.
 CREATE FUNCTION mlops._require_object(value jsonb, argname text) RETURNS jsonb
     LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE

@@ -108,14 +108,13 @@ MlopsSchemaVersion(void)
 
 /*
  * MlopsSchemaIsCurrent returns whether the installed extension is the
- * version this library was built for.
+ * version this library was built for (cached per command, see
+ * schema_version.c).
  */
 bool
 MlopsSchemaIsCurrent(void)
 {
-	char	   *version = MlopsSchemaVersion();
-
-	return version != NULL && strcmp(version, MLOPS_VERSION) == 0;
+	return MlopsSchemaStatus(NULL) == MLOPS_SCHEMA_CURRENT;
 }
 
 /*
@@ -125,13 +124,13 @@ MlopsSchemaIsCurrent(void)
 void
 MlopsRequireCurrentSchema(const char *what)
 {
-	char	   *version = MlopsSchemaVersion();
+	const char *version;
 
-	if (version != NULL && strcmp(version, MLOPS_VERSION) == 0)
+	if (MlopsSchemaStatus(&version) == MLOPS_SCHEMA_CURRENT)
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			 errmsg("%s needs the mlops %s schema, but this database has %s", what, MLOPS_VERSION,
-					version ? version : "no mlops extension"),
+					version[0] ? version : "no mlops extension"),
 			 errhint("Run ALTER EXTENSION mlops UPDATE in this database.")));
 }

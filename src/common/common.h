@@ -44,6 +44,18 @@ extern Oid	MlopsRelid(const char *relname);
 extern char *MlopsSchemaVersion(void);
 extern bool MlopsSchemaIsCurrent(void);
 extern void MlopsRequireCurrentSchema(const char *what);
+
+/* how this library stands to the installed mlops schema (schema_version.c) */
+typedef enum MlopsSchemaState
+{
+	MLOPS_SCHEMA_ABSENT,		/* no mlops extension in this database */
+	MLOPS_SCHEMA_CURRENT,		/* the version this library was built for */
+	MLOPS_SCHEMA_OLDER,			/* an earlier release this library still serves */
+	MLOPS_SCHEMA_UNSUPPORTED	/* newer than this library, or unknown to it */
+} MlopsSchemaState;
+
+extern MlopsSchemaState MlopsSchemaStatus(const char **version);
+extern char *MlopsServedVersions(void);
 extern Oid	MlopsLookupImplFunction(Oid public_fn);
 extern Oid	MlopsActor(void);
 extern bool MlopsMayChange(Oid owner);
@@ -52,6 +64,7 @@ extern void MlopsRequireOwner(const char *kind, const char *name, Oid owner);
 /* subsystem initialisation, called once from _PG_init */
 extern void MlopsGucInit(void);
 extern void MlopsSecurityInit(void);
+extern void MlopsSchemaVersionInit(void);
 
 /* Bounded pieces of error messages (messages.c) */
 #define MLOPS_LIST_MAX 20		/* items a message lists before "... and N more" */

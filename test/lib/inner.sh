@@ -49,7 +49,7 @@ summary=()
 # MLOPS_SUITES (e.g. "regress tap") limits the run to those suites and MLOPS_ONLY (a shell
 # glob such as "train*") to the tests whose name matches, for quick runs while developing.
 # The summary line still counts only what ran; CI sets neither.
-suites=${MLOPS_SUITES:-layout unit regress isolation docs pgtap oracle tap}
+suites=${MLOPS_SUITES:-layout unit regress isolation docs pgtap oracle tap package}
 only=${MLOPS_ONLY:-*}
 want() { [[ " $suites " == *" $1 "* ]]; }
 match() { local b; b=$(basename "$1"); b=${b%.*}; [[ $b == $only ]]; }
@@ -174,6 +174,14 @@ if want tap && ls "$src"/test/t/$only.pl >/dev/null 2>&1; then
       PERL5LIB="$pgxs_dir/src/test/perl:$src/test/lib" \
       prove -v "$src"/test/t/$only.pl ) >"$work/tap.log" 2>&1
   tally tap "$work/tap.log" $?
+fi
+
+# 6. the Debian package, PGXN metadata, make installcheck and docs/operations.md's commands
+# (test/package/run.sh: builds the package once, checks it with lintian, runs the regression suite
+# on a second cluster that loads the library from the unpacked package)
+if want package && match package; then
+  bash "$src/test/package/run.sh" >"$work/package.log" 2>&1
+  tally package "$work/package.log" $?
 fi
 
 if grep -q 'server process .* was terminated by signal' "$work/server.log"; then

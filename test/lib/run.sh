@@ -28,7 +28,7 @@ test/lib/relocate.sh "$PG_CONFIG" "$work/install"
 
 # the test inputs, readable by the postgres user whatever the checkout's permissions
 mkdir -p "$work/src"
-for d in sql test docs bench src Makefile README.md; do
+for d in sql test docs bench src debian Makefile README.md CHANGELOG.md CONTRIBUTING.md LICENSE META.json mlops.control; do
   [ -e "$d" ] && cp -a "$d" "$work/src/"
 done
 
