@@ -9,7 +9,10 @@ CREATE FUNCTION mlops._object_kinds()
     AS $$
     SELECT k.kind, k.relation, k.key_column
       FROM (VALUES
-            ('none', 'none', 'none')
+            ('none', 'none', 'none'),
+            ('experiment', 'mlops.experiments', 'name'),
+            ('run', 'mlops.runs', 'run_id'),
+            ('model', 'mlops.models', 'name')
            ) AS k (kind, relation, key_column)
      WHERE k.kind OPERATOR(pg_catalog.<>) 'none'
 $$;
