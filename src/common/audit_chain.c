@@ -49,6 +49,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
+#include "utils/array.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
@@ -60,9 +61,20 @@ static int	n_pending = 0;
 static int	max_pending = 0;
 static bool callback_registered = false;
 
+/* the chain's head: its last position and hash (NULL for an empty chain) */
+typedef struct ChainHead
+{
+	int64		seq;
+	bytea	   *prev;
+	bool		exists;			/* mlops.audit_chain_head has its row */
+} ChainHead;
+
 static void AuditChainXactCallback(XactEvent event, void *arg);
 static void ChainPendingEvents(void);
-static int	CompareEventIds(const void *a, const void *b);
+static ArrayType *UnchainedPendingEvents(void);
+static void ReadChainHead(ChainHead *head);
+static bytea *ChainOneEvent(int64 event_id, int64 seq, bytea *prev);
+static void WriteChainHead(ChainHead *head, int64 last_id);
 
 PG_FUNCTION_INFO_V1(mlops_audit_log_pending);
 
@@ -154,85 +166,35 @@ static void
 ChainPendingEvents(void)
 {
 	Oid			head_relid = MlopsRelid("audit_chain_head");
-	Oid			types[3] = {INT8OID, INT8OID, BYTEAOID};
-	Datum		values[3];
-	char		nulls[3] = {' ', ' ', ' '};
-	SPIPlanPtr	read_head;
-	SPIPlanPtr	write_head;
 	MlopsOwnerSave save;
-	int64		seq = 0;
+	ChainHead	head = {0, NULL, false};
+	ArrayType  *todo;
+	Datum	   *ids;
+	int			n_ids;
 	int64		last_id = 0;
-	bytea	   *prev = NULL;
-	bool		chained = false;
-	bool		had_head;
-	bool		isnull;
-	int			rc;
 
 	/* the extension was dropped in this transaction: nothing left to chain */
 	if (!OidIsValid(head_relid) || !OidIsValid(MlopsRelid("audit_log")))
 		return;
 
-	qsort(pending, n_pending, sizeof(int64), CompareEventIds);
 	MlopsBeginOwner(&save);
 	LockRelationOid(head_relid, ExclusiveLock);
 	PushActiveSnapshot(GetTransactionSnapshot());
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
-	/* the head the previous committer left, seen with a snapshot taken under the lock */
-	read_head = SPI_prepare("SELECT chain_seq, hash FROM mlops.audit_chain_head", 0, NULL);
-	if (read_head == NULL)
-		elog(ERROR, "could not prepare the audit chain head query: %s", SPI_result_code_string(SPI_result));
-	rc = SPI_execute_snapshot(read_head, NULL, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "reading the audit chain head failed: %s", SPI_result_code_string(rc));
-	had_head = SPI_processed > 0;
-	if (had_head)
+	todo = UnchainedPendingEvents();
+	deconstruct_array(todo, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &ids, NULL, &n_ids);
+	if (n_ids > 0)
 	{
-		seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		prev = DatumGetByteaPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	}
-
-	for (int i = 0; i < n_pending; i++)
-	{
-		CHECK_FOR_INTERRUPTS();
-		if (i > 0 && pending[i] == pending[i - 1])
-			continue;
-		values[0] = Int64GetDatum(pending[i]);
-		values[1] = Int64GetDatum(seq + 1);
-		values[2] = PointerGetDatum(prev);
-		nulls[2] = prev == NULL ? 'n' : ' ';
-		rc = SPI_execute_with_args("UPDATE mlops.audit_log l SET chain_seq = $2, prev_hash = $3,"
-								   "       hash = mlops._audit_hash(l, $2, $3)"
-								   " WHERE l.event_id OPERATOR(pg_catalog.=) $1 AND l.hash IS NULL"
-								   " RETURNING l.hash",
-								   3, types, values, nulls, false, 0);
-		if (rc != SPI_OK_UPDATE_RETURNING)
-			elog(ERROR, "chaining audit event " INT64_FORMAT " failed: %s", pending[i], SPI_result_code_string(rc));
-		if (SPI_processed != 1)
-			continue;			/* deleted again, or restored with its hash */
-		seq++;
-		last_id = pending[i];
-		prev = DatumGetByteaPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		chained = true;
-	}
-
-	if (chained)
-	{
-		values[0] = Int64GetDatum(seq);
-		values[1] = Int64GetDatum(last_id);
-		values[2] = PointerGetDatum(prev);
-		nulls[2] = ' ';
-		write_head = SPI_prepare(had_head
-								 ? "UPDATE mlops.audit_chain_head SET chain_seq = $1, event_id = $2, hash = $3"
-								 : "INSERT INTO mlops.audit_chain_head (chain_seq, event_id, hash) VALUES ($1, $2, $3)",
-								 3, types);
-		if (write_head == NULL)
-			elog(ERROR, "could not prepare the audit chain head update: %s", SPI_result_code_string(SPI_result));
-		rc = SPI_execute_snapshot(write_head, values, nulls, GetLatestSnapshot(), InvalidSnapshot,
-								  false, true, 0);
-		if ((rc != SPI_OK_UPDATE && rc != SPI_OK_INSERT) || SPI_processed != 1)
-			elog(ERROR, "moving the audit chain head failed: %s", SPI_result_code_string(rc));
+		ReadChainHead(&head);
+		for (int i = 0; i < n_ids; i++)
+		{
+			CHECK_FOR_INTERRUPTS();
+			last_id = DatumGetInt64(ids[i]);
+			head.prev = ChainOneEvent(last_id, ++head.seq, head.prev);
+		}
+		WriteChainHead(&head, last_id);
 	}
 
 	SPI_finish();
@@ -240,12 +202,111 @@ ChainPendingEvents(void)
 	MlopsEndOwner(&save);
 }
 
-/* CompareEventIds orders event ids for qsort. */
-static int
-CompareEventIds(const void *a, const void *b)
+/*
+ * UnchainedPendingEvents returns, as a bigint[] in the caller's memory
+ * context, the pending events that still exist and have no hash yet (an
+ * event deleted again by its transaction is gone; a restored one has its
+ * hash), in event_id order.  One query, so that a transaction that
+ * restored a million events does not run a million updates.
+ */
+static ArrayType *
+UnchainedPendingEvents(void)
 {
-	int64		x = *(const int64 *) a;
-	int64		y = *(const int64 *) b;
+	Oid			argtype = INT8ARRAYOID;
+	Datum		arg;
+	Datum	   *elems = palloc_extended(sizeof(Datum) * n_pending, MCXT_ALLOC_HUGE);
+	Datum		result;
+	bool		isnull;
+	int			rc;
 
-	return (x > y) - (x < y);
+	for (int i = 0; i < n_pending; i++)
+		elems[i] = Int64GetDatum(pending[i]);
+	arg = PointerGetDatum(construct_array(elems, n_pending, INT8OID, sizeof(int64),
+										  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	rc = SPI_execute_with_args("SELECT COALESCE(pg_catalog.array_agg(l.event_id ORDER BY l.event_id), '{}')"
+							   "  FROM mlops.audit_log l"
+							   " WHERE l.event_id OPERATOR(pg_catalog.=) ANY ($1) AND l.hash IS NULL",
+							   1, &argtype, &arg, NULL, false, 1);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "reading the pending audit events failed: %s", SPI_result_code_string(rc));
+	result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return DatumGetArrayTypePCopy(result);
+}
+
+/*
+ * ReadChainHead reads the head the previous committer left, with a snapshot
+ * taken now that the chain is locked (the transaction's own snapshot may be
+ * older); no head yet means an empty chain.
+ */
+static void
+ReadChainHead(ChainHead *head)
+{
+	SPIPlanPtr	plan = SPI_prepare("SELECT chain_seq, hash FROM mlops.audit_chain_head", 0, NULL);
+	bool		isnull;
+	int			rc;
+
+	if (plan == NULL)
+		elog(ERROR, "could not prepare the audit chain head query: %s", SPI_result_code_string(SPI_result));
+	rc = SPI_execute_snapshot(plan, NULL, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading the audit chain head failed: %s", SPI_result_code_string(rc));
+	head->exists = SPI_processed > 0;
+	if (head->exists)
+	{
+		head->seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		head->prev = DatumGetByteaPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	}
+}
+
+/*
+ * ChainOneEvent gives one event its chain position and link, and its hash
+ * (mlops._audit_hash), which it returns.
+ */
+static bytea *
+ChainOneEvent(int64 event_id, int64 seq, bytea *prev)
+{
+	Oid			types[3] = {INT8OID, INT8OID, BYTEAOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	bool		isnull;
+	int			rc;
+
+	values[0] = Int64GetDatum(event_id);
+	values[1] = Int64GetDatum(seq);
+	values[2] = PointerGetDatum(prev);
+	nulls[2] = prev == NULL ? 'n' : ' ';
+	rc = SPI_execute_with_args("UPDATE mlops.audit_log l SET chain_seq = $2, prev_hash = $3,"
+							   "       hash = mlops._audit_hash(l, $2, $3)"
+							   " WHERE l.event_id OPERATOR(pg_catalog.=) $1"
+							   " RETURNING l.hash",
+							   3, types, values, nulls, false, 0);
+	if (rc != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)
+		elog(ERROR, "chaining audit event " INT64_FORMAT " failed: %s", event_id, SPI_result_code_string(rc));
+	return DatumGetByteaPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
+ * WriteChainHead records the new head, with the latest snapshot (see
+ * ReadChainHead), creating the row for the chain's first event.
+ */
+static void
+WriteChainHead(ChainHead *head, int64 last_id)
+{
+	Oid			types[3] = {INT8OID, INT8OID, BYTEAOID};
+	Datum		values[3];
+	SPIPlanPtr	plan;
+	int			rc;
+
+	values[0] = Int64GetDatum(head->seq);
+	values[1] = Int64GetDatum(last_id);
+	values[2] = PointerGetDatum(head->prev);
+	plan = SPI_prepare(head->exists
+					   ? "UPDATE mlops.audit_chain_head SET chain_seq = $1, event_id = $2, hash = $3"
+					   : "INSERT INTO mlops.audit_chain_head (chain_seq, event_id, hash) VALUES ($1, $2, $3)",
+					   3, types);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare the audit chain head update: %s", SPI_result_code_string(SPI_result));
+	rc = SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(), InvalidSnapshot, false, true, 0);
+	if ((rc != SPI_OK_UPDATE && rc != SPI_OK_INSERT) || SPI_processed != 1)
+		elog(ERROR, "moving the audit chain head failed: %s", SPI_result_code_string(rc));
 }
