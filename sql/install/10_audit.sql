@@ -44,10 +44,10 @@ REVOKE ALL ON mlops.audit_chain_head FROM PUBLIC;
 -- YYYY-MM-DDTHH:MI:SS.ffffffZ, action, origin, user_name,
 -- session_user_name, resource_type, resource_id, details as jsonb text,
 -- client_addr, application_name, transaction_id, chain_seq, prev_hash in
--- lower-case hex.
+-- lower-case hex.  No SET clause, so that it is inlined into the statements
+-- that call it; every name in it is schema-qualified.
 CREATE FUNCTION mlops._audit_hash(e mlops.audit_log, chain_seq bigint, prev_hash bytea) RETURNS bytea
     LANGUAGE sql STABLE PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
     AS $$
     SELECT pg_catalog.sha256(pg_catalog.convert_to(pg_catalog.json_build_array(
                e.event_id::pg_catalog.text,

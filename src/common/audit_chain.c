@@ -69,7 +69,21 @@ typedef struct ChainHead
 	bool		exists;			/* mlops.audit_chain_head has its row */
 } ChainHead;
 
+/* the statements of ChainPendingEvents, planned once per backend (SPI_keepplan) */
+typedef enum ChainStatement
+{
+	CHAIN_PENDING,
+	CHAIN_READ_HEAD,
+	CHAIN_EVENT,
+	CHAIN_UPDATE_HEAD,
+	CHAIN_INSERT_HEAD,
+	CHAIN_NSTATEMENTS
+} ChainStatement;
+
+static SPIPlanPtr chain_plans[CHAIN_NSTATEMENTS];
+
 static void AuditChainXactCallback(XactEvent event, void *arg);
+static SPIPlanPtr ChainPlan(ChainStatement which);
 static void ChainPendingEvents(void);
 static ArrayType *UnchainedPendingEvents(void);
 static void ReadChainHead(ChainHead *head);
@@ -212,7 +226,6 @@ ChainPendingEvents(void)
 static ArrayType *
 UnchainedPendingEvents(void)
 {
-	Oid			argtype = INT8ARRAYOID;
 	Datum		arg;
 	Datum	   *elems = palloc_extended(sizeof(Datum) * n_pending, MCXT_ALLOC_HUGE);
 	Datum		result;
@@ -223,10 +236,7 @@ UnchainedPendingEvents(void)
 		elems[i] = Int64GetDatum(pending[i]);
 	arg = PointerGetDatum(construct_array(elems, n_pending, INT8OID, sizeof(int64),
 										  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	rc = SPI_execute_with_args("SELECT COALESCE(pg_catalog.array_agg(l.event_id ORDER BY l.event_id), '{}')"
-							   "  FROM mlops.audit_log l"
-							   " WHERE l.event_id OPERATOR(pg_catalog.=) ANY ($1) AND l.hash IS NULL",
-							   1, &argtype, &arg, NULL, false, 1);
+	rc = SPI_execute_plan(ChainPlan(CHAIN_PENDING), &arg, NULL, false, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "reading the pending audit events failed: %s", SPI_result_code_string(rc));
 	result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
@@ -241,13 +251,11 @@ UnchainedPendingEvents(void)
 static void
 ReadChainHead(ChainHead *head)
 {
-	SPIPlanPtr	plan = SPI_prepare("SELECT chain_seq, hash FROM mlops.audit_chain_head", 0, NULL);
 	bool		isnull;
 	int			rc;
 
-	if (plan == NULL)
-		elog(ERROR, "could not prepare the audit chain head query: %s", SPI_result_code_string(SPI_result));
-	rc = SPI_execute_snapshot(plan, NULL, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
+	rc = SPI_execute_snapshot(ChainPlan(CHAIN_READ_HEAD), NULL, NULL, GetLatestSnapshot(), InvalidSnapshot,
+							  true, false, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "reading the audit chain head failed: %s", SPI_result_code_string(rc));
 	head->exists = SPI_processed > 0;
@@ -265,7 +273,6 @@ ReadChainHead(ChainHead *head)
 static bytea *
 ChainOneEvent(int64 event_id, int64 seq, bytea *prev)
 {
-	Oid			types[3] = {INT8OID, INT8OID, BYTEAOID};
 	Datum		values[3];
 	char		nulls[3] = {' ', ' ', ' '};
 	bool		isnull;
@@ -275,11 +282,7 @@ ChainOneEvent(int64 event_id, int64 seq, bytea *prev)
 	values[1] = Int64GetDatum(seq);
 	values[2] = PointerGetDatum(prev);
 	nulls[2] = prev == NULL ? 'n' : ' ';
-	rc = SPI_execute_with_args("UPDATE mlops.audit_log l SET chain_seq = $2, prev_hash = $3,"
-							   "       hash = mlops._audit_hash(l, $2, $3)"
-							   " WHERE l.event_id OPERATOR(pg_catalog.=) $1"
-							   " RETURNING l.hash",
-							   3, types, values, nulls, false, 0);
+	rc = SPI_execute_plan(ChainPlan(CHAIN_EVENT), values, nulls, false, 0);
 	if (rc != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)
 		elog(ERROR, "chaining audit event " INT64_FORMAT " failed: %s", event_id, SPI_result_code_string(rc));
 	return DatumGetByteaPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
@@ -292,21 +295,52 @@ ChainOneEvent(int64 event_id, int64 seq, bytea *prev)
 static void
 WriteChainHead(ChainHead *head, int64 last_id)
 {
-	Oid			types[3] = {INT8OID, INT8OID, BYTEAOID};
 	Datum		values[3];
-	SPIPlanPtr	plan;
 	int			rc;
 
 	values[0] = Int64GetDatum(head->seq);
 	values[1] = Int64GetDatum(last_id);
 	values[2] = PointerGetDatum(head->prev);
-	plan = SPI_prepare(head->exists
-					   ? "UPDATE mlops.audit_chain_head SET chain_seq = $1, event_id = $2, hash = $3"
-					   : "INSERT INTO mlops.audit_chain_head (chain_seq, event_id, hash) VALUES ($1, $2, $3)",
-					   3, types);
-	if (plan == NULL)
-		elog(ERROR, "could not prepare the audit chain head update: %s", SPI_result_code_string(SPI_result));
-	rc = SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(), InvalidSnapshot, false, true, 0);
+	rc = SPI_execute_snapshot(ChainPlan(head->exists ? CHAIN_UPDATE_HEAD : CHAIN_INSERT_HEAD), values, NULL,
+							  GetLatestSnapshot(), InvalidSnapshot, false, true, 0);
 	if ((rc != SPI_OK_UPDATE && rc != SPI_OK_INSERT) || SPI_processed != 1)
 		elog(ERROR, "moving the audit chain head failed: %s", SPI_result_code_string(rc));
+}
+
+/*
+ * ChainPlan returns the plan of one statement, preparing and keeping it on
+ * first use.  Every name in them is schema-qualified, and PostgreSQL's plan
+ * cache replans them when the objects they use change (the extension
+ * dropped and created again, for instance).
+ */
+static SPIPlanPtr
+ChainPlan(ChainStatement which)
+{
+	static const char *const sql[CHAIN_NSTATEMENTS] = {
+		[CHAIN_PENDING] = "SELECT COALESCE(pg_catalog.array_agg(l.event_id ORDER BY l.event_id), '{}')"
+		"  FROM mlops.audit_log l"
+		" WHERE l.event_id OPERATOR(pg_catalog.=) ANY ($1) AND l.hash IS NULL",
+		[CHAIN_READ_HEAD] = "SELECT chain_seq, hash FROM mlops.audit_chain_head",
+		[CHAIN_EVENT] = "UPDATE mlops.audit_log l SET chain_seq = $2, prev_hash = $3,"
+		"       hash = mlops._audit_hash(l, $2, $3)"
+		" WHERE l.event_id OPERATOR(pg_catalog.=) $1"
+		" RETURNING l.hash",
+		[CHAIN_UPDATE_HEAD] = "UPDATE mlops.audit_chain_head SET chain_seq = $1, event_id = $2, hash = $3",
+		[CHAIN_INSERT_HEAD] = "INSERT INTO mlops.audit_chain_head (chain_seq, event_id, hash) VALUES ($1, $2, $3)",
+	};
+	static const int nargs[CHAIN_NSTATEMENTS] = {1, 0, 3, 3, 3};
+	Oid			types[CHAIN_NSTATEMENTS][3] = {
+		{INT8ARRAYOID}, {0}, {INT8OID, INT8OID, BYTEAOID}, {INT8OID, INT8OID, BYTEAOID},
+		{INT8OID, INT8OID, BYTEAOID}
+	};
+
+	if (chain_plans[which] == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(sql[which], nargs[which], types[which]);
+
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not prepare \"%s\": %s", sql[which], SPI_result_code_string(SPI_result));
+		chain_plans[which] = plan;
+	}
+	return chain_plans[which];
 }
