@@ -51,6 +51,7 @@ MODULE_big = mlops
 # one folder per subsystem; see CONTRIBUTING.md for the map and the include rule
 OBJS = \
 	src/mlops.o \
+	src/common/audit_chain.o \
 	src/common/catalog.o \
 	src/common/dataset.o \
 	src/common/dataset_encode.o \

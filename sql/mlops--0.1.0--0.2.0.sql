@@ -12,9 +12,994 @@ CREATE FUNCTION mlops.version() RETURNS jsonb
     LANGUAGE C STABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'mlops_version';
 REVOKE ALL ON FUNCTION mlops.version() FROM PUBLIC;
+-- 0.2.0 (issue 10): messages raised in SQL are bounded like those raised in C (00_schema.sql)
+-- _clip and _list are the SQL faces of MlopsClip and MlopsList
+-- (src/common/messages.c): a message raised in SQL echoes at most 200 bytes
+-- of a user string, and lists at most 20 items, then "… and N more".
+CREATE FUNCTION mlops._clip(s text) RETURNS text
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'mlops_clip';
+REVOKE ALL ON FUNCTION mlops._clip(text) FROM PUBLIC;
+CREATE FUNCTION mlops._list(items text[]) RETURNS text
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'mlops_list';
+REVOKE ALL ON FUNCTION mlops._list(text[]) FROM PUBLIC;
 
+-- 0.2.0 (issue 10): the audit log is chained when each transaction commits (10_audit.sql,
+-- src/common/audit_chain.c); non-auditors' audit_events shows only what they may see.
+ALTER TABLE mlops.audit_log
+    ADD COLUMN chain_seq bigint,
+    ADD COLUMN prev_hash bytea CHECK (pg_catalog.length(prev_hash) OPERATOR(pg_catalog.=) 32),
+    ADD COLUMN hash bytea CHECK (pg_catalog.length(hash) OPERATOR(pg_catalog.=) 32);
+
+-- The head of the chain: its last event.  One row, made when the first
+-- event is chained (none at install, so a dump restores it as it was).
+CREATE TABLE mlops.audit_chain_head (
+    singleton  boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    chain_seq  bigint NOT NULL,
+    event_id   bigint NOT NULL,
+    hash       bytea NOT NULL CHECK (pg_catalog.length(hash) OPERATOR(pg_catalog.=) 32)
+);
+REVOKE ALL ON mlops.audit_chain_head FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('mlops.audit_chain_head', '');
+
+-- _audit_hash is the SHA-256 of an event's canonical content at chain
+-- position chain_seq after an event whose hash is prev_hash: the UTF-8 bytes
+-- of the JSON array, as json_build_array writes it, of these fields as JSON
+-- strings (null when NULL): event_id, event_time in UTC as
+-- YYYY-MM-DDTHH:MI:SS.ffffffZ, action, origin, user_name,
+-- session_user_name, resource_type, resource_id, details as jsonb text,
+-- client_addr, application_name, transaction_id, chain_seq, prev_hash in
+-- lower-case hex.  No SET clause, so that it is inlined into the statements
+-- that call it; every name in it is schema-qualified.
+CREATE FUNCTION mlops._audit_hash(e mlops.audit_log, chain_seq bigint, prev_hash bytea) RETURNS bytea
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT pg_catalog.sha256(pg_catalog.convert_to(pg_catalog.json_build_array(
+               e.event_id::pg_catalog.text,
+               pg_catalog.to_char(pg_catalog.timezone('UTC', e.event_time), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+               e.action, e.origin, e.user_name::pg_catalog.text, e.session_user_name::pg_catalog.text,
+               e.resource_type, e.resource_id, e.details::pg_catalog.text, e.client_addr::pg_catalog.text,
+               e.application_name, e.transaction_id::pg_catalog.text, chain_seq::pg_catalog.text,
+               pg_catalog.encode(prev_hash, 'hex'))::pg_catalog.text, 'UTF8'))
+$$;
+REVOKE ALL ON FUNCTION mlops._audit_hash(mlops.audit_log, bigint, bytea) FROM PUBLIC;
+
+-- _audit_log_pending remembers each new event; the transaction chains them
+-- just before it commits (src/common/audit_chain.c).
+CREATE FUNCTION mlops._audit_log_pending() RETURNS trigger
+    LANGUAGE C
+    AS 'MODULE_PATHNAME', 'mlops_audit_log_pending';
+REVOKE ALL ON FUNCTION mlops._audit_log_pending() FROM PUBLIC;
+CREATE TRIGGER audit_log_chain AFTER INSERT ON mlops.audit_log
+    FOR EACH ROW EXECUTE FUNCTION mlops._audit_log_pending();
+
+-- audit lets applications record their own events.
+CREATE OR REPLACE FUNCTION mlops._impl_audit(action text, resource_type text, resource_id text, details jsonb)
+    RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF action IS NULL OR action OPERATOR(pg_catalog.!~) '^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$' THEN
+        RAISE EXCEPTION 'invalid audit action %', COALESCE(mlops._clip(pg_catalog.quote_literal(action)), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Actions are lower-case dotted words.',
+                  HINT = 'Use a name such as ''app.export'' or ''report.generate''.';
+    END IF;
+    IF pg_catalog.length(action) OPERATOR(pg_catalog.>) 100 THEN
+        RAISE EXCEPTION 'audit action is too long'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('Actions are at most 100 characters; this one has %s.', pg_catalog.length(action));
+    END IF;
+    IF resource_type IS NULL OR resource_type OPERATOR(pg_catalog.=) '' THEN
+        RAISE EXCEPTION 'resource_type must not be empty'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Name the kind of object the event is about, such as ''model'' or ''report''.';
+    END IF;
+    PERFORM mlops._require_object(details, 'details');
+    RETURN mlops._audit_event(action, resource_type, resource_id, details, 'application');
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._impl_audit(text, text, text, jsonb) FROM PUBLIC;
+
+-- audit_events returns events, newest first.  Auditors (members of a role
+-- holding the auditor or admin capability, and of the extension owner) see
+-- every event; anyone else sees their own actions and the events about
+-- objects whose owner they are a member of (an event is about the object of
+-- kind resource_type named resource_id, see mlops._object_kinds(); a
+-- model_version event 'name/3' is about the model).
+CREATE FUNCTION mlops._impl_audit_events(action text, since timestamptz, until timestamptz, max_rows integer)
+    RETURNS SETOF mlops.audit_log
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    actor name := mlops.current_actor();
+    visible text;
+BEGIN
+    IF max_rows IS NULL OR max_rows OPERATOR(pg_catalog.<) 1 THEN
+        RAISE EXCEPTION 'max_rows must be at least 1'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('Got %s.', COALESCE(max_rows::text, 'NULL'));
+    END IF;
+    IF since IS NOT NULL AND until IS NOT NULL AND since OPERATOR(pg_catalog.>) until THEN
+        RAISE EXCEPTION 'since must not be later than until'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF mlops._audit_sees_all() THEN
+        RETURN QUERY
+            SELECT * FROM mlops.audit_log l
+             WHERE ($1 IS NULL OR l.action OPERATOR(pg_catalog.=) $1
+                    OR l.action OPERATOR(pg_catalog.^@) ($1 OPERATOR(pg_catalog.||) '.'))
+               AND ($2 IS NULL OR l.event_time OPERATOR(pg_catalog.>=) $2)
+               AND ($3 IS NULL OR l.event_time OPERATOR(pg_catalog.<) $3)
+             ORDER BY l.event_id DESC
+             LIMIT $4;
+        RETURN;
+    END IF;
+    -- the objects the actor may change, as (kind, name), one SELECT per kind
+    SELECT pg_catalog.string_agg(pg_catalog.format(
+               'SELECT %L::pg_catalog.text, o.%I::pg_catalog.text FROM %s o WHERE mlops._may_change(o.owner)',
+               k.kind, k.key_column, k.relation), ' UNION ALL ')
+      INTO visible FROM mlops._object_kinds() k;
+    RETURN QUERY EXECUTE pg_catalog.format($q$
+        WITH visible (kind, name) AS (%s)
+        SELECT l.* FROM mlops.audit_log l
+         WHERE ($1 IS NULL OR l.action OPERATOR(pg_catalog.=) $1
+                OR l.action OPERATOR(pg_catalog.^@) ($1 OPERATOR(pg_catalog.||) '.'))
+           AND ($2 IS NULL OR l.event_time OPERATOR(pg_catalog.>=) $2)
+           AND ($3 IS NULL OR l.event_time OPERATOR(pg_catalog.<) $3)
+           AND (l.user_name OPERATOR(pg_catalog.=) $5
+                OR EXISTS (SELECT 1 FROM visible v
+                            WHERE v.kind OPERATOR(pg_catalog.=) CASE l.resource_type WHEN 'model_version' THEN 'model'
+                                                                 ELSE l.resource_type END
+                              AND v.name OPERATOR(pg_catalog.=) CASE l.resource_type
+                                      WHEN 'model_version' THEN pg_catalog.split_part(l.resource_id, '/', 1)
+                                      ELSE l.resource_id END))
+         ORDER BY l.event_id DESC
+         LIMIT $4$q$, COALESCE(visible, 'SELECT NULL::pg_catalog.text, NULL::pg_catalog.text WHERE false'))
+        USING action, since, until, max_rows, actor;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._impl_audit_events(text, timestamptz, timestamptz, integer) FROM PUBLIC;
+CREATE OR REPLACE FUNCTION mlops.audit_events(action text DEFAULT NULL, since timestamptz DEFAULT NULL,
+                                   until timestamptz DEFAULT NULL, max_rows integer DEFAULT 100)
+    RETURNS SETOF mlops.audit_log
+    LANGUAGE C STABLE
+    AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
+REVOKE ALL ON FUNCTION mlops.audit_events(text, timestamptz, timestamptz, integer) FROM PUBLIC;
+
+-- _audit_sees_all tells whether the actor is an auditor: a member of a role
+-- holding the auditor or admin capability, or of the extension owner.
+CREATE FUNCTION mlops._audit_sees_all() RETURNS boolean
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    RETURN mlops._may_change((SELECT n.nspowner FROM pg_catalog.pg_namespace n
+                               WHERE n.nspname OPERATOR(pg_catalog.=) 'mlops')::pg_catalog.regrole)
+           OR EXISTS (SELECT 1 FROM mlops.capability_grants g
+                       WHERE g.capability OPERATOR(pg_catalog.=) ANY (ARRAY['auditor', 'admin'])
+                         AND mlops._may_change(g.role));
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._audit_sees_all() FROM PUBLIC;
+
+-- verify_audit_log checks the chain from its start (or from the first
+-- event at or after since) to its head: every event's hash matches its
+-- content, links to the event before it, and the last one is the head.  It
+-- returns {"ok": true, "events": N, "last_event_id": …, "last_hash": …} or
+-- the first broken link: {"ok": false, "events": N checked before it,
+-- "event_id": …, "chain_seq": …, "problem": "edited" | "deleted" |
+-- "reordered" | "unchained", "detail": …}.
+CREATE FUNCTION mlops.verify_audit_log(since timestamptz DEFAULT NULL) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    start_seq bigint := 1;
+    n bigint;
+    bad record;
+    last record;
+    head mlops.audit_chain_head;
+    other record;
+    loose bigint;
+BEGIN
+    IF since IS NOT NULL THEN
+        SELECT pg_catalog.min(l.chain_seq) INTO start_seq FROM mlops.audit_log l
+         WHERE l.event_time OPERATOR(pg_catalog.>=) since;
+    END IF;
+    -- every chained event from start_seq on, with the one before it (if any)
+    WITH c AS (
+        SELECT l.event_id, l.chain_seq, l.prev_hash, l.hash,
+               l.hash IS DISTINCT FROM mlops._audit_hash(l, l.chain_seq, l.prev_hash) AS edited,
+               pg_catalog.lag(l.chain_seq) OVER w AS before_seq,
+               pg_catalog.lag(l.hash) OVER w AS before_hash,
+               pg_catalog.lag(l.event_id) OVER w AS before_id
+          FROM mlops.audit_log l
+         WHERE l.chain_seq OPERATOR(pg_catalog.>=) (start_seq OPERATOR(pg_catalog.-) 1)
+        WINDOW w AS (ORDER BY l.chain_seq, l.event_id)),
+    checked AS (
+        SELECT c.*,
+               CASE WHEN c.before_seq IS NULL THEN
+                        -- the first event kept: the chain's first, or (with since) the anchor
+                        NOT (c.chain_seq OPERATOR(pg_catalog.=) 1 AND c.prev_hash IS NULL)
+                        AND (since IS NULL OR c.chain_seq OPERATOR(pg_catalog.=) 1)
+                    ELSE c.before_seq OPERATOR(pg_catalog.<>) (c.chain_seq OPERATOR(pg_catalog.-) 1)
+                         OR c.prev_hash IS DISTINCT FROM c.before_hash END AS unlinked,
+               pg_catalog.count(*) OVER (ORDER BY c.chain_seq, c.event_id) AS ordinal
+          FROM c WHERE c.chain_seq OPERATOR(pg_catalog.>=) start_seq)
+    SELECT * INTO bad FROM checked k WHERE k.edited OR k.unlinked
+     ORDER BY k.chain_seq, k.event_id LIMIT 1;
+    IF FOUND THEN
+        -- an event that links to another event still there was moved
+        SELECT l.event_id, l.chain_seq INTO other FROM mlops.audit_log l
+         WHERE bad.unlinked AND l.hash OPERATOR(pg_catalog.=) bad.prev_hash
+           AND l.event_id OPERATOR(pg_catalog.<>) bad.event_id
+         LIMIT 1;
+        RETURN pg_catalog.jsonb_build_object('ok', false, 'events', bad.ordinal OPERATOR(pg_catalog.-) 1,
+                   'event_id', bad.event_id, 'chain_seq', bad.chain_seq)
+               OPERATOR(pg_catalog.||) CASE
+            WHEN bad.unlinked AND other.event_id IS NOT NULL THEN pg_catalog.jsonb_build_object(
+                'problem', 'reordered',
+                'detail', pg_catalog.format('Event %s links to event %s (chain position %s), which is not the event before it.',
+                                            bad.event_id, other.event_id, other.chain_seq))
+            WHEN bad.edited THEN pg_catalog.jsonb_build_object(
+                'problem', 'edited',
+                'detail', pg_catalog.format('The content of event %s does not match its hash.', bad.event_id))
+            WHEN bad.before_seq IS NULL THEN pg_catalog.jsonb_build_object(
+                'problem', 'deleted',
+                'detail', pg_catalog.format('The %s events before event %s (chain position %s) are missing.',
+                                            bad.chain_seq OPERATOR(pg_catalog.-) 1, bad.event_id, bad.chain_seq))
+            ELSE pg_catalog.jsonb_build_object(
+                'problem', 'deleted',
+                'detail', pg_catalog.format('The events between event %s (chain position %s) and event %s (chain position %s) are missing.',
+                                            bad.before_id, bad.before_seq, bad.event_id, bad.chain_seq)) END;
+    END IF;
+
+    SELECT pg_catalog.count(*) INTO n FROM mlops.audit_log l WHERE l.chain_seq OPERATOR(pg_catalog.>=) start_seq;
+    SELECT l.event_id, l.chain_seq, l.hash INTO last FROM mlops.audit_log l
+     WHERE l.chain_seq IS NOT NULL ORDER BY l.chain_seq DESC, l.event_id DESC LIMIT 1;
+    SELECT * INTO head FROM mlops.audit_chain_head;
+    IF head.chain_seq IS NOT NULL AND (last.chain_seq IS NULL OR head.chain_seq OPERATOR(pg_catalog.>) last.chain_seq) THEN
+        RETURN pg_catalog.jsonb_build_object('ok', false, 'events', n, 'event_id', head.event_id,
+                   'chain_seq', head.chain_seq, 'problem', 'deleted',
+                   'detail', pg_catalog.format('The newest events, up to event %s (chain position %s), are missing.',
+                                               head.event_id, head.chain_seq));
+    ELSIF last.chain_seq IS NOT NULL AND (head.chain_seq IS DISTINCT FROM last.chain_seq
+                                          OR head.event_id IS DISTINCT FROM last.event_id
+                                          OR head.hash IS DISTINCT FROM last.hash) THEN
+        RETURN pg_catalog.jsonb_build_object('ok', false, 'events', n, 'event_id', last.event_id,
+                   'chain_seq', last.chain_seq, 'problem', 'edited',
+                   'detail', pg_catalog.format('Event %s, the last of the chain, is not the head the chain recorded.',
+                                               last.event_id));
+    END IF;
+
+    -- an event outside the chain was added with the chaining trigger disabled
+    -- (events of the current transaction are chained when it commits)
+    SELECT l.event_id INTO loose FROM mlops.audit_log l
+     WHERE l.chain_seq IS NULL
+       AND l.transaction_id IS DISTINCT FROM pg_catalog.pg_current_xact_id_if_assigned()
+       AND (since IS NULL OR l.event_time OPERATOR(pg_catalog.>=) since)
+     ORDER BY l.event_id LIMIT 1;
+    IF loose IS NOT NULL THEN
+        RETURN pg_catalog.jsonb_build_object('ok', false, 'events', n, 'event_id', loose, 'chain_seq', NULL,
+                   'problem', 'unchained',
+                   'detail', pg_catalog.format('Event %s is not in the chain.', loose));
+    END IF;
+    RETURN pg_catalog.jsonb_build_object('ok', true, 'events', n, 'last_event_id', last.event_id,
+               'last_hash', pg_catalog.encode(last.hash, 'hex'));
+END
+$$;
+REVOKE ALL ON FUNCTION mlops.verify_audit_log(timestamptz) FROM PUBLIC;
+
+-- the events 0.1.0 recorded enter the chain in event_id order
+ALTER TABLE mlops.audit_log DISABLE TRIGGER audit_log_append_only;
+DO $$
+DECLARE
+    e record;
+    seq bigint := 0;
+    prev bytea;
+    last_id bigint;
+BEGIN
+    FOR e IN SELECT l.event_id FROM mlops.audit_log l ORDER BY l.event_id LOOP
+        seq := seq OPERATOR(pg_catalog.+) 1;
+        UPDATE mlops.audit_log l SET chain_seq = seq, prev_hash = prev, hash = mlops._audit_hash(l, seq, prev)
+         WHERE l.event_id OPERATOR(pg_catalog.=) e.event_id
+        RETURNING l.hash INTO prev;
+        last_id := e.event_id;
+    END LOOP;
+    IF seq OPERATOR(pg_catalog.>) 0 THEN
+        INSERT INTO mlops.audit_chain_head (chain_seq, event_id, hash) VALUES (seq, last_id, prev);
+    END IF;
+END
+$$;
+ALTER TABLE mlops.audit_log ENABLE TRIGGER audit_log_append_only;
 
 -- ==== registry and model import ====
+-- 0.2.0 (issue 10): experiments, runs and models have an owner (the role that created them; for
+-- rows 0.1.0 made, created_by, or the extension owner when that role is gone); changing them
+-- requires membership in it.  Names are bounded before an index sees them, stage names are not
+-- aliases, messages are bounded, model_schema shows categories only to the model's owner.
+ALTER TABLE mlops.experiments ADD COLUMN owner regrole;
+UPDATE mlops.experiments t
+   SET owner = COALESCE((SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) t.created_by),
+                        (SELECT n.nspowner FROM pg_catalog.pg_namespace n WHERE n.nspname OPERATOR(pg_catalog.=) 'mlops'))::pg_catalog.regrole;
+ALTER TABLE mlops.experiments ALTER COLUMN owner SET NOT NULL;
+ALTER TABLE mlops.runs ADD COLUMN owner regrole;
+UPDATE mlops.runs t
+   SET owner = COALESCE((SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) t.created_by),
+                        (SELECT n.nspowner FROM pg_catalog.pg_namespace n WHERE n.nspname OPERATOR(pg_catalog.=) 'mlops'))::pg_catalog.regrole;
+ALTER TABLE mlops.runs ALTER COLUMN owner SET NOT NULL;
+ALTER TABLE mlops.models ADD COLUMN owner regrole;
+UPDATE mlops.models t
+   SET owner = COALESCE((SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) t.created_by),
+                        (SELECT n.nspowner FROM pg_catalog.pg_namespace n WHERE n.nspname OPERATOR(pg_catalog.=) 'mlops'))::pg_catalog.regrole;
+ALTER TABLE mlops.models ALTER COLUMN owner SET NOT NULL;
+
+-- _run_for_update locks a run to change it: it checks that the run exists,
+-- that the actor may change it (a member of its owner) and, when
+-- must_be_running, that it is running.
+CREATE OR REPLACE FUNCTION mlops._run_for_update(p_run_id bigint, must_be_running boolean)
+    RETURNS mlops.runs
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r mlops.runs;
+BEGIN
+    SELECT * INTO r FROM mlops.runs WHERE run_id OPERATOR(pg_catalog.=) p_run_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'run % does not exist', COALESCE(p_run_id::text, 'NULL')
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Start a run with mlops.start_run(); list runs with mlops.compare_runs().';
+    END IF;
+    PERFORM mlops._require_owner('run', r.run_id::pg_catalog.text, r.owner);
+    IF must_be_running AND r.status OPERATOR(pg_catalog.<>) 'running' THEN
+        RAISE EXCEPTION 'run % has ended', p_run_id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = pg_catalog.format('Its status is %s.', r.status),
+                  HINT = 'Start a new run with mlops.start_run() to log more.';
+    END IF;
+    RETURN r;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._run_for_update(bigint, boolean) FROM PUBLIC;
+
+-- _check_experiment_name refuses an empty or over-long experiment name.
+CREATE FUNCTION mlops._check_experiment_name(name text) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF name IS NULL OR pg_catalog.btrim(name) OPERATOR(pg_catalog.=) '' THEN
+        RAISE EXCEPTION 'experiment name must not be empty'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF pg_catalog.length(name) OPERATOR(pg_catalog.>) 256 THEN
+        RAISE EXCEPTION 'experiment name is too long'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('Experiment names are at most 256 characters; this one has %s.',
+                                             pg_catalog.length(name));
+    END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._check_experiment_name(text) FROM PUBLIC;
+
+-- _check_metric_keys refuses empty and over-long metric keys.
+CREATE FUNCTION mlops._check_metric_keys(keys text[]) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    too_long text[];
+BEGIN
+    IF '' OPERATOR(pg_catalog.=) ANY (keys) THEN
+        RAISE EXCEPTION 'metric keys must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT pg_catalog.array_agg(pg_catalog.format('%s characters: %s', pg_catalog.length(k), mlops._clip(k)))
+      INTO too_long
+      FROM pg_catalog.unnest(keys) k WHERE pg_catalog.length(k) OPERATOR(pg_catalog.>) 250;
+    IF too_long IS NOT NULL THEN
+        RAISE EXCEPTION 'metric keys are at most 250 characters'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('Too long: %s.', mlops._list(too_long));
+    END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._check_metric_keys(text[]) FROM PUBLIC;
+
+-- create_experiment
+CREATE OR REPLACE FUNCTION mlops._impl_create_experiment(name text, description text, tags jsonb)
+    RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    id bigint;
+BEGIN
+    PERFORM mlops._check_experiment_name(name);
+    PERFORM mlops._require_object(tags, 'tags');
+    INSERT INTO mlops.experiments (name, description, tags, created_by, owner)
+    VALUES (name, description, tags, mlops.current_actor(), mlops.current_actor()::pg_catalog.regrole)
+    ON CONFLICT DO NOTHING
+    RETURNING experiment_id INTO id;
+    IF id IS NULL THEN
+        RAISE EXCEPTION 'experiment "%" already exists', mlops._clip(name)
+            USING ERRCODE = 'unique_violation',
+                  HINT = 'Use another name, or start runs in it with mlops.start_run().';
+    END IF;
+    PERFORM mlops._audit_event('experiment.create', 'experiment', name,
+                               pg_catalog.jsonb_build_object('experiment_id', id, 'name', name, 'tags', tags));
+    RETURN id;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._impl_create_experiment(text, text, jsonb) FROM PUBLIC;
+
+-- start_run
+CREATE OR REPLACE FUNCTION mlops._impl_start_run(experiment text, run_name text, tags jsonb)
+    RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    exp_id bigint;
+    id bigint;
+BEGIN
+    PERFORM mlops._check_experiment_name(experiment);
+    IF pg_catalog.length(run_name) OPERATOR(pg_catalog.>) 256 THEN
+        RAISE EXCEPTION 'run name is too long'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('Run names are at most 256 characters; this one has %s.',
+                                             pg_catalog.length(run_name));
+    END IF;
+    PERFORM mlops._require_object(tags, 'tags');
+    -- a run may be started in any experiment; it belongs to the role that starts it
+    SELECT e.experiment_id INTO exp_id FROM mlops.experiments e WHERE e.name OPERATOR(pg_catalog.=) experiment;
+    IF exp_id IS NULL THEN
+        INSERT INTO mlops.experiments (name, created_by, owner)
+        VALUES (experiment, mlops.current_actor(), mlops.current_actor()::pg_catalog.regrole)
+        ON CONFLICT DO NOTHING RETURNING experiment_id INTO exp_id;
+        IF exp_id IS NULL THEN      -- created concurrently
+            SELECT e.experiment_id INTO STRICT exp_id FROM mlops.experiments e
+             WHERE e.name OPERATOR(pg_catalog.=) experiment;
+        ELSE
+            PERFORM mlops._audit_event('experiment.create', 'experiment', experiment,
+                                       pg_catalog.jsonb_build_object('experiment_id', exp_id, 'name', experiment,
+                                                                     'tags', '{}'::jsonb));
+        END IF;
+    END IF;
+    INSERT INTO mlops.runs (experiment_id, run_name, tags, created_by, owner)
+    VALUES (exp_id, COALESCE(run_name, ''), tags, mlops.current_actor(), mlops.current_actor()::pg_catalog.regrole)
+    RETURNING run_id INTO id;
+    IF run_name IS NULL THEN
+        UPDATE mlops.runs SET run_name = 'run-' OPERATOR(pg_catalog.||) id WHERE run_id OPERATOR(pg_catalog.=) id;
+    END IF;
+    PERFORM mlops._audit_event('run.start', 'run', id::text,
+                               pg_catalog.jsonb_build_object('experiment', experiment,
+                                   'run_name', COALESCE(run_name, 'run-' OPERATOR(pg_catalog.||) id)));
+    RETURN id;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._impl_start_run(text, text, jsonb) FROM PUBLIC;
+
+-- log_params: write-once per key
+CREATE OR REPLACE FUNCTION mlops._impl_log_params(run_id bigint, params jsonb)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    r mlops.runs;
+    conflicts text[];
+BEGIN
+    PERFORM mlops._require_object(params, 'params');
+    r := mlops._run_for_update(run_id, true);
+    SELECT pg_catalog.array_agg(pg_catalog.format('%s: logged %s, now %s', mlops._clip(n.key),
+                                                  mlops._clip(o.value::pg_catalog.text),
+                                                  mlops._clip(n.value::pg_catalog.text)) ORDER BY n.key)
+      INTO conflicts
+      FROM pg_catalog.jsonb_each(params) n
+      JOIN pg_catalog.jsonb_each(r.params) o ON o.key OPERATOR(pg_catalog.=) n.key
+     WHERE o.value OPERATOR(pg_catalog.<>) n.value;
+    IF conflicts IS NOT NULL THEN
+        RAISE EXCEPTION 'parameters of run % cannot be changed', run_id
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = mlops._list(conflicts) OPERATOR(pg_catalog.||) '.',
+                  HINT = 'Parameters are write-once; start a new run to try other values.';
+    END IF;
+    UPDATE mlops.runs SET params = r.params OPERATOR(pg_catalog.||) params
+     WHERE runs.run_id OPERATOR(pg_catalog.=) r.run_id;
+    PERFORM mlops._audit_event('run.log_params', 'run', r.run_id::text,
+                               pg_catalog.jsonb_build_object('params', params));
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._impl_log_params(bigint, jsonb) FROM PUBLIC;
+
+-- log_metrics: appends to the history and keeps the latest value per key
+CREATE OR REPLACE FUNCTION mlops._impl_log_metrics(run_id bigint, metrics jsonb, step integer)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r mlops.runs;
+    bad text[];
+    ts timestamptz := pg_catalog.clock_timestamp();
+BEGIN
+    PERFORM mlops._require_object(metrics, 'metrics');
+    IF step IS NULL THEN
+        RAISE EXCEPTION 'step must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    r := mlops._run_for_update(run_id, true);
+    PERFORM mlops._check_metric_keys(ARRAY(SELECT pg_catalog.jsonb_object_keys(metrics)));
+    SELECT pg_catalog.array_agg(pg_catalog.format('%s = %s', m.key, mlops._clip(m.value::pg_catalog.text)) ORDER BY m.key)
+      INTO bad
+      FROM pg_catalog.jsonb_each(metrics) m
+     WHERE mlops._metric_value(m.value) IS NULL;
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'metric values must be numbers'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('Not numeric: %s.', mlops._list(bad)),
+                  HINT = 'Use JSON numbers, or the strings "NaN", "Infinity" and "-Infinity".';
+    END IF;
+    INSERT INTO mlops.run_metrics (run_id, key, value, step, logged_at)
+    SELECT r.run_id, m.key, mlops._metric_value(m.value), step, ts
+      FROM pg_catalog.jsonb_each(metrics) m;
+    INSERT INTO mlops.run_latest_metrics AS l (run_id, key, value, step, logged_at)
+    SELECT r.run_id, m.key, mlops._metric_value(m.value), step, ts
+      FROM pg_catalog.jsonb_each(metrics) m
+    ON CONFLICT ON CONSTRAINT run_latest_metrics_pkey DO UPDATE
+       SET value = EXCLUDED.value, step = EXCLUDED.step, logged_at = EXCLUDED.logged_at
+     WHERE l.step OPERATOR(pg_catalog.<=) EXCLUDED.step;
+    PERFORM mlops._audit_event('run.log_metrics', 'run', r.run_id::text,
+                               pg_catalog.jsonb_build_object('keys', (SELECT pg_catalog.jsonb_agg(k ORDER BY k)
+                                                                        FROM pg_catalog.jsonb_object_keys(metrics) k),
+                                                             'step', step));
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._impl_log_metrics(bigint, jsonb, integer) FROM PUBLIC;
+
+-- _log_metric_history: logs many (key, step, value) rows of a running run in
+-- one call and one run.log_metrics audit event (keys, step range, row count);
+-- mlops.train logs its per-round evaluations and final metrics with it.  The
+-- latest value per key ends as logging the rows one by one with log_metrics,
+-- in array order, would leave it: the highest step wins, and among equal
+-- steps the last row.  Internal: only the extension owner may run it.
+CREATE OR REPLACE FUNCTION mlops._log_metric_history(run_id bigint, keys text[], steps integer[],
+                                          metric_values float8[])
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r mlops.runs;
+    n integer := pg_catalog.cardinality(keys);
+    ts timestamptz := pg_catalog.clock_timestamp();
+BEGIN
+    IF keys IS NULL OR steps IS NULL OR metric_values IS NULL
+       OR pg_catalog.array_position(keys, NULL) IS NOT NULL
+       OR pg_catalog.array_position(steps, NULL) IS NOT NULL
+       OR pg_catalog.array_position(metric_values, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'metric history must not contain NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Pass one key, one step and one value per row; NaN and infinities are values.';
+    END IF;
+    IF pg_catalog.cardinality(steps) OPERATOR(pg_catalog.<>) n
+       OR pg_catalog.cardinality(metric_values) OPERATOR(pg_catalog.<>) n THEN
+        RAISE EXCEPTION 'metric history arrays must have the same length'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('Lengths: keys %s, steps %s, values %s.', n,
+                                             pg_catalog.cardinality(steps), pg_catalog.cardinality(metric_values));
+    END IF;
+    PERFORM mlops._check_metric_keys(keys);
+    r := mlops._run_for_update(run_id, true);
+    IF n OPERATOR(pg_catalog.=) 0 THEN
+        RETURN;
+    END IF;
+    INSERT INTO mlops.run_metrics (run_id, key, value, step, logged_at)
+    SELECT r.run_id, h.key, h.value, h.step, ts
+      FROM ROWS FROM (pg_catalog.unnest(keys), pg_catalog.unnest(steps), pg_catalog.unnest(metric_values))
+           WITH ORDINALITY AS h(key, step, value, ord)
+     ORDER BY h.ord;
+    INSERT INTO mlops.run_latest_metrics AS l (run_id, key, value, step, logged_at)
+    SELECT DISTINCT ON (h.key) r.run_id, h.key, h.value, h.step, ts
+      FROM ROWS FROM (pg_catalog.unnest(keys), pg_catalog.unnest(steps), pg_catalog.unnest(metric_values))
+           WITH ORDINALITY AS h(key, step, value, ord)
+     ORDER BY h.key, h.step DESC, h.ord DESC
+    ON CONFLICT ON CONSTRAINT run_latest_metrics_pkey DO UPDATE
+       SET value = EXCLUDED.value, step = EXCLUDED.step, logged_at = EXCLUDED.logged_at
+     WHERE l.step OPERATOR(pg_catalog.<=) EXCLUDED.step;
+    PERFORM mlops._audit_event('run.log_metrics', 'run', r.run_id::text,
+                               pg_catalog.jsonb_build_object(
+                                   'keys', (SELECT pg_catalog.jsonb_agg(k ORDER BY k)
+                                              FROM (SELECT DISTINCT k FROM pg_catalog.unnest(keys) k) d),
+                                   'min_step', (SELECT pg_catalog.min(s) FROM pg_catalog.unnest(steps) s),
+                                   'max_step', (SELECT pg_catalog.max(s) FROM pg_catalog.unnest(steps) s),
+                                   'rows', n));
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._log_metric_history(bigint, text[], integer[], float8[]) FROM PUBLIC;
+
+-- end_run
+CREATE OR REPLACE FUNCTION mlops._impl_end_run(run_id bigint, status text)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r mlops.runs;
+    st text := pg_catalog.lower(status);
+BEGIN
+    IF st IS NULL OR st OPERATOR(pg_catalog.<>) ALL (ARRAY['finished', 'failed', 'killed']) THEN
+        RAISE EXCEPTION 'invalid run status %', COALESCE(mlops._clip(pg_catalog.quote_literal(status)), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use finished, failed or killed.';
+    END IF;
+    r := mlops._run_for_update(run_id, true);
+    UPDATE mlops.runs SET status = st, ended_at = pg_catalog.now()
+     WHERE runs.run_id OPERATOR(pg_catalog.=) r.run_id;
+    PERFORM mlops._audit_event('run.end', 'run', r.run_id::text,
+                               pg_catalog.jsonb_build_object('status', st));
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._impl_end_run(bigint, text) FROM PUBLIC;
+
+-- compare_runs: the runs of an experiment with their latest metrics,
+-- ordered by one metric (runs without it last), then by run_id.
+CREATE OR REPLACE FUNCTION mlops.compare_runs(experiment text, metric text DEFAULT NULL, ascending boolean DEFAULT false)
+    RETURNS TABLE(run_id bigint, run_name text, status text, params jsonb, metrics jsonb,
+                  started_at timestamptz, ended_at timestamptz)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    exp_id bigint;
+BEGIN
+    SELECT e.experiment_id INTO exp_id FROM mlops.experiments e WHERE e.name OPERATOR(pg_catalog.=) experiment;
+    IF exp_id IS NULL THEN
+        RAISE EXCEPTION 'experiment "%" does not exist', mlops._clip(experiment)
+            USING ERRCODE = 'undefined_object',
+                  HINT = COALESCE('Existing experiments: ' OPERATOR(pg_catalog.||)
+                                  NULLIF(mlops._list(ARRAY(SELECT e.name FROM mlops.experiments e ORDER BY e.name)), '')
+                                  OPERATOR(pg_catalog.||) '.',
+                                  'No experiment exists yet; create one with mlops.create_experiment().');
+    END IF;
+    RETURN QUERY
+        SELECT r.run_id, r.run_name, r.status, r.params,
+               COALESCE((SELECT pg_catalog.jsonb_object_agg(l.key, pg_catalog.to_jsonb(l.value))
+                           FROM mlops.run_latest_metrics l WHERE l.run_id OPERATOR(pg_catalog.=) r.run_id),
+                        '{}'::jsonb),
+               r.started_at, r.ended_at
+          FROM mlops.runs r
+          LEFT JOIN mlops.run_latest_metrics m
+                 ON m.run_id OPERATOR(pg_catalog.=) r.run_id AND m.key OPERATOR(pg_catalog.=) metric
+         WHERE r.experiment_id OPERATOR(pg_catalog.=) exp_id
+         ORDER BY CASE WHEN ascending THEN m.value END ASC NULLS LAST,
+                  CASE WHEN NOT ascending THEN m.value END DESC NULLS LAST,
+                  r.run_id;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops.compare_runs(text, text, boolean) FROM PUBLIC;
+
+-- _canonical_stage maps a stage name, in any case, to its stored spelling.
+CREATE OR REPLACE FUNCTION mlops._canonical_stage(stage text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    s text := CASE pg_catalog.lower(stage)
+                  WHEN 'none' THEN 'None' WHEN 'staging' THEN 'Staging'
+                  WHEN 'production' THEN 'Production' WHEN 'archived' THEN 'Archived' END;
+BEGIN
+    IF s IS NULL THEN
+        RAISE EXCEPTION 'invalid stage %', COALESCE(mlops._clip(pg_catalog.quote_literal(stage)), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Stages are None, Staging, Production and Archived (in any case).';
+    END IF;
+    RETURN s;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._canonical_stage(text) FROM PUBLIC;
+
+-- _model_for_update locks a model by name to change it (serialising version
+-- numbering and stage transitions per model), checks that the actor may
+-- change it (a member of its owner), and returns its id.
+CREATE OR REPLACE FUNCTION mlops._model_for_update(model_name text) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    id bigint;
+    owner regrole;
+BEGIN
+    SELECT m.model_id, m.owner INTO id, owner FROM mlops.models m
+     WHERE m.name OPERATOR(pg_catalog.=) model_name FOR UPDATE;
+    IF id IS NULL THEN
+        RAISE EXCEPTION 'model "%" does not exist', mlops._clip(model_name)
+            USING ERRCODE = 'undefined_object',
+                  HINT = mlops._models_hint();
+    END IF;
+    PERFORM mlops._require_owner('model', model_name, owner);
+    RETURN id;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._model_for_update(text) FROM PUBLIC;
+
+-- _models_hint lists some existing models, for error hints.
+CREATE OR REPLACE FUNCTION mlops._models_hint() RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT COALESCE('Existing models: ' OPERATOR(pg_catalog.||)
+                    NULLIF(mlops._list(ARRAY(SELECT m.name FROM mlops.models m ORDER BY m.name)), '')
+                    OPERATOR(pg_catalog.||) '.',
+                    'No model is registered yet; train one with mlops.train() or import one with mlops.import_model().')
+$$;
+REVOKE ALL ON FUNCTION mlops._models_hint() FROM PUBLIC;
+
+-- _versions_hint describes what a model has, for error hints.
+CREATE OR REPLACE FUNCTION mlops._versions_hint(p_model_id bigint) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT pg_catalog.format('It has %s.',
+               COALESCE('versions ' OPERATOR(pg_catalog.||) NULLIF(mlops._list(ARRAY(
+                            SELECT v.version OPERATOR(pg_catalog.||) ' (' OPERATOR(pg_catalog.||) v.stage OPERATOR(pg_catalog.||) ')'
+                              FROM mlops.model_versions v WHERE v.model_id OPERATOR(pg_catalog.=) p_model_id
+                             ORDER BY v.version)), ''),
+                        'no versions')
+               OPERATOR(pg_catalog.||)
+               COALESCE(' and aliases ' OPERATOR(pg_catalog.||) NULLIF(mlops._list(ARRAY(
+                            SELECT a.alias OPERATOR(pg_catalog.||) ' -> ' OPERATOR(pg_catalog.||) a.version
+                              FROM mlops.model_aliases a WHERE a.model_id OPERATOR(pg_catalog.=) p_model_id
+                             ORDER BY a.alias)), ''),
+                        ''))
+$$;
+REVOKE ALL ON FUNCTION mlops._versions_hint(bigint) FROM PUBLIC;
+
+-- _register_model_version stores a new version (stage None) of a model,
+-- creating the model (owned by the actor) when needed; adding a version to
+-- an existing model requires that the actor may change it.  Internal:
+-- training and import_model call it as the extension owner; the bytes must
+-- already be validated.
+CREATE OR REPLACE FUNCTION mlops._register_model_version(name text, model_data bytea, run_id bigint, task text,
+                                              algorithm text, feature_names text[], input_schema jsonb,
+                                              metrics jsonb, params jsonb, tags jsonb)
+    RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    mid bigint;
+    v integer;
+BEGIN
+    IF name IS NULL OR name OPERATOR(pg_catalog.!~) '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$' THEN
+        RAISE EXCEPTION 'invalid model name %', COALESCE(mlops._clip(pg_catalog.quote_literal(name)), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Model names are 1 to 128 letters, digits, "_", "." or "-", not starting with "." or "-".',
+                  HINT = 'The characters "/" and "@" are reserved for model references such as ''churn/3'' and ''churn@champion''.';
+    END IF;
+    IF model_data IS NULL OR pg_catalog.length(model_data) OPERATOR(pg_catalog.=) 0 THEN
+        RAISE EXCEPTION 'model must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF task IS NOT NULL AND task OPERATOR(pg_catalog.<>) ALL (ARRAY['classification', 'regression', 'ranking', 'survival', 'other']) THEN
+        RAISE EXCEPTION 'invalid task %', mlops._clip(pg_catalog.quote_literal(task))
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Tasks are classification, regression, ranking, survival and other.';
+    END IF;
+    PERFORM mlops._require_object(COALESCE(metrics, '{}'), 'metrics');
+    PERFORM mlops._require_object(COALESCE(params, '{}'), 'params');
+    PERFORM mlops._require_object(COALESCE(tags, '{}'), 'tags');
+
+    -- a new model is the actor's; a new version of an existing one needs its owner
+    INSERT INTO mlops.models (name, created_by, owner)
+    VALUES (name, mlops.current_actor(), mlops.current_actor()::pg_catalog.regrole)
+    ON CONFLICT DO NOTHING;
+    mid := mlops._model_for_update(name);
+    SELECT COALESCE(pg_catalog.max(mv.version), 0) OPERATOR(pg_catalog.+) 1 INTO v
+      FROM mlops.model_versions mv WHERE mv.model_id OPERATOR(pg_catalog.=) mid;
+    INSERT INTO mlops.model_versions (model_id, version, run_id, task, algorithm, feature_names, input_schema,
+                                      metrics, params, tags, model_data, model_size, model_sha256, created_by)
+    VALUES (mid, v, run_id, task, COALESCE(algorithm, 'xgboost'), feature_names, input_schema,
+            COALESCE(metrics, '{}'), COALESCE(params, '{}'), COALESCE(tags, '{}'),
+            model_data, pg_catalog.length(model_data), pg_catalog.sha256(model_data), mlops.current_actor());
+    PERFORM mlops._audit_event('model.register', 'model_version', name OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) v,
+                               pg_catalog.jsonb_build_object('model', name, 'version', v, 'run_id', run_id,
+                                   'task', task, 'size', pg_catalog.length(model_data),
+                                   'sha256', pg_catalog.encode(pg_catalog.sha256(model_data), 'hex')));
+    RETURN v;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._register_model_version(text, bytea, bigint, text, text, text[], jsonb, jsonb, jsonb, jsonb) FROM PUBLIC;
+
+-- _version_for_update locks a model to change it (see _model_for_update)
+-- and checks that the version exists.
+CREATE OR REPLACE FUNCTION mlops._version_for_update(model_name text, p_version integer)
+    RETURNS mlops.model_versions
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    mid bigint := mlops._model_for_update(model_name);
+    r mlops.model_versions;
+BEGIN
+    SELECT * INTO r FROM mlops.model_versions mv
+     WHERE mv.model_id OPERATOR(pg_catalog.=) mid AND mv.version OPERATOR(pg_catalog.=) p_version;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model "%" has no version %', mlops._clip(model_name), COALESCE(p_version::text, 'NULL')
+            USING ERRCODE = 'undefined_object', HINT = mlops._versions_hint(mid);
+    END IF;
+    RETURN r;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._version_for_update(text, integer) FROM PUBLIC;
+
+-- transition_stage moves a version to a stage; with archive_existing, the
+-- versions already in that stage (Staging or Production) move to Archived.
+CREATE OR REPLACE FUNCTION mlops._impl_transition_stage(name text, version integer, stage text, archive_existing boolean)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    target text := mlops._canonical_stage(stage);
+    r mlops.model_versions := mlops._version_for_update(name, version);
+    archived integer[];
+    holder integer;
+BEGIN
+    IF r.stage OPERATOR(pg_catalog.=) target THEN
+        RETURN;
+    END IF;
+    IF target OPERATOR(pg_catalog.=) ANY (ARRAY['Staging', 'Production']) THEN
+        IF COALESCE(archive_existing, true) THEN
+            WITH moved AS (
+                UPDATE mlops.model_versions mv SET stage = 'Archived', stage_changed_at = pg_catalog.now()
+                 WHERE mv.model_id OPERATOR(pg_catalog.=) r.model_id AND mv.stage OPERATOR(pg_catalog.=) target
+                 RETURNING mv.version)
+            SELECT pg_catalog.array_agg(moved.version ORDER BY moved.version) INTO archived FROM moved;
+        ELSIF target OPERATOR(pg_catalog.=) 'Production' THEN
+            SELECT mv.version INTO holder FROM mlops.model_versions mv
+             WHERE mv.model_id OPERATOR(pg_catalog.=) r.model_id AND mv.stage OPERATOR(pg_catalog.=) 'Production';
+            IF holder IS NOT NULL THEN
+                RAISE EXCEPTION 'model "%" already has a Production version', mlops._clip(name)
+                    USING ERRCODE = 'unique_violation',
+                          DETAIL = pg_catalog.format('Version %s is in Production.', holder),
+                          HINT = 'Pass archive_existing => true to archive it, or move it out of Production first.';
+            END IF;
+        END IF;
+    END IF;
+    UPDATE mlops.model_versions mv SET stage = target, stage_changed_at = pg_catalog.now()
+     WHERE mv.model_id OPERATOR(pg_catalog.=) r.model_id AND mv.version OPERATOR(pg_catalog.=) r.version;
+    PERFORM mlops._audit_event('model.transition', 'model_version', name OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) version,
+                               pg_catalog.jsonb_build_object('model', name, 'version', version, 'from', r.stage,
+                                   'to', target, 'archived_versions', COALESCE(archived, '{}')));
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._impl_transition_stage(text, integer, text, boolean) FROM PUBLIC;
+
+-- _check_alias refuses a malformed or over-long alias.
+CREATE FUNCTION mlops._check_alias(alias text) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF alias IS NULL OR alias OPERATOR(pg_catalog.!~) '^[A-Za-z_][A-Za-z0-9_-]{0,63}$' THEN
+        RAISE EXCEPTION 'invalid alias %', COALESCE(mlops._clip(pg_catalog.quote_literal(alias)), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Aliases are 1 to 64 letters, digits, "_" or "-", starting with a letter or "_".',
+                  HINT = 'Use names such as champion or challenger.';
+    END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._check_alias(text) FROM PUBLIC;
+
+-- set_alias points an alias at a version (moving it if it exists).  Stage
+-- names and "latest" are reserved: 'm@Production' must not mean something
+-- else than 'm/Production'.
+CREATE OR REPLACE FUNCTION mlops._impl_set_alias(name text, alias text, version integer)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    r mlops.model_versions;
+    previous integer;
+BEGIN
+    PERFORM mlops._check_alias(alias);
+    IF pg_catalog.lower(alias) OPERATOR(pg_catalog.=) ANY (ARRAY['none', 'staging', 'production', 'archived', 'latest']) THEN
+        RAISE EXCEPTION 'alias "%" is reserved', alias
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The stage names None, Staging, Production and Archived, and latest, in any case, are not aliases.',
+                  HINT = 'Use names such as champion or challenger; move a version to a stage with mlops.transition_stage().';
+    END IF;
+    r := mlops._version_for_update(name, version);
+    SELECT a.version INTO previous FROM mlops.model_aliases a
+     WHERE a.model_id OPERATOR(pg_catalog.=) r.model_id AND a.alias OPERATOR(pg_catalog.=) alias;
+    INSERT INTO mlops.model_aliases AS a (model_id, alias, version) VALUES (r.model_id, alias, version)
+    ON CONFLICT ON CONSTRAINT model_aliases_pkey
+       DO UPDATE SET version = EXCLUDED.version, updated_at = pg_catalog.now();
+    PERFORM mlops._audit_event('model.alias', 'model', name,
+                               pg_catalog.jsonb_build_object('model', name, 'alias', alias, 'version', version,
+                                                             'previous_version', previous));
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._impl_set_alias(text, text, integer) FROM PUBLIC;
+
+-- model_info: what an inference service's /model/info returns, with the
+-- model's owner.
+CREATE OR REPLACE FUNCTION mlops.model_info(model text) RETURNS jsonb
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT pg_catalog.jsonb_build_object(
+               'name', r.name, 'version', v.version, 'stage', v.stage, 'task', v.task,
+               'algorithm', v.algorithm, 'metrics', v.metrics, 'params', v.params, 'tags', v.tags,
+               'run_id', v.run_id, 'feature_names', pg_catalog.to_jsonb(v.feature_names),
+               'aliases', COALESCE((SELECT pg_catalog.jsonb_agg(a.alias ORDER BY a.alias) FROM mlops.model_aliases a
+                                     WHERE a.model_id OPERATOR(pg_catalog.=) v.model_id
+                                       AND a.version OPERATOR(pg_catalog.=) v.version), '[]'::jsonb),
+               'model_format', v.model_format, 'model_size', v.model_size,
+               'sha256', pg_catalog.encode(v.model_sha256, 'hex'),
+               'created_at', v.created_at, 'created_by', v.created_by, 'owner', m.owner::pg_catalog.text,
+               'stage_changed_at', v.stage_changed_at)
+      FROM mlops.resolve_model($1) r
+      JOIN mlops.models m ON m.model_id OPERATOR(pg_catalog.=) r.model_id
+      JOIN mlops.model_versions v ON v.model_id OPERATOR(pg_catalog.=) r.model_id
+                                 AND v.version OPERATOR(pg_catalog.=) r.version
+$$;
+REVOKE ALL ON FUNCTION mlops.model_info(text) FROM PUBLIC;
+
+-- model_schema: what an inference service's /model/schema returns.  The
+-- categories of a categorical feature are values of the training data, which
+-- the caller may not be allowed to read: only members of the model's owner
+-- (and of the extension owner) see them; everyone sees each feature's name,
+-- type and, for a categorical one, its number of categories (n_categories).
+-- The label's classes, which predict_label returns to every caller, are
+-- shown to all.
+CREATE FUNCTION mlops._impl_model_schema(model text) RETURNS jsonb
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT pg_catalog.jsonb_build_object(
+               'name', r.name, 'version', v.version, 'task', v.task,
+               'features', CASE
+                   WHEN v.input_schema OPERATOR(pg_catalog.?) 'features' THEN
+                       (SELECT pg_catalog.jsonb_agg(
+                                   CASE WHEN f OPERATOR(pg_catalog.?) 'categories' THEN
+                                            (CASE WHEN mlops._may_change(m.owner) THEN f
+                                                  ELSE f OPERATOR(pg_catalog.-) 'categories' END)
+                                            OPERATOR(pg_catalog.-) 'stats'
+                                            OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('n_categories',
+                                                pg_catalog.jsonb_array_length(f OPERATOR(pg_catalog.->) 'categories'))
+                                        ELSE f OPERATOR(pg_catalog.-) 'stats' END
+                                   ORDER BY i)
+                          FROM pg_catalog.jsonb_array_elements(v.input_schema OPERATOR(pg_catalog.->) 'features')
+                               WITH ORDINALITY AS e(f, i))
+                   ELSE
+                       COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('name', n, 'type', 'float') ORDER BY i)
+                                   FROM pg_catalog.unnest(v.feature_names) WITH ORDINALITY AS u(n, i)), '[]'::jsonb)
+                   END,
+               'label', v.input_schema OPERATOR(pg_catalog.->) 'label')
+      FROM mlops.resolve_model($1) r
+      JOIN mlops.models m ON m.model_id OPERATOR(pg_catalog.=) r.model_id
+      JOIN mlops.model_versions v ON v.model_id OPERATOR(pg_catalog.=) r.model_id
+                                 AND v.version OPERATOR(pg_catalog.=) r.version
+$$;
+REVOKE ALL ON FUNCTION mlops._impl_model_schema(text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION mlops.model_schema(model text) RETURNS jsonb
+    LANGUAGE C STABLE
+    AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
+REVOKE ALL ON FUNCTION mlops.model_schema(text) FROM PUBLIC;
+
 -- 0.2.0 names (CONTRIBUTING.md): removal verbs are drop_*, a model reference argument is model.
 DROP FUNCTION mlops.resolve_model(text);
 -- resolve_model turns a model reference into one model version.
@@ -52,9 +1037,9 @@ BEGIN
             kind := 'stage';
             spec := mlops._canonical_stage(spec);
         ELSE
-            RAISE EXCEPTION 'invalid model reference "%"', model
+            RAISE EXCEPTION 'invalid model reference "%"', mlops._clip(model)
                 USING ERRCODE = 'invalid_parameter_value',
-                      DETAIL = pg_catalog.format('"%s" is neither a version number, "latest", nor a stage.', spec),
+                      DETAIL = pg_catalog.format('"%s" is neither a version number, "latest", nor a stage.', mlops._clip(spec)),
                       HINT = 'Use ''name'', ''name/3'', ''name/Staging'', ''name/latest'' or ''name@alias''.';
         END IF;
     ELSE
@@ -65,7 +1050,7 @@ BEGIN
 
     SELECT m.model_id INTO mid FROM mlops.models m WHERE m.name OPERATOR(pg_catalog.=) model_name;
     IF mid IS NULL THEN
-        RAISE EXCEPTION 'model "%" does not exist', model_name
+        RAISE EXCEPTION 'model "%" does not exist', mlops._clip(model_name)
             USING ERRCODE = 'undefined_object', HINT = mlops._models_hint();
     END IF;
 
@@ -85,10 +1070,10 @@ BEGIN
     END IF;
 
     IF v IS NULL THEN
-        RAISE EXCEPTION 'model reference "%" does not resolve to a version', model
+        RAISE EXCEPTION 'model reference "%" does not resolve to a version', mlops._clip(model)
             USING ERRCODE = 'undefined_object',
                   DETAIL = CASE kind
-                      WHEN 'alias' THEN pg_catalog.format('Model "%s" has no alias "%s".', model_name, spec)
+                      WHEN 'alias' THEN pg_catalog.format('Model "%s" has no alias "%s".', model_name, mlops._clip(spec))
                       WHEN 'version' THEN pg_catalog.format('Model "%s" has no version %s.', model_name, spec)
                       WHEN 'latest' THEN pg_catalog.format('Model "%s" has no versions.', model_name)
                       ELSE pg_catalog.format('Model "%s" has no version in stage %s.', model_name, spec) END,
@@ -112,14 +1097,16 @@ CREATE FUNCTION mlops._impl_drop_alias(name text, alias text)
     AS $$
 #variable_conflict use_variable
 DECLARE
-    mid bigint := mlops._model_for_update(name);
+    mid bigint;
     previous integer;
 BEGIN
+    PERFORM mlops._check_alias(alias);
+    mid := mlops._model_for_update(name);
     DELETE FROM mlops.model_aliases a
      WHERE a.model_id OPERATOR(pg_catalog.=) mid AND a.alias OPERATOR(pg_catalog.=) alias
     RETURNING a.version INTO previous;
     IF previous IS NULL THEN
-        RAISE EXCEPTION 'model "%" has no alias "%"', name, alias
+        RAISE EXCEPTION 'model "%" has no alias "%"', mlops._clip(name), alias
             USING ERRCODE = 'undefined_object', HINT = mlops._versions_hint(mid);
     END IF;
     PERFORM mlops._audit_event('model.alias_delete', 'model', name,
@@ -145,7 +1132,7 @@ DECLARE
     aliases text[];
 BEGIN
     IF r.stage OPERATOR(pg_catalog.=) 'Production' THEN
-        RAISE EXCEPTION 'cannot drop version % of model "%" because it is in Production', version, name
+        RAISE EXCEPTION 'cannot drop version % of model "%" because it is in Production', version, mlops._clip(name)
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Move it to another stage with mlops.transition_stage() first.';
     END IF;
@@ -163,7 +1150,6 @@ REVOKE ALL ON FUNCTION mlops._impl_drop_model_version(text, integer) FROM PUBLIC
 CREATE FUNCTION mlops.drop_model_version(name text, version integer)
     RETURNS void LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
 REVOKE ALL ON FUNCTION mlops.drop_model_version(text, integer) FROM PUBLIC;
-
 
 
 -- ==== training ====
@@ -1288,7 +2274,10 @@ CREATE FUNCTION mlops._object_kinds()
             ('drift_reference', 'mlops.drift_references', 'name'),
             ('alert_rule', 'mlops.alert_rules', 'rule_id'),
             ('alert', 'mlops.alerts', 'alert_id'),
-            ('adwin', 'mlops.adwin_detectors', 'name')
+            ('adwin', 'mlops.adwin_detectors', 'name'),
+            ('experiment', 'mlops.experiments', 'name'),
+            ('run', 'mlops.runs', 'run_id'),
+            ('model', 'mlops.models', 'name')
            ) AS k (kind, relation, key_column)
      WHERE k.kind OPERATOR(pg_catalog.<>) 'none'
 $$;
@@ -1381,7 +2370,7 @@ CREATE FUNCTION mlops._capability_objects()
     reader_rel (name) AS (VALUES
         ('experiments'), ('runs'), ('run_metrics'), ('run_latest_metrics'), ('models'),
         ('model_aliases'), ('dashboard'), ('prediction_stats'), ('training_progress')),
-    owner_fns (name) AS (VALUES ('set_owner'), ('audit')),
+    owner_fns (name) AS (VALUES ('set_owner'), ('audit'), ('audit_events')),
     scientist (name) AS (VALUES
         ('create_experiment'), ('start_run'), ('log_params'), ('log_metrics'), ('set_tags'),
         ('end_run'), ('train'), ('import_model'), ('export_model'), ('drop_model_version'),
@@ -1398,7 +2387,7 @@ CREATE FUNCTION mlops._capability_objects()
         ('schedule'), ('unschedule'), ('alter_job'), ('run_job'), ('schedule_pipeline'),
         ('record_prediction'), ('record_actual'), ('prometheus_metrics'), ('model_cache')),
     auditor (name) AS (VALUES
-        ('current_actor'), ('audit_events')),
+        ('current_actor'), ('audit_events'), ('verify_audit_log')),
     admin_only (name) AS (VALUES
         ('grant_capability'), ('revoke_capability'), ('model_cache_reset'),
         ('prediction_stats_reset')),

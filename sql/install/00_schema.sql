@@ -35,3 +35,15 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION mlops._require_object(jsonb, text) FROM PUBLIC;
+
+-- _clip and _list are the SQL faces of MlopsClip and MlopsList
+-- (src/common/messages.c): a message raised in SQL echoes at most 200 bytes
+-- of a user string, and lists at most 20 items, then "… and N more".
+CREATE FUNCTION mlops._clip(s text) RETURNS text
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'mlops_clip';
+REVOKE ALL ON FUNCTION mlops._clip(text) FROM PUBLIC;
+CREATE FUNCTION mlops._list(items text[]) RETURNS text
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'mlops_list';
+REVOKE ALL ON FUNCTION mlops._list(text[]) FROM PUBLIC;

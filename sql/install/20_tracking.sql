@@ -1,5 +1,14 @@
 -- Experiment tracking: experiments, runs, parameters, metrics and tags,
 -- as MLflow's tracking server keeps them, in tables.
+--
+-- Ownership (docs/security.md#ownership): experiments and runs have an
+-- owner, the role that created them.  Only members of a run's owner change
+-- it (log_params, log_metrics, set_tags, end_run).  Anyone allowed to call
+-- start_run may start a run in any experiment; the run is theirs, and the
+-- experiment itself stays its owner's.
+--
+-- Names that an index sees are bounded before it does: experiment and run
+-- names at most 256 characters, metric keys at most 250.
 
 CREATE TABLE mlops.experiments (
     experiment_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -7,7 +16,8 @@ CREATE TABLE mlops.experiments (
     description   text,
     tags          jsonb NOT NULL DEFAULT '{}' CHECK (pg_catalog.jsonb_typeof(tags) OPERATOR(pg_catalog.=) 'object'),
     created_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    created_by    name NOT NULL
+    created_by    name NOT NULL,
+    owner         regrole NOT NULL
 );
 REVOKE ALL ON mlops.experiments FROM PUBLIC;
 
@@ -22,7 +32,8 @@ CREATE TABLE mlops.runs (
     started_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
     ended_at      timestamptz,
     created_by    name NOT NULL,
-    CHECK ((status OPERATOR(pg_catalog.=) 'running') OPERATOR(pg_catalog.=) (ended_at IS NULL))
+    CHECK ((status OPERATOR(pg_catalog.=) 'running') OPERATOR(pg_catalog.=) (ended_at IS NULL)),
+    owner         regrole NOT NULL
 );
 CREATE INDEX runs_experiment_idx ON mlops.runs (experiment_id, run_id);
 REVOKE ALL ON mlops.runs FROM PUBLIC;
@@ -50,7 +61,9 @@ CREATE TABLE mlops.run_latest_metrics (
 );
 REVOKE ALL ON mlops.run_latest_metrics FROM PUBLIC;
 
--- _run_for_update locks a run and checks it exists (and, when must_be_running, is running).
+-- _run_for_update locks a run to change it: it checks that the run exists,
+-- that the actor may change it (a member of its owner) and, when
+-- must_be_running, that it is running.
 CREATE FUNCTION mlops._run_for_update(p_run_id bigint, must_be_running boolean)
     RETURNS mlops.runs
     LANGUAGE plpgsql
@@ -65,6 +78,7 @@ BEGIN
             USING ERRCODE = 'undefined_object',
                   HINT = 'Start a run with mlops.start_run(); list runs with mlops.compare_runs().';
     END IF;
+    PERFORM mlops._require_owner('run', r.run_id::pg_catalog.text, r.owner);
     IF must_be_running AND r.status OPERATOR(pg_catalog.<>) 'running' THEN
         RAISE EXCEPTION 'run % has ended', p_run_id
             USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -76,6 +90,49 @@ END
 $$;
 REVOKE ALL ON FUNCTION mlops._run_for_update(bigint, boolean) FROM PUBLIC;
 
+-- _check_experiment_name refuses an empty or over-long experiment name.
+CREATE FUNCTION mlops._check_experiment_name(name text) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF name IS NULL OR pg_catalog.btrim(name) OPERATOR(pg_catalog.=) '' THEN
+        RAISE EXCEPTION 'experiment name must not be empty'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF pg_catalog.length(name) OPERATOR(pg_catalog.>) 256 THEN
+        RAISE EXCEPTION 'experiment name is too long'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('Experiment names are at most 256 characters; this one has %s.',
+                                             pg_catalog.length(name));
+    END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._check_experiment_name(text) FROM PUBLIC;
+
+-- _check_metric_keys refuses empty and over-long metric keys.
+CREATE FUNCTION mlops._check_metric_keys(keys text[]) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    too_long text[];
+BEGIN
+    IF '' OPERATOR(pg_catalog.=) ANY (keys) THEN
+        RAISE EXCEPTION 'metric keys must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT pg_catalog.array_agg(pg_catalog.format('%s characters: %s', pg_catalog.length(k), mlops._clip(k)))
+      INTO too_long
+      FROM pg_catalog.unnest(keys) k WHERE pg_catalog.length(k) OPERATOR(pg_catalog.>) 250;
+    IF too_long IS NOT NULL THEN
+        RAISE EXCEPTION 'metric keys are at most 250 characters'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('Too long: %s.', mlops._list(too_long));
+    END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._check_metric_keys(text[]) FROM PUBLIC;
+
 -- create_experiment
 CREATE FUNCTION mlops._impl_create_experiment(name text, description text, tags jsonb)
     RETURNS bigint
@@ -85,22 +142,19 @@ CREATE FUNCTION mlops._impl_create_experiment(name text, description text, tags 
 DECLARE
     id bigint;
 BEGIN
-    IF name IS NULL OR pg_catalog.btrim(name) OPERATOR(pg_catalog.=) '' THEN
-        RAISE EXCEPTION 'experiment name must not be empty'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
+    PERFORM mlops._check_experiment_name(name);
     PERFORM mlops._require_object(tags, 'tags');
-    INSERT INTO mlops.experiments (name, description, tags, created_by)
-    VALUES (name, description, tags, mlops.current_actor())
+    INSERT INTO mlops.experiments (name, description, tags, created_by, owner)
+    VALUES (name, description, tags, mlops.current_actor(), mlops.current_actor()::pg_catalog.regrole)
     ON CONFLICT DO NOTHING
     RETURNING experiment_id INTO id;
     IF id IS NULL THEN
-        RAISE EXCEPTION 'experiment "%" already exists', name
+        RAISE EXCEPTION 'experiment "%" already exists', mlops._clip(name)
             USING ERRCODE = 'unique_violation',
                   HINT = 'Use another name, or start runs in it with mlops.start_run().';
     END IF;
-    PERFORM mlops._audit_event('experiment.create', 'experiment', id::text,
-                               pg_catalog.jsonb_build_object('name', name, 'tags', tags));
+    PERFORM mlops._audit_event('experiment.create', 'experiment', name,
+                               pg_catalog.jsonb_build_object('experiment_id', id, 'name', name, 'tags', tags));
     RETURN id;
 END
 $$;
@@ -119,25 +173,31 @@ DECLARE
     exp_id bigint;
     id bigint;
 BEGIN
-    IF experiment IS NULL OR pg_catalog.btrim(experiment) OPERATOR(pg_catalog.=) '' THEN
-        RAISE EXCEPTION 'experiment name must not be empty'
-            USING ERRCODE = 'invalid_parameter_value';
+    PERFORM mlops._check_experiment_name(experiment);
+    IF pg_catalog.length(run_name) OPERATOR(pg_catalog.>) 256 THEN
+        RAISE EXCEPTION 'run name is too long'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('Run names are at most 256 characters; this one has %s.',
+                                             pg_catalog.length(run_name));
     END IF;
     PERFORM mlops._require_object(tags, 'tags');
+    -- a run may be started in any experiment; it belongs to the role that starts it
     SELECT e.experiment_id INTO exp_id FROM mlops.experiments e WHERE e.name OPERATOR(pg_catalog.=) experiment;
     IF exp_id IS NULL THEN
-        INSERT INTO mlops.experiments (name, created_by) VALUES (experiment, mlops.current_actor())
+        INSERT INTO mlops.experiments (name, created_by, owner)
+        VALUES (experiment, mlops.current_actor(), mlops.current_actor()::pg_catalog.regrole)
         ON CONFLICT DO NOTHING RETURNING experiment_id INTO exp_id;
         IF exp_id IS NULL THEN      -- created concurrently
             SELECT e.experiment_id INTO STRICT exp_id FROM mlops.experiments e
              WHERE e.name OPERATOR(pg_catalog.=) experiment;
         ELSE
-            PERFORM mlops._audit_event('experiment.create', 'experiment', exp_id::text,
-                                       pg_catalog.jsonb_build_object('name', experiment, 'tags', '{}'::jsonb));
+            PERFORM mlops._audit_event('experiment.create', 'experiment', experiment,
+                                       pg_catalog.jsonb_build_object('experiment_id', exp_id, 'name', experiment,
+                                                                     'tags', '{}'::jsonb));
         END IF;
     END IF;
-    INSERT INTO mlops.runs (experiment_id, run_name, tags, created_by)
-    VALUES (exp_id, COALESCE(run_name, ''), tags, mlops.current_actor())
+    INSERT INTO mlops.runs (experiment_id, run_name, tags, created_by, owner)
+    VALUES (exp_id, COALESCE(run_name, ''), tags, mlops.current_actor(), mlops.current_actor()::pg_catalog.regrole)
     RETURNING run_id INTO id;
     IF run_name IS NULL THEN
         UPDATE mlops.runs SET run_name = 'run-' OPERATOR(pg_catalog.||) id WHERE run_id OPERATOR(pg_catalog.=) id;
@@ -162,11 +222,13 @@ CREATE FUNCTION mlops._impl_log_params(run_id bigint, params jsonb)
 #variable_conflict use_variable
 DECLARE
     r mlops.runs;
-    conflicts text;
+    conflicts text[];
 BEGIN
     PERFORM mlops._require_object(params, 'params');
     r := mlops._run_for_update(run_id, true);
-    SELECT pg_catalog.string_agg(pg_catalog.format('%s: logged %s, now %s', n.key, o.value, n.value), '; ' ORDER BY n.key)
+    SELECT pg_catalog.array_agg(pg_catalog.format('%s: logged %s, now %s', mlops._clip(n.key),
+                                                  mlops._clip(o.value::pg_catalog.text),
+                                                  mlops._clip(n.value::pg_catalog.text)) ORDER BY n.key)
       INTO conflicts
       FROM pg_catalog.jsonb_each(params) n
       JOIN pg_catalog.jsonb_each(r.params) o ON o.key OPERATOR(pg_catalog.=) n.key
@@ -174,7 +236,7 @@ BEGIN
     IF conflicts IS NOT NULL THEN
         RAISE EXCEPTION 'parameters of run % cannot be changed', run_id
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = conflicts OPERATOR(pg_catalog.||) '.',
+                  DETAIL = mlops._list(conflicts) OPERATOR(pg_catalog.||) '.',
                   HINT = 'Parameters are write-once; start a new run to try other values.';
     END IF;
     UPDATE mlops.runs SET params = r.params OPERATOR(pg_catalog.||) params
@@ -211,7 +273,7 @@ CREATE FUNCTION mlops._impl_log_metrics(run_id bigint, metrics jsonb, step integ
     AS $$
 DECLARE
     r mlops.runs;
-    bad text;
+    bad text[];
     ts timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     PERFORM mlops._require_object(metrics, 'metrics');
@@ -219,14 +281,15 @@ BEGIN
         RAISE EXCEPTION 'step must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     r := mlops._run_for_update(run_id, true);
-    SELECT pg_catalog.string_agg(pg_catalog.format('%s = %s', m.key, m.value), ', ' ORDER BY m.key)
+    PERFORM mlops._check_metric_keys(ARRAY(SELECT pg_catalog.jsonb_object_keys(metrics)));
+    SELECT pg_catalog.array_agg(pg_catalog.format('%s = %s', m.key, mlops._clip(m.value::pg_catalog.text)) ORDER BY m.key)
       INTO bad
       FROM pg_catalog.jsonb_each(metrics) m
-     WHERE mlops._metric_value(m.value) IS NULL OR m.key OPERATOR(pg_catalog.=) '';
+     WHERE mlops._metric_value(m.value) IS NULL;
     IF bad IS NOT NULL THEN
         RAISE EXCEPTION 'metric values must be numbers'
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = pg_catalog.format('Not numeric: %s.', bad),
+                  DETAIL = pg_catalog.format('Not numeric: %s.', mlops._list(bad)),
                   HINT = 'Use JSON numbers, or the strings "NaN", "Infinity" and "-Infinity".';
     END IF;
     INSERT INTO mlops.run_metrics (run_id, key, value, step, logged_at)
@@ -281,9 +344,7 @@ BEGIN
                   DETAIL = pg_catalog.format('Lengths: keys %s, steps %s, values %s.', n,
                                              pg_catalog.cardinality(steps), pg_catalog.cardinality(metric_values));
     END IF;
-    IF '' OPERATOR(pg_catalog.=) ANY (keys) THEN
-        RAISE EXCEPTION 'metric keys must not be empty' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
+    PERFORM mlops._check_metric_keys(keys);
     r := mlops._run_for_update(run_id, true);
     IF n OPERATOR(pg_catalog.=) 0 THEN
         RETURN;
@@ -346,7 +407,7 @@ DECLARE
     st text := pg_catalog.lower(status);
 BEGIN
     IF st IS NULL OR st OPERATOR(pg_catalog.<>) ALL (ARRAY['finished', 'failed', 'killed']) THEN
-        RAISE EXCEPTION 'invalid run status %', COALESCE(pg_catalog.quote_literal(status), 'NULL')
+        RAISE EXCEPTION 'invalid run status %', COALESCE(mlops._clip(pg_catalog.quote_literal(status)), 'NULL')
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Use finished, failed or killed.';
     END IF;
@@ -376,12 +437,12 @@ DECLARE
 BEGIN
     SELECT e.experiment_id INTO exp_id FROM mlops.experiments e WHERE e.name OPERATOR(pg_catalog.=) experiment;
     IF exp_id IS NULL THEN
-        RAISE EXCEPTION 'experiment "%" does not exist', experiment
+        RAISE EXCEPTION 'experiment "%" does not exist', mlops._clip(experiment)
             USING ERRCODE = 'undefined_object',
-                  HINT = (SELECT COALESCE('Existing experiments: ' OPERATOR(pg_catalog.||)
-                                 pg_catalog.string_agg(x.name, ', ' ORDER BY x.name) OPERATOR(pg_catalog.||) '.',
-                                 'No experiment exists yet; create one with mlops.create_experiment().')
-                            FROM (SELECT e.name FROM mlops.experiments e ORDER BY e.name LIMIT 20) x);
+                  HINT = COALESCE('Existing experiments: ' OPERATOR(pg_catalog.||)
+                                  NULLIF(mlops._list(ARRAY(SELECT e.name FROM mlops.experiments e ORDER BY e.name)), '')
+                                  OPERATOR(pg_catalog.||) '.',
+                                  'No experiment exists yet; create one with mlops.create_experiment().');
     END IF;
     RETURN QUERY
         SELECT r.run_id, r.run_name, r.status, r.params,

@@ -1,6 +1,12 @@
 -- Model registry: models, their versions with stages, and aliases, as in
 -- MLflow's registry.  Model references ('churn', 'churn/3', 'churn/Staging',
 -- 'churn/latest', 'churn@champion') are resolved by mlops.resolve_model.
+--
+-- Ownership (docs/security.md#ownership): a model has an owner, the role
+-- that registered its first version; its versions and aliases are the
+-- model's.  Every change (a new version, by training or import, a stage
+-- transition, an alias set or dropped, a version dropped) locks the model
+-- and requires that the actor be a member of its owner (_model_for_update).
 
 CREATE TABLE mlops.models (
     model_id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -9,7 +15,8 @@ CREATE TABLE mlops.models (
     description text,
     tags        jsonb NOT NULL DEFAULT '{}' CHECK (pg_catalog.jsonb_typeof(tags) OPERATOR(pg_catalog.=) 'object'),
     created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    created_by  name NOT NULL
+    created_by  name NOT NULL,
+    owner       regrole NOT NULL
 );
 REVOKE ALL ON mlops.models FROM PUBLIC;
 
@@ -74,7 +81,7 @@ DECLARE
                   WHEN 'production' THEN 'Production' WHEN 'archived' THEN 'Archived' END;
 BEGIN
     IF s IS NULL THEN
-        RAISE EXCEPTION 'invalid stage %', COALESCE(pg_catalog.quote_literal(stage), 'NULL')
+        RAISE EXCEPTION 'invalid stage %', COALESCE(mlops._clip(pg_catalog.quote_literal(stage)), 'NULL')
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Stages are None, Staging, Production and Archived (in any case).';
     END IF;
@@ -83,21 +90,25 @@ END
 $$;
 REVOKE ALL ON FUNCTION mlops._canonical_stage(text) FROM PUBLIC;
 
--- _model_for_update locks a model by name (serialising version numbering and
--- stage transitions per model) and returns its id.
+-- _model_for_update locks a model by name to change it (serialising version
+-- numbering and stage transitions per model), checks that the actor may
+-- change it (a member of its owner), and returns its id.
 CREATE FUNCTION mlops._model_for_update(model_name text) RETURNS bigint
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
     id bigint;
+    owner regrole;
 BEGIN
-    SELECT m.model_id INTO id FROM mlops.models m WHERE m.name OPERATOR(pg_catalog.=) model_name FOR UPDATE;
+    SELECT m.model_id, m.owner INTO id, owner FROM mlops.models m
+     WHERE m.name OPERATOR(pg_catalog.=) model_name FOR UPDATE;
     IF id IS NULL THEN
-        RAISE EXCEPTION 'model "%" does not exist', model_name
+        RAISE EXCEPTION 'model "%" does not exist', mlops._clip(model_name)
             USING ERRCODE = 'undefined_object',
                   HINT = mlops._models_hint();
     END IF;
+    PERFORM mlops._require_owner('model', model_name, owner);
     RETURN id;
 END
 $$;
@@ -108,10 +119,10 @@ CREATE FUNCTION mlops._models_hint() RETURNS text
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
     AS $$
-    SELECT COALESCE('Existing models: ' OPERATOR(pg_catalog.||) pg_catalog.string_agg(x.name, ', ' ORDER BY x.name)
+    SELECT COALESCE('Existing models: ' OPERATOR(pg_catalog.||)
+                    NULLIF(mlops._list(ARRAY(SELECT m.name FROM mlops.models m ORDER BY m.name)), '')
                     OPERATOR(pg_catalog.||) '.',
                     'No model is registered yet; train one with mlops.train() or import one with mlops.import_model().')
-      FROM (SELECT m.name FROM mlops.models m ORDER BY m.name LIMIT 20) x
 $$;
 REVOKE ALL ON FUNCTION mlops._models_hint() FROM PUBLIC;
 
@@ -121,14 +132,16 @@ CREATE FUNCTION mlops._versions_hint(p_model_id bigint) RETURNS text
     SET search_path = pg_catalog, pg_temp
     AS $$
     SELECT pg_catalog.format('It has %s.',
-               COALESCE((SELECT 'versions ' OPERATOR(pg_catalog.||)
-                                pg_catalog.string_agg(v.version OPERATOR(pg_catalog.||) ' (' OPERATOR(pg_catalog.||) v.stage OPERATOR(pg_catalog.||) ')', ', ' ORDER BY v.version)
-                           FROM mlops.model_versions v WHERE v.model_id OPERATOR(pg_catalog.=) p_model_id),
+               COALESCE('versions ' OPERATOR(pg_catalog.||) NULLIF(mlops._list(ARRAY(
+                            SELECT v.version OPERATOR(pg_catalog.||) ' (' OPERATOR(pg_catalog.||) v.stage OPERATOR(pg_catalog.||) ')'
+                              FROM mlops.model_versions v WHERE v.model_id OPERATOR(pg_catalog.=) p_model_id
+                             ORDER BY v.version)), ''),
                         'no versions')
                OPERATOR(pg_catalog.||)
-               COALESCE((SELECT ' and aliases ' OPERATOR(pg_catalog.||)
-                                pg_catalog.string_agg(a.alias OPERATOR(pg_catalog.||) ' -> ' OPERATOR(pg_catalog.||) a.version, ', ' ORDER BY a.alias)
-                           FROM mlops.model_aliases a WHERE a.model_id OPERATOR(pg_catalog.=) p_model_id),
+               COALESCE(' and aliases ' OPERATOR(pg_catalog.||) NULLIF(mlops._list(ARRAY(
+                            SELECT a.alias OPERATOR(pg_catalog.||) ' -> ' OPERATOR(pg_catalog.||) a.version
+                              FROM mlops.model_aliases a WHERE a.model_id OPERATOR(pg_catalog.=) p_model_id
+                             ORDER BY a.alias)), ''),
                         ''))
 $$;
 REVOKE ALL ON FUNCTION mlops._versions_hint(bigint) FROM PUBLIC;
@@ -168,9 +181,9 @@ BEGIN
             kind := 'stage';
             spec := mlops._canonical_stage(spec);
         ELSE
-            RAISE EXCEPTION 'invalid model reference "%"', model
+            RAISE EXCEPTION 'invalid model reference "%"', mlops._clip(model)
                 USING ERRCODE = 'invalid_parameter_value',
-                      DETAIL = pg_catalog.format('"%s" is neither a version number, "latest", nor a stage.', spec),
+                      DETAIL = pg_catalog.format('"%s" is neither a version number, "latest", nor a stage.', mlops._clip(spec)),
                       HINT = 'Use ''name'', ''name/3'', ''name/Staging'', ''name/latest'' or ''name@alias''.';
         END IF;
     ELSE
@@ -181,7 +194,7 @@ BEGIN
 
     SELECT m.model_id INTO mid FROM mlops.models m WHERE m.name OPERATOR(pg_catalog.=) model_name;
     IF mid IS NULL THEN
-        RAISE EXCEPTION 'model "%" does not exist', model_name
+        RAISE EXCEPTION 'model "%" does not exist', mlops._clip(model_name)
             USING ERRCODE = 'undefined_object', HINT = mlops._models_hint();
     END IF;
 
@@ -201,10 +214,10 @@ BEGIN
     END IF;
 
     IF v IS NULL THEN
-        RAISE EXCEPTION 'model reference "%" does not resolve to a version', model
+        RAISE EXCEPTION 'model reference "%" does not resolve to a version', mlops._clip(model)
             USING ERRCODE = 'undefined_object',
                   DETAIL = CASE kind
-                      WHEN 'alias' THEN pg_catalog.format('Model "%s" has no alias "%s".', model_name, spec)
+                      WHEN 'alias' THEN pg_catalog.format('Model "%s" has no alias "%s".', model_name, mlops._clip(spec))
                       WHEN 'version' THEN pg_catalog.format('Model "%s" has no version %s.', model_name, spec)
                       WHEN 'latest' THEN pg_catalog.format('Model "%s" has no versions.', model_name)
                       ELSE pg_catalog.format('Model "%s" has no version in stage %s.', model_name, spec) END,
@@ -219,8 +232,10 @@ $$;
 REVOKE ALL ON FUNCTION mlops.resolve_model(text) FROM PUBLIC;
 
 -- _register_model_version stores a new version (stage None) of a model,
--- creating the model when needed.  Internal: training and import_model call
--- it as the extension owner; the bytes must already be validated.
+-- creating the model (owned by the actor) when needed; adding a version to
+-- an existing model requires that the actor may change it.  Internal:
+-- training and import_model call it as the extension owner; the bytes must
+-- already be validated.
 CREATE FUNCTION mlops._register_model_version(name text, model_data bytea, run_id bigint, task text,
                                               algorithm text, feature_names text[], input_schema jsonb,
                                               metrics jsonb, params jsonb, tags jsonb)
@@ -234,7 +249,7 @@ DECLARE
     v integer;
 BEGIN
     IF name IS NULL OR name OPERATOR(pg_catalog.!~) '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$' THEN
-        RAISE EXCEPTION 'invalid model name %', COALESCE(pg_catalog.quote_literal(name), 'NULL')
+        RAISE EXCEPTION 'invalid model name %', COALESCE(mlops._clip(pg_catalog.quote_literal(name)), 'NULL')
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'Model names are 1 to 128 letters, digits, "_", "." or "-", not starting with "." or "-".',
                   HINT = 'The characters "/" and "@" are reserved for model references such as ''churn/3'' and ''churn@champion''.';
@@ -243,7 +258,7 @@ BEGIN
         RAISE EXCEPTION 'model must not be empty' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF task IS NOT NULL AND task OPERATOR(pg_catalog.<>) ALL (ARRAY['classification', 'regression', 'ranking', 'survival', 'other']) THEN
-        RAISE EXCEPTION 'invalid task %', pg_catalog.quote_literal(task)
+        RAISE EXCEPTION 'invalid task %', mlops._clip(pg_catalog.quote_literal(task))
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Tasks are classification, regression, ranking, survival and other.';
     END IF;
@@ -251,7 +266,9 @@ BEGIN
     PERFORM mlops._require_object(COALESCE(params, '{}'), 'params');
     PERFORM mlops._require_object(COALESCE(tags, '{}'), 'tags');
 
-    INSERT INTO mlops.models (name, created_by) VALUES (name, mlops.current_actor())
+    -- a new model is the actor's; a new version of an existing one needs its owner
+    INSERT INTO mlops.models (name, created_by, owner)
+    VALUES (name, mlops.current_actor(), mlops.current_actor()::pg_catalog.regrole)
     ON CONFLICT DO NOTHING;
     mid := mlops._model_for_update(name);
     SELECT COALESCE(pg_catalog.max(mv.version), 0) OPERATOR(pg_catalog.+) 1 INTO v
@@ -270,7 +287,8 @@ END
 $$;
 REVOKE ALL ON FUNCTION mlops._register_model_version(text, bytea, bigint, text, text, text[], jsonb, jsonb, jsonb, jsonb) FROM PUBLIC;
 
--- _version_for_update locks a model and checks that the version exists.
+-- _version_for_update locks a model to change it (see _model_for_update)
+-- and checks that the version exists.
 CREATE FUNCTION mlops._version_for_update(model_name text, p_version integer)
     RETURNS mlops.model_versions
     LANGUAGE plpgsql
@@ -283,7 +301,7 @@ BEGIN
     SELECT * INTO r FROM mlops.model_versions mv
      WHERE mv.model_id OPERATOR(pg_catalog.=) mid AND mv.version OPERATOR(pg_catalog.=) p_version;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'model "%" has no version %', model_name, COALESCE(p_version::text, 'NULL')
+        RAISE EXCEPTION 'model "%" has no version %', mlops._clip(model_name), COALESCE(p_version::text, 'NULL')
             USING ERRCODE = 'undefined_object', HINT = mlops._versions_hint(mid);
     END IF;
     RETURN r;
@@ -319,7 +337,7 @@ BEGIN
             SELECT mv.version INTO holder FROM mlops.model_versions mv
              WHERE mv.model_id OPERATOR(pg_catalog.=) r.model_id AND mv.stage OPERATOR(pg_catalog.=) 'Production';
             IF holder IS NOT NULL THEN
-                RAISE EXCEPTION 'model "%" already has a Production version', name
+                RAISE EXCEPTION 'model "%" already has a Production version', mlops._clip(name)
                     USING ERRCODE = 'unique_violation',
                           DETAIL = pg_catalog.format('Version %s is in Production.', holder),
                           HINT = 'Pass archive_existing => true to archive it, or move it out of Production first.';
@@ -338,7 +356,25 @@ CREATE FUNCTION mlops.transition_stage(name text, version integer, stage text, a
     RETURNS void LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
 REVOKE ALL ON FUNCTION mlops.transition_stage(text, integer, text, boolean) FROM PUBLIC;
 
--- set_alias points an alias at a version (moving it if it exists).
+-- _check_alias refuses a malformed or over-long alias.
+CREATE FUNCTION mlops._check_alias(alias text) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF alias IS NULL OR alias OPERATOR(pg_catalog.!~) '^[A-Za-z_][A-Za-z0-9_-]{0,63}$' THEN
+        RAISE EXCEPTION 'invalid alias %', COALESCE(mlops._clip(pg_catalog.quote_literal(alias)), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Aliases are 1 to 64 letters, digits, "_" or "-", starting with a letter or "_".',
+                  HINT = 'Use names such as champion or challenger.';
+    END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._check_alias(text) FROM PUBLIC;
+
+-- set_alias points an alias at a version (moving it if it exists).  Stage
+-- names and "latest" are reserved: 'm@Production' must not mean something
+-- else than 'm/Production'.
 CREATE FUNCTION mlops._impl_set_alias(name text, alias text, version integer)
     RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
@@ -349,12 +385,12 @@ DECLARE
     r mlops.model_versions;
     previous integer;
 BEGIN
-    IF alias IS NULL OR alias OPERATOR(pg_catalog.!~) '^[A-Za-z_][A-Za-z0-9_-]{0,63}$'
-       OR pg_catalog.lower(alias) OPERATOR(pg_catalog.=) 'latest' THEN
-        RAISE EXCEPTION 'invalid alias %', COALESCE(pg_catalog.quote_literal(alias), 'NULL')
+    PERFORM mlops._check_alias(alias);
+    IF pg_catalog.lower(alias) OPERATOR(pg_catalog.=) ANY (ARRAY['none', 'staging', 'production', 'archived', 'latest']) THEN
+        RAISE EXCEPTION 'alias "%" is reserved', alias
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'Aliases are 1 to 64 letters, digits, "_" or "-", starting with a letter or "_"; "latest" is reserved.',
-                  HINT = 'Use names such as champion or challenger.';
+                  DETAIL = 'The stage names None, Staging, Production and Archived, and latest, in any case, are not aliases.',
+                  HINT = 'Use names such as champion or challenger; move a version to a stage with mlops.transition_stage().';
     END IF;
     r := mlops._version_for_update(name, version);
     SELECT a.version INTO previous FROM mlops.model_aliases a
@@ -380,14 +416,16 @@ CREATE FUNCTION mlops._impl_drop_alias(name text, alias text)
     AS $$
 #variable_conflict use_variable
 DECLARE
-    mid bigint := mlops._model_for_update(name);
+    mid bigint;
     previous integer;
 BEGIN
+    PERFORM mlops._check_alias(alias);
+    mid := mlops._model_for_update(name);
     DELETE FROM mlops.model_aliases a
      WHERE a.model_id OPERATOR(pg_catalog.=) mid AND a.alias OPERATOR(pg_catalog.=) alias
     RETURNING a.version INTO previous;
     IF previous IS NULL THEN
-        RAISE EXCEPTION 'model "%" has no alias "%"', name, alias
+        RAISE EXCEPTION 'model "%" has no alias "%"', mlops._clip(name), alias
             USING ERRCODE = 'undefined_object', HINT = mlops._versions_hint(mid);
     END IF;
     PERFORM mlops._audit_event('model.alias_delete', 'model', name,
@@ -411,7 +449,7 @@ DECLARE
     aliases text[];
 BEGIN
     IF r.stage OPERATOR(pg_catalog.=) 'Production' THEN
-        RAISE EXCEPTION 'cannot drop version % of model "%" because it is in Production', version, name
+        RAISE EXCEPTION 'cannot drop version % of model "%" because it is in Production', version, mlops._clip(name)
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Move it to another stage with mlops.transition_stage() first.';
     END IF;
@@ -430,7 +468,8 @@ CREATE FUNCTION mlops.drop_model_version(name text, version integer)
     RETURNS void LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
 REVOKE ALL ON FUNCTION mlops.drop_model_version(text, integer) FROM PUBLIC;
 
--- model_info: what an inference service's /model/info returns.
+-- model_info: what an inference service's /model/info returns, with the
+-- model's owner.
 CREATE FUNCTION mlops.model_info(model text) RETURNS jsonb
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -444,16 +483,23 @@ CREATE FUNCTION mlops.model_info(model text) RETURNS jsonb
                                        AND a.version OPERATOR(pg_catalog.=) v.version), '[]'::jsonb),
                'model_format', v.model_format, 'model_size', v.model_size,
                'sha256', pg_catalog.encode(v.model_sha256, 'hex'),
-               'created_at', v.created_at, 'created_by', v.created_by,
+               'created_at', v.created_at, 'created_by', v.created_by, 'owner', m.owner::pg_catalog.text,
                'stage_changed_at', v.stage_changed_at)
       FROM mlops.resolve_model($1) r
+      JOIN mlops.models m ON m.model_id OPERATOR(pg_catalog.=) r.model_id
       JOIN mlops.model_versions v ON v.model_id OPERATOR(pg_catalog.=) r.model_id
                                  AND v.version OPERATOR(pg_catalog.=) r.version
 $$;
 REVOKE ALL ON FUNCTION mlops.model_info(text) FROM PUBLIC;
 
--- model_schema: what an inference service's /model/schema returns.
-CREATE FUNCTION mlops.model_schema(model text) RETURNS jsonb
+-- model_schema: what an inference service's /model/schema returns.  The
+-- categories of a categorical feature are values of the training data, which
+-- the caller may not be allowed to read: only members of the model's owner
+-- (and of the extension owner) see them; everyone sees each feature's name,
+-- type and, for a categorical one, its number of categories (n_categories).
+-- The label's classes, which predict_label returns to every caller, are
+-- shown to all.
+CREATE FUNCTION mlops._impl_model_schema(model text) RETURNS jsonb
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -461,7 +507,15 @@ CREATE FUNCTION mlops.model_schema(model text) RETURNS jsonb
                'name', r.name, 'version', v.version, 'task', v.task,
                'features', CASE
                    WHEN v.input_schema OPERATOR(pg_catalog.?) 'features' THEN
-                       (SELECT pg_catalog.jsonb_agg(f OPERATOR(pg_catalog.-) 'stats' ORDER BY i)
+                       (SELECT pg_catalog.jsonb_agg(
+                                   CASE WHEN f OPERATOR(pg_catalog.?) 'categories' THEN
+                                            (CASE WHEN mlops._may_change(m.owner) THEN f
+                                                  ELSE f OPERATOR(pg_catalog.-) 'categories' END)
+                                            OPERATOR(pg_catalog.-) 'stats'
+                                            OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('n_categories',
+                                                pg_catalog.jsonb_array_length(f OPERATOR(pg_catalog.->) 'categories'))
+                                        ELSE f OPERATOR(pg_catalog.-) 'stats' END
+                                   ORDER BY i)
                           FROM pg_catalog.jsonb_array_elements(v.input_schema OPERATOR(pg_catalog.->) 'features')
                                WITH ORDINALITY AS e(f, i))
                    ELSE
@@ -470,7 +524,12 @@ CREATE FUNCTION mlops.model_schema(model text) RETURNS jsonb
                    END,
                'label', v.input_schema OPERATOR(pg_catalog.->) 'label')
       FROM mlops.resolve_model($1) r
+      JOIN mlops.models m ON m.model_id OPERATOR(pg_catalog.=) r.model_id
       JOIN mlops.model_versions v ON v.model_id OPERATOR(pg_catalog.=) r.model_id
                                  AND v.version OPERATOR(pg_catalog.=) r.version
 $$;
+REVOKE ALL ON FUNCTION mlops._impl_model_schema(text) FROM PUBLIC;
+CREATE FUNCTION mlops.model_schema(model text) RETURNS jsonb
+    LANGUAGE C STABLE
+    AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
 REVOKE ALL ON FUNCTION mlops.model_schema(text) FROM PUBLIC;

@@ -14,7 +14,10 @@ CREATE FUNCTION mlops._object_kinds()
             ('drift_reference', 'mlops.drift_references', 'name'),
             ('alert_rule', 'mlops.alert_rules', 'rule_id'),
             ('alert', 'mlops.alerts', 'alert_id'),
-            ('adwin', 'mlops.adwin_detectors', 'name')
+            ('adwin', 'mlops.adwin_detectors', 'name'),
+            ('experiment', 'mlops.experiments', 'name'),
+            ('run', 'mlops.runs', 'run_id'),
+            ('model', 'mlops.models', 'name')
            ) AS k (kind, relation, key_column)
      WHERE k.kind OPERATOR(pg_catalog.<>) 'none'
 $$;

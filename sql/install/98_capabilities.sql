@@ -31,7 +31,7 @@ CREATE FUNCTION mlops._capability_objects()
     reader_rel (name) AS (VALUES
         ('experiments'), ('runs'), ('run_metrics'), ('run_latest_metrics'), ('models'),
         ('model_aliases'), ('dashboard'), ('prediction_stats'), ('training_progress')),
-    owner_fns (name) AS (VALUES ('set_owner'), ('audit')),
+    owner_fns (name) AS (VALUES ('set_owner'), ('audit'), ('audit_events')),
     scientist (name) AS (VALUES
         ('create_experiment'), ('start_run'), ('log_params'), ('log_metrics'), ('set_tags'),
         ('end_run'), ('train'), ('import_model'), ('export_model'), ('drop_model_version'),
@@ -48,7 +48,7 @@ CREATE FUNCTION mlops._capability_objects()
         ('schedule'), ('unschedule'), ('alter_job'), ('run_job'), ('schedule_pipeline'),
         ('record_prediction'), ('record_actual'), ('prometheus_metrics'), ('model_cache')),
     auditor (name) AS (VALUES
-        ('current_actor'), ('audit_events')),
+        ('current_actor'), ('audit_events'), ('verify_audit_log')),
     admin_only (name) AS (VALUES
         ('grant_capability'), ('revoke_capability'), ('model_cache_reset'),
         ('prediction_stats_reset')),

@@ -9,13 +9,19 @@
  *	  MlopsClip shortens one string; MlopsListInit/MlopsListAdd/
  *	  MlopsListDone build "a, b, c … and N more" from any number of items,
  *	  formatting only the first MLOPS_LIST_MAX.  The ellipsis is "…" in a
- *	  UTF-8 database and "..." elsewhere.
+ *	  UTF-8 database and "..." elsewhere.  mlops._clip(text) and
+ *	  mlops._list(text[]) are their SQL faces, for messages raised in SQL.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "catalog/pg_type.h"
+#include "fmgr.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
 
 #include "common/common.h"
 
@@ -92,4 +98,52 @@ MlopsListDone(MlopsList *list)
 	if (list->total > list->shown)
 		appendStringInfo(&list->buf, " %s and %d more", MlopsEllipsis(), list->total - list->shown);
 	return list->buf.data;
+}
+
+PG_FUNCTION_INFO_V1(mlops_clip);
+PG_FUNCTION_INFO_V1(mlops_list);
+
+/*
+ * mlops_clip is the SQL face of MlopsClip: mlops._clip(s text) returns s
+ * clipped to MLOPS_ECHO_MAX bytes.  Only the first bytes of a long value are
+ * detoasted.
+ */
+Datum
+mlops_clip(PG_FUNCTION_ARGS)
+{
+	text	   *head = PG_GETARG_TEXT_P_SLICE(0, 0, MLOPS_ECHO_MAX + MAX_MULTIBYTE_CHAR_LEN);
+
+	PG_RETURN_TEXT_P(cstring_to_text(MlopsClip(text_to_cstring(head), MLOPS_ECHO_MAX)));
+}
+
+/*
+ * mlops_list is the SQL face of MlopsList: mlops._list(items text[]) returns
+ * the first MLOPS_LIST_MAX items, each clipped, separated by ", ", then
+ * "… and N more"; a NULL item is shown as NULL.
+ */
+Datum
+mlops_list(PG_FUNCTION_ARGS)
+{
+	ArrayType  *items = PG_GETARG_ARRAYTYPE_P(0);
+	ArrayIterator it;
+	MlopsList	list;
+	Datum		item;
+	bool		isnull;
+
+	if (ARR_ELEMTYPE(items) != TEXTOID)
+		elog(ERROR, "mlops._list expects text[]");
+	MlopsListInit(&list, MLOPS_LIST_MAX);
+	it = array_create_iterator(items, 0, NULL);
+	while (array_iterate(it, &item, &isnull))
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (list.shown >= list.max_items)
+			MlopsListAdd(&list, "%s", "");	/* counted, never formatted */
+		else if (isnull)
+			MlopsListAdd(&list, "NULL");
+		else
+			MlopsListAdd(&list, "%s", MlopsClip(TextDatumGetCString(item), MLOPS_ECHO_MAX));
+	}
+	array_free_iterator(it);
+	PG_RETURN_TEXT_P(cstring_to_text(MlopsListDone(&list)));
 }

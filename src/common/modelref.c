@@ -48,7 +48,7 @@ ResolveModelRef(const char *ref, ResolvedModel *out)
 							   "   AND v.version OPERATOR(pg_catalog.=) r.version",
 							   1, argtypes, args, NULL, true, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "resolving model reference \"%s\" returned %d rows", ref, (int) SPI_processed);
+		elog(ERROR, "resolving model reference \"%s\" returned %d rows", MlopsClip(ref, MLOPS_ECHO_MAX), (int) SPI_processed);
 	{
 		HeapTuple	tup = SPI_tuptable->vals[0];
 		TupleDesc	desc = SPI_tuptable->tupdesc;

@@ -96,7 +96,10 @@ PG_FUNCTION_INFO_V1(mlops_may_change);
 
 /*
  * mlops_owner_trampoline calls mlops._impl_<name> with the arguments it
- * was given, remembering the calling role as the actor.
+ * was given, remembering the calling role as the actor (unless mlops itself
+ * calls it as the extension owner on behalf of an actor already known).
+ * Set-returning implementations work too: they fill the caller's
+ * ReturnSetInfo in materialize mode.
  */
 Datum
 mlops_owner_trampoline(PG_FUNCTION_ARGS)
@@ -116,12 +119,21 @@ mlops_owner_trampoline(PG_FUNCTION_ARGS)
 		fcinfo->flinfo->fn_extra = cache;
 	}
 
+	/* a set-returning implementation fills the caller's ReturnSetInfo */
 	InitFunctionCallInfoData(*inner, &cache->impl, fcinfo->nargs,
-							 fcinfo->fncollation, NULL, NULL);
+							 fcinfo->fncollation, NULL, fcinfo->resultinfo);
 	for (i = 0; i < fcinfo->nargs; i++)
 		inner->args[i] = fcinfo->args[i];
 
-	current_actor = GetUserId();
+	/*
+	 * Called by mlops' own code running as the extension owner (an owner
+	 * section such as mlops.train's bookkeeping, or another implementation
+	 * function), the actor is already the role that called mlops: keep it,
+	 * or the audit log and the owner of what is created would name the
+	 * extension owner instead.
+	 */
+	if (!OidIsValid(current_actor) || GetUserId() != MlopsExtensionOwner())
+		current_actor = GetUserId();
 	PG_TRY();
 	{
 		result = FunctionCallInvoke(inner);

@@ -86,6 +86,8 @@ static void ReportModelCheckError(ModelCheckStatus status, ModelCheckFormat form
 								  const char *name, size_t len, const char *detail);
 static ArrayType *ChooseFeatureNames(ArrayType *given, const CheckedModel *model);
 static const char *ChooseTask(const char *given, const CheckedModel *model);
+static bool FindRepeatedName(char **names, int n, int *first, int *second);
+static int	CompareNameIndexes(const void *a, const void *b);
 static void CopyFeatureTypes(CheckedModel *out, const ModelCheckResult *result);
 static char *ImportedInputSchema(const CheckedModel *model, ArrayType *feature_names,
 								 const char *task);
@@ -127,7 +129,7 @@ mlops_import_model(PG_FUNCTION_ARGS)
 				 errmsg("model bytes must not be null"),
 				 errhint("Pass the contents of a file written by XGBoost's save_model, e.g. pg_read_binary_file('model.json').")));
 	name = PG_GETARG_TEXT_PP(0);
-	name_str = text_to_cstring(name);
+	name_str = MlopsClip(text_to_cstring(name), MLOPS_ECHO_MAX);	/* for messages */
 	model = PG_GETARG_BYTEA_PP(1);
 
 	CheckModelBytes(name_str, model, &checked);
@@ -280,7 +282,7 @@ ImportedInputSchema(const CheckedModel *model, ArrayType *feature_names, const c
 			(model->category_max[j] >= IMPORT_MAX_CATEGORIES || model->category_max[j] >= budget))
 		{
 			if (ncoded++ < 5)
-				appendStringInfo(&coded, "%s\"%s\"", ncoded > 1 ? ", " : "", name);
+				appendStringInfo(&coded, "%s\"%s\"", ncoded > 1 ? ", " : "", MlopsClip(name, MLOPS_ECHO_MAX));
 			type = "int";
 		}
 		if (strcmp(type, "c") == 0)
@@ -375,7 +377,10 @@ ChooseFeatureNames(ArrayType *given, const CheckedModel *model)
 {
 	Datum	   *elems;
 	bool	   *nulls;
+	char	  **strs;
 	int			n;
+	int			first = -1;
+	int			second = -1;
 
 	if (given == NULL)
 	{
@@ -398,36 +403,84 @@ ChooseFeatureNames(ArrayType *given, const CheckedModel *model)
 				 errmsg("feature_names has %d names but the model has %lld features",
 						n, (long long) model->num_feature),
 				 errhint("Pass one name per model feature, in the model's column order.")));
+	strs = palloc_extended(sizeof(char *) * Max(n, 1), MCXT_ALLOC_HUGE);
 	for (int i = 0; i < n; i++)
 	{
-		char	   *s;
-
+		CHECK_FOR_INTERRUPTS();
 		if (nulls[i])
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("feature_names must not contain nulls"),
 					 errdetail("Element %d is null.", i + 1)));
-		s = TextDatumGetCString(elems[i]);
-		if (s[0] == '\0')
+		strs[i] = TextDatumGetCString(elems[i]);
+		if (strs[i][0] == '\0')
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("feature_names must not contain empty names"),
 					 errdetail("Element %d is empty.", i + 1)));
-		for (int j = 0; j < i; j++)
-			if (strcmp(s, TextDatumGetCString(elems[j])) == 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("feature name \"%s\" appears more than once", s),
-						 errdetail("Elements %d and %d are equal.", j + 1, i + 1)));
-		if (model->num_feature_names > 0 && strcmp(s, model->feature_names[i]) != 0)
+		if (model->num_feature_names > 0 && strcmp(strs[i], model->feature_names[i]) != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("feature_names disagrees with the names stored in the model"),
 					 errdetail("Feature %d is \"%s\" in the model but \"%s\" in feature_names.",
-							   i + 1, model->feature_names[i], s),
+							   i + 1, MlopsClip(model->feature_names[i], MLOPS_ECHO_MAX),
+							   MlopsClip(strs[i], MLOPS_ECHO_MAX)),
 					 errhint("Omit feature_names to use the model's own names.")));
 	}
+	if (FindRepeatedName(strs, n, &first, &second))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("feature name \"%s\" appears more than once", MlopsClip(strs[second], MLOPS_ECHO_MAX)),
+				 errdetail("Elements %d and %d are equal.", first + 1, second + 1)));
 	return given;
+}
+
+/* names being sorted by FindRepeatedName */
+static char **sort_names;
+
+/*
+ * FindRepeatedName finds the first element of names (the one with the
+ * lowest index) equal to an earlier one, and that earlier one's index, in
+ * O(n log n): a model may have a million features.  Returns false when all
+ * are distinct.
+ */
+static bool
+FindRepeatedName(char **names, int n, int *first, int *second)
+{
+	int		   *order = palloc_extended(sizeof(int) * Max(n, 1), MCXT_ALLOC_HUGE);
+	bool		found = false;
+
+	*first = *second = -1;
+	for (int i = 0; i < n; i++)
+		order[i] = i;
+	sort_names = names;
+	qsort(order, n, sizeof(int), CompareNameIndexes);
+	/* equal names are adjacent, each run by index: its first two elements are a candidate */
+	for (int k = 1; k < n; k++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (strcmp(names[order[k - 1]], names[order[k]]) == 0 &&
+			(k < 2 || strcmp(names[order[k - 2]], names[order[k]]) != 0) &&
+			(!found || order[k] < *second))
+		{
+			*first = order[k - 1];
+			*second = order[k];
+			found = true;
+		}
+	}
+	pfree(order);
+	return found;
+}
+
+/* CompareNameIndexes orders indexes into sort_names by name, then by index. */
+static int
+CompareNameIndexes(const void *a, const void *b)
+{
+	int			x = *(const int *) a;
+	int			y = *(const int *) b;
+	int			c = strcmp(sort_names[x], sort_names[y]);
+
+	return c != 0 ? c : (x > y) - (x < y);
 }
 
 /*
@@ -440,7 +493,8 @@ ChooseTask(const char *given, const CheckedModel *model)
 	if (given != NULL && strcmp(given, model->task) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("task \"%s\" does not match the model's objective %s", given, model->objective),
+				 errmsg("task \"%s\" does not match the model's objective %s",
+						MlopsClip(given, MLOPS_ECHO_MAX), model->objective),
 				 errdetail("Objective %s is a %s objective.", model->objective, model->task),
 				 errhint("Omit task; it is taken from the model's objective.")));
 	return model->task;

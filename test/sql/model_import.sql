@@ -175,13 +175,18 @@ SELECT mlops.import_model('x', bytes, feature_names => ARRAY['a', 'b']) FROM fil
 SELECT mlops.import_model('x', bytes, feature_names => ARRAY['a', NULL, 'c']) FROM files WHERE file = 'multi.json';
 SELECT mlops.import_model('x', bytes, feature_names => ARRAY['a', '', 'c']) FROM files WHERE file = 'multi.json';
 SELECT mlops.import_model('x', bytes, feature_names => ARRAY['a', 'b', 'a']) FROM files WHERE file = 'multi.json';
+SELECT mlops.import_model('x', bytes, feature_names => ARRAY['c', 'b', 'b']) FROM files WHERE file = 'multi.json';
+SELECT mlops.import_model('x', bytes, feature_names => ARRAY[repeat('é', 300), 'b', repeat('é', 300)]) FROM files WHERE file = 'multi.json';
 SELECT mlops.import_model('x', bytes, feature_names => ARRAY[['a', 'b', 'c']]) FROM files WHERE file = 'multi.json';
 SELECT mlops.import_model('x', bytes, feature_names => ARRAY['age', 'salary', 'tenure']) FROM files WHERE file = 'binary.json';
 SELECT mlops.import_model('x', bytes, task => 'regression') FROM files WHERE file = 'binary.json';
 SELECT mlops.import_model('x', bytes, task => 'clustering') FROM files WHERE file = 'binary.json';
+SELECT mlops.import_model('x', bytes, task => repeat('t', 1000)) FROM files WHERE file = 'binary.json';
 
 -- registry rules: names, metrics, params and tags
 SELECT mlops.import_model('bad/name', bytes) FROM files WHERE file = 'binary.json';
+SELECT mlops.import_model(repeat('n', 5000), bytes) FROM files WHERE file = 'binary.json';
+SELECT mlops.import_model(repeat('n', 5000), '\x00');
 SELECT mlops.import_model('x', bytes, metrics => '[1]') FROM files WHERE file = 'binary.json';
 SELECT mlops.import_model('x', bytes, params => '"p"') FROM files WHERE file = 'binary.json';
 SELECT mlops.import_model('x', bytes, tags => '2') FROM files WHERE file = 'binary.json';

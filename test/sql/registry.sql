@@ -16,6 +16,10 @@ SELECT m.name, v.version, v.stage, v.task, v.model_size, encode(v.model_sha256, 
 SELECT mlops._register_model_version('bad/name', '\x00', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
 SELECT mlops._register_model_version('ok', '', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
 SELECT mlops._register_model_version('ok', '\x00', NULL, 'clustering', NULL, NULL, NULL, NULL, NULL, NULL);
+-- an over-long name is refused before any index sees it, and echoed clipped
+SELECT mlops._register_model_version((SELECT string_agg(md5(i::text), '') FROM generate_series(1, 300) i),
+                                     '\x00', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+SELECT name, owner = current_user::regrole AS mine FROM mlops.models;
 
 -- stages
 SELECT mlops.transition_stage('churn', 1, 'production');
@@ -46,8 +50,18 @@ SELECT mlops.set_alias('churn', 'challenger', 3);
 SELECT * FROM mlops.resolve_model('churn@champion');
 SELECT mlops.set_alias('churn', 'champion', 3);
 SELECT * FROM mlops.resolve_model('churn@champion');
+-- stage names and latest are reserved, in any case; over-long or malformed aliases are refused
 SELECT mlops.set_alias('churn', 'latest', 1);
+SELECT mlops.set_alias('churn', 'Production', 1);
+SELECT mlops.set_alias('churn', 'STAGING', 1);
+SELECT mlops.set_alias('churn', 'none', 1);
+SELECT mlops.set_alias('churn', 'archived', 1);
+SELECT mlops.set_alias('churn', 'production_candidate', 1);
+SELECT mlops.drop_alias('churn', 'production_candidate');
 SELECT mlops.set_alias('churn', '9lives', 1);
+SELECT mlops.set_alias('churn', repeat('a', 65), 1);
+SELECT mlops.set_alias('churn', (SELECT string_agg(md5(i::text), '') FROM generate_series(1, 300) i), 1);
+SELECT mlops.drop_alias('churn', repeat('a', 5000));
 SELECT mlops.set_alias('churn', 'x', 42);
 SELECT mlops.drop_alias('churn', 'champion');
 SELECT mlops.drop_alias('churn', 'champion');
@@ -60,6 +74,16 @@ SELECT * FROM mlops.resolve_model('churn/Archived');
 SELECT * FROM mlops.resolve_model('churn/best');
 SELECT * FROM mlops.resolve_model('');
 SELECT * FROM mlops.resolve_model(NULL);
+SELECT * FROM mlops.resolve_model(repeat('m', 1000));
+SELECT * FROM mlops.resolve_model('churn/' || repeat('x', 1000));
+SELECT * FROM mlops.resolve_model('churn@' || repeat('x', 1000));
+SELECT mlops.transition_stage('churn', 1, repeat('Gold', 1000));
+-- a hint lists at most 20 versions, then how many more
+BEGIN;
+SELECT count(*) AS versions FROM (SELECT mlops._register_model_version('many', '\x00', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)
+                                    FROM generate_series(1, 25)) s;
+SELECT * FROM mlops.resolve_model('many/99');
+ROLLBACK;
 SELECT mlops._register_model_version('fresh', '\x00', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
 SELECT * FROM mlops.resolve_model('fresh');
 -- the argument is named model, like every model reference

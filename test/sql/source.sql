@@ -131,6 +131,8 @@ CREATE POLICY src_low ON src_shared FOR SELECT TO src_reader USING (x < 3);
 GRANT SELECT ON src_shared TO src_reader;
 GRANT SELECT (x, z) ON src_secret TO src_reader;
 GRANT USAGE ON SCHEMA mlops TO src_reader;
+-- the reader trains new versions of src_model, so it owns it (docs/security.md#ownership)
+SELECT mlops.set_owner('model', 'src_model', 'src_reader');
 GRANT EXECUTE ON FUNCTION mlops.train(text, text, text, text, jsonb, text[], float8, text, text, integer),
                           mlops.predict_table(text, text, text),
                           mlops.set_drift_reference(text, text, text[]),

@@ -3,19 +3,28 @@ CREATE EXTENSION mlops;
 \set SHOW_CONTEXT never
 
 SELECT mlops.create_experiment('churn', 'customer churn models', '{"team": "growth"}') AS exp_id \gset
-SELECT name, description, tags, created_by = current_user AS by_me FROM mlops.experiments;
+SELECT name, description, tags, created_by = current_user AS by_me, owner = current_user::regrole AS mine
+  FROM mlops.experiments;
 
 -- errors: duplicate, empty name, non-object tags
 SELECT mlops.create_experiment('churn');
 SELECT mlops.create_experiment('  ');
 SELECT mlops.create_experiment('x', NULL, '[1,2]');
 SELECT mlops.create_experiment('x', NULL, NULL);
+-- names an index sees are bounded first: 256 characters (this one would not fit in an index row)
+SELECT mlops.create_experiment((SELECT string_agg(md5(i::text), '') FROM generate_series(1, 300) i));
+SELECT mlops.create_experiment(repeat('é', 257));
+BEGIN;
+SELECT mlops.create_experiment(repeat('é', 256)) > 0 AS longest_name_ok;
+ROLLBACK;
+SELECT mlops.start_run(repeat('x', 300));
+SELECT mlops.start_run('churn', repeat('r', 257));
 
 -- start_run creates a missing experiment
 SELECT mlops.start_run('churn', 'baseline', '{"owner": "ana"}') AS r1 \gset
 SELECT mlops.start_run('fraud') AS r2 \gset
 SELECT name FROM mlops.experiments ORDER BY experiment_id;
-SELECT run_name = 'run-' || :r2 AS default_name FROM mlops.runs WHERE run_id = :r2;
+SELECT run_name = 'run-' || :r2 AS default_name, owner = current_user::regrole AS mine FROM mlops.runs WHERE run_id = :r2;
 SELECT mlops.start_run(NULL);
 SELECT mlops.start_run('churn', 'bad', '"str"');
 
@@ -23,6 +32,7 @@ SELECT mlops.start_run('churn', 'bad', '"str"');
 SELECT mlops.log_params(:r1, '{"max_depth": 6, "eta": 0.3}');
 SELECT mlops.log_params(:r1, '{"max_depth": 6, "subsample": 0.8}');
 SELECT mlops.log_params(:r1, '{"max_depth": 8, "eta": 0.1, "gamma": 1}');
+SELECT mlops.log_params(:r1, jsonb_build_object('eta', repeat('9', 500)));
 SELECT params FROM mlops.runs WHERE run_id = :r1;
 SELECT mlops.log_params(:r1, '[1]');
 SELECT mlops.log_params(:r1, NULL);
@@ -38,6 +48,10 @@ SELECT key, value, step FROM mlops.run_latest_metrics WHERE run_id = :r1 ORDER B
 SELECT mlops.log_metrics(:r1, '{"auc": "high", "n": true, "ok": 1}');
 SELECT mlops.log_metrics(:r1, '{"auc": 1}', NULL);
 SELECT mlops.log_metrics(:r1, '3');
+SELECT mlops.log_metrics(:r1, '{"": 1}');
+-- metric keys are at most 250 characters; a DETAIL lists at most 20 problems
+SELECT mlops.log_metrics(:r1, jsonb_build_object(repeat('k', 251), 1, 'ok', 2));
+SELECT mlops.log_metrics(:r1, (SELECT jsonb_object_agg('m' || lpad(i::text, 2, '0'), 'bad') FROM generate_series(1, 25) i));
 SELECT count(*) FROM mlops.run_metrics WHERE run_id = :r1 AND key = 'ok';
 
 -- tags merge
@@ -118,6 +132,7 @@ SELECT mlops._log_metric_history(:h1, ARRAY['a', 'b'], ARRAY[1], ARRAY[1.0, 2.0]
 SELECT mlops._log_metric_history(:h1, ARRAY['a'], ARRAY[1], ARRAY[NULL]::float8[]);
 SELECT mlops._log_metric_history(:h1, ARRAY['a'], NULL, ARRAY[1.0]);
 SELECT mlops._log_metric_history(:h1, ARRAY[''], ARRAY[1], ARRAY[1.0]);
+SELECT mlops._log_metric_history(:h1, ARRAY[repeat('k', 251)], ARRAY[1], ARRAY[1.0]);
 SELECT mlops._log_metric_history(424242, ARRAY['a'], ARRAY[1], ARRAY[1.0]);
 SELECT mlops.end_run(:h1);
 SELECT mlops._log_metric_history(:h1, ARRAY['a'], ARRAY[1], ARRAY[1.0]);

@@ -31,6 +31,9 @@ my $q = q{SELECT (SELECT count(*) FROM mlops.runs) || ',' || (SELECT count(*) FR
           || (SELECT count(*) FROM mlops.model_versions) || ',' || (SELECT count(*) FROM mlops.model_aliases) || ','
           || (SELECT count(*) FROM mlops.audit_log)};
 is($node->safe_psql('dst', $q), $node->safe_psql('src', $q), 'runs, metrics, versions, aliases and audit events are restored');
+my $chain = q{SELECT (mlops.verify_audit_log() ->> 'ok') || ' ' || (mlops.verify_audit_log() ->> 'last_hash')};
+like($node->safe_psql('src', $chain), qr/^true [0-9a-f]{64}$/, 'the audit log verifies before the dump');
+is($node->safe_psql('dst', $chain), $node->safe_psql('src', $chain), 'the restored audit log verifies, with the same head');
 is($node->safe_psql('dst', q{SELECT version FROM mlops.resolve_model('m')}), '2', 'the Production version resolves after restore');
 is($node->safe_psql('dst', q{SELECT version FROM mlops.resolve_model('m@champion')}), '1', 'aliases resolve after restore');
 is($node->safe_psql('dst', q{SELECT bool_and(model_sha256 = sha256(model_data)) FROM mlops.model_versions}), 't',
@@ -38,5 +41,6 @@ is($node->safe_psql('dst', q{SELECT bool_and(model_sha256 = sha256(model_data)) 
 is($node->safe_psql('dst', q{SELECT mlops.start_run('exp', 'r2')}), '2', 'identity sequences continue after restore');
 is($node->safe_psql('dst', q{SELECT mlops._register_model_version('m', '\x00', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)}),
    '3', 'version numbering continues after restore');
+is($node->safe_psql('dst', q{SELECT mlops.verify_audit_log() ->> 'ok'}), 'true', 'new events continue the restored chain');
 $node->stop;
 done_testing();

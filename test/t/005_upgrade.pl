@@ -217,6 +217,12 @@ is(sql('old', q{SELECT action || ' ' || resource_id || ' ' || origin FROM mlops.
 	'audit_events reads the old events');
 is(sql('old', q{SELECT count(*) = (SELECT count(*) FROM mlops.audit_log) FROM mlops.audit_events(max_rows => 1000)}), 't',
 	'audit_events returns every event');
+is(sql('old', q{SELECT (mlops.verify_audit_log() ->> 'ok') || ' ' || bool_and(chain_seq = n)
+	FROM (SELECT chain_seq, row_number() OVER (ORDER BY event_id) AS n FROM mlops.audit_log) l}), 'true true',
+	'the update chains the 0.1.0 events in event_id order');
+is(sql('old', q{SELECT bool_and(owner::text = created_by) FROM (SELECT owner, created_by FROM mlops.experiments
+	UNION ALL SELECT owner, created_by FROM mlops.runs UNION ALL SELECT owner, created_by FROM mlops.models) o}), 't',
+	'experiments, runs and models are owned by the roles that created them');
 is(sql('old', q{SELECT (mlops.model_metrics('iris') ->> 'rows') || ' ' || (mlops.model_metrics('iris') ->> 'accuracy')}),
 	$before{'model_metrics'}, 'model_metrics reads the old predictions and labels');
 
@@ -228,6 +234,7 @@ is(sql('old', qq{SET mlops.train_progress_rounds = 0;
 	                                hyperparams => '{"n_estimators": 3}')}), '3', 'training after the upgrade registers version 3');
 my $last_event = sql('old', q{SELECT max(event_id) FROM mlops.audit_log});
 is(sql('old', q{SELECT mlops.audit('app.after', 'report', 'q4')}), $last_event + 1, 'audit events continue the numbering');
+is(sql('old', q{SELECT mlops.verify_audit_log() ->> 'ok'}), 'true', 'new events continue the chain');
 
 # once updated, the scheduler serves the database: a job run now runs, after the 0.1.0 run
 sql('old', q{SELECT mlops.run_job('yearly')});
