@@ -9,7 +9,9 @@ CREATE FUNCTION mlops._object_kinds()
     AS $$
     SELECT k.kind, k.relation, k.key_column
       FROM (VALUES
-            ('none', 'none', 'none')
+            ('none', 'none', 'none'),
+            -- jobs: job names are unique per owner only, so a job is named by its job_id
+            ('job', 'mlops.jobs', 'job_id')
            ) AS k (kind, relation, key_column)
      WHERE k.kind OPERATOR(pg_catalog.<>) 'none'
 $$;
