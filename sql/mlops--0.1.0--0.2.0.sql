@@ -1516,7 +1516,9 @@ CREATE FUNCTION mlops._object_kinds()
     AS $$
     SELECT k.kind, k.relation, k.key_column
       FROM (VALUES
-            ('none', 'none', 'none')
+            ('none', 'none', 'none'),
+            -- jobs: job names are unique per owner only, so a job is named by its job_id
+            ('job', 'mlops.jobs', 'job_id')
            ) AS k (kind, relation, key_column)
      WHERE k.kind OPERATOR(pg_catalog.<>) 'none'
 $$;
@@ -1610,6 +1612,9 @@ CREATE FUNCTION mlops._capability_objects()
         ('experiments'), ('runs'), ('run_metrics'), ('run_latest_metrics'), ('models'),
         ('model_aliases'), ('dashboard'), ('prediction_stats'), ('training_progress')),
     owner_fns (name) AS (VALUES ('set_owner'), ('audit')),
+    -- row-level security shows a role the rows of the roles it belongs to
+    scientist_rel (name) AS (VALUES ('pipeline_runs')),
+    operator_rel (name) AS (VALUES ('jobs'), ('job_runs'), ('pipeline_runs')),
     scientist (name) AS (VALUES
         ('create_experiment'), ('start_run'), ('log_params'), ('log_metrics'), ('set_tags'),
         ('end_run'), ('train'), ('import_model'), ('export_model'), ('drop_model_version'),
@@ -1637,6 +1642,8 @@ CREATE FUNCTION mlops._capability_objects()
         UNION SELECT c.c, 'relation', r.name FROM (VALUES ('scientist'), ('deployer'), ('operator')) c (c), reader_rel r
         UNION SELECT c.c, 'function', o.name FROM (VALUES ('scientist'), ('deployer'), ('operator')) c (c), owner_fns o
         UNION SELECT 'scientist', 'function', name FROM scientist
+        UNION SELECT 'scientist', 'relation', name FROM scientist_rel
+        UNION SELECT 'operator', 'relation', name FROM operator_rel
         UNION SELECT 'deployer', 'function', name FROM deployer
         UNION SELECT 'operator', 'function', name FROM operator
         UNION SELECT 'auditor', 'function', name FROM auditor
