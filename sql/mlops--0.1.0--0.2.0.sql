@@ -702,7 +702,7 @@ BEGIN
                         HINT = COALESCE(p_source OPERATOR(pg_catalog.#>>) '{error,hint}', '');
                 END IF;
                 IF pg_catalog.lower(COALESCE(p_model_type, '')) OPERATOR(pg_catalog.<>) 'xgboost' THEN
-                    RAISE EXCEPTION 'model type "%" is not supported', p_model_type
+                    RAISE EXCEPTION 'model type "%" is not supported', pg_catalog.left(p_model_type, 200)
                         USING ERRCODE = 'feature_not_supported', HINT = 'mlops trains xgboost models.';
                 END IF;
                 IF p_task IS NULL OR p_task OPERATOR(pg_catalog.<>) ALL (ARRAY['classification', 'regression']) THEN
@@ -729,15 +729,15 @@ BEGIN
                                           p_target_column, src)
                    INTO n_rows, n_labelled, n_distinct;
                 IF n_rows OPERATOR(pg_catalog.=) 0 THEN
-                    RAISE EXCEPTION 'data source % has no rows', p_data_source USING ERRCODE = 'no_data_found';
+                    RAISE EXCEPTION 'data source % has no rows', pg_catalog.left(p_data_source, 200) USING ERRCODE = 'no_data_found';
                 END IF;
                 IF n_labelled OPERATOR(pg_catalog.<) n_rows THEN
-                    RAISE EXCEPTION 'target column "%" has % null values', p_target_column, n_rows OPERATOR(pg_catalog.-) n_labelled
+                    RAISE EXCEPTION 'target column "%" has % null values', pg_catalog.left(p_target_column, 200), n_rows OPERATOR(pg_catalog.-) n_labelled
                         USING ERRCODE = 'null_value_not_allowed',
                               HINT = 'Filter them out in the data source query.';
                 END IF;
                 IF p_task OPERATOR(pg_catalog.=) 'classification' AND n_distinct OPERATOR(pg_catalog.<) 2 THEN
-                    RAISE EXCEPTION 'target column "%" has a single class', p_target_column
+                    RAISE EXCEPTION 'target column "%" has a single class', pg_catalog.left(p_target_column, 200)
                         USING ERRCODE = 'invalid_parameter_value';
                 END IF;
                 step_result := pg_catalog.jsonb_build_object('rows', n_rows, 'distinct_targets', n_distinct);
@@ -749,7 +749,7 @@ BEGIN
             ELSIF step OPERATOR(pg_catalog.=) 'evaluate' THEN
                 FOR k, threshold IN SELECT e.key, e.value FROM pg_catalog.jsonb_each(p_min_metrics) e ORDER BY e.key LOOP
                     IF NOT (v_metrics OPERATOR(pg_catalog.?) k) THEN
-                        RAISE EXCEPTION 'training reported no metric "%"', k
+                        RAISE EXCEPTION 'training reported no metric "%"', pg_catalog.left(k, 200)
                             USING ERRCODE = 'invalid_parameter_value',
                                   DETAIL = pg_catalog.format('It reported %s.', (SELECT pg_catalog.string_agg(m, ', ' ORDER BY m)
                                                                                 FROM pg_catalog.jsonb_object_keys(v_metrics) m));
@@ -910,7 +910,7 @@ BEGIN
                  WHERE a.attrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('pg_temp.mlops_pipeline_source')
                    AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
                 IF cols IS NULL THEN
-                    RAISE EXCEPTION 'data source % has no columns', p_data_source USING ERRCODE = 'invalid_parameter_value';
+                    RAISE EXCEPTION 'data source % has no columns', pg_catalog.left(p_data_source, 200) USING ERRCODE = 'invalid_parameter_value';
                 END IF;
                 EXECUTE pg_catalog.format('SELECT pg_catalog.jsonb_build_object(''rows'', pg_catalog.count(*), ''columns'', %s) FROM pg_temp.mlops_pipeline_source',
                                           profile_sql)
@@ -921,16 +921,16 @@ BEGIN
                     FOR rule_key, rule IN SELECT e.key, e.value FROM pg_catalog.jsonb_each(p_rules) e ORDER BY e.key LOOP
                         IF rule_key OPERATOR(pg_catalog.=) 'not_null' OR rule_key OPERATOR(pg_catalog.=) 'unique' THEN
                             IF pg_catalog.jsonb_typeof(rule) OPERATOR(pg_catalog.<>) 'array' THEN
-                                RAISE EXCEPTION 'rule "%" must be an array', rule_key USING ERRCODE = 'invalid_parameter_value',
+                                RAISE EXCEPTION 'rule "%" must be an array', pg_catalog.left(rule_key, 200) USING ERRCODE = 'invalid_parameter_value',
                                     HINT = 'For example {"not_null": ["id", "age"]} or {"unique": ["id", ["a", "b"]]}.';
                             END IF;
                         ELSIF rule_key OPERATOR(pg_catalog.=) 'ranges' OR rule_key OPERATOR(pg_catalog.=) 'allowed_values' THEN
                             IF pg_catalog.jsonb_typeof(rule) OPERATOR(pg_catalog.<>) 'object' THEN
-                                RAISE EXCEPTION 'rule "%" must be an object keyed by column', rule_key USING ERRCODE = 'invalid_parameter_value',
+                                RAISE EXCEPTION 'rule "%" must be an object keyed by column', pg_catalog.left(rule_key, 200) USING ERRCODE = 'invalid_parameter_value',
                                     HINT = 'For example {"ranges": {"age": {"min": 0, "max": 120}}} or {"allowed_values": {"plan": ["basic", "pro"]}}.';
                             END IF;
                         ELSE
-                            RAISE EXCEPTION 'unknown rule "%"', rule_key USING ERRCODE = 'invalid_parameter_value',
+                            RAISE EXCEPTION 'unknown rule "%"', pg_catalog.left(rule_key, 200) USING ERRCODE = 'invalid_parameter_value',
                                 HINT = 'The rules are not_null, ranges, allowed_values and unique.';
                         END IF;
                         -- every column a rule names must exist
@@ -948,9 +948,12 @@ BEGIN
                                                 ELSE pg_catalog.jsonb_build_array(u) END) k(x)
                             ) names LOOP
                             IF NOT c OPERATOR(pg_catalog.=) ANY (cols) THEN
-                                RAISE EXCEPTION 'rule "%" names column "%", which the data source does not have', rule_key, c
+                                RAISE EXCEPTION 'rule "%" names column "%", which the data source does not have', rule_key, pg_catalog.left(c, 200)
                                     USING ERRCODE = 'undefined_column',
-                                          DETAIL = pg_catalog.format('Its columns are %s.', pg_catalog.array_to_string(cols, ', '));
+                                          DETAIL = pg_catalog.format('Its columns are %s%s.', pg_catalog.array_to_string(cols[1:20], ', '),
+                                                                     CASE WHEN pg_catalog.cardinality(cols) OPERATOR(pg_catalog.>) 20
+                                                                          THEN pg_catalog.format(' and %s more', pg_catalog.cardinality(cols) OPERATOR(pg_catalog.-) 20)
+                                                                          ELSE '' END);
                             END IF;
                         END LOOP;
                         IF rule_key OPERATOR(pg_catalog.=) 'not_null' THEN
@@ -1272,6 +1275,11 @@ BEGIN
     IF p_job_name IS NULL OR pg_catalog.btrim(p_job_name) OPERATOR(pg_catalog.=) '' THEN
         RAISE EXCEPTION 'job name must not be empty' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF pg_catalog.length(p_job_name) OPERATOR(pg_catalog.>) 200 THEN
+        RAISE EXCEPTION 'job name must be at most 200 characters'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('It has %s characters.', pg_catalog.length(p_job_name));
+    END IF;
     IF p_schedule IS NULL THEN
         RAISE EXCEPTION 'schedule must not be null' USING ERRCODE = 'null_value_not_allowed',
             HINT = 'Examples: ''0 2 * * *'', ''@hourly'', ''every 30 seconds''.';
@@ -1340,13 +1348,13 @@ BEGIN
         allowed := ARRAY['model'];
         required := ARRAY['model'];
     ELSE
-        RAISE EXCEPTION 'unknown pipeline %', COALESCE(pg_catalog.quote_literal(pipeline), 'NULL')
+        RAISE EXCEPTION 'unknown pipeline %', COALESCE(pg_catalog.quote_literal(pg_catalog.left(pipeline, 200)), 'NULL')
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'The pipelines are training_pipeline, data_pipeline and monitoring_pipeline.';
     END IF;
     FOR k, v IN SELECT e.key, e.value FROM pg_catalog.jsonb_each(parameters) e ORDER BY e.key LOOP
         IF NOT k OPERATOR(pg_catalog.=) ANY (allowed) THEN
-            RAISE EXCEPTION '% has no parameter "%"', pipeline, k
+            RAISE EXCEPTION '% has no parameter "%"', pipeline, pg_catalog.left(k, 200)
                 USING ERRCODE = 'invalid_parameter_value',
                       HINT = pg_catalog.format('Its parameters are %s.', pg_catalog.array_to_string(allowed, ', '));
         END IF;
@@ -1360,7 +1368,7 @@ BEGIN
             args := args OPERATOR(pg_catalog.||) pg_catalog.format('%I => %s', k, v::text);
         ELSE
             IF pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'string' THEN
-                RAISE EXCEPTION 'parameter "%" must be a JSON string', k
+                RAISE EXCEPTION 'parameter "%" must be a JSON string', pg_catalog.left(k, 200)
                     USING ERRCODE = 'invalid_parameter_value';
             END IF;
             args := args OPERATOR(pg_catalog.||) pg_catalog.format('%I => %L', k, v OPERATOR(pg_catalog.->>) 0);
@@ -1416,14 +1424,21 @@ BEGIN
         END IF;
         PERFORM mlops._check_job_command(command, j.job_name, j.owner, validate);
     END IF;
-    IF max_runtime IS NOT NULL AND max_runtime OPERATOR(pg_catalog.<=) '0'::interval THEN
-        RAISE EXCEPTION 'max_runtime must be positive' USING ERRCODE = 'invalid_parameter_value';
+    IF max_runtime IS NOT NULL AND (max_runtime OPERATOR(pg_catalog.<=) '0'::interval
+                                    OR max_runtime OPERATOR(pg_catalog.>) '10 years'::interval) THEN
+        RAISE EXCEPTION 'max_runtime must be greater than 0 and at most 10 years'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('It is %s.', max_runtime);
     END IF;
     IF max_retries IS NOT NULL AND (max_retries OPERATOR(pg_catalog.<) 0 OR max_retries OPERATOR(pg_catalog.>) 100) THEN
-        RAISE EXCEPTION 'max_retries must be between 0 and 100' USING ERRCODE = 'invalid_parameter_value';
+        RAISE EXCEPTION 'max_retries must be between 0 and 100' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = pg_catalog.format('It is %s.', max_retries);
     END IF;
-    IF retry_delay IS NOT NULL AND retry_delay OPERATOR(pg_catalog.<) '1 second'::interval THEN
-        RAISE EXCEPTION 'retry_delay must be at least 1 second' USING ERRCODE = 'invalid_parameter_value';
+    IF retry_delay IS NOT NULL AND (retry_delay OPERATOR(pg_catalog.<) '1 second'::interval
+                                    OR retry_delay OPERATOR(pg_catalog.>) '1 hour'::interval) THEN
+        RAISE EXCEPTION 'retry_delay must be between 1 second and 1 hour'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('It is %s; retries back off from it, doubling, up to 1 hour.', retry_delay);
     END IF;
     UPDATE mlops.jobs
        SET schedule = COALESCE($2, j.schedule),

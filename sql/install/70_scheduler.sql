@@ -337,6 +337,11 @@ BEGIN
     IF p_job_name IS NULL OR pg_catalog.btrim(p_job_name) OPERATOR(pg_catalog.=) '' THEN
         RAISE EXCEPTION 'job name must not be empty' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF pg_catalog.length(p_job_name) OPERATOR(pg_catalog.>) 200 THEN
+        RAISE EXCEPTION 'job name must be at most 200 characters'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('It has %s characters.', pg_catalog.length(p_job_name));
+    END IF;
     IF p_schedule IS NULL THEN
         RAISE EXCEPTION 'schedule must not be null' USING ERRCODE = 'null_value_not_allowed',
             HINT = 'Examples: ''0 2 * * *'', ''@hourly'', ''every 30 seconds''.';
@@ -415,13 +420,13 @@ BEGIN
         allowed := ARRAY['model'];
         required := ARRAY['model'];
     ELSE
-        RAISE EXCEPTION 'unknown pipeline %', COALESCE(pg_catalog.quote_literal(pipeline), 'NULL')
+        RAISE EXCEPTION 'unknown pipeline %', COALESCE(pg_catalog.quote_literal(pg_catalog.left(pipeline, 200)), 'NULL')
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'The pipelines are training_pipeline, data_pipeline and monitoring_pipeline.';
     END IF;
     FOR k, v IN SELECT e.key, e.value FROM pg_catalog.jsonb_each(parameters) e ORDER BY e.key LOOP
         IF NOT k OPERATOR(pg_catalog.=) ANY (allowed) THEN
-            RAISE EXCEPTION '% has no parameter "%"', pipeline, k
+            RAISE EXCEPTION '% has no parameter "%"', pipeline, pg_catalog.left(k, 200)
                 USING ERRCODE = 'invalid_parameter_value',
                       HINT = pg_catalog.format('Its parameters are %s.', pg_catalog.array_to_string(allowed, ', '));
         END IF;
@@ -435,7 +440,7 @@ BEGIN
             args := args OPERATOR(pg_catalog.||) pg_catalog.format('%I => %s', k, v::text);
         ELSE
             IF pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'string' THEN
-                RAISE EXCEPTION 'parameter "%" must be a JSON string', k
+                RAISE EXCEPTION 'parameter "%" must be a JSON string', pg_catalog.left(k, 200)
                     USING ERRCODE = 'invalid_parameter_value';
             END IF;
             args := args OPERATOR(pg_catalog.||) pg_catalog.format('%I => %L', k, v OPERATOR(pg_catalog.->>) 0);
@@ -525,14 +530,21 @@ BEGIN
         END IF;
         PERFORM mlops._check_job_command(command, j.job_name, j.owner, validate);
     END IF;
-    IF max_runtime IS NOT NULL AND max_runtime OPERATOR(pg_catalog.<=) '0'::interval THEN
-        RAISE EXCEPTION 'max_runtime must be positive' USING ERRCODE = 'invalid_parameter_value';
+    IF max_runtime IS NOT NULL AND (max_runtime OPERATOR(pg_catalog.<=) '0'::interval
+                                    OR max_runtime OPERATOR(pg_catalog.>) '10 years'::interval) THEN
+        RAISE EXCEPTION 'max_runtime must be greater than 0 and at most 10 years'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('It is %s.', max_runtime);
     END IF;
     IF max_retries IS NOT NULL AND (max_retries OPERATOR(pg_catalog.<) 0 OR max_retries OPERATOR(pg_catalog.>) 100) THEN
-        RAISE EXCEPTION 'max_retries must be between 0 and 100' USING ERRCODE = 'invalid_parameter_value';
+        RAISE EXCEPTION 'max_retries must be between 0 and 100' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = pg_catalog.format('It is %s.', max_retries);
     END IF;
-    IF retry_delay IS NOT NULL AND retry_delay OPERATOR(pg_catalog.<) '1 second'::interval THEN
-        RAISE EXCEPTION 'retry_delay must be at least 1 second' USING ERRCODE = 'invalid_parameter_value';
+    IF retry_delay IS NOT NULL AND (retry_delay OPERATOR(pg_catalog.<) '1 second'::interval
+                                    OR retry_delay OPERATOR(pg_catalog.>) '1 hour'::interval) THEN
+        RAISE EXCEPTION 'retry_delay must be between 1 second and 1 hour'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('It is %s; retries back off from it, doubling, up to 1 hour.', retry_delay);
     END IF;
     UPDATE mlops.jobs
        SET schedule = COALESCE($2, j.schedule),

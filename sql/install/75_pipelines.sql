@@ -78,7 +78,7 @@ BEGIN
                         HINT = COALESCE(p_source OPERATOR(pg_catalog.#>>) '{error,hint}', '');
                 END IF;
                 IF pg_catalog.lower(COALESCE(p_model_type, '')) OPERATOR(pg_catalog.<>) 'xgboost' THEN
-                    RAISE EXCEPTION 'model type "%" is not supported', p_model_type
+                    RAISE EXCEPTION 'model type "%" is not supported', pg_catalog.left(p_model_type, 200)
                         USING ERRCODE = 'feature_not_supported', HINT = 'mlops trains xgboost models.';
                 END IF;
                 IF p_task IS NULL OR p_task OPERATOR(pg_catalog.<>) ALL (ARRAY['classification', 'regression']) THEN
@@ -105,15 +105,15 @@ BEGIN
                                           p_target_column, src)
                    INTO n_rows, n_labelled, n_distinct;
                 IF n_rows OPERATOR(pg_catalog.=) 0 THEN
-                    RAISE EXCEPTION 'data source % has no rows', p_data_source USING ERRCODE = 'no_data_found';
+                    RAISE EXCEPTION 'data source % has no rows', pg_catalog.left(p_data_source, 200) USING ERRCODE = 'no_data_found';
                 END IF;
                 IF n_labelled OPERATOR(pg_catalog.<) n_rows THEN
-                    RAISE EXCEPTION 'target column "%" has % null values', p_target_column, n_rows OPERATOR(pg_catalog.-) n_labelled
+                    RAISE EXCEPTION 'target column "%" has % null values', pg_catalog.left(p_target_column, 200), n_rows OPERATOR(pg_catalog.-) n_labelled
                         USING ERRCODE = 'null_value_not_allowed',
                               HINT = 'Filter them out in the data source query.';
                 END IF;
                 IF p_task OPERATOR(pg_catalog.=) 'classification' AND n_distinct OPERATOR(pg_catalog.<) 2 THEN
-                    RAISE EXCEPTION 'target column "%" has a single class', p_target_column
+                    RAISE EXCEPTION 'target column "%" has a single class', pg_catalog.left(p_target_column, 200)
                         USING ERRCODE = 'invalid_parameter_value';
                 END IF;
                 step_result := pg_catalog.jsonb_build_object('rows', n_rows, 'distinct_targets', n_distinct);
@@ -125,7 +125,7 @@ BEGIN
             ELSIF step OPERATOR(pg_catalog.=) 'evaluate' THEN
                 FOR k, threshold IN SELECT e.key, e.value FROM pg_catalog.jsonb_each(p_min_metrics) e ORDER BY e.key LOOP
                     IF NOT (v_metrics OPERATOR(pg_catalog.?) k) THEN
-                        RAISE EXCEPTION 'training reported no metric "%"', k
+                        RAISE EXCEPTION 'training reported no metric "%"', pg_catalog.left(k, 200)
                             USING ERRCODE = 'invalid_parameter_value',
                                   DETAIL = pg_catalog.format('It reported %s.', (SELECT pg_catalog.string_agg(m, ', ' ORDER BY m)
                                                                                 FROM pg_catalog.jsonb_object_keys(v_metrics) m));
@@ -288,7 +288,7 @@ BEGIN
                  WHERE a.attrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('pg_temp.mlops_pipeline_source')
                    AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
                 IF cols IS NULL THEN
-                    RAISE EXCEPTION 'data source % has no columns', p_data_source USING ERRCODE = 'invalid_parameter_value';
+                    RAISE EXCEPTION 'data source % has no columns', pg_catalog.left(p_data_source, 200) USING ERRCODE = 'invalid_parameter_value';
                 END IF;
                 EXECUTE pg_catalog.format('SELECT pg_catalog.jsonb_build_object(''rows'', pg_catalog.count(*), ''columns'', %s) FROM pg_temp.mlops_pipeline_source',
                                           profile_sql)
@@ -299,16 +299,16 @@ BEGIN
                     FOR rule_key, rule IN SELECT e.key, e.value FROM pg_catalog.jsonb_each(p_rules) e ORDER BY e.key LOOP
                         IF rule_key OPERATOR(pg_catalog.=) 'not_null' OR rule_key OPERATOR(pg_catalog.=) 'unique' THEN
                             IF pg_catalog.jsonb_typeof(rule) OPERATOR(pg_catalog.<>) 'array' THEN
-                                RAISE EXCEPTION 'rule "%" must be an array', rule_key USING ERRCODE = 'invalid_parameter_value',
+                                RAISE EXCEPTION 'rule "%" must be an array', pg_catalog.left(rule_key, 200) USING ERRCODE = 'invalid_parameter_value',
                                     HINT = 'For example {"not_null": ["id", "age"]} or {"unique": ["id", ["a", "b"]]}.';
                             END IF;
                         ELSIF rule_key OPERATOR(pg_catalog.=) 'ranges' OR rule_key OPERATOR(pg_catalog.=) 'allowed_values' THEN
                             IF pg_catalog.jsonb_typeof(rule) OPERATOR(pg_catalog.<>) 'object' THEN
-                                RAISE EXCEPTION 'rule "%" must be an object keyed by column', rule_key USING ERRCODE = 'invalid_parameter_value',
+                                RAISE EXCEPTION 'rule "%" must be an object keyed by column', pg_catalog.left(rule_key, 200) USING ERRCODE = 'invalid_parameter_value',
                                     HINT = 'For example {"ranges": {"age": {"min": 0, "max": 120}}} or {"allowed_values": {"plan": ["basic", "pro"]}}.';
                             END IF;
                         ELSE
-                            RAISE EXCEPTION 'unknown rule "%"', rule_key USING ERRCODE = 'invalid_parameter_value',
+                            RAISE EXCEPTION 'unknown rule "%"', pg_catalog.left(rule_key, 200) USING ERRCODE = 'invalid_parameter_value',
                                 HINT = 'The rules are not_null, ranges, allowed_values and unique.';
                         END IF;
                         -- every column a rule names must exist
@@ -326,9 +326,12 @@ BEGIN
                                                 ELSE pg_catalog.jsonb_build_array(u) END) k(x)
                             ) names LOOP
                             IF NOT c OPERATOR(pg_catalog.=) ANY (cols) THEN
-                                RAISE EXCEPTION 'rule "%" names column "%", which the data source does not have', rule_key, c
+                                RAISE EXCEPTION 'rule "%" names column "%", which the data source does not have', rule_key, pg_catalog.left(c, 200)
                                     USING ERRCODE = 'undefined_column',
-                                          DETAIL = pg_catalog.format('Its columns are %s.', pg_catalog.array_to_string(cols, ', '));
+                                          DETAIL = pg_catalog.format('Its columns are %s%s.', pg_catalog.array_to_string(cols[1:20], ', '),
+                                                                     CASE WHEN pg_catalog.cardinality(cols) OPERATOR(pg_catalog.>) 20
+                                                                          THEN pg_catalog.format(' and %s more', pg_catalog.cardinality(cols) OPERATOR(pg_catalog.-) 20)
+                                                                          ELSE '' END);
                             END IF;
                         END LOOP;
                         IF rule_key OPERATOR(pg_catalog.=) 'not_null' THEN

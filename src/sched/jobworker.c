@@ -199,7 +199,8 @@ RecordFailure(int64 run_id, const char *message, bool broken)
 		ereport(WARNING,
 				(errcode(ERRCODE_SYNTAX_ERROR),
 				 errmsg("mlops disabled the job of run " INT64_FORMAT, run_id),
-				 errdetail("The job was disabled because its command does not parse: %s.", message)));
+				 errdetail("The job was disabled because its command does not parse: %s.",
+						   MlopsClip(message, MLOPS_ECHO_MAX))));
 	}
 	SPI_finish();
 	PopActiveSnapshot();

@@ -103,8 +103,10 @@
 #define SLOT_START_TIMEOUT_MS 60000
 /* history is trimmed this often */
 #define TRIM_INTERVAL_MS 3600000
-/* the longest retry backoff */
+/* the longest retry backoff (also the largest retry_delay alter_job accepts) */
 #define MAX_RETRY_DELAY_MS 3600000
+/* the largest max_runtime alter_job accepts, 10 years (keeps deadlines in range) */
+#define MAX_RUNTIME_MS INT64CONST(315576000000)
 /* a run's worker is started this long before it is due, and waits */
 #define PRELAUNCH_MS 200
 
@@ -471,10 +473,11 @@ LoadJobs(void)
 		job->enabled = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
 		next = SPI_getbinval(tup, desc, 5, &isnull);
 		job->next_run_at = isnull ? DT_NOEND : DatumGetTimestampTz(next);
-		job->max_runtime_ms = DatumGetInt64(SPI_getbinval(tup, desc, 6, &isnull));
+		/* rows written before alter_job checked the ranges may hold more */
+		job->max_runtime_ms = Min(DatumGetInt64(SPI_getbinval(tup, desc, 6, &isnull)), MAX_RUNTIME_MS);
 		job->max_retries = DatumGetInt32(SPI_getbinval(tup, desc, 7, &isnull));
 		job->failures = DatumGetInt32(SPI_getbinval(tup, desc, 8, &isnull));
-		job->retry_delay_ms = DatumGetInt64(SPI_getbinval(tup, desc, 9, &isnull));
+		job->retry_delay_ms = Min(DatumGetInt64(SPI_getbinval(tup, desc, 9, &isnull)), MAX_RETRY_DELAY_MS);
 		job->run_requested = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
 		job->foreign = JobIsForeign(tup, desc, 11, 12, 13, &paused);
 		if (job->foreign && !paused)
@@ -1151,7 +1154,7 @@ EnforceTimeouts(TimestampTz now)
 	while ((job = hash_seq_search(&seq)) != NULL)
 	{
 		if (job->run_id != 0 && job->max_runtime_ms > 0 && !job->timed_out &&
-			TimestampDifferenceExceeds(job->run_started, now, (int) Min(job->max_runtime_ms, INT_MAX)))
+			now > TimestampTzPlusMilliseconds(job->run_started, job->max_runtime_ms))
 			late = lappend(late, job);
 	}
 	foreach(lc, late)

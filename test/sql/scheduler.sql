@@ -63,6 +63,15 @@ SELECT mlops.alter_job('yearly-report', retry_delay => '10 ms');
 SELECT mlops.alter_job('yearly-report', schedule => 'every now and then');
 SELECT mlops.unschedule('nope');
 SELECT mlops.run_job('nope');
+-- boundaries: names, schedules and commands are bounded, and so is what a message echoes
+SELECT mlops.schedule(repeat('j', 201), '@daily', 'SELECT 1');
+SELECT mlops.schedule('x', repeat('* ', 50000), 'SELECT 1');
+SELECT mlops.schedule('x', '@daily', 'SELECT "' || repeat('x', 100000));
+SELECT mlops.alter_job(repeat('j', 100000), enabled => false);
+SELECT mlops.alter_job('yearly-report', max_runtime => '11 years');
+SELECT mlops.alter_job('yearly-report', retry_delay => '2 hours');
+SELECT mlops.alter_job('yearly-report', max_retries => 2147483647);
+SELECT mlops.schedule_pipeline('x', 'data_pipeline', '@daily', jsonb_build_object(repeat('k', 100000), 1));
 
 -- commands are parse-analysed when scheduled, as the role that runs them:
 -- what would fail at every run is refused now, with the analysis error
