@@ -1029,6 +1029,7 @@ BEGIN
                         EXECUTE pg_catalog.format('CREATE TABLE %s AS SELECT %s FROM pg_temp.mlops_pipeline_checked '
                                                   'WHERE pg_catalog.cardinality(_mlops_reasons) OPERATOR(pg_catalog.=) 0',
                                                   target, col_list);
+                        GET DIAGNOSTICS n_written = ROW_COUNT;
                     EXCEPTION WHEN duplicate_table OR unique_violation THEN
                         RAISE EXCEPTION 'output table % was created by another session while the pipeline ran', target
                             USING ERRCODE = 'duplicate_table',
@@ -1076,12 +1077,18 @@ BEGIN
                                       HINT = 'Name a new table, which the pipeline creates, or act as the table''s owner (SET ROLE).';
                         END IF;
                     END LOOP;
-                    EXECUTE pg_catalog.format('TRUNCATE %s', target);
-                    EXECUTE pg_catalog.format('INSERT INTO %s (%s) SELECT %s FROM pg_temp.mlops_pipeline_checked '
+                    -- the clean rows are kept aside first: the source may read
+                    -- the very table that is emptied
+                    EXECUTE pg_catalog.format('CREATE TEMP TABLE mlops_pipeline_clean AS SELECT %s '
+                                              'FROM pg_temp.mlops_pipeline_checked '
                                               'WHERE pg_catalog.cardinality(_mlops_reasons) OPERATOR(pg_catalog.=) 0',
+                                              col_list);
+                    EXECUTE pg_catalog.format('TRUNCATE %s', target);
+                    EXECUTE pg_catalog.format('INSERT INTO %s (%s) SELECT %s FROM pg_temp.mlops_pipeline_clean',
                                               target, col_list, col_list);
+                    GET DIAGNOSTICS n_written = ROW_COUNT;
+                    DROP TABLE pg_temp.mlops_pipeline_clean;
                 END IF;
-                GET DIAGNOSTICS n_written = ROW_COUNT;
                 DROP VIEW pg_temp.mlops_pipeline_checked;
                 DROP VIEW pg_temp.mlops_pipeline_source;
                 step_result := pg_catalog.jsonb_build_object('output_table', target, 'rows_written', n_written);

@@ -58,6 +58,12 @@ SELECT r->>'status' AS status, r->'result'->>'output_table' AS output, r->'resul
 SELECT r->>'status' AS status, r->'result'->>'rows_written' AS written
   FROM mlops.data_pipeline('SELECT id, age FROM pipe_shared.events WHERE id < 3', 'pipe_shared.victim_clean') r;
 SELECT * FROM pipe_shared.victim_clean ORDER BY id;
+-- a table refilled from itself keeps its rows
+SELECT r->>'status' AS status, r->'result'->>'rows_written' AS written
+  FROM mlops.data_pipeline('pipe_shared.victim_clean', 'pipe_shared.victim_clean') r;
+SELECT r->>'status' AS status, r->'result'->>'rows_written' AS written
+  FROM mlops.data_pipeline('SELECT id, age + 1 AS age FROM pipe_shared.victim_clean', 'pipe_shared.victim_clean') r;
+SELECT * FROM pipe_shared.victim_clean ORDER BY id;
 RESET ROLE;
 SELECT pg_get_userbyid(relowner) AS owner FROM pg_class WHERE oid = 'pipe_shared.victim_clean'::regclass;
 -- another role may not write into it
