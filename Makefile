@@ -84,6 +84,7 @@ OBJS = \
 	src/registry/registry.o \
 	src/sched/cron.o \
 	src/sched/cron_pg.o \
+	src/sched/fair.o \
 	src/sched/jobs.o \
 	src/sched/jobworker.o \
 	src/sched/pipelines.o \

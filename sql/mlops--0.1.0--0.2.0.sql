@@ -2005,6 +2005,800 @@ $$;
 -- ---- end of owners, stored drift sources, alert claims ----
 
 -- ==== scheduler and pipelines ====
+-- issue 10: jobs are owned objects (kind 'job', mlops.set_owner; membership in the owner counts),
+-- unschedule and alter_job(enabled => false) cancel a run in progress, runs outlive their job
+-- (job_id NULL, job_name kept), members of a job's owner see its rows, pipelines resolve their
+-- source with the one resolver and write only into tables the caller creates or owns
+ALTER TABLE mlops.job_runs ADD COLUMN job_name text;
+UPDATE mlops.job_runs r SET job_name = j.job_name
+  FROM mlops.jobs j WHERE j.job_id OPERATOR(pg_catalog.=) r.job_id;
+ALTER TABLE mlops.job_runs
+    ALTER COLUMN job_name SET NOT NULL,
+    ALTER COLUMN job_id DROP NOT NULL,
+    DROP CONSTRAINT job_runs_job_id_fkey,
+    ADD CONSTRAINT job_runs_job_id_fkey FOREIGN KEY (job_id) REFERENCES mlops.jobs (job_id) ON DELETE SET NULL,
+    DROP CONSTRAINT job_runs_status_check,
+    ADD CONSTRAINT job_runs_status_check CHECK (status OPERATOR(pg_catalog.=) ANY
+        (ARRAY['scheduled', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled']));
+ALTER POLICY jobs_own ON mlops.jobs USING (pg_catalog.pg_has_role(owner, 'MEMBER'));
+ALTER POLICY job_runs_own ON mlops.job_runs USING (pg_catalog.pg_has_role(owner, 'MEMBER'));
+ALTER POLICY pipeline_runs_own ON mlops.pipeline_runs USING (pg_catalog.pg_has_role(owner, 'MEMBER'));
+CREATE FUNCTION mlops._check_job_owner(role oid) RETURNS name
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r record;
+BEGIN
+    SELECT a.rolname, a.rolcanlogin INTO r FROM pg_catalog.pg_roles a WHERE a.oid OPERATOR(pg_catalog.=) role;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'role with OID % does not exist', role USING ERRCODE = 'undefined_object';
+    END IF;
+    IF NOT r.rolcanlogin THEN
+        RAISE EXCEPTION 'role "%" cannot own jobs', r.rolname
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'A job runs in a session of its owner, and this role cannot log in.',
+                  HINT = 'Schedule the job from a role with LOGIN, or ALTER ROLE ... LOGIN.';
+    END IF;
+    RETURN r.rolname;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._check_job_owner(oid) FROM PUBLIC;
+CREATE OR REPLACE FUNCTION mlops._job_owner_oid() RETURNS oid
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    actor oid := (SELECT r.oid FROM pg_catalog.pg_roles r
+                   WHERE r.rolname OPERATOR(pg_catalog.=) mlops.current_actor());
+BEGIN
+    PERFORM mlops._check_job_owner(actor);
+    RETURN actor;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._job_owner_oid() FROM PUBLIC;
+CREATE FUNCTION mlops._job_owner_changed() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    NEW.owner_name := mlops._check_job_owner(NEW.owner);
+    IF EXISTS (SELECT 1 FROM mlops.jobs x
+                WHERE x.owner OPERATOR(pg_catalog.=) NEW.owner
+                  AND x.job_name OPERATOR(pg_catalog.=) NEW.job_name
+                  AND x.job_id OPERATOR(pg_catalog.<>) NEW.job_id) THEN
+        RAISE EXCEPTION 'role "%" already has a job named "%"', NEW.owner_name, NEW.job_name
+            USING ERRCODE = 'unique_violation',
+                  DETAIL = 'Job names are unique per owner.',
+                  HINT = 'Unschedule one of the two jobs first.';
+    END IF;
+    RETURN NEW;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._job_owner_changed() FROM PUBLIC;
+CREATE TRIGGER jobs_owner_changed BEFORE UPDATE OF owner ON mlops.jobs
+    FOR EACH ROW WHEN (OLD.owner OPERATOR(pg_catalog.<>) NEW.owner)
+    EXECUTE FUNCTION mlops._job_owner_changed();
+CREATE FUNCTION mlops._may_see_job(owner oid) RETURNS boolean
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    RETURN mlops._may_change(owner::regrole)
+        OR EXISTS (SELECT 1 FROM mlops.capability_grants g
+                    WHERE g.capability OPERATOR(pg_catalog.=) ANY (ARRAY['auditor', 'admin'])
+                      AND pg_catalog.pg_has_role(mlops.current_actor(), g.role::oid, 'MEMBER'));
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._may_see_job(oid) FROM PUBLIC;
+CREATE OR REPLACE FUNCTION mlops._own_job(p_job_name text) RETURNS mlops.jobs
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    j mlops.jobs;
+    id bigint;
+    changeable bigint[];
+    visible bigint[];
+BEGIN
+    SELECT x.job_id INTO id FROM mlops.jobs x
+     WHERE x.job_name OPERATOR(pg_catalog.=) p_job_name
+       AND x.owner OPERATOR(pg_catalog.=) (SELECT r.oid FROM pg_catalog.pg_roles r
+                                           WHERE r.rolname OPERATOR(pg_catalog.=) mlops.current_actor());
+    IF id IS NULL THEN
+        SELECT pg_catalog.array_agg(x.job_id ORDER BY x.job_id) FILTER (WHERE mlops._may_change(x.owner::regrole)),
+               pg_catalog.array_agg(x.job_id ORDER BY x.job_id)
+          INTO changeable, visible
+          FROM mlops.jobs x
+         WHERE x.job_name OPERATOR(pg_catalog.=) p_job_name AND mlops._may_see_job(x.owner);
+        IF pg_catalog.cardinality(changeable) OPERATOR(pg_catalog.>) 1 THEN
+            RAISE EXCEPTION 'job name "%" is ambiguous', pg_catalog.left(p_job_name, 200)
+                USING ERRCODE = 'ambiguous_parameter',
+                      DETAIL = pg_catalog.format('You may change %s jobs of that name, of different owners.',
+                                                 pg_catalog.cardinality(changeable)),
+                      HINT = 'Act as the owner of the one you mean (SET ROLE) and call the function again.';
+        END IF;
+        id := COALESCE(changeable[1], visible[1]);
+    END IF;
+    IF id IS NOT NULL THEN
+        SELECT * INTO j FROM mlops.jobs x WHERE x.job_id OPERATOR(pg_catalog.=) id FOR UPDATE;
+    END IF;
+    IF j.job_id IS NULL THEN
+        RAISE EXCEPTION 'job "%" does not exist', COALESCE(pg_catalog.left(p_job_name, 200), 'NULL')
+            USING ERRCODE = 'undefined_object',
+                  DETAIL = pg_catalog.format('Role %s has no job of that name.', mlops.current_actor()),
+                  HINT = 'List your jobs with SELECT job_name FROM mlops.jobs.';
+    END IF;
+    PERFORM mlops._require_owner('job', j.job_name, j.owner::regrole);
+    RETURN j;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._own_job(text) FROM PUBLIC;
+CREATE FUNCTION mlops._cancel_runs(p_job_id bigint, p_reason text) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    n integer;
+BEGIN
+    UPDATE mlops.job_runs
+       SET status = 'cancelled', finished_at = pg_catalog.clock_timestamp(), message = p_reason
+     WHERE job_id OPERATOR(pg_catalog.=) p_job_id
+       AND status OPERATOR(pg_catalog.=) ANY (ARRAY['scheduled', 'running']);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._cancel_runs(bigint, text) FROM PUBLIC;
+CREATE FUNCTION mlops._finish_run(p_run_id bigint, p_status text, p_rows bigint, p_result text,
+                                  p_message text, p_is_pipeline boolean)
+    RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    doc jsonb;
+    ended text;
+BEGIN
+    IF p_is_pipeline AND p_result IS NOT NULL THEN
+        doc := p_result::jsonb;
+        IF pg_catalog.jsonb_typeof(doc) OPERATOR(pg_catalog.<>) 'object' THEN
+            doc := NULL;
+        END IF;
+    END IF;
+    UPDATE mlops.job_runs
+       SET status = CASE WHEN (doc OPERATOR(pg_catalog.->>) 'status') OPERATOR(pg_catalog.=) 'failed'
+                         THEN 'failed' ELSE p_status END,
+           message = COALESCE(doc OPERATOR(pg_catalog.->>) 'error', p_message),
+           finished_at = pg_catalog.clock_timestamp(), rows = p_rows, result = p_result
+     WHERE run_id OPERATOR(pg_catalog.=) p_run_id AND status OPERATOR(pg_catalog.=) 'running';
+    IF NOT FOUND AND p_status OPERATOR(pg_catalog.=) 'succeeded' THEN
+        SELECT r.status INTO ended FROM mlops.job_runs r WHERE r.run_id OPERATOR(pg_catalog.=) p_run_id;
+        RAISE EXCEPTION 'the job run ended as % before its command finished', COALESCE(ended, 'deleted')
+            USING ERRCODE = 'query_canceled',
+                  DETAIL = pg_catalog.format('The effects of the command of run %s are rolled back.', p_run_id);
+    END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._finish_run(bigint, text, bigint, text, text, boolean) FROM PUBLIC;
+CREATE OR REPLACE FUNCTION mlops._impl_unschedule(job_name text)
+    RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    j mlops.jobs := mlops._own_job(job_name);
+    cancelled integer;
+BEGIN
+    cancelled := mlops._cancel_runs(j.job_id, pg_catalog.format('cancelled by %s: the job was unscheduled',
+                                                                mlops.current_actor()));
+    DELETE FROM mlops.jobs WHERE job_id OPERATOR(pg_catalog.=) j.job_id;
+    PERFORM mlops._audit_event('job.unschedule', 'job', j.job_id::text,
+                               pg_catalog.jsonb_build_object('job_name', j.job_name, 'owner', j.owner_name,
+                                                             'cancelled_runs', cancelled));
+    RETURN true;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._impl_unschedule(text) FROM PUBLIC;
+DROP FUNCTION mlops._impl_training_pipeline(text, text, text, text, text, text, jsonb, jsonb);
+CREATE FUNCTION mlops._impl_training_pipeline(p_data_source text, p_target_column text, p_model_name text,
+                                              p_model_type text, p_experiment_name text, p_task text,
+                                              p_hyperparams jsonb, p_min_metrics jsonb, p_source jsonb)
+    RETURNS jsonb
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    params jsonb := pg_catalog.jsonb_build_object(
+        'data_source', p_data_source, 'target_column', p_target_column, 'model_name', p_model_name,
+        'model_type', p_model_type, 'experiment_name', p_experiment_name, 'task', p_task,
+        'hyperparams', p_hyperparams, 'min_metrics', p_min_metrics);
+    steps jsonb := '[]';
+    step text;
+    step_status text;
+    step_result jsonb;
+    t0 timestamptz;
+    src text;
+    n_rows bigint;
+    n_labelled bigint;
+    n_distinct bigint;
+    v_run_id bigint;
+    v_version integer;
+    v_metrics jsonb;
+    checks jsonb := '{}';
+    passed boolean := true;
+    ok boolean;
+    k text;
+    threshold jsonb;
+    actual float8;
+    lower_is_better boolean;
+    msg text;
+    det text;
+    state text;
+BEGIN
+    BEGIN
+        -- one step an iteration; each branch leaves its status and result,
+        -- recorded below, and an error leaves step naming the failing one
+        FOREACH step IN ARRAY ARRAY['validate', 'train', 'evaluate', 'register', 'promote'] LOOP
+            t0 := pg_catalog.clock_timestamp();
+            step_status := 'succeeded';
+            IF step OPERATOR(pg_catalog.=) 'validate' THEN
+                IF p_data_source IS NULL OR p_target_column IS NULL OR p_model_name IS NULL THEN
+                    RAISE EXCEPTION 'data_source, target_column and model_name must not be null'
+                        USING ERRCODE = 'null_value_not_allowed';
+                END IF;
+                IF p_source OPERATOR(pg_catalog.?) 'error' THEN
+                    RAISE EXCEPTION USING MESSAGE = p_source OPERATOR(pg_catalog.#>>) '{error,message}',
+                        ERRCODE = p_source OPERATOR(pg_catalog.#>>) '{error,sqlstate}',
+                        DETAIL = COALESCE(p_source OPERATOR(pg_catalog.#>>) '{error,detail}', ''),
+                        HINT = COALESCE(p_source OPERATOR(pg_catalog.#>>) '{error,hint}', '');
+                END IF;
+                IF pg_catalog.lower(COALESCE(p_model_type, '')) OPERATOR(pg_catalog.<>) 'xgboost' THEN
+                    RAISE EXCEPTION 'model type "%" is not supported', pg_catalog.left(p_model_type, 200)
+                        USING ERRCODE = 'feature_not_supported', HINT = 'mlops trains xgboost models.';
+                END IF;
+                IF p_task IS NULL OR p_task OPERATOR(pg_catalog.<>) ALL (ARRAY['classification', 'regression']) THEN
+                    RAISE EXCEPTION 'task must be classification or regression'
+                        USING ERRCODE = 'invalid_parameter_value';
+                END IF;
+                IF p_hyperparams IS NULL OR pg_catalog.jsonb_typeof(p_hyperparams) OPERATOR(pg_catalog.<>) 'object' THEN
+                    RAISE EXCEPTION 'hyperparams must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+                END IF;
+                IF p_min_metrics IS NULL OR pg_catalog.jsonb_typeof(p_min_metrics) OPERATOR(pg_catalog.<>) 'object'
+                   OR EXISTS (SELECT 1 FROM pg_catalog.jsonb_each(p_min_metrics) e
+                               WHERE pg_catalog.jsonb_typeof(e.value) OPERATOR(pg_catalog.<>) 'number') THEN
+                    RAISE EXCEPTION 'min_metrics must be a JSON object of numbers'
+                        USING ERRCODE = 'invalid_parameter_value',
+                              HINT = 'For example ''{"accuracy": 0.85}'' or ''{"rmse": 3.5}''.';
+                END IF;
+                IF pg_catalog.to_regprocedure('mlops.train(text,text,text,text,jsonb,text[],double precision,text,text,integer)') IS NULL THEN
+                    RAISE EXCEPTION 'mlops.train is not available in this installation'
+                        USING ERRCODE = 'undefined_function';
+                END IF;
+                src := '(' OPERATOR(pg_catalog.||) (p_source OPERATOR(pg_catalog.->>) 'query')
+                       OPERATOR(pg_catalog.||) ') AS s';
+                EXECUTE pg_catalog.format('SELECT pg_catalog.count(*), pg_catalog.count(%1$I), pg_catalog.count(DISTINCT %1$I) FROM %2$s',
+                                          p_target_column, src)
+                   INTO n_rows, n_labelled, n_distinct;
+                IF n_rows OPERATOR(pg_catalog.=) 0 THEN
+                    RAISE EXCEPTION 'data source % has no rows', pg_catalog.left(p_data_source, 200) USING ERRCODE = 'no_data_found';
+                END IF;
+                IF n_labelled OPERATOR(pg_catalog.<) n_rows THEN
+                    RAISE EXCEPTION 'target column "%" has % null values', pg_catalog.left(p_target_column, 200), n_rows OPERATOR(pg_catalog.-) n_labelled
+                        USING ERRCODE = 'null_value_not_allowed',
+                              HINT = 'Filter them out in the data source query.';
+                END IF;
+                IF p_task OPERATOR(pg_catalog.=) 'classification' AND n_distinct OPERATOR(pg_catalog.<) 2 THEN
+                    RAISE EXCEPTION 'target column "%" has a single class', pg_catalog.left(p_target_column, 200)
+                        USING ERRCODE = 'invalid_parameter_value';
+                END IF;
+                step_result := pg_catalog.jsonb_build_object('rows', n_rows, 'distinct_targets', n_distinct);
+            ELSIF step OPERATOR(pg_catalog.=) 'train' THEN
+                SELECT t.run_id, t.version, t.metrics INTO v_run_id, v_version, v_metrics
+                  FROM mlops.train(p_model_name, p_data_source, p_target_column, task => p_task,
+                                   hyperparams => p_hyperparams, experiment => p_experiment_name) AS t;
+                step_result := pg_catalog.jsonb_build_object('run_id', v_run_id, 'version', v_version);
+            ELSIF step OPERATOR(pg_catalog.=) 'evaluate' THEN
+                FOR k, threshold IN SELECT e.key, e.value FROM pg_catalog.jsonb_each(p_min_metrics) e ORDER BY e.key LOOP
+                    IF NOT (v_metrics OPERATOR(pg_catalog.?) k) THEN
+                        RAISE EXCEPTION 'training reported no metric "%"', pg_catalog.left(k, 200)
+                            USING ERRCODE = 'invalid_parameter_value',
+                                  DETAIL = pg_catalog.format('It reported %s.', (SELECT pg_catalog.string_agg(m, ', ' ORDER BY m)
+                                                                                FROM pg_catalog.jsonb_object_keys(v_metrics) m));
+                    END IF;
+                    actual := (v_metrics OPERATOR(pg_catalog.->>) k)::float8;
+                    lower_is_better := k OPERATOR(pg_catalog.=) ANY (ARRAY['rmse', 'mae', 'mse', 'log_loss', 'logloss', 'mlogloss', 'error']);
+                    ok := CASE WHEN lower_is_better THEN actual OPERATOR(pg_catalog.<=) threshold::text::float8
+                               ELSE actual OPERATOR(pg_catalog.>=) threshold::text::float8 END;
+                    checks := checks OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(k, pg_catalog.jsonb_build_object(
+                        'value', actual, 'threshold', threshold,
+                        'rule', CASE WHEN lower_is_better THEN 'at most' ELSE 'at least' END, 'passed', ok));
+                    passed := passed AND ok;
+                END LOOP;
+                step_result := pg_catalog.jsonb_build_object('metrics', v_metrics, 'checks', checks,
+                                                             'meets_min_metrics', passed);
+            ELSIF step OPERATOR(pg_catalog.=) 'register' THEN
+                -- training registered the version (stage None); its time is
+                -- the train step's, so this step takes none
+                t0 := NULL;
+                step_result := pg_catalog.jsonb_build_object('model', p_model_name, 'version', v_version);
+            ELSE
+                -- promote
+                IF passed THEN
+                    PERFORM mlops.transition_stage(p_model_name, v_version, 'Staging');
+                ELSE
+                    step_status := 'skipped';
+                END IF;
+                step_result := pg_catalog.jsonb_build_object('stage', CASE WHEN passed THEN 'Staging' ELSE 'None' END);
+            END IF;
+            steps := steps OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+                'step', step, 'status', step_status,
+                'seconds', COALESCE(EXTRACT(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0), 0),
+                'result', step_result));
+        END LOOP;
+
+        RETURN pg_catalog.jsonb_build_object(
+            'status', 'succeeded', 'parameters', params, 'steps', steps,
+            'result', pg_catalog.jsonb_build_object(
+                'run_id', v_run_id, 'model', p_model_name, 'version', v_version, 'metrics', v_metrics,
+                'meets_min_metrics', passed, 'stage', CASE WHEN passed THEN 'Staging' ELSE 'None' END));
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, state = RETURNED_SQLSTATE;
+        steps := steps OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+            'step', step, 'status', 'failed',
+            'seconds', EXTRACT(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0),
+            'error', msg));
+        RETURN pg_catalog.jsonb_build_object('status', 'failed', 'parameters', params, 'steps', steps,
+                                             'error', msg, 'error_detail', NULLIF(det, ''), 'sqlstate', state);
+    END;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._impl_training_pipeline(text, text, text, text, text, text, jsonb, jsonb, jsonb) FROM PUBLIC;
+CREATE OR REPLACE FUNCTION mlops.training_pipeline(data_source text, target_column text, model_name text,
+                                        model_type text DEFAULT 'xgboost', experiment_name text DEFAULT NULL,
+                                        task text DEFAULT 'classification', hyperparams jsonb DEFAULT '{}',
+                                        min_metrics jsonb DEFAULT '{}')
+    RETURNS jsonb LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_source_pipeline_trampoline';
+REVOKE ALL ON FUNCTION mlops.training_pipeline(text, text, text, text, text, text, jsonb, jsonb) FROM PUBLIC;
+DROP FUNCTION mlops._impl_data_pipeline(text, text, boolean, jsonb);
+CREATE FUNCTION mlops._impl_data_pipeline(p_data_source text, p_output_table text, p_validate boolean,
+                                          p_rules jsonb, p_source jsonb)
+    RETURNS jsonb
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    params jsonb := pg_catalog.jsonb_build_object('data_source', p_data_source, 'output_table', p_output_table,
+                                                  'validate', p_validate, 'rules', p_rules);
+    steps jsonb := '[]';
+    step text;
+    step_status text;
+    step_result jsonb;
+    t0 timestamptz;
+    src text;
+    cols text[];
+    col_list text;
+    profile_sql text;
+    profile jsonb;
+    conds text[] := '{}';
+    windows text := '';
+    rule_key text;
+    rule jsonb;
+    c text;
+    key_cols text[];
+    unique_key jsonb;
+    n_unique integer := 0;
+    target text;
+    target_parts text[];
+    rel regclass;
+    owner_oid oid;
+    kind "char";
+    pass integer;
+    n_in bigint;
+    n_rejected bigint;
+    rejections jsonb;
+    samples jsonb;
+    n_written bigint;
+    msg text;
+    det text;
+    state text;
+BEGIN
+    BEGIN
+        -- one step an iteration, recorded like the training pipeline's steps
+        FOREACH step IN ARRAY ARRAY['profile', 'validate', 'write'] LOOP
+            t0 := pg_catalog.clock_timestamp();
+            step_status := 'succeeded';
+            IF step OPERATOR(pg_catalog.=) 'profile' THEN
+                IF p_data_source IS NULL OR p_output_table IS NULL OR p_validate IS NULL THEN
+                    RAISE EXCEPTION 'data_source, output_table and validate must not be null'
+                        USING ERRCODE = 'null_value_not_allowed';
+                END IF;
+                IF p_rules IS NULL OR pg_catalog.jsonb_typeof(p_rules) OPERATOR(pg_catalog.<>) 'object' THEN
+                    RAISE EXCEPTION 'rules must be a JSON object' USING ERRCODE = 'invalid_parameter_value',
+                        HINT = 'For example ''{"not_null": ["id"], "ranges": {"age": {"min": 0, "max": 120}}}''.';
+                END IF;
+                IF p_source OPERATOR(pg_catalog.?) 'error' THEN
+                    RAISE EXCEPTION USING MESSAGE = p_source OPERATOR(pg_catalog.#>>) '{error,message}',
+                        ERRCODE = p_source OPERATOR(pg_catalog.#>>) '{error,sqlstate}',
+                        DETAIL = COALESCE(p_source OPERATOR(pg_catalog.#>>) '{error,detail}', ''),
+                        HINT = COALESCE(p_source OPERATOR(pg_catalog.#>>) '{error,hint}', '');
+                END IF;
+                src := p_source OPERATOR(pg_catalog.->>) 'query';
+                target_parts := pg_catalog.parse_ident(p_output_table);
+                IF pg_catalog.cardinality(target_parts) OPERATOR(pg_catalog.>) 2 THEN
+                    RAISE EXCEPTION 'output_table must be a table name, optionally schema-qualified'
+                        USING ERRCODE = 'invalid_name',
+                              DETAIL = pg_catalog.format('%s has %s parts.', pg_catalog.left(p_output_table, 200),
+                                                         pg_catalog.cardinality(target_parts));
+                END IF;
+                IF EXISTS (SELECT 1 FROM pg_catalog.unnest(target_parts) p
+                            WHERE pg_catalog.octet_length(p) OPERATOR(pg_catalog.>)
+                                  pg_catalog.current_setting('max_identifier_length')::integer) THEN
+                    RAISE EXCEPTION 'output_table name is too long'
+                        USING ERRCODE = 'name_too_long',
+                              DETAIL = pg_catalog.format('A table or schema name has at most %s bytes; "%s" is longer.',
+                                                         pg_catalog.current_setting('max_identifier_length'),
+                                                         pg_catalog.left(p_output_table, 200));
+                END IF;
+                SELECT pg_catalog.string_agg(pg_catalog.quote_ident(p), '.')
+                  INTO target FROM pg_catalog.unnest(target_parts) p;
+                IF pg_catalog.to_regclass('pg_temp.mlops_pipeline_source') IS NOT NULL THEN
+                    DROP VIEW pg_temp.mlops_pipeline_source CASCADE;
+                END IF;
+                EXECUTE 'CREATE TEMP VIEW mlops_pipeline_source AS ' OPERATOR(pg_catalog.||) src;
+                SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attnum),
+                       pg_catalog.string_agg(pg_catalog.format(
+                           'pg_catalog.jsonb_build_object(%L, pg_catalog.jsonb_build_object(''type'', %L, ''count'', pg_catalog.count(%I), '
+                           '''nulls'', pg_catalog.count(*) OPERATOR(pg_catalog.-) pg_catalog.count(%I)%s%s%s))',
+                           a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attname, a.attname,
+                           CASE WHEN t.typcategory OPERATOR(pg_catalog.=) ANY (ARRAY['N', 'S', 'D', 'B', 'E'])
+                                THEN pg_catalog.format(', ''distinct'', pg_catalog.count(DISTINCT %I)', a.attname) ELSE '' END,
+                           CASE WHEN t.typcategory OPERATOR(pg_catalog.=) ANY (ARRAY['N', 'S', 'D', 'E'])
+                                THEN pg_catalog.format(', ''min'', pg_catalog.to_jsonb(pg_catalog.min(%1$I)), ''max'', pg_catalog.to_jsonb(pg_catalog.max(%1$I))', a.attname) ELSE '' END,
+                           CASE WHEN t.typcategory OPERATOR(pg_catalog.=) 'N'
+                                THEN pg_catalog.format(', ''mean'', pg_catalog.avg(%I)::float8', a.attname) ELSE '' END),
+                           ' OPERATOR(pg_catalog.||) ' ORDER BY a.attnum)
+                  INTO cols, profile_sql
+                  FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) a.atttypid
+                 WHERE a.attrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('pg_temp.mlops_pipeline_source')
+                   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
+                IF cols IS NULL THEN
+                    RAISE EXCEPTION 'data source % has no columns', pg_catalog.left(p_data_source, 200) USING ERRCODE = 'invalid_parameter_value';
+                END IF;
+                EXECUTE pg_catalog.format('SELECT pg_catalog.jsonb_build_object(''rows'', pg_catalog.count(*), ''columns'', %s) FROM pg_temp.mlops_pipeline_source',
+                                          profile_sql)
+                   INTO profile;
+                step_result := profile;
+            ELSIF step OPERATOR(pg_catalog.=) 'validate' THEN
+                IF p_validate THEN
+                    FOR rule_key, rule IN SELECT e.key, e.value FROM pg_catalog.jsonb_each(p_rules) e ORDER BY e.key LOOP
+                        IF rule_key OPERATOR(pg_catalog.=) 'not_null' OR rule_key OPERATOR(pg_catalog.=) 'unique' THEN
+                            IF pg_catalog.jsonb_typeof(rule) OPERATOR(pg_catalog.<>) 'array' THEN
+                                RAISE EXCEPTION 'rule "%" must be an array', pg_catalog.left(rule_key, 200) USING ERRCODE = 'invalid_parameter_value',
+                                    HINT = 'For example {"not_null": ["id", "age"]} or {"unique": ["id", ["a", "b"]]}.';
+                            END IF;
+                        ELSIF rule_key OPERATOR(pg_catalog.=) 'ranges' OR rule_key OPERATOR(pg_catalog.=) 'allowed_values' THEN
+                            IF pg_catalog.jsonb_typeof(rule) OPERATOR(pg_catalog.<>) 'object' THEN
+                                RAISE EXCEPTION 'rule "%" must be an object keyed by column', pg_catalog.left(rule_key, 200) USING ERRCODE = 'invalid_parameter_value',
+                                    HINT = 'For example {"ranges": {"age": {"min": 0, "max": 120}}} or {"allowed_values": {"plan": ["basic", "pro"]}}.';
+                            END IF;
+                        ELSE
+                            RAISE EXCEPTION 'unknown rule "%"', pg_catalog.left(rule_key, 200) USING ERRCODE = 'invalid_parameter_value',
+                                HINT = 'The rules are not_null, ranges, allowed_values and unique.';
+                        END IF;
+                        -- every column a rule names must exist
+                        FOR c IN SELECT x FROM (
+                                SELECT pg_catalog.jsonb_array_elements_text(rule) AS x
+                                 WHERE rule_key OPERATOR(pg_catalog.=) 'not_null'
+                                UNION ALL
+                                SELECT pg_catalog.jsonb_object_keys(rule)
+                                 WHERE rule_key OPERATOR(pg_catalog.=) ANY (ARRAY['ranges', 'allowed_values'])
+                                UNION ALL
+                                SELECT k.x
+                                  FROM pg_catalog.jsonb_array_elements(CASE WHEN rule_key OPERATOR(pg_catalog.=) 'unique' THEN rule ELSE '[]' END) u,
+                                       LATERAL pg_catalog.jsonb_array_elements_text(
+                                           CASE WHEN pg_catalog.jsonb_typeof(u) OPERATOR(pg_catalog.=) 'array' THEN u
+                                                ELSE pg_catalog.jsonb_build_array(u) END) k(x)
+                            ) names LOOP
+                            IF NOT c OPERATOR(pg_catalog.=) ANY (cols) THEN
+                                RAISE EXCEPTION 'rule "%" names column "%", which the data source does not have', rule_key, pg_catalog.left(c, 200)
+                                    USING ERRCODE = 'undefined_column',
+                                          DETAIL = pg_catalog.format('Its columns are %s%s.', pg_catalog.array_to_string(cols[1:20], ', '),
+                                                                     CASE WHEN pg_catalog.cardinality(cols) OPERATOR(pg_catalog.>) 20
+                                                                          THEN pg_catalog.format(' and %s more', pg_catalog.cardinality(cols) OPERATOR(pg_catalog.-) 20)
+                                                                          ELSE '' END);
+                            END IF;
+                        END LOOP;
+                        IF rule_key OPERATOR(pg_catalog.=) 'not_null' THEN
+                            SELECT conds OPERATOR(pg_catalog.||) pg_catalog.array_agg(pg_catalog.format(
+                                       'CASE WHEN %I IS NULL THEN %L END', x, 'not_null:' OPERATOR(pg_catalog.||) x))
+                              INTO conds FROM pg_catalog.jsonb_array_elements_text(rule) x;
+                        ELSIF rule_key OPERATOR(pg_catalog.=) 'ranges' THEN
+                            SELECT conds OPERATOR(pg_catalog.||) pg_catalog.array_agg(pg_catalog.format(
+                                       'CASE WHEN %s OR %s THEN %L END',
+                                       CASE WHEN r.value OPERATOR(pg_catalog.?) 'min'
+                                            THEN pg_catalog.format('%I OPERATOR(pg_catalog.<) %L', r.key, r.value OPERATOR(pg_catalog.->>) 'min') ELSE 'false' END,
+                                       CASE WHEN r.value OPERATOR(pg_catalog.?) 'max'
+                                            THEN pg_catalog.format('%I OPERATOR(pg_catalog.>) %L', r.key, r.value OPERATOR(pg_catalog.->>) 'max') ELSE 'false' END,
+                                       'range:' OPERATOR(pg_catalog.||) r.key))
+                              INTO conds FROM pg_catalog.jsonb_each(rule) r;
+                        ELSIF rule_key OPERATOR(pg_catalog.=) 'allowed_values' THEN
+                            SELECT conds OPERATOR(pg_catalog.||) pg_catalog.array_agg(pg_catalog.format(
+                                       'CASE WHEN %I::text OPERATOR(pg_catalog.<>) ALL (%L::text[]) THEN %L END',
+                                       r.key, ARRAY(SELECT pg_catalog.jsonb_array_elements_text(r.value)),
+                                       'allowed_values:' OPERATOR(pg_catalog.||) r.key))
+                              INTO conds FROM pg_catalog.jsonb_each(rule) r;
+                        ELSE
+                            FOR unique_key IN SELECT u FROM pg_catalog.jsonb_array_elements(rule) u LOOP
+                                IF pg_catalog.jsonb_typeof(unique_key) OPERATOR(pg_catalog.=) 'array' THEN
+                                    key_cols := ARRAY(SELECT pg_catalog.jsonb_array_elements_text(unique_key));
+                                ELSE
+                                    key_cols := ARRAY[unique_key OPERATOR(pg_catalog.#>>) '{}'];
+                                END IF;
+                                n_unique := n_unique OPERATOR(pg_catalog.+) 1;
+                                windows := windows OPERATOR(pg_catalog.||) pg_catalog.format(
+                                    ', pg_catalog.count(*) OVER (PARTITION BY %s) AS _mlops_u%s',
+                                    (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(x), ', ') FROM pg_catalog.unnest(key_cols) x),
+                                    n_unique);
+                                conds := conds OPERATOR(pg_catalog.||) pg_catalog.format(
+                                    'CASE WHEN _mlops_u%s OPERATOR(pg_catalog.>) 1 AND %s THEN %L END', n_unique,
+                                    (SELECT pg_catalog.string_agg(pg_catalog.format('%I IS NOT NULL', x), ' AND ') FROM pg_catalog.unnest(key_cols) x),
+                                    'unique:' OPERATOR(pg_catalog.||) pg_catalog.array_to_string(key_cols, ','));
+                            END LOOP;
+                        END IF;
+                    END LOOP;
+                END IF;
+                SELECT pg_catalog.string_agg(pg_catalog.quote_ident(x), ', ') INTO col_list FROM pg_catalog.unnest(cols) x;
+                EXECUTE pg_catalog.format(
+                    'CREATE TEMP VIEW mlops_pipeline_checked AS SELECT %s, pg_catalog.array_remove(ARRAY[%s]::text[], NULL) AS _mlops_reasons '
+                    'FROM (SELECT s.*%s FROM pg_temp.mlops_pipeline_source s) s',
+                    col_list, pg_catalog.array_to_string(conds, ', '), windows);
+                EXECUTE 'SELECT pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE pg_catalog.cardinality(_mlops_reasons) OPERATOR(pg_catalog.>) 0) '
+                        'FROM pg_temp.mlops_pipeline_checked'
+                   INTO n_in, n_rejected;
+                EXECUTE 'SELECT COALESCE(pg_catalog.jsonb_object_agg(r, n), ''{}'') FROM (SELECT r, pg_catalog.count(*) AS n '
+                        'FROM pg_temp.mlops_pipeline_checked, pg_catalog.unnest(_mlops_reasons) r GROUP BY r) x'
+                   INTO rejections;
+                EXECUTE 'SELECT COALESCE(pg_catalog.jsonb_agg(x), ''[]'') FROM (SELECT pg_catalog.to_jsonb(c) OPERATOR(pg_catalog.-) ''_mlops_reasons'' AS "row", '
+                        'c._mlops_reasons AS reasons FROM pg_temp.mlops_pipeline_checked c '
+                        'WHERE pg_catalog.cardinality(c._mlops_reasons) OPERATOR(pg_catalog.>) 0 LIMIT 5) x'
+                   INTO samples;
+                IF NOT p_validate THEN
+                    step_status := 'skipped';
+                END IF;
+                step_result := pg_catalog.jsonb_build_object('rows_checked', n_in, 'rows_rejected', n_rejected,
+                                                             'rejections', rejections, 'rejected_samples', samples);
+            ELSE
+                -- write: pipelines writing the same table name take turns
+                -- (an unqualified name is created in current_schema())
+                PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended(
+                    'mlops.data_pipeline output ' OPERATOR(pg_catalog.||)
+                    CASE WHEN pg_catalog.cardinality(target_parts) OPERATOR(pg_catalog.=) 1
+                         THEN pg_catalog.quote_ident(pg_catalog.current_schema()) OPERATOR(pg_catalog.||) '.'
+                         ELSE '' END OPERATOR(pg_catalog.||) target, 0));
+                rel := pg_catalog.to_regclass(target);
+                IF rel IS NULL THEN
+                    BEGIN
+                        EXECUTE pg_catalog.format('CREATE TABLE %s AS SELECT %s FROM pg_temp.mlops_pipeline_checked '
+                                                  'WHERE pg_catalog.cardinality(_mlops_reasons) OPERATOR(pg_catalog.=) 0',
+                                                  target, col_list);
+                        GET DIAGNOSTICS n_written = ROW_COUNT;
+                    EXCEPTION WHEN duplicate_table OR unique_violation THEN
+                        RAISE EXCEPTION 'output table % was created by another session while the pipeline ran', target
+                            USING ERRCODE = 'duplicate_table',
+                                  HINT = 'Run the pipeline again: it refills an existing table that you own.';
+                    END;
+                ELSE
+                    -- only a table the caller owns (or whose owner it is a member of)
+                    SELECT c.relowner, c.relkind, pg_catalog.format('%I.%I', n.nspname, c.relname)
+                      INTO owner_oid, kind, target
+                      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+                     WHERE c.oid OPERATOR(pg_catalog.=) rel;
+                    IF kind OPERATOR(pg_catalog.<>) ALL (ARRAY['r', 'p']::"char"[]) THEN
+                        RAISE EXCEPTION 'output table % is not a table', target
+                            USING ERRCODE = 'wrong_object_type',
+                                  HINT = 'Name a new table, which the pipeline creates, or a table you own.';
+                    END IF;
+                    -- pass 1 checks at once (a clear error, no wait for another
+                    -- role's lock); pass 2 after locking the table, when what the
+                    -- name stands for and its owner can no longer change
+                    FOR pass IN 1 .. 2 LOOP
+                        IF pass OPERATOR(pg_catalog.=) 2 THEN
+                            EXECUTE pg_catalog.format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', target);
+                            SELECT c.relowner INTO owner_oid FROM pg_catalog.pg_class c
+                             WHERE c.oid OPERATOR(pg_catalog.=) rel
+                               AND pg_catalog.to_regclass(target) OPERATOR(pg_catalog.=) rel;
+                            IF NOT FOUND THEN
+                                RAISE EXCEPTION 'output table % was replaced by another session while the pipeline ran', target
+                                    USING ERRCODE = 'object_not_in_prerequisite_state',
+                                          HINT = 'Run the pipeline again.';
+                            END IF;
+                        END IF;
+                        IF NOT EXISTS (WITH RECURSIVE m (r) AS (
+                                           SELECT a.oid FROM pg_catalog.pg_roles a
+                                            WHERE a.rolname OPERATOR(pg_catalog.=) CURRENT_USER
+                                           UNION
+                                           SELECT am.roleid FROM pg_catalog.pg_auth_members am
+                                             JOIN m ON am.member OPERATOR(pg_catalog.=) m.r)
+                                       SELECT 1 FROM m WHERE m.r OPERATOR(pg_catalog.=) owner_oid) THEN
+                            RAISE EXCEPTION 'permission denied to write output table %', target
+                                USING ERRCODE = 'insufficient_privilege',
+                                      DETAIL = pg_catalog.format('The table is owned by role "%s". A pipeline writes only '
+                                                                 'into a table it creates or one whose owner you are or '
+                                                                 'belong to, since the table''s triggers run with your rights.',
+                                                                 pg_catalog.pg_get_userbyid(owner_oid)),
+                                      HINT = 'Name a new table, which the pipeline creates, or act as the table''s owner (SET ROLE).';
+                        END IF;
+                    END LOOP;
+                    -- the clean rows are kept aside first: the source may read
+                    -- the very table that is emptied
+                    EXECUTE pg_catalog.format('CREATE TEMP TABLE mlops_pipeline_clean AS SELECT %s '
+                                              'FROM pg_temp.mlops_pipeline_checked '
+                                              'WHERE pg_catalog.cardinality(_mlops_reasons) OPERATOR(pg_catalog.=) 0',
+                                              col_list);
+                    EXECUTE pg_catalog.format('TRUNCATE %s', target);
+                    EXECUTE pg_catalog.format('INSERT INTO %s (%s) SELECT %s FROM pg_temp.mlops_pipeline_clean',
+                                              target, col_list, col_list);
+                    GET DIAGNOSTICS n_written = ROW_COUNT;
+                    DROP TABLE pg_temp.mlops_pipeline_clean;
+                END IF;
+                DROP VIEW pg_temp.mlops_pipeline_checked;
+                DROP VIEW pg_temp.mlops_pipeline_source;
+                step_result := pg_catalog.jsonb_build_object('output_table', target, 'rows_written', n_written);
+            END IF;
+            steps := steps OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+                'step', step, 'status', step_status,
+                'seconds', EXTRACT(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0),
+                'result', step_result));
+        END LOOP;
+
+        RETURN pg_catalog.jsonb_build_object(
+            'status', 'succeeded', 'parameters', params, 'steps', steps,
+            'result', pg_catalog.jsonb_build_object(
+                'rows_in', n_in, 'rows_written', n_written, 'rows_rejected', n_rejected,
+                'rejections', rejections, 'rejected_samples', samples, 'output_table', target,
+                'profile', profile));
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, state = RETURNED_SQLSTATE;
+        steps := steps OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+            'step', step, 'status', 'failed',
+            'seconds', EXTRACT(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0),
+            'error', msg));
+        RETURN pg_catalog.jsonb_build_object('status', 'failed', 'parameters', params, 'steps', steps,
+                                             'error', msg, 'error_detail', NULLIF(det, ''), 'sqlstate', state);
+    END;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._impl_data_pipeline(text, text, boolean, jsonb, jsonb) FROM PUBLIC;
+CREATE OR REPLACE FUNCTION mlops.data_pipeline(data_source text, output_table text, validate boolean DEFAULT true,
+                                    rules jsonb DEFAULT '{}')
+    RETURNS jsonb LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_source_pipeline_trampoline';
+REVOKE ALL ON FUNCTION mlops.data_pipeline(text, text, boolean, jsonb) FROM PUBLIC;
+CREATE OR REPLACE FUNCTION mlops._impl_prometheus_metrics()
+    RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    out text;
+    lines text;
+    calls_lines text;
+    rows_lines text;
+    errors_lines text;
+    latency_lines text;
+BEGIN
+    -- serving counters and the latency summary, in one pass over the statistics
+    SELECT pg_catalog.string_agg(pg_catalog.format(E'mlops_predictions_total{model=%s,version="%s"} %s\n',
+                                                   mlops._prom_label(s.model), s.version, s.calls), '' ORDER BY s.model, s.version),
+           pg_catalog.string_agg(pg_catalog.format(E'mlops_prediction_rows_total{model=%s,version="%s"} %s\n',
+                                                   mlops._prom_label(s.model), s.version, s.rows), '' ORDER BY s.model, s.version),
+           pg_catalog.string_agg(pg_catalog.format(E'mlops_prediction_errors_total{model=%s,version="%s"} %s\n',
+                                                   mlops._prom_label(s.model), s.version, s.errors), '' ORDER BY s.model, s.version),
+           pg_catalog.string_agg(
+               pg_catalog.format(E'mlops_prediction_latency_seconds{model=%1$s,version="%2$s",quantile="0.5"} %3$s\n'
+                                 'mlops_prediction_latency_seconds{model=%1$s,version="%2$s",quantile="0.95"} %4$s\n'
+                                 'mlops_prediction_latency_seconds{model=%1$s,version="%2$s",quantile="0.99"} %5$s\n'
+                                 'mlops_prediction_latency_seconds_sum{model=%1$s,version="%2$s"} %6$s\n'
+                                 'mlops_prediction_latency_seconds_count{model=%1$s,version="%2$s"} %7$s\n',
+                                 mlops._prom_label(s.model), s.version,
+                                 mlops._prom_value(s.p50_ms OPERATOR(pg_catalog./) 1000),
+                                 mlops._prom_value(s.p95_ms OPERATOR(pg_catalog./) 1000),
+                                 mlops._prom_value(s.p99_ms OPERATOR(pg_catalog./) 1000),
+                                 mlops._prom_value(s.total_ms OPERATOR(pg_catalog./) 1000), s.calls),
+               '' ORDER BY s.model, s.version)
+      INTO calls_lines, rows_lines, errors_lines, latency_lines
+      FROM mlops._prediction_stats_rows() s;
+    out := mlops._prom_family('mlops_predictions_total', 'counter',
+               'Prediction calls served, per model version.', calls_lines)
+        OPERATOR(pg_catalog.||) mlops._prom_family('mlops_prediction_rows_total', 'counter',
+               'Rows predicted, per model version.', rows_lines)
+        OPERATOR(pg_catalog.||) mlops._prom_family('mlops_prediction_errors_total', 'counter',
+               'Prediction calls that raised an error, per model version.', errors_lines)
+        OPERATOR(pg_catalog.||) mlops._prom_family('mlops_prediction_latency_seconds', 'summary',
+               'Prediction call latency, per model version.', latency_lines);
+
+    -- registry
+    SELECT pg_catalog.string_agg(pg_catalog.format(E'mlops_model_versions{model=%s,stage=%s} %s\n',
+                                                   mlops._prom_label(x.name), mlops._prom_label(x.stage), x.n),
+                                 '' ORDER BY x.name, x.stage)
+      INTO lines
+      FROM (SELECT mo.name, st.stage, pg_catalog.count(v.version) AS n
+              FROM mlops.models mo
+             CROSS JOIN pg_catalog.unnest(ARRAY['None', 'Staging', 'Production', 'Archived']) st(stage)
+              LEFT JOIN mlops.model_versions v ON v.model_id OPERATOR(pg_catalog.=) mo.model_id
+                                              AND v.stage OPERATOR(pg_catalog.=) st.stage
+             GROUP BY mo.name, st.stage) x;
+    out := out OPERATOR(pg_catalog.||) mlops._prom_family('mlops_model_versions', 'gauge',
+        'Registered model versions, per model and stage.', lines);
+
+    -- drift
+    SELECT pg_catalog.string_agg(pg_catalog.format(E'mlops_drift_score{reference=%s,column=%s,method=%s} %s\n',
+                                                   mlops._prom_label(d.reference_name), mlops._prom_label(d.column_name),
+                                                   mlops._prom_label(d.method), mlops._prom_value(d.value)),
+                                 '' ORDER BY d.reference_name, d.column_name, d.method)
+      INTO lines FROM mlops._latest_drift_rows() d;
+    out := out OPERATOR(pg_catalog.||) mlops._prom_family('mlops_drift_score', 'gauge',
+        'Latest drift statistic, per reference, column and method.', lines);
+    SELECT pg_catalog.string_agg(pg_catalog.format(E'mlops_drift_detected{reference=%s,column=%s,method=%s} %s\n',
+                                                   mlops._prom_label(d.reference_name), mlops._prom_label(d.column_name),
+                                                   mlops._prom_label(d.method), d.drift::integer),
+                                 '' ORDER BY d.reference_name, d.column_name, d.method)
+      INTO lines FROM mlops._latest_drift_rows() d;
+    out := out OPERATOR(pg_catalog.||) mlops._prom_family('mlops_drift_detected', 'gauge',
+        'Whether the latest drift check found drift (1) or not (0).', lines);
+
+    -- performance monitors
+    SELECT pg_catalog.string_agg(pg_catalog.format(E'mlops_model_degraded{model=%s} %s\n',
+                                                   mlops._prom_label(m.model), c.degradation_detected::integer),
+                                 '' ORDER BY m.model)
+      INTO lines FROM mlops.monitors m, LATERAL mlops._latest_check(m.model) c WHERE c.check_id IS NOT NULL;
+    out := out OPERATOR(pg_catalog.||) mlops._prom_family('mlops_model_degraded', 'gauge',
+        'Whether the latest degradation check found the model worse than its baseline (1) or not (0).', lines);
+    SELECT pg_catalog.string_agg(pg_catalog.format(E'mlops_model_metric{model=%s,metric=%s} %s\n',
+                                                   mlops._prom_label(m.model), mlops._prom_label(e.key),
+                                                   mlops._prom_value((e.value #>> '{}')::float8)),
+                                 '' ORDER BY m.model, e.key)
+      INTO lines FROM mlops.monitors m, LATERAL mlops._latest_check(m.model) c,
+                      LATERAL pg_catalog.jsonb_each(c.result OPERATOR(pg_catalog.->) 'current') e
+     WHERE c.check_id IS NOT NULL;
+    out := out OPERATOR(pg_catalog.||) mlops._prom_family('mlops_model_metric', 'gauge',
+        'Performance metric at the latest degradation check, per model.', lines);
+
+    -- alerts
+    SELECT pg_catalog.string_agg(pg_catalog.format(E'mlops_alerts_open{severity="%s"} %s\n', sv.severity,
+                                                   (SELECT pg_catalog.count(*) FROM mlops.alerts a
+                                                     WHERE a.resolved_at IS NULL
+                                                       AND a.severity OPERATOR(pg_catalog.=) sv.severity)),
+                                 '' ORDER BY sv.ord)
+      INTO lines FROM pg_catalog.unnest(ARRAY['info', 'warning', 'critical']) WITH ORDINALITY sv(severity, ord);
+    out := out OPERATOR(pg_catalog.||) mlops._prom_family('mlops_alerts_open', 'gauge',
+        'Alerts not yet resolved, per severity.', lines);
+    SELECT pg_catalog.string_agg(pg_catalog.format(E'mlops_alerts_fired_total{severity="%s"} %s\n', sv.severity,
+                                                   (SELECT pg_catalog.count(*) FROM mlops.alerts a
+                                                     WHERE a.severity OPERATOR(pg_catalog.=) sv.severity)),
+                                 '' ORDER BY sv.ord)
+      INTO lines FROM pg_catalog.unnest(ARRAY['info', 'warning', 'critical']) WITH ORDINALITY sv(severity, ord);
+    out := out OPERATOR(pg_catalog.||) mlops._prom_family('mlops_alerts_fired_total', 'counter',
+        'Alerts fired, per severity.', lines);
+
+    -- scheduler: only the runs of jobs the caller may see (mlops._may_see_job:
+    -- its own and its groups', all for auditors, admins and the extension owner)
+    lines := NULL;
+    IF pg_catalog.to_regclass('mlops.job_runs') IS NOT NULL THEN
+        SELECT pg_catalog.string_agg(pg_catalog.format(E'mlops_job_runs_total{job=%s,owner=%s,status=%s} %s\n',
+                                                       mlops._prom_label(c.job_name),
+                                                       mlops._prom_label(pg_catalog.pg_get_userbyid(c.owner)),
+                                                       mlops._prom_label(c.status), c.runs),
+                                     '' ORDER BY c.job_name, pg_catalog.pg_get_userbyid(c.owner), c.status)
+          INTO lines
+          FROM (SELECT r.job_name, r.owner, r.status, pg_catalog.count(*) AS runs
+                  FROM mlops.job_runs r GROUP BY r.job_name, r.owner, r.status) c
+         WHERE mlops._may_see_job(c.owner);
+    END IF;
+    out := out OPERATOR(pg_catalog.||) mlops._prom_family('mlops_job_runs_total', 'counter',
+        'Scheduled job runs, per job, owner and outcome.', lines);
+    RETURN out;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._impl_prometheus_metrics() FROM PUBLIC;
 -- jobs are stamped with the database they belong to; existing jobs get this one's stamp
 CREATE FUNCTION mlops._database_oid() RETURNS oid
     LANGUAGE C STABLE AS 'MODULE_PATHNAME', 'mlops__database_oid';
@@ -2038,6 +2832,11 @@ BEGIN
     PERFORM mlops._require_scheduler();
     IF p_job_name IS NULL OR pg_catalog.btrim(p_job_name) OPERATOR(pg_catalog.=) '' THEN
         RAISE EXCEPTION 'job name must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF pg_catalog.length(p_job_name) OPERATOR(pg_catalog.>) 200 THEN
+        RAISE EXCEPTION 'job name must be at most 200 characters'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('It has %s characters.', pg_catalog.length(p_job_name));
     END IF;
     IF p_schedule IS NULL THEN
         RAISE EXCEPTION 'schedule must not be null' USING ERRCODE = 'null_value_not_allowed',
@@ -2107,13 +2906,13 @@ BEGIN
         allowed := ARRAY['model'];
         required := ARRAY['model'];
     ELSE
-        RAISE EXCEPTION 'unknown pipeline %', COALESCE(pg_catalog.quote_literal(pipeline), 'NULL')
+        RAISE EXCEPTION 'unknown pipeline %', COALESCE(pg_catalog.quote_literal(pg_catalog.left(pipeline, 200)), 'NULL')
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'The pipelines are training_pipeline, data_pipeline and monitoring_pipeline.';
     END IF;
     FOR k, v IN SELECT e.key, e.value FROM pg_catalog.jsonb_each(parameters) e ORDER BY e.key LOOP
         IF NOT k OPERATOR(pg_catalog.=) ANY (allowed) THEN
-            RAISE EXCEPTION '% has no parameter "%"', pipeline, k
+            RAISE EXCEPTION '% has no parameter "%"', pipeline, pg_catalog.left(k, 200)
                 USING ERRCODE = 'invalid_parameter_value',
                       HINT = pg_catalog.format('Its parameters are %s.', pg_catalog.array_to_string(allowed, ', '));
         END IF;
@@ -2127,7 +2926,7 @@ BEGIN
             args := args OPERATOR(pg_catalog.||) pg_catalog.format('%I => %s', k, v::text);
         ELSE
             IF pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'string' THEN
-                RAISE EXCEPTION 'parameter "%" must be a JSON string', k
+                RAISE EXCEPTION 'parameter "%" must be a JSON string', pg_catalog.left(k, 200)
                     USING ERRCODE = 'invalid_parameter_value';
             END IF;
             args := args OPERATOR(pg_catalog.||) pg_catalog.format('%I => %L', k, v OPERATOR(pg_catalog.->>) 0);
@@ -2161,6 +2960,7 @@ CREATE FUNCTION mlops._impl_alter_job(job_name text, schedule text, command text
 DECLARE
     j mlops.jobs := mlops._own_job(job_name);
     next timestamptz := j.next_run_at;
+    cancelled integer;
 BEGIN
     IF schedule IS NOT NULL THEN
         next := mlops._next_run(schedule, NULL, pg_catalog.clock_timestamp());
@@ -2173,16 +2973,30 @@ BEGIN
                 USING ERRCODE = 'object_not_in_prerequisite_state',
                       HINT = 'Change its parameters with mlops.schedule_pipeline() under the same name.';
         END IF;
+        IF NOT pg_catalog.pg_has_role(mlops.current_actor(), j.owner, 'MEMBER') THEN
+            RAISE EXCEPTION 'permission denied to change the command of job "%"', j.job_name
+                USING ERRCODE = 'insufficient_privilege',
+                      DETAIL = pg_catalog.format('The command runs as role "%s"; only members of that role may change it.',
+                                                 j.owner_name),
+                      HINT = 'Ask a member of the owner to change it, or unschedule the job.';
+        END IF;
         PERFORM mlops._check_job_command(command, j.job_name, j.owner, validate);
     END IF;
-    IF max_runtime IS NOT NULL AND max_runtime OPERATOR(pg_catalog.<=) '0'::interval THEN
-        RAISE EXCEPTION 'max_runtime must be positive' USING ERRCODE = 'invalid_parameter_value';
+    IF max_runtime IS NOT NULL AND (max_runtime OPERATOR(pg_catalog.<=) '0'::interval
+                                    OR max_runtime OPERATOR(pg_catalog.>) '10 years'::interval) THEN
+        RAISE EXCEPTION 'max_runtime must be greater than 0 and at most 10 years'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('It is %s.', max_runtime);
     END IF;
     IF max_retries IS NOT NULL AND (max_retries OPERATOR(pg_catalog.<) 0 OR max_retries OPERATOR(pg_catalog.>) 100) THEN
-        RAISE EXCEPTION 'max_retries must be between 0 and 100' USING ERRCODE = 'invalid_parameter_value';
+        RAISE EXCEPTION 'max_retries must be between 0 and 100' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = pg_catalog.format('It is %s.', max_retries);
     END IF;
-    IF retry_delay IS NOT NULL AND retry_delay OPERATOR(pg_catalog.<) '1 second'::interval THEN
-        RAISE EXCEPTION 'retry_delay must be at least 1 second' USING ERRCODE = 'invalid_parameter_value';
+    IF retry_delay IS NOT NULL AND (retry_delay OPERATOR(pg_catalog.<) '1 second'::interval
+                                    OR retry_delay OPERATOR(pg_catalog.>) '1 hour'::interval) THEN
+        RAISE EXCEPTION 'retry_delay must be between 1 second and 1 hour'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('It is %s; retries back off from it, doubling, up to 1 hour.', retry_delay);
     END IF;
     UPDATE mlops.jobs
        SET schedule = COALESCE($2, j.schedule),
@@ -2197,14 +3011,20 @@ BEGIN
            home_database_oid = CASE WHEN $4 THEN mlops._database_oid() ELSE j.home_database_oid END,
            home_system_identifier = CASE WHEN $4 THEN mlops._system_identifier()
                                          ELSE j.home_system_identifier END,
-           failures = CASE WHEN $4 THEN 0 ELSE j.failures END
+           failures = CASE WHEN $4 THEN 0 ELSE j.failures END,
+           run_requested = CASE WHEN NOT $4 THEN false ELSE j.run_requested END
      WHERE job_id OPERATOR(pg_catalog.=) j.job_id;
+    IF NOT $4 THEN
+        cancelled := mlops._cancel_runs(j.job_id, pg_catalog.format('cancelled by %s: the job was disabled',
+                                                                    mlops.current_actor()));
+    END IF;
     PERFORM mlops._audit_event('job.alter', 'job', j.job_id::text,
                                pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
-                                   'job_name', j.job_name, 'schedule', $2, 'command', $3,
+                                   'job_name', j.job_name, 'owner', j.owner_name, 'schedule', $2, 'command', $3,
                                    'enabled', $4, 'max_runtime', $5, 'max_retries', $6, 'retry_delay', $7,
                                    'validate', CASE WHEN $3 IS NOT NULL THEN $8 END,
-                                   'resumed', CASE WHEN $4 AND j.paused_reason IS NOT NULL THEN true END)));
+                                   'resumed', CASE WHEN $4 AND j.paused_reason IS NOT NULL THEN true END,
+                                   'cancelled_runs', NULLIF(cancelled, 0))));
 END
 $$;
 REVOKE ALL ON FUNCTION mlops._impl_alter_job(text, text, text, boolean, interval, integer, interval, boolean) FROM PUBLIC;
@@ -2233,7 +3053,7 @@ BEGIN
     END IF;
     UPDATE mlops.jobs SET run_requested = true WHERE job_id OPERATOR(pg_catalog.=) j.job_id;
     PERFORM mlops._audit_event('job.run', 'job', j.job_id::text,
-                               pg_catalog.jsonb_build_object('job_name', j.job_name));
+                               pg_catalog.jsonb_build_object('job_name', j.job_name, 'owner', j.owner_name));
 END
 $$;
 REVOKE ALL ON FUNCTION mlops._impl_run_job(text) FROM PUBLIC;
@@ -2277,7 +3097,9 @@ CREATE FUNCTION mlops._object_kinds()
             ('adwin', 'mlops.adwin_detectors', 'name'),
             ('experiment', 'mlops.experiments', 'name'),
             ('run', 'mlops.runs', 'run_id'),
-            ('model', 'mlops.models', 'name')
+            ('model', 'mlops.models', 'name'),
+            -- jobs: job names are unique per owner only, so a job is named by its job_id
+            ('job', 'mlops.jobs', 'job_id')
            ) AS k (kind, relation, key_column)
      WHERE k.kind OPERATOR(pg_catalog.<>) 'none'
 $$;
@@ -2371,6 +3193,9 @@ CREATE FUNCTION mlops._capability_objects()
         ('experiments'), ('runs'), ('run_metrics'), ('run_latest_metrics'), ('models'),
         ('model_aliases'), ('dashboard'), ('prediction_stats'), ('training_progress')),
     owner_fns (name) AS (VALUES ('set_owner'), ('audit'), ('audit_events')),
+    -- row-level security shows a role the rows of the roles it belongs to
+    scientist_rel (name) AS (VALUES ('pipeline_runs')),
+    operator_rel (name) AS (VALUES ('jobs'), ('job_runs'), ('pipeline_runs')),
     scientist (name) AS (VALUES
         ('create_experiment'), ('start_run'), ('log_params'), ('log_metrics'), ('set_tags'),
         ('end_run'), ('train'), ('import_model'), ('export_model'), ('drop_model_version'),
@@ -2398,6 +3223,8 @@ CREATE FUNCTION mlops._capability_objects()
         UNION SELECT c.c, 'relation', r.name FROM (VALUES ('scientist'), ('deployer'), ('operator')) c (c), reader_rel r
         UNION SELECT c.c, 'function', o.name FROM (VALUES ('scientist'), ('deployer'), ('operator')) c (c), owner_fns o
         UNION SELECT 'scientist', 'function', name FROM scientist
+        UNION SELECT 'scientist', 'relation', name FROM scientist_rel
+        UNION SELECT 'operator', 'relation', name FROM operator_rel
         UNION SELECT 'deployer', 'function', name FROM deployer
         UNION SELECT 'operator', 'function', name FROM operator
         UNION SELECT 'auditor', 'function', name FROM auditor

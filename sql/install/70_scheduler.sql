@@ -1,6 +1,14 @@
 -- Job scheduler: jobs, their runs and pipeline runs.  The background workers
--- (src/scheduler*.c, src/jobworker.c) read and write these tables; users
--- change them only through the functions below and see only their own rows.
+-- (src/sched/scheduler*.c, src/sched/jobworker.c) read and write these
+-- tables; users change them only through the functions below and see the
+-- rows of the roles they are members of.
+--
+-- Jobs are owned objects (docs/security.md#ownership, kind 'job' keyed by
+-- job_id): changing, running or unscheduling one requires membership in its
+-- owner or in the extension owner (mlops._require_owner); changing its
+-- command requires membership in its owner, since the command runs as the
+-- owner.  A job's runs stay when it is unscheduled (job_runs.job_id becomes
+-- NULL, job_runs.job_name keeps the name).
 
 -- _database_oid and _system_identifier stamp each job with the database it
 -- belongs to; the scheduler pauses jobs stamped with another database
@@ -43,11 +51,12 @@ REVOKE ALL ON mlops.jobs FROM PUBLIC;
 
 CREATE TABLE mlops.job_runs (
     run_id       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    job_id       bigint NOT NULL REFERENCES mlops.jobs (job_id) ON DELETE CASCADE,
+    job_id       bigint REFERENCES mlops.jobs (job_id) ON DELETE SET NULL,
     owner        oid NOT NULL,
     attempt      integer NOT NULL DEFAULT 1,
     status       text NOT NULL CHECK (status OPERATOR(pg_catalog.=) ANY
-                                      (ARRAY['scheduled', 'running', 'succeeded', 'failed', 'timed_out'])),
+                                      (ARRAY['scheduled', 'running', 'succeeded', 'failed', 'timed_out',
+                                             'cancelled'])),
     due_at       timestamptz NOT NULL,
     scheduled_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
     started_at   timestamptz,
@@ -56,7 +65,8 @@ CREATE TABLE mlops.job_runs (
     command      text NOT NULL,
     rows         bigint,
     result       text,
-    message      text
+    message      text,
+    job_name     text NOT NULL
 );
 CREATE INDEX job_runs_job_idx ON mlops.job_runs (job_id, run_id);
 CREATE INDEX job_runs_unfinished_idx ON mlops.job_runs (run_id)
@@ -80,20 +90,18 @@ CREATE TABLE mlops.pipeline_runs (
 CREATE INDEX pipeline_runs_finished_idx ON mlops.pipeline_runs (finished_at);
 REVOKE ALL ON mlops.pipeline_runs FROM PUBLIC;
 
--- Row-level security: a role granted SELECT sees its own jobs and runs only.
--- (The extension owner, which the workers and functions write as, bypasses it.)
+-- Row-level security: a role granted SELECT sees the jobs and runs of the
+-- roles it is a member of (its own, and its groups').  (The extension owner,
+-- which the workers and functions write as, bypasses it.)
 ALTER TABLE mlops.jobs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE mlops.job_runs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE mlops.pipeline_runs ENABLE ROW LEVEL SECURITY;
 CREATE POLICY jobs_own ON mlops.jobs FOR SELECT
-    USING (owner OPERATOR(pg_catalog.=) (SELECT r.oid FROM pg_catalog.pg_roles r
-                                         WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER));
+    USING (pg_catalog.pg_has_role(owner, 'MEMBER'));
 CREATE POLICY job_runs_own ON mlops.job_runs FOR SELECT
-    USING (owner OPERATOR(pg_catalog.=) (SELECT r.oid FROM pg_catalog.pg_roles r
-                                         WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER));
+    USING (pg_catalog.pg_has_role(owner, 'MEMBER'));
 CREATE POLICY pipeline_runs_own ON mlops.pipeline_runs FOR SELECT
-    USING (owner OPERATOR(pg_catalog.=) (SELECT r.oid FROM pg_catalog.pg_roles r
-                                         WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER));
+    USING (pg_catalog.pg_has_role(owner, 'MEMBER'));
 
 -- _jobs_changed: every change of mlops.jobs invalidates the scheduler's copy.
 CREATE FUNCTION mlops._jobs_changed() RETURNS trigger
@@ -122,51 +130,195 @@ CREATE FUNCTION mlops.next_runs(schedule text, after timestamptz DEFAULT pg_cata
     LANGUAGE C STABLE AS 'MODULE_PATHNAME', 'mlops_next_runs';
 REVOKE ALL ON FUNCTION mlops.next_runs(text, timestamptz, integer) FROM PUBLIC;
 
--- _job_owner_oid: the acting role, which must be able to log in (job workers
--- connect as it).
-CREATE FUNCTION mlops._job_owner_oid() RETURNS oid
+-- _check_job_owner: a role that may own jobs (job workers connect as it, so
+-- it must be able to log in); returns its name.
+CREATE FUNCTION mlops._check_job_owner(role oid) RETURNS name
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
     r record;
 BEGIN
-    SELECT oid, rolcanlogin INTO r FROM pg_catalog.pg_roles
-     WHERE rolname OPERATOR(pg_catalog.=) mlops.current_actor();
+    SELECT a.rolname, a.rolcanlogin INTO r FROM pg_catalog.pg_roles a WHERE a.oid OPERATOR(pg_catalog.=) role;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'role with OID % does not exist', role USING ERRCODE = 'undefined_object';
+    END IF;
     IF NOT r.rolcanlogin THEN
-        RAISE EXCEPTION 'role "%" cannot own jobs', mlops.current_actor()
+        RAISE EXCEPTION 'role "%" cannot own jobs', r.rolname
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = 'A job runs in a session of its owner, and this role cannot log in.',
                   HINT = 'Schedule the job from a role with LOGIN, or ALTER ROLE ... LOGIN.';
     END IF;
-    RETURN r.oid;
+    RETURN r.rolname;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._check_job_owner(oid) FROM PUBLIC;
+
+-- _job_owner_oid: the acting role, which must be able to own jobs.
+CREATE FUNCTION mlops._job_owner_oid() RETURNS oid
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    actor oid := (SELECT r.oid FROM pg_catalog.pg_roles r
+                   WHERE r.rolname OPERATOR(pg_catalog.=) mlops.current_actor());
+BEGIN
+    PERFORM mlops._check_job_owner(actor);
+    RETURN actor;
 END
 $$;
 REVOKE ALL ON FUNCTION mlops._job_owner_oid() FROM PUBLIC;
 
--- _own_job: the caller's job with this name, locked.
+-- _job_owner_changed keeps owner_name in step with owner (mlops.set_owner
+-- changes owner) and refuses an owner that cannot own jobs or already has a
+-- job of that name.
+CREATE FUNCTION mlops._job_owner_changed() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    NEW.owner_name := mlops._check_job_owner(NEW.owner);
+    IF EXISTS (SELECT 1 FROM mlops.jobs x
+                WHERE x.owner OPERATOR(pg_catalog.=) NEW.owner
+                  AND x.job_name OPERATOR(pg_catalog.=) NEW.job_name
+                  AND x.job_id OPERATOR(pg_catalog.<>) NEW.job_id) THEN
+        RAISE EXCEPTION 'role "%" already has a job named "%"', NEW.owner_name, NEW.job_name
+            USING ERRCODE = 'unique_violation',
+                  DETAIL = 'Job names are unique per owner.',
+                  HINT = 'Unschedule one of the two jobs first.';
+    END IF;
+    RETURN NEW;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._job_owner_changed() FROM PUBLIC;
+CREATE TRIGGER jobs_owner_changed BEFORE UPDATE OF owner ON mlops.jobs
+    FOR EACH ROW WHEN (OLD.owner OPERATOR(pg_catalog.<>) NEW.owner)
+    EXECUTE FUNCTION mlops._job_owner_changed();
+
+-- _may_see_job: whether the actor may see a job of this owner (and its runs)
+-- in mlops.prometheus_metrics and by name in alter_job/run_job/unschedule:
+-- a member of the owner or of the extension owner (mlops._may_change), or
+-- of a role granted the auditor or admin capability.
+CREATE FUNCTION mlops._may_see_job(owner oid) RETURNS boolean
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    RETURN mlops._may_change(owner::regrole)
+        OR EXISTS (SELECT 1 FROM mlops.capability_grants g
+                    WHERE g.capability OPERATOR(pg_catalog.=) ANY (ARRAY['auditor', 'admin'])
+                      AND pg_catalog.pg_has_role(mlops.current_actor(), g.role::oid, 'MEMBER'));
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._may_see_job(oid) FROM PUBLIC;
+
+-- _own_job: the job of that name the actor acts on, locked, after the
+-- ownership check.  The actor's own job comes first; else the one job of
+-- that name it may change (a group's, or any as the extension owner); a job
+-- it may see but not change raises the ownership error; a job it may not
+-- see does not exist for it.
 CREATE FUNCTION mlops._own_job(p_job_name text) RETURNS mlops.jobs
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
     j mlops.jobs;
+    id bigint;
+    changeable bigint[];
+    visible bigint[];
 BEGIN
-    SELECT * INTO j FROM mlops.jobs
-     WHERE job_name OPERATOR(pg_catalog.=) p_job_name
-       AND owner OPERATOR(pg_catalog.=) (SELECT oid FROM pg_catalog.pg_roles
-                                         WHERE rolname OPERATOR(pg_catalog.=) mlops.current_actor())
-     FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'job "%" does not exist', COALESCE(p_job_name, 'NULL')
+    SELECT x.job_id INTO id FROM mlops.jobs x
+     WHERE x.job_name OPERATOR(pg_catalog.=) p_job_name
+       AND x.owner OPERATOR(pg_catalog.=) (SELECT r.oid FROM pg_catalog.pg_roles r
+                                           WHERE r.rolname OPERATOR(pg_catalog.=) mlops.current_actor());
+    IF id IS NULL THEN
+        SELECT pg_catalog.array_agg(x.job_id ORDER BY x.job_id) FILTER (WHERE mlops._may_change(x.owner::regrole)),
+               pg_catalog.array_agg(x.job_id ORDER BY x.job_id)
+          INTO changeable, visible
+          FROM mlops.jobs x
+         WHERE x.job_name OPERATOR(pg_catalog.=) p_job_name AND mlops._may_see_job(x.owner);
+        IF pg_catalog.cardinality(changeable) OPERATOR(pg_catalog.>) 1 THEN
+            RAISE EXCEPTION 'job name "%" is ambiguous', pg_catalog.left(p_job_name, 200)
+                USING ERRCODE = 'ambiguous_parameter',
+                      DETAIL = pg_catalog.format('You may change %s jobs of that name, of different owners.',
+                                                 pg_catalog.cardinality(changeable)),
+                      HINT = 'Act as the owner of the one you mean (SET ROLE) and call the function again.';
+        END IF;
+        id := COALESCE(changeable[1], visible[1]);
+    END IF;
+    IF id IS NOT NULL THEN
+        SELECT * INTO j FROM mlops.jobs x WHERE x.job_id OPERATOR(pg_catalog.=) id FOR UPDATE;
+    END IF;
+    IF j.job_id IS NULL THEN
+        RAISE EXCEPTION 'job "%" does not exist', COALESCE(pg_catalog.left(p_job_name, 200), 'NULL')
             USING ERRCODE = 'undefined_object',
                   DETAIL = pg_catalog.format('Role %s has no job of that name.', mlops.current_actor()),
                   HINT = 'List your jobs with SELECT job_name FROM mlops.jobs.';
     END IF;
+    PERFORM mlops._require_owner('job', j.job_name, j.owner::regrole);
     RETURN j;
 END
 $$;
 REVOKE ALL ON FUNCTION mlops._own_job(text) FROM PUBLIC;
+
+-- _cancel_runs marks the unfinished runs of a job cancelled; the scheduler,
+-- woken by the change of mlops.jobs that goes with it, terminates their
+-- workers, and a worker that finishes anyway finds its run cancelled and
+-- rolls its command back (mlops._finish_run).  Returns how many.
+CREATE FUNCTION mlops._cancel_runs(p_job_id bigint, p_reason text) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    n integer;
+BEGIN
+    UPDATE mlops.job_runs
+       SET status = 'cancelled', finished_at = pg_catalog.clock_timestamp(), message = p_reason
+     WHERE job_id OPERATOR(pg_catalog.=) p_job_id
+       AND status OPERATOR(pg_catalog.=) ANY (ARRAY['scheduled', 'running']);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._cancel_runs(bigint, text) FROM PUBLIC;
+
+-- _finish_run records how a run ended, as its job worker saw it (the worker
+-- calls it as the extension owner, in the transaction of the command when
+-- the command succeeded).  A pipeline whose document says "failed" is a
+-- failed run.  A run that has already ended (cancelled, or timed out by
+-- the scheduler) keeps that outcome; if its command succeeded meanwhile,
+-- this raises query_canceled so the command's effects roll back with it.
+CREATE FUNCTION mlops._finish_run(p_run_id bigint, p_status text, p_rows bigint, p_result text,
+                                  p_message text, p_is_pipeline boolean)
+    RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    doc jsonb;
+    ended text;
+BEGIN
+    IF p_is_pipeline AND p_result IS NOT NULL THEN
+        doc := p_result::jsonb;
+        IF pg_catalog.jsonb_typeof(doc) OPERATOR(pg_catalog.<>) 'object' THEN
+            doc := NULL;
+        END IF;
+    END IF;
+    UPDATE mlops.job_runs
+       SET status = CASE WHEN (doc OPERATOR(pg_catalog.->>) 'status') OPERATOR(pg_catalog.=) 'failed'
+                         THEN 'failed' ELSE p_status END,
+           message = COALESCE(doc OPERATOR(pg_catalog.->>) 'error', p_message),
+           finished_at = pg_catalog.clock_timestamp(), rows = p_rows, result = p_result
+     WHERE run_id OPERATOR(pg_catalog.=) p_run_id AND status OPERATOR(pg_catalog.=) 'running';
+    IF NOT FOUND AND p_status OPERATOR(pg_catalog.=) 'succeeded' THEN
+        SELECT r.status INTO ended FROM mlops.job_runs r WHERE r.run_id OPERATOR(pg_catalog.=) p_run_id;
+        RAISE EXCEPTION 'the job run ended as % before its command finished', COALESCE(ended, 'deleted')
+            USING ERRCODE = 'query_canceled',
+                  DETAIL = pg_catalog.format('The effects of the command of run %s are rolled back.', p_run_id);
+    END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._finish_run(bigint, text, bigint, text, text, boolean) FROM PUBLIC;
 
 -- _save_job creates or replaces the caller's job of that name.
 CREATE FUNCTION mlops._save_job(p_job_name text, p_schedule text, p_command text,
@@ -184,6 +336,11 @@ BEGIN
     PERFORM mlops._require_scheduler();
     IF p_job_name IS NULL OR pg_catalog.btrim(p_job_name) OPERATOR(pg_catalog.=) '' THEN
         RAISE EXCEPTION 'job name must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF pg_catalog.length(p_job_name) OPERATOR(pg_catalog.>) 200 THEN
+        RAISE EXCEPTION 'job name must be at most 200 characters'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('It has %s characters.', pg_catalog.length(p_job_name));
     END IF;
     IF p_schedule IS NULL THEN
         RAISE EXCEPTION 'schedule must not be null' USING ERRCODE = 'null_value_not_allowed',
@@ -263,13 +420,13 @@ BEGIN
         allowed := ARRAY['model'];
         required := ARRAY['model'];
     ELSE
-        RAISE EXCEPTION 'unknown pipeline %', COALESCE(pg_catalog.quote_literal(pipeline), 'NULL')
+        RAISE EXCEPTION 'unknown pipeline %', COALESCE(pg_catalog.quote_literal(pg_catalog.left(pipeline, 200)), 'NULL')
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'The pipelines are training_pipeline, data_pipeline and monitoring_pipeline.';
     END IF;
     FOR k, v IN SELECT e.key, e.value FROM pg_catalog.jsonb_each(parameters) e ORDER BY e.key LOOP
         IF NOT k OPERATOR(pg_catalog.=) ANY (allowed) THEN
-            RAISE EXCEPTION '% has no parameter "%"', pipeline, k
+            RAISE EXCEPTION '% has no parameter "%"', pipeline, pg_catalog.left(k, 200)
                 USING ERRCODE = 'invalid_parameter_value',
                       HINT = pg_catalog.format('Its parameters are %s.', pg_catalog.array_to_string(allowed, ', '));
         END IF;
@@ -283,7 +440,7 @@ BEGIN
             args := args OPERATOR(pg_catalog.||) pg_catalog.format('%I => %s', k, v::text);
         ELSE
             IF pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'string' THEN
-                RAISE EXCEPTION 'parameter "%" must be a JSON string', k
+                RAISE EXCEPTION 'parameter "%" must be a JSON string', pg_catalog.left(k, 200)
                     USING ERRCODE = 'invalid_parameter_value';
             END IF;
             args := args OPERATOR(pg_catalog.||) pg_catalog.format('%I => %L', k, v OPERATOR(pg_catalog.->>) 0);
@@ -310,7 +467,8 @@ CREATE FUNCTION mlops.schedule_pipeline(job_name text, pipeline text, schedule t
     RETURNS bigint LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
 REVOKE ALL ON FUNCTION mlops.schedule_pipeline(text, text, text, jsonb) FROM PUBLIC;
 
--- unschedule
+-- unschedule deletes the job; a run in progress is cancelled, and the run
+-- history stays (job_id NULL, job_name kept).
 CREATE FUNCTION mlops._impl_unschedule(job_name text)
     RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
@@ -318,10 +476,14 @@ CREATE FUNCTION mlops._impl_unschedule(job_name text)
     AS $$
 DECLARE
     j mlops.jobs := mlops._own_job(job_name);
+    cancelled integer;
 BEGIN
+    cancelled := mlops._cancel_runs(j.job_id, pg_catalog.format('cancelled by %s: the job was unscheduled',
+                                                                mlops.current_actor()));
     DELETE FROM mlops.jobs WHERE job_id OPERATOR(pg_catalog.=) j.job_id;
     PERFORM mlops._audit_event('job.unschedule', 'job', j.job_id::text,
-                               pg_catalog.jsonb_build_object('job_name', j.job_name));
+                               pg_catalog.jsonb_build_object('job_name', j.job_name, 'owner', j.owner_name,
+                                                             'cancelled_runs', cancelled));
     RETURN true;
 END
 $$;
@@ -331,7 +493,11 @@ CREATE FUNCTION mlops.unschedule(job_name text)
 REVOKE ALL ON FUNCTION mlops.unschedule(text) FROM PUBLIC;
 
 -- alter_job: NULL leaves a setting as it is.  enabled => true also resumes a
--- paused job, stamping it with this database.
+-- paused job, stamping it with this database; enabled => false also cancels
+-- a run in progress and a pending run_job.  A new command runs as the job's
+-- owner, so only members of the owner may set one (the extension owner's
+-- right to change every object does not extend to writing SQL that runs as
+-- another role).
 CREATE FUNCTION mlops._impl_alter_job(job_name text, schedule text, command text, enabled boolean,
                                       max_runtime interval, max_retries integer, retry_delay interval,
                                       validate boolean)
@@ -342,6 +508,7 @@ CREATE FUNCTION mlops._impl_alter_job(job_name text, schedule text, command text
 DECLARE
     j mlops.jobs := mlops._own_job(job_name);
     next timestamptz := j.next_run_at;
+    cancelled integer;
 BEGIN
     IF schedule IS NOT NULL THEN
         next := mlops._next_run(schedule, NULL, pg_catalog.clock_timestamp());
@@ -354,16 +521,30 @@ BEGIN
                 USING ERRCODE = 'object_not_in_prerequisite_state',
                       HINT = 'Change its parameters with mlops.schedule_pipeline() under the same name.';
         END IF;
+        IF NOT pg_catalog.pg_has_role(mlops.current_actor(), j.owner, 'MEMBER') THEN
+            RAISE EXCEPTION 'permission denied to change the command of job "%"', j.job_name
+                USING ERRCODE = 'insufficient_privilege',
+                      DETAIL = pg_catalog.format('The command runs as role "%s"; only members of that role may change it.',
+                                                 j.owner_name),
+                      HINT = 'Ask a member of the owner to change it, or unschedule the job.';
+        END IF;
         PERFORM mlops._check_job_command(command, j.job_name, j.owner, validate);
     END IF;
-    IF max_runtime IS NOT NULL AND max_runtime OPERATOR(pg_catalog.<=) '0'::interval THEN
-        RAISE EXCEPTION 'max_runtime must be positive' USING ERRCODE = 'invalid_parameter_value';
+    IF max_runtime IS NOT NULL AND (max_runtime OPERATOR(pg_catalog.<=) '0'::interval
+                                    OR max_runtime OPERATOR(pg_catalog.>) '10 years'::interval) THEN
+        RAISE EXCEPTION 'max_runtime must be greater than 0 and at most 10 years'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('It is %s.', max_runtime);
     END IF;
     IF max_retries IS NOT NULL AND (max_retries OPERATOR(pg_catalog.<) 0 OR max_retries OPERATOR(pg_catalog.>) 100) THEN
-        RAISE EXCEPTION 'max_retries must be between 0 and 100' USING ERRCODE = 'invalid_parameter_value';
+        RAISE EXCEPTION 'max_retries must be between 0 and 100' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = pg_catalog.format('It is %s.', max_retries);
     END IF;
-    IF retry_delay IS NOT NULL AND retry_delay OPERATOR(pg_catalog.<) '1 second'::interval THEN
-        RAISE EXCEPTION 'retry_delay must be at least 1 second' USING ERRCODE = 'invalid_parameter_value';
+    IF retry_delay IS NOT NULL AND (retry_delay OPERATOR(pg_catalog.<) '1 second'::interval
+                                    OR retry_delay OPERATOR(pg_catalog.>) '1 hour'::interval) THEN
+        RAISE EXCEPTION 'retry_delay must be between 1 second and 1 hour'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('It is %s; retries back off from it, doubling, up to 1 hour.', retry_delay);
     END IF;
     UPDATE mlops.jobs
        SET schedule = COALESCE($2, j.schedule),
@@ -378,14 +559,20 @@ BEGIN
            home_database_oid = CASE WHEN $4 THEN mlops._database_oid() ELSE j.home_database_oid END,
            home_system_identifier = CASE WHEN $4 THEN mlops._system_identifier()
                                          ELSE j.home_system_identifier END,
-           failures = CASE WHEN $4 THEN 0 ELSE j.failures END
+           failures = CASE WHEN $4 THEN 0 ELSE j.failures END,
+           run_requested = CASE WHEN NOT $4 THEN false ELSE j.run_requested END
      WHERE job_id OPERATOR(pg_catalog.=) j.job_id;
+    IF NOT $4 THEN
+        cancelled := mlops._cancel_runs(j.job_id, pg_catalog.format('cancelled by %s: the job was disabled',
+                                                                    mlops.current_actor()));
+    END IF;
     PERFORM mlops._audit_event('job.alter', 'job', j.job_id::text,
                                pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
-                                   'job_name', j.job_name, 'schedule', $2, 'command', $3,
+                                   'job_name', j.job_name, 'owner', j.owner_name, 'schedule', $2, 'command', $3,
                                    'enabled', $4, 'max_runtime', $5, 'max_retries', $6, 'retry_delay', $7,
                                    'validate', CASE WHEN $3 IS NOT NULL THEN $8 END,
-                                   'resumed', CASE WHEN $4 AND j.paused_reason IS NOT NULL THEN true END)));
+                                   'resumed', CASE WHEN $4 AND j.paused_reason IS NOT NULL THEN true END,
+                                   'cancelled_runs', NULLIF(cancelled, 0))));
 END
 $$;
 REVOKE ALL ON FUNCTION mlops._impl_alter_job(text, text, text, boolean, interval, integer, interval, boolean) FROM PUBLIC;
@@ -417,7 +604,7 @@ BEGIN
     END IF;
     UPDATE mlops.jobs SET run_requested = true WHERE job_id OPERATOR(pg_catalog.=) j.job_id;
     PERFORM mlops._audit_event('job.run', 'job', j.job_id::text,
-                               pg_catalog.jsonb_build_object('job_name', j.job_name));
+                               pg_catalog.jsonb_build_object('job_name', j.job_name, 'owner', j.owner_name));
 END
 $$;
 REVOKE ALL ON FUNCTION mlops._impl_run_job(text) FROM PUBLIC;

@@ -1,20 +1,34 @@
 -- Pipelines: multi-step SQL functions recorded in mlops.pipeline_runs.
 --
--- Each public pipeline function is LANGUAGE C (mlops_pipeline_trampoline in
--- src/pipelines.c): it calls mlops._impl_<pipeline> AS THE CALLER (the
--- implementation is SECURITY INVOKER, so the user's data is read with the
--- user's privileges and search_path), then records the returned document in
--- mlops.pipeline_runs as the extension owner.  An implementation never
--- raises: it catches the error of the failing step (which rolls that
--- pipeline's work back) and returns {"status": "failed", ...}, so the failure
--- is recorded too.  A scheduled pipeline job whose result says "failed" is a
--- failed job run.
+-- Each public pipeline function is LANGUAGE C (src/sched/pipelines.c): it
+-- calls mlops._impl_<pipeline> AS THE CALLER (the implementation is SECURITY
+-- INVOKER, so the user's data is read with the user's privileges and
+-- search_path), then records the returned document in mlops.pipeline_runs as
+-- the extension owner.  An implementation never raises: it catches the error
+-- of the failing step (which rolls that pipeline's work back) and returns
+-- {"status": "failed", ...}, so the failure is recorded too.  A scheduled
+-- pipeline job whose result says "failed" is a failed job run.
+--
+-- Sources: training_pipeline and data_pipeline take a data_source, which the
+-- C function (mlops_source_pipeline_trampoline) resolves as the caller
+-- through the one source resolver (src/common/source.c) before the
+-- implementation starts.  The implementation gets one more argument,
+-- p_source: {"query": the resolved query} or {"error": the resolver's
+-- error}, which its first step raises so that it is recorded like any
+-- other step failure.  No pipeline parses a source itself.
+--
+-- Writes (data_pipeline): the output table is created by the pipeline, or is
+-- an existing table whose owner the caller is (or is a member of; a
+-- superuser's implicit membership in every role does not count, so a table
+-- planted by another role, whose triggers would run with the caller's
+-- rights, is never written).  Pipelines creating the same table are
+-- serialised by an advisory lock on its name.
 
 -- training_pipeline: validate, train, evaluate, register, promote to Staging
 -- when every min_metrics threshold is met.
 CREATE FUNCTION mlops._impl_training_pipeline(p_data_source text, p_target_column text, p_model_name text,
                                               p_model_type text, p_experiment_name text, p_task text,
-                                              p_hyperparams jsonb, p_min_metrics jsonb)
+                                              p_hyperparams jsonb, p_min_metrics jsonb, p_source jsonb)
     RETURNS jsonb
     LANGUAGE plpgsql
     AS $$
@@ -57,8 +71,14 @@ BEGIN
                     RAISE EXCEPTION 'data_source, target_column and model_name must not be null'
                         USING ERRCODE = 'null_value_not_allowed';
                 END IF;
+                IF p_source OPERATOR(pg_catalog.?) 'error' THEN
+                    RAISE EXCEPTION USING MESSAGE = p_source OPERATOR(pg_catalog.#>>) '{error,message}',
+                        ERRCODE = p_source OPERATOR(pg_catalog.#>>) '{error,sqlstate}',
+                        DETAIL = COALESCE(p_source OPERATOR(pg_catalog.#>>) '{error,detail}', ''),
+                        HINT = COALESCE(p_source OPERATOR(pg_catalog.#>>) '{error,hint}', '');
+                END IF;
                 IF pg_catalog.lower(COALESCE(p_model_type, '')) OPERATOR(pg_catalog.<>) 'xgboost' THEN
-                    RAISE EXCEPTION 'model type "%" is not supported', p_model_type
+                    RAISE EXCEPTION 'model type "%" is not supported', pg_catalog.left(p_model_type, 200)
                         USING ERRCODE = 'feature_not_supported', HINT = 'mlops trains xgboost models.';
                 END IF;
                 IF p_task IS NULL OR p_task OPERATOR(pg_catalog.<>) ALL (ARRAY['classification', 'regression']) THEN
@@ -79,24 +99,21 @@ BEGIN
                     RAISE EXCEPTION 'mlops.train is not available in this installation'
                         USING ERRCODE = 'undefined_function';
                 END IF;
-                IF p_data_source OPERATOR(pg_catalog.~*) '^\s*(select|with|values|table)\s' THEN
-                    src := '(' OPERATOR(pg_catalog.||) p_data_source OPERATOR(pg_catalog.||) ') AS s';
-                ELSE
-                    src := p_data_source::regclass::text OPERATOR(pg_catalog.||) ' AS s';
-                END IF;
+                src := '(' OPERATOR(pg_catalog.||) (p_source OPERATOR(pg_catalog.->>) 'query')
+                       OPERATOR(pg_catalog.||) ') AS s';
                 EXECUTE pg_catalog.format('SELECT pg_catalog.count(*), pg_catalog.count(%1$I), pg_catalog.count(DISTINCT %1$I) FROM %2$s',
                                           p_target_column, src)
                    INTO n_rows, n_labelled, n_distinct;
                 IF n_rows OPERATOR(pg_catalog.=) 0 THEN
-                    RAISE EXCEPTION 'data source % has no rows', p_data_source USING ERRCODE = 'no_data_found';
+                    RAISE EXCEPTION 'data source % has no rows', pg_catalog.left(p_data_source, 200) USING ERRCODE = 'no_data_found';
                 END IF;
                 IF n_labelled OPERATOR(pg_catalog.<) n_rows THEN
-                    RAISE EXCEPTION 'target column "%" has % null values', p_target_column, n_rows OPERATOR(pg_catalog.-) n_labelled
+                    RAISE EXCEPTION 'target column "%" has % null values', pg_catalog.left(p_target_column, 200), n_rows OPERATOR(pg_catalog.-) n_labelled
                         USING ERRCODE = 'null_value_not_allowed',
                               HINT = 'Filter them out in the data source query.';
                 END IF;
                 IF p_task OPERATOR(pg_catalog.=) 'classification' AND n_distinct OPERATOR(pg_catalog.<) 2 THEN
-                    RAISE EXCEPTION 'target column "%" has a single class', p_target_column
+                    RAISE EXCEPTION 'target column "%" has a single class', pg_catalog.left(p_target_column, 200)
                         USING ERRCODE = 'invalid_parameter_value';
                 END IF;
                 step_result := pg_catalog.jsonb_build_object('rows', n_rows, 'distinct_targets', n_distinct);
@@ -108,7 +125,7 @@ BEGIN
             ELSIF step OPERATOR(pg_catalog.=) 'evaluate' THEN
                 FOR k, threshold IN SELECT e.key, e.value FROM pg_catalog.jsonb_each(p_min_metrics) e ORDER BY e.key LOOP
                     IF NOT (v_metrics OPERATOR(pg_catalog.?) k) THEN
-                        RAISE EXCEPTION 'training reported no metric "%"', k
+                        RAISE EXCEPTION 'training reported no metric "%"', pg_catalog.left(k, 200)
                             USING ERRCODE = 'invalid_parameter_value',
                                   DETAIL = pg_catalog.format('It reported %s.', (SELECT pg_catalog.string_agg(m, ', ' ORDER BY m)
                                                                                 FROM pg_catalog.jsonb_object_keys(v_metrics) m));
@@ -160,18 +177,18 @@ BEGIN
     END;
 END
 $$;
-REVOKE ALL ON FUNCTION mlops._impl_training_pipeline(text, text, text, text, text, text, jsonb, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION mlops._impl_training_pipeline(text, text, text, text, text, text, jsonb, jsonb, jsonb) FROM PUBLIC;
 CREATE FUNCTION mlops.training_pipeline(data_source text, target_column text, model_name text,
                                         model_type text DEFAULT 'xgboost', experiment_name text DEFAULT NULL,
                                         task text DEFAULT 'classification', hyperparams jsonb DEFAULT '{}',
                                         min_metrics jsonb DEFAULT '{}')
-    RETURNS jsonb LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_pipeline_trampoline';
+    RETURNS jsonb LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_source_pipeline_trampoline';
 REVOKE ALL ON FUNCTION mlops.training_pipeline(text, text, text, text, text, text, jsonb, jsonb) FROM PUBLIC;
 
 -- data_pipeline: profile every column, check the rules, write the clean rows
 -- to output_table (created, or emptied and refilled) and report rejections.
 CREATE FUNCTION mlops._impl_data_pipeline(p_data_source text, p_output_table text, p_validate boolean,
-                                          p_rules jsonb)
+                                          p_rules jsonb, p_source jsonb)
     RETURNS jsonb
     LANGUAGE plpgsql
     AS $$
@@ -197,6 +214,11 @@ DECLARE
     unique_key jsonb;
     n_unique integer := 0;
     target text;
+    target_parts text[];
+    rel regclass;
+    owner_oid oid;
+    kind "char";
+    pass integer;
     n_in bigint;
     n_rejected bigint;
     rejections jsonb;
@@ -220,13 +242,31 @@ BEGIN
                     RAISE EXCEPTION 'rules must be a JSON object' USING ERRCODE = 'invalid_parameter_value',
                         HINT = 'For example ''{"not_null": ["id"], "ranges": {"age": {"min": 0, "max": 120}}}''.';
                 END IF;
-                IF p_data_source OPERATOR(pg_catalog.~*) '^\s*(select|with|values|table)\s' THEN
-                    src := p_data_source;
-                ELSE
-                    src := 'SELECT * FROM ' OPERATOR(pg_catalog.||) p_data_source::regclass::text;
+                IF p_source OPERATOR(pg_catalog.?) 'error' THEN
+                    RAISE EXCEPTION USING MESSAGE = p_source OPERATOR(pg_catalog.#>>) '{error,message}',
+                        ERRCODE = p_source OPERATOR(pg_catalog.#>>) '{error,sqlstate}',
+                        DETAIL = COALESCE(p_source OPERATOR(pg_catalog.#>>) '{error,detail}', ''),
+                        HINT = COALESCE(p_source OPERATOR(pg_catalog.#>>) '{error,hint}', '');
+                END IF;
+                src := p_source OPERATOR(pg_catalog.->>) 'query';
+                target_parts := pg_catalog.parse_ident(p_output_table);
+                IF pg_catalog.cardinality(target_parts) OPERATOR(pg_catalog.>) 2 THEN
+                    RAISE EXCEPTION 'output_table must be a table name, optionally schema-qualified'
+                        USING ERRCODE = 'invalid_name',
+                              DETAIL = pg_catalog.format('%s has %s parts.', pg_catalog.left(p_output_table, 200),
+                                                         pg_catalog.cardinality(target_parts));
+                END IF;
+                IF EXISTS (SELECT 1 FROM pg_catalog.unnest(target_parts) p
+                            WHERE pg_catalog.octet_length(p) OPERATOR(pg_catalog.>)
+                                  pg_catalog.current_setting('max_identifier_length')::integer) THEN
+                    RAISE EXCEPTION 'output_table name is too long'
+                        USING ERRCODE = 'name_too_long',
+                              DETAIL = pg_catalog.format('A table or schema name has at most %s bytes; "%s" is longer.',
+                                                         pg_catalog.current_setting('max_identifier_length'),
+                                                         pg_catalog.left(p_output_table, 200));
                 END IF;
                 SELECT pg_catalog.string_agg(pg_catalog.quote_ident(p), '.')
-                  INTO target FROM pg_catalog.unnest(pg_catalog.parse_ident(p_output_table)) p;
+                  INTO target FROM pg_catalog.unnest(target_parts) p;
                 IF pg_catalog.to_regclass('pg_temp.mlops_pipeline_source') IS NOT NULL THEN
                     DROP VIEW pg_temp.mlops_pipeline_source CASCADE;
                 END IF;
@@ -248,7 +288,7 @@ BEGIN
                  WHERE a.attrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('pg_temp.mlops_pipeline_source')
                    AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
                 IF cols IS NULL THEN
-                    RAISE EXCEPTION 'data source % has no columns', p_data_source USING ERRCODE = 'invalid_parameter_value';
+                    RAISE EXCEPTION 'data source % has no columns', pg_catalog.left(p_data_source, 200) USING ERRCODE = 'invalid_parameter_value';
                 END IF;
                 EXECUTE pg_catalog.format('SELECT pg_catalog.jsonb_build_object(''rows'', pg_catalog.count(*), ''columns'', %s) FROM pg_temp.mlops_pipeline_source',
                                           profile_sql)
@@ -259,16 +299,16 @@ BEGIN
                     FOR rule_key, rule IN SELECT e.key, e.value FROM pg_catalog.jsonb_each(p_rules) e ORDER BY e.key LOOP
                         IF rule_key OPERATOR(pg_catalog.=) 'not_null' OR rule_key OPERATOR(pg_catalog.=) 'unique' THEN
                             IF pg_catalog.jsonb_typeof(rule) OPERATOR(pg_catalog.<>) 'array' THEN
-                                RAISE EXCEPTION 'rule "%" must be an array', rule_key USING ERRCODE = 'invalid_parameter_value',
+                                RAISE EXCEPTION 'rule "%" must be an array', pg_catalog.left(rule_key, 200) USING ERRCODE = 'invalid_parameter_value',
                                     HINT = 'For example {"not_null": ["id", "age"]} or {"unique": ["id", ["a", "b"]]}.';
                             END IF;
                         ELSIF rule_key OPERATOR(pg_catalog.=) 'ranges' OR rule_key OPERATOR(pg_catalog.=) 'allowed_values' THEN
                             IF pg_catalog.jsonb_typeof(rule) OPERATOR(pg_catalog.<>) 'object' THEN
-                                RAISE EXCEPTION 'rule "%" must be an object keyed by column', rule_key USING ERRCODE = 'invalid_parameter_value',
+                                RAISE EXCEPTION 'rule "%" must be an object keyed by column', pg_catalog.left(rule_key, 200) USING ERRCODE = 'invalid_parameter_value',
                                     HINT = 'For example {"ranges": {"age": {"min": 0, "max": 120}}} or {"allowed_values": {"plan": ["basic", "pro"]}}.';
                             END IF;
                         ELSE
-                            RAISE EXCEPTION 'unknown rule "%"', rule_key USING ERRCODE = 'invalid_parameter_value',
+                            RAISE EXCEPTION 'unknown rule "%"', pg_catalog.left(rule_key, 200) USING ERRCODE = 'invalid_parameter_value',
                                 HINT = 'The rules are not_null, ranges, allowed_values and unique.';
                         END IF;
                         -- every column a rule names must exist
@@ -286,9 +326,12 @@ BEGIN
                                                 ELSE pg_catalog.jsonb_build_array(u) END) k(x)
                             ) names LOOP
                             IF NOT c OPERATOR(pg_catalog.=) ANY (cols) THEN
-                                RAISE EXCEPTION 'rule "%" names column "%", which the data source does not have', rule_key, c
+                                RAISE EXCEPTION 'rule "%" names column "%", which the data source does not have', rule_key, pg_catalog.left(c, 200)
                                     USING ERRCODE = 'undefined_column',
-                                          DETAIL = pg_catalog.format('Its columns are %s.', pg_catalog.array_to_string(cols, ', '));
+                                          DETAIL = pg_catalog.format('Its columns are %s%s.', pg_catalog.array_to_string(cols[1:20], ', '),
+                                                                     CASE WHEN pg_catalog.cardinality(cols) OPERATOR(pg_catalog.>) 20
+                                                                          THEN pg_catalog.format(' and %s more', pg_catalog.cardinality(cols) OPERATOR(pg_catalog.-) 20)
+                                                                          ELSE '' END);
                             END IF;
                         END LOOP;
                         IF rule_key OPERATOR(pg_catalog.=) 'not_null' THEN
@@ -351,18 +394,79 @@ BEGIN
                 step_result := pg_catalog.jsonb_build_object('rows_checked', n_in, 'rows_rejected', n_rejected,
                                                              'rejections', rejections, 'rejected_samples', samples);
             ELSE
-                -- write
-                IF pg_catalog.to_regclass(target) IS NULL THEN
-                    EXECUTE pg_catalog.format('CREATE TABLE %s AS SELECT %s FROM pg_temp.mlops_pipeline_checked '
-                                              'WHERE pg_catalog.cardinality(_mlops_reasons) OPERATOR(pg_catalog.=) 0',
-                                              target, col_list);
+                -- write: pipelines writing the same table name take turns
+                -- (an unqualified name is created in current_schema())
+                PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended(
+                    'mlops.data_pipeline output ' OPERATOR(pg_catalog.||)
+                    CASE WHEN pg_catalog.cardinality(target_parts) OPERATOR(pg_catalog.=) 1
+                         THEN pg_catalog.quote_ident(pg_catalog.current_schema()) OPERATOR(pg_catalog.||) '.'
+                         ELSE '' END OPERATOR(pg_catalog.||) target, 0));
+                rel := pg_catalog.to_regclass(target);
+                IF rel IS NULL THEN
+                    BEGIN
+                        EXECUTE pg_catalog.format('CREATE TABLE %s AS SELECT %s FROM pg_temp.mlops_pipeline_checked '
+                                                  'WHERE pg_catalog.cardinality(_mlops_reasons) OPERATOR(pg_catalog.=) 0',
+                                                  target, col_list);
+                        GET DIAGNOSTICS n_written = ROW_COUNT;
+                    EXCEPTION WHEN duplicate_table OR unique_violation THEN
+                        RAISE EXCEPTION 'output table % was created by another session while the pipeline ran', target
+                            USING ERRCODE = 'duplicate_table',
+                                  HINT = 'Run the pipeline again: it refills an existing table that you own.';
+                    END;
                 ELSE
-                    EXECUTE pg_catalog.format('TRUNCATE %s', target);
-                    EXECUTE pg_catalog.format('INSERT INTO %s (%s) SELECT %s FROM pg_temp.mlops_pipeline_checked '
+                    -- only a table the caller owns (or whose owner it is a member of)
+                    SELECT c.relowner, c.relkind, pg_catalog.format('%I.%I', n.nspname, c.relname)
+                      INTO owner_oid, kind, target
+                      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+                     WHERE c.oid OPERATOR(pg_catalog.=) rel;
+                    IF kind OPERATOR(pg_catalog.<>) ALL (ARRAY['r', 'p']::"char"[]) THEN
+                        RAISE EXCEPTION 'output table % is not a table', target
+                            USING ERRCODE = 'wrong_object_type',
+                                  HINT = 'Name a new table, which the pipeline creates, or a table you own.';
+                    END IF;
+                    -- pass 1 checks at once (a clear error, no wait for another
+                    -- role's lock); pass 2 after locking the table, when what the
+                    -- name stands for and its owner can no longer change
+                    FOR pass IN 1 .. 2 LOOP
+                        IF pass OPERATOR(pg_catalog.=) 2 THEN
+                            EXECUTE pg_catalog.format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', target);
+                            SELECT c.relowner INTO owner_oid FROM pg_catalog.pg_class c
+                             WHERE c.oid OPERATOR(pg_catalog.=) rel
+                               AND pg_catalog.to_regclass(target) OPERATOR(pg_catalog.=) rel;
+                            IF NOT FOUND THEN
+                                RAISE EXCEPTION 'output table % was replaced by another session while the pipeline ran', target
+                                    USING ERRCODE = 'object_not_in_prerequisite_state',
+                                          HINT = 'Run the pipeline again.';
+                            END IF;
+                        END IF;
+                        IF NOT EXISTS (WITH RECURSIVE m (r) AS (
+                                           SELECT a.oid FROM pg_catalog.pg_roles a
+                                            WHERE a.rolname OPERATOR(pg_catalog.=) CURRENT_USER
+                                           UNION
+                                           SELECT am.roleid FROM pg_catalog.pg_auth_members am
+                                             JOIN m ON am.member OPERATOR(pg_catalog.=) m.r)
+                                       SELECT 1 FROM m WHERE m.r OPERATOR(pg_catalog.=) owner_oid) THEN
+                            RAISE EXCEPTION 'permission denied to write output table %', target
+                                USING ERRCODE = 'insufficient_privilege',
+                                      DETAIL = pg_catalog.format('The table is owned by role "%s". A pipeline writes only '
+                                                                 'into a table it creates or one whose owner you are or '
+                                                                 'belong to, since the table''s triggers run with your rights.',
+                                                                 pg_catalog.pg_get_userbyid(owner_oid)),
+                                      HINT = 'Name a new table, which the pipeline creates, or act as the table''s owner (SET ROLE).';
+                        END IF;
+                    END LOOP;
+                    -- the clean rows are kept aside first: the source may read
+                    -- the very table that is emptied
+                    EXECUTE pg_catalog.format('CREATE TEMP TABLE mlops_pipeline_clean AS SELECT %s '
+                                              'FROM pg_temp.mlops_pipeline_checked '
                                               'WHERE pg_catalog.cardinality(_mlops_reasons) OPERATOR(pg_catalog.=) 0',
+                                              col_list);
+                    EXECUTE pg_catalog.format('TRUNCATE %s', target);
+                    EXECUTE pg_catalog.format('INSERT INTO %s (%s) SELECT %s FROM pg_temp.mlops_pipeline_clean',
                                               target, col_list, col_list);
+                    GET DIAGNOSTICS n_written = ROW_COUNT;
+                    DROP TABLE pg_temp.mlops_pipeline_clean;
                 END IF;
-                GET DIAGNOSTICS n_written = ROW_COUNT;
                 DROP VIEW pg_temp.mlops_pipeline_checked;
                 DROP VIEW pg_temp.mlops_pipeline_source;
                 step_result := pg_catalog.jsonb_build_object('output_table', target, 'rows_written', n_written);
@@ -390,8 +494,8 @@ BEGIN
     END;
 END
 $$;
-REVOKE ALL ON FUNCTION mlops._impl_data_pipeline(text, text, boolean, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION mlops._impl_data_pipeline(text, text, boolean, jsonb, jsonb) FROM PUBLIC;
 CREATE FUNCTION mlops.data_pipeline(data_source text, output_table text, validate boolean DEFAULT true,
                                     rules jsonb DEFAULT '{}')
-    RETURNS jsonb LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_pipeline_trampoline';
+    RETURNS jsonb LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_source_pipeline_trampoline';
 REVOKE ALL ON FUNCTION mlops.data_pipeline(text, text, boolean, jsonb) FROM PUBLIC;

@@ -1380,13 +1380,22 @@ BEGIN
     out := out OPERATOR(pg_catalog.||) mlops._prom_family('mlops_alerts_fired_total', 'counter',
         'Alerts fired, per severity.', lines);
 
-    -- scheduler
-    SELECT pg_catalog.string_agg(pg_catalog.format(E'mlops_job_runs_total{job=%s,status=%s} %s\n',
-                                                   mlops._prom_label(j.job), mlops._prom_label(j.status), j.runs),
-                                 '' ORDER BY j.job, j.status)
-      INTO lines FROM mlops._job_run_counts() j;
+    -- scheduler: only the runs of jobs the caller may see (mlops._may_see_job:
+    -- its own and its groups', all for auditors, admins and the extension owner)
+    lines := NULL;
+    IF pg_catalog.to_regclass('mlops.job_runs') IS NOT NULL THEN
+        SELECT pg_catalog.string_agg(pg_catalog.format(E'mlops_job_runs_total{job=%s,owner=%s,status=%s} %s\n',
+                                                       mlops._prom_label(c.job_name),
+                                                       mlops._prom_label(pg_catalog.pg_get_userbyid(c.owner)),
+                                                       mlops._prom_label(c.status), c.runs),
+                                     '' ORDER BY c.job_name, pg_catalog.pg_get_userbyid(c.owner), c.status)
+          INTO lines
+          FROM (SELECT r.job_name, r.owner, r.status, pg_catalog.count(*) AS runs
+                  FROM mlops.job_runs r GROUP BY r.job_name, r.owner, r.status) c
+         WHERE mlops._may_see_job(c.owner);
+    END IF;
     out := out OPERATOR(pg_catalog.||) mlops._prom_family('mlops_job_runs_total', 'counter',
-        'Scheduled job runs, per job and outcome.', lines);
+        'Scheduled job runs, per job, owner and outcome.', lines);
     RETURN out;
 END
 $$;

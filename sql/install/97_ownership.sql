@@ -17,7 +17,9 @@ CREATE FUNCTION mlops._object_kinds()
             ('adwin', 'mlops.adwin_detectors', 'name'),
             ('experiment', 'mlops.experiments', 'name'),
             ('run', 'mlops.runs', 'run_id'),
-            ('model', 'mlops.models', 'name')
+            ('model', 'mlops.models', 'name'),
+            -- jobs: job names are unique per owner only, so a job is named by its job_id
+            ('job', 'mlops.jobs', 'job_id')
            ) AS k (kind, relation, key_column)
      WHERE k.kind OPERATOR(pg_catalog.<>) 'none'
 $$;

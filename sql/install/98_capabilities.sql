@@ -32,6 +32,9 @@ CREATE FUNCTION mlops._capability_objects()
         ('experiments'), ('runs'), ('run_metrics'), ('run_latest_metrics'), ('models'),
         ('model_aliases'), ('dashboard'), ('prediction_stats'), ('training_progress')),
     owner_fns (name) AS (VALUES ('set_owner'), ('audit'), ('audit_events')),
+    -- row-level security shows a role the rows of the roles it belongs to
+    scientist_rel (name) AS (VALUES ('pipeline_runs')),
+    operator_rel (name) AS (VALUES ('jobs'), ('job_runs'), ('pipeline_runs')),
     scientist (name) AS (VALUES
         ('create_experiment'), ('start_run'), ('log_params'), ('log_metrics'), ('set_tags'),
         ('end_run'), ('train'), ('import_model'), ('export_model'), ('drop_model_version'),
@@ -59,6 +62,8 @@ CREATE FUNCTION mlops._capability_objects()
         UNION SELECT c.c, 'relation', r.name FROM (VALUES ('scientist'), ('deployer'), ('operator')) c (c), reader_rel r
         UNION SELECT c.c, 'function', o.name FROM (VALUES ('scientist'), ('deployer'), ('operator')) c (c), owner_fns o
         UNION SELECT 'scientist', 'function', name FROM scientist
+        UNION SELECT 'scientist', 'relation', name FROM scientist_rel
+        UNION SELECT 'operator', 'relation', name FROM operator_rel
         UNION SELECT 'deployer', 'function', name FROM deployer
         UNION SELECT 'operator', 'function', name FROM operator
         UNION SELECT 'auditor', 'function', name FROM auditor

@@ -23,6 +23,7 @@ int			mlops_max_model_mb = 64;
 char	   *mlops_timezone = NULL;
 int			mlops_job_history_days = 30;
 int			mlops_max_running_jobs = 4;
+int			mlops_max_running_jobs_per_owner = 2;
 int			mlops_monitor_min_rows = 30;
 
 static bool CheckTimezone(char **newval, void **extra, GucSource source);
@@ -77,6 +78,11 @@ MlopsGucInit(void)
 							"Job runs that may execute at the same time in one database.",
 							NULL,
 							&mlops_max_running_jobs, 4, 1, 100,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("mlops.max_running_jobs_per_owner",
+							"Job runs of one owner that may execute at the same time in one database.",
+							"Keeps one role's jobs from taking every slot of mlops.max_running_jobs.",
+							&mlops_max_running_jobs_per_owner, 2, 1, 100,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
 
 	DefineCustomIntVariable("mlops.monitor_min_rows",

@@ -17,6 +17,7 @@ extern int	mlops_max_model_mb;
 extern char *mlops_timezone;
 extern int	mlops_job_history_days;
 extern int	mlops_max_running_jobs;
+extern int	mlops_max_running_jobs_per_owner;
 extern int	mlops_monitor_min_rows;
 
 #endif							/* MLOPS_GUC_H */

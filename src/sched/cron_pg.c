@@ -41,7 +41,7 @@ ScheduleParse(const char *schedule_text, CronSchedule *out)
 	if (CronParse(schedule_text, out, err, sizeof(err)) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid schedule \"%s\"", schedule_text),
+				 errmsg("invalid schedule \"%s\"", MlopsClip(schedule_text, MLOPS_ECHO_MAX)),
 				 errdetail("%s", err),
 				 errhint("Examples: '0 2 * * *' (02:00 daily), '*/15 * * * 1-5', '@hourly', "
 						 "'every 30 seconds', '2 hours'.")));

@@ -251,8 +251,9 @@ ParseJobCommand(const char *command)
 				(errcode(edata->sqlerrcode),
 				 errmsg("invalid job command"),
 				 edata->cursorpos > 0 ?
-				 errdetail("%s at character %d of the command.", edata->message, edata->cursorpos) :
-				 errdetail("%s.", edata->message)));
+				 errdetail("%s at character %d of the command.", MlopsClip(edata->message, MLOPS_ECHO_MAX),
+						   edata->cursorpos) :
+				 errdetail("%s.", MlopsClip(edata->message, MLOPS_ECHO_MAX))));
 	}
 	PG_END_TRY();
 	return stmts;

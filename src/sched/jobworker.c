@@ -18,9 +18,12 @@
  *      record and the command's effects commit together; an error aborts
  *      both and "failed" is recorded with the message in a new one.  A
  *      pipeline job whose result says {"status": "failed"} is a failed run.
- * A timed-out run is terminated by the scheduler with SIGTERM, which the
- * standard die() handler turns into a FATAL exit; the scheduler has already
- * recorded it as timed_out.
+ * A timed-out run, or one cancelled by mlops.unschedule or
+ * mlops.alter_job(enabled => false), is terminated by the scheduler with
+ * SIGTERM, which the standard die() handler turns into a FATAL exit; the run
+ * is already recorded as timed_out or cancelled.  A command that finishes
+ * before the signal arrives finds its run so recorded when it records its
+ * outcome, and is rolled back (mlops._finish_run raises).
  */
 #include "postgres.h"
 
@@ -196,7 +199,8 @@ RecordFailure(int64 run_id, const char *message, bool broken)
 		ereport(WARNING,
 				(errcode(ERRCODE_SYNTAX_ERROR),
 				 errmsg("mlops disabled the job of run " INT64_FORMAT, run_id),
-				 errdetail("The job was disabled because its command does not parse: %s.", message)));
+				 errdetail("The job was disabled because its command does not parse: %s.",
+						   MlopsClip(message, MLOPS_ECHO_MAX))));
 	}
 	SPI_finish();
 	PopActiveSnapshot();
@@ -294,9 +298,10 @@ MarkRunning(int64 run_id, char **command, char **job_name, bool *is_pipeline)
 }
 
 /*
- * RecordOutcome stores how the run ended, unless the scheduler already
- * recorded it (timed out), inside the caller's transaction and SPI
- * connection, as the extension owner.
+ * RecordOutcome stores how the run ended (mlops._finish_run), inside the
+ * caller's transaction and SPI connection, as the extension owner.  A run
+ * that was cancelled or timed out meanwhile keeps that outcome; when the
+ * command succeeded, _finish_run then raises, so its effects roll back.
  */
 static void
 RecordOutcome(int64 run_id, const char *status, uint64 rows, const char *result,
@@ -318,24 +323,11 @@ RecordOutcome(int64 run_id, const char *status, uint64 rows, const char *result,
 		values[4] = CStringGetTextDatum(message);
 	else
 		nulls[4] = 'n';
-	values[5] = BoolGetDatum(is_pipeline && result != NULL);
+	values[5] = BoolGetDatum(is_pipeline);
 
 	MlopsBeginOwner(&save);
-
-	/*
-	 * A pipeline reports its own failure in its result (so its record in
-	 * mlops.pipeline_runs survives); such a run counts as failed.
-	 */
-	if (SPI_execute_with_args("WITH o AS (SELECT CASE WHEN $6 AND pg_catalog.jsonb_typeof($4::jsonb) "
-							  "OPERATOR(pg_catalog.=) 'object' THEN $4::jsonb END AS j) "
-							  "UPDATE mlops.job_runs SET "
-							  "status = CASE WHEN (o.j OPERATOR(pg_catalog.->>) 'status') "
-							  "OPERATOR(pg_catalog.=) 'failed' THEN 'failed' ELSE $2 END, "
-							  "message = COALESCE(o.j OPERATOR(pg_catalog.->>) 'error', $5), "
-							  "finished_at = pg_catalog.clock_timestamp(), rows = $3, result = $4 "
-							  "FROM o WHERE run_id OPERATOR(pg_catalog.=) $1 "
-							  "AND status OPERATOR(pg_catalog.=) 'running'",
-							  6, types, values, nulls, false, 0) != SPI_OK_UPDATE)
+	if (SPI_execute_with_args("SELECT mlops._finish_run($1, $2, $3, $4, $5, $6)",
+							  6, types, values, nulls, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not record the outcome of job run " INT64_FORMAT, run_id);
 	MlopsEndOwner(&save);
 }

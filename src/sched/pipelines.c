@@ -4,7 +4,7 @@
  *
  * The pipelines themselves are PL/pgSQL (sql/install/75_pipelines.sql,
  * mlops._impl_<pipeline>, SECURITY INVOKER).  Their public functions are
- * LANGUAGE C with this trampoline as body: it calls the implementation
+ * LANGUAGE C with a trampoline as body: it calls the implementation
  * directly through fmgr (so the caller needs EXECUTE on the public function
  * only), as the caller, and then writes the returned document to
  * mlops.pipeline_runs and the audit log as the extension owner.  The
@@ -12,22 +12,55 @@
  * "steps", "result"|"error"}; the trampoline adds "pipeline_run_id" and
  * raises a WARNING when the pipeline failed, so an interactive user notices
  * while the failure stays recorded.
+ *
+ * Pipelines that read a source (training_pipeline, data_pipeline: their
+ * first argument, data_source) use mlops_source_pipeline_trampoline: it
+ * resolves the source as the caller with the one source resolver
+ * (mlops._source_query, src/common/source.c) and passes the implementation
+ * one more argument, {"query": ...} or, when the resolver refused the
+ * source, {"error": {"message", "detail", "hint", "sqlstate"}}, which the
+ * implementation raises in its first step so the failure is recorded like
+ * any other.  (The implementation cannot call the resolver itself: it runs
+ * as the caller, who has no EXECUTE on mlops' internal functions.)
+ * mlops_pipeline_trampoline, without a source, serves monitoring_pipeline
+ * and the pipelines of a 0.1.0 schema.
  */
 #include "postgres.h"
 
+#include "access/xact.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "common/common.h"
 
+/* what a trampoline call site keeps between calls */
+typedef struct PipelineCache
+{
+	FmgrInfo	impl;			/* mlops._impl_<pipeline> */
+	FmgrInfo	resolver;		/* mlops._source_query, for pipelines with a source */
+} PipelineCache;
+
+static Datum RunPipeline(FunctionCallInfo fcinfo, bool with_source);
+static Oid	LookupImplWithSource(Oid public_fn);
+static Datum ResolveSource(FmgrInfo *resolver, Datum source);
+static void AppendJsonField(StringInfo buf, const char *key, const char *value);
 static Datum RecordPipelineRun(const char *pipeline, Datum doc, TimestampTz started);
 
 PG_FUNCTION_INFO_V1(mlops_pipeline_trampoline);
+PG_FUNCTION_INFO_V1(mlops_source_pipeline_trampoline);
 
 /*
  * mlops_pipeline_trampoline runs mlops._impl_<name> as the caller and
@@ -36,27 +69,179 @@ PG_FUNCTION_INFO_V1(mlops_pipeline_trampoline);
 Datum
 mlops_pipeline_trampoline(PG_FUNCTION_ARGS)
 {
-	FmgrInfo   *impl = (FmgrInfo *) fcinfo->flinfo->fn_extra;
+	return RunPipeline(fcinfo, false);
+}
+
+/*
+ * mlops_source_pipeline_trampoline runs a pipeline whose first argument is
+ * a source: mlops._impl_<name>(arguments..., resolved source) as the caller,
+ * and records its outcome.
+ */
+Datum
+mlops_source_pipeline_trampoline(PG_FUNCTION_ARGS)
+{
+	return RunPipeline(fcinfo, true);
+}
+
+/*
+ * RunPipeline calls the implementation with the caller's arguments (and,
+ * with_source, the resolved first argument) and records the document it
+ * returns.
+ */
+static Datum
+RunPipeline(FunctionCallInfo fcinfo, bool with_source)
+{
+	PipelineCache *cache = (PipelineCache *) fcinfo->flinfo->fn_extra;
 	LOCAL_FCINFO(inner, FUNC_MAX_ARGS);
 	TimestampTz started = GetCurrentTimestamp();
 	char	   *pipeline = get_func_name(fcinfo->flinfo->fn_oid);
+	int			nargs = fcinfo->nargs;
 	Datum		doc;
 
-	if (impl == NULL)
+	if (cache == NULL)
 	{
-		impl = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(FmgrInfo));
-		fmgr_info_cxt(MlopsLookupImplFunction(fcinfo->flinfo->fn_oid), impl,
-					  fcinfo->flinfo->fn_mcxt);
-		fcinfo->flinfo->fn_extra = impl;
+		Oid			impl;
+
+		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(PipelineCache));
+		impl = with_source ? LookupImplWithSource(fcinfo->flinfo->fn_oid)
+			: MlopsLookupImplFunction(fcinfo->flinfo->fn_oid);
+		fmgr_info_cxt(impl, &cache->impl, fcinfo->flinfo->fn_mcxt);
+		if (with_source)
+		{
+			Oid			argtypes[1] = {TEXTOID};
+			Oid			resolver = LookupFuncName(list_make2(makeString(MLOPS_SCHEMA),
+															 makeString("_source_query")),
+												  1, argtypes, false);
+
+			fmgr_info_cxt(resolver, &cache->resolver, fcinfo->flinfo->fn_mcxt);
+		}
+		fcinfo->flinfo->fn_extra = cache;
 	}
-	InitFunctionCallInfoData(*inner, impl, fcinfo->nargs, fcinfo->fncollation, NULL, NULL);
-	for (int i = 0; i < fcinfo->nargs; i++)
+	if (with_source && nargs + 1 > FUNC_MAX_ARGS)
+		elog(ERROR, "pipeline %s has too many arguments", pipeline);
+	InitFunctionCallInfoData(*inner, &cache->impl, nargs + (with_source ? 1 : 0),
+							 fcinfo->fncollation, NULL, NULL);
+	for (int i = 0; i < nargs; i++)
 		inner->args[i] = fcinfo->args[i];
+	if (with_source)
+	{
+		/* a NULL source stays NULL: the implementation's first step refuses it */
+		inner->args[nargs].isnull = nargs == 0 || fcinfo->args[0].isnull;
+		inner->args[nargs].value = inner->args[nargs].isnull ? (Datum) 0
+			: ResolveSource(&cache->resolver, fcinfo->args[0].value);
+	}
 	doc = FunctionCallInvoke(inner);
 	if (inner->isnull)
 		elog(ERROR, "pipeline %s returned no document", pipeline);
 
 	PG_RETURN_DATUM(RecordPipelineRun(pipeline, doc, started));
+}
+
+/*
+ * LookupImplWithSource finds mlops._impl_<name> whose arguments are those
+ * of the public function public_fn followed by one jsonb (the resolved
+ * source).
+ */
+static Oid
+LookupImplWithSource(Oid public_fn)
+{
+	HeapTuple	tup;
+	Form_pg_proc proc;
+	Oid			argtypes[FUNC_MAX_ARGS];
+	char	   *implname;
+	int			nargs;
+	Oid			impl;
+
+	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(public_fn));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for function %u", public_fn);
+	proc = (Form_pg_proc) GETSTRUCT(tup);
+	nargs = proc->pronargs;
+	if (nargs + 1 > FUNC_MAX_ARGS)
+		elog(ERROR, "pipeline function %u has too many arguments", public_fn);
+	memcpy(argtypes, proc->proargtypes.values, nargs * sizeof(Oid));
+	argtypes[nargs] = JSONBOID;
+	implname = psprintf("_impl_%s", NameStr(proc->proname));
+	ReleaseSysCache(tup);
+	impl = LookupFuncName(list_make2(makeString(MLOPS_SCHEMA), makeString(implname)),
+						  nargs + 1, argtypes, true);
+	if (!OidIsValid(impl))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("implementation function %s.%s does not exist", MLOPS_SCHEMA, implname),
+				 errhint("The mlops installation is incomplete; run ALTER EXTENSION mlops UPDATE or reinstall it.")));
+	return impl;
+}
+
+/*
+ * ResolveSource resolves a source as the caller through the one resolver
+ * and returns the jsonb {"query": ...}, or {"error": {...}} with the
+ * resolver's error (in a subtransaction, so a refused source leaves nothing
+ * behind).  A cancel is not caught.
+ */
+static Datum
+ResolveSource(FmgrInfo *resolver, Datum source)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		Datum		query = FunctionCall1(resolver, source);
+
+		AppendJsonField(&buf, "query", TextDatumGetCString(query));
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED || edata->elevel > ERROR)
+			ReThrowError(edata);
+		appendStringInfoString(&buf, "\"error\": {");
+		AppendJsonField(&buf, "message", edata->message);
+		appendStringInfoString(&buf, ", ");
+		AppendJsonField(&buf, "sqlstate", unpack_sql_state(edata->sqlerrcode));
+		if (edata->detail != NULL)
+		{
+			appendStringInfoString(&buf, ", ");
+			AppendJsonField(&buf, "detail", edata->detail);
+		}
+		if (edata->hint != NULL)
+		{
+			appendStringInfoString(&buf, ", ");
+			AppendJsonField(&buf, "hint", edata->hint);
+		}
+		appendStringInfoChar(&buf, '}');
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	appendStringInfoChar(&buf, '}');
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
+}
+
+/*
+ * AppendJsonField appends "key": "value" (value escaped) to buf.
+ */
+static void
+AppendJsonField(StringInfo buf, const char *key, const char *value)
+{
+	escape_json(buf, key);
+	appendStringInfoString(buf, ": ");
+	escape_json(buf, value != NULL ? value : "");
 }
 
 /*

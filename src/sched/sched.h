@@ -65,6 +65,7 @@ extern SchedulerDbSlot *SchedulerFindDb(Oid dboid);
 extern void SchedulerWakeDb(Oid dboid);
 extern void SchedulerWakeLauncher(bool rescan);
 extern int	SchedulerRunningJobs(Oid dboid);
+extern int	SchedulerRunningJobsOf(Oid dboid, Oid owner);
 extern void SchedulerHandleInterrupts(void);
 extern void SchedulerSleep(long wait_ms);
 

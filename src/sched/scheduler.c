@@ -24,8 +24,10 @@
  * Shared memory (SchedulerShared, one LWLock) holds a slot per database
  * (scheduler pid and latch, a generation counter bumped by committed job
  * changes) and a slot per running job worker (database, job, run, pid).  The
- * job slots bound concurrency per database (mlops.max_running_jobs; the
- * slots themselves are bounded by max_worker_processes) and let a scheduler that restarted recognise runs whose worker is gone.
+ * job slots bound concurrency per database (mlops.max_running_jobs) and per
+ * owner in a database (mlops.max_running_jobs_per_owner; the slots
+ * themselves are bounded by max_worker_processes) and let a scheduler that
+ * restarted recognise runs whose worker is gone.
  *
  * DROP DATABASE (and CREATE DATABASE ... TEMPLATE, ALTER DATABASE ... RENAME)
  * need the database to have no other sessions: the utility hook pauses that
@@ -263,6 +265,25 @@ SchedulerRunningJobs(Oid dboid)
 	for (int i = 0; i < MlopsScheduler->num_job_slots; i++)
 	{
 		if (MlopsScheduler->job_slots[i].in_use && MlopsScheduler->job_slots[i].dboid == dboid)
+			n++;
+	}
+	return n;
+}
+
+/*
+ * SchedulerRunningJobsOf counts the job workers running in a database for
+ * one owner.  Caller holds the lock.
+ */
+int
+SchedulerRunningJobsOf(Oid dboid, Oid owner)
+{
+	int			n = 0;
+
+	for (int i = 0; i < MlopsScheduler->num_job_slots; i++)
+	{
+		JobWorkerSlot *js = &MlopsScheduler->job_slots[i];
+
+		if (js->in_use && js->dboid == dboid && js->owner == owner)
 			n++;
 	}
 	return n;

@@ -21,17 +21,22 @@
  *      (or record "exited unexpectedly"), count failures and schedule a retry
  *      with exponential backoff while failures <= max_retries;
  *   2. reload the jobs if invalidated;
- *   3. launch every enabled job whose next_run_at has passed or is less than
+ *   3. after a reload, terminate the workers of runs that unschedule() or
+ *      alter_job(enabled => false) marked cancelled (SIGTERM; a worker that
+ *      finishes first finds its run cancelled and rolls its command back);
+ *   4. launch every enabled job whose next_run_at has passed or is less than
  *      PRELAUNCH_MS away (the worker connects, then waits for the due time,
  *      so the command starts on time instead of after a backend start-up),
- *      and every job
- *      run_job() asked for) that is not already running, while the global
- *      mlops.max_running_jobs (per database) allows: claim a worker slot, insert the run as
- *      'scheduled' and advance next_run_at in one committed transaction, then
- *      register the worker.  The run row is committed before the worker
- *      exists, so a crash at any point leaves a row this code can recognise;
- *   4. time out runs older than their max_runtime (mark timed_out, SIGTERM);
- *   5. trim history older than mlops.job_history_days (hourly).
+ *      and every job run_job() asked for, that is not already running,
+ *      while mlops.max_running_jobs (per database) and
+ *      mlops.max_running_jobs_per_owner allow, owners taking turns when
+ *      there are not slots for all (fair.c): claim a worker slot, insert
+ *      the run as 'scheduled' and advance next_run_at in one committed
+ *      transaction, then register the worker.  The run row is committed
+ *      before the worker exists, so a crash at any point leaves a row this
+ *      code can recognise;
+ *   5. time out runs older than their max_runtime (mark timed_out, SIGTERM);
+ *   6. trim history older than mlops.job_history_days (hourly).
  *
  * At start it marks runs left 'scheduled' or 'running' by a previous server
  * life as failed ("server restarted"), and adopts runs whose worker is still
@@ -89,6 +94,7 @@
 #include "utils/timestamp.h"
 
 #include "common/common.h"
+#include "sched/fair.h"
 #include "sched/sched.h"
 
 /* the longest the scheduler sleeps without a reason to wake */
@@ -97,8 +103,10 @@
 #define SLOT_START_TIMEOUT_MS 60000
 /* history is trimmed this often */
 #define TRIM_INTERVAL_MS 3600000
-/* the longest retry backoff */
+/* the longest retry backoff (also the largest retry_delay alter_job accepts) */
 #define MAX_RETRY_DELAY_MS 3600000
+/* the largest max_runtime alter_job accepts, 10 years (keeps deadlines in range) */
+#define MAX_RUNTIME_MS INT64CONST(315576000000)
 /* a run's worker is started this long before it is due, and waits */
 #define PRELAUNCH_MS 200
 
@@ -123,7 +131,16 @@ typedef struct JobEntry
 	TimestampTz run_due;
 	TimestampTz run_started;
 	bool		timed_out;
+	bool		cancelled;		/* marked cancelled, worker signalled */
+	uint64		launch_seq;		/* when it was last launched (launch_count) */
 } JobEntry;
+
+/* when an owner last had a run launched (LaunchDueJobs) */
+typedef struct OwnerServedEntry
+{
+	Oid			owner;			/* hash key */
+	uint64		served;
+} OwnerServedEntry;
 
 bool		SchedulerIsSelf = false;
 
@@ -135,6 +152,7 @@ static SchedulerDbSlot *my_slot = NULL;
 static TimestampTz last_trim = 0;
 static MemoryContext loop_cxt = NULL;
 static uint64 install_count_at_start = 0;
+static uint64 launch_count = 0;
 
 static void SchedulerDetach(int code, Datum arg);
 static void JobsRelcacheCallback(Datum arg, Oid relid);
@@ -144,7 +162,10 @@ static void RecoverRuns(void);
 static void LoadJobs(void);
 static void ReapRuns(TimestampTz now);
 static void FinishRun(JobEntry *job, TimestampTz now);
+static void CancelRuns(void);
+static void SignalRun(JobEntry *job);
 static void LaunchDueJobs(TimestampTz now);
+static HTAB *OwnersServed(void);
 static bool LaunchJob(JobEntry *job, TimestampTz now);
 static bool RecordLaunch(JobEntry *job, TimestampTz now, int64 *run_id, char **reason);
 static char *OwnerProblem(Oid owner);
@@ -245,7 +266,10 @@ MlopsSchedulerMain(Datum arg)
 		CommitTransactionCommand();
 		MemoryContextSwitchTo(loop_cxt);
 		if (!jobs_valid)
+		{
 			LoadJobs();
+			CancelRuns();
+		}
 		now = GetCurrentTimestamp();
 		LaunchDueJobs(now);
 		EnforceTimeouts(now);
@@ -441,16 +465,19 @@ LoadJobs(void)
 			job->slotno = -1;
 			job->handle = NULL;
 			job->timed_out = false;
+			job->cancelled = false;
+			job->launch_seq = 0;
 		}
 		job->seen = true;
 		job->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
 		job->enabled = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
 		next = SPI_getbinval(tup, desc, 5, &isnull);
 		job->next_run_at = isnull ? DT_NOEND : DatumGetTimestampTz(next);
-		job->max_runtime_ms = DatumGetInt64(SPI_getbinval(tup, desc, 6, &isnull));
+		/* rows written before alter_job checked the ranges may hold more */
+		job->max_runtime_ms = Min(DatumGetInt64(SPI_getbinval(tup, desc, 6, &isnull)), MAX_RUNTIME_MS);
 		job->max_retries = DatumGetInt32(SPI_getbinval(tup, desc, 7, &isnull));
 		job->failures = DatumGetInt32(SPI_getbinval(tup, desc, 8, &isnull));
-		job->retry_delay_ms = DatumGetInt64(SPI_getbinval(tup, desc, 9, &isnull));
+		job->retry_delay_ms = Min(DatumGetInt64(SPI_getbinval(tup, desc, 9, &isnull)), MAX_RETRY_DELAY_MS);
 		job->run_requested = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
 		job->foreign = JobIsForeign(tup, desc, 11, 12, 13, &paused);
 		if (job->foreign && !paused)
@@ -655,12 +682,12 @@ FinishRun(JobEntry *job, TimestampTz now)
 	Oid			types[3] = {INT8OID, INT4OID, TIMESTAMPTZOID};
 	Datum		values[3];
 	char		nulls[3] = {' ', ' ', ' '};
-	bool		succeeded;
-	bool		isnull;
+	char	   *status = NULL;
 	int64		run_id = job->run_id;
 
 	job->run_id = 0;
 	job->slotno = -1;
+	job->cancelled = false;
 	if (job->handle != NULL)
 	{
 		pfree(job->handle);
@@ -675,16 +702,18 @@ FinishRun(JobEntry *job, TimestampTz now)
 				 "WHERE run_id OPERATOR(pg_catalog.=) $1 "
 				 "AND status OPERATOR(pg_catalog.=) ANY ('{scheduled,running}'::text[])",
 				 1, types, values, NULL);
-	if (SPI_execute_with_args("SELECT status OPERATOR(pg_catalog.=) 'succeeded' "
-							  "FROM mlops.job_runs WHERE run_id OPERATOR(pg_catalog.=) $1",
+	if (SPI_execute_with_args("SELECT status FROM mlops.job_runs WHERE run_id OPERATOR(pg_catalog.=) $1",
 							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read job run " INT64_FORMAT, run_id);
-	succeeded = SPI_processed == 1 &&
-		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) &&
-		!isnull;
+	if (SPI_processed == 1)
+		status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 
-	if (succeeded)
+	if (status != NULL && strcmp(status, "succeeded") == 0)
 		job->failures = 0;
+	else if (status != NULL && strcmp(status, "cancelled") == 0)
+	{
+		/* a cancelled run is neither a failure nor retried */
+	}
 	else
 	{
 		job->failures++;
@@ -716,10 +745,86 @@ FinishRun(JobEntry *job, TimestampTz now)
 }
 
 /*
- * LaunchDueJobs launches every due job that is not running, while worker
- * slots are free (the others wait for a slot to be released).  The due jobs
- * are collected first: launching commits transactions, and a hash scan must
- * not stay open across them.
+ * CancelRuns terminates the workers of runs that were marked cancelled
+ * (mlops.unschedule, mlops.alter_job(enabled => false)); it runs after a
+ * reload, since those functions change mlops.jobs in the same transaction.
+ */
+static void
+CancelRuns(void)
+{
+	HASH_SEQ_STATUS seq;
+	JobEntry   *job;
+	StringInfoData ids;
+	List	   *active = NIL;
+
+	initStringInfo(&ids);
+	hash_seq_init(&seq, jobs);
+	while ((job = hash_seq_search(&seq)) != NULL)
+	{
+		if (job->run_id == 0 || job->cancelled || job->timed_out)
+			continue;
+		appendStringInfo(&ids, "%s" INT64_FORMAT, ids.len > 0 ? "," : "", job->run_id);
+		active = lappend(active, job);
+	}
+	if (active == NIL)
+		return;
+
+	BeginWork("mlops scheduler: cancelling runs");
+	{
+		Oid			types[1] = {TEXTOID};
+		Datum		values[1] = {CStringGetTextDatum(psprintf("{%s}", ids.data))};
+
+		if (SPI_execute_with_args("SELECT run_id FROM mlops.job_runs "
+								  "WHERE run_id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[]) "
+								  "AND status OPERATOR(pg_catalog.=) 'cancelled'",
+								  1, types, values, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read cancelled job runs");
+	}
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		int64		run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+														 SPI_tuptable->tupdesc, 1, &isnull));
+		ListCell   *lc;
+
+		foreach(lc, active)
+		{
+			job = lfirst(lc);
+			if (job->run_id == run_id)
+			{
+				job->cancelled = true;
+				SignalRun(job);
+			}
+		}
+	}
+	EndWork();
+	list_free(active);
+}
+
+/*
+ * SignalRun terminates the worker of a job's run (SIGTERM: the standard
+ * die() handler aborts its transaction), if it has started.
+ */
+static void
+SignalRun(JobEntry *job)
+{
+	LWLockAcquire(SchedulerLock(), LW_SHARED);
+	if (job->slotno >= 0)
+	{
+		JobWorkerSlot *js = &MlopsScheduler->job_slots[job->slotno];
+
+		if (js->in_use && js->run_id == job->run_id && js->pid != 0)
+			kill(js->pid, SIGTERM);
+	}
+	LWLockRelease(SchedulerLock());
+}
+
+/*
+ * LaunchDueJobs launches the due jobs that are not running, as many as the
+ * free slots and the per-owner limit allow, owners taking turns (fair.c);
+ * the others wait for a slot to be released.  The due jobs are collected
+ * first: launching commits transactions, and a hash scan must not stay
+ * open across them.
  */
 static void
 LaunchDueJobs(TimestampTz now)
@@ -728,6 +833,13 @@ LaunchDueJobs(TimestampTz now)
 	JobEntry   *job;
 	List	   *due = NIL;
 	ListCell   *lc;
+	FairCandidate *cands;
+	JobEntry  **entries;
+	int		   *picked;
+	HTAB	   *served;
+	int			n = 0;
+	int			n_picked;
+	int			free_slots;
 
 	hash_seq_init(&seq, jobs);
 	while ((job = hash_seq_search(&seq)) != NULL)
@@ -738,12 +850,67 @@ LaunchDueJobs(TimestampTz now)
 			(job->enabled && job->next_run_at <= TimestampTzPlusMilliseconds(now, PRELAUNCH_MS)))
 			due = lappend(due, job);
 	}
+	if (due == NIL)
+		return;
+
+	cands = palloc(sizeof(FairCandidate) * list_length(due));
+	entries = palloc(sizeof(JobEntry *) * list_length(due));
+	picked = palloc(sizeof(int) * list_length(due));
+	served = OwnersServed();
 	foreach(lc, due)
 	{
-		if (!LaunchJob(lfirst(lc), now))
+		job = lfirst(lc);
+		cands[n].owner = job->owner;
+		cands[n].owner_served = ((OwnerServedEntry *) hash_search(served, &job->owner, HASH_FIND, NULL))->served;
+		cands[n].due = job->run_requested ? now : job->next_run_at;
+		entries[n++] = job;
+	}
+	LWLockAcquire(SchedulerLock(), LW_SHARED);
+	free_slots = mlops_max_running_jobs - SchedulerRunningJobs(MyDatabaseId);
+	for (int i = 0; i < n; i++)
+		cands[i].owner_running = SchedulerRunningJobsOf(MyDatabaseId, entries[i]->owner);
+	LWLockRelease(SchedulerLock());
+
+	n_picked = FairPick(cands, n, free_slots, mlops_max_running_jobs_per_owner, picked);
+	if (n_picked < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory choosing which of %d due jobs to launch", n)));
+	for (int i = 0; i < n_picked; i++)
+	{
+		if (!LaunchJob(entries[picked[i]], now))
 			break;
 	}
 	list_free(due);
+}
+
+/*
+ * OwnersServed returns a hash from each owner of a job to when that owner
+ * last had a run launched: the highest launch_seq of its jobs (0: never,
+ * since this scheduler started).
+ */
+static HTAB *
+OwnersServed(void)
+{
+	HASH_SEQ_STATUS seq;
+	JobEntry   *job;
+	HASHCTL		ctl;
+	HTAB	   *served;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(OwnerServedEntry);
+	ctl.hcxt = CurrentMemoryContext;
+	served = hash_create("mlops owners served", 16, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	hash_seq_init(&seq, jobs);
+	while ((job = hash_seq_search(&seq)) != NULL)
+	{
+		bool		found;
+		OwnerServedEntry *e = hash_search(served, &job->owner, HASH_ENTER, &found);
+
+		e->served = found ? Max(e->served, job->launch_seq) : job->launch_seq;
+	}
+	return served;
 }
 
 /*
@@ -781,6 +948,8 @@ LaunchJob(JobEntry *job, TimestampTz now)
 		job->slotno = slotno;
 		job->run_started = Max(GetCurrentTimestamp(), job->run_due);
 		job->timed_out = false;
+		job->cancelled = false;
+		job->launch_seq = ++launch_count;
 
 		memset(&worker, 0, sizeof(worker));
 		worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -899,8 +1068,8 @@ InsertRun(JobEntry *job, TimestampTz now)
 	values[4] = BoolGetDatum(only_requested);
 	if (next == DT_NOEND)
 		nulls[3] = 'n';
-	if (SPI_execute_with_args("INSERT INTO mlops.job_runs (job_id, owner, attempt, status, due_at, command) "
-							  "SELECT job_id, owner, $2, 'scheduled', $3, command FROM mlops.jobs "
+	if (SPI_execute_with_args("INSERT INTO mlops.job_runs (job_id, owner, attempt, status, due_at, command, job_name) "
+							  "SELECT job_id, owner, $2, 'scheduled', $3, command, job_name FROM mlops.jobs "
 							  "WHERE job_id OPERATOR(pg_catalog.=) $1 RETURNING run_id",
 							  3, types, values, nulls, false, 0) != SPI_OK_INSERT_RETURNING ||
 		SPI_processed != 1)
@@ -918,8 +1087,8 @@ InsertRun(JobEntry *job, TimestampTz now)
 
 /*
  * ClaimJobSlot reserves a worker slot for a job if this database's limit
- * (mlops.max_running_jobs) allows;
- * it returns the slot number or -1.
+ * (mlops.max_running_jobs) and its owner's (mlops.max_running_jobs_per_owner)
+ * allow; it returns the slot number or -1.
  */
 static int
 ClaimJobSlot(JobEntry *job)
@@ -927,7 +1096,8 @@ ClaimJobSlot(JobEntry *job)
 	int			slotno = -1;
 
 	LWLockAcquire(SchedulerLock(), LW_EXCLUSIVE);
-	if (SchedulerRunningJobs(MyDatabaseId) < mlops_max_running_jobs)
+	if (SchedulerRunningJobs(MyDatabaseId) < mlops_max_running_jobs &&
+		SchedulerRunningJobsOf(MyDatabaseId, job->owner) < mlops_max_running_jobs_per_owner)
 	{
 		for (int i = 0; i < MlopsScheduler->num_job_slots; i++)
 		{
@@ -984,7 +1154,7 @@ EnforceTimeouts(TimestampTz now)
 	while ((job = hash_seq_search(&seq)) != NULL)
 	{
 		if (job->run_id != 0 && job->max_runtime_ms > 0 && !job->timed_out &&
-			TimestampDifferenceExceeds(job->run_started, now, (int) Min(job->max_runtime_ms, INT_MAX)))
+			now > TimestampTzPlusMilliseconds(job->run_started, job->max_runtime_ms))
 			late = lappend(late, job);
 	}
 	foreach(lc, late)
@@ -1004,15 +1174,7 @@ EnforceTimeouts(TimestampTz now)
 					 "AND status OPERATOR(pg_catalog.=) ANY ('{scheduled,running}'::text[])",
 					 2, types, values, NULL);
 		EndWork();
-
-		LWLockAcquire(SchedulerLock(), LW_SHARED);
-		{
-			JobWorkerSlot *js = &MlopsScheduler->job_slots[job->slotno];
-
-			if (js->in_use && js->run_id == job->run_id && js->pid != 0)
-				kill(js->pid, SIGTERM);
-		}
-		LWLockRelease(SchedulerLock());
+		SignalRun(job);
 	}
 	list_free(late);
 }

@@ -6,7 +6,7 @@
 \pset pager off
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS mlops;
-SELECT plan(26);
+SELECT plan(33);
 
 SELECT col_is_pk('mlops', 'jobs', 'job_id', 'jobs keyed by job_id');
 SELECT col_is_unique('mlops', 'jobs', ARRAY['owner', 'job_name'], 'job names are unique per owner');
@@ -18,13 +18,26 @@ SELECT is((SELECT relrowsecurity FROM pg_class WHERE oid = 'mlops.jobs'::regclas
 SELECT is((SELECT relrowsecurity FROM pg_class WHERE oid = 'mlops.job_runs'::regclass), true, 'job runs have row-level security');
 SELECT is((SELECT relrowsecurity FROM pg_class WHERE oid = 'mlops.pipeline_runs'::regclass), true, 'pipeline runs have row-level security');
 SELECT policies_are('mlops', 'jobs', ARRAY['jobs_own'], 'one read policy on jobs');
-SELECT throws_ok($$INSERT INTO mlops.job_runs (job_id, owner, status, due_at, command) VALUES (-1, 10, 'scheduled', now(), 'x')$$,
+SELECT throws_ok($$INSERT INTO mlops.job_runs (job_id, owner, status, due_at, command, job_name) VALUES (-1, 10, 'scheduled', now(), 'x', 'x')$$,
                  '23503', NULL, 'a run belongs to a job');
+SELECT col_is_null('mlops', 'job_runs', 'job_id', 'a run outlives its job (job_id NULL after unschedule)');
+SELECT col_not_null('mlops', 'job_runs', 'job_name', 'and keeps its name');
+SELECT is((SELECT confdeltype FROM pg_constraint WHERE conname = 'job_runs_job_id_fkey'), 'n'::"char",
+          'unscheduling a job sets its runs'' job_id to NULL');
+SELECT has_trigger('mlops', 'jobs', 'jobs_owner_changed', 'owner_name follows the owner');
+SELECT is((SELECT relation || ' ' || key_column FROM mlops._object_kinds() WHERE kind = 'job'), 'mlops.jobs job_id',
+          'jobs are an owned kind, named by job_id');
 SELECT lives_ok($$SELECT mlops.schedule('p2', '0 0 1 1 *', 'SELECT 1')$$, 'schedule a job');
 SELECT lives_ok($$SELECT mlops.alter_job('p2', enabled => false)$$, 'alter_job on an existing job');
-SELECT throws_ok($$INSERT INTO mlops.job_runs (job_id, owner, status, due_at, command)
-                   SELECT job_id, owner, 'lost', now(), 'x' FROM mlops.jobs WHERE job_name = 'p2'$$,
+SELECT throws_ok($$INSERT INTO mlops.job_runs (job_id, owner, status, due_at, command, job_name)
+                   SELECT job_id, owner, 'lost', now(), 'x', job_name FROM mlops.jobs WHERE job_name = 'p2'$$,
                  '23514', NULL, 'run statuses are checked');
+SELECT lives_ok($$INSERT INTO mlops.job_runs (job_id, owner, status, due_at, command, job_name)
+                  SELECT job_id, owner, 'cancelled', now(), 'x', job_name FROM mlops.jobs WHERE job_name = 'p2'$$,
+                'a run may be cancelled');
+SELECT is((SELECT count(*)::int FROM pg_settings WHERE name = 'mlops.max_running_jobs_per_owner'
+             AND min_val = '1' AND max_val = '100' AND context = 'sighup'), 1,
+          'mlops.max_running_jobs_per_owner: 1 to 100, sighup');
 SELECT throws_ok($$SELECT mlops.schedule_pipeline('x', 'data_pipeline', '@daily', '{"data_source": "t", "extra": 1}')$$,
                  '22023', NULL, 'pipeline parameters are checked');
 

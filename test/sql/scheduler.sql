@@ -63,6 +63,15 @@ SELECT mlops.alter_job('yearly-report', retry_delay => '10 ms');
 SELECT mlops.alter_job('yearly-report', schedule => 'every now and then');
 SELECT mlops.unschedule('nope');
 SELECT mlops.run_job('nope');
+-- boundaries: names, schedules and commands are bounded, and so is what a message echoes
+SELECT mlops.schedule(repeat('j', 201), '@daily', 'SELECT 1');
+SELECT mlops.schedule('x', repeat('* ', 50000), 'SELECT 1');
+SELECT mlops.schedule('x', '@daily', 'SELECT "' || repeat('x', 100000));
+SELECT mlops.alter_job(repeat('j', 100000), enabled => false);
+SELECT mlops.alter_job('yearly-report', max_runtime => '11 years');
+SELECT mlops.alter_job('yearly-report', retry_delay => '2 hours');
+SELECT mlops.alter_job('yearly-report', max_retries => 2147483647);
+SELECT mlops.schedule_pipeline('x', 'data_pipeline', '@daily', jsonb_build_object(repeat('k', 100000), 1));
 
 -- commands are parse-analysed when scheduled, as the role that runs them:
 -- what would fail at every run is refused now, with the analysis error
@@ -262,9 +271,155 @@ SET ROLE sched_alice;
 SELECT count(*) AS visible FROM mlops.pipeline_runs;
 RESET ROLE;
 
+-- Jobs are owned objects (issue 10).  alice owns jobs; bob is a stranger,
+-- carol a member of alice, dave a member of the extension owner, audrey an
+-- auditor.  Changing, running or unscheduling needs membership in the owner
+-- (or in the extension owner); a job a role may not see does not exist for it.
+CREATE ROLE sched_bob LOGIN;
+CREATE ROLE sched_carol LOGIN IN ROLE sched_alice;
+CREATE ROLE sched_dave LOGIN;
+CREATE ROLE sched_audrey LOGIN;
+DO $$ BEGIN EXECUTE format('GRANT %I TO sched_dave', current_user); END $$;
+SELECT mlops.grant_capability(r, 'operator')
+  FROM unnest(ARRAY['sched_alice', 'sched_bob', 'sched_carol', 'sched_dave', 'sched_audrey']) r;
+SELECT mlops.grant_capability('sched_audrey', 'auditor');
+SET ROLE sched_alice;
+SELECT mlops.schedule('alice-only', '0 0 1 1 *', 'SELECT 1') > 0 AS scheduled;
+SELECT mlops.schedule('shared-name', '0 0 1 1 *', 'SELECT 1') > 0 AS scheduled;
+RESET ROLE;
+SET ROLE sched_bob;
+SELECT mlops.schedule('shared-name', '0 0 1 1 *', 'SELECT 2') > 0 AS scheduled;
+SELECT job_name, owner_name FROM mlops.jobs ORDER BY job_name;
+SELECT mlops.alter_job('alice-only', enabled => false);
+SELECT mlops.run_job('alice-only');
+SELECT mlops.unschedule('alice-only');
+-- bob's own job of the same name is the one he changes
+SELECT mlops.alter_job('shared-name', max_retries => 1);
+RESET ROLE;
+SELECT owner_name, max_retries FROM mlops.jobs WHERE job_name = 'shared-name' ORDER BY owner_name;
+-- an auditor sees alice's jobs but may not change them
+SET ROLE sched_audrey;
+SELECT mlops.alter_job('alice-only', enabled => false);
+SELECT mlops.run_job('alice-only');
+SELECT mlops.unschedule('alice-only');
+RESET ROLE;
+-- carol, a member of alice, sees and changes alice's jobs, command included
+-- (the run_job request and dave's disabling, which withdraws it, commit
+-- together: the scheduler of this cluster never sees the request)
+SET ROLE sched_carol;
+SELECT job_name, owner_name FROM mlops.jobs ORDER BY job_name, owner_name;
+SELECT mlops.alter_job('alice-only', max_retries => 3, command => 'SELECT 3');
+BEGIN;
+SELECT mlops.run_job('alice-only');
+RESET ROLE;
+SELECT command, max_retries, run_requested FROM mlops.jobs WHERE job_name = 'alice-only';
+-- dave, a member of the extension owner, may change any job, but not write
+-- a command that would run as alice, and must say which job he means
+SET ROLE sched_dave;
+SELECT mlops.alter_job('alice-only', max_retries => 4, enabled => false);
+COMMIT;
+RESET ROLE;
+SELECT user_name, action, details->>'owner' AS owner FROM mlops.audit_log
+ WHERE action LIKE 'job.%' AND details->>'job_name' = 'alice-only' ORDER BY event_id;
+SELECT max_retries, enabled, run_requested FROM mlops.jobs WHERE job_name = 'alice-only';
+SET ROLE sched_dave;
+SELECT mlops.alter_job('alice-only', command => 'SELECT 4');
+SELECT mlops.alter_job('shared-name', enabled => false);
+SET ROLE sched_alice;
+SELECT mlops.alter_job('shared-name', enabled => false);
+RESET ROLE;
+SELECT owner_name, enabled FROM mlops.jobs WHERE job_name = 'shared-name' ORDER BY owner_name;
+
+-- set_owner('job', job_id, role): the actor must be allowed to change the job
+-- and be a member of the new owner; owner_name follows; the new owner must
+-- be able to log in and have no job of that name
+SELECT job_id AS alice_only FROM mlops.jobs WHERE job_name = 'alice-only' \gset
+SELECT job_id AS alice_shared FROM mlops.jobs WHERE job_name = 'shared-name' AND owner_name = 'sched_alice' \gset
+SET ROLE sched_bob;
+SELECT mlops.set_owner('job', :'alice_only', 'sched_bob');
+RESET ROLE;
+SET ROLE sched_alice;
+SELECT mlops.set_owner('job', :'alice_only', 'sched_carol');
+RESET ROLE;
+SET ROLE sched_carol;
+SELECT mlops.set_owner('job', :'alice_only', 'sched_carol');
+RESET ROLE;
+SELECT job_name, owner::regrole AS owner, owner_name FROM mlops.jobs WHERE job_id = :'alice_only';
+SELECT mlops.set_owner('job', :'alice_only', 'sched_nologin');
+SELECT mlops.set_owner('job', :'alice_shared', 'sched_bob');
+SELECT mlops.set_owner('job', 'not-an-id', 'sched_bob');
+SELECT mlops.set_owner('job', '-1', 'sched_bob');
+SELECT action, resource_type, details->>'to' AS new_owner FROM mlops.audit_log
+ WHERE action = 'ownership.set' ORDER BY event_id;
+-- the handed-over job is carol's now: alice may no longer change it
+SET ROLE sched_alice;
+SELECT mlops.alter_job('alice-only', enabled => true);
+RESET ROLE;
+
+-- unschedule and alter_job(enabled => false) cancel a run in progress; the
+-- run history stays after unschedule (the scheduler's side is in
+-- test/t/054_scheduler_fairness.pl)
+INSERT INTO mlops.job_runs (job_id, owner, status, due_at, started_at, command, job_name)
+SELECT job_id, owner, 'running', now(), now(), command, job_name FROM mlops.jobs WHERE job_id = :'alice_only';
+SET ROLE sched_carol;
+SELECT mlops.alter_job('alice-only', enabled => false);
+RESET ROLE;
+SELECT status, message FROM mlops.job_runs WHERE job_id = :'alice_only' ORDER BY run_id;
+SELECT details->>'cancelled_runs' AS cancelled FROM mlops.audit_log
+ WHERE action = 'job.alter' ORDER BY event_id DESC LIMIT 1;
+-- a worker whose command finished after the cancel is told to roll back
+\set VERBOSITY terse
+SELECT mlops._finish_run(run_id, 'succeeded', 1, '1', NULL, false)
+  FROM mlops.job_runs WHERE job_id = :'alice_only';
+\set VERBOSITY default
+SELECT mlops._finish_run(run_id, 'failed', 0, NULL, 'late failure', false)
+  FROM mlops.job_runs WHERE job_id = :'alice_only';
+INSERT INTO mlops.job_runs (job_id, owner, status, due_at, started_at, command, job_name)
+SELECT job_id, owner, 'running', now(), now(), command, job_name FROM mlops.jobs WHERE job_id = :'alice_only';
+SET ROLE sched_carol;
+SELECT mlops.unschedule('alice-only');
+RESET ROLE;
+SELECT job_id IS NULL AS job_gone, job_name, status, message FROM mlops.job_runs
+ WHERE job_name = 'alice-only' ORDER BY run_id;
+SELECT details->>'cancelled_runs' AS cancelled FROM mlops.audit_log
+ WHERE action = 'job.unschedule' ORDER BY event_id DESC LIMIT 1;
+-- a finished run is recorded once; a pipeline's "failed" document fails the run
+INSERT INTO mlops.job_runs (job_id, owner, status, due_at, started_at, command, job_name)
+SELECT job_id, owner, 'running', now(), now(), command, job_name FROM mlops.jobs WHERE job_id = :'alice_shared';
+SELECT mlops._finish_run(max(run_id), 'succeeded', 1, '{"status": "failed", "error": "step broke"}', NULL, true)
+  FROM mlops.job_runs;
+SELECT status, message FROM mlops.job_runs ORDER BY run_id DESC LIMIT 1;
+
+-- prometheus_metrics lists the runs of the jobs the caller may see (the
+-- runs of yearly-report above depend on this cluster's scheduler: left out)
+INSERT INTO mlops.job_runs (job_id, owner, status, due_at, started_at, finished_at, command, job_name)
+SELECT job_id, owner, 'succeeded', now(), now(), now(), command, job_name FROM mlops.jobs
+ WHERE job_name = 'shared-name';
+SET ROLE sched_bob;
+SELECT line FROM regexp_split_to_table(mlops.prometheus_metrics(), E'\n') line
+ WHERE line LIKE 'mlops_job_runs_total%' AND line LIKE '%owner="sched_%';
+SET ROLE sched_alice;
+SELECT line FROM regexp_split_to_table(mlops.prometheus_metrics(), E'\n') line
+ WHERE line LIKE 'mlops_job_runs_total%' AND line LIKE '%owner="sched_%';
+SET ROLE sched_audrey;
+SELECT line FROM regexp_split_to_table(mlops.prometheus_metrics(), E'\n') line
+ WHERE line LIKE 'mlops_job_runs_total%' AND line LIKE '%owner="sched_%';
+RESET ROLE;
+SELECT line FROM regexp_split_to_table(mlops.prometheus_metrics(), E'\n') line
+ WHERE line LIKE 'mlops_job_runs_total%' AND line LIKE '%owner="sched_%';
+
+-- mlops.max_running_jobs_per_owner is range-checked (a sighup setting: only
+-- ALTER SYSTEM or the configuration file set it)
+SHOW mlops.max_running_jobs_per_owner;
+ALTER SYSTEM SET mlops.max_running_jobs_per_owner = 0;
+ALTER SYSTEM SET mlops.max_running_jobs_per_owner = 101;
+ALTER SYSTEM SET mlops.max_running_jobs_per_owner = 1e19;
+ALTER SYSTEM SET mlops.max_running_jobs_per_owner = 'two';
+SET mlops.max_running_jobs_per_owner = 3;
+
 DROP TABLE raw_events, clean_events;
 DROP TABLE sched_alice.alice_log, sched_private.stats, sched_reports.report_log;
 DROP SCHEMA sched_alice, sched_private, sched_reports;
 DROP EXTENSION mlops;
-DROP OWNED BY sched_alice, sched_nologin;
-DROP ROLE sched_alice, sched_nologin;
+DROP OWNED BY sched_alice, sched_nologin, sched_bob, sched_carol, sched_dave, sched_audrey;
+DROP ROLE sched_alice, sched_nologin, sched_bob, sched_carol, sched_dave, sched_audrey;

@@ -42,9 +42,9 @@ sql($node, q{CREATE TABLE ticks (at timestamptz DEFAULT clock_timestamp());
   SELECT mlops.schedule('tick', 'every 1 second', 'INSERT INTO ticks DEFAULT VALUES')});
 ok($node->poll_query_until('postgres', q{SELECT count(*) >= 1 FROM ticks}), 'the interval job runs');
 # a finished run older than mlops.job_history_days (30) is trimmed by the next scheduler
-sql($node, q{INSERT INTO mlops.job_runs (job_id, owner, status, due_at, scheduled_at, finished_at, command)
+sql($node, q{INSERT INTO mlops.job_runs (job_id, owner, status, due_at, scheduled_at, finished_at, command, job_name)
   SELECT job_id, owner, 'succeeded', now() - interval '40 days', now() - interval '40 days',
-         now() - interval '40 days', command FROM mlops.jobs WHERE job_name = 'tick'});
+         now() - interval '40 days', command, job_name FROM mlops.jobs WHERE job_name = 'tick'});
 my $before = sql($node, 'SELECT count(*) FROM mlops.job_runs');
 $node->stop('fast');
 sleep(6);
