@@ -297,22 +297,40 @@ ClassificationAccFinish(ClassificationAcc *acc, ClassificationMetrics *out,
 }
 
 /*
- * RocAuc computes the ROC AUC of scored labels; see metrics.h.
+ * RocAuc computes the ROC AUC of scored labels, sorting them in place; see
+ * metrics.h.
  */
 double
 RocAuc(ScoredLabel *pairs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (isnan(pairs[i].score))
+			return NAN;
+	qsort(pairs, n, sizeof(ScoredLabel), CompareScores);
+	return RocAucSorted(pairs, n);
+}
+
+/*
+ * RocAucSorted computes the ROC AUC of scored labels already sorted by
+ * score (ScoredLabelCompare); see metrics.h.  Every group of tied scores
+ * is consumed in one step of at least one pair, so the loop ends whatever
+ * the scores (a NaN, which equals nothing, makes a group of one).
+ */
+double
+RocAucSorted(const ScoredLabel *pairs, size_t n)
 {
 	double		npos = 0,
 				rank_sum = 0;
 	size_t		i = 0;
 
-	qsort(pairs, n, sizeof(ScoredLabel), CompareScores);
 	while (i < n)
 	{
-		size_t		j = i;
-		double		pos_in_group = 0;
+		size_t		j = i + 1;
+		double		pos_in_group = pairs[i].positive;
 		double		mean_rank;
 
+		if (isnan(pairs[i].score))
+			return NAN;
 		while (j < n && pairs[j].score == pairs[i].score)
 		{
 			pos_in_group += pairs[j].positive;
@@ -329,20 +347,34 @@ RocAuc(ScoredLabel *pairs, size_t n)
 	return (rank_sum - npos * (npos + 1) / 2.0) / (npos * ((double) n - npos));
 }
 
-/* CompareScores orders scored labels by score. */
+/*
+ * ScoredLabelCompare orders scored labels by score, NaN last (a total
+ * order, as sorting needs); its third argument is unused, so it serves as
+ * a qsort_arg comparator.
+ */
+int
+ScoredLabelCompare(const void *a, const void *b, void *arg)
+{
+	(void) arg;
+	return CompareScores(a, b);
+}
+
+/* CompareScores orders scored labels by score, NaN last. */
 static int
 CompareScores(const void *a, const void *b)
 {
 	return CompareDoubles(&((const ScoredLabel *) a)->score, &((const ScoredLabel *) b)->score);
 }
 
-/* CompareDoubles orders doubles ascending. */
+/* CompareDoubles orders doubles ascending, NaN after every number. */
 static int
 CompareDoubles(const void *a, const void *b)
 {
 	double		x = *(const double *) a;
 	double		y = *(const double *) b;
 
+	if (isnan(x) || isnan(y))
+		return (int) isnan(x) - (int) isnan(y);
 	return (x > y) - (x < y);
 }
 
