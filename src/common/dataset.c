@@ -47,6 +47,7 @@
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/portal.h"
@@ -67,6 +68,7 @@ typedef struct ReadState
 	MemoryContext cxt;			/* where the dataset lives */
 	int64		capacity;		/* rows allocated in x and y */
 	int64		max_cells;
+	int64		max_bytes;		/* of the matrix, from mlops.max_train_memory_mb */
 } ReadState;
 
 static void ReadRow(TupleTableSlot *slot, void *arg);
@@ -82,12 +84,14 @@ static void BindFeatures(Dataset *ds, TupleDesc tupdesc, int target_att,
  * current memory context, encoding the target column as labels (class codes
  * for a classification, values for a regression) and the feature columns
  * (feature_names, or when NIL every other column but a table's key columns,
- * see DefaultFeatures) as the matrix.  It raises an ERROR for every unusable
- * input.
+ * see DefaultFeatures) as the matrix.  The matrix may hold at most max_cells
+ * cells (mlops.max_train_cells) and max_bytes bytes (what
+ * mlops.max_train_memory_mb leaves for it; 0 = no limit).  It raises an
+ * ERROR for every unusable input.
  */
 Dataset *
 DatasetRead(const char *source, const char *target, List *feature_names,
-			bool classification, int64 max_cells)
+			bool classification, int64 max_cells, int64 max_bytes)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	Dataset    *ds = palloc0(sizeof(Dataset));
@@ -114,6 +118,10 @@ DatasetRead(const char *source, const char *target, List *feature_names,
 	state.cxt = cxt;
 	state.capacity = 16384;
 	state.max_cells = max_cells;
+	if (max_bytes > 0)
+		state.max_cells = Min(max_cells > 0 ? max_cells : PG_INT64_MAX,
+							  max_bytes / (int64) sizeof(float));
+	state.max_bytes = max_bytes;
 	ds->x = MemoryContextAllocHuge(cxt, sizeof(float) * state.capacity * ds->nfeatures);
 	ds->y = MemoryContextAllocHuge(cxt, sizeof(float) * state.capacity);
 
@@ -141,6 +149,7 @@ DatasetRead(const char *source, const char *target, List *feature_names,
 		{
 			float	   *v = &ds->x[i * ds->nfeatures + j];
 
+			CHECK_FOR_INTERRUPTS();
 			if (!isnan(*v))
 				*v = (float) remap[(int) *v];
 		}
@@ -160,7 +169,10 @@ DatasetRead(const char *source, const char *target, List *feature_names,
 							   ds->label.kind == FEATURE_INTEGER ||
 							   ds->label.kind == FEATURE_FLOAT);
 		for (int64 i = 0; i < ds->nrows; i++)
+		{
+			CHECK_FOR_INTERRUPTS();
 			ds->y[i] = (float) remap[(int) ds->y[i]];
+		}
 		pfree(remap);
 	}
 	return ds;
@@ -223,12 +235,12 @@ DefaultFeatures(TupleDesc tupdesc, int target_att, Oid relid)
 	char	   *relname = NULL;
 	List	   *keys = KeyColumns(relid, &relname);
 	List	   *features = NIL;
-	StringInfoData left;
-	StringInfoData literals;
+	MlopsList	left;
+	MlopsList	literals;
 	int			nleft = 0;
 
-	initStringInfo(&left);
-	initStringInfo(&literals);
+	MlopsListInit(&left, MLOPS_LIST_MAX);
+	MlopsListInit(&literals, MLOPS_LIST_MAX);
 	for (int i = 0; i < tupdesc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
@@ -242,8 +254,8 @@ DefaultFeatures(TupleDesc tupdesc, int target_att, Oid relid)
 			key = key || strcmp(lfirst(lc), name) == 0;
 		if (key)
 		{
-			appendStringInfo(&left, "%s\"%s\"", nleft > 0 ? ", " : "", name);
-			appendStringInfo(&literals, "%s%s", nleft > 0 ? ", " : "", quote_literal_cstr(name));
+			MlopsListAdd(&left, "\"%s\"", name);
+			MlopsListAdd(&literals, "%s", quote_literal_cstr(name));
 			nleft++;
 			continue;
 		}
@@ -256,9 +268,9 @@ DefaultFeatures(TupleDesc tupdesc, int target_att, Oid relid)
 				 errdetail_plural("Besides the target \"%s\", table \"%s\" has only the key column %s, which default features leave out.",
 								  "Besides the target \"%s\", table \"%s\" has only the key columns %s, which default features leave out.",
 								  nleft, NameStr(TupleDescAttr(tupdesc, target_att)->attname),
-								  relname, left.data),
+								  relname, MlopsListDone(&left)),
 				 errhint("Name the features to train on key columns, for example features => ARRAY[%s].",
-						 literals.data)));
+						 MlopsListDone(&literals))));
 	if (features == NIL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -269,7 +281,7 @@ DefaultFeatures(TupleDesc tupdesc, int target_att, Oid relid)
 		ereport(NOTICE,
 				(errmsg_plural("leaving out key column %s from the default features",
 							   "leaving out key columns %s from the default features",
-							   nleft, left.data),
+							   nleft, MlopsListDone(&left)),
 				 errdetail("Primary-key, identity and serial columns of table \"%s\" identify rows rather than describe them.",
 						   relname),
 				 errhint("Name them in features => ARRAY[...] to train on them.")));
@@ -436,6 +448,13 @@ ReadRow(TupleTableSlot *slot, void *arg)
 		ds->x = repalloc_huge(ds->x, sizeof(float) * state->capacity * nf);
 		ds->y = repalloc_huge(ds->y, sizeof(float) * state->capacity);
 	}
+	if (state->max_bytes > 0 && (ds->nrows + 1) * nf * (int64) sizeof(float) > state->max_bytes)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("training set exceeds mlops.max_train_memory_mb"),
+				 errdetail("The source has more than " INT64_FORMAT " rows of %d features; their matrix and XGBoost's copy of it alone would need more than %d MB.",
+						   ds->nrows, nf, mlops_max_train_memory_mb),
+				 errhint("Train on a sample of the rows, or ask a superuser to raise mlops.max_train_memory_mb.")));
 	if (state->max_cells > 0 && (ds->nrows + 1) * nf > state->max_cells)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -461,12 +480,13 @@ ReadRow(TupleTableSlot *slot, void *arg)
 	{
 		double		v = DatumToDouble(ds->label.typid, label);
 
-		if (isnan(v) || isinf(v))
+		if (isnan(v) || isinf(DoubleToFloat(v)))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("target column \"%s\" is not finite in row " INT64_FORMAT,
-							ds->label.name, ds->nrows + 1)));
-		ds->y[ds->nrows] = (float) v;
+							ds->label.name, ds->nrows + 1),
+					 isnan(v) ? 0 : errdetail("Training stores values as float32, whose largest magnitude is about 3.4e38.")));
+		ds->y[ds->nrows] = DoubleToFloat(v);
 	}
 
 	row = ds->x + ds->nrows * nf;
@@ -476,6 +496,13 @@ ReadRow(TupleTableSlot *slot, void *arg)
 
 		row[j] = EncodeFeatureDatum(col, slot->tts_values[col->attno],
 									slot->tts_isnull[col->attno]);
+		if (isinf(row[j]))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("feature column \"%s\" is infinite in row " INT64_FORMAT,
+							col->name, ds->nrows + 1),
+					 errdetail("Training stores features as float32, whose largest magnitude is about 3.4e38; XGBoost accepts no infinite value."),
+					 errhint("Filter or clip the column in the source query; NULL and NaN are missing values.")));
 	}
 	ds->nrows++;
 }
@@ -486,6 +513,8 @@ ReadRow(TupleTableSlot *slot, void *arg)
  */
 
 static void PickRandom(pg_prng_state *prng, int64 *items, int64 n, int64 k);
+static void PickStratified(Dataset *ds, pg_prng_state *prng, int64 ntest, bool *is_test);
+static int	CompareRemainders(const void *a, const void *b, void *arg);
 
 /*
  * DatasetMakeSplit divides the rows into a training and a test set.
@@ -501,26 +530,19 @@ DatasetMakeSplit(Dataset *ds, double test_size, const char *sampling, int seed)
 	bool	   *is_test;
 	pg_prng_state prng;
 
-	if (isnan(test_size) || test_size < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("test_size must not be negative")));
+	/* the caller checked the range: 0 <= test_size < 1, or a whole row count */
 	if (test_size < 1)
 		ntest = (int64) ceil(test_size * (double) n - 1e-9);
 	else
 	{
-		if (test_size != floor(test_size))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("test_size %g is neither a fraction nor a row count", test_size),
-					 errhint("Use a fraction below 1 (0.25) or a whole number of rows (1000).")));
+		Assert(test_size == floor(test_size) && test_size <= 1e15);
 		ntest = (int64) test_size;
 	}
 	if (strcmp(sampling, "random") != 0 && strcmp(sampling, "stratified") != 0 &&
 		strcmp(sampling, "last") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown test_sampling \"%s\"", sampling),
+				 errmsg("unknown test_sampling \"%s\"", MlopsClip(sampling, MLOPS_ECHO_MAX)),
 				 errhint("Use random, stratified or last.")));
 	if (strcmp(sampling, "stratified") == 0 && !ds->classification)
 		ereport(ERROR,
@@ -547,61 +569,20 @@ DatasetMakeSplit(Dataset *ds, double test_size, const char *sampling, int seed)
 		int64	   *items = palloc(sizeof(int64) * n);
 
 		for (int64 i = 0; i < n; i++)
+		{
+			CHECK_FOR_INTERRUPTS();
 			items[i] = i;
+		}
 		PickRandom(&prng, items, n, ntest);
 		for (int64 i = 0; i < ntest; i++)
+		{
+			CHECK_FOR_INTERRUPTS();
 			is_test[items[i]] = true;
+		}
 		pfree(items);
 	}
 	else if (ntest > 0)
-	{
-		/* stratified: per-class quotas by largest remainder */
-		int			nclasses = ds->label.classes->count;
-		int64	   *class_n = palloc0(sizeof(int64) * nclasses);
-		int64	   *quota = palloc0(sizeof(int64) * nclasses);
-		double	   *rest = palloc0(sizeof(double) * nclasses);
-		int64		assigned = 0;
-		int64	   *items = palloc(sizeof(int64) * n);
-		int64		start = 0;
-
-		for (int64 i = 0; i < n; i++)
-			class_n[(int) ds->y[i]]++;
-		for (int c = 0; c < nclasses; c++)
-		{
-			double		exact = (double) ntest * class_n[c] / n;
-
-			quota[c] = (int64) floor(exact);
-			rest[c] = exact - quota[c];
-			assigned += quota[c];
-		}
-		while (assigned < ntest)
-		{
-			int			best = -1;
-
-			for (int c = 0; c < nclasses; c++)
-				if (quota[c] < class_n[c] && (best < 0 || rest[c] > rest[best]))
-					best = c;
-			quota[best]++;
-			rest[best] = -1;
-			assigned++;
-		}
-		for (int c = 0; c < nclasses; c++)
-		{
-			int64		m = 0;
-
-			for (int64 i = 0; i < n; i++)
-				if ((int) ds->y[i] == c)
-					items[start + m++] = i;
-			PickRandom(&prng, items + start, m, quota[c]);
-			for (int64 i = 0; i < quota[c]; i++)
-				is_test[items[start + i]] = true;
-			start += m;
-		}
-		pfree(items);
-		pfree(class_n);
-		pfree(quota);
-		pfree(rest);
-	}
+		PickStratified(ds, &prng, ntest, is_test);
 
 	split->ntest = ntest;
 	split->ntrain = n - ntest;
@@ -613,6 +594,7 @@ DatasetMakeSplit(Dataset *ds, double test_size, const char *sampling, int seed)
 
 		for (int64 i = 0; i < n; i++)
 		{
+			CHECK_FOR_INTERRUPTS();
 			if (is_test[i])
 				split->test_rows[b++] = i;
 			else
@@ -624,6 +606,94 @@ DatasetMakeSplit(Dataset *ds, double test_size, const char *sampling, int seed)
 }
 
 /*
+ * PickStratified marks ntest rows as test rows, per class: each class gets
+ * its share of ntest rounded down, the rows left over go one each to the
+ * classes with the largest remainders (ties to the lower class code), and
+ * each class's test rows are picked at random among its rows in source
+ * order.  Rows are bucketed by class in one pass, so the work is linear
+ * in rows plus classes.
+ */
+static void
+PickStratified(Dataset *ds, pg_prng_state *prng, int64 ntest, bool *is_test)
+{
+	int64		n = ds->nrows;
+	int			nclasses = ds->label.classes->count;
+	int64	   *class_n = palloc0(sizeof(int64) * nclasses);
+	int64	   *quota = palloc0(sizeof(int64) * nclasses);
+	double	   *rest = palloc0(sizeof(double) * nclasses);
+	int		   *order = palloc(sizeof(int) * nclasses);
+	int64	   *start = palloc(sizeof(int64) * (nclasses + 1));
+	int64	   *items = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int64) * n);
+	int64		assigned = 0;
+
+	for (int64 i = 0; i < n; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		class_n[(int) ds->y[i]]++;
+	}
+	for (int c = 0; c < nclasses; c++)
+	{
+		double		exact = (double) ntest * class_n[c] / n;
+
+		CHECK_FOR_INTERRUPTS();
+		quota[c] = (int64) floor(exact);
+		rest[c] = exact - quota[c];
+		assigned += quota[c];
+		order[c] = c;
+	}
+	qsort_interruptible(order, nclasses, sizeof(int), CompareRemainders, rest);
+	for (int r = 0; r < nclasses && assigned < ntest; r++)
+	{
+		if (quota[order[r]] < class_n[order[r]])
+		{
+			quota[order[r]]++;
+			assigned++;
+		}
+	}
+
+	/* bucket the rows by class, in source order within each class */
+	start[0] = 0;
+	for (int c = 0; c < nclasses; c++)
+		start[c + 1] = start[c] + class_n[c];
+	memset(class_n, 0, sizeof(int64) * nclasses);
+	for (int64 i = 0; i < n; i++)
+	{
+		int			c = (int) ds->y[i];
+
+		CHECK_FOR_INTERRUPTS();
+		items[start[c] + class_n[c]++] = i;
+	}
+	for (int c = 0; c < nclasses; c++)
+	{
+		PickRandom(prng, items + start[c], class_n[c], quota[c]);
+		for (int64 i = 0; i < quota[c]; i++)
+			is_test[items[start[c] + i]] = true;
+	}
+	pfree(items);
+	pfree(start);
+	pfree(order);
+	pfree(class_n);
+	pfree(quota);
+	pfree(rest);
+}
+
+/*
+ * CompareRemainders orders class codes by their remainder (arg) descending,
+ * then by code.
+ */
+static int
+CompareRemainders(const void *a, const void *b, void *arg)
+{
+	const double *rest = (const double *) arg;
+	int			x = *(const int *) a;
+	int			y = *(const int *) b;
+
+	if (rest[x] != rest[y])
+		return rest[x] > rest[y] ? -1 : 1;
+	return (x > y) - (x < y);
+}
+
+/*
  * PickRandom moves k items chosen uniformly at random (seeded generator) to
  * the front of items (partial Fisher-Yates).
  */
@@ -632,8 +702,12 @@ PickRandom(pg_prng_state *prng, int64 *items, int64 n, int64 k)
 {
 	for (int64 i = 0; i < k && i < n - 1; i++)
 	{
-		int64		j = (int64) pg_prng_uint64_range(prng, (uint64) i, (uint64) (n - 1));
-		int64		tmp = items[i];
+		int64		j;
+		int64		tmp;
+
+		CHECK_FOR_INTERRUPTS();
+		j = (int64) pg_prng_uint64_range(prng, (uint64) i, (uint64) (n - 1));
+		tmp = items[i];
 
 		items[i] = items[j];
 		items[j] = tmp;
@@ -652,12 +726,18 @@ DatasetGather(const float *src, int width, const int64 *rows, int64 nrows)
 	bool		prefix = true;
 
 	for (int64 i = 0; i < nrows && prefix; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
 		prefix = (rows[i] == i);
+	}
 	if (prefix)
 		return (float *) src;
 	dst = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * Max(nrows * width, 1));
 	for (int64 i = 0; i < nrows; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
 		memcpy(dst + i * width, src + rows[i] * width, sizeof(float) * width);
+	}
 	return dst;
 }
 

@@ -19,4 +19,10 @@ extern int	mlops_job_history_days;
 extern int	mlops_max_running_jobs;
 extern int	mlops_monitor_min_rows;
 
+/* resource limits of training and serving */
+#define MLOPS_THREADS_LIMIT 256	/* the most mlops.max_threads may be */
+extern int	mlops_max_threads;
+extern int	mlops_max_train_memory_mb;
+extern int	MlopsEffectiveThreads(int requested);
+
 #endif							/* MLOPS_GUC_H */

@@ -476,6 +476,27 @@ XgbPredictDense(BoosterHandle booster, const float *data, bst_ulong nrow, bst_ul
 }
 
 /*
+ * XgbPredictDMatrix predicts the rows of a DMatrix (plain values, every
+ * tree) and returns XGBoost's buffer, valid until the next call on this
+ * booster, and its length.  For the matrix a booster was trained on, this
+ * reads XGBoost's prediction cache instead of predicting again.
+ */
+const float *
+XgbPredictDMatrix(BoosterHandle booster, DMatrixHandle dmat, bst_ulong *out_len)
+{
+	const bst_ulong *shape = NULL;
+	bst_ulong	dim = 0;
+	const float *result = NULL;
+
+	XGB_CALL(XGBoosterPredictFromDMatrix(booster, dmat, predict_dmatrix_config,
+										 &shape, &dim, &result));
+	*out_len = 1;
+	for (bst_ulong i = 0; i < dim; i++)
+		*out_len *= shape[i];
+	return result;
+}
+
+/*
  * PredictCall runs one prediction with the C API only (it is also the
  * helper thread's body, so it never calls PostgreSQL): in place through
  * proxy, or for a linear booster through a DMatrix it creates and frees.
