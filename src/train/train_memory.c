@@ -21,11 +21,11 @@
  *   bins         hist/approx: Rt F b + 8 Rt + 8 F B (b = 1 byte per bin
  *                up to 256 bins, 2 up to 65536); exact (the default
  *                below 4M rows) and gblinear: 8 Rt F (column-sorted copy)
- *   histograms   hist/approx: (2 N + T W) F B 16: a histogram of gradient
+ *   histograms   hist/approx: (1.5 N + T W) F B 16: a histogram of gradient
  *                pairs (16 bytes a bin) for every node of the tree being
- *                grown, kept in one array that doubles as it grows, and
- *                per thread for the W nodes built at once (depthwise: half
- *                the deepest level, L / 2; lossguide: 1)
+ *                grown, kept in one growing array (half as much again for
+ *                its reallocation), and per thread for the W nodes built at
+ *                once (depthwise: half the deepest level, L / 2; lossguide: 1)
  *   predictions  24 R K (cached margins and gradient pairs)
  *   trees        n_estimators x num_parallel_tree x K trees of N nodes,
  *                TREE_NODE_BYTES each in memory plus the model's JSON,
@@ -130,7 +130,7 @@ TrainEstimateMemory(TrainRequest *req, List *params, Dataset *ds, DatasetSplit *
 	width = strcmp(ParamText(params, "grow_policy", "depthwise"), "lossguide") == 0 ?
 		1 : ceil(leaves / 2);
 	if (histogram)
-		est->histograms = (2 * est->nodes + nthread * width) * f * max_bin * 16;
+		est->histograms = (1.5 * est->nodes + nthread * width) * f * max_bin * 16;
 	est->predictions = 24 * r * k;
 	est->trees = est->ntrees * est->nodes * (TREE_NODE_BYTES + JSON_NODE_BYTES * JSON_COPIES);
 	est->history = (double) req->n_estimators * HISTORY_ROUND_BYTES;
