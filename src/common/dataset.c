@@ -557,7 +557,7 @@ DatasetMakeSplit(Dataset *ds, double test_size, const char *sampling, int seed)
 						   n, ntest),
 				 errhint("Training needs at least two rows left after the test rows; lower test_size.")));
 
-	is_test = palloc0(sizeof(bool) * n);
+	is_test = palloc_extended(sizeof(bool) * n, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	pg_prng_seed(&prng, (uint64) (int64) seed);
 	if (ntest > 0 && strcmp(sampling, "last") == 0)
 	{
@@ -566,7 +566,7 @@ DatasetMakeSplit(Dataset *ds, double test_size, const char *sampling, int seed)
 	}
 	else if (ntest > 0 && strcmp(sampling, "random") == 0)
 	{
-		int64	   *items = palloc(sizeof(int64) * n);
+		int64	   *items = palloc_extended(sizeof(int64) * n, MCXT_ALLOC_HUGE);
 
 		for (int64 i = 0; i < n; i++)
 		{
@@ -586,8 +586,8 @@ DatasetMakeSplit(Dataset *ds, double test_size, const char *sampling, int seed)
 
 	split->ntest = ntest;
 	split->ntrain = n - ntest;
-	split->train_rows = palloc(sizeof(int64) * Max(split->ntrain, 1));
-	split->test_rows = palloc(sizeof(int64) * Max(ntest, 1));
+	split->train_rows = palloc_extended(sizeof(int64) * Max(split->ntrain, 1), MCXT_ALLOC_HUGE);
+	split->test_rows = palloc_extended(sizeof(int64) * Max(ntest, 1), MCXT_ALLOC_HUGE);
 	{
 		int64		a = 0,
 					b = 0;
@@ -618,12 +618,12 @@ PickStratified(Dataset *ds, pg_prng_state *prng, int64 ntest, bool *is_test)
 {
 	int64		n = ds->nrows;
 	int			nclasses = ds->label.classes->count;
-	int64	   *class_n = palloc0(sizeof(int64) * nclasses);
-	int64	   *quota = palloc0(sizeof(int64) * nclasses);
-	double	   *rest = palloc0(sizeof(double) * nclasses);
-	int		   *order = palloc(sizeof(int) * nclasses);
-	int64	   *start = palloc(sizeof(int64) * (nclasses + 1));
-	int64	   *items = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int64) * n);
+	int64	   *class_n = palloc_extended(sizeof(int64) * nclasses, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	int64	   *quota = palloc_extended(sizeof(int64) * nclasses, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	double	   *rest = palloc_extended(sizeof(double) * nclasses, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	int		   *order = palloc_extended(sizeof(int) * nclasses, MCXT_ALLOC_HUGE);
+	int64	   *start = palloc_extended(sizeof(int64) * (nclasses + 1), MCXT_ALLOC_HUGE);
+	int64	   *items = palloc_extended(sizeof(int64) * n, MCXT_ALLOC_HUGE);
 	int64		assigned = 0;
 
 	for (int64 i = 0; i < n; i++)

@@ -282,7 +282,7 @@ VocabularyLookup(Vocabulary *vocab, const char *name, bool add)
 		if (vocab->count == vocab->capacity)
 		{
 			vocab->capacity *= 2;
-			vocab->names = repalloc(vocab->names, sizeof(char *) * vocab->capacity);
+			vocab->names = repalloc_huge(vocab->names, sizeof(char *) * vocab->capacity);
 		}
 		entry->key = pstrdup(name);
 		entry->code = vocab->count;
@@ -323,7 +323,7 @@ CompareNames(const void *a, const void *b, void *arg)
 int *
 VocabularySort(Vocabulary *vocab, bool numeric)
 {
-	int		   *remap = palloc(sizeof(int) * Max(vocab->count, 1));
+	int		   *remap = palloc_extended(sizeof(int) * Max(vocab->count, 1), MCXT_ALLOC_HUGE);
 
 	qsort_interruptible(vocab->names, vocab->count, sizeof(char *), CompareNames, &numeric);
 	for (int i = 0; i < vocab->count; i++)

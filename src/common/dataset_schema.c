@@ -57,7 +57,8 @@ DatasetComputeStats(Dataset *ds, const int64 *rows, int64 nrows)
 		st->min = INFINITY;
 		st->max = -INFINITY;
 		if (col->kind == FEATURE_CATEGORICAL)
-			st->category_counts = palloc0(sizeof(int64) * Max(col->vocab->count, 1));
+			st->category_counts = palloc_extended(sizeof(int64) * Max(col->vocab->count, 1),
+												   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	}
 
 	/* pass 1, row by row (the matrix is row-major): counts, sums, extremes */

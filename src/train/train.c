@@ -255,7 +255,8 @@ CheckSplit(TrainRequest *req, Dataset *ds, DatasetSplit *split)
 	if (req->classification && split->ntest > 0)
 	{
 		/* every class must be learnable */
-		bool	   *seen = palloc0(sizeof(bool) * ds->label.classes->count);
+		bool	   *seen = palloc_extended(sizeof(bool) * ds->label.classes->count,
+									   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 		int			nseen = 0;
 
 		for (int64 i = 0; i < split->ntrain; i++)

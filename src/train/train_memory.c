@@ -15,8 +15,9 @@
  * With R rows (Rt training, Rh held out), F features, K trees per round
  * (num_class for multi:* objectives, else 1), B = max_bin, T threads:
  *
- *   matrix       8 R F + 8 R       our float32 matrix and its gathered
- *                                  training/held-out copies, labels
+ *   matrix       8 R F + 24 R      our float32 matrix and its gathered
+ *                                  training/held-out copies, labels, the
+ *                                  split's row lists
  *   dmatrix      8 R F + 12 R      XGBoost's CSR copies (index + value)
  *   bins         hist/approx: Rt F b + 8 Rt + 8 F B (b = 1 byte per bin
  *                up to 256 bins, 2 up to 65536); exact (the default
@@ -31,7 +32,7 @@
  *                TREE_NODE_BYTES each in memory plus the model's JSON,
  *                JSON_NODE_BYTES per node, held JSON_COPIES times while
  *                it is saved and registered
- *   history      HISTORY_ROUND_BYTES per round
+ *   history      HISTORY_ROUND_BYTES per round and evaluation metric
  *
  * N, the most nodes of one tree, is 2 L - 1 for L leaves: L is 2^max_depth
  * (unbounded with max_depth 0), at most max_leaves when set, and at most
@@ -61,7 +62,7 @@
  */
 #define JSON_NODE_BYTES 80
 #define JSON_COPIES 8
-/* bytes of one round's metric history */
+/* bytes of one round's metric history, per metric */
 #define HISTORY_ROUND_BYTES 256
 /* rows from which XGBoost 1.7's tree_method auto means approx, not exact */
 #define AUTO_APPROX_ROWS (4.0 * 1024 * 1024)
@@ -71,6 +72,7 @@
 static double ParamNumber(List *params, const char *name, double dflt);
 static const char *ParamText(List *params, const char *name, const char *dflt);
 static char *Megabytes(double bytes);
+static int	CountParams(List *params, const char *name);
 
 /*
  * TrainMatrixByteLimit returns the bytes the training matrix may take while
@@ -120,7 +122,7 @@ TrainEstimateMemory(TrainRequest *req, List *params, Dataset *ds, DatasetSplit *
 	est->ntrees = linear ? 0 :
 		req->n_estimators * ParamNumber(params, "num_parallel_tree", 1) * k;
 
-	est->matrix = 8 * r * f + 8 * r;
+	est->matrix = 8 * r * f + 24 * r;
 	est->dmatrix = 8 * r * f + 12 * r;
 	if (histogram)
 		est->bins = rt * f * (max_bin <= 256 ? 1 : 2) + 8 * rt + 8 * f * max_bin;
@@ -133,7 +135,7 @@ TrainEstimateMemory(TrainRequest *req, List *params, Dataset *ds, DatasetSplit *
 		est->histograms = (1.5 * est->nodes + nthread * width) * f * max_bin * 16;
 	est->predictions = 24 * r * k;
 	est->trees = est->ntrees * est->nodes * (TREE_NODE_BYTES + JSON_NODE_BYTES * JSON_COPIES);
-	est->history = (double) req->n_estimators * HISTORY_ROUND_BYTES;
+	est->history = (double) req->n_estimators * HISTORY_ROUND_BYTES * Max(1, CountParams(params, "eval_metric"));
 	est->total = est->matrix + est->dmatrix + est->bins + est->histograms +
 		est->predictions + est->trees + est->history;
 }
@@ -176,6 +178,18 @@ ParamNumber(List *params, const char *name, double dflt)
 	char	   *value = TrainParamValue(params, name);
 
 	return value ? strtod(value, NULL) : dflt;
+}
+
+/* CountParams returns how many parameters are called name. */
+static int
+CountParams(List *params, const char *name)
+{
+	ListCell   *lc;
+	int			n = 0;
+
+	foreach(lc, params)
+		n += strcmp(((TrainParam *) lfirst(lc))->name, name) == 0;
+	return n;
 }
 
 /* ParamText returns a parameter's value, or dflt when it is not set. */

@@ -380,7 +380,14 @@ XgbBoosterSaveJson(BoosterHandle booster)
 	bytea	   *result;
 
 	XGB_CALL(XGBoosterSaveModelToBuffer(booster, "{\"format\": \"json\"}", &len, &data));
-	result = (bytea *) palloc_extended(VARHDRSZ + len, MCXT_ALLOC_HUGE);
+	if (len > MaxAllocSize - VARHDRSZ)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("model of %llu bytes exceeds the largest value PostgreSQL can store",
+						(unsigned long long) len),
+				 errdetail("A model is stored as one bytea, at most 1 GB."),
+				 errhint("Train fewer or smaller trees.")));
+	result = (bytea *) palloc(VARHDRSZ + len);
 	SET_VARSIZE(result, VARHDRSZ + len);
 	memcpy(VARDATA(result), data, len);
 	return result;
