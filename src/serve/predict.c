@@ -131,12 +131,16 @@ static void EncodeJsonFeatures(CachedModel *m, JsonbContainer *c, float *row);
 static void EncodeArray(CachedModel *m, Datum arr, Oid elemtype, float *row);
 static void RaiseFeatureCount(CachedModel *m, int n);
 static void EncodeJsonObject(CachedModel *m, JsonbContainer *obj, float *row,
-							 MlopsList *errors, const char *prefix);
+							 MlopsList *errors, int instance);
+static int	FeatureByName(CachedModel *m, const char *name);
+static int	CompareFeatureNames(const void *a, const void *b, void *arg);
+static const char *ProblemPrefix(MlopsList *errors, int instance);
 static void EncodeJsonArray(CachedModel *m, JsonbContainer *arr, float *row, MlopsList *errors);
 static const char *EncodeJsonValue(FeatureColumn *col, JsonbValue *v, float *out);
 static void AppendValueProblem(MlopsList *errors, const char *prefix, const char *feature,
 							   const char *problem, JsonbValue *v);
 static void RaiseFeatureErrors(CachedModel *m, MlopsList *errors);
+static float *BatchMatrix(CachedModel *m, Jsonb *instances, int n);
 static const float *PredictRows(CachedModel *m, const float *x, int64 nrows);
 static double OutputToPrediction(CachedModel *m, const float *out, int64 i);
 static void OutputToProba(CachedModel *m, const float *out, int64 i, double *proba);
@@ -336,7 +340,6 @@ mlops_predict_batch(PG_FUNCTION_ARGS)
 		float	   *x;
 		const float *out;
 		Datum	   *elems;
-		MlopsList	errors;
 
 		if (!JB_ROOT_IS_ARRAY(instances) || JB_ROOT_IS_SCALAR(instances))
 			ereport(ERROR,
@@ -344,22 +347,7 @@ mlops_predict_batch(PG_FUNCTION_ARGS)
 					 errmsg("instances must be a JSON array of feature objects"),
 					 errhint("For example '[{\"age\": 35}, {\"age\": 52}]'.")));
 		n = JsonContainerSize(&instances->root);
-		x = palloc_extended(sizeof(float) * Max((Size) n * m->nfeatures, 1), MCXT_ALLOC_HUGE);
-		MlopsListInit(&errors, MLOPS_LIST_MAX);
-		for (int i = 0; i < n; i++)
-		{
-			JsonbValue *v = getIthJsonbValueFromContainer(&instances->root, i);
-
-			CHECK_FOR_INTERRUPTS();
-			if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
-			{
-				MlopsListAdd(&errors, "instance %d is not an object", i);
-				continue;
-			}
-			EncodeJsonObject(m, v->val.binary.data, x + (Size) i * m->nfeatures, &errors,
-							 psprintf("instance %d: ", i));
-		}
-		RaiseFeatureErrors(m, &errors);
+		x = BatchMatrix(m, instances, n);
 		elems = palloc(sizeof(Datum) * Max(n, 1));
 		if (n > 0)
 		{
@@ -381,6 +369,48 @@ mlops_predict_batch(PG_FUNCTION_ARGS)
 	PG_END_TRY();
 	PredictionStatsRecord(&m->stats, m->name, m->version, n, ElapsedMs(start), false);
 	return result;
+}
+
+/*
+ * BatchMatrix encodes the n instances of predict_batch into a new matrix, or
+ * raises one ERROR listing their problems.  The matrix grows with the
+ * instances encoded without a problem (once one is found, the rest are only
+ * checked, into a scratch row), so its size follows the valid input rather
+ * than the number of array elements: '[1, 1, ...]' of a million elements
+ * allocates nothing per element.
+ */
+static float *
+BatchMatrix(CachedModel *m, Jsonb *instances, int n)
+{
+	int			nf = Max(m->nfeatures, 1);
+	int			capacity = Min(Max(n, 1), 1024);
+	float	   *x = palloc_extended(sizeof(float) * (Size) capacity * nf, MCXT_ALLOC_HUGE);
+	float	   *scratch = palloc(sizeof(float) * nf);
+	MlopsList	errors;
+
+	MlopsListInit(&errors, MLOPS_LIST_MAX);
+	for (int i = 0; i < n; i++)
+	{
+		JsonbValue *v = getIthJsonbValueFromContainer(&instances->root, i);
+
+		CHECK_FOR_INTERRUPTS();
+		if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
+		{
+			MlopsListAdd(&errors, "instance %d is not an object", i);
+			continue;
+		}
+		if (errors.total == 0 && i >= capacity)
+		{
+			capacity = (int) Min((int64) n, 2 * (int64) capacity);
+			x = repalloc_huge(x, sizeof(float) * (Size) capacity * nf);
+		}
+		EncodeJsonObject(m, v->val.binary.data,
+						 errors.total == 0 ? x + (Size) i * m->nfeatures : scratch, &errors, i);
+		pfree(v);
+	}
+	RaiseFeatureErrors(m, &errors);
+	pfree(scratch);
+	return x;
 }
 
 /*
@@ -943,7 +973,7 @@ EncodeJsonFeatures(CachedModel *m, JsonbContainer *c, float *row)
 
 	MlopsListInit(&errors, MLOPS_LIST_MAX);
 	if (JsonContainerIsObject(c))
-		EncodeJsonObject(m, c, row, &errors, "");
+		EncodeJsonObject(m, c, row, &errors, -1);
 	else if (JsonContainerIsArray(c) && !JsonContainerIsScalar(c))
 		EncodeJsonArray(m, c, row, &errors);
 	else
@@ -1010,12 +1040,12 @@ RaiseFeatureCount(CachedModel *m, int n)
 /*
  * EncodeJsonObject encodes a {"feature": value} object into row (values
  * as EncodeJsonValue reads them).  Every problem (unknown, missing or
- * mistyped feature) is appended to errors, prefixed with prefix, so one
- * error can list them all.
+ * mistyped feature) is appended to errors, naming the instance of a batch
+ * when instance >= 0, so one error can list them all.
  */
 static void
 EncodeJsonObject(CachedModel *m, JsonbContainer *obj, float *row, MlopsList *errors,
-				 const char *prefix)
+				 int instance)
 {
 	JsonbIterator *it;
 	JsonbValue	v;
@@ -1039,14 +1069,13 @@ EncodeJsonObject(CachedModel *m, JsonbContainer *obj, float *row, MlopsList *err
 		CHECK_FOR_INTERRUPTS();
 		if (tok == WJB_KEY)
 		{
+			if (key != NULL)
+				pfree(key);
 			key = pnstrdup(v.val.string.val, v.val.string.len);
-			feature = -1;
-			for (int j = 0; j < m->nfeatures; j++)
-				if (strcmp(m->schema->features[j].name, key) == 0)
-					feature = j;
+			feature = FeatureByName(m, key);
 			if (feature < 0)
-				MlopsListAdd(errors, "%sunknown feature \"%s\"", prefix,
-							 MlopsClip(key, MLOPS_ECHO_MAX));
+				MlopsListAdd(errors, "%sunknown feature \"%s\"", ProblemPrefix(errors, instance),
+							 errors->shown < errors->max_items ? MlopsClip(key, MLOPS_ECHO_MAX) : "");
 			continue;
 		}
 		if (tok != WJB_VALUE || feature < 0)
@@ -1054,12 +1083,74 @@ EncodeJsonObject(CachedModel *m, JsonbContainer *obj, float *row, MlopsList *err
 		seen[feature] = true;
 		problem = EncodeJsonValue(&m->schema->features[feature], &v, &row[feature]);
 		if (problem != NULL)
-			AppendValueProblem(errors, prefix, key, problem, &v);
+			AppendValueProblem(errors, ProblemPrefix(errors, instance), key, problem, &v);
 	}
 	for (int j = 0; j < m->nfeatures; j++)
 		if (!seen[j])
-			MlopsListAdd(errors, "%smissing feature \"%s\"", prefix,
-						 MlopsClip(m->schema->features[j].name, MLOPS_ECHO_MAX));
+			MlopsListAdd(errors, "%smissing feature \"%s\"", ProblemPrefix(errors, instance),
+						 errors->shown < errors->max_items ?
+						 MlopsClip(m->schema->features[j].name, MLOPS_ECHO_MAX) : "");
+	if (key != NULL)
+		pfree(key);
+	pfree(seen);
+}
+
+/*
+ * ProblemPrefix returns "instance N: " for a problem of instance N of a
+ * batch, "" outside a batch or when the list shows no more items (so a
+ * million problems format nothing).
+ */
+static const char *
+ProblemPrefix(MlopsList *errors, int instance)
+{
+	if (instance < 0 || errors->shown >= errors->max_items)
+		return "";
+	return psprintf("instance %d: ", instance);
+}
+
+/*
+ * FeatureByName returns the index of the model's feature called name, -1
+ * if there is none, by binary search over the names sorted once per
+ * loaded model (a wide model looked up for every key stays fast).
+ */
+static int
+FeatureByName(CachedModel *m, const char *name)
+{
+	int			lo = 0;
+	int			hi = m->nfeatures - 1;
+
+	if (m->name_order == NULL)
+	{
+		int		   *order = MemoryContextAlloc(m->cxt, sizeof(int) * Max(m->nfeatures, 1));
+
+		for (int j = 0; j < m->nfeatures; j++)
+			order[j] = j;
+		qsort_arg(order, m->nfeatures, sizeof(int), CompareFeatureNames, m);
+		m->name_order = order;
+	}
+	while (lo <= hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+		int			c = strcmp(m->schema->features[m->name_order[mid]].name, name);
+
+		if (c == 0)
+			return m->name_order[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+/* CompareFeatureNames orders feature indexes by the features' names. */
+static int
+CompareFeatureNames(const void *a, const void *b, void *arg)
+{
+	CachedModel *m = (CachedModel *) arg;
+
+	return strcmp(m->schema->features[*(const int *) a].name,
+				  m->schema->features[*(const int *) b].name);
 }
 
 /*
@@ -1144,7 +1235,9 @@ AppendValueProblem(MlopsList *errors, const char *prefix, const char *feature,
 	bool		positional = isdigit((unsigned char) feature[0]);
 
 	MlopsListAdd(errors, "%sfeature %s%s%s must be %s instead of %s", prefix,
-				 positional ? "" : "\"", MlopsClip(feature, MLOPS_ECHO_MAX), positional ? "" : "\"",
+				 positional ? "" : "\"",
+				 errors->shown < errors->max_items ? MlopsClip(feature, MLOPS_ECHO_MAX) : "",
+				 positional ? "" : "\"",
 				 problem,
 				 v->type == jbvString ? "a string" :
 				 v->type == jbvBool ? "a boolean" :
