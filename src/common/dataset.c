@@ -164,7 +164,7 @@ DatasetRead(const char *source, const char *target, List *feature_names,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("target column \"%s\" has a single class", ds->label.name),
 					 errdetail("Every row has the label \"%s\"; a classification needs at least two classes.",
-							   ds->label.classes->names[0])));
+							   MlopsClip(ds->label.classes->names[0], MLOPS_ECHO_MAX))));
 		remap = VocabularySort(ds->label.classes,
 							   ds->label.kind == FEATURE_INTEGER ||
 							   ds->label.kind == FEATURE_FLOAT);
@@ -196,7 +196,7 @@ BindTarget(Dataset *ds, TupleDesc tupdesc, const char *target)
 	if (target_att < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("target column \"%s\" does not exist in source", target),
+				 errmsg("target column \"%s\" does not exist in source", MlopsClip(target, MLOPS_ECHO_MAX)),
 				 errhint("%s", SourceColumnsHint(tupdesc))));
 
 	ds->label.name = pstrdup(target);
@@ -373,7 +373,7 @@ BindFeatures(Dataset *ds, TupleDesc tupdesc, int target_att, List *feature_names
 		if (att < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("feature column \"%s\" does not exist in source", name),
+					 errmsg("feature column \"%s\" does not exist in source", MlopsClip(name, MLOPS_ECHO_MAX)),
 					 errhint("%s", SourceColumnsHint(tupdesc))));
 		if (att == target_att)
 			ereport(ERROR,

@@ -70,6 +70,7 @@
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 
+#include "common/common.h"
 #include "xgb/xgb.h"
 
 /* a memory-context reset callback with the handle it frees */
@@ -78,6 +79,9 @@ typedef struct XgbHandleCallback
 	MemoryContextCallback cb;
 	void	   *handle;
 } XgbHandleCallback;
+
+/* the longest XGBoost message an error quotes */
+#define XGB_MESSAGE_MAX 1024
 
 /* what XGBoost logged since the last XgbTakeLog */
 static char log_buffer[4096];
@@ -171,7 +175,8 @@ XgbRaiseError(const char *call)
 /*
  * CleanMessage returns XGBoost's message without what changes from run to
  * run or machine to machine: the "[hh:mm:ss] src/file.cc:123: " prefix and
- * the stack trace that follows the message.
+ * the stack trace that follows the message; at most XGB_MESSAGE_MAX bytes
+ * of it, since XGBoost may quote its input.
  */
 static char *
 CleanMessage(const char *msg)
@@ -192,7 +197,7 @@ CleanMessage(const char *msg)
 	end = p + strlen(p);
 	while (end > p && (end[-1] == '\n' || end[-1] == ' '))
 		*--end = '\0';
-	return p;
+	return MlopsClip(p, XGB_MESSAGE_MAX);
 }
 
 /*
