@@ -29,12 +29,18 @@
  *
  * Memory.  The matrix grows by doubling in the caller's memory context
  * (huge allocations, so it is accounted to the backend and freed with the
- * context on error); rows x features is capped by the caller.  Per-row
- * garbage (detoasted text) lives in a small context reset for every row.
+ * context on error); rows x features is capped by the caller, in cells
+ * (mlops.max_train_cells) and in bytes (what mlops.max_train_memory_mb
+ * leaves for the matrix), so an oversized source stops while it is read.
+ * Every other per-row or per-class array is a huge allocation too.
+ * Per-row garbage (detoasted text) lives in a small context reset for every
+ * row.  Every loop over the rows checks for interrupts.  A feature beyond
+ * the float32 range is an error (XGBoost accepts no infinity).
  *
  * Splits are sets of row indexes kept in source order: random (seeded
  * partial Fisher-Yates), stratified (per-class quotas by largest remainder,
- * then random within each class) or last (the final rows).
+ * then random within each class, rows bucketed by class in one pass) or
+ * last (the final rows).
  */
 #include "postgres.h"
 

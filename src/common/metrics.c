@@ -17,7 +17,10 @@
  * zero_division default.  ROC AUC needs scores: it is computed when some
  * prediction was a score, every prediction lies in [0, 1], every actual is 0
  * or 1 and both occur; the pairs are kept for it (16 bytes each) and sorted
- * once at the end, ties counting half (the Mann-Whitney statistic).
+ * once at the end, ties counting half (the Mann-Whitney statistic).  A NaN
+ * score makes the area NaN: it sorts last and every group of ties advances
+ * by at least one pair, so no score can stall the loop (NaN equals nothing,
+ * not even itself).
  *
  * Regression.  MAE, MSE and RMSE from running sums; R² = 1 - SS_res/SS_tot
  * with SS_tot from Welford's running variance of the actual values (stable

@@ -6,10 +6,15 @@
  * ------
  * One call of mlops.train does, inside the caller's transaction:
  *
+ *   0. check every argument and hyperparameter against its documented range
+ *      before anything is read (train_params.c);
  *   1. read the source into a float matrix (dataset.c: chunk-free streaming
  *      through a portal, categorical and label encoding, memory cap);
- *   2. split it (random, stratified or last) and compute the per-feature
- *      statistics of the training rows, the drift reference;
+ *   2. split it (random, stratified or last), check what depends on the
+ *      data, resolve the threads against mlops.max_threads, refuse a
+ *      training whose estimated memory exceeds mlops.max_train_memory_mb
+ *      (train_memory.c), and compute the per-feature statistics of the
+ *      training rows, the drift reference;
  *   3. start a tracking run and log the effective parameters;
  *   4. boost round by round (XGBoosterUpdateOneIter), evaluating on the
  *      held-out matrix after every round (without one, the training matrix
@@ -17,13 +22,17 @@
  *      early_stopping_rounds, publishing progress in shared memory and
  *      checking for interrupts between rounds;
  *   5. compute the held-out metrics (evalmetrics.c over metrics.c, at most
- *      EVAL_MAX_CLASSES classes), log the per-round metric history and the
+ *      EVAL_MAX_CLASSES classes; a model predicting NaN is an ERROR, with or
+ *      without held-out rows), log the per-round metric history and the
  *      final metrics, register the booster as a new model version through
  *      mlops._register_model_version (as the extension owner), end the run.
  *
  * Any ERROR, a cancel included, aborts the transaction: no run and no version
  * survive, and the XGBoost handles are freed by the reset callbacks of the
  * training memory context (xgb.c).
+ *
+ * Every loop over the data checks for interrupts (XGBoost's own calls run
+ * with signals blocked, so a cancel takes effect when the call returns).
  *
  * Equality with the Python package.  With test_size => 0 the training matrix
  * holds every row in source order as float32, labels are class codes 0..k-1
@@ -38,8 +47,10 @@
  * evaluation; the owner writes it under the slot's spinlock and
  * mlops.training_progress reads every slot.
  *
- * Files.  This file holds mlops_train and the reading of its arguments and
- * hyperparameters; train_boost.c the boosting loop (step 4),
+ * Files.  This file holds mlops_train and the reading of its arguments;
+ * train_params.c the hyperparameters, their ranges and the threads (step
+ * 0), train_memory.c the memory estimate (step 2), train_boost.c the
+ * boosting loop (step 4),
  * train_metrics.c the metric history and held-out metrics (step 5),
  * train_tracking.c the writes to tracking and the registry (steps 3 and 5),
  * train_progress.c the progress array and mlops.training_progress.  They
