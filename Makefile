@@ -97,7 +97,9 @@ OBJS = \
 	src/serve/version.o \
 	src/train/train.o \
 	src/train/train_boost.o \
+	src/train/train_memory.o \
 	src/train/train_metrics.o \
+	src/train/train_params.o \
 	src/train/train_progress.o \
 	src/train/train_tracking.o \
 	src/xgb/modelcheck.o \

@@ -29,12 +29,18 @@
  *
  * Memory.  The matrix grows by doubling in the caller's memory context
  * (huge allocations, so it is accounted to the backend and freed with the
- * context on error); rows x features is capped by the caller.  Per-row
- * garbage (detoasted text) lives in a small context reset for every row.
+ * context on error); rows x features is capped by the caller, in cells
+ * (mlops.max_train_cells) and in bytes (what mlops.max_train_memory_mb
+ * leaves for the matrix), so an oversized source stops while it is read.
+ * Every other per-row or per-class array is a huge allocation too.
+ * Per-row garbage (detoasted text) lives in a small context reset for every
+ * row.  Every loop over the rows checks for interrupts.  A feature beyond
+ * the float32 range is an error (XGBoost accepts no infinity).
  *
  * Splits are sets of row indexes kept in source order: random (seeded
  * partial Fisher-Yates), stratified (per-class quotas by largest remainder,
- * then random within each class) or last (the final rows).
+ * then random within each class, rows bucketed by class in one pass) or
+ * last (the final rows).
  */
 #include "postgres.h"
 
@@ -47,6 +53,7 @@
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/portal.h"
@@ -67,6 +74,7 @@ typedef struct ReadState
 	MemoryContext cxt;			/* where the dataset lives */
 	int64		capacity;		/* rows allocated in x and y */
 	int64		max_cells;
+	int64		max_bytes;		/* of the matrix, from mlops.max_train_memory_mb */
 } ReadState;
 
 static void ReadRow(TupleTableSlot *slot, void *arg);
@@ -82,12 +90,14 @@ static void BindFeatures(Dataset *ds, TupleDesc tupdesc, int target_att,
  * current memory context, encoding the target column as labels (class codes
  * for a classification, values for a regression) and the feature columns
  * (feature_names, or when NIL every other column but a table's key columns,
- * see DefaultFeatures) as the matrix.  It raises an ERROR for every unusable
- * input.
+ * see DefaultFeatures) as the matrix.  The matrix may hold at most max_cells
+ * cells (mlops.max_train_cells) and max_bytes bytes (what
+ * mlops.max_train_memory_mb leaves for it; 0 = no limit).  It raises an
+ * ERROR for every unusable input.
  */
 Dataset *
 DatasetRead(const char *source, const char *target, List *feature_names,
-			bool classification, int64 max_cells)
+			bool classification, int64 max_cells, int64 max_bytes)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	Dataset    *ds = palloc0(sizeof(Dataset));
@@ -114,6 +124,10 @@ DatasetRead(const char *source, const char *target, List *feature_names,
 	state.cxt = cxt;
 	state.capacity = 16384;
 	state.max_cells = max_cells;
+	if (max_bytes > 0)
+		state.max_cells = Min(max_cells > 0 ? max_cells : PG_INT64_MAX,
+							  max_bytes / (int64) sizeof(float));
+	state.max_bytes = max_bytes;
 	ds->x = MemoryContextAllocHuge(cxt, sizeof(float) * state.capacity * ds->nfeatures);
 	ds->y = MemoryContextAllocHuge(cxt, sizeof(float) * state.capacity);
 
@@ -141,6 +155,7 @@ DatasetRead(const char *source, const char *target, List *feature_names,
 		{
 			float	   *v = &ds->x[i * ds->nfeatures + j];
 
+			CHECK_FOR_INTERRUPTS();
 			if (!isnan(*v))
 				*v = (float) remap[(int) *v];
 		}
@@ -155,12 +170,15 @@ DatasetRead(const char *source, const char *target, List *feature_names,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("target column \"%s\" has a single class", ds->label.name),
 					 errdetail("Every row has the label \"%s\"; a classification needs at least two classes.",
-							   ds->label.classes->names[0])));
+							   MlopsClip(ds->label.classes->names[0], MLOPS_ECHO_MAX))));
 		remap = VocabularySort(ds->label.classes,
 							   ds->label.kind == FEATURE_INTEGER ||
 							   ds->label.kind == FEATURE_FLOAT);
 		for (int64 i = 0; i < ds->nrows; i++)
+		{
+			CHECK_FOR_INTERRUPTS();
 			ds->y[i] = (float) remap[(int) ds->y[i]];
+		}
 		pfree(remap);
 	}
 	return ds;
@@ -184,7 +202,7 @@ BindTarget(Dataset *ds, TupleDesc tupdesc, const char *target)
 	if (target_att < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("target column \"%s\" does not exist in source", target),
+				 errmsg("target column \"%s\" does not exist in source", MlopsClip(target, MLOPS_ECHO_MAX)),
 				 errhint("%s", SourceColumnsHint(tupdesc))));
 
 	ds->label.name = pstrdup(target);
@@ -223,12 +241,12 @@ DefaultFeatures(TupleDesc tupdesc, int target_att, Oid relid)
 	char	   *relname = NULL;
 	List	   *keys = KeyColumns(relid, &relname);
 	List	   *features = NIL;
-	StringInfoData left;
-	StringInfoData literals;
+	MlopsList	left;
+	MlopsList	literals;
 	int			nleft = 0;
 
-	initStringInfo(&left);
-	initStringInfo(&literals);
+	MlopsListInit(&left, MLOPS_LIST_MAX);
+	MlopsListInit(&literals, MLOPS_LIST_MAX);
 	for (int i = 0; i < tupdesc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
@@ -242,8 +260,8 @@ DefaultFeatures(TupleDesc tupdesc, int target_att, Oid relid)
 			key = key || strcmp(lfirst(lc), name) == 0;
 		if (key)
 		{
-			appendStringInfo(&left, "%s\"%s\"", nleft > 0 ? ", " : "", name);
-			appendStringInfo(&literals, "%s%s", nleft > 0 ? ", " : "", quote_literal_cstr(name));
+			MlopsListAdd(&left, "\"%s\"", name);
+			MlopsListAdd(&literals, "%s", quote_literal_cstr(name));
 			nleft++;
 			continue;
 		}
@@ -256,9 +274,9 @@ DefaultFeatures(TupleDesc tupdesc, int target_att, Oid relid)
 				 errdetail_plural("Besides the target \"%s\", table \"%s\" has only the key column %s, which default features leave out.",
 								  "Besides the target \"%s\", table \"%s\" has only the key columns %s, which default features leave out.",
 								  nleft, NameStr(TupleDescAttr(tupdesc, target_att)->attname),
-								  relname, left.data),
+								  relname, MlopsListDone(&left)),
 				 errhint("Name the features to train on key columns, for example features => ARRAY[%s].",
-						 literals.data)));
+						 MlopsListDone(&literals))));
 	if (features == NIL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -269,7 +287,7 @@ DefaultFeatures(TupleDesc tupdesc, int target_att, Oid relid)
 		ereport(NOTICE,
 				(errmsg_plural("leaving out key column %s from the default features",
 							   "leaving out key columns %s from the default features",
-							   nleft, left.data),
+							   nleft, MlopsListDone(&left)),
 				 errdetail("Primary-key, identity and serial columns of table \"%s\" identify rows rather than describe them.",
 						   relname),
 				 errhint("Name them in features => ARRAY[...] to train on them.")));
@@ -361,7 +379,7 @@ BindFeatures(Dataset *ds, TupleDesc tupdesc, int target_att, List *feature_names
 		if (att < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("feature column \"%s\" does not exist in source", name),
+					 errmsg("feature column \"%s\" does not exist in source", MlopsClip(name, MLOPS_ECHO_MAX)),
 					 errhint("%s", SourceColumnsHint(tupdesc))));
 		if (att == target_att)
 			ereport(ERROR,
@@ -436,6 +454,13 @@ ReadRow(TupleTableSlot *slot, void *arg)
 		ds->x = repalloc_huge(ds->x, sizeof(float) * state->capacity * nf);
 		ds->y = repalloc_huge(ds->y, sizeof(float) * state->capacity);
 	}
+	if (state->max_bytes > 0 && (ds->nrows + 1) * nf * (int64) sizeof(float) > state->max_bytes)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("training set exceeds mlops.max_train_memory_mb"),
+				 errdetail("The source has more than " INT64_FORMAT " rows of %d features; their matrix and XGBoost's copy of it alone would need more than %d MB.",
+						   ds->nrows, nf, mlops_max_train_memory_mb),
+				 errhint("Train on a sample of the rows, or ask a superuser to raise mlops.max_train_memory_mb.")));
 	if (state->max_cells > 0 && (ds->nrows + 1) * nf > state->max_cells)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -461,12 +486,13 @@ ReadRow(TupleTableSlot *slot, void *arg)
 	{
 		double		v = DatumToDouble(ds->label.typid, label);
 
-		if (isnan(v) || isinf(v))
+		if (isnan(v) || isinf(DoubleToFloat(v)))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("target column \"%s\" is not finite in row " INT64_FORMAT,
-							ds->label.name, ds->nrows + 1)));
-		ds->y[ds->nrows] = (float) v;
+							ds->label.name, ds->nrows + 1),
+					 isnan(v) ? 0 : errdetail("Training stores values as float32, whose largest magnitude is about 3.4e38.")));
+		ds->y[ds->nrows] = DoubleToFloat(v);
 	}
 
 	row = ds->x + ds->nrows * nf;
@@ -476,6 +502,13 @@ ReadRow(TupleTableSlot *slot, void *arg)
 
 		row[j] = EncodeFeatureDatum(col, slot->tts_values[col->attno],
 									slot->tts_isnull[col->attno]);
+		if (isinf(row[j]))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("feature column \"%s\" is infinite in row " INT64_FORMAT,
+							col->name, ds->nrows + 1),
+					 errdetail("Training stores features as float32, whose largest magnitude is about 3.4e38; XGBoost accepts no infinite value."),
+					 errhint("Filter or clip the column in the source query; NULL and NaN are missing values.")));
 	}
 	ds->nrows++;
 }
@@ -486,6 +519,8 @@ ReadRow(TupleTableSlot *slot, void *arg)
  */
 
 static void PickRandom(pg_prng_state *prng, int64 *items, int64 n, int64 k);
+static void PickStratified(Dataset *ds, pg_prng_state *prng, int64 ntest, bool *is_test);
+static int	CompareRemainders(const void *a, const void *b, void *arg);
 
 /*
  * DatasetMakeSplit divides the rows into a training and a test set.
@@ -501,26 +536,19 @@ DatasetMakeSplit(Dataset *ds, double test_size, const char *sampling, int seed)
 	bool	   *is_test;
 	pg_prng_state prng;
 
-	if (isnan(test_size) || test_size < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("test_size must not be negative")));
+	/* the caller checked the range: 0 <= test_size < 1, or a whole row count */
 	if (test_size < 1)
 		ntest = (int64) ceil(test_size * (double) n - 1e-9);
 	else
 	{
-		if (test_size != floor(test_size))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("test_size %g is neither a fraction nor a row count", test_size),
-					 errhint("Use a fraction below 1 (0.25) or a whole number of rows (1000).")));
+		Assert(test_size == floor(test_size) && test_size <= 1e15);
 		ntest = (int64) test_size;
 	}
 	if (strcmp(sampling, "random") != 0 && strcmp(sampling, "stratified") != 0 &&
 		strcmp(sampling, "last") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown test_sampling \"%s\"", sampling),
+				 errmsg("unknown test_sampling \"%s\"", MlopsClip(sampling, MLOPS_ECHO_MAX)),
 				 errhint("Use random, stratified or last.")));
 	if (strcmp(sampling, "stratified") == 0 && !ds->classification)
 		ereport(ERROR,
@@ -535,7 +563,7 @@ DatasetMakeSplit(Dataset *ds, double test_size, const char *sampling, int seed)
 						   n, ntest),
 				 errhint("Training needs at least two rows left after the test rows; lower test_size.")));
 
-	is_test = palloc0(sizeof(bool) * n);
+	is_test = palloc_extended(sizeof(bool) * n, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	pg_prng_seed(&prng, (uint64) (int64) seed);
 	if (ntest > 0 && strcmp(sampling, "last") == 0)
 	{
@@ -544,75 +572,35 @@ DatasetMakeSplit(Dataset *ds, double test_size, const char *sampling, int seed)
 	}
 	else if (ntest > 0 && strcmp(sampling, "random") == 0)
 	{
-		int64	   *items = palloc(sizeof(int64) * n);
+		int64	   *items = palloc_extended(sizeof(int64) * n, MCXT_ALLOC_HUGE);
 
 		for (int64 i = 0; i < n; i++)
+		{
+			CHECK_FOR_INTERRUPTS();
 			items[i] = i;
+		}
 		PickRandom(&prng, items, n, ntest);
 		for (int64 i = 0; i < ntest; i++)
+		{
+			CHECK_FOR_INTERRUPTS();
 			is_test[items[i]] = true;
+		}
 		pfree(items);
 	}
 	else if (ntest > 0)
-	{
-		/* stratified: per-class quotas by largest remainder */
-		int			nclasses = ds->label.classes->count;
-		int64	   *class_n = palloc0(sizeof(int64) * nclasses);
-		int64	   *quota = palloc0(sizeof(int64) * nclasses);
-		double	   *rest = palloc0(sizeof(double) * nclasses);
-		int64		assigned = 0;
-		int64	   *items = palloc(sizeof(int64) * n);
-		int64		start = 0;
-
-		for (int64 i = 0; i < n; i++)
-			class_n[(int) ds->y[i]]++;
-		for (int c = 0; c < nclasses; c++)
-		{
-			double		exact = (double) ntest * class_n[c] / n;
-
-			quota[c] = (int64) floor(exact);
-			rest[c] = exact - quota[c];
-			assigned += quota[c];
-		}
-		while (assigned < ntest)
-		{
-			int			best = -1;
-
-			for (int c = 0; c < nclasses; c++)
-				if (quota[c] < class_n[c] && (best < 0 || rest[c] > rest[best]))
-					best = c;
-			quota[best]++;
-			rest[best] = -1;
-			assigned++;
-		}
-		for (int c = 0; c < nclasses; c++)
-		{
-			int64		m = 0;
-
-			for (int64 i = 0; i < n; i++)
-				if ((int) ds->y[i] == c)
-					items[start + m++] = i;
-			PickRandom(&prng, items + start, m, quota[c]);
-			for (int64 i = 0; i < quota[c]; i++)
-				is_test[items[start + i]] = true;
-			start += m;
-		}
-		pfree(items);
-		pfree(class_n);
-		pfree(quota);
-		pfree(rest);
-	}
+		PickStratified(ds, &prng, ntest, is_test);
 
 	split->ntest = ntest;
 	split->ntrain = n - ntest;
-	split->train_rows = palloc(sizeof(int64) * Max(split->ntrain, 1));
-	split->test_rows = palloc(sizeof(int64) * Max(ntest, 1));
+	split->train_rows = palloc_extended(sizeof(int64) * Max(split->ntrain, 1), MCXT_ALLOC_HUGE);
+	split->test_rows = palloc_extended(sizeof(int64) * Max(ntest, 1), MCXT_ALLOC_HUGE);
 	{
 		int64		a = 0,
 					b = 0;
 
 		for (int64 i = 0; i < n; i++)
 		{
+			CHECK_FOR_INTERRUPTS();
 			if (is_test[i])
 				split->test_rows[b++] = i;
 			else
@@ -624,6 +612,94 @@ DatasetMakeSplit(Dataset *ds, double test_size, const char *sampling, int seed)
 }
 
 /*
+ * PickStratified marks ntest rows as test rows, per class: each class gets
+ * its share of ntest rounded down, the rows left over go one each to the
+ * classes with the largest remainders (ties to the lower class code), and
+ * each class's test rows are picked at random among its rows in source
+ * order.  Rows are bucketed by class in one pass, so the work is linear
+ * in rows plus classes.
+ */
+static void
+PickStratified(Dataset *ds, pg_prng_state *prng, int64 ntest, bool *is_test)
+{
+	int64		n = ds->nrows;
+	int			nclasses = ds->label.classes->count;
+	int64	   *class_n = palloc_extended(sizeof(int64) * nclasses, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	int64	   *quota = palloc_extended(sizeof(int64) * nclasses, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	double	   *rest = palloc_extended(sizeof(double) * nclasses, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	int		   *order = palloc_extended(sizeof(int) * nclasses, MCXT_ALLOC_HUGE);
+	int64	   *start = palloc_extended(sizeof(int64) * (nclasses + 1), MCXT_ALLOC_HUGE);
+	int64	   *items = palloc_extended(sizeof(int64) * n, MCXT_ALLOC_HUGE);
+	int64		assigned = 0;
+
+	for (int64 i = 0; i < n; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		class_n[(int) ds->y[i]]++;
+	}
+	for (int c = 0; c < nclasses; c++)
+	{
+		double		exact = (double) ntest * class_n[c] / n;
+
+		CHECK_FOR_INTERRUPTS();
+		quota[c] = (int64) floor(exact);
+		rest[c] = exact - quota[c];
+		assigned += quota[c];
+		order[c] = c;
+	}
+	qsort_interruptible(order, nclasses, sizeof(int), CompareRemainders, rest);
+	for (int r = 0; r < nclasses && assigned < ntest; r++)
+	{
+		if (quota[order[r]] < class_n[order[r]])
+		{
+			quota[order[r]]++;
+			assigned++;
+		}
+	}
+
+	/* bucket the rows by class, in source order within each class */
+	start[0] = 0;
+	for (int c = 0; c < nclasses; c++)
+		start[c + 1] = start[c] + class_n[c];
+	memset(class_n, 0, sizeof(int64) * nclasses);
+	for (int64 i = 0; i < n; i++)
+	{
+		int			c = (int) ds->y[i];
+
+		CHECK_FOR_INTERRUPTS();
+		items[start[c] + class_n[c]++] = i;
+	}
+	for (int c = 0; c < nclasses; c++)
+	{
+		PickRandom(prng, items + start[c], class_n[c], quota[c]);
+		for (int64 i = 0; i < quota[c]; i++)
+			is_test[items[start[c] + i]] = true;
+	}
+	pfree(items);
+	pfree(start);
+	pfree(order);
+	pfree(class_n);
+	pfree(quota);
+	pfree(rest);
+}
+
+/*
+ * CompareRemainders orders class codes by their remainder (arg) descending,
+ * then by code.
+ */
+static int
+CompareRemainders(const void *a, const void *b, void *arg)
+{
+	const double *rest = (const double *) arg;
+	int			x = *(const int *) a;
+	int			y = *(const int *) b;
+
+	if (rest[x] != rest[y])
+		return rest[x] > rest[y] ? -1 : 1;
+	return (x > y) - (x < y);
+}
+
+/*
  * PickRandom moves k items chosen uniformly at random (seeded generator) to
  * the front of items (partial Fisher-Yates).
  */
@@ -632,8 +708,12 @@ PickRandom(pg_prng_state *prng, int64 *items, int64 n, int64 k)
 {
 	for (int64 i = 0; i < k && i < n - 1; i++)
 	{
-		int64		j = (int64) pg_prng_uint64_range(prng, (uint64) i, (uint64) (n - 1));
-		int64		tmp = items[i];
+		int64		j;
+		int64		tmp;
+
+		CHECK_FOR_INTERRUPTS();
+		j = (int64) pg_prng_uint64_range(prng, (uint64) i, (uint64) (n - 1));
+		tmp = items[i];
 
 		items[i] = items[j];
 		items[j] = tmp;
@@ -652,12 +732,18 @@ DatasetGather(const float *src, int width, const int64 *rows, int64 nrows)
 	bool		prefix = true;
 
 	for (int64 i = 0; i < nrows && prefix; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
 		prefix = (rows[i] == i);
+	}
 	if (prefix)
 		return (float *) src;
 	dst = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * Max(nrows * width, 1));
 	for (int64 i = 0; i < nrows; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
 		memcpy(dst + i * width, src + rows[i] * width, sizeof(float) * width);
+	}
 	return dst;
 }
 

@@ -108,7 +108,7 @@ typedef struct DatasetSplit
 extern int	DatasetFindColumn(struct TupleDescData *tupdesc, const char *name);
 extern Dataset *DatasetRead(const char *source, const char *target,
 							List *feature_names, bool classification,
-							int64 max_cells);
+							int64 max_cells, int64 max_bytes);
 extern DatasetSplit *DatasetMakeSplit(Dataset *ds, double test_size,
 									  const char *sampling, int seed);
 extern float *DatasetGather(const float *src, int width,
@@ -123,6 +123,7 @@ extern double DatumToDouble(Oid basetype, Datum value);
 extern char *DatumToText(Oid basetype, FmgrInfo *outfunc, Datum value);
 extern void ColumnOutputFunction(Oid typid, FmgrInfo *outfunc);
 extern float EncodeFeatureDatum(FeatureColumn *col, Datum value, bool isnull);
+extern float DoubleToFloat(double v);
 
 extern Vocabulary *VocabularyCreate(void);
 extern int	VocabularyLookup(Vocabulary *vocab, const char *name, bool add);

@@ -21,10 +21,12 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
 #include "utils/hsearch.h"
@@ -175,7 +177,8 @@ DatumToText(Oid basetype, FmgrInfo *outfunc, Datum value)
 
 /*
  * EncodeFeatureDatum returns the float a column value becomes in the
- * matrix: NaN for NULL, NaN and unknown categories.
+ * matrix: NaN for NULL, NaN and unknown categories; a number beyond the
+ * float32 range becomes an infinity of its sign.
  */
 float
 EncodeFeatureDatum(FeatureColumn *col, Datum value, bool isnull)
@@ -190,7 +193,21 @@ EncodeFeatureDatum(FeatureColumn *col, Datum value, bool isnull)
 
 		return code < 0 ? NAN : (float) code;
 	}
-	return (float) DatumToDouble(col->typid, value);
+	return DoubleToFloat(DatumToDouble(col->typid, value));
+}
+
+/*
+ * DoubleToFloat converts a double to float32, an infinity of its sign when
+ * it is beyond the float32 range (where a cast is undefined behaviour).
+ */
+float
+DoubleToFloat(double v)
+{
+	if (v > FLT_MAX)
+		return INFINITY;
+	if (v < -FLT_MAX)
+		return -INFINITY;
+	return (float) v;
 }
 
 /* ---------------------------------------------------------------------
@@ -265,7 +282,7 @@ VocabularyLookup(Vocabulary *vocab, const char *name, bool add)
 		if (vocab->count == vocab->capacity)
 		{
 			vocab->capacity *= 2;
-			vocab->names = repalloc(vocab->names, sizeof(char *) * vocab->capacity);
+			vocab->names = repalloc_huge(vocab->names, sizeof(char *) * vocab->capacity);
 		}
 		entry->key = pstrdup(name);
 		entry->code = vocab->count;
@@ -275,17 +292,17 @@ VocabularyLookup(Vocabulary *vocab, const char *name, bool add)
 	return entry->code;
 }
 
-/* State for sorting a vocabulary */
-static bool sort_numeric;
-
-/* CompareNames orders strings bytewise, or by value for numeric labels. */
+/*
+ * CompareNames orders strings bytewise, or by value for numeric labels
+ * (*(bool *) arg).
+ */
 static int
-CompareNames(const void *a, const void *b)
+CompareNames(const void *a, const void *b, void *arg)
 {
 	const char *sa = *(char *const *) a;
 	const char *sb = *(char *const *) b;
 
-	if (sort_numeric)
+	if (*(bool *) arg)
 	{
 		double		da = strtod(sa, NULL);
 		double		db = strtod(sb, NULL);
@@ -299,20 +316,21 @@ CompareNames(const void *a, const void *b)
 }
 
 /*
- * VocabularySort sorts the names and renumbers the codes; it returns the map
- * from old code to new code.
+ * VocabularySort sorts the names (interruptibly: a vocabulary may hold
+ * millions of categories) and renumbers the codes; it returns the map from
+ * old code to new code.
  */
 int *
 VocabularySort(Vocabulary *vocab, bool numeric)
 {
-	int		   *remap = palloc(sizeof(int) * Max(vocab->count, 1));
+	int		   *remap = palloc_extended(sizeof(int) * Max(vocab->count, 1), MCXT_ALLOC_HUGE);
 
-	sort_numeric = numeric;
-	qsort(vocab->names, vocab->count, sizeof(char *), CompareNames);
+	qsort_interruptible(vocab->names, vocab->count, sizeof(char *), CompareNames, &numeric);
 	for (int i = 0; i < vocab->count; i++)
 	{
 		VocabEntry *entry = hash_search(vocab->map, &vocab->names[i], HASH_FIND, NULL);
 
+		CHECK_FOR_INTERRUPTS();
 		remap[entry->code] = i;
 		entry->code = i;
 	}

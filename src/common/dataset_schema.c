@@ -22,6 +22,7 @@
 
 #include "common/shortest_dec.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
 #include "utils/json.h"
@@ -56,7 +57,8 @@ DatasetComputeStats(Dataset *ds, const int64 *rows, int64 nrows)
 		st->min = INFINITY;
 		st->max = -INFINITY;
 		if (col->kind == FEATURE_CATEGORICAL)
-			st->category_counts = palloc0(sizeof(int64) * Max(col->vocab->count, 1));
+			st->category_counts = palloc_extended(sizeof(int64) * Max(col->vocab->count, 1),
+												   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	}
 
 	/* pass 1, row by row (the matrix is row-major): counts, sums, extremes */
@@ -64,6 +66,7 @@ DatasetComputeStats(Dataset *ds, const int64 *rows, int64 nrows)
 	{
 		const float *row = ds->x + rows[i] * nf;
 
+		CHECK_FOR_INTERRUPTS();
 		for (int j = 0; j < nf; j++)
 		{
 			FeatureStats *st = &ds->features[j].stats;
@@ -101,6 +104,7 @@ DatasetComputeStats(Dataset *ds, const int64 *rows, int64 nrows)
 	{
 		const float *row = ds->x + rows[i] * nf;
 
+		CHECK_FOR_INTERRUPTS();
 		for (int j = 0; j < nf; j++)
 		{
 			FeatureStats *st = &ds->features[j].stats;
@@ -308,9 +312,12 @@ ModelSchemaFromJsonb(Jsonb *schema, int nfeatures_expected)
 		if (cats == NULL || cats->type != jbvBinary || !JsonContainerIsArray(cats->val.binary.data))
 			SchemaCorrupt("a categorical feature has no categories");
 		for (int c = 0; c < (int) JsonContainerSize(cats->val.binary.data); c++)
+		{
+			CHECK_FOR_INTERRUPTS();
 			VocabularyLookup(col->vocab,
 							 SchemaString(getIthJsonbValueFromContainer(cats->val.binary.data, c),
 										  "category"), true);
+		}
 		col->vocab->frozen = true;
 	}
 
@@ -328,8 +335,11 @@ ModelSchemaFromJsonb(Jsonb *schema, int nfeatures_expected)
 			ms->nclasses = JsonContainerSize(classes->val.binary.data);
 			ms->classes = palloc(sizeof(char *) * Max(ms->nclasses, 1));
 			for (int c = 0; c < ms->nclasses; c++)
+			{
+				CHECK_FOR_INTERRUPTS();
 				ms->classes[c] = SchemaString(getIthJsonbValueFromContainer(classes->val.binary.data, c),
 											  "class");
+			}
 		}
 	}
 	return ms;
@@ -376,14 +386,17 @@ SchemaCorrupt(const char *what)
 			 errhint("Register the model again with mlops.train.")));
 }
 
-/* FeatureNameList returns the schema's feature names, comma separated. */
+/*
+ * FeatureNameList returns the schema's feature names, comma separated: the
+ * first MLOPS_LIST_MAX, then how many more.
+ */
 char *
 FeatureNameList(ModelSchema *schema)
 {
-	StringInfoData buf;
+	MlopsList	list;
 
-	initStringInfo(&buf);
+	MlopsListInit(&list, MLOPS_LIST_MAX);
 	for (int j = 0; j < schema->nfeatures; j++)
-		appendStringInfo(&buf, "%s%s", j > 0 ? ", " : "", schema->features[j].name);
-	return buf.data;
+		MlopsListAdd(&list, "%s", MlopsClip(schema->features[j].name, MLOPS_ECHO_MAX));
+	return MlopsListDone(&list);
 }

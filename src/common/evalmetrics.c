@@ -17,7 +17,18 @@
  * - roc_auc (binary) ranks the probabilities themselves, through RocAuc;
  * - log_loss clips probabilities to [eps, 1 - eps] with eps the double
  *   epsilon, like scikit-learn 1.2 does for float64 input; multiclass rows
- *   are normalised to sum to 1 first.
+ *   are normalised to sum to 1 first;
+ * - a prediction that is not a finite number is an error, never a metric:
+ *   a model that predicts NaN cannot be scored.
+ *
+ * Interrupts.  This module knows nothing of PostgreSQL, so it never checks
+ * for interrupts itself: the caller feeds the rows in chunks
+ * (EvalClassAdd, EvalRegressionAdd, EvalScoredLabels over [from, to)) and
+ * checks between them, sorts the scored labels with an interruptible sort
+ * and computes the area with RocAucSorted.  Nothing here allocates, so a
+ * caller that leaves by longjmp between two chunks leaks nothing.
+ * EvalClassification, EvalRocAuc and EvalRegression do the whole array in
+ * one call, for callers (and tests) with small arrays.
  *
  * metrics.c keeps at most METRICS_MAX_CLASSES (EVAL_MAX_CLASSES) labels;
  * more classes are an error here, which train.c reports before training.
@@ -31,22 +42,18 @@
 #include "common/evalmetrics.h"
 
 /*
- * EvalClassification computes the classification metrics of n rows.
- * labels hold class codes 0..nclasses-1; prob holds, for nclasses == 2, the
- * probability of class 1 per row, otherwise nclasses probabilities per row.
+ * EvalClassInit starts the classification metrics of a model with nclasses
+ * classes, declaring every class code.
  */
 int
-EvalClassification(const float *labels, const float *prob, long n, int nclasses,
-				   HeldOutClassification *out, char *err, size_t errlen)
+EvalClassInit(EvalClassAcc *e, int nclasses, char *err, size_t errlen)
 {
-	ClassificationAcc acc;
-	ClassificationMetrics *cm;
-	double		loss = 0;
-	int			rc = -1;
-
-	if (n <= 0 || nclasses < 2)
+	e->nclasses = nclasses;
+	e->n = 0;
+	e->loss = 0;
+	if (nclasses < 2)
 	{
-		snprintf(err, errlen, "need at least one row and two classes");
+		snprintf(err, errlen, "need at least two classes");
 		return -1;
 	}
 	if (nclasses > EVAL_MAX_CLASSES)
@@ -54,43 +61,64 @@ EvalClassification(const float *labels, const float *prob, long n, int nclasses,
 		snprintf(err, errlen, "more than %d classes", EVAL_MAX_CLASSES);
 		return -1;
 	}
-	cm = malloc(sizeof(ClassificationMetrics));
-	if (cm == NULL)
-	{
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	ClassificationAccInit(&acc);
+	ClassificationAccInit(&e->acc);
 	/* the pairs are labels, not scores: roc_auc comes from the probabilities */
-	acc.auc_possible = false;
+	e->acc.auc_possible = false;
 	for (int c = 0; c < nclasses; c++)
-		if (!ClassificationAccDeclareClass(&acc, (double) c, err, errlen))
-			goto done;
+		if (!ClassificationAccDeclareClass(&e->acc, (double) c, err, errlen))
+			return -1;
+	return 0;
+}
 
-	for (long i = 0; i < n; i++)
+/*
+ * EvalClassAdd adds rows from..to-1: labels hold class codes
+ * 0..nclasses-1; prob holds, for two classes, the probability of class 1
+ * per row, otherwise nclasses probabilities per row (the whole arrays are
+ * passed, indexed from row 0).  A probability that is not a finite number
+ * is an error.
+ */
+int
+EvalClassAdd(EvalClassAcc *e, const float *labels, const float *prob, long from, long to,
+			 char *err, size_t errlen)
+{
+	int			k = e->nclasses;
+
+	for (long i = from; i < to; i++)
 	{
 		int			truth = (int) labels[i];
 		int			guess;
 		double		p_truth;
 
-		if (truth < 0 || truth >= nclasses)
+		if (!(labels[i] >= 0 && labels[i] < k))
 		{
-			snprintf(err, errlen, "label %d of row %ld is not a class code", truth, i);
-			goto done;
+			snprintf(err, errlen, "label %g of row %ld is not a class code", (double) labels[i], i);
+			return -1;
 		}
-		if (nclasses == 2)
+		if (k == 2)
 		{
+			if (!isfinite(prob[i]))
+			{
+				snprintf(err, errlen, "prediction %g of row %ld is not a finite number",
+						 (double) prob[i], i);
+				return -1;
+			}
 			guess = prob[i] > 0.5f ? 1 : 0;
 			p_truth = truth == 1 ? prob[i] : 1.0 - prob[i];
 		}
 		else
 		{
-			const float *row = prob + (size_t) i * nclasses;
+			const float *row = prob + (size_t) i * k;
 			double		sum = 0;
 
 			guess = 0;
-			for (int c = 0; c < nclasses; c++)
+			for (int c = 0; c < k; c++)
 			{
+				if (!isfinite(row[c]))
+				{
+					snprintf(err, errlen, "prediction %g of row %ld, class %d, is not a finite number",
+							 (double) row[c], i, c);
+					return -1;
+				}
 				sum += row[c];
 				if (row[c] > row[guess])
 					guess = c;
@@ -101,58 +129,148 @@ EvalClassification(const float *labels, const float *prob, long n, int nclasses,
 			p_truth = DBL_EPSILON;
 		if (p_truth > 1 - DBL_EPSILON)
 			p_truth = 1 - DBL_EPSILON;
-		loss -= log(p_truth);
-		if (!ClassificationAccAdd(&acc, (double) guess, (double) truth, err, errlen))
-			goto done;
+		e->loss -= log(p_truth);
+		e->n++;
+		if (!ClassificationAccAdd(&e->acc, (double) guess, (double) truth, err, errlen))
+			return -1;
 	}
-	if (!ClassificationAccFinish(&acc, cm, err, errlen))
-		goto done;
+	return 0;
+}
 
-	out->accuracy = cm->accuracy;
-	out->precision = cm->precision;
-	out->recall = cm->recall;
-	out->f1 = cm->f1_score;
-	out->log_loss = loss / n;
+/*
+ * EvalClassFinish computes accuracy, precision, recall, f1 and log_loss of
+ * the rows added, using scratch (which the caller allocates: it is large);
+ * roc_auc is left NaN (EvalScoredLabels and RocAucSorted compute it).
+ */
+int
+EvalClassFinish(EvalClassAcc *e, HeldOutClassification *out, ClassificationMetrics *scratch,
+				char *err, size_t errlen)
+{
+	if (e->n <= 0)
+	{
+		snprintf(err, errlen, "need at least one row");
+		return -1;
+	}
+	if (!ClassificationAccFinish(&e->acc, scratch, err, errlen))
+		return -1;
+	out->accuracy = scratch->accuracy;
+	out->precision = scratch->precision;
+	out->recall = scratch->recall;
+	out->f1 = scratch->f1_score;
+	out->log_loss = e->loss / e->n;
 	out->roc_auc = NAN;
-	if (nclasses == 2)
-		out->roc_auc = EvalRocAuc(labels, prob, n, err, errlen);
-	rc = 0;
+	return 0;
+}
 
-done:
-	ClassificationAccFree(&acc);
+/*
+ * EvalScoredLabels fills items[from..to-1] with the score of each row and
+ * whether its label is class 1 (binary labels 0/1), ready for sorting with
+ * ScoredLabelCompare and RocAucSorted.  A score that is not a finite number
+ * is an error.
+ */
+int
+EvalScoredLabels(const float *labels, const float *score, long from, long to,
+				 ScoredLabel *items, char *err, size_t errlen)
+{
+	for (long k = from; k < to; k++)
+	{
+		if (!isfinite(score[k]))
+		{
+			snprintf(err, errlen, "prediction %g of row %ld is not a finite number",
+					 (double) score[k], k);
+			return -1;
+		}
+		items[k].score = score[k];
+		items[k].positive = labels[k] > 0.5f;
+	}
+	return 0;
+}
+
+/*
+ * EvalClassification computes the classification metrics of n rows in one
+ * call (see EvalClassAdd for the layout); roc_auc when binary.
+ */
+int
+EvalClassification(const float *labels, const float *prob, long n, int nclasses,
+				   HeldOutClassification *out, char *err, size_t errlen)
+{
+	EvalClassAcc *e = malloc(sizeof(EvalClassAcc));
+	ClassificationMetrics *cm = malloc(sizeof(ClassificationMetrics));
+	int			rc = -1;
+
+	if (e == NULL || cm == NULL)
+		snprintf(err, errlen, "out of memory");
+	else if (n <= 0)
+		snprintf(err, errlen, "need at least one row and two classes");
+	else if (EvalClassInit(e, nclasses, err, errlen) == 0 &&
+			 EvalClassAdd(e, labels, prob, 0, n, err, errlen) == 0 &&
+			 EvalClassFinish(e, out, cm, err, errlen) == 0)
+	{
+		rc = 0;
+		if (nclasses == 2)
+		{
+			out->roc_auc = EvalRocAuc(labels, prob, n, err, errlen);
+			if (isnan(out->roc_auc) && err[0] != '\0')
+				rc = -1;
+		}
+	}
+	if (e != NULL)
+		ClassificationAccFree(&e->acc);
+	free(e);
 	free(cm);
 	return rc;
 }
 
 /*
  * EvalRocAuc returns the area under the ROC curve of scores for binary
- * labels (0/1), NaN when one class is absent or on allocation failure.
+ * labels (0/1), NaN when one class is absent; NaN with a message in err
+ * when a score is not finite or memory runs out (err is emptied first).
  */
 double
 EvalRocAuc(const float *labels, const float *score, long n, char *err, size_t errlen)
 {
 	ScoredLabel *items = malloc(sizeof(ScoredLabel) * (n > 0 ? n : 1));
-	double		auc;
+	double		auc = NAN;
 
+	if (errlen > 0)
+		err[0] = '\0';
 	if (items == NULL)
 	{
 		snprintf(err, errlen, "out of memory");
 		return NAN;
 	}
-	for (long k = 0; k < n; k++)
-	{
-		items[k].score = score[k];
-		items[k].positive = labels[k] > 0.5f;
-	}
-	auc = RocAuc(items, (size_t) (n > 0 ? n : 0));
+	if (EvalScoredLabels(labels, score, 0, n, items, err, errlen) == 0)
+		auc = RocAuc(items, (size_t) (n > 0 ? n : 0));
 	free(items);
 	return auc;
 }
 
 /*
- * EvalRegression computes rmse, mae and r2 (and mse, mape) of n predictions.
- * A non-finite prediction or label makes every metric NaN (training logs
- * them as null) rather than an error.
+ * EvalRegressionAdd adds predictions from..to-1 to a regression
+ * accumulator; a prediction or label that is not a finite number is an
+ * error.
+ */
+int
+EvalRegressionAdd(RegressionAcc *acc, const float *labels, const float *pred, long from, long to,
+				  char *err, size_t errlen)
+{
+	for (long i = from; i < to; i++)
+	{
+		if (!isfinite(pred[i]))
+		{
+			snprintf(err, errlen, "prediction %g of row %ld is not a finite number",
+					 (double) pred[i], i);
+			return -1;
+		}
+		if (!RegressionAccAdd(acc, (double) pred[i], (double) labels[i], err, errlen))
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * EvalRegression computes rmse, mae and r2 (and mse, mape) of n predictions
+ * in one call; a non-finite prediction is an error.
  */
 int
 EvalRegression(const float *labels, const float *pred, long n,
@@ -166,17 +284,8 @@ EvalRegression(const float *labels, const float *pred, long n,
 		return -1;
 	}
 	RegressionAccInit(&acc);
-	for (long i = 0; i < n; i++)
-	{
-		if (!isfinite(pred[i]) || !isfinite(labels[i]))
-		{
-			out->n = n;
-			out->mae = out->mse = out->rmse = out->r2 = out->mape = NAN;
-			return 0;
-		}
-		if (!RegressionAccAdd(&acc, (double) pred[i], (double) labels[i], err, errlen))
-			return -1;
-	}
+	if (EvalRegressionAdd(&acc, labels, pred, 0, n, err, errlen) != 0)
+		return -1;
 	if (!RegressionAccFinish(&acc, out, err, errlen))
 		return -1;
 	return 0;

@@ -9,6 +9,8 @@
  */
 #include "postgres.h"
 
+#include <unistd.h>
+
 #include "pgtime.h"
 #include "utils/guc.h"
 
@@ -26,7 +28,13 @@ int			mlops_max_running_jobs = 4;
 int			mlops_max_running_jobs_per_owner = 2;
 int			mlops_monitor_min_rows = 30;
 
+/* resource limits of training and serving (docs/settings.md, "Limits") */
+int			mlops_max_threads = 4;
+int			mlops_max_train_memory_mb = 4096;
+static int	server_cpus = 1;
+
 static bool CheckTimezone(char **newval, void **extra, GucSource source);
+static void DefineLimitSettings(void);
 
 /*
  * MlopsGucInit registers every mlops.* setting.
@@ -36,13 +44,13 @@ MlopsGucInit(void)
 {
 	DefineCustomIntVariable("mlops.train_threads",
 							"Threads XGBoost uses for training (0 = number of CPU cores).",
-							"A hyperparams nthread value overrides it for one training.",
-							&mlops_train_threads, 0, 0, 1024,
+							"A hyperparams nthread value overrides it for one training; mlops.max_threads caps both.",
+							&mlops_train_threads, 0, 0, MLOPS_THREADS_LIMIT,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("mlops.predict_threads",
 							"Threads XGBoost uses for batch predictions (0 = number of CPU cores).",
-							"Predictions of a few rows always run on one thread.",
-							&mlops_predict_threads, 0, 0, 1024,
+							"Predictions of a few rows always run on one thread; mlops.max_threads caps it.",
+							&mlops_predict_threads, 0, 0, MLOPS_THREADS_LIMIT,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("mlops.model_cache_mb",
 							"Upper bound of the per-backend cache of loaded models, in megabytes.",
@@ -90,6 +98,7 @@ MlopsGucInit(void)
 							"With fewer, check_degradation reports insufficient data instead of a verdict.",
 							&mlops_monitor_min_rows, 30, 1, 10000000,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineLimitSettings();
 	MarkGUCPrefixReserved("mlops");
 }
 
@@ -107,4 +116,42 @@ CheckTimezone(char **newval, void **extra, GucSource source)
 		return false;
 	}
 	return true;
+}
+
+/*
+ * DefineLimitSettings registers the resource limits of training and
+ * serving: mlops.max_threads (default: the server's CPUs, at most
+ * MLOPS_THREADS_LIMIT) and mlops.max_train_memory_mb.  Both are superuser
+ * settings, so a user can lower them for a session but never raise them.
+ */
+static void
+DefineLimitSettings(void)
+{
+	long		cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	server_cpus = (int) Max(1, Min(cpus, MLOPS_THREADS_LIMIT));
+	mlops_max_threads = server_cpus;
+	DefineCustomIntVariable("mlops.max_threads",
+							"Most threads one training or prediction may use.",
+							"Caps mlops.train_threads, mlops.predict_threads and the nthread hyperparameter; the default is the number of CPUs.",
+							&mlops_max_threads, server_cpus, 1, MLOPS_THREADS_LIMIT,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("mlops.max_train_memory_mb",
+							"Largest estimated memory of one training, in megabytes.",
+							"A training whose estimate (matrix, quantile bins, histograms, trees) exceeds it is refused before it starts.",
+							&mlops_max_train_memory_mb, 4096, 16, 1024 * 1024,
+							PGC_SUSET, GUC_UNIT_MB, NULL, NULL, NULL);
+}
+
+/*
+ * MlopsEffectiveThreads returns the threads to use for a requested count
+ * (a setting or the nthread hyperparameter): 0 means the server's CPUs,
+ * and the result never exceeds mlops.max_threads.
+ */
+int
+MlopsEffectiveThreads(int requested)
+{
+	int			n = requested > 0 ? requested : server_cpus;
+
+	return Max(1, Min(n, mlops_max_threads));
 }

@@ -20,4 +20,10 @@ extern int	mlops_max_running_jobs;
 extern int	mlops_max_running_jobs_per_owner;
 extern int	mlops_monitor_min_rows;
 
+/* resource limits of training and serving */
+#define MLOPS_THREADS_LIMIT 256	/* the most mlops.max_threads may be */
+extern int	mlops_max_threads;
+extern int	mlops_max_train_memory_mb;
+extern int	MlopsEffectiveThreads(int requested);
+
 #endif							/* MLOPS_GUC_H */

@@ -17,7 +17,10 @@
  * zero_division default.  ROC AUC needs scores: it is computed when some
  * prediction was a score, every prediction lies in [0, 1], every actual is 0
  * or 1 and both occur; the pairs are kept for it (16 bytes each) and sorted
- * once at the end, ties counting half (the Mann-Whitney statistic).
+ * once at the end, ties counting half (the Mann-Whitney statistic).  A NaN
+ * score makes the area NaN: it sorts last and every group of ties advances
+ * by at least one pair, so no score can stall the loop (NaN equals nothing,
+ * not even itself).
  *
  * Regression.  MAE, MSE and RMSE from running sums; R² = 1 - SS_res/SS_tot
  * with SS_tot from Welford's running variance of the actual values (stable
@@ -297,22 +300,40 @@ ClassificationAccFinish(ClassificationAcc *acc, ClassificationMetrics *out,
 }
 
 /*
- * RocAuc computes the ROC AUC of scored labels; see metrics.h.
+ * RocAuc computes the ROC AUC of scored labels, sorting them in place; see
+ * metrics.h.
  */
 double
 RocAuc(ScoredLabel *pairs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (isnan(pairs[i].score))
+			return NAN;
+	qsort(pairs, n, sizeof(ScoredLabel), CompareScores);
+	return RocAucSorted(pairs, n);
+}
+
+/*
+ * RocAucSorted computes the ROC AUC of scored labels already sorted by
+ * score (ScoredLabelCompare); see metrics.h.  Every group of tied scores
+ * is consumed in one step of at least one pair, so the loop ends whatever
+ * the scores (a NaN, which equals nothing, makes a group of one).
+ */
+double
+RocAucSorted(const ScoredLabel *pairs, size_t n)
 {
 	double		npos = 0,
 				rank_sum = 0;
 	size_t		i = 0;
 
-	qsort(pairs, n, sizeof(ScoredLabel), CompareScores);
 	while (i < n)
 	{
-		size_t		j = i;
-		double		pos_in_group = 0;
+		size_t		j = i + 1;
+		double		pos_in_group = pairs[i].positive;
 		double		mean_rank;
 
+		if (isnan(pairs[i].score))
+			return NAN;
 		while (j < n && pairs[j].score == pairs[i].score)
 		{
 			pos_in_group += pairs[j].positive;
@@ -329,20 +350,34 @@ RocAuc(ScoredLabel *pairs, size_t n)
 	return (rank_sum - npos * (npos + 1) / 2.0) / (npos * ((double) n - npos));
 }
 
-/* CompareScores orders scored labels by score. */
+/*
+ * ScoredLabelCompare orders scored labels by score, NaN last (a total
+ * order, as sorting needs); its third argument is unused, so it serves as
+ * a qsort_arg comparator.
+ */
+int
+ScoredLabelCompare(const void *a, const void *b, void *arg)
+{
+	(void) arg;
+	return CompareScores(a, b);
+}
+
+/* CompareScores orders scored labels by score, NaN last. */
 static int
 CompareScores(const void *a, const void *b)
 {
 	return CompareDoubles(&((const ScoredLabel *) a)->score, &((const ScoredLabel *) b)->score);
 }
 
-/* CompareDoubles orders doubles ascending. */
+/* CompareDoubles orders doubles ascending, NaN after every number. */
 static int
 CompareDoubles(const void *a, const void *b)
 {
 	double		x = *(const double *) a;
 	double		y = *(const double *) b;
 
+	if (isnan(x) || isnan(y))
+		return (int) isnan(x) - (int) isnan(y);
 	return (x > y) - (x < y);
 }
 

@@ -102,8 +102,12 @@ extern bool RegressionAccFinish(const RegressionAcc *acc, RegressionMetrics *out
 /*
  * RocAuc returns the area under the ROC curve (ties counted as half, as
  * scikit-learn's roc_auc_score), sorting pairs in place; NaN unless both
- * classes occur.
+ * classes occur, and NaN when a score is NaN.  RocAucSorted does the same
+ * for pairs already sorted with ScoredLabelCompare (a caller that sorts
+ * with an interruptible sort of its own), in one linear pass.
  */
 extern double RocAuc(ScoredLabel *pairs, size_t n);
+extern double RocAucSorted(const ScoredLabel *pairs, size_t n);
+extern int	ScoredLabelCompare(const void *a, const void *b, void *arg);
 
 #endif							/* MLOPS_METRICS_H */

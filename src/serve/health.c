@@ -15,6 +15,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
@@ -55,6 +56,7 @@ ProductionModels(void)
 	{
 		char	   *name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
 
+		CHECK_FOR_INTERRUPTS();
 		names = lappend(names, MemoryContextStrdup(cxt, name));
 	}
 	SPI_finish();
@@ -113,8 +115,10 @@ CheckProduction(StringInfo failures)
 	foreach(lc, names)
 	{
 		char	   *name = lfirst(lc);
-		char	   *failure = TryLoad(name);
+		char	   *failure;
 
+		CHECK_FOR_INTERRUPTS();
+		failure = TryLoad(name);
 		if (failure == NULL)
 			continue;
 		if (failures->len > 0)

@@ -29,6 +29,7 @@ typedef struct CachedModel
 	uint64		last_used;
 	int64		hits;
 	int			pins;			/* scans using it: never evicted while > 0 */
+	int		   *name_order;		/* feature indexes by name, built by predict.c */
 	TimestampTz loaded_at;
 	PredictionStatsRef stats;
 } CachedModel;

@@ -39,7 +39,7 @@
  *
  * Threads: a call of fewer than PREDICT_PARALLEL_MIN_ROWS rows runs on one
  * thread (OpenMP start-up costs far more than one row); larger batches use
- * mlops.predict_threads.
+ * mlops.predict_threads (0: every CPU), never more than mlops.max_threads.
  *
  * Every call is timed and counted in mlops.prediction_stats, failures
  * included (a PG_CATCH records the error and rethrows).
@@ -131,12 +131,16 @@ static void EncodeJsonFeatures(CachedModel *m, JsonbContainer *c, float *row);
 static void EncodeArray(CachedModel *m, Datum arr, Oid elemtype, float *row);
 static void RaiseFeatureCount(CachedModel *m, int n);
 static void EncodeJsonObject(CachedModel *m, JsonbContainer *obj, float *row,
-							 StringInfo errors, const char *prefix);
-static void EncodeJsonArray(CachedModel *m, JsonbContainer *arr, float *row, StringInfo errors);
+							 MlopsList *errors, int instance);
+static int	FeatureByName(CachedModel *m, const char *name);
+static int	CompareFeatureNames(const void *a, const void *b, void *arg);
+static const char *ProblemPrefix(MlopsList *errors, int instance);
+static void EncodeJsonArray(CachedModel *m, JsonbContainer *arr, float *row, MlopsList *errors);
 static const char *EncodeJsonValue(FeatureColumn *col, JsonbValue *v, float *out);
-static void AppendValueProblem(StringInfo errors, const char *prefix, const char *feature,
+static void AppendValueProblem(MlopsList *errors, const char *prefix, const char *feature,
 							   const char *problem, JsonbValue *v);
-static void RaiseFeatureErrors(CachedModel *m, StringInfo errors);
+static void RaiseFeatureErrors(CachedModel *m, MlopsList *errors);
+static float *BatchMatrix(CachedModel *m, Jsonb *instances, int n);
 static const float *PredictRows(CachedModel *m, const float *x, int64 nrows);
 static double OutputToPrediction(CachedModel *m, const float *out, int64 i);
 static void OutputToProba(CachedModel *m, const float *out, int64 i, double *proba);
@@ -336,7 +340,6 @@ mlops_predict_batch(PG_FUNCTION_ARGS)
 		float	   *x;
 		const float *out;
 		Datum	   *elems;
-		StringInfoData errors;
 
 		if (!JB_ROOT_IS_ARRAY(instances) || JB_ROOT_IS_SCALAR(instances))
 			ereport(ERROR,
@@ -344,29 +347,16 @@ mlops_predict_batch(PG_FUNCTION_ARGS)
 					 errmsg("instances must be a JSON array of feature objects"),
 					 errhint("For example '[{\"age\": 35}, {\"age\": 52}]'.")));
 		n = JsonContainerSize(&instances->root);
-		x = palloc_extended(sizeof(float) * Max((Size) n * m->nfeatures, 1), MCXT_ALLOC_HUGE);
-		initStringInfo(&errors);
-		for (int i = 0; i < n; i++)
-		{
-			JsonbValue *v = getIthJsonbValueFromContainer(&instances->root, i);
-
-			CHECK_FOR_INTERRUPTS();
-			if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
-			{
-				appendStringInfo(&errors, "%sinstance %d is not an object",
-								 errors.len > 0 ? "; " : "", i);
-				continue;
-			}
-			EncodeJsonObject(m, v->val.binary.data, x + (Size) i * m->nfeatures, &errors,
-							 psprintf("instance %d: ", i));
-		}
-		RaiseFeatureErrors(m, &errors);
+		x = BatchMatrix(m, instances, n);
 		elems = palloc(sizeof(Datum) * Max(n, 1));
 		if (n > 0)
 		{
 			out = PredictRows(m, x, n);
 			for (int i = 0; i < n; i++)
+			{
+				CHECK_FOR_INTERRUPTS();
 				elems[i] = Float8GetDatum(OutputToPrediction(m, out, i));
+			}
 		}
 		result = PointerGetDatum(construct_array(elems, n, FLOAT8OID, sizeof(float8),
 												 FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
@@ -379,6 +369,48 @@ mlops_predict_batch(PG_FUNCTION_ARGS)
 	PG_END_TRY();
 	PredictionStatsRecord(&m->stats, m->name, m->version, n, ElapsedMs(start), false);
 	return result;
+}
+
+/*
+ * BatchMatrix encodes the n instances of predict_batch into a new matrix, or
+ * raises one ERROR listing their problems.  The matrix grows with the
+ * instances encoded without a problem (once one is found, the rest are only
+ * checked, into a scratch row), so its size follows the valid input rather
+ * than the number of array elements: '[1, 1, ...]' of a million elements
+ * allocates nothing per element.
+ */
+static float *
+BatchMatrix(CachedModel *m, Jsonb *instances, int n)
+{
+	int			nf = Max(m->nfeatures, 1);
+	int			capacity = Min(Max(n, 1), 1024);
+	float	   *x = palloc_extended(sizeof(float) * (Size) capacity * nf, MCXT_ALLOC_HUGE);
+	float	   *scratch = palloc(sizeof(float) * nf);
+	MlopsList	errors;
+
+	MlopsListInit(&errors, MLOPS_LIST_MAX);
+	for (int i = 0; i < n; i++)
+	{
+		JsonbValue *v = getIthJsonbValueFromContainer(&instances->root, i);
+
+		CHECK_FOR_INTERRUPTS();
+		if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
+		{
+			MlopsListAdd(&errors, "instance %d is not an object", i);
+			continue;
+		}
+		if (errors.total == 0 && i >= capacity)
+		{
+			capacity = (int) Min((int64) n, 2 * (int64) capacity);
+			x = repalloc_huge(x, sizeof(float) * (Size) capacity * nf);
+		}
+		EncodeJsonObject(m, v->val.binary.data,
+						 errors.total == 0 ? x + (Size) i * m->nfeatures : scratch, &errors, i);
+		pfree(v);
+	}
+	RaiseFeatureErrors(m, &errors);
+	pfree(scratch);
+	return x;
 }
 
 /*
@@ -564,12 +596,12 @@ static void
 TableBindFeatures(TableState *st, TupleDesc tupdesc)
 {
 	CachedModel *m = st->m;
-	StringInfoData missing;
-	StringInfoData mistyped;
+	MlopsList	missing;
+	MlopsList	mistyped;
 
 	st->cols = palloc0(sizeof(FeatureColumn) * Max(m->nfeatures, 1));
-	initStringInfo(&missing);
-	initStringInfo(&mistyped);
+	MlopsListInit(&missing, MLOPS_LIST_MAX);
+	MlopsListInit(&mistyped, MLOPS_LIST_MAX);
 	for (int j = 0; j < m->nfeatures; j++)
 	{
 		FeatureColumn *want = &m->schema->features[j];
@@ -581,7 +613,7 @@ TableBindFeatures(TableState *st, TupleDesc tupdesc)
 		col->attno = DatasetFindColumn(tupdesc, want->name);
 		if (col->attno < 0)
 		{
-			appendStringInfo(&missing, "%s\"%s\"", missing.len > 0 ? ", " : "", want->name);
+			MlopsListAdd(&missing, "\"%s\"", MlopsClip(want->name, MLOPS_ECHO_MAX));
 			continue;
 		}
 		col->typid = getBaseType(TupleDescAttr(tupdesc, col->attno)->atttypid);
@@ -589,19 +621,19 @@ TableBindFeatures(TableState *st, TupleDesc tupdesc)
 		ColumnOutputFunction(col->typid, &col->outfunc);
 		if (!supported ||
 			(want->kind != FEATURE_CATEGORICAL && kind == FEATURE_CATEGORICAL))
-			appendStringInfo(&mistyped, "%s\"%s\" is %s but the model expects %s",
-							 mistyped.len > 0 ? ", " : "", want->name,
-							 format_type_be(col->typid), FeatureKindName(want->kind));
+			MlopsListAdd(&mistyped, "\"%s\" is %s but the model expects %s",
+						 MlopsClip(want->name, MLOPS_ECHO_MAX),
+						 format_type_be(col->typid), FeatureKindName(want->kind));
 	}
-	if (missing.len > 0 || mistyped.len > 0)
+	if (missing.total > 0 || mistyped.total > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("source does not match the features of model \"%s\" version %d",
 						m->name, m->version),
 				 errdetail("%s%s%s%s",
-						   missing.len > 0 ? "Missing columns: " : "", missing.data,
-						   missing.len > 0 && mistyped.len > 0 ? ". Wrong types: " :
-						   (mistyped.len > 0 ? "Wrong types: " : ""), mistyped.data),
+						   missing.total > 0 ? "Missing columns: " : "", MlopsListDone(&missing),
+						   missing.total > 0 && mistyped.total > 0 ? ". Wrong types: " :
+						   (mistyped.total > 0 ? "Wrong types: " : ""), MlopsListDone(&mistyped)),
 				 errhint("Rename or cast the columns in a source query.")));
 }
 
@@ -619,7 +651,7 @@ TableBindId(TableState *st, TupleDesc tupdesc, const char *id_column)
 	if (st->id_att < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("id column \"%s\" does not exist in source", id_column)));
+				 errmsg("id column \"%s\" does not exist in source", MlopsClip(id_column, MLOPS_ECHO_MAX))));
 	st->id_type = getBaseType(TupleDescAttr(tupdesc, st->id_att)->atttypid);
 	if (st->id_type == INT2OID || st->id_type == INT4OID || st->id_type == INT8OID)
 		st->id_kind = TABLE_ID_INTEGER;
@@ -735,7 +767,7 @@ TableDispatch(TableState *st)
 	TableChunk *c = &st->chunks[st->filling];
 
 	TableWait(st);
-	ModelCacheSetThreads(st->m, mlops_predict_threads);
+	ModelCacheSetThreads(st->m, MlopsEffectiveThreads(mlops_predict_threads));
 	XgbPredictStart(&st->job, st->m->booster, c->x, c->nrows, st->m->nfeatures,
 					c->out, (bst_ulong) st->chunk_rows * st->per_row);
 	st->predicting = true;
@@ -786,6 +818,7 @@ TableEmit(TableState *st, TableChunk *c)
 		Datum		values[3];
 		bool		nulls[3] = {false, false, false};
 
+		CHECK_FOR_INTERRUPTS();
 		if (st->id_kind == TABLE_ID_OUTPUT)
 		{
 			nulls[0] = (c->ids[i] == NULL);
@@ -936,11 +969,11 @@ TextFeatureForm(const char *s)
 static void
 EncodeJsonFeatures(CachedModel *m, JsonbContainer *c, float *row)
 {
-	StringInfoData errors;
+	MlopsList	errors;
 
-	initStringInfo(&errors);
+	MlopsListInit(&errors, MLOPS_LIST_MAX);
 	if (JsonContainerIsObject(c))
-		EncodeJsonObject(m, c, row, &errors, "");
+		EncodeJsonObject(m, c, row, &errors, -1);
 	else if (JsonContainerIsArray(c) && !JsonContainerIsScalar(c))
 		EncodeJsonArray(m, c, row, &errors);
 	else
@@ -981,7 +1014,7 @@ EncodeArray(CachedModel *m, Datum arrdatum, Oid elemtype, float *row)
 		}
 		if (elemtype == FLOAT8OID)
 		{
-			row[i] = (float) *(const double *) data;
+			row[i] = DoubleToFloat(*(const double *) data);
 			data += sizeof(double);
 		}
 		else
@@ -1007,12 +1040,12 @@ RaiseFeatureCount(CachedModel *m, int n)
 /*
  * EncodeJsonObject encodes a {"feature": value} object into row (values
  * as EncodeJsonValue reads them).  Every problem (unknown, missing or
- * mistyped feature) is appended to errors, prefixed with prefix, so one
- * error can list them all.
+ * mistyped feature) is appended to errors, naming the instance of a batch
+ * when instance >= 0, so one error can list them all.
  */
 static void
-EncodeJsonObject(CachedModel *m, JsonbContainer *obj, float *row, StringInfo errors,
-				 const char *prefix)
+EncodeJsonObject(CachedModel *m, JsonbContainer *obj, float *row, MlopsList *errors,
+				 int instance)
 {
 	JsonbIterator *it;
 	JsonbValue	v;
@@ -1036,14 +1069,13 @@ EncodeJsonObject(CachedModel *m, JsonbContainer *obj, float *row, StringInfo err
 		CHECK_FOR_INTERRUPTS();
 		if (tok == WJB_KEY)
 		{
+			if (key != NULL)
+				pfree(key);
 			key = pnstrdup(v.val.string.val, v.val.string.len);
-			feature = -1;
-			for (int j = 0; j < m->nfeatures; j++)
-				if (strcmp(m->schema->features[j].name, key) == 0)
-					feature = j;
+			feature = FeatureByName(m, key);
 			if (feature < 0)
-				appendStringInfo(errors, "%s%sunknown feature \"%s\"",
-								 errors->len > 0 ? "; " : "", prefix, key);
+				MlopsListAdd(errors, "%sunknown feature \"%s\"", ProblemPrefix(errors, instance),
+							 errors->shown < errors->max_items ? MlopsClip(key, MLOPS_ECHO_MAX) : "");
 			continue;
 		}
 		if (tok != WJB_VALUE || feature < 0)
@@ -1051,12 +1083,74 @@ EncodeJsonObject(CachedModel *m, JsonbContainer *obj, float *row, StringInfo err
 		seen[feature] = true;
 		problem = EncodeJsonValue(&m->schema->features[feature], &v, &row[feature]);
 		if (problem != NULL)
-			AppendValueProblem(errors, prefix, psprintf("\"%s\"", key), problem, &v);
+			AppendValueProblem(errors, ProblemPrefix(errors, instance), key, problem, &v);
 	}
 	for (int j = 0; j < m->nfeatures; j++)
 		if (!seen[j])
-			appendStringInfo(errors, "%s%smissing feature \"%s\"",
-							 errors->len > 0 ? "; " : "", prefix, m->schema->features[j].name);
+			MlopsListAdd(errors, "%smissing feature \"%s\"", ProblemPrefix(errors, instance),
+						 errors->shown < errors->max_items ?
+						 MlopsClip(m->schema->features[j].name, MLOPS_ECHO_MAX) : "");
+	if (key != NULL)
+		pfree(key);
+	pfree(seen);
+}
+
+/*
+ * ProblemPrefix returns "instance N: " for a problem of instance N of a
+ * batch, "" outside a batch or when the list shows no more items (so a
+ * million problems format nothing).
+ */
+static const char *
+ProblemPrefix(MlopsList *errors, int instance)
+{
+	if (instance < 0 || errors->shown >= errors->max_items)
+		return "";
+	return psprintf("instance %d: ", instance);
+}
+
+/*
+ * FeatureByName returns the index of the model's feature called name, -1
+ * if there is none, by binary search over the names sorted once per
+ * loaded model (a wide model looked up for every key stays fast).
+ */
+static int
+FeatureByName(CachedModel *m, const char *name)
+{
+	int			lo = 0;
+	int			hi = m->nfeatures - 1;
+
+	if (m->name_order == NULL)
+	{
+		int		   *order = MemoryContextAlloc(m->cxt, sizeof(int) * Max(m->nfeatures, 1));
+
+		for (int j = 0; j < m->nfeatures; j++)
+			order[j] = j;
+		qsort_arg(order, m->nfeatures, sizeof(int), CompareFeatureNames, m);
+		m->name_order = order;
+	}
+	while (lo <= hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+		int			c = strcmp(m->schema->features[m->name_order[mid]].name, name);
+
+		if (c == 0)
+			return m->name_order[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+/* CompareFeatureNames orders feature indexes by the features' names. */
+static int
+CompareFeatureNames(const void *a, const void *b, void *arg)
+{
+	CachedModel *m = (CachedModel *) arg;
+
+	return strcmp(m->schema->features[*(const int *) a].name,
+				  m->schema->features[*(const int *) b].name);
 }
 
 /*
@@ -1065,7 +1159,7 @@ EncodeJsonObject(CachedModel *m, JsonbContainer *obj, float *row, StringInfo err
  * problems are appended to errors.
  */
 static void
-EncodeJsonArray(CachedModel *m, JsonbContainer *arr, float *row, StringInfo errors)
+EncodeJsonArray(CachedModel *m, JsonbContainer *arr, float *row, MlopsList *errors)
 {
 	int			n = JsonContainerSize(arr);
 
@@ -1081,7 +1175,7 @@ EncodeJsonArray(CachedModel *m, JsonbContainer *arr, float *row, StringInfo erro
 		problem = EncodeJsonValue(col, v, &row[j]);
 		if (problem != NULL)
 			AppendValueProblem(errors, "",
-							   col ? psprintf("\"%s\"", col->name) : psprintf("%d", j + 1),
+							   col ? col->name : psprintf("%d", j + 1),
 							   problem, v);
 	}
 }
@@ -1121,8 +1215,8 @@ EncodeJsonValue(FeatureColumn *col, JsonbValue *v, float *out)
 		return NULL;
 	}
 	if (v->type == jbvNumeric)
-		*out = (float) DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
-														 NumericGetDatum(v->val.numeric)));
+		*out = DoubleToFloat(DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
+																NumericGetDatum(v->val.numeric))));
 	else if (v->type == jbvBool)
 		*out = v->val.boolean ? 1.0f : 0.0f;
 	else
@@ -1130,28 +1224,39 @@ EncodeJsonValue(FeatureColumn *col, JsonbValue *v, float *out)
 	return NULL;
 }
 
-/* AppendValueProblem appends "feature X must be Y, not Z" to errors. */
+/*
+ * AppendValueProblem adds "feature "X" must be Y instead of Z" to errors; a
+ * feature named by its position is not quoted.
+ */
 static void
-AppendValueProblem(StringInfo errors, const char *prefix, const char *feature,
+AppendValueProblem(MlopsList *errors, const char *prefix, const char *feature,
 				   const char *problem, JsonbValue *v)
 {
-	appendStringInfo(errors, "%s%sfeature %s must be %s, not %s",
-					 errors->len > 0 ? "; " : "", prefix, feature, problem,
-					 v->type == jbvString ? "a string" :
-					 v->type == jbvBool ? "a boolean" :
-					 v->type == jbvNumeric ? "a number" : "an array or object");
+	bool		positional = isdigit((unsigned char) feature[0]);
+
+	MlopsListAdd(errors, "%sfeature %s%s%s must be %s instead of %s", prefix,
+				 positional ? "" : "\"",
+				 errors->shown < errors->max_items ? MlopsClip(feature, MLOPS_ECHO_MAX) : "",
+				 positional ? "" : "\"",
+				 problem,
+				 v->type == jbvString ? "a string" :
+				 v->type == jbvBool ? "a boolean" :
+				 v->type == jbvNumeric ? "a number" : "an array or object");
 }
 
-/* RaiseFeatureErrors raises one ERROR listing every feature problem found. */
+/*
+ * RaiseFeatureErrors raises one ERROR listing the feature problems found:
+ * the first MLOPS_LIST_MAX, then how many more.
+ */
 static void
-RaiseFeatureErrors(CachedModel *m, StringInfo errors)
+RaiseFeatureErrors(CachedModel *m, MlopsList *errors)
 {
-	if (errors->len == 0)
+	if (errors->total == 0)
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("invalid features for model \"%s\" version %d", m->name, m->version),
-			 errdetail("Problems: %s.", errors->data),
+			 errdetail("Problems: %s.", MlopsListDone(errors)),
 			 m->schema ? errhint("The features are: %s. Use null for a missing value.",
 								 FeatureNameList(m->schema)) : 0));
 }
@@ -1172,7 +1277,8 @@ PredictRows(CachedModel *m, const float *x, int64 nrows)
 	const float *out;
 	int64		per_row = (m->output == OUTPUT_PROBS) ? m->nclasses : 1;
 
-	ModelCacheSetThreads(m, nrows < PREDICT_PARALLEL_MIN_ROWS ? 1 : mlops_predict_threads);
+	ModelCacheSetThreads(m, nrows < PREDICT_PARALLEL_MIN_ROWS ? 1 :
+						 MlopsEffectiveThreads(mlops_predict_threads));
 	out = XgbPredictDense(m->booster, x, nrows, m->nfeatures, &len);
 	if (len != (bst_ulong) (nrows * per_row))
 		ereport(ERROR,

@@ -6,10 +6,15 @@
  * ------
  * One call of mlops.train does, inside the caller's transaction:
  *
+ *   0. check every argument and hyperparameter against its documented range
+ *      before anything is read (train_params.c);
  *   1. read the source into a float matrix (dataset.c: chunk-free streaming
  *      through a portal, categorical and label encoding, memory cap);
- *   2. split it (random, stratified or last) and compute the per-feature
- *      statistics of the training rows, the drift reference;
+ *   2. split it (random, stratified or last), check what depends on the
+ *      data, resolve the threads against mlops.max_threads, refuse a
+ *      training whose estimated memory exceeds mlops.max_train_memory_mb
+ *      (train_memory.c), and compute the per-feature statistics of the
+ *      training rows, the drift reference;
  *   3. start a tracking run and log the effective parameters;
  *   4. boost round by round (XGBoosterUpdateOneIter), evaluating on the
  *      held-out matrix after every round (without one, the training matrix
@@ -17,13 +22,17 @@
  *      early_stopping_rounds, publishing progress in shared memory and
  *      checking for interrupts between rounds;
  *   5. compute the held-out metrics (evalmetrics.c over metrics.c, at most
- *      EVAL_MAX_CLASSES classes), log the per-round metric history and the
+ *      EVAL_MAX_CLASSES classes; a model predicting NaN is an ERROR, with or
+ *      without held-out rows), log the per-round metric history and the
  *      final metrics, register the booster as a new model version through
  *      mlops._register_model_version (as the extension owner), end the run.
  *
  * Any ERROR, a cancel included, aborts the transaction: no run and no version
  * survive, and the XGBoost handles are freed by the reset callbacks of the
  * training memory context (xgb.c).
+ *
+ * Every loop over the data checks for interrupts (XGBoost's own calls run
+ * with signals blocked, so a cancel takes effect when the call returns).
  *
  * Equality with the Python package.  With test_size => 0 the training matrix
  * holds every row in source order as float32, labels are class codes 0..k-1
@@ -38,8 +47,10 @@
  * evaluation; the owner writes it under the slot's spinlock and
  * mlops.training_progress reads every slot.
  *
- * Files.  This file holds mlops_train and the reading of its arguments and
- * hyperparameters; train_boost.c the boosting loop (step 4),
+ * Files.  This file holds mlops_train and the reading of its arguments;
+ * train_params.c the hyperparameters, their ranges and the threads (step
+ * 0), train_memory.c the memory estimate (step 2), train_boost.c the
+ * boosting loop (step 4),
  * train_metrics.c the metric history and held-out metrics (step 5),
  * train_tracking.c the writes to tracking and the registry (steps 3 and 5),
  * train_progress.c the progress array and mlops.training_progress.  They
@@ -70,11 +81,7 @@
 PG_FUNCTION_INFO_V1(mlops_train);
 
 static void ParseRequest(FunctionCallInfo fcinfo, TrainRequest *req);
-static void ParseHyperparams(TrainRequest *req, Jsonb *hyperparams);
-static int	ParamInt(const char *name, JsonbValue *v);
-static char *JsonbScalarText(const char *name, JsonbValue *v);
-static List *DefaultParams(TrainRequest *req, Dataset *ds);
-static char *ParamValue(List *params, const char *name);
+static List *DefaultParams(TrainRequest *req, Dataset *ds, int nthread);
 static char *ParamsJson(TrainRequest *req, List *params, Dataset *ds);
 static void CheckSplit(TrainRequest *req, Dataset *ds, DatasetSplit *split);
 
@@ -130,16 +137,18 @@ mlops_train(PG_FUNCTION_ARGS)
 									 ALLOCSET_DEFAULT_SIZES);
 	oldcxt = MemoryContextSwitchTo(traincxt);
 
-	/* 1-2: read, split, describe */
+	/* 1-2: read, split, check what depends on the data, describe */
 	ds = DatasetRead(req.source, req.target, req.features, req.classification,
-					 (int64) mlops_max_train_cells_m * 1000000);
+					 (int64) mlops_max_train_cells_m * 1000000, TrainMatrixByteLimit());
 	split = DatasetMakeSplit(ds, req.test_size, req.test_sampling, req.seed);
 	CheckSplit(&req, ds, split);
+	TrainCheckParamsForData(&req, ds->nfeatures);
+	nthread = TrainThreads(&req);
+	params = DefaultParams(&req, ds, nthread);
+	TrainCheckMemory(&req, params, ds, split, nthread);
 	DatasetComputeStats(ds, split->train_rows, split->ntrain);
 	schema_json = DatasetInputSchemaJson(ds);
-	params = DefaultParams(&req, ds);
 	params_json = ParamsJson(&req, params, ds);
-	nthread = atoi(ParamValue(params, "nthread"));
 
 	/* 3: tracking */
 	run_id = TrainStartRun(&req);
@@ -202,6 +211,14 @@ mlops_train(PG_FUNCTION_ARGS)
 	rows.step = rounds_done;
 	if (split->ntest > 0)
 		TrainHeldOutMetrics(&rows, ds, booster, xtest, ytest, split->ntest);
+	else
+	{
+		/* no held-out rows to score: the training rows must predict finite values */
+		bst_ulong	len;
+		const float *out = XgbPredictDMatrix(booster, dmats[0], &len);
+
+		TrainRequireFinite(out, (int64) len, (int) Max(1, len / Max(split->ntrain, 1)), "training");
+	}
 	TrainAddMetric(&rows, "fit_time_s", INSTR_TIME_GET_DOUBLE(fit_time));
 	TrainAddMetric(&rows, "train_rows", (double) split->ntrain);
 	TrainAddMetric(&rows, "test_rows", (double) split->ntest);
@@ -249,13 +266,15 @@ CheckSplit(TrainRequest *req, Dataset *ds, DatasetSplit *split)
 	if (req->classification && split->ntest > 0)
 	{
 		/* every class must be learnable */
-		bool	   *seen = palloc0(sizeof(bool) * ds->label.classes->count);
+		bool	   *seen = palloc_extended(sizeof(bool) * ds->label.classes->count,
+									   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 		int			nseen = 0;
 
 		for (int64 i = 0; i < split->ntrain; i++)
 		{
 			int			c = (int) ds->y[split->train_rows[i]];
 
+			CHECK_FOR_INTERRUPTS();
 			if (!seen[c])
 				nseen++;
 			seen[c] = true;
@@ -293,13 +312,13 @@ ParseRequest(FunctionCallInfo fcinfo, TrainRequest *req)
 	else if (strcmp(task, "regression") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown task \"%s\"", task),
+				 errmsg("unknown task \"%s\"", MlopsClip(task, MLOPS_ECHO_MAX)),
 				 errhint("Use classification or regression.")));
 
 	req->n_estimators = 100;
 	req->hyperparams = PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4);
 	if (req->hyperparams != NULL)
-		ParseHyperparams(req, req->hyperparams);
+		TrainParseHyperparams(req, req->hyperparams);
 
 	if (!PG_ARGISNULL(5))
 	{
@@ -308,6 +327,11 @@ ParseRequest(FunctionCallInfo fcinfo, TrainRequest *req)
 		bool	   *enulls;
 		int			n;
 
+		if (ARR_NDIM(arr) > 1 || ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr)) > TRAIN_MAX_FEATURES)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("features must be a one-dimensional array of at most %d column names",
+							TRAIN_MAX_FEATURES)));
 		deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &enulls, &n);
 		if (n == 0)
 			ereport(ERROR,
@@ -324,135 +348,23 @@ ParseRequest(FunctionCallInfo fcinfo, TrainRequest *req)
 		}
 	}
 	req->test_size = PG_ARGISNULL(6) ? 0.25 : PG_GETARG_FLOAT8(6);
+	TrainCheckTestSize(req->test_size);
 	req->test_sampling = PG_ARGISNULL(7) ? "random" : text_to_cstring(PG_GETARG_TEXT_PP(7));
 	req->experiment = PG_ARGISNULL(8) ? req->model_name : text_to_cstring(PG_GETARG_TEXT_PP(8));
 	req->seed = PG_ARGISNULL(9) ? 42 : PG_GETARG_INT32(9);
 }
 
 /*
- * ParseHyperparams turns the hyperparams object into XGBoost parameters in
- * the object's order, taking out n_estimators and early_stopping_rounds.
- * Arrays become one parameter per element for eval_metric (like the Python
- * package) and their JSON text otherwise.
- */
-static void
-ParseHyperparams(TrainRequest *req, Jsonb *hyperparams)
-{
-	JsonbIterator *it;
-	JsonbValue	v;
-	JsonbIteratorToken tok;
-	char	   *key = NULL;
-
-	if (!JB_ROOT_IS_OBJECT(hyperparams) || JB_ROOT_IS_SCALAR(hyperparams))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("hyperparams must be a JSON object"),
-				 errhint("For example '{\"max_depth\": 6, \"eta\": 0.1}'.")));
-
-	it = JsonbIteratorInit(&hyperparams->root);
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-	{
-		TrainParam *p;
-
-		if (tok == WJB_KEY)
-		{
-			key = pnstrdup(v.val.string.val, v.val.string.len);
-			continue;
-		}
-		if (tok != WJB_VALUE)
-			continue;
-		if (strcmp(key, "n_estimators") == 0 || strcmp(key, "num_boost_round") == 0)
-		{
-			req->n_estimators = ParamInt(key, &v);
-			if (req->n_estimators < 1)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("n_estimators must be at least 1")));
-			continue;
-		}
-		if (strcmp(key, "early_stopping_rounds") == 0)
-		{
-			req->early_stopping_rounds = ParamInt(key, &v);
-			if (req->early_stopping_rounds < 1)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("early_stopping_rounds must be at least 1")));
-			continue;
-		}
-		if (v.type == jbvBinary && strcmp(key, "eval_metric") == 0 &&
-			JsonContainerIsArray(v.val.binary.data))
-		{
-			int			n = JsonContainerSize(v.val.binary.data);
-
-			for (int i = 0; i < n; i++)
-			{
-				p = palloc(sizeof(TrainParam));
-				p->name = key;
-				p->value = JsonbScalarText(key, getIthJsonbValueFromContainer(v.val.binary.data, i));
-				req->params = lappend(req->params, p);
-			}
-			continue;
-		}
-		p = palloc(sizeof(TrainParam));
-		p->name = key;
-		if (v.type == jbvBinary)
-			p->value = JsonbToCString(NULL, v.val.binary.data, v.val.binary.len);
-		else
-			p->value = JsonbScalarText(key, &v);
-		req->params = lappend(req->params, p);
-	}
-}
-
-/* ParamInt returns a whole-number parameter value. */
-static int
-ParamInt(const char *name, JsonbValue *v)
-{
-	char	   *text = JsonbScalarText(name, v);
-	char	   *end;
-	long		n = strtol(text, &end, 10);
-
-	if (*end != '\0' || end == text || n > INT_MAX || n < INT_MIN)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("hyperparameter %s must be a whole number", name),
-				 errdetail("Got \"%s\".", text)));
-	return (int) n;
-}
-
-/*
- * JsonbScalarText returns the text XGBoost receives for a scalar JSON value.
- */
-static char *
-JsonbScalarText(const char *name, JsonbValue *v)
-{
-	switch (v->type)
-	{
-		case jbvString:
-			return pnstrdup(v->val.string.val, v->val.string.len);
-		case jbvNumeric:
-			return DatumGetCString(DirectFunctionCall1(numeric_out,
-													   NumericGetDatum(v->val.numeric)));
-		case jbvBool:
-			return pstrdup(v->val.boolean ? "true" : "false");
-		default:
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("hyperparameter %s must be a string, number or boolean", name)));
-	}
-	return NULL;				/* keep compiler quiet */
-}
-
-/*
  * DefaultParams returns the parameters to set: objective (and num_class)
- * for the task when the user gave none, nthread from mlops.train_threads
- * when the user gave none, then the user's parameters.
+ * for the task when the user gave none, nthread (the threads TrainThreads
+ * chose), then the user's parameters.
  */
 static List *
-DefaultParams(TrainRequest *req, Dataset *ds)
+DefaultParams(TrainRequest *req, Dataset *ds, int nthread)
 {
 	List	   *params = NIL;
 	TrainParam *p;
-	char	   *objective = ParamValue(req->params, "objective");
+	char	   *objective = TrainParamValue(req->params, "objective");
 
 	if (objective == NULL)
 	{
@@ -468,38 +380,18 @@ DefaultParams(TrainRequest *req, Dataset *ds)
 		objective = p->value;
 	}
 	if (req->classification && strncmp(objective, "multi:", 6) == 0 &&
-		ParamValue(req->params, "num_class") == NULL)
+		TrainParamValue(req->params, "num_class") == NULL)
 	{
 		p = palloc(sizeof(TrainParam));
 		p->name = "num_class";
 		p->value = psprintf("%d", ds->label.classes->count);
 		params = lappend(params, p);
 	}
-	if (ParamValue(req->params, "nthread") == NULL)
-	{
-		p = palloc(sizeof(TrainParam));
-		p->name = "nthread";
-		p->value = psprintf("%d", mlops_train_threads);
-		params = lappend(params, p);
-	}
+	p = palloc(sizeof(TrainParam));
+	p->name = "nthread";
+	p->value = psprintf("%d", nthread);
+	params = lappend(params, p);
 	return list_concat(params, req->params);
-}
-
-/* ParamValue returns the value of the last parameter called name, or NULL. */
-static char *
-ParamValue(List *params, const char *name)
-{
-	ListCell   *lc;
-	char	   *value = NULL;
-
-	foreach(lc, params)
-	{
-		TrainParam *p = lfirst(lc);
-
-		if (strcmp(p->name, name) == 0)
-			value = p->value;
-	}
-	return value;
 }
 
 /*
@@ -519,7 +411,7 @@ ParamsJson(TrainRequest *req, List *params, Dataset *ds)
 		TrainParam *p = lfirst(lc);
 
 		/* a repeated eval_metric keeps its last value here */
-		if (ParamValue(params, p->name) != p->value)
+		if (TrainParamValue(params, p->name) != p->value)
 			continue;
 		escape_json(&buf, p->name);
 		appendStringInfoString(&buf, ": ");

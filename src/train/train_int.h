@@ -16,6 +16,13 @@
 #include "common/common.h"
 #include "xgb/xgb.h"
 
+/* Rows handled between two interrupt checks in loops over the data */
+#define TRAIN_CHUNK_ROWS 65536
+/* The most features a source can have (a query's output columns) */
+#define TRAIN_MAX_FEATURES 1664
+/* The largest row count test_size may give */
+#define TRAIN_MAX_TEST_ROWS 1e15
+
 /* One XGBoost parameter, in the order it is set */
 typedef struct TrainParam
 {
@@ -39,7 +46,29 @@ typedef struct TrainRequest
 	int			n_estimators;
 	int			early_stopping_rounds;	/* 0 = off */
 	Jsonb	   *hyperparams;
+	int			nthread;		/* nthread (or n_jobs) of hyperparams */
+	bool		nthread_given;
+	int			monotone_count; /* values of monotone_constraints */
+	int			interaction_max;	/* 1 + largest index of interaction_constraints */
 } TrainRequest;
+
+/*
+ * The estimated peak memory of a training, in bytes, by part (see
+ * train_memory.c and docs/training.md for the formula)
+ */
+typedef struct TrainMemoryEstimate
+{
+	double		matrix;			/* our float copies of the rows and labels */
+	double		dmatrix;		/* XGBoost's copies of the rows */
+	double		bins;			/* quantile cuts and binned (or column-sorted) rows */
+	double		histograms;		/* gradient histograms of the nodes of a tree */
+	double		predictions;	/* cached predictions and gradients */
+	double		trees;			/* the model in memory and as JSON */
+	double		history;		/* per-round metric history */
+	double		total;
+	double		ntrees;			/* trees the training may grow */
+	double		nodes;			/* most nodes of one tree */
+} TrainMemoryEstimate;
 
 /* Evaluation results of one round */
 typedef struct RoundEval
@@ -71,6 +100,20 @@ typedef struct BoostResult
 	int			best_round;		/* -1 without early stopping */
 } BoostResult;
 
+/* hyperparameters and argument ranges (train_params.c) */
+extern void TrainParseHyperparams(TrainRequest *req, Jsonb *hyperparams);
+extern void TrainCheckParamsForData(TrainRequest *req, int nfeatures);
+extern void TrainCheckTestSize(double test_size);
+extern int	TrainThreads(TrainRequest *req);
+extern char *TrainParamValue(List *params, const char *name);
+
+/* memory estimate (train_memory.c) */
+extern int64 TrainMatrixByteLimit(void);
+extern void TrainEstimateMemory(TrainRequest *req, List *params, Dataset *ds,
+								DatasetSplit *split, int nthread, TrainMemoryEstimate *est);
+extern void TrainCheckMemory(TrainRequest *req, List *params, Dataset *ds,
+							 DatasetSplit *split, int nthread);
+
 /* boosting (train_boost.c) */
 extern void TrainBoostWithProgress(TrainRequest *req, BoosterHandle booster,
 								   DMatrixHandle dtrain, DMatrixHandle *deval,
@@ -81,6 +124,7 @@ extern void TrainBoostWithProgress(TrainRequest *req, BoosterHandle booster,
 extern void TrainAddMetric(MetricRows *rows, const char *name, double value);
 extern void TrainAddRoundHistory(MetricRows *rows, RoundEval **history, int rounds);
 extern char *TrainMetricRowsJson(MetricRows *rows, int from);
+extern void TrainRequireFinite(const float *out, int64 n, int per_row, const char *which);
 extern void TrainHeldOutMetrics(MetricRows *rows, Dataset *ds, BoosterHandle booster,
 								const float *x, const float *y, int64 n);
 

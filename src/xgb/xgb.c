@@ -70,6 +70,7 @@
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 
+#include "common/common.h"
 #include "xgb/xgb.h"
 
 /* a memory-context reset callback with the handle it frees */
@@ -78,6 +79,9 @@ typedef struct XgbHandleCallback
 	MemoryContextCallback cb;
 	void	   *handle;
 } XgbHandleCallback;
+
+/* the longest XGBoost message an error quotes */
+#define XGB_MESSAGE_MAX 1024
 
 /* what XGBoost logged since the last XgbTakeLog */
 static char log_buffer[4096];
@@ -171,7 +175,8 @@ XgbRaiseError(const char *call)
 /*
  * CleanMessage returns XGBoost's message without what changes from run to
  * run or machine to machine: the "[hh:mm:ss] src/file.cc:123: " prefix and
- * the stack trace that follows the message.
+ * the stack trace that follows the message; at most XGB_MESSAGE_MAX bytes
+ * of it, since XGBoost may quote its input.
  */
 static char *
 CleanMessage(const char *msg)
@@ -192,7 +197,7 @@ CleanMessage(const char *msg)
 	end = p + strlen(p);
 	while (end > p && (end[-1] == '\n' || end[-1] == ' '))
 		*--end = '\0';
-	return p;
+	return MlopsClip(p, XGB_MESSAGE_MAX);
 }
 
 /*
@@ -380,7 +385,14 @@ XgbBoosterSaveJson(BoosterHandle booster)
 	bytea	   *result;
 
 	XGB_CALL(XGBoosterSaveModelToBuffer(booster, "{\"format\": \"json\"}", &len, &data));
-	result = (bytea *) palloc_extended(VARHDRSZ + len, MCXT_ALLOC_HUGE);
+	if (len > MaxAllocSize - VARHDRSZ)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("model of %llu bytes exceeds the largest value PostgreSQL can store",
+						(unsigned long long) len),
+				 errdetail("A model is stored as one bytea, at most 1 GB."),
+				 errhint("Train fewer or smaller trees.")));
+	result = (bytea *) palloc(VARHDRSZ + len);
 	SET_VARSIZE(result, VARHDRSZ + len);
 	memcpy(VARDATA(result), data, len);
 	return result;
@@ -472,6 +484,27 @@ XgbPredictDense(BoosterHandle booster, const float *data, bst_ulong nrow, bst_ul
 	XgbRestoreSignals(&saved);
 	if (rc != 0)
 		XgbRaiseError(linear ? "XGBoosterPredictFromDMatrix" : "XGBoosterPredictFromDense");
+	return result;
+}
+
+/*
+ * XgbPredictDMatrix predicts the rows of a DMatrix (plain values, every
+ * tree) and returns XGBoost's buffer, valid until the next call on this
+ * booster, and its length.  For the matrix a booster was trained on, this
+ * reads XGBoost's prediction cache instead of predicting again.
+ */
+const float *
+XgbPredictDMatrix(BoosterHandle booster, DMatrixHandle dmat, bst_ulong *out_len)
+{
+	const bst_ulong *shape = NULL;
+	bst_ulong	dim = 0;
+	const float *result = NULL;
+
+	XGB_CALL(XGBoosterPredictFromDMatrix(booster, dmat, predict_dmatrix_config,
+										 &shape, &dim, &result));
+	*out_len = 1;
+	for (bst_ulong i = 0; i < dim; i++)
+		*out_len *= shape[i];
 	return result;
 }
 

@@ -93,6 +93,8 @@ extern char *XgbBoosterObjective(BoosterHandle booster);
 extern int	XgbBoosterNumClass(BoosterHandle booster);
 extern const float *XgbPredictDense(BoosterHandle booster, const float *data,
 									bst_ulong nrow, bst_ulong ncol, bst_ulong *out_len);
+extern const float *XgbPredictDMatrix(BoosterHandle booster, DMatrixHandle dmat,
+									  bst_ulong *out_len);
 extern ModelOutput ObjectiveOutput(const char *objective, bool regression);
 extern char *XgbVersion(void);
 extern void XgbCaptureLog(void);

@@ -15,6 +15,10 @@ libpq environment.
    predict_table's label column and predict_proba_table, the labels and
    probabilities that python3-xgboost computes with the exported booster,
    in the class order scikit-learn's LabelEncoder gives.
+3. Extremes: features beyond the float32 range (1e300, 'Infinity') and
+   NaN or NULL predict, through predict and predict_table, exactly what
+   Booster.inplace_predict gives for the same rows cast to float32 (an
+   infinity, and a missing value).
 """
 import io
 import json
@@ -266,6 +270,32 @@ def check_labels_breast_cancer(cur):
        f"breast_cancer: predict_table's labels equal python3-xgboost's on {n} rows")
 
 
+def check_extremes(cur):
+    """check_extremes compares predictions of out-of-float32 and missing features with XGBoost."""
+    data = datasets.load_diabetes()
+    X, y = data.data[:, :3], data.target
+    booster = xgb.train({"max_depth": 3, "nthread": 1}, xgb.DMatrix(X, label=y, feature_names=["f0", "f1", "f2"]), 10)
+    cur.execute("SELECT mlops.import_model('extremes', %s)", (psycopg2.Binary(bytes(booster.save_raw("json"))),))
+    ref = "extremes/%d" % cur.fetchone()[0]
+    rows = [[1e300, 0.01, -0.02], [-1e300, 0.05, 0.0], [float("inf"), float("-inf"), 0.03],
+            [float("nan"), 0.02, 1e39], [None, None, None], [0.04, -1e39, float("nan")]]
+    with np.errstate(over="ignore"):
+        arr = np.array([[np.nan if v is None else v for v in r] for r in rows], dtype=np.float64).astype(np.float32)
+    want = booster.inplace_predict(arr)
+    got = []
+    for r in rows:
+        cur.execute("SELECT mlops.predict(%s, %s::float8[])", (ref, [None if v is None else v for v in r]))
+        got.append(cur.fetchone()[0])
+    cur.execute("CREATE TEMP TABLE extremes (id int, f0 float8, f1 float8, f2 float8)")
+    for i, r in enumerate(rows):
+        cur.execute("INSERT INTO extremes VALUES (%s, %s, %s, %s)", [i + 1] + r)
+    table = rows_by_id(cur, "SELECT id::int, prediction FROM mlops.predict_table(%s, "
+                            "'SELECT id, f0, f1, f2 FROM extremes', 'id')", (ref,))
+    ok(f32_equal(got, want) and f32_equal([table[i + 1][0] for i in range(len(rows))], want),
+       "infinite, beyond-float32, NaN and NULL features: predict and predict_table equal "
+       "Booster.inplace_predict of the rows cast to float32")
+
+
 def main():
     conn = psycopg2.connect("")
     conn.autocommit = True
@@ -276,6 +306,7 @@ def main():
         check_booster(cur, *args)
     check_labels_iris(cur)
     check_labels_breast_cancer(cur)
+    check_extremes(cur)
     cur.execute("DROP EXTENSION mlops")
     conn.close()
     print(f"1..{len(results)}")

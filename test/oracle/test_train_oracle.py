@@ -9,10 +9,18 @@ within 1e-6 of the Python booster's.  Held-out metrics (test_sampling =>
 'last', so Python knows the test rows) are checked against scikit-learn,
 and the stored feature statistics against numpy.
 
+The documented hyperparameter ranges (the tables of docs/training.md) are
+checked against the server: every name in the docs is exactly a name
+src/train/train_params.c accepts, values just outside each documented
+range are refused with 22023 naming the hyperparameter, and the range's
+own limits are never refused as out of range.
+
 Prints TAP.  Connection from the libpq environment (PGHOST, PGPORT, ...).
 """
 import json
 import math
+import os
+import re
 import sys
 import warnings
 
@@ -195,6 +203,86 @@ def case_regression(cur, params, rounds):
           "got %r, scikit-learn r2 %r mae %r" % (m, want_r2, want_mae))
 
 
+def documented_hyperparameters():
+    """Reads the hyperparameter tables of docs/training.md: name -> values text."""
+    src = os.environ.get("MLOPS_SRC", os.path.join(os.path.dirname(__file__), "..", ".."))
+    text = open(os.path.join(src, "docs", "training.md")).read()
+    section = text.split("### Hyperparameters", 1)[1].split("### Same model", 1)[0]
+    params = {}
+    for line in section.splitlines():
+        m = re.match(r"^\| `([a-z_]+)`(?: \(or `([a-z_]+)`\))? \| ([^|]+) \|", line)
+        if m:
+            for name in (m.group(1), m.group(2)):
+                if name:
+                    params[name] = m.group(3).strip()
+    return params, open(os.path.join(src, "src", "train", "train_params.c")).read()
+
+
+def try_train(cur, hp):
+    """Trains with hp (one round on a small table); returns (sqlstate, message) or None."""
+    hp = dict({"n_estimators": 1}, **hp) if "n_estimators" not in hp and "num_boost_round" not in hp else hp
+    try:
+        cur.execute("SAVEPOINT t")
+        cur.execute("SELECT version FROM mlops.train('ranges', 'ranges_data', 'y', hyperparams => %s)",
+                    (json.dumps(hp),))
+        cur.execute("RELEASE SAVEPOINT t")
+        return None
+    except psycopg2.Error as e:
+        cur.execute("ROLLBACK TO SAVEPOINT t")
+        return (e.pgcode, e.diag.message_primary or "")
+
+
+def case_documented_ranges(cur):
+    """Documented ranges equal the ranges the server checks."""
+    params, code = documented_hyperparameters()
+    table = code.split("HyperparamSpecs[] = {", 1)[1].split("\n};", 1)[0]
+    in_code = set(re.findall(r'^\t(?:[A-Z_]+\()?\{?"([a-z_]+)"', table, re.M))
+    check(params and set(params) == in_code,
+          "docs/training.md documents exactly the hyperparameters train_params.c accepts (%d)" % len(in_code),
+          "only documented: %s; only in the code: %s" % (sorted(set(params) - in_code), sorted(in_code - set(params))))
+    cur.execute("CREATE TABLE ranges_data AS SELECT i % 7 AS a, i % 5 AS b, i % 3 AS c, i % 2 AS y "
+                "FROM generate_series(1, 100) i")
+    cur.execute("SET statement_timeout = '5s'")
+    refused_ok, limits_ok, problems = 0, 0, []
+    for name, values in sorted(params.items()):
+        m = re.match(r"^(integer|number) ([\[(])(-?[0-9.e+]+), (-?[0-9.e+]+)([\])])$", values)
+        outside, limits = [], []
+        if m:
+            kind, lo_open, lo, hi, hi_open = m.group(1), m.group(2) == "(", float(m.group(3)), float(m.group(4)), m.group(5) == ")"
+            if kind == "integer":
+                lo_i, hi_i = int(m.group(3)), int(m.group(4))
+                outside = [lo_i - 1, hi_i + 1, lo_i + 0.5, "NaN"]
+                limits = [lo_i, hi_i]
+            else:
+                step = lambda v: max(abs(v) * 1e-3, 1e-3)
+                outside = [lo if lo_open else lo - step(lo), hi if hi_open else hi + step(hi), "NaN", "Infinity", "-Infinity"]
+                limits = ([] if lo_open else [lo]) + ([] if hi_open else [hi])
+        elif values == "boolean":
+            outside, limits = ["maybe", 2], [True, False]
+        elif values.startswith("one of "):
+            outside, limits = ["bogus", 1], values[len("one of "):].split(", ")
+        for v in outside:
+            got = try_train(cur, {name: v})
+            if got and got[0] == "22023" and got[1].startswith("hyperparameter %s must be" % name):
+                refused_ok += 1
+            else:
+                problems.append("%s = %r was not refused as out of range: %r" % (name, v, got))
+        for v in limits:
+            got = try_train(cur, {name: v})
+            if got is None or not (got[1].startswith("hyperparameter %s must be" % name)
+                                   or got[1].startswith("unknown hyperparameter")):
+                limits_ok += 1
+            else:
+                problems.append("%s = %r, a documented limit, was refused: %r" % (name, v, got))
+    cur.execute("RESET statement_timeout")
+    cur.execute("DROP TABLE ranges_data")
+    check(not problems and refused_ok > 150,
+          "values outside every documented range are refused with 22023 (%d values)" % refused_ok,
+          "; ".join(problems[:10]))
+    check(not problems and limits_ok > 100,
+          "the limits of every documented range are accepted (%d values)" % limits_ok, "; ".join(problems[:10]))
+
+
 def main():
     conn = psycopg2.connect("")
     conn.autocommit = True
@@ -211,6 +299,10 @@ def main():
     case_classification(cur, "wine", datasets.load_wine,
                         {"tree_method": "hist", "max_depth": 4, "eta": 0.2, "nthread": 2}, 20)
     case_regression(cur, {"max_depth": 5, "eta": 0.1, "nthread": 1, "min_child_weight": 2}, 40)
+    conn.autocommit = False
+    case_documented_ranges(cur)
+    conn.rollback()
+    conn.autocommit = True
 
     cur.execute("DROP EXTENSION mlops")
     print("1..%d" % len(results))

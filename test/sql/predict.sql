@@ -286,7 +286,29 @@ SELECT * FROM mlops.predict_table('churn', 'SELECT visits, spend, color AS promo
 SELECT * FROM mlops.predict_table('churn', 'accounts', 'nope');
 SELECT * FROM mlops.predict_table('churn', 'no_such_table');
 SELECT * FROM mlops.predict_table(NULL, 'accounts');
+-- error messages are bounded (issue 10: one predict with a million unknown
+-- keys wrote a 27 MB DETAIL): the first 20 problems, then how many more
+SELECT mlops.predict('churn', (SELECT jsonb_object_agg('k' || i, i) FROM generate_series(1, 200000) i));
+SELECT mlops.predict_batch('churn', (SELECT jsonb_agg(i) FROM generate_series(1, 100000) i));
+SELECT mlops.predict('churn', jsonb_build_object(repeat('x', 1000), 1, 'visits', 1, 'spend', 1, 'promo', true, 'color', 'red'));
+-- a model of 30 features: hints list the first 20 names
+SELECT version FROM mlops.train('wide', (SELECT 'SELECT ' || string_agg(format('(i * %s) %% 7 AS feature_%s', g, g), ', ')
+                                                || ', i % 2 AS y FROM generate_series(1, 100) i' FROM generate_series(1, 30) g),
+                                'y', hyperparams => '{"n_estimators": 1}', test_size => 0);
+SELECT mlops.predict('wide/1', '{}'::jsonb);
+SELECT mlops.predict('wide/1', ARRAY[1, 2]);
+SELECT * FROM mlops.predict_table('wide/1', 'SELECT 1 AS x');
+SELECT * FROM mlops.predict_table('wide/1', (SELECT 'SELECT ' || string_agg(format('now() AS feature_%s', g), ', ')
+                                                    FROM generate_series(1, 30) g));
+SELECT * FROM mlops.predict_table('churn', 'accounts', repeat('i', 300));
 \set VERBOSITY terse
+
+-- numbers beyond the float32 range are infinities, which XGBoost compares
+-- above (or below) every split; NaN and NULL are missing values
+SELECT mlops.predict('amount', ARRAY['Infinity', 1]::float8[]) = mlops.predict('amount', ARRAY[1e300, 1]::float8[]) AS inf_is_huge,
+       mlops.predict('amount', ARRAY['-Infinity', 1]::float8[]) = mlops.predict('amount', '{"visits": -1e300, "promo": true}'::jsonb) AS neg_inf,
+       mlops.predict('amount', ARRAY['NaN', 1]::float8[]) = mlops.predict('amount', ARRAY[NULL, 1]::float8[]) AS nan_is_missing;
+SELECT count(*) FROM mlops.predict_table('amount', $$SELECT 'Infinity'::float8 AS visits, true AS promo UNION ALL SELECT 1e308, false$$);
 
 -- privileges: predicting needs EXECUTE on the function only
 CREATE ROLE scorer;

@@ -4,6 +4,7 @@ CREATE EXTENSION mlops;
 \set SHOW_CONTEXT never
 SET mlops.train_progress_rounds = 0;
 
+CREATE ROLE trainer_nosuper;
 CREATE TYPE shade AS ENUM ('light', 'dark');
 CREATE TABLE customers AS
 SELECT i AS id,
@@ -106,10 +107,15 @@ SELECT input_schema->'label' AS label FROM mlops.model_versions v
 -- nothing is left in the progress view once training ends
 SELECT count(*) FROM mlops.training_progress;
 
--- cancelling (statement_timeout) stops between rounds and registers nothing
+-- cancelling (statement_timeout) stops a long training and registers
+-- nothing: the boosting loop and every loop over the data check for
+-- interrupts (which of them the timeout hits does not matter: 57014)
 SELECT (SELECT count(*) FROM mlops.model_versions) AS versions_before, (SELECT count(*) FROM mlops.runs) AS runs_before;
-SET statement_timeout = '300ms';
-SELECT * FROM mlops.train('slow', 'customers', 'churned', hyperparams => '{"n_estimators": 1000000}');
+SET statement_timeout = '500ms';
+\set VERBOSITY sqlstate
+SELECT * FROM mlops.train('slow', 'SELECT i % 97 AS a, i % 13 AS b, (i * 7919) % 101 AS c, i % 2 AS y FROM generate_series(1, 100000) i',
+                          'y', hyperparams => '{"n_estimators": 100000, "max_depth": 2, "tree_method": "hist"}');
+\set VERBOSITY default
 RESET statement_timeout;
 SELECT (SELECT count(*) FROM mlops.model_versions) AS versions_after, (SELECT count(*) FROM mlops.runs) AS runs_after;
 SELECT count(*) FROM mlops.models WHERE name = 'slow';
@@ -178,6 +184,139 @@ SELECT * FROM mlops.train('e', 'SELECT i AS a, i AS b, i AS c, i AS d, i % 2 AS 
 RESET mlops.max_train_cells;
 \set VERBOSITY terse
 
+-- No argument may take the server down (issue 10).  Every argument and
+-- hyperparameter has a documented range, checked before anything is read:
+-- test_size 'Infinity' and 1e19 used to crash the backend, nthread 100000
+-- too, num_parallel_tree 100000000 grew it to 24 GB, n_estimators
+-- 2147483647 asked for 16 GB of history, a NaN learning rate spun forever.
+\set VERBOSITY default
+SELECT * FROM mlops.train('e', 'customers', 'churned', test_size => 'Infinity');
+SELECT * FROM mlops.train('e', 'customers', 'churned', test_size => '-Infinity');
+SELECT * FROM mlops.train('e', 'customers', 'churned', test_size => 'NaN');
+SELECT * FROM mlops.train('e', 'customers', 'churned', test_size => 1e19);
+SELECT * FROM mlops.train('e', 'customers', 'churned', test_size => 1e15 + 1);
+SELECT * FROM mlops.train('e', 'customers', 'churned', test_size => -1);
+SELECT * FROM mlops.train('e', 'customers', 'churned', hyperparams => '{"nthread": 100000}');
+SELECT * FROM mlops.train('e', 'customers', 'churned', hyperparams => '{"num_parallel_tree": 100000000}');
+SELECT * FROM mlops.train('e', 'customers', 'churned', hyperparams => '{"n_estimators": 2147483647}');
+SELECT * FROM mlops.train('e', 'customers', 'churned', hyperparams => '{"learning_rate": "NaN"}');
+SELECT * FROM mlops.train('e', 'customers', 'churned', hyperparams => '{"learning_rate": "Infinity"}');
+SELECT * FROM mlops.train('e', 'customers', 'churned', hyperparams => '{"eta": "0x1p-3"}');
+SELECT * FROM mlops.train('e', 'customers', 'churned', hyperparams => '{"max_depth": 6.5}');
+SELECT * FROM mlops.train('e', 'customers', 'churned', hyperparams => '{"seed": 9223372036854775808}');
+SELECT * FROM mlops.train('e', 'customers', 'churned', hyperparams => '{"tree_method": "gpu_hist"}');
+SELECT * FROM mlops.train('e', 'customers', 'churned', hyperparams => '{"eval_metric": ["auc", "ndcg@0"]}');
+SELECT * FROM mlops.train('e', 'customers', 'churned', features => ARRAY['visits', 'spend'],
+                          hyperparams => '{"monotone_constraints": [1, -1, 0]}');
+SELECT * FROM mlops.train('e', 'customers', 'churned', features => ARRAY['visits', 'spend'],
+                          hyperparams => '{"interaction_constraints": [[0, 2]]}');
+SELECT * FROM mlops.train('e', 'customers', 'churned', hyperparams => '{"interaction_constraints": "[[0, 1"}');
+SELECT * FROM mlops.train('e', 'customers', 'churned', hyperparams => jsonb_build_object(repeat('x', 300), 1));
+SELECT * FROM mlops.train('e', 'customers', 'churned', task => repeat('t', 300));
+SELECT * FROM mlops.train('e', 'customers', 'churned', features => array_fill('visits'::text, ARRAY[100000]));
+SELECT * FROM mlops.train('e', 'customers', 'churned', features => ARRAY[['visits'], ['spend']]);
+-- values beyond the float32 range: XGBoost accepts no infinite feature, and a target must fit
+SELECT * FROM mlops.train('e', $$SELECT CASE WHEN i = 7 THEN 'Infinity'::float8 ELSE i END AS x, i % 2 AS y FROM generate_series(1, 20) i$$, 'y');
+SELECT * FROM mlops.train('e', 'SELECT CASE WHEN i = 3 THEN -1e300 ELSE i END::float8 AS x, i % 2 AS y FROM generate_series(1, 20) i', 'y');
+SELECT * FROM mlops.train('e', 'SELECT i AS x, i * 1e300 AS y FROM generate_series(1, 20) i', 'y', task => 'regression');
+\set VERBOSITY terse
+
+-- every hyperparameter just outside its range, and at its limits
+CREATE FUNCTION try_train(hp jsonb) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM mlops.train('limits', 'SELECT visits, spend, tier, churned FROM customers', 'churned',
+                        hyperparams => '{"n_estimators": 2}'::jsonb || hp);
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ' ' || SQLERRM;
+END
+$$;
+SELECT hp, try_train(hp::jsonb) FROM (VALUES
+    ('{"n_estimators": 0}'), ('{"n_estimators": 1000001}'), ('{"early_stopping_rounds": 0}'),
+    ('{"nthread": -1}'), ('{"n_jobs": 257}'), ('{"verbosity": 4}'), ('{"num_class": 0}'),
+    ('{"eta": -0.001}'), ('{"learning_rate": 1.001}'), ('{"gamma": -1}'), ('{"min_split_loss": 1e39}'),
+    ('{"max_depth": -1}'), ('{"max_depth": 65}'), ('{"min_child_weight": -1}'), ('{"max_delta_step": -1}'),
+    ('{"subsample": 0}'), ('{"subsample": 1.5}'), ('{"colsample_bytree": 0}'), ('{"colsample_bylevel": 2}'),
+    ('{"colsample_bynode": -0.5}'), ('{"lambda": -1}'), ('{"reg_lambda": "NaN"}'), ('{"alpha": -1}'),
+    ('{"reg_alpha": 1e39}'), ('{"scale_pos_weight": -1}'), ('{"max_leaves": -1}'),
+    ('{"max_leaves": 2147483648}'), ('{"max_bin": 1}'), ('{"max_bin": 65537}'),
+    ('{"num_parallel_tree": 0}'), ('{"max_cat_to_onehot": 0}'), ('{"max_cat_threshold": 0}'),
+    ('{"rate_drop": 1.1}'), ('{"skip_drop": -0.1}'), ('{"top_k": -1}'), ('{"tolerance": -1}'),
+    ('{"huber_slope": 0}'), ('{"tweedie_variance_power": 2}'), ('{"aft_loss_distribution_scale": 0}'),
+    ('{"num_pairsample": 101}'), ('{"fix_list_weight": -1}'), ('{"base_score": "-Infinity"}'),
+    ('{"booster": "gbforest"}'), ('{"objective": "reg:linear"}'), ('{"grow_policy": "widthwise"}'),
+    ('{"sampling_method": "none"}'), ('{"predictor": "gpu_predictor"}'), ('{"sample_type": "x"}'),
+    ('{"normalize_type": "x"}'), ('{"updater": "grow_colmaker"}'), ('{"feature_selector": "x"}'),
+    ('{"aft_loss_distribution": "x"}'), ('{"seed_per_iteration": 2}'), ('{"one_drop": "yes"}'),
+    ('{"random_state": 1.5}'), ('{"eval_metric": "tweedie-nloglik@2"}'), ('{"eval_metric": []}'),
+    ('{"monotone_constraints": "(1, 0"}'), ('{"interaction_constraints": [[-1]]}'),
+    -- at their limits
+    ('{"eta": 0, "gamma": 1e38, "min_child_weight": 0, "max_delta_step": 1e38}'),
+    ('{"learning_rate": 1, "subsample": 1, "colsample_bytree": 1e-6, "colsample_bylevel": 1, "colsample_bynode": 1}'),
+    ('{"max_depth": 64, "max_leaves": 2147483647, "max_bin": 65536, "tree_method": "hist"}'),
+    ('{"max_depth": 0, "grow_policy": "lossguide", "tree_method": "hist"}'),
+    ('{"lambda": 1e38, "alpha": 0, "seed": -9223372036854775808, "verbosity": 0}'),
+    ('{"reg_lambda": 0, "reg_alpha": 1e38, "random_state": 9223372036854775807, "nthread": 0}'),
+    ('{"booster": "dart", "rate_drop": 1, "skip_drop": 1, "one_drop": true, "sample_type": "weighted", "normalize_type": "forest"}'),
+    ('{"booster": "gblinear", "updater": "coord_descent", "feature_selector": "greedy", "top_k": 2147483647}'),
+    ('{"eval_metric": ["error@0.7", "ndcg@2147483647-", "map-", "pre@1", "aucpr"], "disable_default_eval_metric": 1}'),
+    ('{"monotone_constraints": "(1, -1)", "interaction_constraints": "[[0, 1], [2]]"}'),
+    ('{"num_parallel_tree": 3, "max_cat_to_onehot": 2147483647, "max_cat_threshold": 1, "n_jobs": 1}'),
+    ('{"scale_pos_weight": 0, "base_score": 0.5, "boost_from_average": false, "seed_per_iteration": true}')
+) AS v(hp);
+DROP FUNCTION try_train(jsonb);
+
+-- threads: nthread above mlops.max_threads is lowered with a NOTICE;
+-- mlops.max_threads is a superuser setting, 1 to 256
+SET mlops.max_threads = 1;
+SELECT version FROM mlops.train('threads', 'SELECT visits, spend, churned FROM customers', 'churned',
+       hyperparams => '{"n_estimators": 2, "nthread": 8}');
+SELECT version FROM mlops.train('threads', 'SELECT visits, spend, churned FROM customers', 'churned',
+       hyperparams => '{"n_estimators": 2, "n_jobs": 1}');
+SET mlops.train_threads = 4;
+SELECT version FROM mlops.train('threads', 'SELECT visits, spend, churned FROM customers', 'churned',
+       hyperparams => '{"n_estimators": 2}');
+SELECT v.version, r.params->'nthread' AS nthread, r.params ? 'n_jobs' AS has_n_jobs
+  FROM mlops.model_versions v JOIN mlops.models m USING (model_id) JOIN mlops.runs r USING (run_id)
+ WHERE m.name = 'threads' ORDER BY v.version;
+RESET mlops.train_threads;
+SET mlops.max_threads = 0;
+SET mlops.max_threads = 257;
+SET mlops.train_threads = 257;
+RESET mlops.max_threads;
+SET ROLE trainer_nosuper;
+SET mlops.max_threads = 64;
+SET mlops.max_train_memory_mb = 100000;
+RESET ROLE;
+
+-- the estimated memory of a training is refused beyond mlops.max_train_memory_mb,
+-- before XGBoost sees the data; DETAIL gives the estimate by part (with one
+-- thread, since per-thread histograms count)
+SET mlops.train_threads = 1;
+\set VERBOSITY default
+SELECT * FROM mlops.train('e', 'customers', 'churned', hyperparams => '{"num_parallel_tree": 100000}');
+SELECT * FROM mlops.train('e', 'customers', 'churned', hyperparams => '{"n_estimators": 1000000, "max_depth": 12, "tree_method": "hist"}');
+SET mlops.max_train_memory_mb = 16;
+SELECT * FROM mlops.train('e', 'SELECT i AS a, i AS b, i AS c, i AS d, i % 2 AS y FROM generate_series(1, 400000) i', 'y');
+SELECT * FROM mlops.train('e', 'SELECT i % 7 AS a, i % 5 AS b, i % 2 AS y FROM generate_series(1, 20000) i', 'y',
+                          hyperparams => '{"max_depth": 8, "max_bin": 4096, "tree_method": "hist"}');
+RESET mlops.max_train_memory_mb;
+SET mlops.max_train_memory_mb = 15;
+-- the estimate at DEBUG1 when it fits
+SET client_min_messages = debug1;
+SELECT version FROM mlops.train('fits', 'SELECT visits, spend, churned FROM customers', 'churned',
+                                hyperparams => '{"n_estimators": 3, "max_depth": 3}');
+RESET client_min_messages;
+
+-- a model that predicts NaN (count:poisson without max_delta_step on huge
+-- counts diverges) is an error, never a metric, with or without held-out rows
+SELECT * FROM mlops.train('e', 'SELECT i AS x, i * 1e30 AS y FROM generate_series(1, 200) i', 'y', task => 'regression',
+                          hyperparams => '{"objective": "count:poisson", "max_delta_step": 0, "eta": 1, "n_estimators": 5}');
+SELECT * FROM mlops.train('e', 'SELECT i AS x, i * 1e30 AS y FROM generate_series(1, 200) i', 'y', task => 'regression',
+                          test_size => 0, hyperparams => '{"objective": "count:poisson", "max_delta_step": 0, "eta": 1, "n_estimators": 5}');
+\set VERBOSITY terse
+RESET mlops.train_threads;
+
 -- privileges: a role needs EXECUTE on mlops.train and SELECT on its source,
 -- nothing on the mlops tables; the source is read as that role
 CREATE ROLE trainer;
@@ -200,3 +339,4 @@ DROP TABLE keyed_accounts, visits_by_day, only_keys;
 DROP EXTENSION mlops;
 DROP OWNED BY trainer;
 DROP ROLE trainer;
+DROP ROLE trainer_nosuper;

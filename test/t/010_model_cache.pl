@@ -70,12 +70,12 @@ is($node->safe_psql('postgres', q{SELECT sum(calls) FROM mlops.prediction_stats 
 my $trainer = $node->background_psql('postgres');
 my $pid = $trainer->query_safe('SELECT pg_backend_pid()');
 $trainer->query_until(qr/started/, q{\echo started
-SELECT * FROM mlops.train('slow', 'SELECT x1, x2, y FROM t', 'y', hyperparams => '{"n_estimators": 100000000}');
+SELECT * FROM mlops.train('slow', 'SELECT x1, x2, y FROM t', 'y', hyperparams => '{"n_estimators": 1000000, "max_depth": 1, "tree_method": "hist"}');
 \echo finished
 });
 ok($node->poll_query_until('postgres',
     qq{SELECT count(*) = 1 FROM mlops.training_progress WHERE pid = $pid AND model = 'slow'
-         AND total_rounds = 100000000 AND round > 0 AND last_metric LIKE 'test-logloss=%'}),
+         AND total_rounds = 1000000 AND round > 0 AND last_metric LIKE 'test-logloss=%'}),
    'mlops.training_progress shows the running training');
 $node->safe_psql('postgres', "SELECT pg_cancel_backend($pid)");
 $trainer->query_until(qr/finished/, '');

@@ -6,6 +6,8 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "common/evalmetrics.h"
 
@@ -24,6 +26,25 @@ Check(const char *what, double got, double want)
 	printf("%s %d - %s (got %.12g, want %.12g)\n", ok ? "ok" : "not ok", ntests, what, got, want);
 }
 
+/* Contains prints one TAP line checking that text contains want. */
+static void
+Contains(const char *what, const char *text, const char *want)
+{
+	int			ok = strstr(text, want) != NULL;
+
+	ntests++;
+	if (!ok)
+		nfailed++;
+	printf("%s %d - %s (got \"%s\")\n", ok ? "ok" : "not ok", ntests, what, text);
+}
+
+/* CompareForQsort adapts ScoredLabelCompare to qsort. */
+static int
+CompareForQsort(const void *a, const void *b)
+{
+	return ScoredLabelCompare(a, b, NULL);
+}
+
 /* main runs every case and exits non-zero on a failure. */
 int
 main(void)
@@ -32,7 +53,6 @@ main(void)
 	HeldOutClassification cm;
 	RegressionMetrics rm;
 
-	printf("1..26\n");
 	{
 		/* the classic ROC example: one positive ranked below one negative */
 		float		y[] = {0, 0, 1, 1};
@@ -129,8 +149,57 @@ main(void)
 		float		y[] = {1, 2};
 		float		p[] = {1, INFINITY};
 
-		EvalRegression(y, p, 2, &rm, err, sizeof(err));
-		Check("a non-finite prediction gives rmse NaN", rm.rmse, NAN);
+		Check("a non-finite regression prediction is an error",
+			  EvalRegression(y, p, 2, &rm, err, sizeof(err)), -1);
+		Contains("the error names the row", err, "prediction inf of row 1 is not a finite number");
 	}
+	{
+		/* a model that predicts NaN: an error, never a metric (nor a hang) */
+		float		y[] = {0, 1, 0, 1};
+		float		p[] = {0.2f, NAN, 0.3f, 0.9f};
+
+		Check("a NaN probability is an error", EvalClassification(y, p, 4, 2, &cm, err, sizeof(err)), -1);
+		Contains("the error names the row", err, "prediction nan of row 1 is not a finite number");
+		Check("EvalRocAuc of a NaN score is NaN", EvalRocAuc(y, p, 4, err, sizeof(err)), NAN);
+		Contains("with a message", err, "of row 1 is not a finite number");
+	}
+	{
+		float		y[] = {0, 1, 2};
+		float		p[] = {0.2f, 0.3f, 0.5f, 0.1f, NAN, 0.2f, 0.3f, 0.3f, 0.4f};
+
+		Check("a NaN multiclass probability is an error",
+			  EvalClassification(y, p, 3, 3, &cm, err, sizeof(err)), -1);
+		Contains("the error names row and class", err, "of row 1, class 1, is not a finite number");
+	}
+	{
+		/* chunk by chunk equals one call */
+		float		y[] = {0, 0, 1, 1, 0, 1, 1};
+		float		p[] = {0.1f, 0.4f, 0.35f, 0.8f, 0.6f, 0.7f, 0.2f};
+		HeldOutClassification whole;
+		EvalClassAcc e;
+		ClassificationMetrics scratch;
+		ScoredLabel items[7];
+		RegressionAcc acc;
+		RegressionMetrics rwhole;
+
+		EvalClassification(y, p, 7, 2, &whole, err, sizeof(err));
+		Check("chunks: init", EvalClassInit(&e, 2, err, sizeof(err)), 0);
+		Check("chunks: first chunk", EvalClassAdd(&e, y, p, 0, 3, err, sizeof(err)), 0);
+		Check("chunks: second chunk", EvalClassAdd(&e, y, p, 3, 7, err, sizeof(err)), 0);
+		Check("chunks: finish", EvalClassFinish(&e, &cm, &scratch, err, sizeof(err)), 0);
+		Check("chunks: same f1", cm.f1, whole.f1);
+		Check("chunks: same log_loss", cm.log_loss, whole.log_loss);
+		Check("chunks: scored labels", EvalScoredLabels(y, p, 0, 4, items, err, sizeof(err)) +
+			  EvalScoredLabels(y, p, 4, 7, items, err, sizeof(err)), 0);
+		qsort(items, 7, sizeof(ScoredLabel), CompareForQsort);
+		Check("chunks: same roc_auc", RocAucSorted(items, 7), whole.roc_auc);
+		RegressionAccInit(&acc);
+		EvalRegression(y, p, 7, &rwhole, err, sizeof(err));
+		Check("chunks: regression", EvalRegressionAdd(&acc, y, p, 0, 2, err, sizeof(err)) +
+			  EvalRegressionAdd(&acc, y, p, 2, 7, err, sizeof(err)), 0);
+		RegressionAccFinish(&acc, &rm, err, sizeof(err));
+		Check("chunks: same rmse", rm.rmse, rwhole.rmse);
+	}
+	printf("1..%d\n", ntests);
 	return nfailed > 0 ? 1 : 0;
 }

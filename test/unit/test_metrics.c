@@ -40,6 +40,13 @@ Near(double got, double want, const char *what)
 	Ok(pass, what);
 }
 
+/* CompareForQsort adapts ScoredLabelCompare to qsort. */
+static int
+CompareForQsort(const void *a, const void *b)
+{
+	return ScoredLabelCompare(a, b, NULL);
+}
+
 /* Classify runs n pairs through a fresh accumulator into *m. */
 static bool
 Classify(const double *pred, const double *actual, int n, ClassificationMetrics *m,
@@ -212,6 +219,36 @@ main(void)
 		Near(RocAuc(q, 2), 0.0, "inverted ranking has auc 0");
 		Near(RocAuc(t, 3), 0.5, "all ties have auc 0.5");
 		Ok(isnan(RocAuc(t + 1, 2)), "one class gives NaN");
+	}
+
+	/*
+	 * NaN scores (a model that diverged): RocAuc used to spin forever on
+	 * them, since NaN equals nothing, not even itself.  It returns NaN now,
+	 * whatever their position, and RocAucSorted ends on any input.
+	 */
+	{
+		ScoredLabel a[] = {{NAN, true}, {0.1, false}, {0.8, true}};
+		ScoredLabel b[] = {{0.2, false}, {NAN, false}, {NAN, true}, {0.9, true}};
+		ScoredLabel c[] = {{NAN, true}, {NAN, false}};
+		ScoredLabel s[] = {{0.9, true}, {NAN, false}, {0.1, false}, {0.4, true}, {NAN, true}};
+
+		Ok(isnan(RocAuc(a, 3)), "a NaN score first gives NaN");
+		Ok(isnan(RocAuc(b, 4)), "NaN scores in the middle give NaN");
+		Ok(isnan(RocAuc(c, 2)), "only NaN scores give NaN");
+		Ok(isnan(RocAucSorted(c, 2)), "RocAucSorted ends on NaN scores");
+		qsort(s, 5, sizeof(ScoredLabel), CompareForQsort);
+		Ok(s[0].score == 0.1 && s[1].score == 0.4 && s[2].score == 0.9 &&
+		   isnan(s[3].score) && isnan(s[4].score), "ScoredLabelCompare sorts NaN last");
+	}
+	/* RocAucSorted over sorted pairs equals RocAuc; ties count half */
+	{
+		ScoredLabel p[] = {{0.1, false}, {0.35, true}, {0.4, false}, {0.8, true}};
+		ScoredLabel t[] = {{0.2, false}, {0.5, false}, {0.5, true}, {0.7, true}};
+
+		/* roc_auc_score([0, 1, 0, 1], [0.1, 0.35, 0.4, 0.8]) = 0.75 */
+		Near(RocAucSorted(p, 4), 0.75, "RocAucSorted on sorted pairs");
+		/* roc_auc_score([0, 0, 1, 1], [0.2, 0.5, 0.5, 0.7]) = 0.875 */
+		Near(RocAucSorted(t, 4), 0.875, "RocAucSorted counts a tie as half");
 	}
 
 	/* regression */
