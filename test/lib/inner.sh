@@ -49,7 +49,7 @@ summary=()
 # MLOPS_SUITES (e.g. "regress tap") limits the run to those suites and MLOPS_ONLY (a shell
 # glob such as "train*") to the tests whose name matches, for quick runs while developing.
 # The summary line still counts only what ran; CI sets neither.
-suites=${MLOPS_SUITES:-layout unit regress isolation docs pgtap oracle tap}
+suites=${MLOPS_SUITES:-layout unit regress isolation docs pgtap oracle tap fuzz}
 only=${MLOPS_ONLY:-*}
 want() { [[ " $suites " == *" $1 "* ]]; }
 match() { local b; b=$(basename "$1"); b=${b%.*}; [[ $b == $only ]]; }
@@ -193,6 +193,18 @@ if want tap && ls "$src"/test/t/$only.pl >/dev/null 2>&1; then
       PERL5LIB="$pgxs_dir/src/test/perl:$src/test/lib" \
       prove -v "$src"/test/t/$only.pl ) >"$work/tap.log" 2>&1
   tally tap "$work/tap.log" $?
+fi
+
+# 6. the mutation fuzz (test/fuzz/mutate.py): one valid call of every public SQL function on real
+# data, then one argument at a time replaced by NULL, NaN, ±Infinity, 0, -1, 1e19, INT_MAX, huge
+# arrays and strings, malformed JSON and injection strings; no crash, no XX/58 error, no hang.
+# One test per function; MLOPS_ONLY is a glob on function names here. Last: a crash it finds
+# restarts the server. Report of every failing call: $work/fuzz/report.json.
+if want fuzz && [ -e "$src/test/fuzz/mutate.py" ]; then
+  mkdir -p "$work/fuzz"
+  /usr/bin/python3 "$src/test/fuzz/mutate.py" --only "$only" --server-log "$work/server.log" \
+    --report "$work/fuzz/report.json" >"$work/fuzz.log" 2>&1
+  tally fuzz "$work/fuzz.log" $?
 fi
 
 if grep -q 'server process .* was terminated by signal' "$work/server.log"; then
