@@ -23,7 +23,8 @@ A call fails when the backend crashed (the connection was lost, the server log s
 signal"), when its error has SQLSTATE class XX (internal) or 58 (system), when it exceeded the
 timeout (57014 from statement_timeout, or the watchdog had to step in), or when an injection string
 ran (the canary table public.x was dropped, or public.fuzz_canary() ran from an argument that is not
-a query by contract).  Any other error is the function refusing bad input, which is fine.
+a query by contract).  An error a pipeline reports in its result ({"status": "failed", "sqlstate":
+...}) counts as the call's error.  Any other error is the function refusing bad input, which is fine.
 
 Output: TAP, one test per function (its base call and all its mutations); a failing test lists each
 offending call: argument, value kind, outcome, and the SQL that reproduces it in the fixture
@@ -347,6 +348,10 @@ BASE = {
     "mlops.set_owner(text,text,name)": {"kind": lit("experiment"), "name": lit("fz"), "role": lit("fuzz_role")},
     "mlops.grant_capability(name,text)": {"role": lit("fuzz_role"), "capability": lit("scientist")},
     "mlops.revoke_capability(name,text)": {"role": lit("fuzz_role"), "capability": lit("reader")},
+    # functions other branches of issue 10 are adding (PENDING: not yet a failure while absent)
+    "mlops.alert(bigint)": {"alert_id": "{alert_id}"},
+    "mlops.check_monitor_drift(text)": {"model": lit("bc")},
+    "mlops.verify_audit_log(timestamp with time zone)": {"since": lit("2000-01-01 00:00+00")},
     # underscore functions that the documentation tells users to GRANT (EXTRA)
     "mlops._log_metric_history(bigint,text[],integer[],double precision[])": {
         "run_id": "{run_id}", "keys": "ARRAY['loss', 'loss', 'auc']", "steps": "ARRAY[0, 1, 2]",
@@ -356,6 +361,11 @@ BASE = {
     "mlops._dashboard_rows()": {},
     "mlops._monitor_pipeline_settings(text)": {"p_model": lit("bc")},
 }
+
+# Base calls of functions being added in parallel: while a function is absent its entry is only
+# noted; once it exists it is checked and fuzzed like every other.  Move them to BASE when merged.
+PENDING = {"mlops.alert(bigint)", "mlops.check_monitor_drift(text)",
+           "mlops.verify_audit_log(timestamp with time zone)"}
 
 # Underscore functions users are told to GRANT EXECUTE on (docs/*.md): fuzzed like public ones.
 EXTRA = ["_log_metric_history", "_prediction_stats", "_training_progress", "_dashboard_rows",
@@ -428,7 +438,7 @@ LEAF = [  # values put in place of one leaf of a jsonb base document
     ("injection string", J("'; DROP TABLE x; --")), ("empty array", "'[]'"), ("empty object", "'{}'"),
     ("true", "'true'"),
 ]
-LEAF_PATHS = 8         # at most this many leaves of one jsonb argument (a seeded sample)
+LEAF_PATHS = 16        # at most this many leaves of one jsonb argument (a seeded sample)
 
 
 def array_kinds(elem_type, elem_values, seed_array):
@@ -639,6 +649,20 @@ class Outcome:
         self.problems = []
 
 
+def reported_error(o, rows):
+    """reported_error takes the error a pipeline reports in its result instead of raising it
+    ({"status": "failed", "sqlstate": ..., "error": ...}) as the call's error."""
+    if len(rows) != 1 or len(rows[0]) != 1 or not isinstance(rows[0][0], str) or '"sqlstate"' not in rows[0][0]:
+        return
+    try:
+        doc = json.loads(rows[0][0])
+    except (ValueError, RecursionError):
+        return
+    if isinstance(doc, dict) and doc.get("sqlstate"):
+        o.sqlstate = str(doc["sqlstate"])
+        o.message = "(reported in the result) %s" % doc.get("error")
+
+
 class Runner:
     """Runner holds the connection to the fixture database and runs calls."""
 
@@ -693,7 +717,7 @@ class Runner:
             t0 = time.monotonic()
             try:
                 cur.execute(sql)
-                cur.fetchall()
+                reported_error(o, cur.fetchall())
             except psycopg2.Error as e:
                 o.sqlstate = e.pgcode
                 o.message = (e.diag.message_primary if e.pgcode else str(e)) or str(e)
@@ -784,14 +808,18 @@ def main():
     tests.append((not missing, "every public mlops function has a base call (%d functions)" % len(fns),
                   ["no base call in test/fuzz/mutate.py BASE: %s" % s for s in missing]))
     bad = []
+    notes = []
     for sig, base in BASE.items():
         f = have.get(sig)
+        if f is None and sig in PENDING:
+            notes.append("pending, not yet present: %s" % sig)
+            continue
         if f is None:
             bad.append("BASE names %s, which does not exist" % sig)
             continue
         bad += ["BASE %s: unknown argument %s" % (sig, a) for a in base if a not in f.args]
         bad += ["BASE %s: required argument %s missing" % (sig, a) for a in f.required if a not in base]
-    tests.append((not bad, "every base call names an existing function and its arguments", bad))
+    tests.append((not bad, "every base call names an existing function and its arguments", bad + notes))
     untyped = sorted({"%s (%s)" % (t, f.sig) for f in fns for t in f.types if t not in BY_TYPE})
     tests.append((not untyped, "every argument type has mutations", ["no mutations for type %s" % u for u in untyped]))
 
@@ -854,7 +882,13 @@ def main():
             json.dump(report, fh, indent=1)
     runner.conn.close()
     if not args.keep:
+        admin = psycopg2.connect(dbname="postgres")     # the first one died if the server restarted
+        admin.autocommit = True
         admin.cursor().execute("DROP DATABASE IF EXISTS %s WITH (FORCE)" % args.dbname)
+        try:
+            admin.cursor().execute("DROP ROLE IF EXISTS fuzz_role")
+        except psycopg2.Error:
+            pass                        # still used by another database (an earlier --keep)
     return 0 if all(t[0] for t in tests) and not report else 1
 
 
