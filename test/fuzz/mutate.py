@@ -17,13 +17,14 @@ and its alerts, two jobs, a role with a capability), this script
 3. runs every call in its own transaction (rolled back: the fixture stays as it was) with
    statement_timeout (10 s; 1 s for "SELECT pg_sleep(10)" in an argument that is a query by contract,
    where the cancel is the expected outcome), watched by a thread that cancels, terminates and finally
-   kills a backend that ignores the timeout.
+   kills a backend that ignores the timeout, and kills at once a backend whose private memory
+   (RssAnon) passes 2 GB (--max-backend-mb), before the OOM killer takes the cluster down.
 
 A call fails when the backend crashed (the connection was lost, the server log says "terminated by
 signal"), when its error has SQLSTATE class XX (internal) or 58 (system), when it exceeded the
-timeout (57014 from statement_timeout, or the watchdog had to step in), or when an injection string
-ran (the canary table public.x was dropped, or public.fuzz_canary() ran from an argument that is not
-a query by contract).  An error a pipeline reports in its result ({"status": "failed", "sqlstate":
+timeout (57014 from statement_timeout, or the watchdog had to step in), when its backend's memory
+passed the limit, or when an injection string ran (the canary table public.x was dropped, or
+public.fuzz_canary() ran from an argument that is not a query by contract).  An error a pipeline reports in its result ({"status": "failed", "sqlstate":
 ...}) counts as the call's error.  Any other error is the function refusing bad input, which is fine.
 
 Output: TAP, one test per function (its base call and all its mutations); a failing test lists each
@@ -32,7 +33,7 @@ database (run with --keep to keep it: `psql -d mlops_fuzz`).  Deterministic: the
 seeds and the sample of JSON leaves (--seed) are fixed.
 
 Usage: /usr/bin/python3 test/fuzz/mutate.py [--only GLOB] [--server-log FILE] [--report FILE]
-       [--timeout SECONDS] [--keep] [--list]
+       [--timeout SECONDS] [--max-backend-mb MB] [--keep] [--list] [--verbose]
 Connection from the libpq environment (PGHOST, PGPORT, PGUSER), as a superuser.
 """
 import argparse
@@ -585,25 +586,30 @@ def plan_calls(cur, fn, base, rng):
 
 class Watchdog(threading.Thread):
     """Watchdog cancels, then terminates, then kills (SIGKILL) a backend still busy GRACE seconds
-    after its statement_timeout, STEP seconds apart; what it had to do is reported for the call."""
+    after its statement_timeout, STEP seconds apart, and kills at once a backend whose private
+    memory (RssAnon) passes MAX_MB, before it takes the machine's memory (and the cluster, through
+    the OOM killer) with it; what it had to do is reported for the call."""
 
-    def __init__(self, connect):
+    def __init__(self, connect, max_mb):
         super().__init__(daemon=True)
         self.connect = connect
+        self.max_kb = max_mb * 1024
         self.lock = threading.Lock()
         self.pid = None
         self.deadline = 0.0
         self.actions = []
+        self.memory_kb = 0
         self.conn = None
 
     def arm(self, pid, deadline):
         with self.lock:
-            self.pid, self.deadline, self.actions = pid, deadline, []
+            self.pid, self.deadline, self.actions, self.memory_kb = pid, deadline, [], 0
 
     def disarm(self):
+        """disarm ends the watch of a call: returns (actions taken, RssAnon kB if killed for it)."""
         with self.lock:
             self.pid = None
-            return list(self.actions)
+            return list(self.actions), self.memory_kb
 
     def act(self, pid, step):
         try:
@@ -628,15 +634,37 @@ class Watchdog(threading.Thread):
 
     def run(self):
         while True:
-            time.sleep(0.2)
+            time.sleep(0.1)
             with self.lock:
-                pid, deadline, step = self.pid, self.deadline, len(self.actions)
-            if pid is None or step > 2 or time.time() < deadline + STEP * step:
+                pid, deadline, step, killed = self.pid, self.deadline, len(self.actions), self.memory_kb
+            if pid is None or killed:
+                continue
+            kb = rss_anon_kb(pid)
+            if kb > self.max_kb:
+                what = self.act(pid, 2)
+                with self.lock:
+                    if self.pid == pid:
+                        self.memory_kb = kb
+                        self.actions.append(what)
+                continue
+            if step > 2 or time.time() < deadline + STEP * step:
                 continue
             what = self.act(pid, step)
             with self.lock:
                 if self.pid == pid:
                     self.actions.append(what)
+
+
+def rss_anon_kb(pid):
+    """rss_anon_kb is the private anonymous memory of process PID in kB (0 if unreadable)."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 class Outcome:
@@ -674,7 +702,7 @@ class Runner:
         if self.log and os.path.exists(self.log):
             self.log_pos = os.path.getsize(self.log)
         self.conn = self.connect()
-        self.watchdog = Watchdog(self.connect)
+        self.watchdog = Watchdog(self.connect, args.max_backend_mb)
         self.watchdog.start()
 
     def connect(self, wait=120):
@@ -707,7 +735,7 @@ class Runner:
         o = Outcome()
         conn = self.conn
         lost = False
-        actions = []
+        actions, memory_kb = [], 0
         try:
             cur = conn.cursor()
             cur.execute("SET LOCAL statement_timeout = %d" % int(timeout * 1000))
@@ -722,7 +750,7 @@ class Runner:
                 o.sqlstate = e.pgcode
                 o.message = (e.diag.message_primary if e.pgcode else str(e)) or str(e)
             o.elapsed = time.monotonic() - t0
-            actions = self.watchdog.disarm()
+            actions, memory_kb = self.watchdog.disarm()
             if conn.closed:
                 lost = True
             else:
@@ -735,12 +763,16 @@ class Runner:
                     o.problems.append("injection ran: public.fuzz_canary() was called")
                 conn.rollback()
         except psycopg2.Error as e:
-            actions = actions or self.watchdog.disarm()
+            if not actions:
+                actions, memory_kb = self.watchdog.disarm()
             if not conn.closed:
                 raise
             lost = True
             o.message = o.message or str(e).strip()
-        if actions:
+        if memory_kb:
+            o.problems.append("memory: the backend's RssAnon reached %d MB (limit %d MB): %s"
+                              % (memory_kb // 1024, self.args.max_backend_mb, actions[0]))
+        elif actions:
             o.problems.append("hang: still running %.0f s after statement_timeout (%s)"
                               % (GRACE, ", then ".join(actions)))
         elif lost:
@@ -778,6 +810,8 @@ def main():
     ap.add_argument("--server-log", help="the server's log file, read for crashed backends")
     ap.add_argument("--report", help="write every failing call to this JSON file")
     ap.add_argument("--timeout", type=float, default=10.0, help="statement_timeout of a call, seconds")
+    ap.add_argument("--max-backend-mb", type=int, default=2048,
+                    help="a backend whose RssAnon passes this is killed and its call fails")
     ap.add_argument("--seed", type=int, default=20240610, help="seed of the JSON leaf sample")
     ap.add_argument("--dbname", default=DBNAME)
     ap.add_argument("--keep", action="store_true", help="keep the fixture database")
