@@ -5,12 +5,14 @@
       postmaster: elapsed seconds, pid, process title, RssAnon in kB (from /proc/<pid>/status:
       the process's private anonymous memory, i.e. palloc'd and malloc'd memory, not shared buffers).
   rss.py report OUT.csv WARMUP END LIMIT_KB LIMIT_PCT
-      prints, for every process seen, its RssAnon at the first sample after WARMUP seconds, at the
-      end, its maximum, and the least-squares slope after WARMUP (kB per minute), as a Markdown
-      table; then judges every process seen before WARMUP and still at END seconds (the load's
-      end): it fails when its
-      RssAnon grew after warm-up (end, and maximum, against the first sample after WARMUP) by more
-      than LIMIT_KB plus LIMIT_PCT percent of that sample.  Exit status 1 on any such growth.
+      prints, for every process seen, its RssAnon at the first sample, its peak in the first third
+      of the measured window [WARMUP, END] (END: the load's end) and in the last third, its
+      maximum, and the least-squares slope over the window (kB per minute), as a Markdown table.
+      Then it judges every process seen before WARMUP and still at END: it fails when its late peak
+      exceeds its early peak by more than LIMIT_KB plus LIMIT_PCT percent of the early peak.  Peaks
+      rather than single samples, because a backend's RssAnon saws up and down with the size of
+      what it is doing (a predict_table chunk, a helper thread's stack): a leak raises the peaks,
+      a sawtooth does not.  Exit status 1 when a process grew, or when no client backend was judged.
 """
 import csv
 import os
@@ -96,32 +98,34 @@ def report(path, warmup, until, limit_kb, limit_pct):
             t, pid, kb = float(row["t"]), int(row["pid"]), int(row["rss_anon_kb"])
             series.setdefault(pid, []).append((t, kb))
             titles.setdefault(pid, kind(row["title"]))
-    print("| process | pid | first (kB) | after warm-up (kB) | end (kB) | max (kB) | slope after warm-up (kB/min) | verdict |")
+    print("| process | pid | first (kB) | early peak (kB) | late peak (kB) | max (kB) | slope (kB/min) | verdict |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     failed = 0
     judged = 0
     clients = 0
+    third = (until - warmup) / 3.0
     for pid in sorted(series, key=lambda p: (titles[p], p)):
         pts = series[pid]
-        after = [p for p in pts if p[0] >= warmup]
-        if not after:
+        window = [p for p in pts if warmup <= p[0] <= until]
+        early = [p[1] for p in window if p[0] <= warmup + third]
+        late = [p[1] for p in window if p[0] >= until - third]
+        if not window:
             continue
-        base = after[0][1]
-        end = pts[-1][1]
-        top = max(p[1] for p in after)
-        lived = pts[0][0] < warmup and pts[-1][0] >= until
+        lived = pts[0][0] < warmup and pts[-1][0] >= until and early and late
         verdict = "not judged (did not live through the run)"
+        e = max(early) if early else 0
+        la = max(late) if late else 0
         if lived:
             judged += 1
             clients += titles[pid].startswith("client ")
-            bound = base + limit_kb + base * limit_pct / 100.0
-            if end > bound or top > bound:
-                verdict = "**grew by %d kB** (bound %d kB)" % (max(end, top) - base, bound - base)
+            bound = limit_kb + e * limit_pct / 100.0
+            if la - e > bound:
+                verdict = "**grew by %d kB** (bound %d kB)" % (la - e, bound)
                 failed += 1
             else:
-                verdict = "flat (+%d kB)" % (max(end, top) - base)
-        print("| %s | %d | %d | %d | %d | %d | %.1f | %s |"
-              % (titles[pid], pid, pts[0][1], base, end, max(p[1] for p in pts), slope(after), verdict))
+                verdict = "flat (%+d kB)" % (la - e)
+        print("| %s | %d | %d | %s | %s | %d | %.1f | %s |"
+              % (titles[pid], pid, pts[0][1], e or "-", la or "-", max(p[1] for p in pts), slope(window), verdict))
     print()
     print("%d processes judged (%d client backends), %d grew beyond %d kB + %g%% after %.0f s of warm-up"
           % (judged, clients, failed, limit_kb, limit_pct, warmup))

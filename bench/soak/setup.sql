@@ -15,6 +15,11 @@ SELECT pg_catalog.format('UPDATE bc_inputs i SET v = ARRAY[%s] FROM breast_cance
                          pg_catalog.string_agg(pg_catalog.quote_ident(f.e ->> 'name'), ', ' ORDER BY f.ord))
   FROM pg_catalog.jsonb_array_elements(mlops.model_schema('bc') -> 'features') WITH ORDINALITY f (e, ord) \gexec
 ALTER TABLE bc_inputs ADD PRIMARY KEY (id);
+-- 40 copies of the data: predict_table's chunked path with its helper thread
+CREATE TABLE bc_big AS
+SELECT b.*, c FROM breast_cancer b, pg_catalog.generate_series(0, 39) c;
+UPDATE bc_big SET id = id + 569 * c;
+ALTER TABLE bc_big DROP COLUMN c, DROP COLUMN diagnosis;
 SELECT mlops.create_monitor('bc', 'classification', '{"accuracy": 0.95, "f1_score": 0.95}', window_size => 5000);
 SELECT mlops.set_drift_reference('bcref', 'breast_cancer', ARRAY['mean_radius', 'mean_texture', 'worst_area']);
 SELECT mlops.set_monitor_drift('bc', 'bcref', 'SELECT mean_radius, mean_texture, worst_area FROM breast_cancer WHERE id % 3 = 0');
