@@ -199,11 +199,12 @@ fi
 # data, then one argument at a time replaced by NULL, NaN, ±Infinity, 0, -1, 1e19, INT_MAX, huge
 # arrays and strings, malformed JSON and injection strings; no crash, no XX/58 error, no hang.
 # One test per function; MLOPS_ONLY is a glob on function names here. Last: a crash it finds
-# restarts the server. Report of every failing call: $work/fuzz/report.json.
+# restarts the server. Report of every failing call: $work/fuzz/report.json; with KEEP=1 the
+# fixture database mlops_fuzz stays in $work/data, where the SQL of each failure reproduces it.
 if want fuzz && [ -e "$src/test/fuzz/mutate.py" ]; then
   mkdir -p "$work/fuzz"
   /usr/bin/python3 "$src/test/fuzz/mutate.py" --only "$only" --server-log "$work/server.log" \
-    --report "$work/fuzz/report.json" >"$work/fuzz.log" 2>&1
+    --report "$work/fuzz/report.json" ${KEEP:+--keep} >"$work/fuzz.log" 2>&1
   tally fuzz "$work/fuzz.log" $?
 fi
 
