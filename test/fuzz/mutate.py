@@ -13,7 +13,8 @@ and its alerts, two jobs, a role with a capability), this script
 2. makes the base call (it must succeed), then replaces one argument at a time with hostile values
    chosen by the argument's type (MUTATIONS): NULL, NaN, ±Infinity, 0, −1, 1e19, INT_MAX, huge
    arrays (1e6 elements) and strings (1 MB), malformed and deep JSON, injection strings, paths and
-   URLs, and for jsonb arguments each leaf of the base document replaced by such values;
+   URLs, and for jsonb arguments each member of the base document (nested ones too; at most 16,
+   a seeded sample) replaced by such values;
 3. runs every call in its own transaction (rolled back: the fixture stays as it was) with
    statement_timeout (10 s; 1 s for "SELECT pg_sleep(10)" in an argument that is a query by contract,
    where the cancel is the expected outcome), watched by a thread that cancels, terminates and finally
@@ -30,7 +31,7 @@ public.fuzz_canary() ran from an argument that is not a query by contract).  An 
 Output: TAP, one test per function (its base call and all its mutations); a failing test lists each
 offending call: argument, value kind, outcome, and the SQL that reproduces it in the fixture
 database (run with --keep to keep it: `psql -d mlops_fuzz`).  Deterministic: the data, the training
-seeds and the sample of JSON leaves (--seed) are fixed.
+seeds and the sample of JSON members (--seed, per function and argument) are fixed.
 
 Usage: /usr/bin/python3 test/fuzz/mutate.py [--only GLOB] [--server-log FILE] [--report FILE]
        [--timeout SECONDS] [--max-backend-mb MB] [--keep] [--list] [--verbose]
@@ -431,7 +432,7 @@ JSONB = [
     ("deep object (10000 levels)", "(pg_catalog.repeat('{\"a\": ', 10000) || '1' || pg_catalog.repeat('}', 10000))::jsonb"),
     ("string with injection", J("'; DROP TABLE x; --")),
 ]
-LEAF = [  # values put in place of one leaf of a jsonb base document
+LEAF = [  # values put in place of one member (nested ones included) of a jsonb base document
     ("null", "'null'"), ("\"NaN\"", "'\"NaN\"'"), ("\"Infinity\"", "'\"Infinity\"'"),
     ("\"-Infinity\"", "'\"-Infinity\"'"), ("0", "'0'"), ("-1", "'-1'"), ("1e19", "'1e19'"),
     ("INT_MAX", "'2147483647'"), ("1e400", "'1e400'"), ("empty string", "'\"\"'"),
@@ -439,7 +440,7 @@ LEAF = [  # values put in place of one leaf of a jsonb base document
     ("injection string", J("'; DROP TABLE x; --")), ("empty array", "'[]'"), ("empty object", "'{}'"),
     ("true", "'true'"),
 ]
-LEAF_PATHS = 16        # at most this many leaves of one jsonb argument (a seeded sample)
+LEAF_PATHS = 16        # at most this many members of one jsonb argument (a seeded sample)
 
 
 def array_kinds(elem_type, elem_values, seed_array):
@@ -537,7 +538,8 @@ def mutations(fn, arg, typ, base):
 
 
 def leaf_paths(cur, expr, rng):
-    """leaf_paths lists the paths of the leaves of a jsonb base value (a seeded sample)."""
+    """leaf_paths lists the paths of the members of a jsonb base value, nested ones included (a
+    seeded sample)."""
     cur.execute("""
         WITH RECURSIVE walk (path, v, depth) AS (
             SELECT ARRAY[]::text[], (%s)::jsonb, 0
@@ -551,15 +553,14 @@ def leaf_paths(cur, expr, rng):
                         CASE WHEN pg_catalog.jsonb_typeof(w.v) = 'array' THEN w.v ELSE '[]' END)
                         WITH ORDINALITY a (v, n) WHERE a.n <= 2) e
              WHERE w.depth < 4)
-        SELECT path FROM walk WHERE pg_catalog.cardinality(path) > 0
-           AND pg_catalog.jsonb_typeof(v) NOT IN ('object', 'array') ORDER BY path""" % expr)
+        SELECT path FROM walk WHERE pg_catalog.cardinality(path) > 0 ORDER BY path""" % expr)
     paths = [r[0] for r in cur.fetchall()]
     if len(paths) > LEAF_PATHS:
         paths = sorted(rng.sample(paths, LEAF_PATHS))
     return paths
 
 
-def plan_calls(cur, fn, base, rng):
+def plan_calls(cur, fn, base, seed):
     """plan_calls lists FN's calls: (argument, kind, SQL, timeout override, SQL-by-contract)."""
     calls = [(None, "base call", fn.call(base), None, False)]
     for arg, typ in zip(fn.args, fn.types):
@@ -571,6 +572,7 @@ def plan_calls(cur, fn, base, rng):
             timeout = 1.0 if (sqlarg and expr == lit(SLEEP)) else None
             calls.append((arg, kind, fn.call(v), timeout, sqlarg))
         if typ == "jsonb" and bexpr is not None:
+            rng = random.Random("%d %s %s" % (seed, fn.sig, arg))   # stable when functions come and go
             for path in leaf_paths(cur, bexpr, rng):
                 p = "{" + ",".join('"%s"' % s.replace('"', '\\"') for s in path) + "}"
                 for kind, leaf in LEAF:
@@ -812,13 +814,12 @@ def main():
     ap.add_argument("--timeout", type=float, default=10.0, help="statement_timeout of a call, seconds")
     ap.add_argument("--max-backend-mb", type=int, default=2048,
                     help="a backend whose RssAnon passes this is killed and its call fails")
-    ap.add_argument("--seed", type=int, default=20240610, help="seed of the JSON leaf sample")
+    ap.add_argument("--seed", type=int, default=20240610, help="seed of the sample of JSON members")
     ap.add_argument("--dbname", default=DBNAME)
     ap.add_argument("--keep", action="store_true", help="keep the fixture database")
     ap.add_argument("--list", action="store_true", help="print the calls instead of running them")
     ap.add_argument("--verbose", action="store_true", help="print the outcome of every call")
     args = ap.parse_args()
-    rng = random.Random(args.seed)
     started = time.time()
 
     admin = psycopg2.connect(dbname="postgres")
@@ -862,7 +863,7 @@ def main():
     plans = []
     for f in selected:
         base = {a: substitute(v, ids) for a, v in BASE[f.sig].items()}
-        plans.append((f, plan_calls(cur, f, base, rng)))
+        plans.append((f, plan_calls(cur, f, base, args.seed)))
     conn.commit()
     conn.close()
     if args.list:
