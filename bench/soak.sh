@@ -70,8 +70,9 @@ pg_ctl -D "$WORK/data" -l "$WORK/server.log" -w start >/dev/null
 trap "pg_ctl -D \"$WORK/data\" -m fast -w stop >/dev/null" EXIT
 createdb soak
 /usr/bin/python3 "$WORK/datasets.py" breast_cancer "$WORK/bc.csv" "$WORK/bc.sql"
-psql -X -q -v ON_ERROR_STOP=1 -f "$WORK/bc.sql" >/dev/null
-psql -X -q -v ON_ERROR_STOP=1 -v clients="$CLIENTS" -f "$WORK/soak/setup.sql" >"$WORK/setup.log"
+PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -f "$WORK/bc.sql" >/dev/null
+PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -v clients="$CLIENTS" \
+  -f "$WORK/soak/setup.sql" >"$WORK/setup.log" 2>&1 || { cat "$WORK/setup.log"; exit 1; }
 postmaster=$(head -1 "$WORK/data/postmaster.pid")
 echo "soak: $DURATION s, $CLIENTS clients, RssAnon sampled every $INTERVAL s, warm-up $WARMUP s, bound $LIMIT_KB kB + $LIMIT_PCT%"
 # the sampler starts first and ends last, so that the clients are seen from before warm-up to the end
