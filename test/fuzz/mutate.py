@@ -772,8 +772,8 @@ class Runner:
             lost = True
             o.message = o.message or str(e).strip()
         if memory_kb:
-            o.problems.append("memory: the backend's RssAnon reached %d MB (limit %d MB): %s"
-                              % (memory_kb // 1024, self.args.max_backend_mb, actions[0]))
+            o.problems.append("memory: the backend's RssAnon reached %d MB (limit %d MB; %s)"
+                              % (memory_kb // 1024, self.args.max_backend_mb, ", then ".join(actions)))
         elif actions:
             o.problems.append("hang: still running %.0f s after statement_timeout (%s)"
                               % (GRACE, ", then ".join(actions)))
