@@ -49,7 +49,7 @@ summary=()
 # MLOPS_SUITES (e.g. "regress tap") limits the run to those suites and MLOPS_ONLY (a shell
 # glob such as "train*") to the tests whose name matches, for quick runs while developing.
 # The summary line still counts only what ran; CI sets neither.
-suites=${MLOPS_SUITES:-layout unit regress isolation docs pgtap oracle tap package}
+suites=${MLOPS_SUITES:-layout unit regress isolation docs pgtap oracle tap fuzz package}
 only=${MLOPS_ONLY:-*}
 want() { [[ " $suites " == *" $1 "* ]]; }
 match() { local b; b=$(basename "$1"); b=${b%.*}; [[ $b == $only ]]; }
@@ -73,11 +73,17 @@ if want layout; then
 tally layout "$work/layout.log" $?
 fi
 
-# 1. C unit tests of the pure C modules
+# 1. C unit tests of the pure C modules; each is built twice: as CONTRIBUTING.md says (counted
+# under "unit"), and with AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer as
+# <test>_asan (counted under "unit_asan"): any out-of-bounds access, use after free, leak or
+# undefined behaviour aborts that run, which then fails even if every TAP line said ok.
 if want unit; then
 mkdir -p "$work/unit"
 : >"$work/unit.log"
+: >"$work/unit_asan.log"
 unit_rc=0
+asan_rc=0
+asan_flags=(-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
 for t in "$src"/test/unit/test_*.c; do
   [ -e "$t" ] && match "$t" || continue
   name=$(basename "$t" .c)
@@ -86,8 +92,21 @@ for t in "$src"/test/unit/test_*.c; do
   srcs=$extra
   ( cd "$src" && cc -O2 -g -Wall -Wextra -Werror -Isrc -o "$work/unit/$name" "$t" $srcs -ljansson -lm ) >>"$work/unit.log" 2>&1 || { echo "not ok 1 - $name compiles" >>"$work/unit.log"; unit_rc=1; continue; }
   ( cd "$src/test/unit" && "$work/unit/$name" ) >>"$work/unit.log" 2>&1 || unit_rc=1
+  # the sanitizer build: its TAP lines go to unit_asan.log; a sanitizer report ends the run
+  # with a non-zero exit, recorded as one more "not ok" line naming the test
+  ( cd "$src" && cc "${asan_flags[@]}" -Wall -Wextra -Werror -Isrc -o "$work/unit/${name}_asan" "$t" $srcs -ljansson -lm ) >>"$work/unit_asan.log" 2>&1 || { echo "not ok 1 - ${name}_asan compiles" >>"$work/unit_asan.log"; asan_rc=1; continue; }
+  ( cd "$src/test/unit" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+      "$work/unit/${name}_asan" ) >"$work/unit/${name}_asan.out" 2>&1
+  rc=$?
+  cat "$work/unit/${name}_asan.out" >>"$work/unit_asan.log"
+  if [ $rc -ne 0 ]; then
+    echo "not ok 1 - ${name}_asan exits with status 0 (it exited with $rc)" >>"$work/unit_asan.log"
+    grep -E 'runtime error|ERROR: [A-Za-z]+Sanitizer|^SUMMARY' "$work/unit/${name}_asan.out" | head -5 | sed 's/^/# /' >>"$work/unit_asan.log"
+    asan_rc=1
+  fi
 done
 tally unit "$work/unit.log" $unit_rc
+tally unit_asan "$work/unit_asan.log" $asan_rc
 fi
 
 # 2. pg_regress
@@ -176,7 +195,20 @@ if want tap && ls "$src"/test/t/$only.pl >/dev/null 2>&1; then
   tally tap "$work/tap.log" $?
 fi
 
-# 6. the Debian package, PGXN metadata, make installcheck and docs/operations.md's commands
+# 6. the mutation fuzz (test/fuzz/mutate.py): one valid call of every public SQL function on real
+# data, then one argument at a time replaced by NULL, NaN, ±Infinity, 0, -1, 1e19, INT_MAX, huge
+# arrays and strings, malformed JSON and injection strings; no crash, no XX/58 error, no hang.
+# One test per function; MLOPS_ONLY is a glob on function names here. Last: a crash it finds
+# restarts the server. Report of every failing call: $work/fuzz/report.json; with KEEP=1 the
+# fixture database mlops_fuzz stays in $work/data, where the SQL of each failure reproduces it.
+if want fuzz && [ -e "$src/test/fuzz/mutate.py" ]; then
+  mkdir -p "$work/fuzz"
+  /usr/bin/python3 "$src/test/fuzz/mutate.py" --only "$only" --server-log "$work/server.log" \
+    --report "$work/fuzz/report.json" ${KEEP:+--keep} >"$work/fuzz.log" 2>&1
+  tally fuzz "$work/fuzz.log" $?
+fi
+
+# 7. the Debian package, PGXN metadata, make installcheck and docs/operations.md's commands
 # (test/package/run.sh: builds the package once, checks it with lintian, runs the regression suite
 # on a second cluster that loads the library from the unpacked package)
 if want package && match package; then
