@@ -56,7 +56,7 @@ typedef enum MlopsSchemaState
 
 extern MlopsSchemaState MlopsSchemaStatus(const char **version);
 extern char *MlopsServedVersions(void);
-extern Oid	MlopsLookupImplFunction(Oid public_fn);
+extern Oid	MlopsLookupImplFunction(Oid public_fn, Oid extra_type);
 extern Oid	MlopsActor(void);
 extern bool MlopsMayChange(Oid owner);
 extern void MlopsRequireOwner(const char *kind, const char *name, Oid owner);

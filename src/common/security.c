@@ -112,7 +112,7 @@ mlops_owner_trampoline(PG_FUNCTION_ARGS)
 
 	if (cache == NULL)
 	{
-		Oid			impl = MlopsLookupImplFunction(fcinfo->flinfo->fn_oid);
+		Oid			impl = MlopsLookupImplFunction(fcinfo->flinfo->fn_oid, InvalidOid);
 
 		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(TrampolineCache));
 		fmgr_info_cxt(impl, &cache->impl, fcinfo->flinfo->fn_mcxt);
@@ -149,14 +149,17 @@ mlops_owner_trampoline(PG_FUNCTION_ARGS)
 }
 
 /*
- * MlopsLookupImplFunction finds mlops._impl_<name> with the same argument
- * types as the public function public_fn.
+ * MlopsLookupImplFunction finds mlops._impl_<name> whose arguments are
+ * those of the public function public_fn, followed by one argument of type
+ * extra_type unless that is InvalidOid (the pipelines' resolved source).
  */
 Oid
-MlopsLookupImplFunction(Oid public_fn)
+MlopsLookupImplFunction(Oid public_fn, Oid extra_type)
 {
 	HeapTuple	tup;
 	Form_pg_proc proc;
+	Oid			argtypes[FUNC_MAX_ARGS];
+	int			nargs;
 	char	   *implname;
 	List	   *names;
 	Oid			impl;
@@ -165,10 +168,16 @@ MlopsLookupImplFunction(Oid public_fn)
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for function %u", public_fn);
 	proc = (Form_pg_proc) GETSTRUCT(tup);
+	nargs = proc->pronargs;
+	if (nargs + 1 > FUNC_MAX_ARGS)
+		elog(ERROR, "function %u has too many arguments for an implementation", public_fn);
+	memcpy(argtypes, proc->proargtypes.values, nargs * sizeof(Oid));
+	if (OidIsValid(extra_type))
+		argtypes[nargs++] = extra_type;
 	implname = psprintf("_impl_%s", NameStr(proc->proname));
-	names = list_make2(makeString(MLOPS_SCHEMA), makeString(implname));
-	impl = LookupFuncName(names, proc->pronargs, proc->proargtypes.values, true);
 	ReleaseSysCache(tup);
+	names = list_make2(makeString(MLOPS_SCHEMA), makeString(implname));
+	impl = LookupFuncName(names, nargs, argtypes, true);
 
 	if (!OidIsValid(impl))
 		ereport(ERROR,

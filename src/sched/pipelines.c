@@ -54,7 +54,6 @@ typedef struct PipelineCache
 } PipelineCache;
 
 static Datum RunPipeline(FunctionCallInfo fcinfo, bool with_source);
-static Oid	LookupImplWithSource(Oid public_fn);
 static Datum ResolveSource(FmgrInfo *resolver, Datum source);
 static void AppendJsonField(StringInfo buf, const char *key, const char *value);
 static Datum RecordPipelineRun(const char *pipeline, Datum doc, TimestampTz started);
@@ -103,8 +102,7 @@ RunPipeline(FunctionCallInfo fcinfo, bool with_source)
 		Oid			impl;
 
 		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(PipelineCache));
-		impl = with_source ? LookupImplWithSource(fcinfo->flinfo->fn_oid)
-			: MlopsLookupImplFunction(fcinfo->flinfo->fn_oid);
+		impl = MlopsLookupImplFunction(fcinfo->flinfo->fn_oid, with_source ? JSONBOID : InvalidOid);
 		fmgr_info_cxt(impl, &cache->impl, fcinfo->flinfo->fn_mcxt);
 		if (with_source)
 		{
@@ -135,42 +133,6 @@ RunPipeline(FunctionCallInfo fcinfo, bool with_source)
 		elog(ERROR, "pipeline %s returned no document", pipeline);
 
 	PG_RETURN_DATUM(RecordPipelineRun(pipeline, doc, started));
-}
-
-/*
- * LookupImplWithSource finds mlops._impl_<name> whose arguments are those
- * of the public function public_fn followed by one jsonb (the resolved
- * source).
- */
-static Oid
-LookupImplWithSource(Oid public_fn)
-{
-	HeapTuple	tup;
-	Form_pg_proc proc;
-	Oid			argtypes[FUNC_MAX_ARGS];
-	char	   *implname;
-	int			nargs;
-	Oid			impl;
-
-	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(public_fn));
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for function %u", public_fn);
-	proc = (Form_pg_proc) GETSTRUCT(tup);
-	nargs = proc->pronargs;
-	if (nargs + 1 > FUNC_MAX_ARGS)
-		elog(ERROR, "pipeline function %u has too many arguments", public_fn);
-	memcpy(argtypes, proc->proargtypes.values, nargs * sizeof(Oid));
-	argtypes[nargs] = JSONBOID;
-	implname = psprintf("_impl_%s", NameStr(proc->proname));
-	ReleaseSysCache(tup);
-	impl = LookupFuncName(list_make2(makeString(MLOPS_SCHEMA), makeString(implname)),
-						  nargs + 1, argtypes, true);
-	if (!OidIsValid(impl))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_FUNCTION),
-				 errmsg("implementation function %s.%s does not exist", MLOPS_SCHEMA, implname),
-				 errhint("The mlops installation is incomplete; run ALTER EXTENSION mlops UPDATE or reinstall it.")));
-	return impl;
 }
 
 /*
