@@ -83,6 +83,7 @@ extern char *MlopsClip(const char *s, int max_bytes);
 extern void MlopsListInit(MlopsList *list, int max_items);
 extern void MlopsListAdd(MlopsList *list, const char *fmt,...) pg_attribute_printf(2, 3);
 extern char *MlopsListDone(MlopsList *list);
+extern ErrorData *MlopsTryInSubxact(void (*fn) (void *arg), void *arg);
 
 #include "common/guc.h"
 #include "common/source.h"

@@ -18,7 +18,9 @@
 
 #include "catalog/pg_type.h"
 #include "fmgr.h"
+#include "access/xact.h"
 #include "mb/pg_wchar.h"
+#include "utils/resowner.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -146,4 +148,42 @@ mlops_list(PG_FUNCTION_ARGS)
 	}
 	array_free_iterator(it);
 	PG_RETURN_TEXT_P(cstring_to_text(MlopsListDone(&list)));
+}
+
+/*
+ * MlopsTryInSubxact runs fn(arg) in a subtransaction and returns NULL when
+ * it succeeds, or the error it raised (copied into the caller's memory
+ * context), with the subtransaction rolled back so it leaves nothing
+ * behind.  A cancel, a timeout or anything worse than ERROR is not caught:
+ * it propagates, so a caller never swallows the user's interrupt.
+ */
+ErrorData *
+MlopsTryInSubxact(void (*fn) (void *arg), void *arg)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	ErrorData  *volatile edata = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		fn(arg);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED || edata->elevel > ERROR)
+			ReThrowError(edata);
+	}
+	PG_END_TRY();
+	return edata;
 }

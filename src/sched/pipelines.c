@@ -54,7 +54,16 @@ typedef struct PipelineCache
 } PipelineCache;
 
 static Datum RunPipeline(FunctionCallInfo fcinfo, bool with_source);
+/* ResolveSource's step: the resolver, its argument and the query it returned */
+typedef struct ResolveStep
+{
+	FmgrInfo   *resolver;
+	Datum		source;
+	char	   *query;
+} ResolveStep;
+
 static Datum ResolveSource(FmgrInfo *resolver, Datum source);
+static void ResolveStepRun(void *arg);
 static void AppendJsonField(StringInfo buf, const char *key, const char *value);
 static Datum RecordPipelineRun(const char *pipeline, Datum doc, TimestampTz started);
 
@@ -144,35 +153,16 @@ RunPipeline(FunctionCallInfo fcinfo, bool with_source)
 static Datum
 ResolveSource(FmgrInfo *resolver, Datum source)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
+	ResolveStep step = {resolver, source, NULL};
+	ErrorData  *edata = MlopsTryInSubxact(ResolveStepRun, &step);
 	StringInfoData buf;
 
 	initStringInfo(&buf);
 	appendStringInfoChar(&buf, '{');
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
+	if (edata == NULL)
+		AppendJsonField(&buf, "query", step.query);
+	else
 	{
-		Datum		query = FunctionCall1(resolver, source);
-
-		AppendJsonField(&buf, "query", TextDatumGetCString(query));
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED || edata->elevel > ERROR)
-			ReThrowError(edata);
 		appendStringInfoString(&buf, "\"error\": {");
 		AppendJsonField(&buf, "message", edata->message);
 		appendStringInfoString(&buf, ", ");
@@ -190,9 +180,20 @@ ResolveSource(FmgrInfo *resolver, Datum source)
 		appendStringInfoChar(&buf, '}');
 		FreeErrorData(edata);
 	}
-	PG_END_TRY();
 	appendStringInfoChar(&buf, '}');
 	return DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
+}
+
+/*
+ * ResolveStepRun is ResolveSource's step: it calls the resolver and keeps
+ * the query it returns.
+ */
+static void
+ResolveStepRun(void *arg)
+{
+	ResolveStep *step = (ResolveStep *) arg;
+
+	step->query = TextDatumGetCString(FunctionCall1(step->resolver, step->source));
 }
 
 /*

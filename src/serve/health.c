@@ -66,39 +66,28 @@ ProductionModels(void)
 }
 
 /*
+ * VerifyModel is TryLoad's step: it loads the model named by arg.
+ */
+static void
+VerifyModel(void *arg)
+{
+	ModelCacheVerify((const char *) arg);
+}
+
+/*
  * TryLoad loads a model's Production version in a subtransaction and
  * returns NULL on success or the error message.
  */
 static char *
 TryLoad(const char *name)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	char	   *volatile failure = NULL;
+	ErrorData  *edata = MlopsTryInSubxact(VerifyModel, (void *) name);
+	char	   *failure;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		ModelCacheVerify(name);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		failure = edata->message ? pstrdup(edata->message) : pstrdup("unknown error");
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
+	if (edata == NULL)
+		return NULL;
+	failure = pstrdup(edata->message ? edata->message : "unknown error");
+	FreeErrorData(edata);
 	return failure;
 }
 
