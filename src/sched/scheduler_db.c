@@ -348,22 +348,21 @@ WaitForCurrentSchema(void)
 
 	for (;;)
 	{
-		char	   *version;
-		bool		current;
+		const char *version;
+		MlopsSchemaState state;
 
 		SchedulerHandleInterrupts();
 		StartTransactionCommand();
-		version = MlopsSchemaVersion();
-		current = MlopsSchemaIsCurrent();
-		if (!current && version != NULL && !logged)
+		state = MlopsSchemaStatus(&version);
+		if (state != MLOPS_SCHEMA_CURRENT && state != MLOPS_SCHEMA_ABSENT && !logged)
 			ereport(LOG,
 					(errmsg("mlops scheduler for database \"%s\" waits: its mlops schema is %s, the library is %s",
 							get_database_name(MyDatabaseId), version, MLOPS_VERSION),
 					 errhint("Run ALTER EXTENSION mlops UPDATE in that database; jobs start once it has run.")));
 		CommitTransactionCommand();
-		if (current)
+		if (state == MLOPS_SCHEMA_CURRENT)
 			return;
-		if (version == NULL)
+		if (state == MLOPS_SCHEMA_ABSENT)
 			proc_exit(0);
 		logged = true;
 		SchedulerSleep(5000);	/* a catalog lookup: cheap to repeat */
