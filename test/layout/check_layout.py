@@ -14,7 +14,8 @@ import os
 import re
 import sys
 
-SUBSYSTEMS = ["common", "xgb", "registry", "train", "serve", "drift", "monitor", "sched"]
+SUBSYSTEMS = ["common", "xgb", "registry", "train", "serve", "drift", "monitor", "sched",
+              "deploy", "features", "http", "report"]
 MAX_FUNCTION_LINES = 150
 
 src = sys.argv[1]

@@ -11,6 +11,7 @@ PACKAGES=(
   postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl libipc-run-perl
   python3 python3-xgboost python3-scipy python3-sklearn python3-numpy python3-psycopg2
   python3-prometheus-client
+  libmicrohttpd-dev python3-pandas python3-statsmodels chromium tidy
   debhelper dpkg-dev fakeroot lintian postgresql-server-dev-all
 )
 
