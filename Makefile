@@ -94,6 +94,8 @@ OBJS = \
 	src/serve/model_cache.o \
 	src/serve/predict.o \
 	src/serve/prediction_stats.o \
+	src/serve/routing.o \
+	src/serve/routing_hash.o \
 	src/serve/version.o \
 	src/train/train.o \
 	src/train/train_boost.o \
