@@ -64,6 +64,7 @@ OBJS = \
 	src/common/schema_version.o \
 	src/common/security.o \
 	src/common/source.o \
+	src/deploy/validate.o \
 	src/drift/adwin_sql.o \
 	src/drift/categories.o \
 	src/drift/detect.o \

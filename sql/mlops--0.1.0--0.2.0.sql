@@ -3284,6 +3284,18 @@ END
 $$;
 REVOKE ALL ON FUNCTION mlops._deploy_interval(text) FROM PUBLIC;
 
+-- _feature_signature: a version's features (name and type, in order), NULL
+-- without an input schema.
+CREATE FUNCTION mlops._feature_signature(model_id bigint, version integer) RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(f.value->'name', f.value->'type') ORDER BY f.ordinality)
+      FROM mlops.model_versions v, pg_catalog.jsonb_array_elements(v.input_schema->'features') WITH ORDINALITY f
+     WHERE v.model_id OPERATOR(pg_catalog.=) $1 AND v.version OPERATOR(pg_catalog.=) $2
+$$;
+REVOKE ALL ON FUNCTION mlops._feature_signature(bigint, integer) FROM PUBLIC;
+
 -- _deployment_event records one state change of a deployment and audits it.
 CREATE FUNCTION mlops._deployment_event(d mlops.deployments, event text, from_state text, reason text,
                                         details jsonb DEFAULT '{}')
@@ -3403,6 +3415,15 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = pg_catalog.format('A %s deployment splits traffic between the stable version and the candidate.', strategy),
                   HINT = 'Deploy the first version with strategy => ''direct''.';
+    END IF;
+    IF strategy OPERATOR(pg_catalog.=) 'shadow'
+       AND mlops._feature_signature(r.model_id, stable) IS DISTINCT FROM mlops._feature_signature(r.model_id, version) THEN
+        RAISE EXCEPTION 'a shadow must take the same features as the stable version'
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = pg_catalog.format('Version %s takes %s; version %s takes %s.', stable,
+                      COALESCE(mlops._clip(mlops._feature_signature(r.model_id, stable)::text), 'no named features'), version,
+                      COALESCE(mlops._clip(mlops._feature_signature(r.model_id, version)::text), 'no named features')),
+                  HINT = 'Compare them with a canary instead.';
     END IF;
     SELECT * INTO existing FROM mlops.deployments x
      WHERE x.model_id OPERATOR(pg_catalog.=) r.model_id AND x.environment OPERATOR(pg_catalog.=) environment
@@ -3659,11 +3680,12 @@ REVOKE ALL ON FUNCTION mlops.predict_detail(text, jsonb, text) FROM PUBLIC;
 -- _deployment_routes: what predictions route to, read by serve/routing.c
 -- as the extension owner (the active production deployments).
 CREATE FUNCTION mlops._deployment_route(model text)
-    RETURNS TABLE(id bigint, from_version integer, to_version integer, strategy text, percent float8)
+    RETURNS TABLE(id bigint, from_version integer, to_version integer, strategy text, percent float8,
+                  created_at timestamptz)
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
     AS $$
-    SELECT d.id, d.from_version, d.to_version, d.strategy, d.percent
+    SELECT d.id, d.from_version, d.to_version, d.strategy, d.percent, d.created_at
       FROM mlops.deployments d
      WHERE d.model OPERATOR(pg_catalog.=) $1 AND d.environment OPERATOR(pg_catalog.=) 'production'
        AND d.state OPERATOR(pg_catalog.=) 'active'
@@ -3671,13 +3693,258 @@ $$;
 REVOKE ALL ON FUNCTION mlops._deployment_route(text) FROM PUBLIC;
 
 -- _shadow_stats: shadow candidates' comparisons with the served version,
--- kept in shared memory since the server started (serve/routing.c).
+-- kept in shared memory since the server started, for this database's
+-- deployments (serve/routing.c).
 CREATE FUNCTION mlops._shadow_stats()
-    RETURNS TABLE(deployment_id bigint, comparisons bigint, agreements bigint, errors bigint,
-                  mean_abs_diff float8)
+    RETURNS TABLE(deployment_id bigint, created_at timestamptz, comparisons bigint, agreements bigint,
+                  errors bigint, mean_abs_diff float8)
     LANGUAGE C VOLATILE PARALLEL RESTRICTED
     AS 'MODULE_PATHNAME', 'mlops_shadow_stats';
 REVOKE ALL ON FUNCTION mlops._shadow_stats() FROM PUBLIC;
+
+-- validate_model checks a version on labelled rows (schema, metrics with the
+-- code of model_metrics, p95 one-row latency, sanity, regression against
+-- compare_to) and records the report in mlops.validations; it reads the
+-- source as the caller (src/deploy/validate.c).
+CREATE FUNCTION mlops.validate_model(model text, source text, target text, min_metrics jsonb DEFAULT '{}',
+                                     max_latency_ms float8 DEFAULT NULL, compare_to text DEFAULT NULL,
+                                     max_regression float8 DEFAULT NULL)
+    RETURNS jsonb
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT
+    AS 'MODULE_PATHNAME', 'mlops_validate_model';
+REVOKE ALL ON FUNCTION mlops.validate_model(text, text, text, jsonb, float8, text, float8) FROM PUBLIC;
+
+-- _deployment_version_stats: one version's serving statistics since the
+-- statistics were last reset (mlops.prediction_stats).
+CREATE FUNCTION mlops._deployment_version_stats(model text, version integer) RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT pg_catalog.jsonb_build_object('version', $2,
+               'calls', COALESCE(s.calls, 0), 'errors', COALESCE(s.errors, 0),
+               'error_rate', CASE WHEN COALESCE(s.calls, 0) OPERATOR(pg_catalog.>) 0
+                                  THEN s.errors::float8 OPERATOR(pg_catalog./) s.calls END,
+               'p50_ms', s.p50_ms, 'p95_ms', s.p95_ms, 'p99_ms', s.p99_ms)
+      FROM (SELECT 1) one
+      LEFT JOIN mlops._prediction_stats() s
+        ON s.model OPERATOR(pg_catalog.=) $1 AND s.version OPERATOR(pg_catalog.=) $2
+$$;
+REVOKE ALL ON FUNCTION mlops._deployment_version_stats(text, integer) FROM PUBLIC;
+
+-- _deployment_labelled_metrics: the model's labelled metrics since the
+-- deployment started (mlops.model_metrics over its monitor), or NULL when it
+-- has no monitor or no labels yet.
+CREATE FUNCTION mlops._deployment_labelled_metrics(d mlops.deployments) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    m jsonb;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM mlops.monitors x WHERE x.model OPERATOR(pg_catalog.=) d.model) THEN
+        RETURN NULL;
+    END IF;
+    m := mlops.model_metrics(d.model, d.created_at);
+    IF COALESCE((m->>'rows')::bigint, 0) OPERATOR(pg_catalog.=) 0 THEN
+        RETURN NULL;
+    END IF;
+    RETURN m;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._deployment_labelled_metrics(mlops.deployments) FROM PUBLIC;
+
+-- deployment_status: the model's current (or last) production deployment
+-- with per-version traffic, errors and latency, labelled metrics and, for
+-- a shadow, how its outputs compare with the served ones.
+CREATE FUNCTION mlops.deployment_status(model text) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    d mlops.deployments;
+    stable jsonb;
+    candidate jsonb;
+    shadow jsonb;
+    serving integer;
+BEGIN
+    IF model IS NULL THEN
+        RAISE EXCEPTION 'model must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM mlops.models m WHERE m.name OPERATOR(pg_catalog.=) model) THEN
+        RAISE EXCEPTION 'model "%" does not exist', mlops._clip(model)
+            USING ERRCODE = 'undefined_object', HINT = mlops._models_hint();
+    END IF;
+    SELECT mv.version INTO serving FROM mlops.model_versions mv JOIN mlops.models m USING (model_id)
+     WHERE m.name OPERATOR(pg_catalog.=) model AND mv.stage OPERATOR(pg_catalog.=) 'Production';
+    SELECT * INTO d FROM mlops.deployments x
+     WHERE x.model OPERATOR(pg_catalog.=) model AND x.environment OPERATOR(pg_catalog.=) 'production'
+     ORDER BY (x.state OPERATOR(pg_catalog.=) ANY (ARRAY['pending', 'active'])) DESC, x.id DESC LIMIT 1;
+    IF NOT FOUND THEN
+        RETURN pg_catalog.jsonb_build_object('model', model, 'production_version', serving, 'deployment', NULL);
+    END IF;
+    IF d.from_version IS NOT NULL THEN
+        stable := mlops._deployment_version_stats(model, d.from_version);
+    END IF;
+    candidate := mlops._deployment_version_stats(model, d.to_version);
+    IF d.strategy OPERATOR(pg_catalog.=) 'shadow' THEN
+        SELECT pg_catalog.jsonb_build_object('comparisons', s.comparisons, 'errors', s.errors,
+                   'agreement_rate', CASE WHEN s.comparisons OPERATOR(pg_catalog.>) 0
+                                          THEN s.agreements::float8 OPERATOR(pg_catalog./) s.comparisons END,
+                   'mean_abs_diff', s.mean_abs_diff)
+          INTO shadow FROM mlops._shadow_stats() s
+         WHERE s.deployment_id OPERATOR(pg_catalog.=) d.id AND s.created_at OPERATOR(pg_catalog.=) d.created_at;
+        shadow := COALESCE(shadow, '{"comparisons": 0, "errors": 0, "agreement_rate": null, "mean_abs_diff": null}');
+    END IF;
+    RETURN pg_catalog.jsonb_build_object(
+        'model', model, 'production_version', serving,
+        'deployment', pg_catalog.jsonb_build_object(
+            'id', d.id, 'strategy', d.strategy, 'state', d.state, 'percent', d.percent,
+            'from_version', d.from_version, 'to_version', d.to_version, 'step', d.step_index,
+            'steps', d.steps, 'auto_rollback', d.auto_rollback, 'reason', d.reason,
+            'created_by', d.created_by, 'created_at', d.created_at, 'updated_at', d.updated_at),
+        'stable', stable, 'candidate', candidate,
+        'labelled_metrics', mlops._deployment_labelled_metrics(d),
+        'shadow', shadow);
+END
+$$;
+REVOKE ALL ON FUNCTION mlops.deployment_status(text) FROM PUBLIC;
+
+-- _deployment_breach says which auto_rollback threshold an active
+-- deployment's candidate breaks (NULL: none, or too few requests yet).
+CREATE FUNCTION mlops._deployment_breach(d mlops.deployments, cand jsonb) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    ar jsonb := d.auto_rollback;
+    m jsonb;
+    baseline jsonb;
+    k text;
+    drop_allowed float8;
+    dropped float8;
+BEGIN
+    IF ar IS NULL OR (cand->>'calls')::bigint OPERATOR(pg_catalog.<) COALESCE((ar->>'min_requests')::float8, 0) THEN
+        RETURN NULL;
+    END IF;
+    IF ar ? 'max_error_rate' AND (cand->>'error_rate')::float8 OPERATOR(pg_catalog.>) (ar->>'max_error_rate')::float8 THEN
+        RETURN pg_catalog.format('error rate %s above max_error_rate %s', cand->>'error_rate', ar->>'max_error_rate');
+    END IF;
+    IF ar ? 'max_p95_latency_ms' AND (cand->>'p95_ms')::float8 OPERATOR(pg_catalog.>) (ar->>'max_p95_latency_ms')::float8 THEN
+        RETURN pg_catalog.format('p95 latency %s ms above max_p95_latency_ms %s', cand->>'p95_ms', ar->>'max_p95_latency_ms');
+    END IF;
+    IF ar ? 'max_metric_drop' THEN
+        m := mlops._deployment_labelled_metrics(d);
+        SELECT x.baseline_metrics INTO baseline FROM mlops.monitors x WHERE x.model OPERATOR(pg_catalog.=) d.model;
+        IF m IS NOT NULL AND baseline IS NOT NULL THEN
+            FOR k, drop_allowed IN SELECT e.key, e.value::text::float8 FROM pg_catalog.jsonb_each(ar->'max_metric_drop') e LOOP
+                IF pg_catalog.jsonb_typeof(m->k) OPERATOR(pg_catalog.=) 'number'
+                   AND pg_catalog.jsonb_typeof(baseline->k) OPERATOR(pg_catalog.=) 'number' THEN
+                    dropped := CASE WHEN k OPERATOR(pg_catalog.=) ANY (ARRAY['mae', 'mse', 'rmse', 'mape'])
+                                    THEN (m->>k)::float8 OPERATOR(pg_catalog.-) (baseline->>k)::float8
+                                    ELSE (baseline->>k)::float8 OPERATOR(pg_catalog.-) (m->>k)::float8 END;
+                    IF dropped OPERATOR(pg_catalog.>) drop_allowed THEN
+                        RETURN pg_catalog.format('%s dropped by %s since the deployment started, more than %s',
+                                                 k, dropped, drop_allowed);
+                    END IF;
+                END IF;
+            END LOOP;
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._deployment_breach(mlops.deployments, jsonb) FROM PUBLIC;
+
+-- _deployment_alert stores an alert about a deployment and announces it on
+-- mlops_alerts, the channel and payload of every alert (src/monitor/alerts.c).
+CREATE FUNCTION mlops._deployment_alert(d mlops.deployments, what text, evidence jsonb) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    a mlops.alerts;
+BEGIN
+    INSERT INTO mlops.alerts (rule_id, rule_name, severity, condition, source, metrics, labels, fired_at, owner)
+    VALUES ('deployment_rollback', 'deployment rolled back automatically', 'critical', what,
+            'deployment:' OPERATOR(pg_catalog.||) d.id, COALESCE(evidence, '{}'),
+            pg_catalog.jsonb_build_object('model', d.model, 'deployment_id', d.id,
+                                          'from_version', d.from_version, 'to_version', d.to_version),
+            pg_catalog.clock_timestamp(), d.owner)
+    RETURNING * INTO a;
+    PERFORM pg_catalog.pg_notify('mlops_alerts',
+        pg_catalog.jsonb_build_object('alert_id', a.alert_id, 'severity', a.severity)::text);
+    RETURN a.alert_id;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._deployment_alert(mlops.deployments, text, jsonb) FROM PUBLIC;
+
+-- check_deployments applies auto_rollback and steps to every active canary
+-- or shadow deployment the actor may change (the scheduler: all of them);
+-- it returns what it did.
+CREATE FUNCTION mlops._impl_check_deployments()
+    RETURNS TABLE(deployment_id bigint, model text, action text, detail text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_column
+DECLARE
+    d mlops.deployments;
+    cand jsonb;
+    breach text;
+    step jsonb;
+    before text;
+BEGIN
+    FOR d IN
+        SELECT * FROM mlops.deployments x
+         WHERE x.state OPERATOR(pg_catalog.=) 'active' AND x.strategy OPERATOR(pg_catalog.=) ANY (ARRAY['canary', 'shadow'])
+           AND mlops._may_change(x.owner)
+         ORDER BY x.id FOR UPDATE SKIP LOCKED
+    LOOP
+        cand := mlops._deployment_version_stats(d.model, d.to_version);
+        breach := mlops._deployment_breach(d, cand);
+        IF breach IS NOT NULL THEN
+            before := d.state;
+            UPDATE mlops.deployments x SET state = 'rolled_back', percent = 0,
+                   reason = 'automatic rollback: ' OPERATOR(pg_catalog.||) breach, updated_at = pg_catalog.now()
+             WHERE x.id OPERATOR(pg_catalog.=) d.id RETURNING * INTO d;
+            PERFORM mlops._deployment_event(d, 'auto_rollback', before, breach,
+                pg_catalog.jsonb_build_object('candidate', cand,
+                    'alert_id', mlops._deployment_alert(d, breach, cand)));
+            deployment_id := d.id; model := d.model; action := 'rolled_back'; detail := breach;
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
+        IF d.strategy OPERATOR(pg_catalog.<>) 'canary' OR d.steps IS NULL
+           OR d.step_index OPERATOR(pg_catalog.>=) pg_catalog.jsonb_array_length(d.steps)
+           OR (cand->>'calls')::bigint OPERATOR(pg_catalog.<) COALESCE((d.auto_rollback->>'min_requests')::float8, 0) THEN
+            CONTINUE;
+        END IF;
+        step := d.steps->d.step_index;
+        IF pg_catalog.now() OPERATOR(pg_catalog.<) (d.step_started_at OPERATOR(pg_catalog.+) mlops._deploy_interval(step->>'after')) THEN
+            CONTINUE;
+        END IF;
+        IF (step->>'percent')::float8 OPERATOR(pg_catalog.>=) 100 THEN
+            PERFORM mlops._deployment_switch(d, 'promote', 'canary steps completed');
+            deployment_id := d.id; model := d.model; action := 'promoted'; detail := 'canary steps completed';
+        ELSE
+            UPDATE mlops.deployments x SET percent = (step->>'percent')::float8, step_index = x.step_index OPERATOR(pg_catalog.+) 1,
+                   step_started_at = pg_catalog.now(), updated_at = pg_catalog.now()
+             WHERE x.id OPERATOR(pg_catalog.=) d.id RETURNING * INTO d;
+            PERFORM mlops._deployment_event(d, 'step', d.state, NULL,
+                                            pg_catalog.jsonb_build_object('step', d.step_index, 'candidate', cand));
+            deployment_id := d.id; model := d.model; action := 'stepped';
+            detail := pg_catalog.format('canary at %s%%', d.percent);
+        END IF;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._impl_check_deployments() FROM PUBLIC;
+CREATE FUNCTION mlops.check_deployments()
+    RETURNS TABLE(deployment_id bigint, model text, action text, detail text)
+    LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
+REVOKE ALL ON FUNCTION mlops.check_deployments() FROM PUBLIC;
 
 SELECT pg_catalog.pg_extension_config_dump('mlops.validations', '');
 SELECT pg_catalog.pg_extension_config_dump('mlops.deployments', '');
@@ -3905,7 +4172,7 @@ CREATE FUNCTION mlops._capability_objects()
         ('current_metrics'), ('model_metrics'), ('health'), ('ready'), ('current_actor'),
         ('psi'), ('kl_divergence'), ('js_distance'), ('wasserstein'), ('ks_test'),
         ('chi_square_test'), ('adwin'), ('next_runs'), ('alert'), ('version'),
-        ('predict_detail')),
+        ('predict_detail'), ('deployment_status')),
     reader_rel (name) AS (VALUES
         ('experiments'), ('runs'), ('run_metrics'), ('run_latest_metrics'), ('models'),
         ('model_aliases'), ('dashboard'), ('prediction_stats'), ('training_progress'),
@@ -3924,7 +4191,7 @@ CREATE FUNCTION mlops._capability_objects()
     deployer (name) AS (VALUES
         ('transition_stage'), ('set_alias'), ('drop_alias'),
         ('deploy'), ('promote_deployment'), ('set_canary_percent'), ('rollback'),
-        ('approve_deployment'), ('refuse_deployment')),
+        ('approve_deployment'), ('refuse_deployment'), ('validate_model'), ('check_deployments')),
     operator (name) AS (VALUES
         ('create_monitor'), ('drop_monitor'), ('set_monitor_drift'), ('check_degradation'),
         ('monitoring_pipeline'), ('_monitor_pipeline_settings'), ('check_monitor_drift'), ('add_alert_rule'), ('drop_alert_rule'),

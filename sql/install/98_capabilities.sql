@@ -28,7 +28,7 @@ CREATE FUNCTION mlops._capability_objects()
         ('current_metrics'), ('model_metrics'), ('health'), ('ready'), ('current_actor'),
         ('psi'), ('kl_divergence'), ('js_distance'), ('wasserstein'), ('ks_test'),
         ('chi_square_test'), ('adwin'), ('next_runs'), ('alert'), ('version'),
-        ('predict_detail')),
+        ('predict_detail'), ('deployment_status')),
     reader_rel (name) AS (VALUES
         ('experiments'), ('runs'), ('run_metrics'), ('run_latest_metrics'), ('models'),
         ('model_aliases'), ('dashboard'), ('prediction_stats'), ('training_progress'),
@@ -47,7 +47,7 @@ CREATE FUNCTION mlops._capability_objects()
     deployer (name) AS (VALUES
         ('transition_stage'), ('set_alias'), ('drop_alias'),
         ('deploy'), ('promote_deployment'), ('set_canary_percent'), ('rollback'),
-        ('approve_deployment'), ('refuse_deployment')),
+        ('approve_deployment'), ('refuse_deployment'), ('validate_model'), ('check_deployments')),
     operator (name) AS (VALUES
         ('create_monitor'), ('drop_monitor'), ('set_monitor_drift'), ('check_degradation'),
         ('monitoring_pipeline'), ('_monitor_pipeline_settings'), ('check_monitor_drift'), ('add_alert_rule'), ('drop_alert_rule'),

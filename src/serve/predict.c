@@ -124,7 +124,6 @@ static int	row_buffer_len = 0;
 static Datum PredictOne(FunctionCallInfo fcinfo, InputKind kind, PredictWhat what);
 static CachedModel *RouteModelArg(FunctionCallInfo fcinfo, const char *ref, int argno, Route *route);
 static void PredictShadow(Route *route, InputKind kind, Datum input, double served);
-static void ShadowPredict(void *arg);
 static void DetailJson(StringInfo buf, CachedModel *m, const float *out, double prediction, Route *route);
 static const char *JsonNumber(double v);
 static void RequireProba(CachedModel *m);
@@ -292,47 +291,21 @@ RouteModelArg(FunctionCallInfo fcinfo, const char *ref, int argno, Route *route)
 	return RouteModel(ref, key ? VARDATA_ANY(key) : NULL, key ? VARSIZE_ANY_EXHDR(key) : 0, route);
 }
 
-/* Arguments of one shadow prediction run in a subtransaction */
-typedef struct ShadowCall
-{
-	CachedModel *m;
-	InputKind	kind;
-	Datum		input;
-	double		prediction;
-} ShadowCall;
-
 /*
  * PredictShadow predicts the same row with a shadow candidate and records
- * how its output compares with the served one; the shadow's errors are
- * counted, never raised (it runs in a subtransaction, skipped in parallel
- * workers, which cannot start one).
+ * how its output compares with the served one.  deploy() accepts a shadow
+ * only when it takes the same features as the stable version, so a row the
+ * stable version encoded encodes for the shadow too.
  */
 static void
 PredictShadow(Route *route, InputKind kind, Datum input, double served)
 {
-	ShadowCall	call;
-	ErrorData  *err;
+	CachedModel *m = route->shadow;
+	float	   *row = palloc(sizeof(float) * Max(m->nfeatures, 1));
 
-	if (IsInParallelMode())
-		return;
-	call.m = route->shadow;
-	call.kind = kind;
-	call.input = input;
-	call.prediction = NAN;
-	err = MlopsTryInSubxact(ShadowPredict, &call);
-	RouteRecordShadow(route, served, call.prediction, err != NULL);
-	PredictionStatsRecord(&call.m->stats, call.m->name, call.m->version, 1, 0.0, err != NULL);
-}
-
-/* ShadowPredict predicts one row with a shadow model (MlopsTryInSubxact). */
-static void
-ShadowPredict(void *arg)
-{
-	ShadowCall *call = (ShadowCall *) arg;
-	float	   *row = palloc(sizeof(float) * Max(call->m->nfeatures, 1));
-
-	EncodeInput(call->m, call->kind, call->input, row);
-	call->prediction = OutputToPrediction(call->m, PredictRows(call->m, row, 1), 0);
+	EncodeInput(m, kind, input, row);
+	RouteRecordShadow(route, served, OutputToPrediction(m, PredictRows(m, row, 1), 0), false);
+	PredictionStatsRecord(&m->stats, m->name, m->version, 1, 0.0, false);
 	pfree(row);
 }
 

@@ -52,6 +52,7 @@
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
 #include "common/common.h"
@@ -72,6 +73,7 @@ typedef struct RouteEntry
 	bool		routed;			/* an active production deployment */
 	char		strategy;		/* 'c'anary, 's'hadow, 'b'lue_green */
 	int64		deployment_id;
+	TimestampTz created_at;		/* of the deployment */
 	double		percent;
 	uint64		calls;			/* keyless calls routed, for the exact split */
 	char		stable_ref[ROUTE_REF_MAX];
@@ -80,6 +82,8 @@ typedef struct RouteEntry
 
 typedef struct ShadowSlot
 {
+	Oid			dboid;			/* deployment ids are per database ... */
+	TimestampTz created_at;		/* ... and restart with the extension */
 	int64		deployment_id;	/* 0: free */
 	int64		comparisons;
 	int64		agreements;
@@ -187,6 +191,7 @@ RouteModel(const char *ref, const char *key, int keylen, Route *route)
 		return ModelCacheGet(ref);
 
 	route->deployment_id = entry->deployment_id;
+	route->created_at = entry->created_at;
 	if (entry->strategy == 'c')
 	{
 		if (key != NULL)
@@ -302,7 +307,7 @@ ReadRoute(RouteEntry *entry)
 	MlopsBeginOwner(&save);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT id, from_version, to_version, strategy, percent"
+	if (SPI_execute_with_args("SELECT id, from_version, to_version, strategy, percent, created_at"
 							  "  FROM mlops._deployment_route($1)",
 							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the deployment of model \"%s\"", entry->name);
@@ -322,6 +327,7 @@ ReadRoute(RouteEntry *entry)
 			entry->strategy = strcmp(strategy, "canary") == 0 ? 'c' :
 				strcmp(strategy, "shadow") == 0 ? 's' : 'b';
 			entry->percent = DatumGetFloat8(SPI_getbinval(tup, desc, 5, &isnull));
+			entry->created_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 6, &isnull));
 			snprintf(entry->stable_ref, ROUTE_REF_MAX, "%s/%d", entry->name, stable);
 			snprintf(entry->candidate_ref, ROUTE_REF_MAX, "%s/%d", entry->name,
 					 DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull)));
@@ -349,12 +355,15 @@ RouteRecordShadow(Route *route, double served, double shadow, bool failed)
 	{
 		ShadowSlot *s = &shadow_shared->slots[i];
 
-		if (s->deployment_id == route->deployment_id)
+		if (s->deployment_id == route->deployment_id && s->dboid == MyDatabaseId &&
+			s->created_at == route->created_at)
 		{
 			slot = s;
 			break;
 		}
-		if (oldest == NULL || s->deployment_id < oldest->deployment_id)
+		/* a free slot, else the one of the oldest deployment */
+		if (oldest == NULL || (oldest->deployment_id != 0 &&
+							   (s->deployment_id == 0 || s->created_at < oldest->created_at)))
 			oldest = s;
 	}
 	if (slot == NULL)
@@ -362,6 +371,8 @@ RouteRecordShadow(Route *route, double served, double shadow, bool failed)
 		slot = oldest;
 		memset(slot, 0, sizeof(ShadowSlot));
 		slot->deployment_id = route->deployment_id;
+		slot->dboid = MyDatabaseId;
+		slot->created_at = route->created_at;
 	}
 	if (failed)
 		slot->errors++;
@@ -380,8 +391,9 @@ RouteRecordShadow(Route *route, double served, double shadow, bool failed)
 
 /*
  * mlops_shadow_stats implements mlops._shadow_stats(): the shadow
- * comparisons kept in shared memory (deployment_id, comparisons,
- * agreements, errors, mean_abs_diff).
+ * comparisons of this database's deployments kept in shared memory
+ * (deployment_id, created_at, comparisons, agreements, errors,
+ * mean_abs_diff).
  */
 Datum
 mlops_shadow_stats(PG_FUNCTION_ARGS)
@@ -397,18 +409,19 @@ mlops_shadow_stats(PG_FUNCTION_ARGS)
 	SpinLockRelease(&shadow_shared->mutex);
 	for (int i = 0; i < SHADOW_SLOTS; i++)
 	{
-		Datum		values[5];
-		bool		nulls[5] = {false, false, false, false, false};
+		Datum		values[6];
+		bool		nulls[6] = {false, false, false, false, false, false};
 
-		if (copy[i].deployment_id == 0)
+		if (copy[i].deployment_id == 0 || copy[i].dboid != MyDatabaseId)
 			continue;
 		values[0] = Int64GetDatum(copy[i].deployment_id);
-		values[1] = Int64GetDatum(copy[i].comparisons);
-		values[2] = Int64GetDatum(copy[i].agreements);
-		values[3] = Int64GetDatum(copy[i].errors);
-		values[4] = Float8GetDatum(copy[i].comparisons > 0 ?
+		values[1] = TimestampTzGetDatum(copy[i].created_at);
+		values[2] = Int64GetDatum(copy[i].comparisons);
+		values[3] = Int64GetDatum(copy[i].agreements);
+		values[4] = Int64GetDatum(copy[i].errors);
+		values[5] = Float8GetDatum(copy[i].comparisons > 0 ?
 								   copy[i].sum_abs_diff / copy[i].comparisons : 0.0);
-		nulls[4] = copy[i].comparisons == 0;
+		nulls[5] = copy[i].comparisons == 0;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

@@ -8,6 +8,8 @@
 
 #include "postgres.h"
 
+#include "datatype/timestamp.h"
+
 #include "serve/model_cache.h"
 
 /* Which side of a deployment served a call */
@@ -21,6 +23,7 @@ typedef enum RouteVariant
 typedef struct Route
 {
 	int64		deployment_id;	/* 0 when no deployment routed the call */
+	TimestampTz created_at;		/* when that deployment was created */
 	RouteVariant variant;
 	CachedModel *shadow;		/* a shadow candidate to compare, or NULL */
 } Route;
