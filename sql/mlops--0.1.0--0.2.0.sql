@@ -3946,12 +3946,212 @@ CREATE FUNCTION mlops.check_deployments()
     LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
 REVOKE ALL ON FUNCTION mlops.check_deployments() FROM PUBLIC;
 
+-- deployment_pipeline: validate (when validation names labelled data) and
+-- deploy, recorded in mlops.pipeline_runs like every pipeline
+-- (src/sched/pipelines.c runs it as the caller).  validation is
+-- {"source", "target", "min_metrics", "max_latency_ms", "compare_to",
+-- "max_regression"}; model_version NULL deploys the latest version.  Like
+-- the other pipelines it runs with the caller's search_path (its source is
+-- the caller's), every name and operator in it schema-qualified.
+CREATE FUNCTION mlops._impl_deployment_pipeline(p_model_name text, p_model_version integer, p_environment text,
+                                                p_strategy text, p_canary_percentage float8, p_validation jsonb,
+                                                p_auto_rollback jsonb, p_steps jsonb)
+    RETURNS jsonb
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    params jsonb := pg_catalog.jsonb_build_object(
+        'model_name', p_model_name, 'model_version', p_model_version, 'environment', p_environment,
+        'strategy', p_strategy, 'canary_percentage', p_canary_percentage, 'validation', p_validation,
+        'auto_rollback', p_auto_rollback, 'steps', p_steps);
+    steps jsonb := '[]';
+    step text;
+    step_status text;
+    step_result jsonb;
+    t0 timestamptz;
+    v integer := p_model_version;
+    report jsonb;
+    deployment bigint;
+    bad text[];
+    msg text;
+    det text;
+    state text;
+BEGIN
+    BEGIN
+        FOREACH step IN ARRAY ARRAY['resolve', 'validate', 'deploy'] LOOP
+            t0 := pg_catalog.clock_timestamp();
+            step_status := 'succeeded';
+            IF step OPERATOR(pg_catalog.=) 'resolve' THEN
+                IF p_model_name IS NULL THEN
+                    RAISE EXCEPTION 'model_name must not be null' USING ERRCODE = 'null_value_not_allowed';
+                END IF;
+                IF v IS NULL THEN
+                    SELECT r.version INTO v FROM mlops.resolve_model(p_model_name OPERATOR(pg_catalog.||) '/latest') r;
+                END IF;
+                step_result := pg_catalog.jsonb_build_object('model', p_model_name, 'version', v);
+            ELSIF step OPERATOR(pg_catalog.=) 'validate' THEN
+                IF p_validation IS NULL THEN
+                    step_status := 'skipped';
+                    step_result := pg_catalog.jsonb_build_object('reason', 'no validation data given');
+                ELSE
+                    IF pg_catalog.jsonb_typeof(p_validation) OPERATOR(pg_catalog.<>) 'object'
+                       OR NOT (p_validation OPERATOR(pg_catalog.?) 'source' AND p_validation OPERATOR(pg_catalog.?) 'target') THEN
+                        RAISE EXCEPTION 'validation must be an object with "source" and "target"'
+                            USING ERRCODE = 'invalid_parameter_value',
+                                  HINT = 'For example ''{"source": "holdout", "target": "churned", "min_metrics": {"accuracy": 0.8}}''.';
+                    END IF;
+                    SELECT pg_catalog.array_agg(k ORDER BY k) INTO bad FROM pg_catalog.jsonb_object_keys(p_validation) k
+                     WHERE k OPERATOR(pg_catalog.<>) ALL (ARRAY['source', 'target', 'min_metrics', 'max_latency_ms',
+                                                                 'compare_to', 'max_regression']);
+                    IF bad IS NOT NULL THEN
+                        RAISE EXCEPTION 'unknown validation keys: %', pg_catalog.left(pg_catalog.array_to_string(bad, ', '), 200)
+                            USING ERRCODE = 'invalid_parameter_value',
+                                  HINT = 'The keys are source, target, min_metrics, max_latency_ms, compare_to and max_regression.';
+                    END IF;
+                    report := mlops.validate_model(p_model_name OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) v,
+                                                   p_validation OPERATOR(pg_catalog.->>) 'source', p_validation OPERATOR(pg_catalog.->>) 'target',
+                                                   COALESCE(p_validation OPERATOR(pg_catalog.->) 'min_metrics', '{}'),
+                                                   (p_validation OPERATOR(pg_catalog.->>) 'max_latency_ms')::float8,
+                                                   p_validation OPERATOR(pg_catalog.->>) 'compare_to',
+                                                   (p_validation OPERATOR(pg_catalog.->>) 'max_regression')::float8);
+                    step_result := report;
+                    IF report OPERATOR(pg_catalog.->>) 'status' OPERATOR(pg_catalog.<>) 'passed' THEN
+                        RAISE EXCEPTION 'model "%" version % failed its validation', pg_catalog.left(p_model_name, 200), v
+                            USING ERRCODE = 'check_violation',
+                                  DETAIL = pg_catalog.format('Failed checks: %s.',
+                                      (SELECT pg_catalog.string_agg(c OPERATOR(pg_catalog.->>) 'name', ', ')
+                                         FROM pg_catalog.jsonb_array_elements(report OPERATOR(pg_catalog.->) 'checks') c
+                                        WHERE c OPERATOR(pg_catalog.->>) 'status' OPERATOR(pg_catalog.=) 'failed'));
+                    END IF;
+                END IF;
+            ELSE
+                deployment := mlops.deploy(p_model_name, v, COALESCE(p_environment, 'production'),
+                                           COALESCE(p_strategy, 'canary'), COALESCE(p_canary_percentage, 10),
+                                           true, p_auto_rollback, p_steps);
+                SELECT pg_catalog.jsonb_build_object('deployment_id', d.id, 'state', d.state, 'strategy', d.strategy,
+                                                     'percent', d.percent, 'from_version', d.from_version,
+                                                     'to_version', d.to_version)
+                  INTO step_result FROM mlops.deployments d WHERE d.id OPERATOR(pg_catalog.=) deployment;
+            END IF;
+            steps := steps OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+                'step', step, 'status', step_status,
+                'seconds', EXTRACT(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0),
+                'result', step_result));
+        END LOOP;
+        RETURN pg_catalog.jsonb_build_object('status', 'succeeded', 'parameters', params, 'steps', steps,
+            'result', step_result OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
+                'model', p_model_name, 'version', v, 'validation_id', report OPERATOR(pg_catalog.->) 'validation_id'));
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, state = RETURNED_SQLSTATE;
+        steps := steps OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+            'step', step, 'status', 'failed',
+            'seconds', EXTRACT(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0),
+            'error', msg, 'result', step_result));
+        RETURN pg_catalog.jsonb_build_object('status', 'failed', 'parameters', params, 'steps', steps,
+                                             'error', msg, 'error_detail', NULLIF(det, ''), 'sqlstate', state);
+    END;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._impl_deployment_pipeline(text, integer, text, text, float8, jsonb, jsonb, jsonb) FROM PUBLIC;
+CREATE FUNCTION mlops.deployment_pipeline(model_name text, model_version integer, environment text DEFAULT 'production',
+                                          strategy text DEFAULT 'canary', canary_percentage float8 DEFAULT 10,
+                                          validation jsonb DEFAULT NULL, auto_rollback jsonb DEFAULT NULL,
+                                          steps jsonb DEFAULT NULL)
+    RETURNS jsonb LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_pipeline_trampoline';
+REVOKE ALL ON FUNCTION mlops.deployment_pipeline(text, integer, text, text, float8, jsonb, jsonb, jsonb) FROM PUBLIC;
+
 SELECT pg_catalog.pg_extension_config_dump('mlops.validations', '');
 SELECT pg_catalog.pg_extension_config_dump('mlops.deployments', '');
 SELECT pg_catalog.pg_extension_config_dump('mlops.deployment_events', '');
 SELECT pg_catalog.pg_extension_config_dump('mlops.validations_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('mlops.deployments_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('mlops.deployment_events_event_id_seq', '');
+
+-- schedule_pipeline knows deployment_pipeline
+ALTER TABLE mlops.jobs DROP CONSTRAINT jobs_pipeline_check;
+ALTER TABLE mlops.jobs ADD CONSTRAINT jobs_pipeline_check CHECK (pipeline OPERATOR(pg_catalog.=) ANY (ARRAY['training_pipeline', 'data_pipeline',
+                                                                           'monitoring_pipeline',
+                                                                           'deployment_pipeline']));
+CREATE OR REPLACE FUNCTION mlops._impl_schedule_pipeline(job_name text, pipeline text, schedule text,
+                                              parameters jsonb)
+    RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    allowed text[];
+    required text[];
+    missing text[];
+    args text[] := '{}';
+    k text;
+    v jsonb;
+BEGIN
+    PERFORM mlops._require_object(parameters, 'parameters');
+    IF pipeline OPERATOR(pg_catalog.=) 'training_pipeline' THEN
+        allowed := ARRAY['data_source', 'target_column', 'model_name', 'model_type', 'experiment_name',
+                         'task', 'hyperparams', 'min_metrics'];
+        required := ARRAY['data_source', 'target_column', 'model_name'];
+    ELSIF pipeline OPERATOR(pg_catalog.=) 'data_pipeline' THEN
+        allowed := ARRAY['data_source', 'output_table', 'validate', 'rules'];
+        required := ARRAY['data_source', 'output_table'];
+    ELSIF pipeline OPERATOR(pg_catalog.=) 'monitoring_pipeline' THEN
+        allowed := ARRAY['model'];
+        required := ARRAY['model'];
+    ELSIF pipeline OPERATOR(pg_catalog.=) 'deployment_pipeline' THEN
+        allowed := ARRAY['model_name', 'model_version', 'environment', 'strategy', 'canary_percentage',
+                         'validation', 'auto_rollback', 'steps'];
+        required := ARRAY['model_name', 'model_version'];
+    ELSE
+        RAISE EXCEPTION 'unknown pipeline %', COALESCE(pg_catalog.quote_literal(pg_catalog.left(pipeline, 200)), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The pipelines are training_pipeline, data_pipeline, monitoring_pipeline and deployment_pipeline.';
+    END IF;
+    FOR k, v IN SELECT e.key, e.value FROM pg_catalog.jsonb_each(parameters) e ORDER BY e.key LOOP
+        IF NOT k OPERATOR(pg_catalog.=) ANY (allowed) THEN
+            RAISE EXCEPTION '% has no parameter "%"', pipeline, pg_catalog.left(k, 200)
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = pg_catalog.format('Its parameters are %s.', pg_catalog.array_to_string(allowed, ', '));
+        END IF;
+        IF k OPERATOR(pg_catalog.=) ANY (ARRAY['hyperparams', 'min_metrics', 'rules', 'validation', 'auto_rollback', 'steps']) THEN
+            args := args OPERATOR(pg_catalog.||) pg_catalog.format('%I => %L::jsonb', k, v::text);
+        ELSIF k OPERATOR(pg_catalog.=) ANY (ARRAY['model_version', 'canary_percentage']) THEN
+            -- model_version null: the latest version when the job runs
+            IF pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) ALL (ARRAY['number', 'null']) THEN
+                RAISE EXCEPTION 'parameter "%" must be a JSON number or null', k
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            args := args OPERATOR(pg_catalog.||) pg_catalog.format('%I => %L::%s', k, v OPERATOR(pg_catalog.->>) 0,
+                CASE k WHEN 'model_version' THEN 'integer' ELSE 'float8' END);
+        ELSIF k OPERATOR(pg_catalog.=) 'validate' THEN
+            IF pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'boolean' THEN
+                RAISE EXCEPTION 'parameter "validate" must be a JSON boolean'
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            args := args OPERATOR(pg_catalog.||) pg_catalog.format('%I => %s', k, v::text);
+        ELSE
+            IF pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'string' THEN
+                RAISE EXCEPTION 'parameter "%" must be a JSON string', pg_catalog.left(k, 200)
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            args := args OPERATOR(pg_catalog.||) pg_catalog.format('%I => %L', k, v OPERATOR(pg_catalog.->>) 0);
+        END IF;
+    END LOOP;
+    SELECT pg_catalog.array_agg(r ORDER BY o) INTO missing
+      FROM pg_catalog.unnest(required) WITH ORDINALITY AS x(r, o)
+     WHERE NOT parameters OPERATOR(pg_catalog.?) r;
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION '% needs parameter "%"', pipeline, missing[1]
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('Missing: %s.', pg_catalog.array_to_string(missing, ', ')),
+                  HINT = pg_catalog.format('Its required parameters are %s.', pg_catalog.array_to_string(required, ', '));
+    END IF;
+    RETURN mlops._save_job(job_name, schedule,
+                           pg_catalog.format('SELECT mlops.%I(%s)', pipeline,
+                                             pg_catalog.array_to_string(args, ', ')),
+                           pipeline, parameters, true);
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._impl_schedule_pipeline(text, text, text, jsonb) FROM PUBLIC;
 
 -- predict, predict_proba and predict_label gain routing_key (and return NULL for
 -- NULL input instead of being STRICT): the new signatures are created beside
@@ -4191,7 +4391,8 @@ CREATE FUNCTION mlops._capability_objects()
     deployer (name) AS (VALUES
         ('transition_stage'), ('set_alias'), ('drop_alias'),
         ('deploy'), ('promote_deployment'), ('set_canary_percent'), ('rollback'),
-        ('approve_deployment'), ('refuse_deployment'), ('validate_model'), ('check_deployments')),
+        ('approve_deployment'), ('refuse_deployment'), ('validate_model'), ('check_deployments'),
+        ('deployment_pipeline')),
     operator (name) AS (VALUES
         ('create_monitor'), ('drop_monitor'), ('set_monitor_drift'), ('check_degradation'),
         ('monitoring_pipeline'), ('_monitor_pipeline_settings'), ('check_monitor_drift'), ('add_alert_rule'), ('drop_alert_rule'),

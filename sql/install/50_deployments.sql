@@ -883,3 +883,117 @@ CREATE FUNCTION mlops.check_deployments()
     RETURNS TABLE(deployment_id bigint, model text, action text, detail text)
     LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
 REVOKE ALL ON FUNCTION mlops.check_deployments() FROM PUBLIC;
+
+-- deployment_pipeline: validate (when validation names labelled data) and
+-- deploy, recorded in mlops.pipeline_runs like every pipeline
+-- (src/sched/pipelines.c runs it as the caller).  validation is
+-- {"source", "target", "min_metrics", "max_latency_ms", "compare_to",
+-- "max_regression"}; model_version NULL deploys the latest version.  Like
+-- the other pipelines it runs with the caller's search_path (its source is
+-- the caller's), every name and operator in it schema-qualified.
+CREATE FUNCTION mlops._impl_deployment_pipeline(p_model_name text, p_model_version integer, p_environment text,
+                                                p_strategy text, p_canary_percentage float8, p_validation jsonb,
+                                                p_auto_rollback jsonb, p_steps jsonb)
+    RETURNS jsonb
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    params jsonb := pg_catalog.jsonb_build_object(
+        'model_name', p_model_name, 'model_version', p_model_version, 'environment', p_environment,
+        'strategy', p_strategy, 'canary_percentage', p_canary_percentage, 'validation', p_validation,
+        'auto_rollback', p_auto_rollback, 'steps', p_steps);
+    steps jsonb := '[]';
+    step text;
+    step_status text;
+    step_result jsonb;
+    t0 timestamptz;
+    v integer := p_model_version;
+    report jsonb;
+    deployment bigint;
+    bad text[];
+    msg text;
+    det text;
+    state text;
+BEGIN
+    BEGIN
+        FOREACH step IN ARRAY ARRAY['resolve', 'validate', 'deploy'] LOOP
+            t0 := pg_catalog.clock_timestamp();
+            step_status := 'succeeded';
+            IF step OPERATOR(pg_catalog.=) 'resolve' THEN
+                IF p_model_name IS NULL THEN
+                    RAISE EXCEPTION 'model_name must not be null' USING ERRCODE = 'null_value_not_allowed';
+                END IF;
+                IF v IS NULL THEN
+                    SELECT r.version INTO v FROM mlops.resolve_model(p_model_name OPERATOR(pg_catalog.||) '/latest') r;
+                END IF;
+                step_result := pg_catalog.jsonb_build_object('model', p_model_name, 'version', v);
+            ELSIF step OPERATOR(pg_catalog.=) 'validate' THEN
+                IF p_validation IS NULL THEN
+                    step_status := 'skipped';
+                    step_result := pg_catalog.jsonb_build_object('reason', 'no validation data given');
+                ELSE
+                    IF pg_catalog.jsonb_typeof(p_validation) OPERATOR(pg_catalog.<>) 'object'
+                       OR NOT (p_validation OPERATOR(pg_catalog.?) 'source' AND p_validation OPERATOR(pg_catalog.?) 'target') THEN
+                        RAISE EXCEPTION 'validation must be an object with "source" and "target"'
+                            USING ERRCODE = 'invalid_parameter_value',
+                                  HINT = 'For example ''{"source": "holdout", "target": "churned", "min_metrics": {"accuracy": 0.8}}''.';
+                    END IF;
+                    SELECT pg_catalog.array_agg(k ORDER BY k) INTO bad FROM pg_catalog.jsonb_object_keys(p_validation) k
+                     WHERE k OPERATOR(pg_catalog.<>) ALL (ARRAY['source', 'target', 'min_metrics', 'max_latency_ms',
+                                                                 'compare_to', 'max_regression']);
+                    IF bad IS NOT NULL THEN
+                        RAISE EXCEPTION 'unknown validation keys: %', pg_catalog.left(pg_catalog.array_to_string(bad, ', '), 200)
+                            USING ERRCODE = 'invalid_parameter_value',
+                                  HINT = 'The keys are source, target, min_metrics, max_latency_ms, compare_to and max_regression.';
+                    END IF;
+                    report := mlops.validate_model(p_model_name OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) v,
+                                                   p_validation OPERATOR(pg_catalog.->>) 'source', p_validation OPERATOR(pg_catalog.->>) 'target',
+                                                   COALESCE(p_validation OPERATOR(pg_catalog.->) 'min_metrics', '{}'),
+                                                   (p_validation OPERATOR(pg_catalog.->>) 'max_latency_ms')::float8,
+                                                   p_validation OPERATOR(pg_catalog.->>) 'compare_to',
+                                                   (p_validation OPERATOR(pg_catalog.->>) 'max_regression')::float8);
+                    step_result := report;
+                    IF report OPERATOR(pg_catalog.->>) 'status' OPERATOR(pg_catalog.<>) 'passed' THEN
+                        RAISE EXCEPTION 'model "%" version % failed its validation', pg_catalog.left(p_model_name, 200), v
+                            USING ERRCODE = 'check_violation',
+                                  DETAIL = pg_catalog.format('Failed checks: %s.',
+                                      (SELECT pg_catalog.string_agg(c OPERATOR(pg_catalog.->>) 'name', ', ')
+                                         FROM pg_catalog.jsonb_array_elements(report OPERATOR(pg_catalog.->) 'checks') c
+                                        WHERE c OPERATOR(pg_catalog.->>) 'status' OPERATOR(pg_catalog.=) 'failed'));
+                    END IF;
+                END IF;
+            ELSE
+                deployment := mlops.deploy(p_model_name, v, COALESCE(p_environment, 'production'),
+                                           COALESCE(p_strategy, 'canary'), COALESCE(p_canary_percentage, 10),
+                                           true, p_auto_rollback, p_steps);
+                SELECT pg_catalog.jsonb_build_object('deployment_id', d.id, 'state', d.state, 'strategy', d.strategy,
+                                                     'percent', d.percent, 'from_version', d.from_version,
+                                                     'to_version', d.to_version)
+                  INTO step_result FROM mlops.deployments d WHERE d.id OPERATOR(pg_catalog.=) deployment;
+            END IF;
+            steps := steps OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+                'step', step, 'status', step_status,
+                'seconds', EXTRACT(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0),
+                'result', step_result));
+        END LOOP;
+        RETURN pg_catalog.jsonb_build_object('status', 'succeeded', 'parameters', params, 'steps', steps,
+            'result', step_result OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
+                'model', p_model_name, 'version', v, 'validation_id', report OPERATOR(pg_catalog.->) 'validation_id'));
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, state = RETURNED_SQLSTATE;
+        steps := steps OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+            'step', step, 'status', 'failed',
+            'seconds', EXTRACT(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0),
+            'error', msg, 'result', step_result));
+        RETURN pg_catalog.jsonb_build_object('status', 'failed', 'parameters', params, 'steps', steps,
+                                             'error', msg, 'error_detail', NULLIF(det, ''), 'sqlstate', state);
+    END;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._impl_deployment_pipeline(text, integer, text, text, float8, jsonb, jsonb, jsonb) FROM PUBLIC;
+CREATE FUNCTION mlops.deployment_pipeline(model_name text, model_version integer, environment text DEFAULT 'production',
+                                          strategy text DEFAULT 'canary', canary_percentage float8 DEFAULT 10,
+                                          validation jsonb DEFAULT NULL, auto_rollback jsonb DEFAULT NULL,
+                                          steps jsonb DEFAULT NULL)
+    RETURNS jsonb LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_pipeline_trampoline';
+REVOKE ALL ON FUNCTION mlops.deployment_pipeline(text, integer, text, text, float8, jsonb, jsonb, jsonb) FROM PUBLIC;

@@ -47,7 +47,8 @@ CREATE FUNCTION mlops._capability_objects()
     deployer (name) AS (VALUES
         ('transition_stage'), ('set_alias'), ('drop_alias'),
         ('deploy'), ('promote_deployment'), ('set_canary_percent'), ('rollback'),
-        ('approve_deployment'), ('refuse_deployment'), ('validate_model'), ('check_deployments')),
+        ('approve_deployment'), ('refuse_deployment'), ('validate_model'), ('check_deployments'),
+        ('deployment_pipeline')),
     operator (name) AS (VALUES
         ('create_monitor'), ('drop_monitor'), ('set_monitor_drift'), ('check_degradation'),
         ('monitoring_pipeline'), ('_monitor_pipeline_settings'), ('check_monitor_drift'), ('add_alert_rule'), ('drop_alert_rule'),

@@ -154,5 +154,36 @@ SELECT mlops.deployment_status('nosuch');
 SELECT mlops.deployment_status(NULL);
 \set VERBOSITY default
 
+-- deployment_pipeline: validate, then deploy; recorded in pipeline_runs
+SELECT mlops.rollback('churn') AS serving;
+SELECT p->>'status' AS status, jsonb_path_query_array(p, '$.steps[*].step') AS steps,
+       jsonb_path_query_array(p, '$.steps[*].status') AS statuses, p->'result'->>'state' AS state,
+       p->'result'->>'to_version' AS to_version, p->'result'->'percent' AS percent
+  FROM mlops.deployment_pipeline('churn', 2, canary_percentage => 20,
+       validation => '{"source": "accounts", "target": "churned", "min_metrics": {"accuracy": 0.5}}') p;
+SELECT pipeline, status, result->>'version' AS version FROM mlops.pipeline_runs ORDER BY pipeline_run_id;
+-- a failed validation deploys nothing, and the run says why
+SELECT mlops.rollback('churn') AS serving;
+SELECT p->>'status' AS status, p->>'error' AS error, p->>'error_detail' AS detail,
+       jsonb_path_query_array(p, '$.steps[*].status') AS statuses
+  FROM mlops.deployment_pipeline('churn', 2,
+       validation => '{"source": "accounts", "target": "churned", "min_metrics": {"accuracy": 0.99}}') p;
+SELECT count(*) AS active FROM mlops.deployments WHERE state = 'active';
+SELECT p->>'status' AS status, p->>'error' AS error
+  FROM mlops.deployment_pipeline('churn', 2, validation => '{"source": "accounts"}') p;
+SELECT p->>'status' AS status, p->>'error' AS error
+  FROM mlops.deployment_pipeline('churn', 2, validation => '{"source": "accounts", "target": "churned", "x": 1}') p;
+-- model_version NULL deploys the latest version (3, which fails its validation here)
+SELECT p->'steps'->0->'result'->>'version' AS resolved, p->>'status' AS status
+  FROM mlops.deployment_pipeline('churn', NULL, validation => '{"source": "accounts", "target": "churned", "min_metrics": {"accuracy": 0.99}}') p;
+-- schedulable
+SELECT mlops.schedule_pipeline('nightly deploy', 'deployment_pipeline', '0 3 * * *',
+       '{"model_name": "churn", "model_version": null, "canary_percentage": 5, "validation": {"source": "accounts", "target": "churned"}, "steps": [{"percent": 50, "after": "1 hour"}]}') > 0 AS scheduled;
+SELECT pipeline, command FROM mlops.jobs WHERE job_name = 'nightly deploy';
+\set VERBOSITY terse
+SELECT mlops.schedule_pipeline('bad', 'deployment_pipeline', '0 3 * * *', '{"model_name": "churn"}');
+SELECT mlops.schedule_pipeline('bad', 'deployment_pipeline', '0 3 * * *', '{"model_name": "churn", "model_version": "two"}');
+\set VERBOSITY default
+
 DROP EXTENSION mlops;
 DROP TABLE accounts;
