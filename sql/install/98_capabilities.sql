@@ -52,6 +52,7 @@ CREATE FUNCTION mlops._capability_objects()
     operator (name) AS (VALUES
         ('create_monitor'), ('drop_monitor'), ('set_monitor_drift'), ('check_degradation'),
         ('monitoring_pipeline'), ('_monitor_pipeline_settings'), ('check_monitor_drift'), ('add_alert_rule'), ('drop_alert_rule'),
+        ('set_alert_action'), ('check_deployments'),
         ('set_alert_rule_enabled'), ('check_alerts'), ('acknowledge_alert'), ('resolve_alert'),
         ('schedule'), ('unschedule'), ('alter_job'), ('run_job'), ('schedule_pipeline'),
         ('record_prediction'), ('record_actual'), ('prometheus_metrics'), ('model_cache')),

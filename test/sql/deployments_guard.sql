@@ -185,5 +185,28 @@ SELECT mlops.schedule_pipeline('bad', 'deployment_pipeline', '0 3 * * *', '{"mod
 SELECT mlops.schedule_pipeline('bad', 'deployment_pipeline', '0 3 * * *', '{"model_name": "churn", "model_version": "two"}');
 \set VERBOSITY default
 
+-- set_alert_action: a firing rule asks the scheduler to run a job, once per cooldown
+SELECT mlops.add_alert_rule('drift_retrain', 'retrain on drift', 'psi > 0.2', cooldown => '1 hour');
+SELECT mlops.schedule('retrain churn', '0 0 1 1 *', 'SELECT 1') > 0 AS scheduled;
+SELECT mlops.set_alert_action('drift_retrain', 'retrain churn');
+-- (the scheduler may already have started the run, so the request is read
+-- from the audit log and the action's last_run_at, not from mlops.jobs)
+BEGIN;
+SELECT count(*) AS fired FROM mlops.check_alerts('{"psi": 0.5}', 'churn');
+SELECT job_name, run_requested FROM mlops.jobs WHERE job_name = 'retrain churn';
+COMMIT;
+SELECT last_run_at IS NOT NULL AS ran FROM mlops.alert_actions;
+-- another source fires the rule again within the hour: the job is not asked again
+SELECT count(*) AS fired FROM mlops.check_alerts('{"psi": 0.5}', 'other');
+SELECT action, details->>'rule_id' AS rule_id, details->>'requested' AS requested FROM mlops.audit_log
+ WHERE action LIKE 'alert_action.%' ORDER BY event_id;
+\set VERBOSITY terse
+SELECT mlops.set_alert_action('no_rule', 'retrain churn');
+SELECT mlops.set_alert_action('drift_retrain', 'no job');
+\set VERBOSITY default
+-- job_name NULL removes the action
+SELECT mlops.set_alert_action('drift_retrain', NULL);
+SELECT count(*) AS actions FROM mlops.alert_actions;
+
 DROP EXTENSION mlops;
 DROP TABLE accounts;
