@@ -3243,17 +3243,17 @@ BEGIN
                      WHERE key OPERATOR(pg_catalog.<>) ALL (ARRAY['percent', 'after'])) OPERATOR(pg_catalog.>) 0 THEN
                     problems := problems OPERATOR(pg_catalog.||) pg_catalog.format('step %s has keys other than percent and after', i);
                 END IF;
-                IF pg_catalog.jsonb_typeof(s->'percent') IS DISTINCT FROM 'number'
-                   OR (s->>'percent')::float8 OPERATOR(pg_catalog.<=) 0 OR (s->>'percent')::float8 OPERATOR(pg_catalog.>) 100 THEN
+                IF pg_catalog.jsonb_typeof(s OPERATOR(pg_catalog.->) 'percent') IS DISTINCT FROM 'number'
+                   OR (s OPERATOR(pg_catalog.->>) 'percent')::float8 OPERATOR(pg_catalog.<=) 0 OR (s OPERATOR(pg_catalog.->>) 'percent')::float8 OPERATOR(pg_catalog.>) 100 THEN
                     problems := problems OPERATOR(pg_catalog.||) pg_catalog.format('step %s: percent must be a number in (0, 100]', i);
-                ELSIF (s->>'percent')::float8 OPERATOR(pg_catalog.<=) prev THEN
+                ELSIF (s OPERATOR(pg_catalog.->>) 'percent')::float8 OPERATOR(pg_catalog.<=) prev THEN
                     problems := problems OPERATOR(pg_catalog.||) pg_catalog.format('step %s: percent must grow from step to step', i);
                 ELSE
-                    prev := (s->>'percent')::float8;
+                    prev := (s OPERATOR(pg_catalog.->>) 'percent')::float8;
                 END IF;
-                IF pg_catalog.jsonb_typeof(s->'after') IS DISTINCT FROM 'string'
-                   OR pg_catalog.length(s->>'after') OPERATOR(pg_catalog.>) 100
-                   OR mlops._deploy_interval(s->>'after') IS NULL THEN
+                IF pg_catalog.jsonb_typeof(s OPERATOR(pg_catalog.->) 'after') IS DISTINCT FROM 'string'
+                   OR pg_catalog.length(s OPERATOR(pg_catalog.->>) 'after') OPERATOR(pg_catalog.>) 100
+                   OR mlops._deploy_interval(s OPERATOR(pg_catalog.->>) 'after') IS NULL THEN
                     problems := problems OPERATOR(pg_catalog.||) pg_catalog.format('step %s: after must be an interval such as "10 minutes", between 0 and 365 days', i);
                 END IF;
             END LOOP;
@@ -3290,8 +3290,8 @@ CREATE FUNCTION mlops._feature_signature(model_id bigint, version integer) RETUR
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
     AS $$
-    SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(f.value->'name', f.value->'type') ORDER BY f.ordinality)
-      FROM mlops.model_versions v, pg_catalog.jsonb_array_elements(v.input_schema->'features') WITH ORDINALITY f
+    SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(f.value OPERATOR(pg_catalog.->) 'name', f.value OPERATOR(pg_catalog.->) 'type') ORDER BY f.ordinality)
+      FROM mlops.model_versions v, pg_catalog.jsonb_array_elements(v.input_schema OPERATOR(pg_catalog.->) 'features') WITH ORDINALITY f
      WHERE v.model_id OPERATOR(pg_catalog.=) $1 AND v.version OPERATOR(pg_catalog.=) $2
 $$;
 REVOKE ALL ON FUNCTION mlops._feature_signature(bigint, integer) FROM PUBLIC;
@@ -3745,7 +3745,7 @@ BEGIN
         RETURN NULL;
     END IF;
     m := mlops.model_metrics(d.model, d.created_at);
-    IF COALESCE((m->>'rows')::bigint, 0) OPERATOR(pg_catalog.=) 0 THEN
+    IF COALESCE((m OPERATOR(pg_catalog.->>) 'rows')::bigint, 0) OPERATOR(pg_catalog.=) 0 THEN
         RETURN NULL;
     END IF;
     RETURN m;
@@ -3824,25 +3824,25 @@ DECLARE
     drop_allowed float8;
     dropped float8;
 BEGIN
-    IF ar IS NULL OR (cand->>'calls')::bigint OPERATOR(pg_catalog.<) COALESCE((ar->>'min_requests')::float8, 0) THEN
+    IF ar IS NULL OR (cand OPERATOR(pg_catalog.->>) 'calls')::bigint OPERATOR(pg_catalog.<) COALESCE((ar OPERATOR(pg_catalog.->>) 'min_requests')::float8, 0) THEN
         RETURN NULL;
     END IF;
-    IF ar ? 'max_error_rate' AND (cand->>'error_rate')::float8 OPERATOR(pg_catalog.>) (ar->>'max_error_rate')::float8 THEN
-        RETURN pg_catalog.format('error rate %s above max_error_rate %s', cand->>'error_rate', ar->>'max_error_rate');
+    IF ar OPERATOR(pg_catalog.?) 'max_error_rate' AND (cand OPERATOR(pg_catalog.->>) 'error_rate')::float8 OPERATOR(pg_catalog.>) (ar OPERATOR(pg_catalog.->>) 'max_error_rate')::float8 THEN
+        RETURN pg_catalog.format('error rate %s above max_error_rate %s', cand OPERATOR(pg_catalog.->>) 'error_rate', ar OPERATOR(pg_catalog.->>) 'max_error_rate');
     END IF;
-    IF ar ? 'max_p95_latency_ms' AND (cand->>'p95_ms')::float8 OPERATOR(pg_catalog.>) (ar->>'max_p95_latency_ms')::float8 THEN
-        RETURN pg_catalog.format('p95 latency %s ms above max_p95_latency_ms %s', cand->>'p95_ms', ar->>'max_p95_latency_ms');
+    IF ar OPERATOR(pg_catalog.?) 'max_p95_latency_ms' AND (cand OPERATOR(pg_catalog.->>) 'p95_ms')::float8 OPERATOR(pg_catalog.>) (ar OPERATOR(pg_catalog.->>) 'max_p95_latency_ms')::float8 THEN
+        RETURN pg_catalog.format('p95 latency %s ms above max_p95_latency_ms %s', cand OPERATOR(pg_catalog.->>) 'p95_ms', ar OPERATOR(pg_catalog.->>) 'max_p95_latency_ms');
     END IF;
-    IF ar ? 'max_metric_drop' THEN
+    IF ar OPERATOR(pg_catalog.?) 'max_metric_drop' THEN
         m := mlops._deployment_labelled_metrics(d);
         SELECT x.baseline_metrics INTO baseline FROM mlops.monitors x WHERE x.model OPERATOR(pg_catalog.=) d.model;
         IF m IS NOT NULL AND baseline IS NOT NULL THEN
-            FOR k, drop_allowed IN SELECT e.key, e.value::text::float8 FROM pg_catalog.jsonb_each(ar->'max_metric_drop') e LOOP
-                IF pg_catalog.jsonb_typeof(m->k) OPERATOR(pg_catalog.=) 'number'
-                   AND pg_catalog.jsonb_typeof(baseline->k) OPERATOR(pg_catalog.=) 'number' THEN
+            FOR k, drop_allowed IN SELECT e.key, e.value::text::float8 FROM pg_catalog.jsonb_each(ar OPERATOR(pg_catalog.->) 'max_metric_drop') e LOOP
+                IF pg_catalog.jsonb_typeof(m OPERATOR(pg_catalog.->) k) OPERATOR(pg_catalog.=) 'number'
+                   AND pg_catalog.jsonb_typeof(baseline OPERATOR(pg_catalog.->) k) OPERATOR(pg_catalog.=) 'number' THEN
                     dropped := CASE WHEN k OPERATOR(pg_catalog.=) ANY (ARRAY['mae', 'mse', 'rmse', 'mape'])
-                                    THEN (m->>k)::float8 OPERATOR(pg_catalog.-) (baseline->>k)::float8
-                                    ELSE (baseline->>k)::float8 OPERATOR(pg_catalog.-) (m->>k)::float8 END;
+                                    THEN (m OPERATOR(pg_catalog.->>) k)::float8 OPERATOR(pg_catalog.-) (baseline OPERATOR(pg_catalog.->>) k)::float8
+                                    ELSE (baseline OPERATOR(pg_catalog.->>) k)::float8 OPERATOR(pg_catalog.-) (m OPERATOR(pg_catalog.->>) k)::float8 END;
                     IF dropped OPERATOR(pg_catalog.>) drop_allowed THEN
                         RETURN pg_catalog.format('%s dropped by %s since the deployment started, more than %s',
                                                  k, dropped, drop_allowed);
@@ -3906,7 +3906,7 @@ BEGIN
         IF breach IS NOT NULL THEN
             before := d.state;
             UPDATE mlops.deployments x SET state = 'rolled_back', percent = 0,
-                   reason = 'automatic rollback: ' OPERATOR(pg_catalog.||) breach, updated_at = pg_catalog.now()
+                   reason = 'automatic rollback: ' OPERATOR(pg_catalog.||) breach, updated_at = pg_catalog.clock_timestamp()
              WHERE x.id OPERATOR(pg_catalog.=) d.id RETURNING * INTO d;
             PERFORM mlops._deployment_event(d, 'auto_rollback', before, breach,
                 pg_catalog.jsonb_build_object('candidate', cand,
@@ -3917,19 +3917,19 @@ BEGIN
         END IF;
         IF d.strategy OPERATOR(pg_catalog.<>) 'canary' OR d.steps IS NULL
            OR d.step_index OPERATOR(pg_catalog.>=) pg_catalog.jsonb_array_length(d.steps)
-           OR (cand->>'calls')::bigint OPERATOR(pg_catalog.<) COALESCE((d.auto_rollback->>'min_requests')::float8, 0) THEN
+           OR (cand OPERATOR(pg_catalog.->>) 'calls')::bigint OPERATOR(pg_catalog.<) COALESCE((d.auto_rollback OPERATOR(pg_catalog.->>) 'min_requests')::float8, 0) THEN
             CONTINUE;
         END IF;
-        step := d.steps->d.step_index;
-        IF pg_catalog.now() OPERATOR(pg_catalog.<) (d.step_started_at OPERATOR(pg_catalog.+) mlops._deploy_interval(step->>'after')) THEN
+        step := d.steps OPERATOR(pg_catalog.->) d.step_index;
+        IF pg_catalog.clock_timestamp() OPERATOR(pg_catalog.<) (d.step_started_at OPERATOR(pg_catalog.+) mlops._deploy_interval(step OPERATOR(pg_catalog.->>) 'after')) THEN
             CONTINUE;
         END IF;
-        IF (step->>'percent')::float8 OPERATOR(pg_catalog.>=) 100 THEN
+        IF (step OPERATOR(pg_catalog.->>) 'percent')::float8 OPERATOR(pg_catalog.>=) 100 THEN
             PERFORM mlops._deployment_switch(d, 'promote', 'canary steps completed');
             deployment_id := d.id; model := d.model; action := 'promoted'; detail := 'canary steps completed';
         ELSE
-            UPDATE mlops.deployments x SET percent = (step->>'percent')::float8, step_index = x.step_index OPERATOR(pg_catalog.+) 1,
-                   step_started_at = pg_catalog.now(), updated_at = pg_catalog.now()
+            UPDATE mlops.deployments x SET percent = (step OPERATOR(pg_catalog.->>) 'percent')::float8, step_index = x.step_index OPERATOR(pg_catalog.+) 1,
+                   step_started_at = pg_catalog.clock_timestamp(), updated_at = pg_catalog.clock_timestamp()
              WHERE x.id OPERATOR(pg_catalog.=) d.id RETURNING * INTO d;
             PERFORM mlops._deployment_event(d, 'step', d.state, NULL,
                                             pg_catalog.jsonb_build_object('step', d.step_index, 'candidate', cand));

@@ -1225,6 +1225,8 @@ CheckDeployments(TimestampTz now)
 	last_deployment_check = now;
 	PG_TRY();
 	{
+		/* now() in the check is this transaction's start: make it the current time */
+		SetCurrentStatementStartTimestamp();
 		BeginWork("mlops scheduler: checking deployments");
 		if (SPI_execute("SELECT pg_catalog.count(*) FROM mlops.check_deployments()", false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "mlops.check_deployments() failed");

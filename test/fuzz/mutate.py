@@ -159,7 +159,22 @@ SELECT count(*) FROM mlops.check_alerts('{"accuracy": 0.4}', 'bc');
 -- jobs that would run on 29 February only
 SELECT mlops.schedule('j1', '0 0 29 2 *', 'SELECT 1');
 SELECT mlops.schedule_pipeline('jp', 'monitoring_pipeline', '0 0 29 2 *', '{"model": "bc"}');
+-- deployments: a validation, an active canary of bc, and a pending deployment of another role's
+-- model (approving it must not be self-approval)
+SELECT mlops.validate_model('bc/2', 'bc', 'diagnosis');
+SELECT mlops.deploy('bc', 2, canary_percent => 20, require_validation => false);
+CREATE ROLE fuzz_deployer;
+SELECT mlops.grant_capability('fuzz_deployer', 'deployer');
+SELECT mlops.grant_capability('fuzz_deployer', 'scientist');
+GRANT SELECT ON public.diab TO fuzz_deployer;
+SET ROLE fuzz_deployer;
+SELECT count(*) FROM mlops.train('dep', 'public.diab', 'progression', task => 'regression', hyperparams => '{"n_estimators": 5}');
+SELECT count(*) FROM mlops.train('dep', 'public.diab', 'progression', task => 'regression', hyperparams => '{"n_estimators": 6}');
+SELECT mlops.deploy('dep', 1, strategy => 'direct', require_validation => false);
+SELECT mlops.deploy('dep', 2, require_validation => false, require_approval => true);
+RESET ROLE;
 SELECT mlops.grant_capability('fuzz_role', 'reader');
+-- the open run (its id is the largest: keep it last)
 SELECT mlops.start_run('fz', 'r1', '{"git": "a1b2c3"}');
 """
 
@@ -194,6 +209,9 @@ def build_fixture(conn):
     ids["run_id"] = cur.fetchone()[0]
     cur.execute("SELECT min(alert_id), max(alert_id) FROM mlops.alerts")
     ids["alert_id"], ids["alert_id2"] = cur.fetchone()
+    cur.execute("SELECT max(id) FILTER (WHERE state = 'active'), max(id) FILTER (WHERE state = 'pending')"
+                " FROM mlops.deployments")
+    ids["deployment_id"], ids["pending_deployment_id"] = cur.fetchone()
     conn.commit()
     return ids
 
@@ -248,21 +266,46 @@ BASE = {
         "model_name": lit("bc"), "source": lit("bc"), "target": lit("diagnosis"), "task": lit("classification"),
         "hyperparams": J(HYPER), "features": "ARRAY['mean_radius', 'mean_texture', 'worst_area', 'grade']",
         "test_size": "0.25", "test_sampling": lit("stratified"), "experiment": lit("fz"), "seed": "7"},
-    "mlops.predict(text,double precision[])": {"model": lit("bc"), "features": BC},
-    "mlops.predict(text,jsonb)": {"model": lit("bc"), "features": BCJ},
-    "mlops.predict(text,text)": {"model": lit("bc"), "features": BCT},
-    "mlops.predict_proba(text,double precision[])": {"model": lit("bc/2"), "features": BC},
-    "mlops.predict_proba(text,jsonb)": {"model": lit("bc@champion"), "features": BCJ},
-    "mlops.predict_proba(text,text)": {"model": lit("bc/Production"), "features": BCT},
-    "mlops.predict_label(text,double precision[])": {
+    "mlops.predict(text,double precision[],text)": {"routing_key": lit("user-42"), "model": lit("bc"), "features": BC},
+    "mlops.predict(text,jsonb,text)": {"routing_key": lit("user-42"), "model": lit("bc"), "features": BCJ},
+    "mlops.predict(text,text,text)": {"routing_key": lit("user-42"), "model": lit("bc"), "features": BCT},
+    "mlops.predict_proba(text,double precision[],text)": {"routing_key": lit("user-42"), "model": lit("bc/2"), "features": BC},
+    "mlops.predict_proba(text,jsonb,text)": {"routing_key": lit("user-42"), "model": lit("bc@champion"), "features": BCJ},
+    "mlops.predict_proba(text,text,text)": {"routing_key": lit("user-42"), "model": lit("bc/Production"), "features": BCT},
+    "mlops.predict_label(text,double precision[],text)": {"routing_key": lit("user-42"), 
         "model": lit("iris/1"), "features": "(SELECT v FROM public.iris_inputs WHERE id = 1)"},
-    "mlops.predict_label(text,jsonb)": {"model": lit("bc"), "features": BCJ},
-    "mlops.predict_label(text,text)": {"model": lit("bc"), "features": BCT},
+    "mlops.predict_label(text,jsonb,text)": {"routing_key": lit("user-42"), "model": lit("bc"), "features": BCJ},
+    "mlops.predict_label(text,text,text)": {"routing_key": lit("user-42"), "model": lit("bc"), "features": BCT},
     "mlops.predict_batch(text,jsonb)": {
         "model": lit("bc"), "instances": "(SELECT pg_catalog.jsonb_agg(j ORDER BY id) FROM public.bc_inputs WHERE id <= 5)"},
     "mlops.predict_table(text,text,text)": {"model": lit("bc"), "source": lit("bc"), "id_column": lit("id")},
     "mlops.predict_proba_table(text,text,text)": {
         "model": lit("iris/latest"), "source": lit("SELECT * FROM iris WHERE id <= 100"), "id_column": lit("id")},
+    "mlops.predict_detail(text,jsonb,text)": {"model": lit("bc"), "features": BCJ, "routing_key": lit("user-42")},
+    "mlops.validate_model(text,text,text,jsonb,double precision,text,double precision)": {
+        "model": lit("bc/2"), "source": lit("bc"), "target": lit("diagnosis"),
+        "min_metrics": J({"accuracy": 0.5, "roc_auc": 0.5}), "max_latency_ms": "100",
+        "compare_to": lit("bc/1"), "max_regression": "0.5"},
+    "mlops.deploy(text,integer,text,text,double precision,boolean,jsonb,jsonb,boolean)": {
+        "model": lit("iris"), "version": "1", "environment": lit("production"), "strategy": lit("direct"),
+        "canary_percent": "10", "require_validation": "false",
+        "auto_rollback": J({"max_error_rate": 0.02, "max_p95_latency_ms": 50, "min_requests": 10,
+                            "max_metric_drop": {"accuracy": 0.02}}),
+        "steps": J([{"percent": 50, "after": "10 minutes"}, {"percent": 100, "after": "1 hour"}]),
+        "require_approval": "false"},
+    "mlops.promote_deployment(bigint)": {"deployment_id": "{deployment_id}"},
+    "mlops.set_canary_percent(bigint,double precision)": {"deployment_id": "{deployment_id}", "percent": "35"},
+    "mlops.rollback(text,text,text)": {"model": lit("bc"), "environment": lit("production"), "reason": lit("fuzz")},
+    "mlops.approve_deployment(bigint,text)": {"deployment_id": "{pending_deployment_id}", "comment": lit("ok")},
+    "mlops.refuse_deployment(bigint,text)": {"deployment_id": "{pending_deployment_id}", "reason": lit("no")},
+    "mlops.deployment_status(text)": {"model": lit("bc")},
+    "mlops.check_deployments()": {},
+    "mlops.deployment_pipeline(text,integer,text,text,double precision,jsonb,jsonb,jsonb)": {
+        "model_name": lit("iris"), "model_version": "1", "environment": lit("production"),
+        "strategy": lit("direct"), "canary_percentage": "10",
+        "validation": J({"source": "iris", "target": "species", "min_metrics": {"accuracy": 0.5}}),
+        "auto_rollback": J({"max_error_rate": 0.5}), "steps": J([{"percent": 100, "after": "0 seconds"}])},
+    "mlops.set_alert_action(text,text)": {"rule_id": lit("r1"), "job_name": lit("j1")},
     "mlops.model_cache()": {},
     "mlops.model_cache_reset()": {},
     "mlops.prediction_stats_reset()": {},
@@ -379,7 +422,8 @@ EXTRA = ["_log_metric_history", "_prediction_stats", "_training_progress", "_das
 SQL_ARGS = {("train", "source"), ("predict_table", "source"), ("predict_proba_table", "source"),
             ("set_drift_reference", "source"), ("detect_drift", "source"), ("set_monitor_drift", "source"),
             ("training_pipeline", "data_source"), ("data_pipeline", "data_source"),
-            ("schedule", "command"), ("alter_job", "command")}
+            ("schedule", "command"), ("alter_job", "command"), ("validate_model", "source"),
+            ("deployment_pipeline", "validation")}
 
 # ---------------------------------------------------------------------------------------------
 # Mutations by type: (value kind, SQL expression); BASE_EXPR stands for the base value.
