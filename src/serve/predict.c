@@ -69,6 +69,7 @@
 #include "utils/tuplestore.h"
 
 #include "common/common.h"
+#include "serve/routing_hash.h"
 #include "serve/serve.h"
 #include "xgb/xgb.h"
 
@@ -603,6 +604,10 @@ typedef struct TableState
 	int64		nrows;
 	Tuplestorestate *store;
 	TupleDesc	desc;
+	CachedModel *canary;		/* a canary's candidate, rows routed by id */
+	int64		deployment_id;
+	double		percent;
+	int64		canary_rows;
 } TableState;
 
 static Datum PredictTable(FunctionCallInfo fcinfo, bool proba);
@@ -613,7 +618,9 @@ static void TableAllocate(TableState *st, MemoryContext cxt);
 static void TableRow(TupleTableSlot *slot, void *arg);
 static void TableDispatch(TableState *st);
 static void TableWait(TableState *st);
-static void TableEmit(TableState *st, TableChunk *c);
+static void TableEmit(TableState *st, TableChunk *c, const float *canary_out);
+static void TableCheckCanary(TableState *st);
+static bool TableRowToCanary(TableState *st, const char *key, int len);
 
 /*
  * mlops_predict_table implements mlops.predict_table(model text, source
@@ -661,15 +668,20 @@ PredictTable(FunctionCallInfo fcinfo, bool proba)
 
 	InitMaterializedSRF(fcinfo, 0);
 	INSTR_TIME_SET_CURRENT(start);
-	m = ModelCacheGet(ref);
 	memset(&st, 0, sizeof(st));
+	/* a bare name with an active canary routes each row by its id */
+	if (!RouteCanary(ref, &m, &st.canary, &st.deployment_id, &st.percent))
+		m = ModelCacheGet(ref);
 	st.m = m;
 	st.proba = proba;
 	st.store = rsinfo->setResult;
 	st.desc = rsinfo->setDesc;
 	ModelCachePin(m);
+	if (st.canary)
+		ModelCachePin(st.canary);
 	PG_TRY();
 	{
+		TableCheckCanary(&st);
 		TableRun(&st, source, id_column);
 	}
 	PG_CATCH();
@@ -677,12 +689,20 @@ PredictTable(FunctionCallInfo fcinfo, bool proba)
 		/* the helper thread may still use the chunk and the booster */
 		XgbJoinBackground();
 		ModelCacheUnpin(m);
+		if (st.canary)
+			ModelCacheUnpin(st.canary);
 		PredictionStatsRecord(&m->stats, m->name, m->version, st.nrows, ElapsedMs(start), true);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
 	ModelCacheUnpin(m);
-	PredictionStatsRecord(&m->stats, m->name, m->version, st.nrows, ElapsedMs(start), false);
+	if (st.canary)
+	{
+		ModelCacheUnpin(st.canary);
+		PredictionStatsRecord(&st.canary->stats, st.canary->name, st.canary->version, st.canary_rows,
+							  ElapsedMs(start), false);
+	}
+	PredictionStatsRecord(&m->stats, m->name, m->version, st.nrows - st.canary_rows, ElapsedMs(start), false);
 	return (Datum) 0;
 }
 
@@ -725,7 +745,7 @@ TableRun(TableState *st, const char *source, const char *id_column)
 		const float *out = PredictRows(m, c->x, c->nrows);
 
 		memcpy(c->out, out, sizeof(float) * c->nrows * st->per_row);
-		TableEmit(st, c);
+		TableEmit(st, c, st->canary ? PredictRows(st->canary, c->x, c->nrows) : NULL);
 	}
 	SPI_cursor_close(portal);
 	SPI_finish();
@@ -937,7 +957,7 @@ TableWait(TableState *st)
 				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
 				 errmsg("model \"%s\" version %d returned %llu outputs for %d rows",
 						st->m->name, st->m->version, (unsigned long long) len, c->nrows)));
-	TableEmit(st, c);
+	TableEmit(st, c, st->canary ? PredictRows(st->canary, c->x, c->nrows) : NULL);
 }
 
 /*
@@ -945,10 +965,11 @@ TableWait(TableState *st)
  * the chunk: (id, prediction, label) for predict_table, (id,
  * probabilities) for predict_proba_table.  Numeric ids are printed into one
  * text buffer and labels are made once (TableAllocate); the tuplestore
- * copies them.
+ * copies them.  With a canary, canary_out holds its outputs for the chunk
+ * and each row with an id takes them when its id routes to the candidate.
  */
 static void
-TableEmit(TableState *st, TableChunk *c)
+TableEmit(TableState *st, TableChunk *c, const float *canary_out)
 {
 	union
 	{
@@ -961,6 +982,8 @@ TableEmit(TableState *st, TableChunk *c)
 	{
 		Datum		values[3];
 		bool		nulls[3] = {false, false, false};
+		CachedModel *m;
+		const float *out;
 
 		CHECK_FOR_INTERRUPTS();
 		if (st->id_kind == TABLE_ID_OUTPUT)
@@ -979,16 +1002,25 @@ TableEmit(TableState *st, TableChunk *c)
 			}
 			values[0] = PointerGetDatum(&idbuf.hdr);
 		}
+		m = st->m;
+		out = c->out;
+		if (canary_out != NULL && !nulls[0] &&
+			TableRowToCanary(st, VARDATA_ANY(DatumGetPointer(values[0])),
+							 VARSIZE_ANY_EXHDR(DatumGetPointer(values[0]))))
+		{
+			m = st->canary;
+			out = canary_out;
+		}
 		if (st->proba)
-			values[1] = ProbaArray(st->m, c->out, i);
+			values[1] = ProbaArray(m, out, i);
 		else
 		{
-			double		prediction = OutputToPrediction(st->m, c->out, i);
+			double		prediction = OutputToPrediction(m, out, i);
 
 			values[1] = Float8GetDatum(prediction);
 			nulls[2] = (st->labels == NULL);
 			if (!nulls[2])
-				values[2] = PointerGetDatum(st->labels[ClassCode(st->m, prediction)]);
+				values[2] = PointerGetDatum(st->labels[ClassCode(m, prediction)]);
 		}
 		tuplestore_putvalues(st->store, st->desc, values, nulls);
 		if (st->id_kind == TABLE_ID_OUTPUT && !nulls[0])
@@ -998,6 +1030,58 @@ TableEmit(TableState *st, TableChunk *c)
 	}
 	c->nrows = 0;
 	MemoryContextReset(c->cxt);
+}
+
+/*
+ * TableRowToCanary says whether the row with this id (its text) goes to the
+ * canary's candidate, as mlops.predict with that id as routing key would,
+ * and counts it.
+ */
+static bool
+TableRowToCanary(TableState *st, const char *key, int len)
+{
+	if (!RouteKeyToCandidate(key, len, st->deployment_id, st->percent))
+		return false;
+	st->canary_rows++;
+	return true;
+}
+
+/*
+ * TableCheckCanary refuses to route a table between versions that do not
+ * read the same features the same way or do not answer in the same classes:
+ * each row is encoded once, for both.
+ */
+static void
+TableCheckCanary(TableState *st)
+{
+	CachedModel *a = st->m;
+	CachedModel *b = st->canary;
+	bool		same;
+
+	if (b == NULL)
+		return;
+	same = a->nfeatures == b->nfeatures && a->output == b->output && a->nclasses == b->nclasses &&
+		(a->schema == NULL) == (b->schema == NULL);
+	for (int j = 0; same && a->schema != NULL && j < a->nfeatures; j++)
+	{
+		FeatureColumn *fa = &a->schema->features[j];
+		FeatureColumn *fb = &b->schema->features[j];
+
+		same = strcmp(fa->name, fb->name) == 0 && fa->kind == fb->kind &&
+			(fa->kind != FEATURE_CATEGORICAL || fa->vocab->count == fb->vocab->count);
+		for (int k = 0; same && fa->kind == FEATURE_CATEGORICAL && k < fa->vocab->count; k++)
+			same = strcmp(fa->vocab->names[k], fb->vocab->names[k]) == 0;
+	}
+	for (int c = 0; same && a->schema != NULL && c < a->schema->nclasses; c++)
+		same = b->schema->nclasses == a->schema->nclasses &&
+			strcmp(a->schema->classes[c], b->schema->classes[c]) == 0;
+	if (!same)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot route the rows of model \"%s\" between versions %d and %d",
+						a->name, a->version, b->version),
+				 errdetail("The canary's versions take different features or predict different classes."),
+				 errhint("Score the table with an explicit reference such as '%s/%d'.", a->name, a->version)));
 }
 
 /* ---------------------------------------------------------------------

@@ -216,6 +216,30 @@ RouteModel(const char *ref, const char *key, int keylen, Route *route)
 }
 
 /*
+ * RouteCanary fills the stable and candidate models of the active canary a
+ * bare model name routes through, its deployment id and share, and returns
+ * true; false (nothing filled) when the name does not route to a canary.
+ * predict_table uses it to route each row by its id.
+ */
+bool
+RouteCanary(const char *ref, CachedModel **stable, CachedModel **candidate, int64 *deployment_id,
+			double *percent)
+{
+	RouteEntry *entry;
+
+	if (strchr(ref, '/') != NULL || strchr(ref, '@') != NULL || strlen(ref) >= ROUTE_NAME_MAX)
+		return false;
+	entry = FindRoute(ref);
+	if (entry == NULL || !entry->routed || entry->strategy != 'c')
+		return false;
+	*stable = ModelCacheGet(entry->stable_ref);
+	*candidate = ShadowModel(entry, *stable);
+	*deployment_id = entry->deployment_id;
+	*percent = entry->percent;
+	return true;
+}
+
+/*
  * ShadowModel returns the candidate's cached model, loading it while the
  * stable one is pinned (so the load cannot evict it).
  */

@@ -30,6 +30,8 @@ typedef struct Route
 
 extern void RoutingInit(void);
 extern CachedModel *RouteModel(const char *ref, const char *key, int keylen, Route *route);
+extern bool RouteCanary(const char *ref, CachedModel **stable, CachedModel **candidate,
+						int64 *deployment_id, double *percent);
 extern void RouteRecordShadow(Route *route, double served, double shadow, bool failed);
 
 #endif							/* MLOPS_ROUTING_H */

@@ -56,6 +56,14 @@ SELECT bool_and(mlops.predict('churn', ARRAY[3, 1]::float8[], 'k' || i) =
        bool_and((mlops.predict_proba('churn', '{"visits": 3, "spend": 1}'::jsonb, 'k' || i))[2] =
                 (mlops.predict_detail('churn', '{"visits": 3, "spend": 1}', 'k' || i)->'probabilities'->>1)::float8) AS proba_routes
   FROM generate_series(1, 100) i;
+-- predict_table routes each row by its id, as predict with the id as routing key
+SELECT count(*) AS rows,
+       bool_and(t.prediction = (mlops.predict_detail('churn', jsonb_build_object('visits', a.visits, 'spend', a.spend), t.id)->>'prediction')::float8) AS as_keyed_predict,
+       count(*) FILTER (WHERE mlops.predict_detail('churn', jsonb_build_object('visits', a.visits, 'spend', a.spend), t.id)->>'variant' = 'canary')
+         BETWEEN 40 AND 110 AS about_a_quarter_canary
+  FROM mlops.predict_table('churn', 'accounts', 'id') t JOIN accounts a ON a.id::text = t.id;
+SELECT bool_and(t.probabilities = mlops.predict_proba('churn', jsonb_build_object('visits', a.visits, 'spend', a.spend), t.id)) AS proba_as_keyed
+  FROM mlops.predict_proba_table('churn', 'SELECT * FROM accounts', 'id') t JOIN accounts a ON a.id::text = t.id;
 -- explicit references never route
 SELECT count(DISTINCT mlops.predict('churn/1', ARRAY[3, 1]::float8[], 'k' || i)) AS pinned
   FROM generate_series(1, 50) i;

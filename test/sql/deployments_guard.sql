@@ -105,6 +105,10 @@ $$;
 SELECT s->'deployment'->>'state' AS state, (s->'candidate'->>'errors')::int > 0 AS candidate_errors,
        (s->'candidate'->>'error_rate')::float8 = 1 AS all_failed, (s->'stable'->>'errors')::int AS stable_errors
   FROM mlops.deployment_status('churn') s;
+-- predict_table cannot route rows between versions that take different features
+\set VERBOSITY terse
+SELECT count(*) FROM mlops.predict_table('churn', 'accounts', 'id');
+\set VERBOSITY default
 SELECT deployment_id = :bad AS this_one, model, action, detail FROM mlops.check_deployments();
 SELECT state, percent, reason FROM mlops.deployments WHERE id = :bad;
 SELECT rule_id, severity, source = 'deployment:' || :bad AS source, labels->>'model' AS model
