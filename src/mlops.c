@@ -21,6 +21,7 @@
 
 #include "common/common.h"
 #include "drift/drift.h"
+#include "report/report.h"
 #include "serve/serve.h"
 #include "train/train.h"
 
@@ -47,6 +48,7 @@ _PG_init(void)
 	TrainInit();
 	ModelCacheInit();
 	PredictionStatsInit();
+	ReportInit();
 
 	SchedulerInit();
 }
