@@ -87,6 +87,7 @@ OBJS = \
 	src/report/dashboard.o \
 	src/report/drift_report.o \
 	src/report/html.o \
+	src/report/model_report.o \
 	src/report/report.o \
 	src/sched/cron.o \
 	src/sched/cron_pg.o \

@@ -72,6 +72,63 @@ SELECT html LIKE '<!DOCTYPE html>%' AS doctype,
   FROM rep_dash;
 SELECT mlops.dashboard_html('xml');
 
+-- the model report: card, training curve, feature importance, evaluation
+CREATE TABLE rep_cust AS
+SELECT i AS id, (i % 50)::float8 AS visits, ((i * 37) % 100)::float8 AS spend,
+       (ARRAY['red', 'blue'])[1 + i % 2] AS color,
+       CASE WHEN (i % 50) + ((i * 37) % 100) / 4.0 + (i % 7) > 40 THEN 'yes' ELSE 'no' END AS churned,
+       ((i % 50) * 2 + (i * 37) % 100 / 10.0)::float8 AS amount
+  FROM generate_series(1, 400) i;
+SELECT version FROM mlops.train('rep_churn', 'SELECT visits, spend, color, churned FROM rep_cust', 'churned',
+                                hyperparams => '{"n_estimators": 8, "max_depth": 3}');
+SELECT version FROM mlops.train('rep_amount', 'SELECT visits, spend, amount FROM rep_cust', 'amount', 'regression',
+                                hyperparams => '{"n_estimators": 5}');
+CREATE TABLE rep_model AS
+SELECT mlops.model_report('rep_churn') AS card,
+       mlops.model_report('rep_churn', 'rep_cust', 'churned') AS html,
+       mlops.model_report('rep_churn', 'rep_cust', 'churned', 'json')::jsonb AS j,
+       mlops.model_report('rep_amount', 'rep_cust', 'amount') AS reg,
+       mlops.model_report('rep_amount', 'rep_cust', 'amount', 'json')::jsonb AS rj;
+SELECT (length(card) - length(replace(card, '<svg class="chart"', ''))) / 18 AS card_charts,
+       (length(html) - length(replace(html, '<svg class="chart"', ''))) / 18 AS eval_charts,
+       position('id="confusion"' IN html) > 0 AS confusion,
+       (length(reg) - length(replace(reg, '<svg class="chart"', ''))) / 18 AS regression_charts,
+       position('<script' IN lower(html || reg || card)) = 0 AS no_script
+  FROM rep_model;
+SELECT j -> 'model' ->> 'name' AS name, j -> 'evaluation' ->> 'rows' AS rows,
+       (SELECT sum(x::int) FROM jsonb_array_elements(j -> 'evaluation' -> 'confusion_matrix') r, jsonb_array_elements_text(r) x) AS confusion_total,
+       (j -> 'evaluation' ->> 'roc_auc')::float8 BETWEEN 0.5 AND 1 AS auc_sane,
+       jsonb_array_length(j -> 'feature_importance') > 0 AS importance,
+       (SELECT bool_and(f ->> 'feature' = ANY (ARRAY['visits', 'spend', 'color'])) FROM jsonb_array_elements(j -> 'feature_importance') f) AS named,
+       j -> 'training_curve' ?| ARRAY['train-logloss', 'test-logloss', 'validation-logloss'] AS has_curve,
+       (rj -> 'evaluation' ->> 'rmse')::float8 >= 0 AS rmse
+  FROM rep_model;
+\set VERBOSITY terse
+SELECT mlops.model_report('rep_churn', 'rep_cust');
+SELECT mlops.model_report('no_such_model');
+SELECT mlops.model_report(NULL);
+SELECT mlops.model_report('rep_churn', format => 'svg');
+\set VERBOSITY default
+
+-- artifacts: logged, listed, read back; owned through their run
+SELECT mlops.start_run('rep_exp') AS rep_run \gset
+SELECT mlops.log_artifact(:rep_run, 'report.html', convert_to(mlops.model_report('rep_churn'), 'UTF8'), 'text/html');
+SELECT name, content_type, size > 1000 AS big, length(sha256) AS hex FROM mlops.artifacts(:rep_run);
+SELECT sha256(mlops.get_artifact(:rep_run, 'report.html')) = decode((SELECT sha256 FROM mlops.artifacts(:rep_run)), 'hex') AS same;
+\set VERBOSITY terse
+SELECT mlops.log_artifact(:rep_run, 'report.html', '\x00');
+SELECT mlops.log_artifact(:rep_run, '', '\x00');
+SELECT mlops.log_artifact(:rep_run, repeat('n', 300), '\x00');
+SELECT mlops.log_artifact(:rep_run, 'x', NULL);
+SELECT mlops.log_artifact(-1, 'x', '\x00');
+SELECT mlops.get_artifact(:rep_run, 'nothing');
+SET mlops.artifact_max_mb = 1;
+SELECT mlops.log_artifact(:rep_run, 'big', convert_to(repeat('x', 1048577), 'UTF8'));
+RESET mlops.artifact_max_mb;
+SET mlops.artifact_max_mb = 0;
+\set VERBOSITY default
+SELECT action, resource_id = :'rep_run' AS on_run, details ->> 'name' AS name FROM mlops.audit_log WHERE action = 'run.artifact';
+
 -- hostile roles: bob may not report on alice's reference (detect_drift's rule)
 CREATE ROLE rep_alice;
 CREATE ROLE rep_bob;
@@ -86,6 +143,24 @@ RESET ROLE;
 SET ROLE rep_bob;
 SELECT mlops.drift_report('alice_rep_ref', 'rep_live');
 RESET ROLE;
+-- artifacts follow the run's owner: bob may not log on alice's run, a member may
+SET ROLE rep_alice;
+SELECT mlops.start_run('rep_exp') AS alice_run \gset
+SELECT mlops.log_artifact(:alice_run, 'a.txt', '\x41', 'text/plain');
+RESET ROLE;
+SET ROLE rep_bob;
+SELECT mlops.log_artifact(:alice_run, 'b.txt', '\x42');
+RESET ROLE;
+GRANT rep_alice TO rep_bob;
+SET ROLE rep_bob;
+SELECT mlops.log_artifact(:alice_run, 'b.txt', '\x42');
+SELECT name FROM mlops.artifacts(:alice_run);
+RESET ROLE;
+SET ROLE rep_reader;
+SELECT encode(mlops.get_artifact(:alice_run, 'a.txt'), 'escape') AS reader_reads;
+SELECT mlops.log_artifact(:alice_run, 'c.txt', '\x43');
+RESET ROLE;
+
 -- a reader sees the dashboard (no jobs: the operator's tables are not granted to it)
 SET ROLE rep_reader;
 SELECT position('rep_model' IN mlops.dashboard_html()) > 0 AS reader_sees_model,
