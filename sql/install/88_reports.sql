@@ -101,7 +101,7 @@ BEGIN
     IF pg_catalog.length(COALESCE(content_type, '')) OPERATOR(pg_catalog.>) 256 THEN
         RAISE EXCEPTION 'content_type must have at most 256 characters' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF pg_catalog.octet_length(content)::bigint OPERATOR(pg_catalog.>) max_mb::bigint OPERATOR(pg_catalog.*) 1048576 THEN
+    IF pg_catalog.octet_length(content)::bigint OPERATOR(pg_catalog.>) (max_mb::bigint OPERATOR(pg_catalog.*) 1048576) THEN
         RAISE EXCEPTION 'artifact is larger than mlops.artifact_max_mb'
             USING ERRCODE = 'program_limit_exceeded',
                   DETAIL = pg_catalog.format('It has %s bytes; the limit is %s MB.', pg_catalog.octet_length(content), max_mb),

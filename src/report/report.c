@@ -25,5 +25,5 @@ ReportInit(void)
 							"Largest artifact mlops.log_artifact accepts, in megabytes.",
 							"Only superusers change it.",
 							&report_artifact_max_mb, 16, 1, 1024,
-							PGC_SUSET, GUC_UNIT_MB, NULL, NULL, NULL);
+							PGC_SUSET, 0, NULL, NULL, NULL);
 }

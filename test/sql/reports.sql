@@ -84,11 +84,11 @@ SELECT version FROM mlops.train('rep_churn', 'SELECT visits, spend, color, churn
 SELECT version FROM mlops.train('rep_amount', 'SELECT visits, spend, amount FROM rep_cust', 'amount', 'regression',
                                 hyperparams => '{"n_estimators": 5}');
 CREATE TABLE rep_model AS
-SELECT mlops.model_report('rep_churn') AS card,
-       mlops.model_report('rep_churn', 'rep_cust', 'churned') AS html,
-       mlops.model_report('rep_churn', 'rep_cust', 'churned', 'json')::jsonb AS j,
-       mlops.model_report('rep_amount', 'rep_cust', 'amount') AS reg,
-       mlops.model_report('rep_amount', 'rep_cust', 'amount', 'json')::jsonb AS rj;
+SELECT mlops.model_report('rep_churn/1') AS card,
+       mlops.model_report('rep_churn/1', 'rep_cust', 'churned') AS html,
+       mlops.model_report('rep_churn/1', 'rep_cust', 'churned', 'json')::jsonb AS j,
+       mlops.model_report('rep_amount/1', 'rep_cust', 'amount') AS reg,
+       mlops.model_report('rep_amount/1', 'rep_cust', 'amount', 'json')::jsonb AS rj;
 SELECT (length(card) - length(replace(card, '<svg class="chart"', ''))) / 18 AS card_charts,
        (length(html) - length(replace(html, '<svg class="chart"', ''))) / 18 AS eval_charts,
        position('id="confusion"' IN html) > 0 AS confusion,
@@ -104,15 +104,15 @@ SELECT j -> 'model' ->> 'name' AS name, j -> 'evaluation' ->> 'rows' AS rows,
        (rj -> 'evaluation' ->> 'rmse')::float8 >= 0 AS rmse
   FROM rep_model;
 \set VERBOSITY terse
-SELECT mlops.model_report('rep_churn', 'rep_cust');
+SELECT mlops.model_report('rep_churn/1', 'rep_cust');
 SELECT mlops.model_report('no_such_model');
 SELECT mlops.model_report(NULL);
-SELECT mlops.model_report('rep_churn', format => 'svg');
+SELECT mlops.model_report('rep_churn/1', format => 'svg');
 \set VERBOSITY default
 
 -- artifacts: logged, listed, read back; owned through their run
 SELECT mlops.start_run('rep_exp') AS rep_run \gset
-SELECT mlops.log_artifact(:rep_run, 'report.html', convert_to(mlops.model_report('rep_churn'), 'UTF8'), 'text/html');
+SELECT mlops.log_artifact(:rep_run, 'report.html', convert_to(mlops.model_report('rep_churn/1'), 'UTF8'), 'text/html');
 SELECT name, content_type, size > 1000 AS big, length(sha256) AS hex FROM mlops.artifacts(:rep_run);
 SELECT sha256(mlops.get_artifact(:rep_run, 'report.html')) = decode((SELECT sha256 FROM mlops.artifacts(:rep_run)), 'hex') AS same;
 \set VERBOSITY terse
