@@ -28,7 +28,7 @@
 #include <math.h>
 
 #include "catalog/pg_type.h"
-#include "common/hashfn.h"
+#include "access/hash.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
@@ -300,7 +300,7 @@ CategoryHash(const void *key, Size keysize)
 {
 	const char *s = *(char *const *) key;
 
-	return hash_bytes((const unsigned char *) s, strlen(s));
+	return DatumGetUInt32(hash_any((const unsigned char *) s, (int) strlen(s)));
 }
 
 /* CategoryMatch compares the strings two keys point to. */
