@@ -512,8 +512,8 @@ typedef struct BinaryEval
 
 /*
  * ComputeBinary computes the ROC and PR curves, their areas, and the
- * calibration curve (calibration_curve with 10 uniform bins: per non-empty
- * bin, the mean score and the share of positives).
+ * calibration curve (calibration_curve(n_bins=10, strategy='uniform'): per
+ * non-empty bin, the mean score and the share of positives).
  */
 static void
 ComputeBinary(ModelReport *r, BinaryEval *b)
@@ -530,8 +530,10 @@ ComputeBinary(ModelReport *r, BinaryEval *b)
 		if ((i & 0xFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
 		b->positive[i] = r->true_class[i] == 1;
-		bin = (int) floor(r->score[i] * CALIBRATION_BINS);
-		bin = bin < 0 ? 0 : (bin >= CALIBRATION_BINS ? CALIBRATION_BINS - 1 : bin);
+		/* numpy.searchsorted(linspace(0, 1, 11)[1:-1], p): inner edges below p */
+		bin = 0;
+		for (int k = 1; k < CALIBRATION_BINS; k++)
+			bin += r->score[i] > k * (1.0 / CALIBRATION_BINS);
 		sum_p[bin] += r->score[i];
 		sum_t[bin] += b->positive[i] ? 1 : 0;
 		cnt[bin] += 1;
