@@ -167,7 +167,7 @@ ReportBarChart(StringInfo buf, const ReportAxes *axes, const char **labels, int 
 	ReportAxes	a = *axes;
 	double		slot;
 	double		plotw = a.width - MARGIN_LEFT - MARGIN_RIGHT;
-	int			every = Max(1, ncat / 12);
+	int			every = ncat <= 8 ? 1 : (ncat + 4) / 5;
 
 	a.ymin = 0;
 	if (!(a.ymax > 0))
@@ -255,7 +255,7 @@ ReportLineChart(StringInfo buf, const ReportAxes *axes, const ReportSeries *seri
 			appendStringInfoString(buf, "</title></circle>");
 		}
 	}
-	if (nseries > 1)
+	if (nseries > 0)
 		ChartLegend(buf, axes, series, nseries);
 	appendStringInfoString(buf, "</svg>\n");
 }

@@ -703,6 +703,8 @@ CompareColumns(const void *a, const void *b)
 static void
 RenderChecksTable(StringInfo buf, ReportColumn *cols, int n)
 {
+	if (n == 0)
+		return;
 	appendStringInfoString(buf, "<table class=\"checks\"><thead><tr><th>column</th><th>type</th><th>method</th>"
 						   "<th>statistic</th><th>p-value</th><th>threshold</th><th>verdict</th></tr></thead><tbody>\n");
 	for (int i = 0; i < n; i++)
