@@ -3227,6 +3227,38 @@ END
 $$;
 REVOKE ALL ON FUNCTION mlops.get_artifact(bigint, text) FROM PUBLIC;
 
+-- _log_model_report logs the model report of the version a training run
+-- registered as the artifact model_report.html of that run; mlops.train
+-- calls it (src/train/train_tracking.c) before it ends the run.  A report
+-- that cannot be made or stored is a WARNING, never a failed training.
+CREATE FUNCTION mlops._log_model_report(p_run_id bigint)
+    RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    ref text;
+    msg text;
+BEGIN
+    SELECT m.name OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) v.version INTO ref
+      FROM mlops.model_versions v JOIN mlops.models m ON m.model_id OPERATOR(pg_catalog.=) v.model_id
+     WHERE v.run_id OPERATOR(pg_catalog.=) p_run_id
+     ORDER BY v.version DESC LIMIT 1;
+    IF ref IS NULL THEN
+        RETURN;
+    END IF;
+    BEGIN
+        PERFORM mlops._impl_log_artifact(p_run_id, 'model_report.html',
+                                         pg_catalog.convert_to(mlops.model_report(ref), 'UTF8'),
+                                         'text/html; charset=utf-8');
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+        RAISE WARNING 'the model report of run % was not logged: %', p_run_id, msg;
+    END;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._log_model_report(bigint) FROM PUBLIC;
+
 -- ==== performance and replicas ====
 
 -- ==== audit and trust model ====

@@ -83,6 +83,12 @@ SELECT version FROM mlops.train('rep_churn', 'SELECT visits, spend, color, churn
                                 hyperparams => '{"n_estimators": 8, "max_depth": 3}');
 SELECT version FROM mlops.train('rep_amount', 'SELECT visits, spend, amount FROM rep_cust', 'amount', 'regression',
                                 hyperparams => '{"n_estimators": 5}');
+-- train logged each version's model report as an artifact of its run
+SELECT m.name, a.name AS artifact, a.content_type, a.size > 1000 AS big
+  FROM mlops.models m JOIN mlops.model_versions v ON v.model_id = m.model_id, mlops.artifacts(v.run_id) a
+ WHERE m.name LIKE 'rep_%' ORDER BY 1;
+SELECT position('<h1>Model report: rep_churn version 1</h1>' IN convert_from(mlops.get_artifact(v.run_id, 'model_report.html'), 'UTF8')) > 0 AS card
+  FROM mlops.model_versions v JOIN mlops.models m ON m.model_id = v.model_id WHERE m.name = 'rep_churn';
 CREATE TABLE rep_model AS
 SELECT mlops.model_report('rep_churn/1') AS card,
        mlops.model_report('rep_churn/1', 'rep_cust', 'churned') AS html,
