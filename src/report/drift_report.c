@@ -51,6 +51,7 @@ PG_FUNCTION_INFO_V1(mlops_drift_report);
 #define DRIFT_TOP_CATEGORIES 20
 #define DRIFT_SHOWN 50
 #define DRIFT_MAX_CHECKS 8
+#define CATEGORY_CACHE 32
 
 typedef struct DriftCheckRow
 {
@@ -87,6 +88,10 @@ typedef struct ReportColumn
 	int64		nvalues;
 	int64		cap;
 	HTAB	   *cats;
+	int			nrecent;		/* the first categories seen, searched before the hash */
+	int			recent_len[CATEGORY_CACHE];
+	char	   *recent_str[CATEGORY_CACHE];
+	CategoryCount *recent_entry[CATEGORY_CACHE];
 	/* the shared bins */
 	int			nbins;
 	char	  **labels;
@@ -326,8 +331,8 @@ NewCategoryTable(MemoryContext cxt)
 					   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
 }
 
-/* CountCategory adds n to one sample's count of a category. */
-static void
+/* CountCategory adds n to one sample's count of a category and returns its entry. */
+static CategoryCount *
 CountCategory(HTAB *h, MemoryContext cxt, const char *cat, double n, bool reference)
 {
 	bool		found;
@@ -343,6 +348,45 @@ CountCategory(HTAB *h, MemoryContext cxt, const char *cat, double n, bool refere
 		e->reference += n;
 	else
 		e->current += n;
+	return e;
+}
+
+/*
+ * CountCurrentCategory counts one current value of a categorical column.
+ * Text values are compared with the first CATEGORY_CACHE categories seen
+ * in place (no copy), the common case of few categories; others go
+ * through their text form and the hash table.
+ */
+static void
+CountCurrentCategory(ReportColumn *c, MemoryContext cxt, Datum value)
+{
+	CategoryCount *e;
+
+	if (c->typid == TEXTOID || c->typid == VARCHAROID)
+	{
+		struct varlena *v = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(value));
+		const char *p = VARDATA_ANY(v);
+		int			len = VARSIZE_ANY_EXHDR(v);
+
+		for (int i = 0; i < c->nrecent; i++)
+		{
+			if (c->recent_len[i] == len && memcmp(c->recent_str[i], p, len) == 0)
+			{
+				c->recent_entry[i]->current += 1;
+				return;
+			}
+		}
+		e = CountCategory(c->cats, cxt, text_to_cstring((text *) v), 1, false);
+		if (c->nrecent < CATEGORY_CACHE)
+		{
+			c->recent_len[c->nrecent] = len;
+			c->recent_str[c->nrecent] = e->key;
+			c->recent_entry[c->nrecent] = e;
+			c->nrecent++;
+		}
+		return;
+	}
+	(void) CountCategory(c->cats, cxt, DatumToText(c->typid, &c->outfunc, value), 1, false);
 }
 
 /*
@@ -369,7 +413,8 @@ ReadCurrent(DriftReportData *d, const char *source)
 		}
 		else
 		{
-			c->cap = 1024;
+			/* detect_drift counted the current values: one allocation */
+			c->cap = Max(c->cur_count, 1024);
 			c->values = MemoryContextAllocHuge(d->cxt, sizeof(double) * c->cap);
 		}
 	}
@@ -392,7 +437,7 @@ CurrentRow(TupleTableSlot *slot, void *arg)
 			continue;
 		value = slot->tts_values[c->attno];
 		if (c->categorical)
-			CountCategory(c->cats, d->cxt, DatumToText(c->typid, &c->outfunc, value), 1, false);
+			CountCurrentCategory(c, d->cxt, value);
 		else
 		{
 			double		v = DatumToDouble(c->typid, value);
@@ -401,7 +446,7 @@ CurrentRow(TupleTableSlot *slot, void *arg)
 				continue;
 			if (c->nvalues == c->cap)
 			{
-				c->cap *= 2;
+				c->cap *= 2;	/* the source changed since detect_drift read it */
 				c->values = repalloc_huge(c->values, sizeof(double) * c->cap);
 			}
 			c->values[c->nvalues++] = v;
@@ -497,62 +542,98 @@ FloatArray(ArrayType *a, int *n)
 	return out;
 }
 
-/* EqualWidthBin returns the bin of v among nb equal bins from lo by half-width h. */
-static inline int
-EqualWidthBin(double v, double lo, double h, int nb)
+/*
+ * CountBelow returns how many of the n sorted values are below x (lower
+ * bound).
+ */
+static int64
+CountBelow(const double *v, int64 n, double x)
 {
-	double		pos = h > 0 ? (v / 2 - lo / 2) / h * nb : 0;
-	int			b = pos >= nb ? nb - 1 : (pos < 0 ? 0 : (int) pos);
+	int64		lo = 0,
+				hi = n;
 
-	return b;
+	while (lo < hi)
+	{
+		int64		mid = lo + (hi - lo) / 2;
+
+		if (v[mid] < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * BinOf returns the bin of v among nb bins of the given edges: the last
+ * edge <= v (bin i holds edges[i] <= v < edges[i + 1], the last bin is
+ * closed, as numpy.histogram); values outside fall in the end bins.
+ */
+static inline int
+BinOf(const double *edges, int nb, double v)
+{
+	int			lo = 0,
+				hi = nb;
+
+	while (hi - lo > 1)
+	{
+		int			mid = (lo + hi) / 2;
+
+		if (v >= edges[mid])
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
 /*
  * NumericBins puts a numeric column's samples on shared bins: equal-width
- * bins over both samples' range when the reference kept its values, else
- * the reference's histogram bins (model references).
+ * bins over both samples' range when the reference kept its values (its
+ * sorted values are counted per bin by binary search), else the
+ * reference's histogram bins (model references).
  */
 static void
 NumericBins(ReportColumn *c, ArrayType *sorted, ArrayType *edges, ArrayType *counts)
 {
-	double	   *refv = NULL;
-	int			nref = 0;
 	double		ref_total = 0;
 
 	if (sorted != NULL)
 	{
+		const double *refv = (const double *) ((char *) sorted + ARR_OVERHEAD_NONULLS(ARR_NDIM(sorted)));
+		int64		nref = ArrayGetNItems(ARR_NDIM(sorted), ARR_DIMS(sorted));
 		double		lo,
 					hi,
 					h;
 
-		refv = FloatArray(sorted, &nref);
+		if (ARR_HASNULL(sorted) || ARR_ELEMTYPE(sorted) != FLOAT8OID)
+			elog(ERROR, "unexpected reference values");
 		if (nref == 0 && c->nvalues == 0)
 			return;
 		lo = nref > 0 ? refv[0] : c->values[0];
 		hi = nref > 0 ? refv[nref - 1] : c->values[0];
 		for (int64 i = 0; i < c->nvalues; i++)
 		{
+			if ((i & 0xFFFF) == 0)
+				CHECK_FOR_INTERRUPTS();
 			lo = Min(lo, c->values[i]);
 			hi = Max(hi, c->values[i]);
 		}
 		c->nbins = lo < hi ? DRIFT_BINS : 1;
-		h = hi / 2 - lo / 2;
+		h = hi / 2 - lo / 2;	/* halves: hi - lo may overflow */
 		c->edges = palloc(sizeof(double) * (c->nbins + 1));
 		for (int i = 0; i <= c->nbins; i++)
 			c->edges[i] = i == c->nbins ? hi : (lo / 2 + h * i / c->nbins) * 2;
 		c->ref_share = palloc0(sizeof(double) * c->nbins);
 		c->cur_share = palloc0(sizeof(double) * c->nbins);
-		for (int i = 0; i < nref; i++)
-		{
-			if ((i & 0xFFFF) == 0)
-				CHECK_FOR_INTERRUPTS();
-			c->ref_share[EqualWidthBin(refv[i], lo, h, c->nbins)] += 1;
-		}
+		for (int i = 0; i < c->nbins; i++)
+			c->ref_share[i] = (double) ((i + 1 < c->nbins ? CountBelow(refv, nref, c->edges[i + 1]) : nref) -
+										(i > 0 ? CountBelow(refv, nref, c->edges[i]) : 0));
 		for (int64 i = 0; i < c->nvalues; i++)
 		{
 			if ((i & 0xFFFF) == 0)
 				CHECK_FOR_INTERRUPTS();
-			c->cur_share[EqualWidthBin(c->values[i], lo, h, c->nbins)] += 1;
+			c->cur_share[BinOf(c->edges, c->nbins, c->values[i])] += 1;
 		}
 		ref_total = nref;
 	}
@@ -573,22 +654,9 @@ NumericBins(ReportColumn *c, ArrayType *sorted, ArrayType *edges, ArrayType *cou
 			ref_total += cnt[i];
 		for (int64 i = 0; i < c->nvalues; i++)
 		{
-			int			lo = 0,
-						hi = ne - 1;
-
 			if ((i & 0xFFFF) == 0)
 				CHECK_FOR_INTERRUPTS();
-			/* the last edge <= v, as numpy.histogram; outside values in the end bins */
-			while (hi - lo > 1)
-			{
-				int			mid = (lo + hi) / 2;
-
-				if (c->values[i] >= c->edges[mid])
-					lo = mid;
-				else
-					hi = mid;
-			}
-			c->cur_share[lo] += 1;
+			c->cur_share[BinOf(c->edges, nc, c->values[i])] += 1;
 		}
 	}
 	else
@@ -600,8 +668,6 @@ NumericBins(ReportColumn *c, ArrayType *sorted, ArrayType *edges, ArrayType *cou
 		c->ref_share[i] = ref_total > 0 ? c->ref_share[i] / ref_total : 0;
 		c->cur_share[i] = c->nvalues > 0 ? c->cur_share[i] / c->nvalues : 0;
 	}
-	if (refv != NULL)
-		pfree(refv);
 	pfree(c->values);
 	c->values = NULL;
 }
