@@ -64,11 +64,12 @@ static const DashboardSection sections[] = {
 		"ORDER BY j.job_name, j.job_id LIMIT 500",
 		"job|schedule|enabled|last run status|last run at|next run at",
 	"No scheduled jobs."},
-	{"deployments", "Deployments", "mlops.deployments",
+	{"deployments", "Active deployments", "mlops.deployments",
 		"SELECT d.id, d.model, d.from_version, d.to_version, d.environment, d.strategy, d.percent, d.state, d.updated_at "
-		"FROM mlops.deployments d ORDER BY d.updated_at DESC, d.id DESC LIMIT 50",
-		"id|model|from version|to version|environment|strategy|percent|state|updated at",
-	"No deployments."},
+		"FROM mlops.deployments d WHERE d.state OPERATOR(pg_catalog.=) ANY (ARRAY['pending', 'active']) "
+		"ORDER BY d.updated_at DESC, d.id DESC LIMIT 50",
+		"id|model|from version|to version|environment|strategy|percent of traffic|state|updated at",
+	"No active deployments."},
 	{"ab_tests", "A/B tests", "mlops.ab_tests",
 		"SELECT t.id, t.name, t.state, t.variants::pg_catalog.text AS variants, t.winner, t.created_at "
 		"FROM mlops.ab_tests t WHERE t.state OPERATOR(pg_catalog.=) 'running' ORDER BY t.created_at DESC, t.id DESC LIMIT 50",
