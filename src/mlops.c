@@ -48,6 +48,7 @@ _PG_init(void)
 	TrainInit();
 	ModelCacheInit();
 	PredictionStatsInit();
+	RoutingInit();
 	ReportInit();
 
 	SchedulerInit();

@@ -62,6 +62,16 @@ $node->safe_psql('postgres', q{
     SELECT mlops.schedule('<script>alert(1)</script>', '0 * * * *', 'SELECT 1');
     SELECT mlops.schedule('nightly drift', '0 3 * * *', 'SELECT 1');
 });
+# a canary deployment of a second version, when deployments are installed
+my $has_deploy = $node->safe_psql('postgres', q{SELECT to_regprocedure('mlops.deploy(text,integer,text,text,float8,boolean,jsonb,jsonb,boolean)') IS NOT NULL});
+if ($has_deploy eq 't')
+{
+	$node->safe_psql('postgres', q{
+    SELECT 1 FROM mlops.train('churn', 'SELECT visits, spend, color, churned FROM customers', 'churned',
+                              hyperparams => '{"n_estimators": 10, "max_depth": 2}');
+    SELECT mlops.deploy('churn', 2, canary_percent => 25, require_validation => false);
+	});
+}
 
 # render writes a document, screenshots it, dumps its DOM and runs tidy on it
 sub render
@@ -159,7 +169,7 @@ my $view_rows = $node->safe_psql('postgres', 'SELECT count(*) FROM mlops.dashboa
 is(count_of($models // '', qr/<tr>/) - 1, $view_rows, "dashboard: one row per mlops.dashboard row ($view_rows)");
 my $critical = $node->safe_psql('postgres', q{SELECT open_critical FROM mlops.dashboard WHERE model = 'churn'});
 my $last_hour = $node->safe_psql('postgres', q{SELECT predictions_last_hour FROM mlops.dashboard WHERE model = 'churn'});
-like($models, qr/<td>churn<\/td><td>v1 Production<\/td><td class="num">1<\/td><td><svg class="spark"[^>]*><title>$last_hour predictions in the last 60 minutes/,
+like($models, qr/<td>churn<\/td><td>[^<]*v1 Production[^<]*<\/td><td class="num">1<\/td><td><svg class="spark"[^>]*><title>$last_hour predictions in the last 60 minutes/,
 	"dashboard: churn's stage and its sparkline of $last_hour predictions");
 like($models, qr/<td class="num">$critical<\/td><td class="num">0<\/td><td class="num">0<\/td><\/tr>/,
 	"dashboard: churn's $critical open critical alert(s)");
@@ -167,6 +177,17 @@ my ($jobs) = $dom =~ /<table id="jobs">(.*?)<\/table>/s;
 my $job_rows = $node->safe_psql('postgres', 'SELECT count(*) FROM mlops.jobs');
 is(count_of($jobs // '', qr/<tr>/) - 1, $job_rows, "dashboard: one row per scheduled job ($job_rows)");
 like($jobs, qr/<td>&lt;script&gt;alert\(1\)&lt;\/script&gt;<\/td>/, 'dashboard: a hostile job name is text');
+
+SKIP:
+{
+	skip 'deployments are not installed', 2 unless $has_deploy eq 't';
+	my ($deps) = $dom =~ /<table id="deployments">(.*?)<\/table>/s;
+	my $active = $node->safe_psql('postgres',
+		q{SELECT count(*) FROM mlops.deployments WHERE state = ANY (ARRAY['pending', 'active'])});
+	is(count_of($deps // '', qr/<tr>/) - 1, $active, "dashboard: one row per active deployment ($active)");
+	like($deps // '', qr/<td>churn<\/td><td class="num">1<\/td><td class="num">2<\/td><td>production<\/td><td>canary<\/td><td class="num">25<\/td><td>active<\/td>/,
+		'dashboard: the canary of churn version 2 at 25%');
+}
 
 # JSON: the data behind each picture
 my $json = $node->safe_psql('postgres', q{SELECT jsonb_array_length(mlops.dashboard_html('json')::jsonb -> 'models')});
