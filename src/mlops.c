@@ -41,6 +41,7 @@ _PG_init(void)
 {
 	mlops_preloaded = process_shared_preload_libraries_in_progress;
 
+	ReportInit();			/* before MlopsGucInit reserves the mlops prefix */
 	MlopsGucInit();
 	MlopsSecurityInit();
 	DriftInit();
@@ -49,7 +50,6 @@ _PG_init(void)
 	ModelCacheInit();
 	PredictionStatsInit();
 	RoutingInit();
-	ReportInit();
 
 	SchedulerInit();
 }

@@ -380,7 +380,7 @@ Evaluate(ModelReport *r, const char *source, const char *target)
 	values[1] = PointerGetDatum(construct_array(names, r->nfeatures, TEXTOID, -1, false, TYPALIGN_INT));
 	sql = psprintf("SELECT %s($1, (SELECT pg_catalog.jsonb_object_agg(e.key, e.value) "
 				   "FROM pg_catalog.jsonb_each(pg_catalog.to_jsonb(s)) e WHERE e.key OPERATOR(pg_catalog.=) ANY ($2))), "
-				   "(s.%s)::pg_catalog.%s FROM (%s) s",
+				   "(s.%s)::pg_catalog.%s FROM (%s\n) s",
 				   r->classification ? "mlops.predict_proba" : "mlops.predict",
 				   quote_identifier(target), r->classification ? "text" : "float8", query);
 	portal = SPI_cursor_open_with_args(NULL, sql, 2, types, values, NULL, true, 0);

@@ -24,8 +24,9 @@ my $home = tempdir('chromium-XXXX', TMPDIR => 1, CLEANUP => 1);
 
 my $node = PostgreSQL::Test::Cluster->new('reports');
 $node->init;
-$node->append_conf('postgresql.conf', "shared_preload_libraries = 'mlops'\n");
+$node->append_conf('postgresql.conf', "shared_preload_libraries = 'mlops'\nmlops.artifact_max_mb = 2\n");
 $node->start;
+is($node->safe_psql('postgres', 'SHOW mlops.artifact_max_mb'), '2', 'mlops.artifact_max_mb is read from postgresql.conf');
 $node->safe_psql('postgres', q{
     CREATE EXTENSION mlops;
     CREATE TABLE train AS
