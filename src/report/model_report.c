@@ -77,8 +77,12 @@ typedef struct ModelReport
 	int			nimportance;
 	char	  **imp_names;
 	double	   *imp_gain;
+	/* the booster (feature importance, held-out predictions) */
+	BoosterHandle booster;
 	/* evaluation */
 	bool		evaluated;
+	bool		held_out;		/* on the training split's held-out rows */
+	char	   *held_out_error;	/* why the held-out rows could not be read */
 	int64		n;
 	int64		skipped;
 	double	   *score;			/* binary: P(class 1); regression: prediction */
@@ -91,6 +95,9 @@ static void ReadCard(ModelReport *r, const char *model);
 static void ReadCurve(ModelReport *r);
 static void ReadImportance(ModelReport *r, const char *model);
 static void Evaluate(ModelReport *r, const char *source, const char *target);
+static void EvaluateHeldOut(ModelReport *r);
+static void ReadHeldOut(void *arg);
+static const char *KeyValue(ModelReport *r, const char *section, const char *key);
 static void RenderHtml(StringInfo buf, ModelReport *r);
 static void RenderJson(StringInfo buf, ModelReport *r);
 static void ReadKeyValues(ModelReport *r, const char *model);
@@ -141,6 +148,8 @@ mlops_model_report(PG_FUNCTION_ARGS)
 	if (source != NULL)
 		Evaluate(&r, source, target);
 	SPI_finish();
+	if (source == NULL && r.booster != NULL)
+		EvaluateHeldOut(&r);
 
 	initStringInfo(&buf);
 	if (json)
@@ -294,6 +303,7 @@ ReadImportance(ModelReport *r, const char *model)
 	}
 	bytes = FetchModelBytes(rm.model_id, rm.version);
 	booster = XgbBoosterLoadJson(r->cxt, VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes));
+	r->booster = booster;
 	if (strstr(r->info, "\"gblinear\"") != NULL)
 	{
 		MemoryContextSwitchTo(old);
@@ -438,6 +448,126 @@ Evaluate(ModelReport *r, const char *source, const char *target)
 	}
 	SPI_cursor_close(portal);
 	r->evaluated = true;
+}
+
+/* KeyValue returns the value of key in a section of the card, or NULL. */
+static const char *
+KeyValue(ModelReport *r, const char *section, const char *key)
+{
+	for (int i = 0; i < r->nkv; i++)
+		if (strcmp(r->kv_section[i], section) == 0 && strcmp(r->kv_key[i], key) == 0)
+			return r->kv_value[i];
+	return NULL;
+}
+
+/*
+ * EvaluateHeldOut evaluates a version mlops.train made on the rows its
+ * training held out: the training source and target (the version's tags)
+ * read again as the caller, split again with the recorded test_size,
+ * test_sampling and seed (DatasetMakeSplit, as training does), and
+ * predicted with the booster.  When the source cannot be read (it changed,
+ * or the caller may not read it) the report says why instead.  A report
+ * made on behalf of another role (mlops.train's artifact, as the extension
+ * owner) skips them: sources are only ever read as the caller.
+ */
+static void
+EvaluateHeldOut(ModelReport *r)
+{
+	ErrorData  *err;
+
+	/* made on behalf of another role (train's artifact): sources are never read so */
+	if (InLocalUserIdChange() || InSecurityRestrictedOperation())
+		return;
+	if (KeyValue(r, "tags", "source") == NULL || KeyValue(r, "tags", "target") == NULL ||
+		KeyValue(r, "params", "test_size") == NULL)
+		return;
+	err = MlopsTryInSubxact(ReadHeldOut, r);
+	if (err != NULL)
+	{
+		r->evaluated = false;
+		r->n = 0;
+		r->held_out_error = MemoryContextStrdup(r->cxt, MlopsClip(err->message, MLOPS_ECHO_MAX));
+	}
+}
+
+/* ReadHeldOut reads, splits and predicts the held-out rows (EvaluateHeldOut). */
+static void
+ReadHeldOut(void *arg)
+{
+	ModelReport *r = (ModelReport *) arg;
+	MemoryContext old = MemoryContextSwitchTo(r->cxt);
+	List	   *features = NIL;
+	Dataset    *ds;
+	DatasetSplit *split;
+	const char *sampling = KeyValue(r, "params", "test_sampling");
+	const char *seed = KeyValue(r, "params", "seed");
+	double		test_size = strtod(KeyValue(r, "params", "test_size"), NULL);
+	float	   *x;
+	const float *out;
+	bst_ulong	len;
+	int64		cap = 0;
+	ModelOutput output;
+
+	for (int j = 0; j < r->nfeatures; j++)
+		features = lappend(features, r->features[j]);
+	ds = DatasetRead(KeyValue(r, "tags", "source"), KeyValue(r, "tags", "target"), features,
+					 r->classification, (int64) mlops_max_train_cells_m * 1000000, 0);
+	split = DatasetMakeSplit(ds, test_size, sampling != NULL ? sampling : "random",
+							 seed != NULL ? atoi(seed) : 42);
+	r->evaluated = true;
+	r->held_out = true;
+	if (split->ntest == 0 || ds->nfeatures != r->nfeatures)
+	{
+		MemoryContextSwitchTo(old);
+		return;
+	}
+	x = DatasetGather(ds->x, ds->nfeatures, split->test_rows, split->ntest);
+	out = XgbPredictDense(r->booster, x, split->ntest, ds->nfeatures, &len);
+	output = ObjectiveOutput(XgbBoosterObjective(r->booster), !r->classification);
+	for (int64 i = 0; i < split->ntest; i++)
+	{
+		double		y = ds->y[split->test_rows[i]];
+
+		CHECK_FOR_INTERRUPTS();
+		Grow(r, &cap);
+		if (!r->classification)
+		{
+			r->score[r->n] = out[i];
+			r->actual[r->n] = y;
+		}
+		else
+		{
+			int			truth = ClassIndex(r, ds->label.classes->names[(int) y]);
+			int			best = 0;
+
+			if (truth < 0)
+			{
+				r->skipped++;
+				continue;
+			}
+			if (output == OUTPUT_PROBS && len == (bst_ulong) split->ntest * r->nclasses)
+			{
+				for (int c = 1; c < r->nclasses; c++)
+					if (out[i * r->nclasses + c] > out[i * r->nclasses + best])
+						best = c;
+				r->score[r->n] = r->nclasses >= 2 ? out[i * r->nclasses + 1] : NAN;
+			}
+			else if (output == OUTPUT_PROB1)
+			{
+				best = out[i] > 0.5 ? 1 : 0;
+				r->score[r->n] = out[i];
+			}
+			else
+			{
+				best = (int) out[i];
+				r->score[r->n] = out[i];
+			}
+			r->pred_class[r->n] = best;
+			r->true_class[r->n] = truth;
+		}
+		r->n++;
+	}
+	MemoryContextSwitchTo(old);
 }
 
 /*
@@ -875,9 +1005,16 @@ RenderHtml(StringInfo buf, ModelReport *r)
 			appendStringInfo(buf, "<p class=\"muted\">%d more features with splits are in the JSON.</p>\n",
 							 r->nimportance - shown);
 	}
+	if (r->held_out_error != NULL)
+	{
+		appendStringInfoString(buf, "<h2>Evaluation</h2>\n<p class=\"muted\">The held-out rows could not be read: ");
+		ReportText(buf, r->held_out_error);
+		appendStringInfoString(buf, " Pass a labelled source to evaluate the model.</p>\n");
+	}
 	if (r->evaluated)
 	{
-		appendStringInfo(buf, "<h2>Evaluation</h2>\n<p>%lld labelled rows evaluated, %lld skipped (no label, or a label the model does not know).</p>\n",
+		appendStringInfo(buf, "<h2>Evaluation%s</h2>\n<p>%lld labelled rows evaluated, %lld skipped (no label, or a label the model does not know).</p>\n",
+						 r->held_out ? " on the rows training held out" : "",
 						 (long long) r->n, (long long) r->skipped);
 		if (r->n == 0)
 			appendStringInfoString(buf, "<p class=\"muted\">No rows to evaluate.</p>\n");
@@ -920,10 +1057,17 @@ RenderJson(StringInfo buf, ModelReport *r)
 	appendStringInfoString(buf, "], \"evaluation\": ");
 	if (!r->evaluated)
 	{
-		appendStringInfoString(buf, "null}");
+		appendStringInfoString(buf, "null");
+		if (r->held_out_error != NULL)
+		{
+			appendStringInfoString(buf, ", \"evaluation_error\": ");
+			escape_json(buf, r->held_out_error);
+		}
+		appendStringInfoChar(buf, '}');
 		return;
 	}
-	appendStringInfo(buf, "{\"rows\": %lld, \"skipped\": %lld", (long long) r->n, (long long) r->skipped);
+	appendStringInfo(buf, "{\"data\": \"%s\", \"rows\": %lld, \"skipped\": %lld",
+					 r->held_out ? "held_out" : "source", (long long) r->n, (long long) r->skipped);
 	if (r->classification && r->n > 0)
 	{
 		int			k = r->nclasses;

@@ -109,6 +109,15 @@ SELECT j -> 'model' ->> 'name' AS name, j -> 'evaluation' ->> 'rows' AS rows,
        j -> 'training_curve' ?| ARRAY['train-logloss', 'test-logloss', 'validation-logloss'] AS has_curve,
        (rj -> 'evaluation' ->> 'rmse')::float8 >= 0 AS rmse
   FROM rep_model;
+-- without a source: the rows training held out, split again as training split them, so the
+-- evaluation equals the version's held-out metrics
+SELECT r -> 'evaluation' ->> 'data' AS data, r -> 'evaluation' ->> 'rows' AS rows,
+       r -> 'model' -> 'metrics' ->> 'test_rows' AS test_rows,
+       abs((r -> 'evaluation' ->> 'accuracy')::float8 - (r -> 'model' -> 'metrics' ->> 'accuracy')::float8) < 1e-12 AS same_accuracy,
+       abs((r -> 'evaluation' ->> 'roc_auc')::float8 - (r -> 'model' -> 'metrics' ->> 'roc_auc')::float8) < 1e-9 AS same_auc
+  FROM (SELECT mlops.model_report('rep_churn/1', format => 'json')::jsonb AS r) s;
+SELECT abs((r -> 'evaluation' ->> 'rmse')::float8 - (r -> 'model' -> 'metrics' ->> 'rmse')::float8) < 1e-6 AS same_rmse
+  FROM (SELECT mlops.model_report('rep_amount/1', format => 'json')::jsonb AS r) s;
 \set VERBOSITY terse
 SELECT mlops.model_report('rep_churn/1', 'rep_cust');
 SELECT mlops.model_report('no_such_model');
@@ -163,6 +172,10 @@ SELECT mlops.log_artifact(:alice_run, 'b.txt', '\x42');
 SELECT name FROM mlops.artifacts(:alice_run);
 RESET ROLE;
 SET ROLE rep_reader;
+-- the held-out rows are read as the caller: a reader without SELECT on the data gets the card and why
+SELECT r -> 'evaluation' AS evaluation, r ->> 'evaluation_error' AS why, r -> 'model' ->> 'name' AS name
+  FROM (SELECT mlops.model_report('rep_churn/1', format => 'json')::jsonb AS r) s;
+SELECT position('could not be read' IN mlops.model_report('rep_churn/1')) > 0 AS says_why;
 SELECT encode(mlops.get_artifact(:alice_run, 'a.txt'), 'escape') AS reader_reads;
 SELECT mlops.log_artifact(:alice_run, 'c.txt', '\x43');
 RESET ROLE;
