@@ -684,6 +684,13 @@ ComputeBinary(ModelReport *r, BinaryEval *b)
 	}
 }
 
+/* Fixed4 formats a number with four decimals, or "undefined" (NaN: a class is absent). */
+static char *
+Fixed4(double v)
+{
+	return isfinite(v) ? psprintf("%.4f", v) : pstrdup("undefined");
+}
+
 /* Accuracy returns the share of rows whose predicted class is the true one. */
 static double
 Accuracy(ModelReport *r)
@@ -853,7 +860,7 @@ RenderClassification(StringInfo buf, ModelReport *r)
 	ReportAxes	a;
 	ReportSeries s;
 
-	appendStringInfo(buf, "<p>Accuracy <b id=\"accuracy\">%.4f</b> at the most probable class.</p>\n", Accuracy(r));
+	appendStringInfo(buf, "<p>Accuracy <b id=\"accuracy\">%s</b> at the most probable class.</p>\n", Fixed4(Accuracy(r)));
 	if (k <= CONFUSION_MAX)
 	{
 		appendStringInfoString(buf, "<h3>Confusion matrix (rows: true class, columns: predicted class)</h3>\n"
@@ -885,21 +892,21 @@ RenderClassification(StringInfo buf, ModelReport *r)
 		return;
 	}
 	ComputeBinary(r, &b);
-	appendStringInfo(buf, "<p>ROC AUC <b id=\"roc_auc\">%.4f</b>, PR AUC <b>%.4f</b>, average precision <b>%.4f</b> "
-					 "(positive class: ", b.roc_auc, b.pr_auc, b.average_precision);
+	appendStringInfo(buf, "<p>ROC AUC <b id=\"roc_auc\">%s</b>, PR AUC <b>%s</b>, average precision <b>%s</b> "
+					 "(positive class: ", Fixed4(b.roc_auc), Fixed4(b.pr_auc), Fixed4(b.average_precision));
 	ReportText(buf, r->classes[1]);
 	appendStringInfoString(buf, ").</p>\n<div class=\"cards\"><div class=\"card\">");
 	memset(&s, 0, sizeof(s));
 	s.name = "ROC";
 	s.colour = REPORT_BLUE;
 	Thin(&b.roc, CURVE_DRAWN_MAX, &s);
-	Axes(&a, psprintf("ROC curve (AUC %.4f)", b.roc_auc), "false positive rate", "true positive rate", 0, 1, 0, 1);
+	Axes(&a, psprintf("ROC curve (AUC %s)", Fixed4(b.roc_auc)), "false positive rate", "true positive rate", 0, 1, 0, 1);
 	ReportLineChart(buf, &a, &s, 1, true);
 	appendStringInfoString(buf, "</div><div class=\"card\">");
 	s.name = "precision-recall";
 	s.colour = REPORT_ORANGE;
 	Thin(&b.pr, CURVE_DRAWN_MAX, &s);
-	Axes(&a, psprintf("Precision-recall curve (AUC %.4f)", b.pr_auc), "recall", "precision", 0, 1, 0, 1);
+	Axes(&a, psprintf("Precision-recall curve (AUC %s)", Fixed4(b.pr_auc)), "recall", "precision", 0, 1, 0, 1);
 	ReportLineChart(buf, &a, &s, 1, false);
 	appendStringInfoString(buf, "</div><div class=\"card\">");
 	s.name = "model";
@@ -934,7 +941,7 @@ RenderRegression(StringInfo buf, ModelReport *r)
 	char	   *labels[GRID];
 
 	RegressionGrid(r, grid, res, &lo, &hi, &rlo, &rhi, &rmse, &mae, &r2);
-	appendStringInfo(buf, "<p>RMSE <b id=\"rmse\">%.6g</b>, MAE <b>%.6g</b>, R\xc2\xb2 <b>%.4f</b>.</p>\n", rmse, mae, r2);
+	appendStringInfo(buf, "<p>RMSE <b id=\"rmse\">%.6g</b>, MAE <b>%.6g</b>, R\xc2\xb2 <b>%s</b>.</p>\n", rmse, mae, Fixed4(r2));
 	appendStringInfoString(buf, "<div class=\"cards\"><div class=\"card\">");
 	Axes(&a, "Predicted against actual (rows per cell)", "actual", "predicted", lo, hi, lo, hi);
 	ReportHeatmap(buf, &a, grid, GRID, GRID);

@@ -118,6 +118,22 @@ SELECT r -> 'evaluation' ->> 'data' AS data, r -> 'evaluation' ->> 'rows' AS row
   FROM (SELECT mlops.model_report('rep_churn/1', format => 'json')::jsonb AS r) s;
 SELECT abs((r -> 'evaluation' ->> 'rmse')::float8 - (r -> 'model' -> 'metrics' ->> 'rmse')::float8) < 1e-6 AS same_rmse
   FROM (SELECT mlops.model_report('rep_amount/1', format => 'json')::jsonb AS r) s;
+-- a model reference keeps only its training histogram: its bins are the shared ones
+SELECT mlops.set_drift_reference_from_model('rep_from_model', 'rep_churn/1') ->> 'columns' IS NOT NULL AS set;
+SELECT c ->> 'name' AS column_name, c ->> 'kind' AS kind,
+       jsonb_array_length(COALESCE(c -> 'bin_edges', c -> 'categories')) AS bins,
+       round((SELECT sum(x::float8) FROM jsonb_array_elements_text(c -> 'current_share') x)::numeric, 9) AS cur_sum
+  FROM jsonb_array_elements(mlops.drift_report('rep_from_model', 'rep_cust', format => 'json')::jsonb -> 'columns') c
+ ORDER BY 1;
+-- two rows, one class: everything still renders (areas undefined: null, as scikit-learn's nan)
+SELECT (length(html) - length(replace(html, '<svg class="chart"', ''))) / 18 AS charts, position('<script' IN html) = 0 AS no_script
+  FROM (SELECT mlops.drift_report('rep_ref', 'SELECT * FROM rep_live LIMIT 2') AS html) s;
+SELECT r -> 'evaluation' ->> 'rows' AS rows, r -> 'evaluation' ->> 'roc_auc' AS roc_auc,
+       r -> 'evaluation' -> 'confusion_matrix' AS confusion
+  FROM (SELECT mlops.model_report('rep_churn/1', 'SELECT * FROM rep_cust WHERE churned = ''yes'' LIMIT 2', 'churned', 'json')::jsonb AS r) s;
+SELECT length(mlops.model_report('rep_churn/1', 'SELECT * FROM rep_cust WHERE churned = ''yes'' LIMIT 2', 'churned')) > 0 AS renders;
+SELECT r -> 'evaluation' ->> 'rows' AS rows, r -> 'evaluation' ->> 'r2' AS r2
+  FROM (SELECT mlops.model_report('rep_amount/1', 'SELECT * FROM rep_cust LIMIT 1', 'amount', 'json')::jsonb AS r) s;
 \set VERBOSITY terse
 SELECT mlops.model_report('rep_churn/1', 'rep_cust');
 SELECT mlops.model_report('no_such_model');
