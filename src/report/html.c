@@ -115,7 +115,7 @@ ReportPageStart(StringInfo buf, const char *title, int refresh_seconds)
 						   "h1{font-size:1.5em;margin:.4em 0}h2{font-size:1.2em;margin:1.2em 0 .4em;border-bottom:1px solid #ccc}\n"
 						   "h3{font-size:1em;margin:.8em 0 .3em}\n"
 						   "table{border-collapse:collapse;margin:.4em 0;font-size:.9em}\n"
-						   "th,td{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}\n"
+						   "th,td{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top;overflow-wrap:anywhere}\n"
 						   "th{background:#f2f2f2}td.num{text-align:right;font-variant-numeric:tabular-nums}\n"
 						   ".drift{color:#D55E00;font-weight:bold}.ok{color:#009E73}.muted{color:#666}\n"
 						   ".cards{display:flex;flex-wrap:wrap;gap:12px}\n"
