@@ -641,6 +641,25 @@ typedef struct BinaryEval
 } BinaryEval;
 
 /*
+ * SharedRocAuc returns roc_auc_score with the shared RocAuc of
+ * common/metrics.c (ties count half), NaN unless both classes occur.
+ */
+static double
+SharedRocAuc(ModelReport *r, const bool *positive)
+{
+	ScoredLabel *pairs = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(ScoredLabel) * Max(r->n, 1));
+
+	for (int64 i = 0; i < r->n; i++)
+	{
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		pairs[i].score = r->score[i];
+		pairs[i].positive = positive[i];
+	}
+	return RocAuc(pairs, (size_t) r->n);
+}
+
+/*
  * ComputeBinary computes the ROC and PR curves, their areas, and the
  * calibration curve (calibration_curve(n_bins=10, strategy='uniform'): per
  * non-empty bin, the mean score and the share of positives).
@@ -670,7 +689,7 @@ ComputeBinary(ModelReport *r, BinaryEval *b)
 	}
 	ReportRocCurve(r->score, b->positive, r->n, &b->roc);
 	ReportPrCurve(r->score, b->positive, r->n, &b->pr);
-	b->roc_auc = ReportTrapezoid(b->roc.x, b->roc.y, b->roc.n);
+	b->roc_auc = SharedRocAuc(r, b->positive);
 	b->pr_auc = ReportTrapezoid(b->pr.x, b->pr.y, b->pr.n);
 	b->average_precision = ReportAveragePrecision(&b->pr);
 	b->cal_n = 0;
@@ -691,46 +710,56 @@ Fixed4(double v)
 	return isfinite(v) ? psprintf("%.4f", v) : pstrdup("undefined");
 }
 
-/* Accuracy returns the share of rows whose predicted class is the true one. */
-static double
-Accuracy(ModelReport *r)
+/*
+ * ClassMetrics accumulates the (predicted, true) class codes with the
+ * shared accumulator of common/metrics.c (every class of the model
+ * declared, so its confusion matrix has a row and a column for each):
+ * accuracy and the confusion matrix.  False with *note set when the model
+ * has more classes than the accumulator takes.
+ */
+static bool
+ClassMetrics(ModelReport *r, ClassificationMetrics *out, const char **note)
 {
-	int64		ok = 0;
+	ClassificationAcc acc;
+	char		err[256];
+	bool		ok = r->nclasses <= METRICS_MAX_CLASSES;
 
-	for (int64 i = 0; i < r->n; i++)
-		ok += r->pred_class[i] == r->true_class[i];
-	return r->n > 0 ? (double) ok / r->n : NAN;
-}
-
-/* Confusion returns the k x k counts, true class by row, predicted by column. */
-static double *
-Confusion(ModelReport *r)
-{
-	int			k = r->nclasses;
-	double	   *m = palloc0(sizeof(double) * Max(k * k, 1));
-
-	for (int64 i = 0; i < r->n; i++)
+	*note = NULL;
+	if (!ok)
+	{
+		*note = psprintf("the model has %d classes; the confusion matrix takes at most %d", r->nclasses,
+						 METRICS_MAX_CLASSES);
+		return false;
+	}
+	ClassificationAccInit(&acc);
+	for (int c = 0; c < r->nclasses && ok; c++)
+		ok = ClassificationAccDeclareClass(&acc, c, err, sizeof(err));
+	for (int64 i = 0; i < r->n && ok; i++)
 	{
 		if ((i & 0xFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
-		m[r->true_class[i] * k + r->pred_class[i]] += 1;
+		ok = ClassificationAccAdd(&acc, r->pred_class[i], r->true_class[i], err, sizeof(err));
 	}
-	return m;
+	ok = ok && ClassificationAccFinish(&acc, out, err, sizeof(err));
+	ClassificationAccFree(&acc);
+	if (!ok)
+		*note = pstrdup(err);
+	return ok;
 }
 
 /*
  * RegressionGrid bins (actual, predicted) pairs on a GRID x GRID grid over
- * their common range, and the residuals on GRID bins; returns the range.
+ * their common range and the residuals on GRID bins, returning both
+ * ranges, and the metrics from the shared accumulator of common/metrics.c.
  */
 static void
 RegressionGrid(ModelReport *r, double *grid, double *res_counts, double *lo, double *hi,
-			   double *rlo, double *rhi, double *rmse, double *mae, double *r2)
+			   double *rlo, double *rhi, RegressionMetrics *m)
 {
-	double		sse = 0,
-				sae = 0,
-				mean = 0,
-				sst = 0;
+	RegressionAcc acc;
+	char		err[256];
 
+	RegressionAccInit(&acc);
 	*lo = INFINITY;
 	*hi = -INFINITY;
 	*rlo = INFINITY;
@@ -739,15 +768,23 @@ RegressionGrid(ModelReport *r, double *grid, double *res_counts, double *lo, dou
 	{
 		double		e = r->score[i] - r->actual[i];
 
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
 		*lo = Min(*lo, Min(r->score[i], r->actual[i]));
 		*hi = Max(*hi, Max(r->score[i], r->actual[i]));
 		*rlo = Min(*rlo, e);
 		*rhi = Max(*rhi, e);
-		sse += e * e;
-		sae += fabs(e);
-		mean += r->actual[i];
+		if (!RegressionAccAdd(&acc, r->score[i], r->actual[i], err, sizeof(err)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("cannot evaluate the predictions"),
+					 errdetail("%s.", err)));
 	}
-	mean /= Max(r->n, 1);
+	if (!RegressionAccFinish(&acc, m, err, sizeof(err)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot evaluate the predictions"),
+				 errdetail("%s.", err)));
 	for (int64 i = 0; i < r->n; i++)
 	{
 		double		e = r->score[i] - r->actual[i];
@@ -757,7 +794,6 @@ RegressionGrid(ModelReport *r, double *grid, double *res_counts, double *lo, dou
 
 		if ((i & 0xFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
-		sst += (r->actual[i] - mean) * (r->actual[i] - mean);
 		gx = *hi > *lo ? (int) ((r->actual[i] - *lo) / (*hi - *lo) * GRID) : 0;
 		gy = *hi > *lo ? (int) ((r->score[i] - *lo) / (*hi - *lo) * GRID) : 0;
 		gr = *rhi > *rlo ? (int) ((e - *rlo) / (*rhi - *rlo) * GRID) : 0;
@@ -767,9 +803,6 @@ RegressionGrid(ModelReport *r, double *grid, double *res_counts, double *lo, dou
 		grid[gy * GRID + gx] += 1;
 		res_counts[gr] += 1;
 	}
-	*rmse = r->n > 0 ? sqrt(sse / r->n) : NAN;
-	*mae = r->n > 0 ? sae / r->n : NAN;
-	*r2 = sst > 0 ? 1 - sse / sst : NAN;
 }
 
 /*
@@ -855,13 +888,21 @@ static void
 RenderClassification(StringInfo buf, ModelReport *r)
 {
 	int			k = r->nclasses;
-	double	   *m = Confusion(r);
+	ClassificationMetrics *cm = palloc0(sizeof(ClassificationMetrics));
+	const char *note;
 	BinaryEval	b;
 	ReportAxes	a;
 	ReportSeries s;
 
-	appendStringInfo(buf, "<p>Accuracy <b id=\"accuracy\">%s</b> at the most probable class.</p>\n", Fixed4(Accuracy(r)));
-	if (k <= CONFUSION_MAX)
+	if (!ClassMetrics(r, cm, &note))
+	{
+		appendStringInfoString(buf, "<p class=\"muted\">No confusion matrix: ");
+		ReportText(buf, note);
+		appendStringInfoString(buf, ".</p>\n");
+	}
+	else
+		appendStringInfo(buf, "<p>Accuracy <b id=\"accuracy\">%s</b> at the most probable class.</p>\n", Fixed4(cm->accuracy));
+	if (note == NULL && k <= CONFUSION_MAX)
 	{
 		appendStringInfoString(buf, "<h3>Confusion matrix (rows: true class, columns: predicted class)</h3>\n"
 							   "<table id=\"confusion\"><thead><tr><th>true \\ predicted</th>");
@@ -878,13 +919,13 @@ RenderClassification(StringInfo buf, ModelReport *r)
 			ReportText(buf, r->classes[t]);
 			appendStringInfoString(buf, "</th>");
 			for (int c = 0; c < k; c++)
-				appendStringInfo(buf, "<td class=\"num\"%s>%.0f</td>", t == c ? " style=\"background:#cfe8f7\"" : "",
-								 m[t * k + c]);
+				appendStringInfo(buf, "<td class=\"num\"%s>%lld</td>", t == c ? " style=\"background:#cfe8f7\"" : "",
+								 (long long) cm->confusion[t][c]);
 			appendStringInfoString(buf, "</tr>\n");
 		}
 		appendStringInfoString(buf, "</tbody></table>\n");
 	}
-	else
+	else if (note == NULL)
 		appendStringInfo(buf, "<p class=\"muted\">%d classes: the confusion matrix is in the JSON only.</p>\n", k);
 	if (k != 2)
 	{
@@ -932,16 +973,14 @@ RenderRegression(StringInfo buf, ModelReport *r)
 				hi,
 				rlo,
 				rhi,
-				rmse,
-				mae,
-				r2,
 				ymax = 0;
+	RegressionMetrics m;
 	ReportAxes	a;
 	ReportSeries s;
 	char	   *labels[GRID];
 
-	RegressionGrid(r, grid, res, &lo, &hi, &rlo, &rhi, &rmse, &mae, &r2);
-	appendStringInfo(buf, "<p>RMSE <b id=\"rmse\">%.6g</b>, MAE <b>%.6g</b>, R\xc2\xb2 <b>%s</b>.</p>\n", rmse, mae, Fixed4(r2));
+	RegressionGrid(r, grid, res, &lo, &hi, &rlo, &rhi, &m);
+	appendStringInfo(buf, "<p>RMSE <b id=\"rmse\">%.6g</b>, MAE <b>%.6g</b>, R\xc2\xb2 <b>%s</b>.</p>\n", m.rmse, m.mae, Fixed4(m.r2));
 	appendStringInfoString(buf, "<div class=\"cards\"><div class=\"card\">");
 	Axes(&a, "Predicted against actual (rows per cell)", "actual", "predicted", lo, hi, lo, hi);
 	ReportHeatmap(buf, &a, grid, GRID, GRID);
@@ -1078,19 +1117,28 @@ RenderJson(StringInfo buf, ModelReport *r)
 	if (r->classification && r->n > 0)
 	{
 		int			k = r->nclasses;
-		double	   *m = Confusion(r);
+		ClassificationMetrics *cm = palloc0(sizeof(ClassificationMetrics));
+		const char *note;
 
-		appendStringInfoString(buf, ", \"accuracy\": ");
-		ReportJsonNumber(buf, Accuracy(r));
-		appendStringInfoString(buf, ", \"confusion_matrix\": [");
-		for (int t = 0; t < k; t++)
+		if (ClassMetrics(r, cm, &note))
 		{
-			appendStringInfoString(buf, t > 0 ? ", [" : "[");
-			for (int c = 0; c < k; c++)
-				appendStringInfo(buf, c > 0 ? ",%.0f" : "%.0f", m[t * k + c]);
+			appendStringInfoString(buf, ", \"accuracy\": ");
+			ReportJsonNumber(buf, cm->accuracy);
+			appendStringInfoString(buf, ", \"confusion_matrix\": [");
+			for (int t = 0; t < k; t++)
+			{
+				appendStringInfoString(buf, t > 0 ? ", [" : "[");
+				for (int c = 0; c < k; c++)
+					appendStringInfo(buf, c > 0 ? ",%lld" : "%lld", (long long) cm->confusion[t][c]);
+				appendStringInfoChar(buf, ']');
+			}
 			appendStringInfoChar(buf, ']');
 		}
-		appendStringInfoChar(buf, ']');
+		else
+		{
+			appendStringInfoString(buf, ", \"confusion_matrix_note\": ");
+			escape_json(buf, note);
+		}
 		if (k == 2)
 		{
 			BinaryEval	b;
@@ -1132,18 +1180,16 @@ RenderJson(StringInfo buf, ModelReport *r)
 		double		lo,
 					hi,
 					rlo,
-					rhi,
-					rmse,
-					mae,
-					r2;
+					rhi;
+		RegressionMetrics m;
 
-		RegressionGrid(r, grid, res, &lo, &hi, &rlo, &rhi, &rmse, &mae, &r2);
+		RegressionGrid(r, grid, res, &lo, &hi, &rlo, &rhi, &m);
 		appendStringInfoString(buf, ", \"rmse\": ");
-		ReportJsonNumber(buf, rmse);
+		ReportJsonNumber(buf, m.rmse);
 		appendStringInfoString(buf, ", \"mae\": ");
-		ReportJsonNumber(buf, mae);
+		ReportJsonNumber(buf, m.mae);
 		appendStringInfoString(buf, ", \"r2\": ");
-		ReportJsonNumber(buf, r2);
+		ReportJsonNumber(buf, m.r2);
 		appendStringInfoString(buf, ", \"residual_range\": [");
 		ReportJsonNumber(buf, rlo);
 		appendStringInfoChar(buf, ',');
