@@ -83,6 +83,13 @@ OBJS = \
 	src/registry/model_categories.o \
 	src/registry/model_import.o \
 	src/registry/registry.o \
+	src/report/chart.o \
+	src/report/curves.o \
+	src/report/dashboard.o \
+	src/report/drift_report.o \
+	src/report/html.o \
+	src/report/model_report.o \
+	src/report/report.o \
 	src/sched/cron.o \
 	src/sched/cron_pg.o \
 	src/sched/fair.o \

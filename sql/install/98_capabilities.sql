@@ -28,7 +28,9 @@ CREATE FUNCTION mlops._capability_objects()
         ('current_metrics'), ('model_metrics'), ('health'), ('ready'), ('current_actor'),
         ('psi'), ('kl_divergence'), ('js_distance'), ('wasserstein'), ('ks_test'),
         ('chi_square_test'), ('adwin'), ('next_runs'), ('alert'), ('version'),
-        ('predict_detail'), ('deployment_status')),
+        ('predict_detail'), ('deployment_status'),
+        ('dashboard_html'), ('_dashboard_activity'), ('_dashboard_rows'), ('model_report'),
+        ('artifacts'), ('get_artifact')),
     reader_rel (name) AS (VALUES
         ('experiments'), ('runs'), ('run_metrics'), ('run_latest_metrics'), ('models'),
         ('model_aliases'), ('dashboard'), ('prediction_stats'), ('training_progress'),
@@ -43,7 +45,7 @@ CREATE FUNCTION mlops._capability_objects()
         ('set_alias'), ('drop_alias'), ('detect_drift'), ('set_drift_reference'),
         ('set_drift_reference_from_model'), ('drop_drift_reference'), ('create_adwin'),
         ('update_adwin'), ('drop_adwin'), ('training_pipeline'), ('data_pipeline'),
-        ('record_prediction'), ('record_actual')),
+        ('record_prediction'), ('record_actual'), ('drift_report'), ('log_artifact')),
     deployer (name) AS (VALUES
         ('transition_stage'), ('set_alias'), ('drop_alias'),
         ('deploy'), ('promote_deployment'), ('set_canary_percent'), ('rollback'),

@@ -116,13 +116,29 @@ TrainLogMetricHistory(int64 run_id, MetricRows *rows)
 					 4, types, values);
 }
 
-/* TrainEndRun marks the run finished. */
+/*
+ * TrainLogReport logs the model report of the version this run registered
+ * as an artifact of the run (sql/install/88_reports.sql); a 0.1.0 schema
+ * has no artifacts.
+ */
+static void
+TrainLogReport(int64 run_id)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(run_id)};
+
+	if (MlopsSchemaIsCurrent())
+		(void) RunScalar("SELECT 1 FROM (SELECT mlops._log_model_report($1)) s", 1, types, values);
+}
+
+/* TrainEndRun logs the model report and marks the run finished. */
 void
 TrainEndRun(int64 run_id)
 {
 	Oid			types[2] = {INT8OID, TEXTOID};
 	Datum		values[2];
 
+	TrainLogReport(run_id);
 	values[0] = Int64GetDatum(run_id);
 	values[1] = CStringGetTextDatum("finished");
 	(void) RunScalar("SELECT 1 FROM (SELECT mlops.end_run($1, $2)) s", 2, types, values);

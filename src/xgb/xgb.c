@@ -846,3 +846,38 @@ ObjectiveOutput(const char *objective, bool regression)
 		return OUTPUT_PROBS;
 	return OUTPUT_CLASS;
 }
+
+/*
+ * XgbBoosterFeatureScore returns the booster's importance of every feature
+ * it splits on (XGBoosterFeatureScore with importance_type, e.g. "gain"):
+ * *names[i] as XGBoost names it ("f0", ... when the booster has no feature
+ * names) and *scores[i], palloc'd; the return value is their number.  A
+ * score of several dimensions (gblinear's per-class weights) is summed per
+ * feature.
+ */
+int
+XgbBoosterFeatureScore(BoosterHandle booster, const char *importance_type,
+					   char ***names, double **scores)
+{
+	bst_ulong	nfeat = 0;
+	bst_ulong	dim = 0;
+	const char **feat = NULL;
+	const bst_ulong *shape = NULL;
+	const float *sc = NULL;
+	bst_ulong	per = 1;
+	char	   *config = psprintf("{\"importance_type\": \"%s\", \"feature_map\": \"\"}", importance_type);
+
+	XGB_CALL(XGBoosterFeatureScore(booster, config, &nfeat, &feat, &dim, &shape, &sc));
+	for (bst_ulong d = 1; d < dim; d++)
+		per *= shape[d];
+	*names = palloc(sizeof(char *) * Max(nfeat, 1));
+	*scores = palloc0(sizeof(double) * Max(nfeat, 1));
+	for (bst_ulong i = 0; i < nfeat; i++)
+	{
+		(*names)[i] = pstrdup(feat[i]);
+		for (bst_ulong k = 0; k < per; k++)
+			(*scores)[i] += sc[i * per + k];
+	}
+	pfree(config);
+	return (int) nfeat;
+}

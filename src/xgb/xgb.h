@@ -100,5 +100,7 @@ extern char *XgbVersion(void);
 extern void XgbCaptureLog(void);
 extern char *XgbTakeLog(void);
 extern void XgbRaiseUnusedParameters(void);
+extern int	XgbBoosterFeatureScore(BoosterHandle booster, const char *importance_type,
+								   char ***names, double **scores);
 
 #endif							/* MLOPS_XGB_H */

@@ -406,6 +406,18 @@ BASE = {
     "mlops._training_progress()": {},
     "mlops._dashboard_rows()": {},
     "mlops._monitor_pipeline_settings(text)": {"p_model": lit("bc")},
+    # reports and artifacts (issue 14)
+    "mlops.drift_report(text,text,text[],text[],text)": {
+        "name": lit("bcref"), "source": lit("bc_live"), "methods": "ARRAY['psi', 'ks']",
+        "columns": "ARRAY['mean_radius', 'grade']", "format": lit("html")},
+    "mlops.model_report(text,text,text,text)": {
+        "model": lit("bc/1"), "source": lit("bc"), "target": lit("diagnosis"), "format": lit("json")},
+    "mlops.dashboard_html(text)": {"format": lit("html")},
+    "mlops._dashboard_activity()": {},
+    "mlops.log_artifact(bigint,text,bytea,text)": {
+        "run_id": "{run_id}", "name": lit("notes.txt"), "content": "'\\x414243'::bytea", "content_type": lit("text/plain")},
+    "mlops.artifacts(bigint)": {"run_id": "(SELECT v.run_id FROM mlops.model_versions v JOIN mlops.models m ON m.model_id OPERATOR(pg_catalog.=) v.model_id WHERE m.name OPERATOR(pg_catalog.=) 'bc' AND v.version OPERATOR(pg_catalog.=) 1)"},
+    "mlops.get_artifact(bigint,text)": {"run_id": "(SELECT v.run_id FROM mlops.model_versions v JOIN mlops.models m ON m.model_id OPERATOR(pg_catalog.=) v.model_id WHERE m.name OPERATOR(pg_catalog.=) 'bc' AND v.version OPERATOR(pg_catalog.=) 1)", "name": lit("model_report.html")},
 }
 
 # Base calls of functions being added on another branch: while a function is absent its entry is
@@ -414,7 +426,7 @@ PENDING = set()
 
 # Underscore functions users are told to GRANT EXECUTE on (docs/*.md): fuzzed like public ones.
 EXTRA = ["_log_metric_history", "_prediction_stats", "_training_progress", "_dashboard_rows",
-         "_monitor_pipeline_settings"]
+         "_monitor_pipeline_settings", "_dashboard_activity"]
 
 # Arguments that are SQL by contract (a table, view or query read as the caller, or a job command):
 # a query there runs, so "SELECT pg_sleep(10)" is cancelled by a 1 s statement_timeout (the expected
@@ -423,7 +435,8 @@ SQL_ARGS = {("train", "source"), ("predict_table", "source"), ("predict_proba_ta
             ("set_drift_reference", "source"), ("detect_drift", "source"), ("set_monitor_drift", "source"),
             ("training_pipeline", "data_source"), ("data_pipeline", "data_source"),
             ("schedule", "command"), ("alter_job", "command"), ("validate_model", "source"),
-            ("deployment_pipeline", "validation")}
+            ("deployment_pipeline", "validation"),
+            ("drift_report", "source"), ("model_report", "source")}
 
 # ---------------------------------------------------------------------------------------------
 # Mutations by type: (value kind, SQL expression); BASE_EXPR stands for the base value.
