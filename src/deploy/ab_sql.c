@@ -11,7 +11,9 @@
  * read no table and run no SQL.  Undefined statistics come back as NULL.
  *
  * The hash is PostgreSQL's hash_bytes_extended (Jenkins' lookup3, 64-bit)
- * of the user id's bytes seeded with the test id, so a user gets
+ * of the user id's bytes seeded with the test id, finished with
+ * SplitMix64's finalizer (AbMix64: raw lookup3 of near-identical ids such
+ * as u1..u2000 split measurably less evenly than chance), so a user gets
  * independent draws in different tests and the same draw every time in one
  * test.  The draw only decides a user's first assignment, which
  * mlops.ab_assignments then remembers: later weight changes move nobody.
@@ -56,8 +58,8 @@ mlops_ab_choose(PG_FUNCTION_ARGS)
 	uint64		hash;
 	int			chosen;
 
-	hash = hash_bytes_extended((const unsigned char *) VARDATA_ANY(user_id),
-							   (int) VARSIZE_ANY_EXHDR(user_id), (uint64) test_id);
+	hash = AbMix64(hash_bytes_extended((const unsigned char *) VARDATA_ANY(user_id),
+									   (int) VARSIZE_ANY_EXHDR(user_id), (uint64) test_id));
 	chosen = AbChooseVariant(hash, weights, k);
 	if (chosen < 0)
 		ereport(ERROR,

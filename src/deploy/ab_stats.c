@@ -398,6 +398,20 @@ AbChiSquareGof(const double *observed, const double *weights, int k,
 }
 
 /*
+ * AbMix64 is SplitMix64's finalizer: a bijection of 64-bit values in which
+ * every input bit affects every output bit.  ab_assign passes its hash
+ * through it, so that users whose ids differ in a character or two (u1,
+ * u2, ...) still land independently.
+ */
+uint64_t
+AbMix64(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+	return z ^ (z >> 31);
+}
+
+/*
  * AbChooseVariant maps a 64-bit hash to one of k variants with the given
  * non-negative weights: u = the hash's top 53 bits as a fraction in [0, 1),
  * the first variant whose cumulative share (cumulative weight over total

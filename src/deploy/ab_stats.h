@@ -31,6 +31,7 @@ extern int	AbWelchTTest(double n1, double mean1, double var1,
 extern void AbHolm(const double *p, int m, double *adjusted);
 extern int	AbChiSquareGof(const double *observed, const double *weights, int k,
 						   double *statistic, int *dof);
+extern uint64_t AbMix64(uint64_t z);
 extern int	AbChooseVariant(uint64_t hash, const double *weights, int k);
 
 #endif							/* MLOPS_AB_STATS_H */

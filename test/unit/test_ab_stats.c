@@ -268,6 +268,8 @@ main(void)
 			  counts[0], counts[1], counts[2], counts[3]);
 		Check(AbChooseVariant(UINT64_MAX, w, 4) == 3 && AbChooseVariant(0, w, 4) == 0,
 			  "the extreme hashes pick the first and the last variant");
+		Check(AbMix64(UINT64_C(0x9E3779B97F4A7C15)) == UINT64_C(0xE220A8397B1DCDAF),
+			  "AbMix64 is SplitMix64's finalizer (first output of seed 0)");
 		w[0] = -1;
 		Check(AbChooseVariant(1, w, 4) == -1 && AbChooseVariant(1, w, 0) == -1,
 			  "choice refuses negative weights and no variants");
