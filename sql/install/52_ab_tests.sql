@@ -162,7 +162,9 @@ REVOKE ALL ON FUNCTION mlops._ab_check_weights(jsonb) FROM PUBLIC;
 -- create_ab_test registers a running test; variants is an array of
 -- {"name", "model", "weight"}: 2 to 20 variants, one named "control",
 -- names unique, models explicit references that resolve now, weights in
--- [0, 1] summing to 1.
+-- [0, 1] summing to 1.  Each variant is stored with the version its
+-- reference resolved to ("model_name", "model_version") and whether that
+-- version predicts probabilities: an arm never changes during the test.
 CREATE FUNCTION mlops._impl_create_ab_test(name text, variants jsonb, description text)
     RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER
@@ -245,15 +247,20 @@ BEGIN
                   DETAIL = pg_catalog.format('Got %s.', bad),
                   HINT = 'Use ''name/3'', ''name/Production'' or ''name@alias'': a bare model name would follow deployments.';
     END IF;
-    -- every model resolves now (resolve_model raises otherwise)
-    PERFORM r.version
-       FROM pg_catalog.jsonb_array_elements(variants) e (v),
-            LATERAL mlops.resolve_model(e.v OPERATOR(pg_catalog.->>) 'model') r;
+    -- every model resolves now (resolve_model raises otherwise), and each arm
+    -- keeps the version it resolved to for the life of the test
     SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
                'name', e.v OPERATOR(pg_catalog.->>) 'name',
                'model', e.v OPERATOR(pg_catalog.->>) 'model',
-               'weight', (e.v OPERATOR(pg_catalog.->>) 'weight')::float8) ORDER BY e.ord) INTO clean
-      FROM pg_catalog.jsonb_array_elements(variants) WITH ORDINALITY e (v, ord);
+               'weight', (e.v OPERATOR(pg_catalog.->>) 'weight')::float8,
+               'model_name', r.name, 'model_version', r.version,
+               'probability', mv.task OPERATOR(pg_catalog.=) 'classification'
+                   AND COALESCE(mv.params OPERATOR(pg_catalog.->>) 'objective', '')
+                       OPERATOR(pg_catalog.<>) ALL (ARRAY['multi:softmax', 'binary:hinge'])) ORDER BY e.ord) INTO clean
+      FROM pg_catalog.jsonb_array_elements(variants) WITH ORDINALITY e (v, ord)
+      CROSS JOIN LATERAL mlops.resolve_model(e.v OPERATOR(pg_catalog.->>) 'model') r
+      JOIN mlops.model_versions mv
+        ON mv.model_id OPERATOR(pg_catalog.=) r.model_id AND mv.version OPERATOR(pg_catalog.=) r.version;
     IF EXISTS (SELECT 1 FROM mlops.ab_tests WHERE ab_tests.name OPERATOR(pg_catalog.=) name) THEN
         RAISE EXCEPTION 'a/b test "%" already exists', name
             USING ERRCODE = 'unique_violation',
@@ -324,11 +331,13 @@ CREATE FUNCTION mlops.set_ab_weights(test text, weights jsonb)
     RETURNS void LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
 REVOKE ALL ON FUNCTION mlops.set_ab_weights(text, jsonb) FROM PUBLIC;
 
--- _ab_variant returns the variant of a user and its model reference:
--- the recorded one, else (running test) a new assignment drawn from the
--- hash and recorded; a stopped test gives everyone its winner (control
--- when it has none) and records nothing.
-CREATE FUNCTION mlops._ab_variant(test text, user_id text, OUT variant text, OUT model text)
+-- _ab_variant returns the variant of a user and its arm (the stored
+-- variant object): the recorded one, else (running test) a new assignment
+-- drawn from the hash and recorded; a stopped test gives everyone its
+-- winner (control when it has none) and records nothing.  ab_assign and
+-- ab_predict look an assigned user up themselves (one query) and come here
+-- only for a first exposure, a stopped test or an error.
+CREATE FUNCTION mlops._ab_variant(test text, user_id text, OUT variant text, OUT arm jsonb)
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -378,30 +387,63 @@ BEGIN
              WHERE a.test_id OPERATOR(pg_catalog.=) t_id AND a.user_id OPERATOR(pg_catalog.=) user_id;
         END IF;
     END IF;
-    SELECT e.v OPERATOR(pg_catalog.->>) 'model' INTO model
-      FROM pg_catalog.jsonb_array_elements(t_variants) e (v)
-     WHERE e.v OPERATOR(pg_catalog.->>) 'name' OPERATOR(pg_catalog.=) variant;
+    arm := pg_catalog.jsonb_path_query_first(t_variants, '$[*] ? (@.name == $v)',
+                                             pg_catalog.jsonb_build_object('v', variant));
 END
 $$;
 REVOKE ALL ON FUNCTION mlops._ab_variant(text, text) FROM PUBLIC;
 
+-- _ab_assigned returns the variant and arm of a user already assigned in a
+-- running test, or of everyone in a stopped one, in one indexed query;
+-- nothing when the user is new (or an argument is bad: _ab_variant says so).
+-- No SET clause, on purpose: the planner then inlines it into its callers'
+-- cached plans (every name in it is schema-qualified, and its callers pin
+-- search_path).
+CREATE FUNCTION mlops._ab_assigned(test text, user_id text, OUT variant text, OUT arm jsonb)
+    RETURNS SETOF record
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT s.variant, pg_catalog.jsonb_path_query_first(s.variants, '$[*] ? (@.name == $v)',
+                                                        pg_catalog.jsonb_build_object('v', s.variant))
+      FROM (SELECT CASE WHEN t.state OPERATOR(pg_catalog.=) 'stopped' THEN COALESCE(t.winner, 'control')
+                        ELSE a.variant END AS variant, t.variants
+              FROM mlops.ab_tests t
+              LEFT JOIN mlops.ab_assignments a
+                ON a.test_id OPERATOR(pg_catalog.=) t.id AND a.user_id OPERATOR(pg_catalog.=) $2
+             WHERE t.name OPERATOR(pg_catalog.=) $1) s
+     WHERE s.variant IS NOT NULL
+$$;
+REVOKE ALL ON FUNCTION mlops._ab_assigned(text, text) FROM PUBLIC;
+
 -- ab_assign returns the user's variant, assigning it at first exposure.
 CREATE FUNCTION mlops._impl_ab_assign(test text, user_id text)
     RETURNS text
-    LANGUAGE sql SECURITY DEFINER
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
-    AS $$ SELECT v.variant FROM mlops._ab_variant($1, $2) v $$;
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    v text;
+BEGIN
+    SELECT s.variant INTO v FROM mlops._ab_assigned(test, user_id) s;
+    IF v IS NULL THEN
+        SELECT s.variant INTO v FROM mlops._ab_variant(test, user_id) s;
+    END IF;
+    RETURN v;
+END
+$$;
 REVOKE ALL ON FUNCTION mlops._impl_ab_assign(text, text) FROM PUBLIC;
 CREATE FUNCTION mlops.ab_assign(test text, user_id text)
     RETURNS text LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
 REVOKE ALL ON FUNCTION mlops.ab_assign(text, text) FROM PUBLIC;
 
--- ab_predict predicts for a user with the model of the user's variant:
--- {"test", "variant", "model", "model_version", "prediction",
--- "probability"}.  The variant's reference is resolved once and the
--- prediction made with that exact version (name/N), which never routes.
--- probability is the predicted class's probability for a classifier that
--- outputs probabilities, else null.
+-- ab_predict predicts for a user with the model version of the user's
+-- variant: {"test", "variant", "model", "model_version", "prediction",
+-- "probability"}.  The prediction is made with that exact version
+-- (name/N), which never routes; probability is the predicted class's
+-- probability for a classifier that outputs probabilities, else null.
+-- An assigned user costs one indexed query (_ab_assigned, inlined) and the
+-- predict calls, as PL/pgSQL simple expressions.
 CREATE FUNCTION mlops._impl_ab_predict(test text, user_id text, features jsonb)
     RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
@@ -409,10 +451,8 @@ CREATE FUNCTION mlops._impl_ab_predict(test text, user_id text, features jsonb)
     AS $$
 #variable_conflict use_variable
 DECLARE
-    v record;
-    m_name text;
-    m_version integer;
-    m_proba boolean;
+    v text;
+    arm jsonb;
     pinned text;
     pred float8;
     prob float8;
@@ -422,22 +462,20 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed',
                   HINT = 'Pass the features as a JSON object, for example ''{"age": 35, "plan": "pro"}''.';
     END IF;
-    SELECT * INTO v FROM mlops._ab_variant(test, user_id);
-    SELECT r.name, r.version,
-           mv.task OPERATOR(pg_catalog.=) 'classification'
-           AND COALESCE(mv.params OPERATOR(pg_catalog.->>) 'objective', '') OPERATOR(pg_catalog.<>) ALL (ARRAY['multi:softmax', 'binary:hinge'])
-      INTO m_name, m_version, m_proba
-      FROM mlops.resolve_model(v.model) r
-      JOIN mlops.model_versions mv
-        ON mv.model_id OPERATOR(pg_catalog.=) r.model_id AND mv.version OPERATOR(pg_catalog.=) r.version;
-    pinned := m_name OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) m_version;
+    SELECT s.variant, s.arm INTO v, arm FROM mlops._ab_assigned(test, user_id) s;
+    IF v IS NULL THEN
+        SELECT s.variant, s.arm INTO v, arm FROM mlops._ab_variant(test, user_id) s;
+    END IF;
+    pinned := (arm OPERATOR(pg_catalog.->>) 'model_name') OPERATOR(pg_catalog.||) '/'
+              OPERATOR(pg_catalog.||) (arm OPERATOR(pg_catalog.->>) 'model_version');
     pred := mlops.predict(pinned, features);
-    IF m_proba THEN
+    IF (arm OPERATOR(pg_catalog.->>) 'probability')::boolean THEN
         prob := (mlops.predict_proba(pinned, features))[pred::integer OPERATOR(pg_catalog.+) 1];
     END IF;
-    RETURN pg_catalog.jsonb_build_object('test', test, 'variant', v.variant, 'model', m_name,
-                                         'model_version', m_version, 'prediction', pred,
-                                         'probability', prob);
+    RETURN pg_catalog.jsonb_build_object('test', test, 'variant', v,
+                                         'model', arm OPERATOR(pg_catalog.->) 'model_name',
+                                         'model_version', arm OPERATOR(pg_catalog.->) 'model_version',
+                                         'prediction', pred, 'probability', prob);
 END
 $$;
 REVOKE ALL ON FUNCTION mlops._impl_ab_predict(text, text, jsonb) FROM PUBLIC;
@@ -487,7 +525,8 @@ CREATE FUNCTION mlops.record_conversion(test text, user_id text, value float8 DE
 REVOKE ALL ON FUNCTION mlops.record_conversion(text, text, float8) FROM PUBLIC;
 
 -- stop_ab_test stops a running test, optionally naming its winner; with
--- promote, the winner's model version moves to Production through
+-- promote, the winner's model version (the one it was tested with) moves
+-- to Production through
 -- mlops.transition_stage, which the actor must be allowed to call (and
 -- which requires the actor to own the model).
 CREATE FUNCTION mlops._impl_stop_ab_test(test text, winner text, promote boolean)
@@ -498,7 +537,7 @@ CREATE FUNCTION mlops._impl_stop_ab_test(test text, winner text, promote boolean
 #variable_conflict use_variable
 DECLARE
     t mlops.ab_tests := mlops._ab_test_named(test, true);
-    w_model text;
+    arm jsonb;
     m_name text;
     m_version integer;
 BEGIN
@@ -511,10 +550,9 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
     IF winner IS NOT NULL THEN
-        SELECT e.v OPERATOR(pg_catalog.->>) 'model' INTO w_model
-          FROM pg_catalog.jsonb_array_elements(t.variants) e (v)
-         WHERE e.v OPERATOR(pg_catalog.->>) 'name' OPERATOR(pg_catalog.=) winner;
-        IF NOT FOUND THEN
+        arm := pg_catalog.jsonb_path_query_first(t.variants, '$[*] ? (@.name == $v)',
+                                                 pg_catalog.jsonb_build_object('v', winner));
+        IF arm IS NULL THEN
             RAISE EXCEPTION 'a/b test "%" has no variant "%"', t.name, mlops._clip(winner)
                 USING ERRCODE = 'invalid_parameter_value',
                       DETAIL = pg_catalog.format('Its variants are %s.',
@@ -534,7 +572,8 @@ BEGIN
                       DETAIL = 'Promoting calls mlops.transition_stage, which the current role may not execute.',
                       HINT = 'Stop the test without promote, or ask for the deployer capability.';
         END IF;
-        SELECT r.name, r.version INTO m_name, m_version FROM mlops.resolve_model(w_model) r;
+        m_name := arm OPERATOR(pg_catalog.->>) 'model_name';
+        m_version := (arm OPERATOR(pg_catalog.->>) 'model_version')::integer;
         PERFORM mlops.transition_stage(m_name, m_version, 'Production');
     END IF;
     UPDATE mlops.ab_tests SET state = 'stopped', winner = winner, stopped_at = pg_catalog.now()
