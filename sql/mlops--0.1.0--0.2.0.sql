@@ -3506,45 +3506,11 @@ REVOKE ALL ON FUNCTION mlops.ab_assign(text, text) FROM PUBLIC;
 -- "probability"}.  The prediction is made with that exact version
 -- (name/N), which never routes; probability is the predicted class's
 -- probability for a classifier that outputs probabilities, else null.
--- An assigned user costs one indexed query (_ab_assigned, inlined) and the
--- predict calls, as PL/pgSQL simple expressions.
-CREATE FUNCTION mlops._impl_ab_predict(test text, user_id text, features jsonb)
-    RETURNS jsonb
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-#variable_conflict use_variable
-DECLARE
-    v text;
-    arm jsonb;
-    pinned text;
-    pred float8;
-    prob float8;
-BEGIN
-    IF features IS NULL THEN
-        RAISE EXCEPTION 'features must not be NULL'
-            USING ERRCODE = 'null_value_not_allowed',
-                  HINT = 'Pass the features as a JSON object, for example ''{"age": 35, "plan": "pro"}''.';
-    END IF;
-    SELECT s.variant, s.arm INTO v, arm FROM mlops._ab_assigned(test, user_id) s;
-    IF v IS NULL THEN
-        SELECT s.variant, s.arm INTO v, arm FROM mlops._ab_variant(test, user_id) s;
-    END IF;
-    pinned := (arm OPERATOR(pg_catalog.->>) 'model_name') OPERATOR(pg_catalog.||) '/'
-              OPERATOR(pg_catalog.||) (arm OPERATOR(pg_catalog.->>) 'model_version');
-    pred := mlops.predict(pinned, features);
-    IF (arm OPERATOR(pg_catalog.->>) 'probability')::boolean THEN
-        prob := (mlops.predict_proba(pinned, features))[pred::integer OPERATOR(pg_catalog.+) 1];
-    END IF;
-    RETURN pg_catalog.jsonb_build_object('test', test, 'variant', v,
-                                         'model', arm OPERATOR(pg_catalog.->) 'model_name',
-                                         'model_version', arm OPERATOR(pg_catalog.->) 'model_version',
-                                         'prediction', pred, 'probability', prob);
-END
-$$;
-REVOKE ALL ON FUNCTION mlops._impl_ab_predict(text, text, jsonb) FROM PUBLIC;
+-- It is C (src/deploy/ab_predict.c): for an assigned user one statement
+-- planned once per backend, for a new one mlops._ab_variant; it runs as
+-- the extension owner.
 CREATE FUNCTION mlops.ab_predict(test text, user_id text, features jsonb)
-    RETURNS jsonb LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
+    RETURNS jsonb LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_ab_predict';
 REVOKE ALL ON FUNCTION mlops.ab_predict(text, text, jsonb) FROM PUBLIC;
 
 -- record_conversion records one conversion of an assigned user with a

@@ -19,5 +19,7 @@ extern Datum mlops_ab_wilson(PG_FUNCTION_ARGS);
 extern Datum mlops_ab_welch(PG_FUNCTION_ARGS);
 extern Datum mlops_ab_holm(PG_FUNCTION_ARGS);
 extern Datum mlops_ab_chisquare(PG_FUNCTION_ARGS);
+/* ab_predict.c: mlops.ab_predict */
+extern Datum mlops_ab_predict(PG_FUNCTION_ARGS);
 
 #endif							/* MLOPS_DEPLOY_H */
