@@ -188,7 +188,8 @@ AbLookup(text *test, text *user_id, AbArm *arm)
  * AbProbe reads the row of mlops.<relname> whose unique index <indexname>
  * (on bigint and text columns) equals keys, in index column order, as the
  * statement's snapshot sees it, and copies its columns attnames into
- * values; false when there is no such row or no such relation.
+ * values; false when there is no such row, no such relation or no
+ * statement snapshot.
  */
 static bool
 AbProbe(const char *relname, const char *indexname, int nkeys, Datum *keys,
@@ -203,7 +204,8 @@ AbProbe(const char *relname, const char *indexname, int nkeys, Datum *keys,
 	ScanKeyData skey[2];
 	bool		found;
 
-	if (!OidIsValid(relid) || !OidIsValid(indexid) || nkeys > 2)
+	/* no statement snapshot (a procedure between transactions): the SPI path reads */
+	if (!OidIsValid(relid) || !OidIsValid(indexid) || nkeys > 2 || !ActiveSnapshotSet())
 		return false;
 	rel = table_open(relid, AccessShareLock);
 	idx = index_open(indexid, AccessShareLock);

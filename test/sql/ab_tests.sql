@@ -44,6 +44,15 @@ SELECT r ->> 'variant' = mlops.ab_assign('churn_v2', 'user-1') AS same_variant,
                                                    '{"visits": 16, "spend": 4}'::jsonb) AS same_prediction,
        (r ->> 'probability')::float8 BETWEEN 0.5 AND 1 AS probability_of_predicted_class
   FROM mlops.ab_predict('churn_v2', 'user-1', '{"visits": 16, "spend": 4}') r;
+-- in a procedure after COMMIT (no statement snapshot) it answers the same
+CREATE PROCEDURE ab_after_commit(INOUT same boolean) LANGUAGE plpgsql AS $$
+BEGIN
+    COMMIT;
+    same := mlops.ab_predict('churn_v2', 'user-1', '{"visits": 16, "spend": 4}') ->> 'variant'
+            = mlops.ab_assign('churn_v2', 'user-1');
+END $$;
+CALL ab_after_commit(NULL);
+DROP PROCEDURE ab_after_commit;
 -- a first exposure through ab_predict assigns the user
 CREATE TEMP TABLE first_exposure AS
 SELECT mlops.ab_predict('churn_v2', 'new-user', '{"visits": 1, "spend": 0}') ->> 'variant' AS v;
