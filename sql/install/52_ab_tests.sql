@@ -334,9 +334,10 @@ REVOKE ALL ON FUNCTION mlops.set_ab_weights(text, jsonb) FROM PUBLIC;
 -- _ab_variant returns the variant of a user and its arm (the stored
 -- variant object): the recorded one, else (running test) a new assignment
 -- drawn from the hash and recorded; a stopped test gives everyone its
--- winner (control when it has none) and records nothing.  ab_assign and
--- ab_predict look an assigned user up themselves (one query) and come here
--- only for a first exposure, a stopped test or an error.
+-- winner (control when it has none) and records nothing.  ab_assign looks
+-- an assigned user up with _ab_assigned, ab_predict with two index probes
+-- (src/deploy/ab_predict.c); both come here only for a first exposure or
+-- an error.
 CREATE FUNCTION mlops._ab_variant(test text, user_id text, OUT variant text, OUT arm jsonb)
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
