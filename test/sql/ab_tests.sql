@@ -200,6 +200,19 @@ SELECT mlops.ab_assign('alice_test', 'someone-new') AS winner_served,
 SELECT mlops.record_conversion('alice_test', 'bob-user');
 SELECT mlops.set_ab_weights('alice_test', '{"control": 0.5, "treatment": 0.5}');
 
+-- a role that may stop tests but not call transition_stage cannot promote
+CREATE ROLE ab_carol;
+GRANT USAGE ON SCHEMA mlops TO ab_carol;
+GRANT EXECUTE ON FUNCTION mlops.create_ab_test(text, jsonb, text), mlops.stop_ab_test(text, text, boolean)
+   TO ab_carol;
+SET ROLE ab_carol;
+SELECT mlops.create_ab_test('carol_test', '[{"name": "control", "model": "ab_churn/1", "weight": 0.5},
+                                            {"name": "treatment", "model": "ab_churn/2", "weight": 0.5}]') > 0 AS created;
+SELECT mlops.stop_ab_test('carol_test', 'treatment', promote => true);
+SELECT mlops.stop_ab_test('carol_test', 'treatment');
+RESET ROLE;
+SELECT state, winner FROM mlops.ab_tests WHERE name = 'carol_test';
+
 -- stop with promote: the winner's version goes to Production
 SELECT mlops.stop_ab_test('churn_v2', 'treatment', promote => true);
 SELECT version, stage FROM mlops.model_versions v JOIN mlops.models m USING (model_id)
@@ -212,5 +225,5 @@ SELECT action, resource_id, user_name FROM mlops.audit_log
 
 DROP EXTENSION mlops;
 DROP TABLE ab_accounts;
-DROP OWNED BY ab_alice, ab_bob, ab_team;
-DROP ROLE ab_alice, ab_bob, ab_team;
+DROP OWNED BY ab_alice, ab_bob, ab_team, ab_carol;
+DROP ROLE ab_alice, ab_bob, ab_team, ab_carol;
