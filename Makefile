@@ -56,6 +56,7 @@ OBJS = \
 	src/common/dataset.o \
 	src/common/dataset_encode.o \
 	src/common/dataset_schema.o \
+	src/common/distributions.o \
 	src/common/evalmetrics.o \
 	src/common/guc.o \
 	src/common/messages.o \
@@ -64,6 +65,9 @@ OBJS = \
 	src/common/schema_version.o \
 	src/common/security.o \
 	src/common/source.o \
+	src/deploy/ab_predict.o \
+	src/deploy/ab_sql.o \
+	src/deploy/ab_stats.o \
 	src/deploy/validate.o \
 	src/drift/adwin_sql.o \
 	src/drift/categories.o \

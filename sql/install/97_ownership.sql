@@ -18,6 +18,7 @@ CREATE FUNCTION mlops._object_kinds()
             ('experiment', 'mlops.experiments', 'name'),
             ('run', 'mlops.runs', 'run_id'),
             ('model', 'mlops.models', 'name'),
+            ('ab_test', 'mlops.ab_tests', 'name'),
             -- jobs: job names are unique per owner only, so a job is named by its job_id
             ('job', 'mlops.jobs', 'job_id'),
             ('deployment', 'mlops.deployments', 'id'),

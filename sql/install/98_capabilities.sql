@@ -30,11 +30,14 @@ CREATE FUNCTION mlops._capability_objects()
         ('chi_square_test'), ('adwin'), ('next_runs'), ('alert'), ('version'),
         ('predict_detail'), ('deployment_status'),
         ('dashboard_html'), ('_dashboard_activity'), ('_dashboard_rows'), ('model_report'),
-        ('artifacts'), ('get_artifact')),
+        ('artifacts'), ('get_artifact'),
+        -- A/B tests: what an application calls (assignment, prediction and
+        -- conversions write only the test's own per-user rows) and the reads
+        ('ab_assign'), ('ab_predict'), ('record_conversion'), ('ab_results'), ('ab_test_health')),
     reader_rel (name) AS (VALUES
         ('experiments'), ('runs'), ('run_metrics'), ('run_latest_metrics'), ('models'),
         ('model_aliases'), ('dashboard'), ('prediction_stats'), ('training_progress'),
-        ('deployments'), ('deployment_events'), ('validations')),
+        ('deployments'), ('deployment_events'), ('validations'), ('ab_tests')),
     owner_fns (name) AS (VALUES ('set_owner'), ('audit'), ('audit_events')),
     -- row-level security shows a role the rows of the roles it belongs to
     scientist_rel (name) AS (VALUES ('pipeline_runs')),
@@ -50,7 +53,7 @@ CREATE FUNCTION mlops._capability_objects()
         ('transition_stage'), ('set_alias'), ('drop_alias'),
         ('deploy'), ('promote_deployment'), ('set_canary_percent'), ('rollback'),
         ('approve_deployment'), ('refuse_deployment'), ('validate_model'), ('check_deployments'),
-        ('deployment_pipeline')),
+        ('deployment_pipeline'), ('create_ab_test'), ('set_ab_weights'), ('stop_ab_test')),
     operator (name) AS (VALUES
         ('create_monitor'), ('drop_monitor'), ('set_monitor_drift'), ('check_degradation'),
         ('monitoring_pipeline'), ('_monitor_pipeline_settings'), ('check_monitor_drift'), ('add_alert_rule'), ('drop_alert_rule'),

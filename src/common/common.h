@@ -6,7 +6,8 @@
  *	  extension owner for writes to extension-managed tables, every setting
  *	  (guc.h), the one source resolver (source.h), the dataset reader and
  *	  feature encoding (dataset.h), model references (modelref.h) and the
- *	  pure metric accumulators (metrics.h, evalmetrics.h).
+ *	  pure metric accumulators (metrics.h, evalmetrics.h) and distribution
+ *	  functions (distributions.h).
  *
  *-------------------------------------------------------------------------
  */
@@ -91,5 +92,6 @@ extern ErrorData *MlopsTryInSubxact(void (*fn) (void *arg), void *arg);
 #include "common/modelref.h"
 #include "common/metrics.h"
 #include "common/evalmetrics.h"
+#include "common/distributions.h"
 
 #endif							/* MLOPS_COMMON_H */

@@ -13,9 +13,22 @@
 
 #include "postgres.h"
 
+#include "fmgr.h"
+
 /* ---- deployments ---- */
 
 /* Most rows a deployment's guard reads per check (check_deployments) */
 #define DEPLOY_VALIDATE_LATENCY_ROWS 200
+
+/* ---- A/B tests ---- */
+/* ab_sql.c: the C helpers of sql/install/52_ab_tests.sql (internal functions) */
+extern Datum mlops_ab_choose(PG_FUNCTION_ARGS);
+extern Datum mlops_ab_ztest(PG_FUNCTION_ARGS);
+extern Datum mlops_ab_wilson(PG_FUNCTION_ARGS);
+extern Datum mlops_ab_welch(PG_FUNCTION_ARGS);
+extern Datum mlops_ab_holm(PG_FUNCTION_ARGS);
+extern Datum mlops_ab_chisquare(PG_FUNCTION_ARGS);
+/* ab_predict.c: mlops.ab_predict */
+extern Datum mlops_ab_predict(PG_FUNCTION_ARGS);
 
 #endif							/* MLOPS_DEPLOY_H */

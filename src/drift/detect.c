@@ -545,11 +545,12 @@ RunCheck(DriftColumn *c, DriftMethod m, const double *rs, const double *cs, int 
 			break;
 		case METHOD_CHI_SQUARE:
 			if (StatsChiSquare2xK(c->cats.ref_counts, c->cats.cur_counts, c->cats.n,
-								  &ck->value, &ck->p_value, &ck->dof,
+								  &ck->value, &ck->dof,
 								  err, sizeof(err)) != 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("chi-square test of column \"%s\": %s", c->name, err)));
+			ck->p_value = MlopsChi2Sf(ck->value, (double) ck->dof);
 			break;
 		case NUM_METHODS:
 			elog(ERROR, "unexpected drift method %d", (int) m);

@@ -384,11 +384,12 @@ mlops_chi_square_test(PG_FUNCTION_ARGS)
 	CategoryCountArray(&t, PG_GETARG_ARRAYTYPE_P(1), "current", false, &nc, &dc);
 	DriftRequireNonEmpty((int) Min(nr, 1), (int) dr, "reference");
 	DriftRequireNonEmpty((int) Min(nc, 1), (int) dc, "current");
-	if (StatsChiSquare2xK(t.ref_counts, t.cur_counts, t.n, &stat, &p, &dof,
+	if (StatsChiSquare2xK(t.ref_counts, t.cur_counts, t.n, &stat, &dof,
 						  err, sizeof(err)) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s", err)));
+	p = MlopsChi2Sf(stat, (double) dof);
 	values[0] = Float8GetDatum(stat);
 	values[1] = Float8GetDatum(p);
 	values[2] = Int32GetDatum(dof);

@@ -4,8 +4,9 @@
  *	  Pure C statistics behind mlops' drift detection: samples, quantiles,
  *	  binning and the divergences on binned shares (PSI, KL, JS).  The other
  *	  statistics live beside it: stats_ks.c (Wasserstein, Kolmogorov-Smirnov
- *	  and the Kolmogorov distributions), stats_chi2.c (chi-square and the
- *	  incomplete gamma function) and stats_adwin.c (ADWIN).
+ *	  and the Kolmogorov distributions), stats_chi2.c (the chi-square
+ *	  statistic; its distribution is common/distributions.c) and
+ *	  stats_adwin.c (ADWIN).
  *
  * Design
  * ------
@@ -56,7 +57,8 @@
  *	  Marsaglia-Tsang-Wang, Pomeranz, Pelz-Good, 2 x Smirnov);
  *	- chi-square: scipy.stats.chi2_contingency on the 2 x k table with
  *	  Yates' correction when dof = 1; the p-value is the regularized upper
- *	  incomplete gamma function Q(dof/2, x/2) (series / continued fraction);
+ *	  incomplete gamma function Q(dof/2, x/2) (series / continued fraction)
+ *	  of common/distributions.c, called by the SQL layer;
  *	- ADWIN: River's ADWIN (Bifet & Gavalda's exponential histogram with
  *	  clock 32, 5 buckets per row, sub-windows of at least 5, a grace
  *	  period of 10, every bucket of a row considered as a cut point, the

@@ -90,13 +90,11 @@ extern void StatsKsTwoSample(const double *x, size_t nx,
 							 double *statistic, double *p_value);
 extern int	StatsChiSquare2xK(const double *ref_counts,
 							  const double *cur_counts, int k,
-							  double *statistic, double *p_value, int *dof,
+							  double *statistic, int *dof,
 							  char *err, size_t errlen);
 
 /* ---- special functions and distributions ---- */
-extern double StatsGammaQ(double a, double x);
-extern double StatsGammaP(double a, double x);
-extern double StatsChi2Sf(double x, double dof);
+/* the chi-square and incomplete gamma functions are in common/distributions.c */
 extern double StatsSmirnovSf(int64_t n, double x);
 extern double StatsKolmogornSf(int64_t n, double x);
 extern double StatsKsExactOutsideSquare(int64_t n, int64_t h);

@@ -176,6 +176,11 @@ RESET ROLE;
 SELECT mlops.grant_capability('fuzz_role', 'reader');
 -- the open run (its id is the largest: keep it last)
 SELECT mlops.start_run('fz', 'r1', '{"git": "a1b2c3"}');
+-- an A/B test with an assigned, converted user
+SELECT mlops.create_ab_test('abz', '[{"name": "control", "model": "bc/1", "weight": 0.5},
+                                     {"name": "treatment", "model": "bc/2", "weight": 0.5}]');
+SELECT mlops.ab_assign('abz', 'user-1');
+SELECT mlops.record_conversion('abz', 'user-1', 2.5);
 """
 
 
@@ -398,6 +403,19 @@ BASE = {
     "mlops.alert(bigint)": {"alert_id": "{alert_id}"},
     "mlops.check_monitor_drift(text)": {"model": lit("bc")},
     "mlops.verify_audit_log(timestamp with time zone)": {"since": lit("2000-01-01 00:00+00")},
+    # A/B tests
+    "mlops.create_ab_test(text,jsonb,text)": {
+        "name": lit("abz2"), "variants": J([{"name": "control", "model": "bc/1", "weight": 0.4},
+                                            {"name": "treatment", "model": "bc@champion", "weight": 0.6}]),
+        "description": lit("a second test")},
+    "mlops.set_ab_weights(text,jsonb)": {"test": lit("abz"), "weights": J({"control": 0.7, "treatment": 0.3})},
+    "mlops.ab_assign(text,text)": {"test": lit("abz"), "user_id": lit("user-2")},
+    "mlops.ab_predict(text,text,jsonb)": {"test": lit("abz"), "user_id": lit("user-1"), "features": BCJ},
+    "mlops.record_conversion(text,text,double precision)": {
+        "test": lit("abz"), "user_id": lit("user-1"), "value": "1"},
+    "mlops.stop_ab_test(text,text,boolean)": {"test": lit("abz"), "winner": lit("treatment"), "promote": "true"},
+    "mlops.ab_results(text,double precision)": {"test": lit("abz"), "alpha": "0.05"},
+    "mlops.ab_test_health(text)": {"test": lit("abz")},
     # underscore functions that the documentation tells users to GRANT (EXTRA)
     "mlops._log_metric_history(bigint,text[],integer[],double precision[])": {
         "run_id": "{run_id}", "keys": "ARRAY['loss', 'loss', 'auc']", "steps": "ARRAY[0, 1, 2]",
