@@ -75,6 +75,10 @@ OBJS = \
 	src/drift/stats_adwin.o \
 	src/drift/stats_chi2.o \
 	src/drift/stats_ks.o \
+	src/features/feature_sets.o \
+	src/features/features_common.o \
+	src/features/materialize.o \
+	src/features/pit_join.o \
 	src/monitor/alerts.o \
 	src/monitor/classes.o \
 	src/monitor/expr.o \

@@ -27,10 +27,13 @@ CREATE FUNCTION mlops._capability_objects()
         ('model_info'), ('model_schema'), ('resolve_model'), ('compare_runs'),
         ('current_metrics'), ('model_metrics'), ('health'), ('ready'), ('current_actor'),
         ('psi'), ('kl_divergence'), ('js_distance'), ('wasserstein'), ('ks_test'),
-        ('chi_square_test'), ('adwin'), ('next_runs'), ('alert'), ('version')),
+        ('chi_square_test'), ('adwin'), ('next_runs'), ('alert'), ('version'),
+        ('feature_set_info'), ('get_online_features'), ('historical_features_sql'),
+        ('_feature_ambiguous'), ('predict_entity'), ('predict_entity_detail')),
     reader_rel (name) AS (VALUES
         ('experiments'), ('runs'), ('run_metrics'), ('run_latest_metrics'), ('models'),
-        ('model_aliases'), ('dashboard'), ('prediction_stats'), ('training_progress')),
+        ('model_aliases'), ('dashboard'), ('prediction_stats'), ('training_progress'),
+        ('feature_sets'), ('training_sets')),
     owner_fns (name) AS (VALUES ('set_owner'), ('audit'), ('audit_events')),
     -- row-level security shows a role the rows of the roles it belongs to
     scientist_rel (name) AS (VALUES ('pipeline_runs')),
@@ -41,7 +44,9 @@ CREATE FUNCTION mlops._capability_objects()
         ('set_alias'), ('drop_alias'), ('detect_drift'), ('set_drift_reference'),
         ('set_drift_reference_from_model'), ('drop_drift_reference'), ('create_adwin'),
         ('update_adwin'), ('drop_adwin'), ('training_pipeline'), ('data_pipeline'),
-        ('record_prediction'), ('record_actual')),
+        ('record_prediction'), ('record_actual'),
+        ('register_feature_set'), ('drop_feature_set'), ('create_training_set'), ('materialize'),
+        ('materialize_incremental'), ('materialization_pipeline'), ('set_drift_reference_from_feature_set')),
     deployer (name) AS (VALUES
         ('transition_stage'), ('set_alias'), ('drop_alias')),
     operator (name) AS (VALUES
@@ -49,7 +54,8 @@ CREATE FUNCTION mlops._capability_objects()
         ('monitoring_pipeline'), ('_monitor_pipeline_settings'), ('check_monitor_drift'), ('add_alert_rule'), ('drop_alert_rule'),
         ('set_alert_rule_enabled'), ('check_alerts'), ('acknowledge_alert'), ('resolve_alert'),
         ('schedule'), ('unschedule'), ('alter_job'), ('run_job'), ('schedule_pipeline'),
-        ('record_prediction'), ('record_actual'), ('prometheus_metrics'), ('model_cache')),
+        ('record_prediction'), ('record_actual'), ('prometheus_metrics'), ('model_cache'),
+        ('materialize'), ('materialize_incremental'), ('materialization_pipeline')),
     auditor (name) AS (VALUES
         ('current_actor'), ('audit_events'), ('verify_audit_log')),
     admin_only (name) AS (VALUES
