@@ -340,8 +340,9 @@ FeatureFindColumn(TupleDesc tupdesc, const char *name)
 }
 
 /*
- * FeatureTypeName returns the SQL name of column attno's type, qualified
- * when it is not a built-in type, with its modifier.
+ * FeatureTypeName returns the SQL name of column attno's type with its
+ * modifier, schema-qualified unless SQL spells it with a keyword (integer,
+ * double precision), so generated casts never meet a type of search_path.
  */
 char *
 FeatureTypeName(TupleDesc tupdesc, int attno)
