@@ -3595,6 +3595,100 @@ END
 $$;
 REVOKE ALL ON FUNCTION mlops.predict_entity_detail(text, text) FROM PUBLIC;
 
+-- _prom_feature_sets: the online store's freshness for
+-- mlops.prometheus_metrics(): rows, time of the last materialisation and
+-- staleness (now minus the watermark) per feature set.
+CREATE FUNCTION mlops._prom_feature_sets()
+    RETURNS text
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    rows_lines text;
+    time_lines text;
+    stale_lines text;
+BEGIN
+    SELECT pg_catalog.string_agg(pg_catalog.format(E'mlops_feature_set_online_rows{feature_set=%s} %s\n',
+                                                   mlops._prom_label(s.name), s.online_rows), '' ORDER BY s.name),
+           pg_catalog.string_agg(pg_catalog.format(E'mlops_feature_set_last_materialized_seconds{feature_set=%s} %s\n',
+                                                   mlops._prom_label(s.name),
+                                                   pg_catalog.date_part('epoch', s.materialized_at)), '' ORDER BY s.name),
+           pg_catalog.string_agg(pg_catalog.format(E'mlops_feature_set_staleness_seconds{feature_set=%s} %s\n',
+                                                   mlops._prom_label(s.name),
+                                                   pg_catalog.date_part('epoch', pg_catalog.now() OPERATOR(pg_catalog.-) s.watermark)),
+                                 '' ORDER BY s.name)
+      INTO rows_lines, time_lines, stale_lines
+      FROM mlops.feature_sets s WHERE s.materialized_at IS NOT NULL;
+    RETURN mlops._prom_family('mlops_feature_set_online_rows', 'gauge',
+               'Entities in the online store, per feature set.', rows_lines)
+        OPERATOR(pg_catalog.||) mlops._prom_family('mlops_feature_set_last_materialized_seconds', 'gauge',
+               'Unix time of the last materialisation, per feature set.', time_lines)
+        OPERATOR(pg_catalog.||) mlops._prom_family('mlops_feature_set_staleness_seconds', 'gauge',
+               'Seconds between now and the newest materialised feature time (the watermark), per feature set.',
+               stale_lines);
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._prom_feature_sets() FROM PUBLIC;
+
+-- materialization_pipeline: materialise one feature set (incrementally by
+-- default) and report its freshness; a pipeline (src/sched/pipelines.c runs
+-- it as the caller and records it in mlops.pipeline_runs), so it can be
+-- scheduled with mlops.schedule_pipeline(job, 'materialization_pipeline',
+-- cron, '{"feature_set": "..."}').
+CREATE FUNCTION mlops._impl_materialization_pipeline(feature_set text, incremental boolean)
+    RETURNS jsonb
+    LANGUAGE plpgsql
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    params jsonb := pg_catalog.jsonb_build_object('feature_set', feature_set, 'incremental', incremental);
+    t0 timestamptz := pg_catalog.clock_timestamp();
+    entities bigint;
+    online jsonb;
+    msg text;
+BEGIN
+    IF feature_set IS NULL OR incremental IS NULL THEN
+        RAISE EXCEPTION 'feature_set and incremental must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    BEGIN
+        IF incremental THEN
+            entities := mlops.materialize_incremental(feature_set);
+        ELSE
+            entities := mlops.materialize(feature_set);
+        END IF;
+        online := mlops.feature_set_info(feature_set) OPERATOR(pg_catalog.->) 'online';
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+        RETURN pg_catalog.jsonb_build_object(
+            'status', 'failed', 'parameters', params, 'error', msg,
+            'steps', pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+                'step', 'materialize', 'status', 'failed', 'error', msg,
+                'seconds', pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0))));
+    END;
+    RETURN pg_catalog.jsonb_build_object(
+        'status', 'succeeded', 'parameters', params,
+        'steps', pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+            'step', 'materialize', 'status', 'succeeded',
+            'seconds', pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0),
+            'result', pg_catalog.jsonb_build_object('entities', entities))),
+        'result', pg_catalog.jsonb_build_object('feature_set', feature_set, 'entities', entities,
+                                                'online_rows', online OPERATOR(pg_catalog.->) 'rows'));
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._impl_materialization_pipeline(text, boolean) FROM PUBLIC;
+CREATE FUNCTION mlops.materialization_pipeline(feature_set text, incremental boolean DEFAULT true)
+    RETURNS jsonb LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_pipeline_trampoline';
+REVOKE ALL ON FUNCTION mlops.materialization_pipeline(text, boolean) FROM PUBLIC;
+
+-- set_drift_reference_from_feature_set stores a drift reference over the
+-- latest version of a feature set: its source and features, read as the
+-- caller by mlops.set_drift_reference.
+CREATE FUNCTION mlops.set_drift_reference_from_feature_set(name text, feature_set text)
+    RETURNS jsonb
+    LANGUAGE C VOLATILE
+    AS 'MODULE_PATHNAME', 'mlops_set_drift_reference_from_feature_set';
+REVOKE ALL ON FUNCTION mlops.set_drift_reference_from_feature_set(text, text) FROM PUBLIC;
+
 SELECT pg_catalog.pg_extension_config_dump('mlops.feature_sets', '');
 SELECT pg_catalog.pg_extension_config_dump('mlops.feature_sets_feature_set_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('mlops.feature_set_versions', '');
@@ -3647,6 +3741,215 @@ CREATE OR REPLACE FUNCTION mlops.model_info(model text) RETURNS jsonb
                                  AND v.version OPERATOR(pg_catalog.=) r.version
 $$;
 REVOKE ALL ON FUNCTION mlops.model_info(text) FROM PUBLIC;
+
+-- materialization_pipeline is a pipeline the scheduler knows
+ALTER TABLE mlops.jobs DROP CONSTRAINT jobs_pipeline_check;
+ALTER TABLE mlops.jobs ADD CONSTRAINT jobs_pipeline_check CHECK (pipeline OPERATOR(pg_catalog.=) ANY (ARRAY['training_pipeline', 'data_pipeline', 'monitoring_pipeline', 'materialization_pipeline']));
+
+-- schedule_pipeline: the command calls the pipeline with the parameters as named arguments.
+-- Each pipeline's parameters are the arguments of its function; those
+-- without a default (required) must be given.
+CREATE OR REPLACE FUNCTION mlops._impl_schedule_pipeline(job_name text, pipeline text, schedule text,
+                                              parameters jsonb)
+    RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    allowed text[];
+    required text[];
+    missing text[];
+    args text[] := '{}';
+    k text;
+    v jsonb;
+BEGIN
+    PERFORM mlops._require_object(parameters, 'parameters');
+    IF pipeline OPERATOR(pg_catalog.=) 'training_pipeline' THEN
+        allowed := ARRAY['data_source', 'target_column', 'model_name', 'model_type', 'experiment_name',
+                         'task', 'hyperparams', 'min_metrics'];
+        required := ARRAY['data_source', 'target_column', 'model_name'];
+    ELSIF pipeline OPERATOR(pg_catalog.=) 'data_pipeline' THEN
+        allowed := ARRAY['data_source', 'output_table', 'validate', 'rules'];
+        required := ARRAY['data_source', 'output_table'];
+    ELSIF pipeline OPERATOR(pg_catalog.=) 'monitoring_pipeline' THEN
+        allowed := ARRAY['model'];
+        required := ARRAY['model'];
+    ELSIF pipeline OPERATOR(pg_catalog.=) 'materialization_pipeline' THEN
+        allowed := ARRAY['feature_set', 'incremental'];
+        required := ARRAY['feature_set'];
+    ELSE
+        RAISE EXCEPTION 'unknown pipeline %', COALESCE(pg_catalog.quote_literal(pg_catalog.left(pipeline, 200)), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The pipelines are training_pipeline, data_pipeline, monitoring_pipeline and materialization_pipeline.';
+    END IF;
+    FOR k, v IN SELECT e.key, e.value FROM pg_catalog.jsonb_each(parameters) e ORDER BY e.key LOOP
+        IF NOT k OPERATOR(pg_catalog.=) ANY (allowed) THEN
+            RAISE EXCEPTION '% has no parameter "%"', pipeline, pg_catalog.left(k, 200)
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = pg_catalog.format('Its parameters are %s.', pg_catalog.array_to_string(allowed, ', '));
+        END IF;
+        IF k OPERATOR(pg_catalog.=) ANY (ARRAY['hyperparams', 'min_metrics', 'rules']) THEN
+            args := args OPERATOR(pg_catalog.||) pg_catalog.format('%I => %L::jsonb', k, v::text);
+        ELSIF k OPERATOR(pg_catalog.=) ANY (ARRAY['validate', 'incremental']) THEN
+            IF pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'boolean' THEN
+                RAISE EXCEPTION 'parameter "%" must be a JSON boolean', k
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            args := args OPERATOR(pg_catalog.||) pg_catalog.format('%I => %s', k, v::text);
+        ELSE
+            IF pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'string' THEN
+                RAISE EXCEPTION 'parameter "%" must be a JSON string', pg_catalog.left(k, 200)
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            args := args OPERATOR(pg_catalog.||) pg_catalog.format('%I => %L', k, v OPERATOR(pg_catalog.->>) 0);
+        END IF;
+    END LOOP;
+    SELECT pg_catalog.array_agg(r ORDER BY o) INTO missing
+      FROM pg_catalog.unnest(required) WITH ORDINALITY AS x(r, o)
+     WHERE NOT parameters OPERATOR(pg_catalog.?) r;
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION '% needs parameter "%"', pipeline, missing[1]
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('Missing: %s.', pg_catalog.array_to_string(missing, ', ')),
+                  HINT = pg_catalog.format('Its required parameters are %s.', pg_catalog.array_to_string(required, ', '));
+    END IF;
+    RETURN mlops._save_job(job_name, schedule,
+                           pg_catalog.format('SELECT mlops.%I(%s)', pipeline,
+                                             pg_catalog.array_to_string(args, ', ')),
+                           pipeline, parameters, true);
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._impl_schedule_pipeline(text, text, text, jsonb) FROM PUBLIC;
+
+-- prometheus_metrics reports the feature sets' freshness
+CREATE OR REPLACE FUNCTION mlops._impl_prometheus_metrics()
+    RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    out text;
+    lines text;
+    calls_lines text;
+    rows_lines text;
+    errors_lines text;
+    latency_lines text;
+BEGIN
+    -- serving counters and the latency summary, in one pass over the statistics
+    SELECT pg_catalog.string_agg(pg_catalog.format(E'mlops_predictions_total{model=%s,version="%s"} %s\n',
+                                                   mlops._prom_label(s.model), s.version, s.calls), '' ORDER BY s.model, s.version),
+           pg_catalog.string_agg(pg_catalog.format(E'mlops_prediction_rows_total{model=%s,version="%s"} %s\n',
+                                                   mlops._prom_label(s.model), s.version, s.rows), '' ORDER BY s.model, s.version),
+           pg_catalog.string_agg(pg_catalog.format(E'mlops_prediction_errors_total{model=%s,version="%s"} %s\n',
+                                                   mlops._prom_label(s.model), s.version, s.errors), '' ORDER BY s.model, s.version),
+           pg_catalog.string_agg(
+               pg_catalog.format(E'mlops_prediction_latency_seconds{model=%1$s,version="%2$s",quantile="0.5"} %3$s\n'
+                                 'mlops_prediction_latency_seconds{model=%1$s,version="%2$s",quantile="0.95"} %4$s\n'
+                                 'mlops_prediction_latency_seconds{model=%1$s,version="%2$s",quantile="0.99"} %5$s\n'
+                                 'mlops_prediction_latency_seconds_sum{model=%1$s,version="%2$s"} %6$s\n'
+                                 'mlops_prediction_latency_seconds_count{model=%1$s,version="%2$s"} %7$s\n',
+                                 mlops._prom_label(s.model), s.version,
+                                 mlops._prom_value(s.p50_ms OPERATOR(pg_catalog./) 1000),
+                                 mlops._prom_value(s.p95_ms OPERATOR(pg_catalog./) 1000),
+                                 mlops._prom_value(s.p99_ms OPERATOR(pg_catalog./) 1000),
+                                 mlops._prom_value(s.total_ms OPERATOR(pg_catalog./) 1000), s.calls),
+               '' ORDER BY s.model, s.version)
+      INTO calls_lines, rows_lines, errors_lines, latency_lines
+      FROM mlops._prediction_stats_rows() s;
+    out := mlops._prom_family('mlops_predictions_total', 'counter',
+               'Prediction calls served, per model version.', calls_lines)
+        OPERATOR(pg_catalog.||) mlops._prom_family('mlops_prediction_rows_total', 'counter',
+               'Rows predicted, per model version.', rows_lines)
+        OPERATOR(pg_catalog.||) mlops._prom_family('mlops_prediction_errors_total', 'counter',
+               'Prediction calls that raised an error, per model version.', errors_lines)
+        OPERATOR(pg_catalog.||) mlops._prom_family('mlops_prediction_latency_seconds', 'summary',
+               'Prediction call latency, per model version.', latency_lines);
+
+    -- registry
+    SELECT pg_catalog.string_agg(pg_catalog.format(E'mlops_model_versions{model=%s,stage=%s} %s\n',
+                                                   mlops._prom_label(x.name), mlops._prom_label(x.stage), x.n),
+                                 '' ORDER BY x.name, x.stage)
+      INTO lines
+      FROM (SELECT mo.name, st.stage, pg_catalog.count(v.version) AS n
+              FROM mlops.models mo
+             CROSS JOIN pg_catalog.unnest(ARRAY['None', 'Staging', 'Production', 'Archived']) st(stage)
+              LEFT JOIN mlops.model_versions v ON v.model_id OPERATOR(pg_catalog.=) mo.model_id
+                                              AND v.stage OPERATOR(pg_catalog.=) st.stage
+             GROUP BY mo.name, st.stage) x;
+    out := out OPERATOR(pg_catalog.||) mlops._prom_family('mlops_model_versions', 'gauge',
+        'Registered model versions, per model and stage.', lines);
+
+    -- drift
+    SELECT pg_catalog.string_agg(pg_catalog.format(E'mlops_drift_score{reference=%s,column=%s,method=%s} %s\n',
+                                                   mlops._prom_label(d.reference_name), mlops._prom_label(d.column_name),
+                                                   mlops._prom_label(d.method), mlops._prom_value(d.value)),
+                                 '' ORDER BY d.reference_name, d.column_name, d.method)
+      INTO lines FROM mlops._latest_drift_rows() d;
+    out := out OPERATOR(pg_catalog.||) mlops._prom_family('mlops_drift_score', 'gauge',
+        'Latest drift statistic, per reference, column and method.', lines);
+    SELECT pg_catalog.string_agg(pg_catalog.format(E'mlops_drift_detected{reference=%s,column=%s,method=%s} %s\n',
+                                                   mlops._prom_label(d.reference_name), mlops._prom_label(d.column_name),
+                                                   mlops._prom_label(d.method), d.drift::integer),
+                                 '' ORDER BY d.reference_name, d.column_name, d.method)
+      INTO lines FROM mlops._latest_drift_rows() d;
+    out := out OPERATOR(pg_catalog.||) mlops._prom_family('mlops_drift_detected', 'gauge',
+        'Whether the latest drift check found drift (1) or not (0).', lines);
+
+    -- performance monitors
+    SELECT pg_catalog.string_agg(pg_catalog.format(E'mlops_model_degraded{model=%s} %s\n',
+                                                   mlops._prom_label(m.model), c.degradation_detected::integer),
+                                 '' ORDER BY m.model)
+      INTO lines FROM mlops.monitors m, LATERAL mlops._latest_check(m.model) c WHERE c.check_id IS NOT NULL;
+    out := out OPERATOR(pg_catalog.||) mlops._prom_family('mlops_model_degraded', 'gauge',
+        'Whether the latest degradation check found the model worse than its baseline (1) or not (0).', lines);
+    SELECT pg_catalog.string_agg(pg_catalog.format(E'mlops_model_metric{model=%s,metric=%s} %s\n',
+                                                   mlops._prom_label(m.model), mlops._prom_label(e.key),
+                                                   mlops._prom_value((e.value #>> '{}')::float8)),
+                                 '' ORDER BY m.model, e.key)
+      INTO lines FROM mlops.monitors m, LATERAL mlops._latest_check(m.model) c,
+                      LATERAL pg_catalog.jsonb_each(c.result OPERATOR(pg_catalog.->) 'current') e
+     WHERE c.check_id IS NOT NULL;
+    out := out OPERATOR(pg_catalog.||) mlops._prom_family('mlops_model_metric', 'gauge',
+        'Performance metric at the latest degradation check, per model.', lines);
+
+    -- alerts
+    SELECT pg_catalog.string_agg(pg_catalog.format(E'mlops_alerts_open{severity="%s"} %s\n', sv.severity,
+                                                   (SELECT pg_catalog.count(*) FROM mlops.alerts a
+                                                     WHERE a.resolved_at IS NULL
+                                                       AND a.severity OPERATOR(pg_catalog.=) sv.severity)),
+                                 '' ORDER BY sv.ord)
+      INTO lines FROM pg_catalog.unnest(ARRAY['info', 'warning', 'critical']) WITH ORDINALITY sv(severity, ord);
+    out := out OPERATOR(pg_catalog.||) mlops._prom_family('mlops_alerts_open', 'gauge',
+        'Alerts not yet resolved, per severity.', lines);
+    SELECT pg_catalog.string_agg(pg_catalog.format(E'mlops_alerts_fired_total{severity="%s"} %s\n', sv.severity,
+                                                   (SELECT pg_catalog.count(*) FROM mlops.alerts a
+                                                     WHERE a.severity OPERATOR(pg_catalog.=) sv.severity)),
+                                 '' ORDER BY sv.ord)
+      INTO lines FROM pg_catalog.unnest(ARRAY['info', 'warning', 'critical']) WITH ORDINALITY sv(severity, ord);
+    out := out OPERATOR(pg_catalog.||) mlops._prom_family('mlops_alerts_fired_total', 'counter',
+        'Alerts fired, per severity.', lines);
+
+    -- scheduler: only the runs of jobs the caller may see (mlops._may_see_job:
+    -- its own and its groups', all for auditors, admins and the extension owner)
+    lines := NULL;
+    IF pg_catalog.to_regclass('mlops.job_runs') IS NOT NULL THEN
+        SELECT pg_catalog.string_agg(pg_catalog.format(E'mlops_job_runs_total{job=%s,owner=%s,status=%s} %s\n',
+                                                       mlops._prom_label(c.job_name),
+                                                       mlops._prom_label(pg_catalog.pg_get_userbyid(c.owner)),
+                                                       mlops._prom_label(c.status), c.runs),
+                                     '' ORDER BY c.job_name, pg_catalog.pg_get_userbyid(c.owner), c.status)
+          INTO lines
+          FROM (SELECT r.job_name, r.owner, r.status, pg_catalog.count(*) AS runs
+                  FROM mlops.job_runs r GROUP BY r.job_name, r.owner, r.status) c
+         WHERE mlops._may_see_job(c.owner);
+    END IF;
+    out := out OPERATOR(pg_catalog.||) mlops._prom_family('mlops_job_runs_total', 'counter',
+        'Scheduled job runs, per job, owner and outcome.', lines);
+    out := out OPERATOR(pg_catalog.||) mlops._prom_feature_sets();  -- feature store freshness (65_features.sql)
+    RETURN out;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._impl_prometheus_metrics() FROM PUBLIC;
 
 -- ==== http service ====
 

@@ -528,3 +528,97 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION mlops.predict_entity_detail(text, text) FROM PUBLIC;
+
+-- _prom_feature_sets: the online store's freshness for
+-- mlops.prometheus_metrics(): rows, time of the last materialisation and
+-- staleness (now minus the watermark) per feature set.
+CREATE FUNCTION mlops._prom_feature_sets()
+    RETURNS text
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    rows_lines text;
+    time_lines text;
+    stale_lines text;
+BEGIN
+    SELECT pg_catalog.string_agg(pg_catalog.format(E'mlops_feature_set_online_rows{feature_set=%s} %s\n',
+                                                   mlops._prom_label(s.name), s.online_rows), '' ORDER BY s.name),
+           pg_catalog.string_agg(pg_catalog.format(E'mlops_feature_set_last_materialized_seconds{feature_set=%s} %s\n',
+                                                   mlops._prom_label(s.name),
+                                                   pg_catalog.date_part('epoch', s.materialized_at)), '' ORDER BY s.name),
+           pg_catalog.string_agg(pg_catalog.format(E'mlops_feature_set_staleness_seconds{feature_set=%s} %s\n',
+                                                   mlops._prom_label(s.name),
+                                                   pg_catalog.date_part('epoch', pg_catalog.now() OPERATOR(pg_catalog.-) s.watermark)),
+                                 '' ORDER BY s.name)
+      INTO rows_lines, time_lines, stale_lines
+      FROM mlops.feature_sets s WHERE s.materialized_at IS NOT NULL;
+    RETURN mlops._prom_family('mlops_feature_set_online_rows', 'gauge',
+               'Entities in the online store, per feature set.', rows_lines)
+        OPERATOR(pg_catalog.||) mlops._prom_family('mlops_feature_set_last_materialized_seconds', 'gauge',
+               'Unix time of the last materialisation, per feature set.', time_lines)
+        OPERATOR(pg_catalog.||) mlops._prom_family('mlops_feature_set_staleness_seconds', 'gauge',
+               'Seconds between now and the newest materialised feature time (the watermark), per feature set.',
+               stale_lines);
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._prom_feature_sets() FROM PUBLIC;
+
+-- materialization_pipeline: materialise one feature set (incrementally by
+-- default) and report its freshness; a pipeline (src/sched/pipelines.c runs
+-- it as the caller and records it in mlops.pipeline_runs), so it can be
+-- scheduled with mlops.schedule_pipeline(job, 'materialization_pipeline',
+-- cron, '{"feature_set": "..."}').
+CREATE FUNCTION mlops._impl_materialization_pipeline(feature_set text, incremental boolean)
+    RETURNS jsonb
+    LANGUAGE plpgsql
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    params jsonb := pg_catalog.jsonb_build_object('feature_set', feature_set, 'incremental', incremental);
+    t0 timestamptz := pg_catalog.clock_timestamp();
+    entities bigint;
+    online jsonb;
+    msg text;
+BEGIN
+    IF feature_set IS NULL OR incremental IS NULL THEN
+        RAISE EXCEPTION 'feature_set and incremental must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    BEGIN
+        IF incremental THEN
+            entities := mlops.materialize_incremental(feature_set);
+        ELSE
+            entities := mlops.materialize(feature_set);
+        END IF;
+        online := mlops.feature_set_info(feature_set) OPERATOR(pg_catalog.->) 'online';
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+        RETURN pg_catalog.jsonb_build_object(
+            'status', 'failed', 'parameters', params, 'error', msg,
+            'steps', pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+                'step', 'materialize', 'status', 'failed', 'error', msg,
+                'seconds', pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0))));
+    END;
+    RETURN pg_catalog.jsonb_build_object(
+        'status', 'succeeded', 'parameters', params,
+        'steps', pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+            'step', 'materialize', 'status', 'succeeded',
+            'seconds', pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0),
+            'result', pg_catalog.jsonb_build_object('entities', entities))),
+        'result', pg_catalog.jsonb_build_object('feature_set', feature_set, 'entities', entities,
+                                                'online_rows', online OPERATOR(pg_catalog.->) 'rows'));
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._impl_materialization_pipeline(text, boolean) FROM PUBLIC;
+CREATE FUNCTION mlops.materialization_pipeline(feature_set text, incremental boolean DEFAULT true)
+    RETURNS jsonb LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_pipeline_trampoline';
+REVOKE ALL ON FUNCTION mlops.materialization_pipeline(text, boolean) FROM PUBLIC;
+
+-- set_drift_reference_from_feature_set stores a drift reference over the
+-- latest version of a feature set: its source and features, read as the
+-- caller by mlops.set_drift_reference.
+CREATE FUNCTION mlops.set_drift_reference_from_feature_set(name text, feature_set text)
+    RETURNS jsonb
+    LANGUAGE C VOLATILE
+    AS 'MODULE_PATHNAME', 'mlops_set_drift_reference_from_feature_set';
+REVOKE ALL ON FUNCTION mlops.set_drift_reference_from_feature_set(text, text) FROM PUBLIC;

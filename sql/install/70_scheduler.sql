@@ -29,7 +29,8 @@ CREATE TABLE mlops.jobs (
     schedule        text NOT NULL,
     command         text NOT NULL,
     pipeline        text CHECK (pipeline OPERATOR(pg_catalog.=) ANY (ARRAY['training_pipeline', 'data_pipeline',
-                                                                           'monitoring_pipeline'])),
+                                                                           'monitoring_pipeline',
+                                                                           'materialization_pipeline'])),
     parameters      jsonb,
     enabled         boolean NOT NULL DEFAULT true,
     next_run_at     timestamptz,
@@ -419,10 +420,13 @@ BEGIN
     ELSIF pipeline OPERATOR(pg_catalog.=) 'monitoring_pipeline' THEN
         allowed := ARRAY['model'];
         required := ARRAY['model'];
+    ELSIF pipeline OPERATOR(pg_catalog.=) 'materialization_pipeline' THEN
+        allowed := ARRAY['feature_set', 'incremental'];
+        required := ARRAY['feature_set'];
     ELSE
         RAISE EXCEPTION 'unknown pipeline %', COALESCE(pg_catalog.quote_literal(pg_catalog.left(pipeline, 200)), 'NULL')
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'The pipelines are training_pipeline, data_pipeline and monitoring_pipeline.';
+                  HINT = 'The pipelines are training_pipeline, data_pipeline, monitoring_pipeline and materialization_pipeline.';
     END IF;
     FOR k, v IN SELECT e.key, e.value FROM pg_catalog.jsonb_each(parameters) e ORDER BY e.key LOOP
         IF NOT k OPERATOR(pg_catalog.=) ANY (allowed) THEN
@@ -432,9 +436,9 @@ BEGIN
         END IF;
         IF k OPERATOR(pg_catalog.=) ANY (ARRAY['hyperparams', 'min_metrics', 'rules']) THEN
             args := args OPERATOR(pg_catalog.||) pg_catalog.format('%I => %L::jsonb', k, v::text);
-        ELSIF k OPERATOR(pg_catalog.=) 'validate' THEN
+        ELSIF k OPERATOR(pg_catalog.=) ANY (ARRAY['validate', 'incremental']) THEN
             IF pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'boolean' THEN
-                RAISE EXCEPTION 'parameter "validate" must be a JSON boolean'
+                RAISE EXCEPTION 'parameter "%" must be a JSON boolean', k
                     USING ERRCODE = 'invalid_parameter_value';
             END IF;
             args := args OPERATOR(pg_catalog.||) pg_catalog.format('%I => %s', k, v::text);

@@ -25,6 +25,7 @@
 #include "features/features.h"
 
 PG_FUNCTION_INFO_V1(mlops_register_feature_set);
+PG_FUNCTION_INFO_V1(mlops_set_drift_reference_from_feature_set);
 
 /* what register_feature_set learned about the source */
 typedef struct Registration
@@ -322,4 +323,50 @@ StatisticsQuery(Registration *reg, const char *query)
 	}
 	appendStringInfo(&buf, " FROM (%s\n) s", query);
 	return buf.data;
+}
+
+/*
+ * mlops_set_drift_reference_from_feature_set implements
+ * mlops.set_drift_reference_from_feature_set(name, feature_set) RETURNS
+ * jsonb: mlops.set_drift_reference over the latest version's source and
+ * features, called as the caller (who needs EXECUTE on it and SELECT on the
+ * source, as for any drift reference).
+ */
+Datum
+mlops_set_drift_reference_from_feature_set(PG_FUNCTION_ARGS)
+{
+	char	   *name = FeatureTextArg(fcinfo, 0, "name");
+	char	   *set = FeatureTextArg(fcinfo, 1, "feature_set");
+	FeatureSetDef *def;
+	Datum	   *names;
+	Oid			types[3] = {TEXTOID, TEXTOID, TEXTARRAYOID};
+	Datum		values[3];
+	bool		isnull;
+	Datum		result;
+	int			rc;
+	MemoryContext callcxt = CurrentMemoryContext;
+
+	FeatureSetCheckName(set);
+	MlopsRequireCurrentSchema("mlops.set_drift_reference_from_feature_set");
+	SPI_connect();
+	def = FeatureSetLoad(set, 0);
+	(void) FeatureSourceCheck(def);
+	names = palloc(sizeof(Datum) * def->nfeatures);
+	for (int f = 0; f < def->nfeatures; f++)
+		names[f] = CStringGetTextDatum(def->feature_names[f]);
+	values[0] = CStringGetTextDatum(name);
+	values[1] = CStringGetTextDatum(def->source);
+	values[2] = PointerGetDatum(construct_array(names, def->nfeatures, TEXTOID, -1, false, TYPALIGN_INT));
+	rc = SPI_execute_with_args("SELECT mlops.set_drift_reference($1, $2, $3)", 3, types, values, NULL, false, 1);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "setting the drift reference failed: %s", SPI_result_code_string(rc));
+	result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	{
+		MemoryContext spicxt = MemoryContextSwitchTo(callcxt);
+
+		result = datumCopy(result, false, -1);
+		MemoryContextSwitchTo(spicxt);
+	}
+	SPI_finish();
+	PG_RETURN_DATUM(result);
 }
