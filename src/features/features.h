@@ -63,4 +63,8 @@ extern bool FeatureIsTimestampType(const char *type);
 extern char *FeaturePointInTimeSql(const char *entity_query, TupleDesc entity_desc,
 								   const char *event_column, FeatureRequest *reqs, int nreqs);
 
+/* pit_merge.c */
+extern int64 FeatureMergeCreate(const char *qualified, const char *entity_query, TupleDesc entity_desc,
+								const char *event_column, FeatureRequest *reqs, int nreqs, char **fqueries);
+
 #endif							/* MLOPS_FEATURES_H */

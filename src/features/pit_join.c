@@ -56,6 +56,7 @@ typedef struct JoinPlan
 	TupleDesc	entity_desc;
 	FeatureRequest *reqs;
 	int			nreqs;
+	char	  **fqueries;		/* each set's source query, resolved as the caller */
 	char	   *sql;
 } JoinPlan;
 
@@ -103,7 +104,6 @@ mlops_create_training_set(PG_FUNCTION_ARGS)
 	char	   *qualified;
 	Oid			relid;
 	int64		rows;
-	int			rc;
 	Oid			types[7] = {OIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, JSONBOID, INT8OID};
 	Datum		values[7];
 	bool		isnull;
@@ -125,11 +125,9 @@ mlops_create_training_set(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	PlanJoin(fcinfo, 1, &plan);
-	/* as the caller: CREATE privilege on the schema, the caller owns the table */
-	rc = SPI_execute(psprintf("CREATE TABLE %s AS %s", qualified, plan.sql), false, 0);
-	if (rc != SPI_OK_UTILITY && rc != SPI_OK_SELINTO)
-		elog(ERROR, "creating training set failed: %s", SPI_result_code_string(rc));
-	rows = (int64) SPI_processed;
+	/* the table is created as the caller: CREATE privilege, the caller owns it */
+	rows = FeatureMergeCreate(qualified, plan.entity_query, plan.entity_desc, plan.event_column,
+							  plan.reqs, plan.nreqs, plan.fqueries);
 	relid = RangeVarGetRelid(rv, NoLock, false);
 
 	values[0] = ObjectIdGetDatum(relid);
@@ -170,6 +168,7 @@ PlanJoin(FunctionCallInfo fcinfo, int argoff, JoinPlan *plan)
 	fqueries = palloc(sizeof(char *) * plan->nreqs);
 	for (int i = 0; i < plan->nreqs; i++)
 		fqueries[i] = FeatureSourceCheck(plan->reqs[i].def);
+	plan->fqueries = fqueries;
 
 	{
 		StringInfoData buf;
