@@ -40,7 +40,6 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
-#include "common/int.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
@@ -275,10 +274,11 @@ LoadSet(MergeSet *set, const char *fquery)
 		int64		m,
 					d;
 
-		set->has_ttl = !pg_mul_s64_overflow((int64) ttl->month * DAYS_PER_MONTH, USECS_PER_DAY, &m) &&
-			!pg_mul_s64_overflow((int64) ttl->day, USECS_PER_DAY, &d) &&
-			!pg_add_s64_overflow(m, d, &set->ttl_us) &&
-			!pg_add_s64_overflow(set->ttl_us, ttl->time, &set->ttl_us);
+		/* (PostgreSQL's common/int.h has these checks; the layout rule keeps it out) */
+		set->has_ttl = !__builtin_mul_overflow((int64) ttl->month * DAYS_PER_MONTH, (int64) USECS_PER_DAY, &m) &&
+			!__builtin_mul_overflow((int64) ttl->day, (int64) USECS_PER_DAY, &d) &&
+			!__builtin_add_overflow(m, d, &set->ttl_us) &&
+			!__builtin_add_overflow(set->ttl_us, ttl->time, &set->ttl_us);
 	}
 	current_set = set;
 	SourceScan(portal, ReadFeatureRow, set);
@@ -547,7 +547,7 @@ FindRow(MergeSet *set, int32 e, int64 t, Datum key)
 			elog(ERROR, "ambiguous feature row was not reported");
 		}
 	}
-	if (set->has_ttl && (pg_sub_s64_overflow(t, set->ts[r], &age) || age > set->ttl_us))
+	if (set->has_ttl && (__builtin_sub_overflow(t, set->ts[r], &age) || age > set->ttl_us))
 		return -1;
 	return r;
 }
