@@ -492,10 +492,13 @@ END
 $$;
 REVOKE ALL ON FUNCTION mlops._entity_features(text, text) FROM PUBLIC;
 
--- predict_entity: the application passes a model and an entity id; the
--- model's features come from the online store.  NULL when no feature set
--- knows the entity; features past their ttl are missing values.
-CREATE FUNCTION mlops.predict_entity(model text, entity_id text)
+-- predict_entity: the application passes a model and an entity id;
+-- the model's features come from the online store (the lineage of the
+-- version the reference resolves to), and the prediction goes through
+-- mlops.predict with the routing key, so deployments route it as any other.
+-- NULL when no feature set knows the entity; features past their ttl are
+-- missing values.
+CREATE FUNCTION mlops.predict_entity(model text, entity_id text, routing_key text DEFAULT NULL)
     RETURNS float8
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -507,12 +510,15 @@ BEGIN
     IF NOT e.known THEN
         RETURN NULL;
     END IF;
-    RETURN mlops.predict(e.model_ref, e.features);
+    RETURN mlops.predict(model, e.features, routing_key);
 END
 $$;
-REVOKE ALL ON FUNCTION mlops.predict_entity(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION mlops.predict_entity(text, text, text) FROM PUBLIC;
 
-CREATE FUNCTION mlops.predict_entity_detail(model text, entity_id text)
+-- predict_entity_detail: mlops.predict_detail's document (the version and
+-- variant that served) with the entity, whether it is known, its features
+-- and when each feature set last saw it.
+CREATE FUNCTION mlops.predict_entity_detail(model text, entity_id text, routing_key text DEFAULT NULL)
     RETURNS jsonb
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -521,13 +527,15 @@ DECLARE
     e record;
 BEGIN
     SELECT * INTO e FROM mlops._entity_features(model, entity_id);
-    RETURN pg_catalog.jsonb_build_object(
-        'prediction', CASE WHEN e.known THEN mlops.predict(e.model_ref, e.features) END,
-        'model', e.model_name, 'model_version', e.model_version, 'entity_id', entity_id,
-        'known', e.known, 'features', e.features, 'event_timestamps', e.event_timestamps);
+    RETURN CASE WHEN e.known THEN mlops.predict_detail(model, e.features, routing_key)
+                ELSE pg_catalog.jsonb_build_object('prediction', NULL, 'model', e.model_name,
+                                                   'model_version', e.model_version) END
+        OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
+            'entity_id', entity_id, 'known', e.known, 'features', e.features,
+            'event_timestamps', e.event_timestamps);
 END
 $$;
-REVOKE ALL ON FUNCTION mlops.predict_entity_detail(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION mlops.predict_entity_detail(text, text, text) FROM PUBLIC;
 
 -- _prom_feature_sets: the online store's freshness for
 -- mlops.prometheus_metrics(): rows, time of the last materialisation and

@@ -21,7 +21,8 @@ CREATE FUNCTION mlops._object_kinds()
             ('feature_set', 'mlops.feature_sets', 'name'),
             ('training_set', 'mlops.training_sets', 'training_set_id'),
             -- jobs: job names are unique per owner only, so a job is named by its job_id
-            ('job', 'mlops.jobs', 'job_id')
+            ('job', 'mlops.jobs', 'job_id'),
+            ('deployment', 'mlops.deployments', 'id')
            ) AS k (kind, relation, key_column)
      WHERE k.kind OPERATOR(pg_catalog.<>) 'none'
 $$;

@@ -28,12 +28,13 @@ CREATE FUNCTION mlops._capability_objects()
         ('current_metrics'), ('model_metrics'), ('health'), ('ready'), ('current_actor'),
         ('psi'), ('kl_divergence'), ('js_distance'), ('wasserstein'), ('ks_test'),
         ('chi_square_test'), ('adwin'), ('next_runs'), ('alert'), ('version'),
+        ('predict_detail'), ('deployment_status'),
         ('feature_set_info'), ('get_online_features'), ('historical_features_sql'),
         ('_feature_ambiguous'), ('predict_entity'), ('predict_entity_detail')),
     reader_rel (name) AS (VALUES
         ('experiments'), ('runs'), ('run_metrics'), ('run_latest_metrics'), ('models'),
         ('model_aliases'), ('dashboard'), ('prediction_stats'), ('training_progress'),
-        ('feature_sets'), ('training_sets')),
+        ('deployments'), ('deployment_events'), ('validations'), ('feature_sets'), ('training_sets')),
     owner_fns (name) AS (VALUES ('set_owner'), ('audit'), ('audit_events')),
     -- row-level security shows a role the rows of the roles it belongs to
     scientist_rel (name) AS (VALUES ('pipeline_runs')),
@@ -48,7 +49,10 @@ CREATE FUNCTION mlops._capability_objects()
         ('register_feature_set'), ('drop_feature_set'), ('create_training_set'), ('materialize'),
         ('materialize_incremental'), ('materialization_pipeline'), ('set_drift_reference_from_feature_set')),
     deployer (name) AS (VALUES
-        ('transition_stage'), ('set_alias'), ('drop_alias')),
+        ('transition_stage'), ('set_alias'), ('drop_alias'),
+        ('deploy'), ('promote_deployment'), ('set_canary_percent'), ('rollback'),
+        ('approve_deployment'), ('refuse_deployment'), ('validate_model'), ('check_deployments'),
+        ('deployment_pipeline')),
     operator (name) AS (VALUES
         ('create_monitor'), ('drop_monitor'), ('set_monitor_drift'), ('check_degradation'),
         ('monitoring_pipeline'), ('_monitor_pipeline_settings'), ('check_monitor_drift'), ('add_alert_rule'), ('drop_alert_rule'),

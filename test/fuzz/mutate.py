@@ -396,8 +396,10 @@ BASE = {
     "mlops.materialization_pipeline(text,boolean)": {"feature_set": lit("bcf"), "incremental": "false"},
     "mlops.get_online_features(text,text[],text[])": {
         "feature_set": lit("bcf"), "entity_ids": "ARRAY['1', '2', '99999']", "feature_names": "ARRAY['grade']"},
-    "mlops.predict_entity(text,text)": {"model": lit("bcfs/1"), "entity_id": lit("7")},
-    "mlops.predict_entity_detail(text,text)": {"model": lit("bcfs/1"), "entity_id": lit("7")},
+    "mlops.predict_entity(text,text,text)": {"model": lit("bcfs/1"), "entity_id": lit("7"),
+                                             "routing_key": lit("customer-7")},
+    "mlops.predict_entity_detail(text,text,text)": {"model": lit("bcfs/1"), "entity_id": lit("7"),
+                                                    "routing_key": lit("customer-7")},
     "mlops.set_drift_reference_from_feature_set(text,text)": {"name": lit("bcfref"), "feature_set": lit("bcf")},
 }
 

@@ -165,7 +165,11 @@ SELECT mlops.materialize('cust2');
 SELECT mlops.predict_entity('fs_m2/1', '5') = mlops.predict('fs_m2/1',
            (SELECT features FROM mlops.get_online_features('cust2', ARRAY['5']))) AS same_prediction;
 SELECT mlops.predict_entity('fs_m2/1', 'nobody') IS NULL AS unknown_is_null;
-SELECT d - 'event_timestamps' - 'prediction' FROM mlops.predict_entity_detail('fs_m2/1', '5') d;
+SELECT d -> 'known' AS known, d -> 'features' AS features, d ->> 'model' AS model, d ->> 'model_version' AS version,
+       d ->> 'variant' AS variant, (d ->> 'prediction')::float8 = mlops.predict_entity('fs_m2/1', '5') AS same
+  FROM mlops.predict_entity_detail('fs_m2/1', '5') d;
+SELECT d - 'event_timestamps' FROM mlops.predict_entity_detail('fs_m2/1', 'nobody') d;
+SELECT mlops.predict_entity('fs_m2/1', '5', 'customer-5') = mlops.predict_entity('fs_m2/1', '5') AS routed_same;
 \set VERBOSITY terse
 SELECT mlops.predict_entity('fs_m2/1', NULL);
 SELECT version FROM mlops.train('fs_m3', 'fs_f2', 'a', task => 'regression', features => ARRAY['b'],
