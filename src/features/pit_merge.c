@@ -13,11 +13,12 @@
  * 1. For each requested feature set version, its rows with a non-NULL
  *    entity and timestamp are read once, unsorted.  Each entity (cast to the
  *    set's entity type) gets a number from a hash table built on the type's
- *    own hash and equality functions; each row keeps its entity number, its
+ *    own hash and equality functions (integers inline); each row keeps its entity number, its
  *    time (microseconds), its created value and the requested features.
  * 2. The rows are grouped by entity with a counting sort, and each entity's
  *    rows sorted by (time, created; a NULL created first): small sorts
- *    instead of one sort of everything.
+ *    instead of one sort of everything.  The times are then laid out in
+ *    that order, so a search reads contiguous memory.
  * 3. The entity source is read once, in its order.  For each row and each
  *    set, a binary search finds the entity's last row with time <= event
  *    time; it is ambiguous (21000, through mlops._feature_ambiguous, the
@@ -46,7 +47,6 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
-#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/portal.h"
@@ -58,6 +58,14 @@
 
 #include "common/common.h"
 #include "features/features.h"
+
+/* a slot of the entity hash table: a key, its hash and its entity number (-1: empty) */
+typedef struct MergeKey
+{
+	Datum		value;
+	uint32		hash;
+	int32		index;
+} MergeKey;
 
 /* how a set's created column is compared */
 typedef enum CreatedKind
@@ -78,9 +86,11 @@ typedef struct MergeSet
 	Oid			keycoll;
 	int16		keylen;
 	bool		keybyval;
+	bool		keyint;			/* int2, int4 or int8: hashed and compared inline */
 	FmgrInfo	hashfn;
 	FmgrInfo	eqfn;
-	HTAB	   *keys;
+	MergeKey   *slots;			/* open addressing, linear probing */
+	uint32		nslots;			/* a power of two */
 	int32		nentities;
 	/* created */
 	CreatedKind ckind;
@@ -98,24 +108,13 @@ typedef struct MergeSet
 	bool	   *fbyval;
 	/* grouped: rows of entity e are order[start[e] .. start[e + 1]) */
 	int64	   *order;
+	int64	   *sts;			/* ts[order[i]]: times in group order, searched in place */
 	int64	   *start;
 	/* ttl in microseconds; has_ttl false when none or beyond int64 */
 	bool		has_ttl;
 	int64		ttl_us;
 } MergeSet;
 
-/* a hash table entry: a key and its entity number */
-typedef struct MergeKey
-{
-	Datum		value;
-	uint32		hash;
-} MergeKey;
-
-typedef struct MergeEntry
-{
-	MergeKey	key;
-	int32		index;
-} MergeEntry;
 
 /* what the entity pass needs */
 typedef struct MergeOutput
@@ -131,14 +130,10 @@ typedef struct MergeOutput
 	int64		rows;
 } MergeOutput;
 
-/* the set whose keys dynahash is comparing (dynahash has no argument) */
-static MergeSet *current_set = NULL;
-
 static void LoadSet(MergeSet *set, const char *fquery);
 static void ReadFeatureRow(TupleTableSlot *slot, void *arg);
 static int32 KeyIndex(MergeSet *set, Datum key, bool insert);
-static uint32 KeyHash(const void *key, Size keysize);
-static int	KeyMatch(const void *key1, const void *key2, Size keysize);
+static void KeyGrow(MergeSet *set);
 static void GroupRows(MergeSet *set);
 static int	CompareRows(const void *a, const void *b, void *arg);
 static int	CompareCreated(MergeSet *set, int64 a, int64 b);
@@ -208,7 +203,6 @@ LoadSet(MergeSet *set, const char *fquery)
 	FeatureSetDef *def = set->req->def;
 	StringInfoData sql;
 	TypeCacheEntry *tc;
-	HASHCTL		ctl;
 	Portal		portal;
 	const char *created = "NULL::int8";
 
@@ -239,6 +233,7 @@ LoadSet(MergeSet *set, const char *fquery)
 	set->keytype = TupleDescAttr(portal->tupDesc, 0)->atttypid;
 	set->keycoll = TupleDescAttr(portal->tupDesc, 0)->attcollation;
 	get_typlenbyval(set->keytype, &set->keylen, &set->keybyval);
+	set->keyint = set->keytype == INT2OID || set->keytype == INT4OID || set->keytype == INT8OID;
 	tc = lookup_type_cache(set->keytype, TYPECACHE_HASH_PROC_FINFO | TYPECACHE_EQ_OPR_FINFO);
 	if (!OidIsValid(tc->hash_proc) || !OidIsValid(tc->eq_opr))
 		ereport(ERROR,
@@ -259,14 +254,10 @@ LoadSet(MergeSet *set, const char *fquery)
 		set->flen[k] = TupleDescAttr(portal->tupDesc, 3 + k)->attlen;
 		set->fbyval[k] = TupleDescAttr(portal->tupDesc, 3 + k)->attbyval;
 	}
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(MergeKey);
-	ctl.entrysize = sizeof(MergeEntry);
-	ctl.hash = KeyHash;
-	ctl.match = KeyMatch;
-	ctl.hcxt = set->cxt;
-	set->keys = hash_create("mlops feature set entities", 1024, &ctl,
-							HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	set->nslots = 1024;
+	set->slots = MemoryContextAllocExtended(set->cxt, sizeof(MergeKey) * set->nslots, MCXT_ALLOC_HUGE);
+	for (uint32 i = 0; i < set->nslots; i++)
+		set->slots[i].index = -1;
 	if (def->ttl != NULL)
 	{
 		Interval   *ttl = DatumGetIntervalP(DirectFunctionCall3(interval_in, CStringGetDatum(def->ttl),
@@ -280,7 +271,6 @@ LoadSet(MergeSet *set, const char *fquery)
 			!__builtin_add_overflow(m, d, &set->ttl_us) &&
 			!__builtin_add_overflow(set->ttl_us, ttl->time, &set->ttl_us);
 	}
-	current_set = set;
 	SourceScan(portal, ReadFeatureRow, set);
 	SPI_cursor_close(portal);
 }
@@ -343,54 +333,88 @@ ReadFeatureRow(TupleTableSlot *slot, void *arg)
 
 /*
  * KeyIndex returns the entity number of key in set, numbering a new key
- * when insert is true (-1 for an unknown key otherwise).
+ * when insert is true (-1 for an unknown key otherwise).  Keys are compared
+ * with the type's equality only when their hashes are equal.
  */
 static int32
 KeyIndex(MergeSet *set, Datum key, bool insert)
 {
-	MergeKey	k;
-	MergeEntry *entry;
-	bool		found;
+	uint32		hash;
+	uint32		mask = set->nslots - 1;
+	uint32		i;
+	MemoryContext old;
 
-	k.value = key;
-	k.hash = DatumGetUInt32(FunctionCall1Coll(&set->hashfn, set->keycoll, key));
-	current_set = set;
-	entry = hash_search(set->keys, &k, insert ? HASH_ENTER : HASH_FIND, &found);
-	if (entry == NULL)
-		return -1;
-	if (!found)
+	if (set->keyint)
 	{
-		MemoryContext old = MemoryContextSwitchTo(set->cxt);
+		/* the 64-bit finalizer of MurmurHash3: every bit of the integer mixed in */
+		uint64		h = (uint64) DatumGetInt64(key);
 
-		if (set->nentities == PG_INT32_MAX)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("feature set \"%s\" has more than %d entities", set->req->def->name, PG_INT32_MAX)));
-		entry->key.value = datumCopy(key, set->keybyval, set->keylen);
-		entry->key.hash = k.hash;
-		entry->index = set->nentities++;
-		MemoryContextSwitchTo(old);
+		h ^= h >> 33;
+		h *= UINT64CONST(0xff51afd7ed558ccd);
+		h ^= h >> 33;
+		h *= UINT64CONST(0xc4ceb9fe1a85ec53);
+		h ^= h >> 33;
+		hash = (uint32) h;
 	}
-	return entry->index;
+	else
+		hash = DatumGetUInt32(FunctionCall1Coll(&set->hashfn, set->keycoll, key));
+	for (i = hash & mask;; i = (i + 1) & mask)
+	{
+		MergeKey   *k = &set->slots[i];
+
+		if (k->index < 0)
+			break;
+		if (k->hash == hash &&
+			(set->keyint ? k->value == key :
+			 DatumGetBool(FunctionCall2Coll(&set->eqfn, set->keycoll, k->value, key))))
+			return k->index;
+	}
+	if (!insert)
+		return -1;
+	if (set->nentities == PG_INT32_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("feature set \"%s\" has more than %d entities", set->req->def->name, PG_INT32_MAX)));
+	old = MemoryContextSwitchTo(set->cxt);
+	set->slots[i].value = datumCopy(key, set->keybyval, set->keylen);
+	MemoryContextSwitchTo(old);
+	set->slots[i].hash = hash;
+	set->slots[i].index = set->nentities++;
+	if ((uint64) set->nentities * 2 > set->nslots)
+		KeyGrow(set);
+	return set->nentities - 1;
 }
 
-/* KeyHash returns the hash computed with the key type's hash function. */
-static uint32
-KeyHash(const void *key, Size keysize)
+/*
+ * KeyGrow doubles the hash table, keeping it at most half full.
+ */
+static void
+KeyGrow(MergeSet *set)
 {
-	return ((const MergeKey *) key)->hash;
-}
+	MergeKey   *old = set->slots;
+	uint32		oldn = set->nslots;
+	uint32		mask;
 
-/* KeyMatch compares two keys with the key type's equality (0 when equal). */
-static int
-KeyMatch(const void *key1, const void *key2, Size keysize)
-{
-	const MergeKey *a = key1;
-	const MergeKey *b = key2;
+	if (set->nslots >= (uint32) 1 << 31)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("feature set \"%s\" has too many entities to join in memory", set->req->def->name)));
+	set->nslots *= 2;
+	mask = set->nslots - 1;
+	set->slots = MemoryContextAllocExtended(set->cxt, sizeof(MergeKey) * set->nslots, MCXT_ALLOC_HUGE);
+	for (uint32 i = 0; i < set->nslots; i++)
+		set->slots[i].index = -1;
+	for (uint32 j = 0; j < oldn; j++)
+	{
+		uint32		i;
 
-	if (a->hash != b->hash)
-		return 1;
-	return DatumGetBool(FunctionCall2Coll(&current_set->eqfn, current_set->keycoll, a->value, b->value)) ? 0 : 1;
+		if (old[j].index < 0)
+			continue;
+		for (i = old[j].hash & mask; set->slots[i].index >= 0; i = (i + 1) & mask)
+			;
+		set->slots[i] = old[j];
+	}
+	pfree(old);
 }
 
 /*
@@ -421,6 +445,9 @@ GroupRows(MergeSet *set)
 			qsort_arg(set->order + set->start[e], set->start[e + 1] - set->start[e], sizeof(int64),
 					  CompareRows, set);
 	}
+	set->sts = MemoryContextAllocExtended(set->cxt, sizeof(int64) * Max(set->nrows, 1), MCXT_ALLOC_HUGE);
+	for (int64 i = 0; i < set->nrows; i++)
+		set->sts[i] = set->ts[set->order[i]];
 }
 
 /* CompareRows orders two rows of one entity by (time, created). */
@@ -520,7 +547,7 @@ FindRow(MergeSet *set, int32 e, int64 t, Datum key)
 	{
 		int64		mid = lo + (hi - lo) / 2;
 
-		if (set->ts[set->order[mid]] <= t)
+		if (set->sts[mid] <= t)
 			lo = mid + 1;
 		else
 			hi = mid;
