@@ -41,12 +41,15 @@ cur.execute("DROP TABLE IF EXISTS public.bench_fs_feats, public.bench_fs_events,
 cur.execute("SELECT mlops.drop_feature_set(name) FROM mlops.feature_sets WHERE name = 'bench_fs'")
 
 t0 = time.time()
-# one year of seconds; feature rows spread evenly over the entities
+# one year of seconds; feature rows spread evenly over the entities, each entity's k-th row at a
+# random second of its k-th slot (so no two rows of an entity share a time: no ambiguous row)
+per_entity = -(-args.feature_rows // args.entities)
 cur.execute("""CREATE TABLE public.bench_fs_feats AS
     SELECT (g %% %d)::bigint AS entity,
-           timestamptz '2024-01-01' + (floor(random() * 31536000) || ' seconds')::interval AS ts,
+           timestamptz '2024-01-01' + ((g / %d) * %d + floor(random() * %d) || ' seconds')::interval AS ts,
            random() AS f1, random() AS f2
-      FROM generate_series(1, %d) g""" % (args.entities, args.feature_rows))
+      FROM generate_series(0, %d) g""" % (args.entities, args.entities, 31536000 // per_entity,
+                                            31536000 // per_entity, args.feature_rows - 1))
 cur.execute("""CREATE TABLE public.bench_fs_events AS
     SELECT g AS rid, (floor(random() * %d))::bigint AS entity,
            timestamptz '2024-01-01' + (floor(random() * 31536000) || ' seconds')::interval AS event_timestamp,
