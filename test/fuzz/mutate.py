@@ -160,7 +160,6 @@ SELECT count(*) FROM mlops.check_alerts('{"accuracy": 0.4}', 'bc');
 SELECT mlops.schedule('j1', '0 0 29 2 *', 'SELECT 1');
 SELECT mlops.schedule_pipeline('jp', 'monitoring_pipeline', '0 0 29 2 *', '{"model": "bc"}');
 SELECT mlops.grant_capability('fuzz_role', 'reader');
-SELECT mlops.start_run('fz', 'r1', '{"git": "a1b2c3"}');
 -- the feature store over the real rows: a feature set, a training set, a model on it, the online store
 CREATE TABLE public.bc_feats AS
 SELECT id, '2024-01-01 00:00+00'::timestamptz + id * interval '1 hour' AS ts, mean_radius, mean_texture, grade
@@ -173,6 +172,7 @@ SELECT mlops.create_training_set('public.bc_ts', 'public.bc_events', ARRAY['bcf:
 SELECT count(*) FROM mlops.train('bcfs', 'public.bc_ts', 'diagnosis', hyperparams => '{"n_estimators": 5, "max_depth": 3}',
                                  features => ARRAY['mean_radius', 'mean_texture', 'grade']);
 SELECT mlops.materialize('bcf');
+SELECT mlops.start_run('fz', 'r1', '{"git": "a1b2c3"}');
 """
 
 
@@ -388,8 +388,6 @@ BASE = {
     "mlops.historical_features_sql(text,text[],text)": {
         "entity_source": lit("SELECT id, event_timestamp FROM public.bc_events"), "features": "ARRAY['bcf:*']",
         "event_timestamp_column": lit("event_timestamp")},
-    "mlops._feature_ambiguous(text,text,timestamp with time zone)": {
-        "feature_set": lit("bcf"), "entity": lit("1"), "ts": lit("2024-01-01 00:00+00")},
     "mlops.materialize(text,timestamp with time zone,timestamp with time zone)": {
         "feature_set": lit("bcf"), "start_ts": lit("2024-01-01 00:00+00"), "end_ts": lit("2024-02-01 00:00+00")},
     "mlops.materialize_incremental(text)": {"feature_set": lit("bcf")},
@@ -408,7 +406,7 @@ BASE = {
 PENDING = set()
 
 # Underscore functions users are told to GRANT EXECUTE on (docs/*.md): fuzzed like public ones.
-EXTRA = ["_log_metric_history", "_prediction_stats", "_training_progress", "_dashboard_rows", "_feature_ambiguous",
+EXTRA = ["_log_metric_history", "_prediction_stats", "_training_progress", "_dashboard_rows",
          "_monitor_pipeline_settings"]
 
 # Arguments that are SQL by contract (a table, view or query read as the caller, or a job command):
