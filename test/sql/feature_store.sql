@@ -146,6 +146,19 @@ SELECT mlops.register_feature_set('live', 'fs_live', 'id', 'ts', ARRAY['score'],
 SELECT mlops.materialize('live', end_ts => now() + interval '4 days') AS entities;
 SELECT entity_id, features FROM mlops.get_online_features('live', ARRAY['a']);
 
+-- freshness in Prometheus, the pipeline, a drift reference over the set
+SELECT regexp_replace(line, ' [0-9.e+-]+$', ' N') AS metric
+  FROM regexp_split_to_table(mlops.prometheus_metrics(), E'\n') line
+ WHERE line LIKE 'mlops_feature_set%live%';
+SELECT p - 'pipeline_run_id' - 'steps' AS pipeline FROM mlops.materialization_pipeline('live', false) p;
+SELECT r ->> 'rows' AS rows, r -> 'columns' -> 'score' ->> 'type' AS score
+  FROM mlops.set_drift_reference_from_feature_set('live_ref', 'live') r;
+SELECT mlops.detect_drift('live_ref', 'fs_live') ->> 'drift_detected' AS drift;
+\set VERBOSITY terse
+SELECT mlops.set_drift_reference_from_feature_set('live_ref2', 'nope');
+SELECT mlops.materialization_pipeline(NULL);
+\set VERBOSITY default
+
 -- lineage: train on a training set, model_info shows it, predict by entity
 CREATE TABLE public.fs_f2 AS
     SELECT (i % 50)::text AS cid, now() - interval '10 days' + (i || ' minutes')::interval AS ts,
