@@ -408,6 +408,8 @@ KeyGrow(MergeSet *set)
 	{
 		uint32		i;
 
+		if ((j & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
 		if (old[j].index < 0)
 			continue;
 		for (i = old[j].hash & mask; set->slots[i].index >= 0; i = (i + 1) & mask)
@@ -430,13 +432,21 @@ GroupRows(MergeSet *set)
 											MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	set->order = MemoryContextAllocExtended(set->cxt, sizeof(int64) * Max(set->nrows, 1), MCXT_ALLOC_HUGE);
 	for (int64 r = 0; r < set->nrows; r++)
+	{
+		if ((r & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
 		set->start[set->ent[r] + 1]++;
+	}
 	for (int32 e = 0; e < set->nentities; e++)
 		set->start[e + 1] += set->start[e];
 	next = palloc_extended(sizeof(int64) * ((Size) set->nentities + 1), MCXT_ALLOC_HUGE);
 	memcpy(next, set->start, sizeof(int64) * ((Size) set->nentities + 1));
 	for (int64 r = 0; r < set->nrows; r++)
+	{
+		if ((r & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
 		set->order[next[set->ent[r]]++] = r;
+	}
 	pfree(next);
 	for (int32 e = 0; e < set->nentities; e++)
 	{
@@ -447,7 +457,11 @@ GroupRows(MergeSet *set)
 	}
 	set->sts = MemoryContextAllocExtended(set->cxt, sizeof(int64) * Max(set->nrows, 1), MCXT_ALLOC_HUGE);
 	for (int64 i = 0; i < set->nrows; i++)
+	{
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
 		set->sts[i] = set->ts[set->order[i]];
+	}
 }
 
 /* CompareRows orders two rows of one entity by (time, created). */
