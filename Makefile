@@ -79,6 +79,7 @@ OBJS = \
 	src/features/feature_sets.o \
 	src/features/features_common.o \
 	src/features/materialize.o \
+	src/features/online.o \
 	src/features/pit_join.o \
 	src/features/pit_merge.o \
 	src/monitor/alerts.o \

@@ -497,22 +497,13 @@ REVOKE ALL ON FUNCTION mlops._entity_features(text, text) FROM PUBLIC;
 -- version the reference resolves to), and the prediction goes through
 -- mlops.predict with the routing key, so deployments route it as any other.
 -- NULL when no feature set knows the entity; features past their ttl are
--- missing values.
+-- missing values.  In C (src/features/online.c) with plans kept per
+-- backend; it reads and predicts as the extension owner, as the PL/pgSQL
+-- predict_entity_detail below does.
 CREATE FUNCTION mlops.predict_entity(model text, entity_id text, routing_key text DEFAULT NULL)
     RETURNS float8
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    e record;
-BEGIN
-    SELECT * INTO e FROM mlops._entity_features(model, entity_id);
-    IF NOT e.known THEN
-        RETURN NULL;
-    END IF;
-    RETURN mlops.predict(model, e.features, routing_key);
-END
-$$;
+    LANGUAGE C STABLE
+    AS 'MODULE_PATHNAME', 'mlops_predict_entity';
 REVOKE ALL ON FUNCTION mlops.predict_entity(text, text, text) FROM PUBLIC;
 
 -- predict_entity_detail: mlops.predict_detail's document (the version and

@@ -232,9 +232,11 @@ SELECT name, owner FROM mlops.feature_sets WHERE name = 'secret';
 -- a role with EXECUTE on get_online_features only (docs/security.md)
 CREATE ROLE fs_app;
 GRANT USAGE ON SCHEMA mlops TO fs_app;
-GRANT EXECUTE ON FUNCTION mlops.get_online_features(text, text[], text[]) TO fs_app;
+GRANT EXECUTE ON FUNCTION mlops.get_online_features(text, text[], text[]),
+                          mlops.predict_entity(text, text, text) TO fs_app;
 SET ROLE fs_app;
 SELECT entity_id, features FROM mlops.get_online_features('secret', ARRAY['k', 'other']);
+SELECT mlops.predict_entity('fs_m2/1', '5') IS NOT NULL AS app_predicts;
 \set VERBOSITY terse
 SELECT * FROM mlops_online.secret;
 SELECT * FROM public.fs_secret;
@@ -247,6 +249,10 @@ SELECT to_regclass('mlops_online.secret') IS NULL AS online_table_gone;
 SELECT count(*) AS training_sets FROM mlops.training_sets;
 SELECT mlops.drop_feature_set('customer'), mlops.drop_feature_set('live'), mlops.drop_feature_set('cust2');
 SELECT count(*) AS left_over FROM pg_class WHERE relnamespace = 'mlops_online'::regnamespace;
+-- a model whose feature set is gone says so
+\set VERBOSITY terse
+SELECT mlops.predict_entity('fs_m2/1', '5');
+\set VERBOSITY default
 
 DROP EXTENSION mlops;
 DROP SCHEMA fs_out CASCADE;
