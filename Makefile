@@ -80,6 +80,12 @@ OBJS = \
 	src/drift/stats_adwin.o \
 	src/drift/stats_chi2.o \
 	src/drift/stats_ks.o \
+	src/features/feature_sets.o \
+	src/features/features_common.o \
+	src/features/materialize.o \
+	src/features/online.o \
+	src/features/pit_join.o \
+	src/features/pit_merge.o \
 	src/monitor/alerts.o \
 	src/monitor/classes.o \
 	src/monitor/expr.o \

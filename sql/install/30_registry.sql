@@ -468,6 +468,27 @@ CREATE FUNCTION mlops.drop_model_version(name text, version integer)
     RETURNS void LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
 REVOKE ALL ON FUNCTION mlops.drop_model_version(text, integer) FROM PUBLIC;
 
+-- _model_lineage: the training set a model version was trained on (the
+-- feature store, sql/install/65_features.sql), shown by model_info under
+-- "lineage"; NULL when it was trained on anything else.  PL/pgSQL because
+-- the tables it reads are created later in the install script.
+CREATE FUNCTION mlops._model_lineage(p_model_id bigint, p_version integer) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    RETURN (SELECT pg_catalog.jsonb_build_object(
+                       'training_set', t.name, 'training_set_id', t.training_set_id,
+                       'features', pg_catalog.to_jsonb(t.features),
+                       'feature_set_versions', t.feature_set_versions,
+                       'row_count', t.row_count, 'created_at', t.created_at)
+              FROM mlops.model_lineage l
+              JOIN mlops.training_sets t ON t.training_set_id OPERATOR(pg_catalog.=) l.training_set_id
+             WHERE l.model_id OPERATOR(pg_catalog.=) p_model_id AND l.version OPERATOR(pg_catalog.=) p_version);
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._model_lineage(bigint, integer) FROM PUBLIC;
+
 -- model_info: what an inference service's /model/info returns, with the
 -- model's owner.
 CREATE FUNCTION mlops.model_info(model text) RETURNS jsonb
@@ -484,7 +505,8 @@ CREATE FUNCTION mlops.model_info(model text) RETURNS jsonb
                'model_format', v.model_format, 'model_size', v.model_size,
                'sha256', pg_catalog.encode(v.model_sha256, 'hex'),
                'created_at', v.created_at, 'created_by', v.created_by, 'owner', m.owner::pg_catalog.text,
-               'stage_changed_at', v.stage_changed_at)
+               'stage_changed_at', v.stage_changed_at,
+               'lineage', mlops._model_lineage(v.model_id, v.version))
       FROM mlops.resolve_model($1) r
       JOIN mlops.models m ON m.model_id OPERATOR(pg_catalog.=) r.model_id
       JOIN mlops.model_versions v ON v.model_id OPERATOR(pg_catalog.=) r.model_id

@@ -30,7 +30,8 @@ CREATE TABLE mlops.jobs (
     command         text NOT NULL,
     pipeline        text CHECK (pipeline OPERATOR(pg_catalog.=) ANY (ARRAY['training_pipeline', 'data_pipeline',
                                                                            'monitoring_pipeline',
-                                                                           'deployment_pipeline'])),
+                                                                           'deployment_pipeline',
+                                                                           'materialization_pipeline'])),
     parameters      jsonb,
     enabled         boolean NOT NULL DEFAULT true,
     next_run_at     timestamptz,
@@ -424,10 +425,13 @@ BEGIN
         allowed := ARRAY['model_name', 'model_version', 'environment', 'strategy', 'canary_percentage',
                          'validation', 'auto_rollback', 'steps'];
         required := ARRAY['model_name', 'model_version'];
+    ELSIF pipeline OPERATOR(pg_catalog.=) 'materialization_pipeline' THEN
+        allowed := ARRAY['feature_set', 'incremental'];
+        required := ARRAY['feature_set'];
     ELSE
         RAISE EXCEPTION 'unknown pipeline %', COALESCE(pg_catalog.quote_literal(pg_catalog.left(pipeline, 200)), 'NULL')
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'The pipelines are training_pipeline, data_pipeline, monitoring_pipeline and deployment_pipeline.';
+                  HINT = 'The pipelines are training_pipeline, data_pipeline, monitoring_pipeline, deployment_pipeline and materialization_pipeline.';
     END IF;
     FOR k, v IN SELECT e.key, e.value FROM pg_catalog.jsonb_each(parameters) e ORDER BY e.key LOOP
         IF NOT k OPERATOR(pg_catalog.=) ANY (allowed) THEN
@@ -445,9 +449,9 @@ BEGIN
             END IF;
             args := args OPERATOR(pg_catalog.||) pg_catalog.format('%I => %L::%s', k, v OPERATOR(pg_catalog.->>) 0,
                 CASE k WHEN 'model_version' THEN 'integer' ELSE 'float8' END);
-        ELSIF k OPERATOR(pg_catalog.=) 'validate' THEN
+        ELSIF k OPERATOR(pg_catalog.=) ANY (ARRAY['validate', 'incremental']) THEN
             IF pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'boolean' THEN
-                RAISE EXCEPTION 'parameter "validate" must be a JSON boolean'
+                RAISE EXCEPTION 'parameter "%" must be a JSON boolean', k
                     USING ERRCODE = 'invalid_parameter_value';
             END IF;
             args := args OPERATOR(pg_catalog.||) pg_catalog.format('%I => %s', k, v::text);

@@ -1396,6 +1396,7 @@ BEGIN
     END IF;
     out := out OPERATOR(pg_catalog.||) mlops._prom_family('mlops_job_runs_total', 'counter',
         'Scheduled job runs, per job, owner and outcome.', lines);
+    out := out OPERATOR(pg_catalog.||) mlops._prom_feature_sets();  -- feature store freshness (65_features.sql)
     RETURN out;
 END
 $$;

@@ -19,6 +19,8 @@ CREATE FUNCTION mlops._object_kinds()
             ('run', 'mlops.runs', 'run_id'),
             ('model', 'mlops.models', 'name'),
             ('ab_test', 'mlops.ab_tests', 'name'),
+            ('feature_set', 'mlops.feature_sets', 'name'),
+            ('training_set', 'mlops.training_sets', 'training_set_id'),
             -- jobs: job names are unique per owner only, so a job is named by its job_id
             ('job', 'mlops.jobs', 'job_id'),
             ('deployment', 'mlops.deployments', 'id'),

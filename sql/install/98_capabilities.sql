@@ -33,11 +33,13 @@ CREATE FUNCTION mlops._capability_objects()
         ('artifacts'), ('get_artifact'),
         -- A/B tests: what an application calls (assignment, prediction and
         -- conversions write only the test's own per-user rows) and the reads
-        ('ab_assign'), ('ab_predict'), ('record_conversion'), ('ab_results'), ('ab_test_health')),
+        ('ab_assign'), ('ab_predict'), ('record_conversion'), ('ab_results'), ('ab_test_health'),
+        ('feature_set_info'), ('get_online_features'), ('historical_features_sql'),
+        ('_feature_ambiguous'), ('predict_entity'), ('predict_entity_detail')),
     reader_rel (name) AS (VALUES
         ('experiments'), ('runs'), ('run_metrics'), ('run_latest_metrics'), ('models'),
         ('model_aliases'), ('dashboard'), ('prediction_stats'), ('training_progress'),
-        ('deployments'), ('deployment_events'), ('validations'), ('ab_tests')),
+        ('deployments'), ('deployment_events'), ('validations'), ('ab_tests'), ('feature_sets'), ('training_sets')),
     owner_fns (name) AS (VALUES ('set_owner'), ('audit'), ('audit_events')),
     -- row-level security shows a role the rows of the roles it belongs to
     scientist_rel (name) AS (VALUES ('pipeline_runs')),
@@ -48,7 +50,9 @@ CREATE FUNCTION mlops._capability_objects()
         ('set_alias'), ('drop_alias'), ('detect_drift'), ('set_drift_reference'),
         ('set_drift_reference_from_model'), ('drop_drift_reference'), ('create_adwin'),
         ('update_adwin'), ('drop_adwin'), ('training_pipeline'), ('data_pipeline'),
-        ('record_prediction'), ('record_actual'), ('drift_report'), ('log_artifact')),
+        ('record_prediction'), ('record_actual'), ('drift_report'), ('log_artifact'),
+        ('register_feature_set'), ('drop_feature_set'), ('create_training_set'), ('materialize'),
+        ('materialize_incremental'), ('materialization_pipeline'), ('set_drift_reference_from_feature_set')),
     deployer (name) AS (VALUES
         ('transition_stage'), ('set_alias'), ('drop_alias'),
         ('deploy'), ('promote_deployment'), ('set_canary_percent'), ('rollback'),
@@ -60,7 +64,8 @@ CREATE FUNCTION mlops._capability_objects()
         ('set_alert_action'), ('check_deployments'),
         ('set_alert_rule_enabled'), ('check_alerts'), ('acknowledge_alert'), ('resolve_alert'),
         ('schedule'), ('unschedule'), ('alter_job'), ('run_job'), ('schedule_pipeline'),
-        ('record_prediction'), ('record_actual'), ('prometheus_metrics'), ('model_cache')),
+        ('record_prediction'), ('record_actual'), ('prometheus_metrics'), ('model_cache'),
+        ('materialize'), ('materialize_incremental'), ('materialization_pipeline')),
     auditor (name) AS (VALUES
         ('current_actor'), ('audit_events'), ('verify_audit_log')),
     admin_only (name) AS (VALUES

@@ -24,6 +24,7 @@
 #include "train/train_int.h"
 
 static int64 RunScalar(const char *sql, int nargs, Oid *types, Datum *values);
+static void TrainRecordLineage(TrainRequest *req, int32 version);
 
 /*
  * RunScalar runs one statement of ours (a tracking or registry call) through
@@ -181,5 +182,29 @@ TrainRegisterVersion(TrainRequest *req, Dataset *ds, bytea *model, int64 run_id,
 
 	version = RunScalar("SELECT mlops._register_model_version($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
 						10, types, values);
+	if (MlopsSchemaIsCurrent())
+		TrainRecordLineage(req, (int32) version);
 	return (int32) version;
+}
+
+/*
+ * TrainRecordLineage links the new version to the training set it was
+ * trained on when the source names a table made by
+ * mlops.create_training_set (the feature store's lineage, shown by
+ * model_info under "lineage").  The source is resolved as the caller.
+ */
+static void
+TrainRecordLineage(TrainRequest *req, int32 version)
+{
+	SourceSpec	spec;
+	Oid			types[3] = {OIDOID, TEXTOID, INT4OID};
+	Datum		values[3];
+
+	SourceResolve(req->source, &spec);
+	if (!OidIsValid(spec.relid))
+		return;
+	values[0] = ObjectIdGetDatum(spec.relid);
+	values[1] = CStringGetTextDatum(req->model_name);
+	values[2] = Int32GetDatum(version);
+	(void) RunScalar("SELECT mlops._record_training_lineage($1, $2, $3)::integer", 3, types, values);
 }

@@ -174,6 +174,18 @@ SELECT mlops.deploy('dep', 1, strategy => 'direct', require_validation => false)
 SELECT mlops.deploy('dep', 2, require_validation => false, require_approval => true);
 RESET ROLE;
 SELECT mlops.grant_capability('fuzz_role', 'reader');
+-- the feature store over the real rows: a feature set, a training set, a model on it, the online store
+CREATE TABLE public.bc_feats AS
+SELECT id, '2024-01-01 00:00+00'::timestamptz + id * interval '1 hour' AS ts, mean_radius, mean_texture, grade
+  FROM public.bc;
+CREATE TABLE public.bc_events AS
+SELECT id, '2024-01-01 00:30+00'::timestamptz + id * interval '1 hour' AS event_timestamp, diagnosis
+  FROM public.bc;
+SELECT mlops.register_feature_set('bcf', 'public.bc_feats', 'id', 'ts');
+SELECT mlops.create_training_set('public.bc_ts', 'public.bc_events', ARRAY['bcf:*']);
+SELECT count(*) FROM mlops.train('bcfs', 'public.bc_ts', 'diagnosis', hyperparams => '{"n_estimators": 5, "max_depth": 3}',
+                                 features => ARRAY['mean_radius', 'mean_texture', 'grade']);
+SELECT mlops.materialize('bcf');
 -- the open run (its id is the largest: keep it last)
 SELECT mlops.start_run('fz', 'r1', '{"git": "a1b2c3"}');
 -- an A/B test with an assigned, converted user
@@ -436,6 +448,30 @@ BASE = {
         "run_id": "{run_id}", "name": lit("notes.txt"), "content": "'\\x414243'::bytea", "content_type": lit("text/plain")},
     "mlops.artifacts(bigint)": {"run_id": "(SELECT v.run_id FROM mlops.model_versions v JOIN mlops.models m ON m.model_id OPERATOR(pg_catalog.=) v.model_id WHERE m.name OPERATOR(pg_catalog.=) 'bc' AND v.version OPERATOR(pg_catalog.=) 1)"},
     "mlops.get_artifact(bigint,text)": {"run_id": "(SELECT v.run_id FROM mlops.model_versions v JOIN mlops.models m ON m.model_id OPERATOR(pg_catalog.=) v.model_id WHERE m.name OPERATOR(pg_catalog.=) 'bc' AND v.version OPERATOR(pg_catalog.=) 1)", "name": lit("model_report.html")},
+    # the feature store
+    "mlops.register_feature_set(text,text,text,text,text[],interval,text,text,jsonb)": {
+        "name": lit("bcf2"), "source": lit("public.bc_feats"), "entity_column": lit("id"),
+        "timestamp_column": lit("ts"), "features": "ARRAY['mean_radius', 'grade']", "ttl": lit("30 days"),
+        "created_column": "NULL", "description": lit("radius and grade"), "tags": J({"team": "qa"})},
+    "mlops.drop_feature_set(text)": {"name": lit("bcf")},
+    "mlops.feature_set_info(text)": {"name": lit("bcf")},
+    "mlops.create_training_set(text,text,text[],text)": {
+        "name": lit("public.bc_ts2"), "entity_source": lit("public.bc_events"),
+        "features": "ARRAY['bcf:mean_radius', 'bcf@1:grade']", "event_timestamp_column": lit("event_timestamp")},
+    "mlops.historical_features_sql(text,text[],text)": {
+        "entity_source": lit("SELECT id, event_timestamp FROM public.bc_events"), "features": "ARRAY['bcf:*']",
+        "event_timestamp_column": lit("event_timestamp")},
+    "mlops.materialize(text,timestamp with time zone,timestamp with time zone)": {
+        "feature_set": lit("bcf"), "start_ts": lit("2024-01-01 00:00+00"), "end_ts": lit("2024-02-01 00:00+00")},
+    "mlops.materialize_incremental(text)": {"feature_set": lit("bcf")},
+    "mlops.materialization_pipeline(text,boolean)": {"feature_set": lit("bcf"), "incremental": "false"},
+    "mlops.get_online_features(text,text[],text[])": {
+        "feature_set": lit("bcf"), "entity_ids": "ARRAY['1', '2', '99999']", "feature_names": "ARRAY['grade']"},
+    "mlops.predict_entity(text,text,text)": {"model": lit("bcfs/1"), "entity_id": lit("7"),
+                                             "routing_key": lit("customer-7")},
+    "mlops.predict_entity_detail(text,text,text)": {"model": lit("bcfs/1"), "entity_id": lit("7"),
+                                                    "routing_key": lit("customer-7")},
+    "mlops.set_drift_reference_from_feature_set(text,text)": {"name": lit("bcfref"), "feature_set": lit("bcf")},
 }
 
 # Base calls of functions being added on another branch: while a function is absent its entry is
@@ -454,7 +490,9 @@ SQL_ARGS = {("train", "source"), ("predict_table", "source"), ("predict_proba_ta
             ("training_pipeline", "data_source"), ("data_pipeline", "data_source"),
             ("schedule", "command"), ("alter_job", "command"), ("validate_model", "source"),
             ("deployment_pipeline", "validation"),
-            ("drift_report", "source"), ("model_report", "source")}
+            ("drift_report", "source"), ("model_report", "source"),
+            ("register_feature_set", "source"), ("create_training_set", "entity_source"),
+            ("historical_features_sql", "entity_source")}
 
 # ---------------------------------------------------------------------------------------------
 # Mutations by type: (value kind, SQL expression); BASE_EXPR stands for the base value.

@@ -1,0 +1,623 @@
+/*
+ * pit_merge.c
+ *		The point-in-time join of mlops.create_training_set, done in memory
+ *		in one pass over each source instead of the SQL of pit_join.c (which
+ *		mlops.historical_features_sql returns, and which gives the same rows:
+ *		test/sql/feature_store.sql and test/oracle/test_feature_store.py
+ *		compare both with brute force and pandas merge_asof).
+ *
+ * Data flow, every source read AS THE CALLER through the one source reader
+ * (SourceOpen/SourceScan: a cursor whose rows are handed over one by one,
+ * never copied into SPI tuple tables):
+ *
+ * 1. For each requested feature set version, its rows with a non-NULL
+ *    entity and timestamp are read once, unsorted.  Each entity (cast to the
+ *    set's entity type) gets a number from a hash table built on the type's
+ *    own hash and equality functions (integers inline); each row keeps its entity number, its
+ *    time (microseconds), its created value and the requested features.
+ * 2. The rows are grouped by entity with a counting sort, and each entity's
+ *    rows sorted by (time, created; a NULL created first): small sorts
+ *    instead of one sort of everything.  The times are then laid out in
+ *    that order, so a search reads contiguous memory.
+ * 3. The entity source is read once, in its order.  For each row and each
+ *    set, a binary search finds the entity's last row with time <= event
+ *    time; it is ambiguous (21000, through mlops._feature_ambiguous, the
+ *    same error as the SQL join) when the row before it has the same time
+ *    and created value, and it gives NULLs when older than the ttl.  The
+ *    output row is inserted directly into the new table (created by the
+ *    caller, through SPI, so CREATE privilege and ownership are PostgreSQL's)
+ *    with a bulk-insert state, appending (never into free space of earlier
+ *    pages), so the table keeps the entity source's order.
+ *
+ * The ttl is compared as PostgreSQL compares intervals (a month is 30 days,
+ * a day 24 hours): (event - feature) > ttl in microseconds.  Memory: about
+ * 40 bytes per feature row plus the feature values.
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/portal.h"
+#include "utils/regproc.h"
+#include "utils/rel.h"
+#include "utils/resowner.h"
+#include "utils/timestamp.h"
+#include "utils/typcache.h"
+
+#include "common/common.h"
+#include "features/features.h"
+
+/* a slot of the entity hash table: a key, its hash and its entity number (-1: empty) */
+typedef struct MergeKey
+{
+	Datum		value;
+	uint32		hash;
+	int32		index;
+} MergeKey;
+
+/* how a set's created column is compared */
+typedef enum CreatedKind
+{
+	CREATED_NONE,				/* no created column */
+	CREATED_INT64,				/* integers and times, as int64 */
+	CREATED_GENERIC				/* numeric: the type's comparison function */
+} CreatedKind;
+
+/* one feature set version, in memory */
+typedef struct MergeSet
+{
+	FeatureRequest *req;
+	MemoryContext cxt;
+	int			nfeat;
+	/* the entity key */
+	Oid			keytype;
+	Oid			keycoll;
+	int16		keylen;
+	bool		keybyval;
+	bool		keyint;			/* int2, int4 or int8: hashed and compared inline */
+	FmgrInfo	hashfn;
+	FmgrInfo	eqfn;
+	MergeKey   *slots;			/* open addressing, linear probing */
+	uint32		nslots;			/* a power of two */
+	int32		nentities;
+	/* created */
+	CreatedKind ckind;
+	FmgrInfo	cmpfn;
+	/* the rows, in reading order */
+	int64		nrows;
+	int64		cap;
+	int32	   *ent;
+	int64	   *ts;
+	Datum	   *cr;
+	bool	   *crnull;
+	Datum	   *vals;			/* nrows * nfeat */
+	bool	   *nulls;
+	int16	   *flen;
+	bool	   *fbyval;
+	/* grouped: rows of entity e are order[start[e] .. start[e + 1]) */
+	int64	   *order;
+	int64	   *sts;			/* ts[order[i]]: times in group order, searched in place */
+	int64	   *start;
+	/* ttl in microseconds; has_ttl false when none or beyond int64 */
+	bool		has_ttl;
+	int64		ttl_us;
+} MergeSet;
+
+
+/* what the entity pass needs */
+typedef struct MergeOutput
+{
+	MergeSet   *sets;
+	int			nsets;
+	int			nentity_cols;
+	Relation	rel;
+	TupleTableSlot *out;
+	BulkInsertState bistate;
+	CommandId	cid;
+	ResourceOwner owner;		/* the bulk-insert state's buffer pins belong here */
+	int64		rows;
+} MergeOutput;
+
+static void LoadSet(MergeSet *set, const char *fquery);
+static void ReadFeatureRow(TupleTableSlot *slot, void *arg);
+static int32 KeyIndex(MergeSet *set, Datum key, bool insert);
+static void KeyGrow(MergeSet *set);
+static void GroupRows(MergeSet *set);
+static int	CompareRows(const void *a, const void *b, void *arg);
+static int	CompareCreated(MergeSet *set, int64 a, int64 b);
+static void ReadEntityRow(TupleTableSlot *slot, void *arg);
+static int64 FindRow(MergeSet *set, int32 e, int64 t, Datum key);
+static void CreateOutputTable(const char *qualified, TupleDesc ed, MergeSet *sets, int nsets);
+
+/*
+ * FeatureMergeCreate creates table qualified (as the caller) and fills it
+ * with the point-in-time join of the entity source and the requested
+ * feature set versions; it returns the number of rows.  SPI must be
+ * connected.
+ */
+int64
+FeatureMergeCreate(const char *qualified, const char *entity_query, TupleDesc entity_desc,
+				   const char *event_column, FeatureRequest *reqs, int nreqs, char **fqueries)
+{
+	MergeSet   *sets = palloc0(sizeof(MergeSet) * nreqs);
+	MergeOutput out = {0};
+	StringInfoData sql;
+	Portal		portal;
+	Oid			relid;
+
+	for (int i = 0; i < nreqs; i++)
+	{
+		sets[i].req = &reqs[i];
+		LoadSet(&sets[i], fqueries[i]);
+		GroupRows(&sets[i]);
+	}
+
+	CreateOutputTable(qualified, entity_desc, sets, nreqs);
+	relid = RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(qualified)), NoLock, false);
+	out.sets = sets;
+	out.nsets = nreqs;
+	out.nentity_cols = entity_desc->natts;
+	out.rel = table_open(relid, RowExclusiveLock);
+	out.out = MakeSingleTupleTableSlot(RelationGetDescr(out.rel), &TTSOpsVirtual);
+	out.bistate = GetBulkInsertState();
+	out.cid = GetCurrentCommandId(true);
+	out.owner = CurrentResourceOwner;
+
+	/* the entity rows, their keys cast to each set's entity type, their time */
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT e.*");
+	for (int i = 0; i < nreqs; i++)
+		appendStringInfo(&sql, ", e.%s::%s", quote_identifier(reqs[i].def->entity_column), reqs[i].def->entity_type);
+	appendStringInfo(&sql, ", e.%s::timestamptz FROM (%s\n) e", quote_identifier(event_column), entity_query);
+	portal = SourceOpen(sql.data);
+	SourceScan(portal, ReadEntityRow, &out);
+	SPI_cursor_close(portal);
+
+	FreeBulkInsertState(out.bistate);
+	table_finish_bulk_insert(out.rel, 0);
+	ExecDropSingleTupleTableSlot(out.out);
+	table_close(out.rel, NoLock);
+	for (int i = 0; i < nreqs; i++)
+		MemoryContextDelete(sets[i].cxt);
+	return out.rows;
+}
+
+/*
+ * LoadSet reads a feature set version's rows (as the caller) into memory.
+ */
+static void
+LoadSet(MergeSet *set, const char *fquery)
+{
+	FeatureSetDef *def = set->req->def;
+	StringInfoData sql;
+	TypeCacheEntry *tc;
+	Portal		portal;
+	const char *created = "NULL::int8";
+
+	set->cxt = AllocSetContextCreate(CurrentMemoryContext, "mlops feature set rows", ALLOCSET_DEFAULT_SIZES);
+	set->nfeat = set->req->nfeatures;
+	if (def->created_column != NULL)
+	{
+		const char *c = quote_identifier(def->created_column);
+
+		if (FeatureIsTimestampType(def->created_type))
+			created = psprintf("f.%s::timestamptz", c), set->ckind = CREATED_INT64;
+		else if (strcmp(def->created_type, "numeric") == 0 || strncmp(def->created_type, "numeric(", 8) == 0)
+			created = psprintf("f.%s::numeric", c), set->ckind = CREATED_GENERIC;
+		else
+			created = psprintf("f.%s::int8", c), set->ckind = CREATED_INT64;
+	}
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "SELECT f.%s::%s, f.%s::timestamptz, %s",
+					 quote_identifier(def->entity_column), def->entity_type,
+					 quote_identifier(def->timestamp_column), created);
+	for (int k = 0; k < set->nfeat; k++)
+		appendStringInfo(&sql, ", f.%s", quote_identifier(def->feature_names[set->req->feature_index[k]]));
+	appendStringInfo(&sql, " FROM (%s\n) f WHERE f.%s IS NOT NULL AND f.%s IS NOT NULL", fquery,
+					 quote_identifier(def->entity_column), quote_identifier(def->timestamp_column));
+	portal = SourceOpen(sql.data);
+
+	/* the key's hash and equality, the created column's comparison */
+	set->keytype = TupleDescAttr(portal->tupDesc, 0)->atttypid;
+	set->keycoll = TupleDescAttr(portal->tupDesc, 0)->attcollation;
+	get_typlenbyval(set->keytype, &set->keylen, &set->keybyval);
+	set->keyint = set->keytype == INT2OID || set->keytype == INT4OID || set->keytype == INT8OID;
+	tc = lookup_type_cache(set->keytype, TYPECACHE_HASH_PROC_FINFO | TYPECACHE_EQ_OPR_FINFO);
+	if (!OidIsValid(tc->hash_proc) || !OidIsValid(tc->eq_opr))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("entity type %s of feature set \"%s\" has no hash function", def->entity_type, def->name),
+				 errhint("Use mlops.historical_features_sql, which joins by sorting.")));
+	fmgr_info_copy(&set->hashfn, &tc->hash_proc_finfo, set->cxt);
+	fmgr_info_copy(&set->eqfn, &tc->eq_opr_finfo, set->cxt);
+	if (set->ckind == CREATED_GENERIC)
+	{
+		tc = lookup_type_cache(NUMERICOID, TYPECACHE_CMP_PROC_FINFO);
+		fmgr_info_copy(&set->cmpfn, &tc->cmp_proc_finfo, set->cxt);
+	}
+	set->flen = MemoryContextAlloc(set->cxt, sizeof(int16) * Max(set->nfeat, 1));
+	set->fbyval = MemoryContextAlloc(set->cxt, sizeof(bool) * Max(set->nfeat, 1));
+	for (int k = 0; k < set->nfeat; k++)
+	{
+		set->flen[k] = TupleDescAttr(portal->tupDesc, 3 + k)->attlen;
+		set->fbyval[k] = TupleDescAttr(portal->tupDesc, 3 + k)->attbyval;
+	}
+	set->nslots = 1024;
+	set->slots = MemoryContextAllocExtended(set->cxt, sizeof(MergeKey) * set->nslots, MCXT_ALLOC_HUGE);
+	for (uint32 i = 0; i < set->nslots; i++)
+		set->slots[i].index = -1;
+	if (def->ttl != NULL)
+	{
+		Interval   *ttl = DatumGetIntervalP(DirectFunctionCall3(interval_in, CStringGetDatum(def->ttl),
+																ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+		int64		m,
+					d;
+
+		/* (PostgreSQL's common/int.h has these checks; the layout rule keeps it out) */
+		set->has_ttl = !__builtin_mul_overflow((int64) ttl->month * DAYS_PER_MONTH, (int64) USECS_PER_DAY, &m) &&
+			!__builtin_mul_overflow((int64) ttl->day, (int64) USECS_PER_DAY, &d) &&
+			!__builtin_add_overflow(m, d, &set->ttl_us) &&
+			!__builtin_add_overflow(set->ttl_us, ttl->time, &set->ttl_us);
+	}
+	SourceScan(portal, ReadFeatureRow, set);
+	SPI_cursor_close(portal);
+}
+
+/*
+ * ReadFeatureRow keeps one feature row: its entity number, time, created
+ * value and features, copied into the set's memory.
+ */
+static void
+ReadFeatureRow(TupleTableSlot *slot, void *arg)
+{
+	MergeSet   *set = (MergeSet *) arg;
+	int64		r = set->nrows;
+	MemoryContext old;
+
+	if (set->nrows == set->cap)
+	{
+		int64		cap = Max(set->cap * 2, 4096);
+
+		old = MemoryContextSwitchTo(set->cxt);
+		if (set->cap == 0)
+		{
+			set->ent = palloc_extended(sizeof(int32) * cap, MCXT_ALLOC_HUGE);
+			set->ts = palloc_extended(sizeof(int64) * cap, MCXT_ALLOC_HUGE);
+			set->cr = palloc_extended(sizeof(Datum) * cap, MCXT_ALLOC_HUGE);
+			set->crnull = palloc_extended(sizeof(bool) * cap, MCXT_ALLOC_HUGE);
+			set->vals = palloc_extended(sizeof(Datum) * cap * Max(set->nfeat, 1), MCXT_ALLOC_HUGE);
+			set->nulls = palloc_extended(sizeof(bool) * cap * Max(set->nfeat, 1), MCXT_ALLOC_HUGE);
+		}
+		else
+		{
+			set->ent = repalloc_huge(set->ent, sizeof(int32) * cap);
+			set->ts = repalloc_huge(set->ts, sizeof(int64) * cap);
+			set->cr = repalloc_huge(set->cr, sizeof(Datum) * cap);
+			set->crnull = repalloc_huge(set->crnull, sizeof(bool) * cap);
+			set->vals = repalloc_huge(set->vals, sizeof(Datum) * cap * Max(set->nfeat, 1));
+			set->nulls = repalloc_huge(set->nulls, sizeof(bool) * cap * Max(set->nfeat, 1));
+		}
+		MemoryContextSwitchTo(old);
+		set->cap = cap;
+	}
+	set->ent[r] = KeyIndex(set, slot->tts_values[0], true);
+	set->ts[r] = DatumGetTimestampTz(slot->tts_values[1]);
+	set->crnull[r] = slot->tts_isnull[2];
+	set->cr[r] = (Datum) 0;
+	old = MemoryContextSwitchTo(set->cxt);
+	if (!set->crnull[r])
+		set->cr[r] = set->ckind == CREATED_INT64 ? slot->tts_values[2] : datumCopy(slot->tts_values[2], false, -1);
+	for (int k = 0; k < set->nfeat; k++)
+	{
+		bool		isnull = slot->tts_isnull[3 + k];
+
+		set->nulls[r * set->nfeat + k] = isnull;
+		set->vals[r * set->nfeat + k] = isnull ? (Datum) 0 :
+			datumCopy(slot->tts_values[3 + k], set->fbyval[k], set->flen[k]);
+	}
+	MemoryContextSwitchTo(old);
+	set->nrows++;
+}
+
+/*
+ * KeyIndex returns the entity number of key in set, numbering a new key
+ * when insert is true (-1 for an unknown key otherwise).  Keys are compared
+ * with the type's equality only when their hashes are equal.
+ */
+static int32
+KeyIndex(MergeSet *set, Datum key, bool insert)
+{
+	uint32		hash;
+	uint32		mask = set->nslots - 1;
+	uint32		i;
+	MemoryContext old;
+
+	if (set->keyint)
+	{
+		/* the 64-bit finalizer of MurmurHash3: every bit of the integer mixed in */
+		uint64		h = (uint64) DatumGetInt64(key);
+
+		h ^= h >> 33;
+		h *= UINT64CONST(0xff51afd7ed558ccd);
+		h ^= h >> 33;
+		h *= UINT64CONST(0xc4ceb9fe1a85ec53);
+		h ^= h >> 33;
+		hash = (uint32) h;
+	}
+	else
+		hash = DatumGetUInt32(FunctionCall1Coll(&set->hashfn, set->keycoll, key));
+	for (i = hash & mask;; i = (i + 1) & mask)
+	{
+		MergeKey   *k = &set->slots[i];
+
+		if (k->index < 0)
+			break;
+		if (k->hash == hash &&
+			(set->keyint ? k->value == key :
+			 DatumGetBool(FunctionCall2Coll(&set->eqfn, set->keycoll, k->value, key))))
+			return k->index;
+	}
+	if (!insert)
+		return -1;
+	if (set->nentities == PG_INT32_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("feature set \"%s\" has more than %d entities", set->req->def->name, PG_INT32_MAX)));
+	old = MemoryContextSwitchTo(set->cxt);
+	set->slots[i].value = datumCopy(key, set->keybyval, set->keylen);
+	MemoryContextSwitchTo(old);
+	set->slots[i].hash = hash;
+	set->slots[i].index = set->nentities++;
+	if ((uint64) set->nentities * 2 > set->nslots)
+		KeyGrow(set);
+	return set->nentities - 1;
+}
+
+/*
+ * KeyGrow doubles the hash table, keeping it at most half full.
+ */
+static void
+KeyGrow(MergeSet *set)
+{
+	MergeKey   *old = set->slots;
+	uint32		oldn = set->nslots;
+	uint32		mask;
+
+	if (set->nslots >= (uint32) 1 << 31)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("feature set \"%s\" has too many entities to join in memory", set->req->def->name)));
+	set->nslots *= 2;
+	mask = set->nslots - 1;
+	set->slots = MemoryContextAllocExtended(set->cxt, sizeof(MergeKey) * set->nslots, MCXT_ALLOC_HUGE);
+	for (uint32 i = 0; i < set->nslots; i++)
+		set->slots[i].index = -1;
+	for (uint32 j = 0; j < oldn; j++)
+	{
+		uint32		i;
+
+		if ((j & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (old[j].index < 0)
+			continue;
+		for (i = old[j].hash & mask; set->slots[i].index >= 0; i = (i + 1) & mask)
+			;
+		set->slots[i] = old[j];
+	}
+	pfree(old);
+}
+
+/*
+ * GroupRows groups the rows by entity (a counting sort) and sorts each
+ * entity's rows by (time, created).
+ */
+static void
+GroupRows(MergeSet *set)
+{
+	int64	   *next;
+
+	set->start = MemoryContextAllocExtended(set->cxt, sizeof(int64) * ((Size) set->nentities + 1),
+											MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	set->order = MemoryContextAllocExtended(set->cxt, sizeof(int64) * Max(set->nrows, 1), MCXT_ALLOC_HUGE);
+	for (int64 r = 0; r < set->nrows; r++)
+	{
+		if ((r & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		set->start[set->ent[r] + 1]++;
+	}
+	for (int32 e = 0; e < set->nentities; e++)
+		set->start[e + 1] += set->start[e];
+	next = palloc_extended(sizeof(int64) * ((Size) set->nentities + 1), MCXT_ALLOC_HUGE);
+	memcpy(next, set->start, sizeof(int64) * ((Size) set->nentities + 1));
+	for (int64 r = 0; r < set->nrows; r++)
+	{
+		if ((r & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		set->order[next[set->ent[r]]++] = r;
+	}
+	pfree(next);
+	for (int32 e = 0; e < set->nentities; e++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (set->start[e + 1] - set->start[e] > 1)
+			qsort_arg(set->order + set->start[e], set->start[e + 1] - set->start[e], sizeof(int64),
+					  CompareRows, set);
+	}
+	set->sts = MemoryContextAllocExtended(set->cxt, sizeof(int64) * Max(set->nrows, 1), MCXT_ALLOC_HUGE);
+	for (int64 i = 0; i < set->nrows; i++)
+	{
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		set->sts[i] = set->ts[set->order[i]];
+	}
+}
+
+/* CompareRows orders two rows of one entity by (time, created). */
+static int
+CompareRows(const void *a, const void *b, void *arg)
+{
+	MergeSet   *set = (MergeSet *) arg;
+	int64		ra = *(const int64 *) a;
+	int64		rb = *(const int64 *) b;
+
+	if (set->ts[ra] != set->ts[rb])
+		return set->ts[ra] < set->ts[rb] ? -1 : 1;
+	return CompareCreated(set, ra, rb);
+}
+
+/* CompareCreated orders two rows by created, a NULL first. */
+static int
+CompareCreated(MergeSet *set, int64 a, int64 b)
+{
+	if (set->crnull[a] || set->crnull[b])
+		return (int) set->crnull[b] - (int) set->crnull[a];
+	if (set->ckind == CREATED_INT64)
+	{
+		int64		x = DatumGetInt64(set->cr[a]);
+		int64		y = DatumGetInt64(set->cr[b]);
+
+		return x < y ? -1 : (x > y ? 1 : 0);
+	}
+	if (set->ckind == CREATED_GENERIC)
+		return DatumGetInt32(FunctionCall2(&set->cmpfn, set->cr[a], set->cr[b]));
+	return 0;
+}
+
+/*
+ * ReadEntityRow writes one output row: the entity row's columns and, for
+ * each set, the features of its point-in-time row (or NULLs).
+ */
+static void
+ReadEntityRow(TupleTableSlot *slot, void *arg)
+{
+	MergeOutput *out = (MergeOutput *) arg;
+	TupleTableSlot *o = out->out;
+	int			col = out->nentity_cols;
+	int			tatt = out->nentity_cols + out->nsets;
+	bool		tnull = slot->tts_isnull[tatt];
+	int64		t = tnull ? 0 : DatumGetTimestampTz(slot->tts_values[tatt]);
+
+	ExecClearTuple(o);
+	memcpy(o->tts_values, slot->tts_values, sizeof(Datum) * out->nentity_cols);
+	memcpy(o->tts_isnull, slot->tts_isnull, sizeof(bool) * out->nentity_cols);
+	for (int i = 0; i < out->nsets; i++)
+	{
+		MergeSet   *set = &out->sets[i];
+		int			katt = out->nentity_cols + i;
+		int64		r = -1;
+
+		if (!tnull && !slot->tts_isnull[katt])
+		{
+			int32		e = KeyIndex(set, slot->tts_values[katt], false);
+
+			if (e >= 0)
+				r = FindRow(set, e, t, slot->tts_values[katt]);
+		}
+		for (int k = 0; k < set->nfeat; k++, col++)
+		{
+			o->tts_isnull[col] = r < 0 || set->nulls[r * set->nfeat + k];
+			o->tts_values[col] = o->tts_isnull[col] ? (Datum) 0 : set->vals[r * set->nfeat + k];
+		}
+	}
+	ExecStoreVirtualTuple(o);
+	{
+		/* the cursor runs under its portal's resource owner, the table's pins do not */
+		ResourceOwner save = CurrentResourceOwner;
+
+		CurrentResourceOwner = out->owner;
+		table_tuple_insert(out->rel, o, out->cid, TABLE_INSERT_SKIP_FSM, out->bistate);
+		CurrentResourceOwner = save;
+	}
+	out->rows++;
+}
+
+/*
+ * FindRow returns the row of entity e that a point-in-time join at time t
+ * takes: the last with time <= t, or -1 when there is none or it is older
+ * than the ttl.  An ambiguous row raises 21000.
+ */
+static int64
+FindRow(MergeSet *set, int32 e, int64 t, Datum key)
+{
+	int64		lo = set->start[e];
+	int64		hi = set->start[e + 1];
+	int64		r;
+	int64		age;
+
+	/* first position whose time is > t */
+	while (lo < hi)
+	{
+		int64		mid = lo + (hi - lo) / 2;
+
+		if (set->sts[mid] <= t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == set->start[e])
+		return -1;
+	r = set->order[lo - 1];
+	if (lo - 1 > set->start[e])
+	{
+		int64		p = set->order[lo - 2];
+
+		if (set->ts[p] == set->ts[r] && CompareCreated(set, p, r) == 0)
+		{
+			Oid			types[3] = {TEXTOID, TEXTOID, TIMESTAMPTZOID};
+			Datum		values[3];
+			Oid			out;
+			bool		varlena;
+
+			getTypeOutputInfo(set->keytype, &out, &varlena);
+			values[0] = CStringGetTextDatum(set->req->def->name);
+			values[1] = CStringGetTextDatum(OidOutputFunctionCall(out, key));
+			values[2] = TimestampTzGetDatum(t);
+			SPI_execute_with_args("SELECT mlops._feature_ambiguous($1, $2, $3)", 3, types, values, NULL, true, 1);
+			elog(ERROR, "ambiguous feature row was not reported");
+		}
+	}
+	if (set->has_ttl && (__builtin_sub_overflow(t, set->ts[r], &age) || age > set->ttl_us))
+		return -1;
+	return r;
+}
+
+/*
+ * CreateOutputTable creates the training set's table as the caller: the
+ * entity source's columns, then each set's features.
+ */
+static void
+CreateOutputTable(const char *qualified, TupleDesc ed, MergeSet *sets, int nsets)
+{
+	StringInfoData sql;
+	int			rc;
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "CREATE TABLE %s (", qualified);
+	for (int a = 0; a < ed->natts; a++)
+		appendStringInfo(&sql, "%s%s %s", a > 0 ? ", " : "", quote_identifier(NameStr(TupleDescAttr(ed, a)->attname)),
+						 FeatureTypeName(ed, a + 1));
+	for (int i = 0; i < nsets; i++)
+		for (int k = 0; k < sets[i].nfeat; k++)
+		{
+			FeatureSetDef *def = sets[i].req->def;
+			int			f = sets[i].req->feature_index[k];
+
+			appendStringInfo(&sql, ", %s %s", quote_identifier(def->feature_names[f]), def->feature_types[f]);
+		}
+	appendStringInfoChar(&sql, ')');
+	rc = SPI_execute(sql.data, false, 0);
+	if (rc != SPI_OK_UTILITY)
+		elog(ERROR, "creating the training set table failed: %s", SPI_result_code_string(rc));
+}
