@@ -4312,10 +4312,7 @@ DROP FUNCTION mlops.predict_label(text, float8[]);
 DROP FUNCTION mlops.predict_label(text, jsonb);
 DROP FUNCTION mlops.predict_label(text, text);
 
--- A/B tests
-
--- A/B tests
--- (sql/install/52_ab_tests.sql)
+-- A/B tests (sql/install/52_ab_tests.sql)
 -- A/B tests (docs/ab_testing.md): weighted variants, each an explicit model
 -- reference; sticky per-user assignment at first exposure; conversions per
 -- user; results with the two-proportion z-test, Wilson intervals, Welch's
