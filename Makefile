@@ -75,6 +75,15 @@ OBJS = \
 	src/drift/stats_adwin.o \
 	src/drift/stats_chi2.o \
 	src/drift/stats_ks.o \
+	src/http/http_auth.o \
+	src/http/http_errors.o \
+	src/http/http_init.o \
+	src/http/http_jwt.o \
+	src/http/http_request.o \
+	src/http/http_routes.o \
+	src/http/http_shmem.o \
+	src/http/http_worker.o \
+	src/http/token_bucket.o \
 	src/monitor/alerts.o \
 	src/monitor/classes.o \
 	src/monitor/expr.o \
@@ -91,6 +100,7 @@ OBJS = \
 	src/sched/scheduler.o \
 	src/sched/scheduler_db.o \
 	src/serve/health.o \
+	src/serve/input_constraints.o \
 	src/serve/model_cache.o \
 	src/serve/predict.o \
 	src/serve/prediction_stats.o \
@@ -131,7 +141,7 @@ mlops.revision: FORCE
 	@echo '$(mlops_revision)' | cmp -s - $@ || echo '$(mlops_revision)' > $@
 .PHONY: FORCE
 PG_CFLAGS   = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
-SHLIB_LINK  = -lxgboost -ljansson -lm
+SHLIB_LINK  = -lxgboost -ljansson -lmicrohttpd -lm
 
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PIECES)
 	cat $(SQL_PIECES) > $@

@@ -21,6 +21,7 @@
 
 #include "common/common.h"
 #include "drift/drift.h"
+#include "http/http.h"
 #include "serve/serve.h"
 #include "train/train.h"
 
@@ -40,6 +41,7 @@ _PG_init(void)
 {
 	mlops_preloaded = process_shared_preload_libraries_in_progress;
 
+	HttpInit();					/* before MlopsGucInit reserves the mlops. prefix */
 	MlopsGucInit();
 	MlopsSecurityInit();
 	DriftInit();

@@ -27,21 +27,21 @@ CREATE FUNCTION mlops._capability_objects()
         ('model_info'), ('model_schema'), ('resolve_model'), ('compare_runs'),
         ('current_metrics'), ('model_metrics'), ('health'), ('ready'), ('current_actor'),
         ('psi'), ('kl_divergence'), ('js_distance'), ('wasserstein'), ('ks_test'),
-        ('chi_square_test'), ('adwin'), ('next_runs'), ('alert'), ('version')),
+        ('chi_square_test'), ('adwin'), ('next_runs'), ('alert'), ('version'), ('validate_input')),
     reader_rel (name) AS (VALUES
         ('experiments'), ('runs'), ('run_metrics'), ('run_latest_metrics'), ('models'),
         ('model_aliases'), ('dashboard'), ('prediction_stats'), ('training_progress')),
     owner_fns (name) AS (VALUES ('set_owner'), ('audit'), ('audit_events')),
     -- row-level security shows a role the rows of the roles it belongs to
     scientist_rel (name) AS (VALUES ('pipeline_runs')),
-    operator_rel (name) AS (VALUES ('jobs'), ('job_runs'), ('pipeline_runs')),
+    operator_rel (name) AS (VALUES ('jobs'), ('job_runs'), ('pipeline_runs'), ('api_keys')),
     scientist (name) AS (VALUES
         ('create_experiment'), ('start_run'), ('log_params'), ('log_metrics'), ('set_tags'),
         ('end_run'), ('train'), ('import_model'), ('export_model'), ('drop_model_version'),
         ('set_alias'), ('drop_alias'), ('detect_drift'), ('set_drift_reference'),
         ('set_drift_reference_from_model'), ('drop_drift_reference'), ('create_adwin'),
         ('update_adwin'), ('drop_adwin'), ('training_pipeline'), ('data_pipeline'),
-        ('record_prediction'), ('record_actual')),
+        ('record_prediction'), ('record_actual'), ('set_input_constraints')),
     deployer (name) AS (VALUES
         ('transition_stage'), ('set_alias'), ('drop_alias')),
     operator (name) AS (VALUES
@@ -49,7 +49,8 @@ CREATE FUNCTION mlops._capability_objects()
         ('monitoring_pipeline'), ('_monitor_pipeline_settings'), ('check_monitor_drift'), ('add_alert_rule'), ('drop_alert_rule'),
         ('set_alert_rule_enabled'), ('check_alerts'), ('acknowledge_alert'), ('resolve_alert'),
         ('schedule'), ('unschedule'), ('alter_job'), ('run_job'), ('schedule_pipeline'),
-        ('record_prediction'), ('record_actual'), ('prometheus_metrics'), ('model_cache')),
+        ('record_prediction'), ('record_actual'), ('prometheus_metrics'), ('model_cache'),
+        ('create_api_key'), ('revoke_api_key')),
     auditor (name) AS (VALUES
         ('current_actor'), ('audit_events'), ('verify_audit_log')),
     admin_only (name) AS (VALUES
