@@ -49,6 +49,7 @@ _PG_init(void)
 	TrainInit();
 	ModelCacheInit();
 	PredictionStatsInit();
+	RoutingInit();
 
 	SchedulerInit();
 }

@@ -29,7 +29,8 @@ CREATE TABLE mlops.jobs (
     schedule        text NOT NULL,
     command         text NOT NULL,
     pipeline        text CHECK (pipeline OPERATOR(pg_catalog.=) ANY (ARRAY['training_pipeline', 'data_pipeline',
-                                                                           'monitoring_pipeline'])),
+                                                                           'monitoring_pipeline',
+                                                                           'deployment_pipeline'])),
     parameters      jsonb,
     enabled         boolean NOT NULL DEFAULT true,
     next_run_at     timestamptz,
@@ -419,10 +420,14 @@ BEGIN
     ELSIF pipeline OPERATOR(pg_catalog.=) 'monitoring_pipeline' THEN
         allowed := ARRAY['model'];
         required := ARRAY['model'];
+    ELSIF pipeline OPERATOR(pg_catalog.=) 'deployment_pipeline' THEN
+        allowed := ARRAY['model_name', 'model_version', 'environment', 'strategy', 'canary_percentage',
+                         'validation', 'auto_rollback', 'steps'];
+        required := ARRAY['model_name', 'model_version'];
     ELSE
         RAISE EXCEPTION 'unknown pipeline %', COALESCE(pg_catalog.quote_literal(pg_catalog.left(pipeline, 200)), 'NULL')
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'The pipelines are training_pipeline, data_pipeline and monitoring_pipeline.';
+                  HINT = 'The pipelines are training_pipeline, data_pipeline, monitoring_pipeline and deployment_pipeline.';
     END IF;
     FOR k, v IN SELECT e.key, e.value FROM pg_catalog.jsonb_each(parameters) e ORDER BY e.key LOOP
         IF NOT k OPERATOR(pg_catalog.=) ANY (allowed) THEN
@@ -430,8 +435,16 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value',
                       HINT = pg_catalog.format('Its parameters are %s.', pg_catalog.array_to_string(allowed, ', '));
         END IF;
-        IF k OPERATOR(pg_catalog.=) ANY (ARRAY['hyperparams', 'min_metrics', 'rules']) THEN
+        IF k OPERATOR(pg_catalog.=) ANY (ARRAY['hyperparams', 'min_metrics', 'rules', 'validation', 'auto_rollback', 'steps']) THEN
             args := args OPERATOR(pg_catalog.||) pg_catalog.format('%I => %L::jsonb', k, v::text);
+        ELSIF k OPERATOR(pg_catalog.=) ANY (ARRAY['model_version', 'canary_percentage']) THEN
+            -- model_version null: the latest version when the job runs
+            IF pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) ALL (ARRAY['number', 'null']) THEN
+                RAISE EXCEPTION 'parameter "%" must be a JSON number or null', k
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            args := args OPERATOR(pg_catalog.||) pg_catalog.format('%I => %L::%s', k, v OPERATOR(pg_catalog.->>) 0,
+                CASE k WHEN 'model_version' THEN 'integer' ELSE 'float8' END);
         ELSIF k OPERATOR(pg_catalog.=) 'validate' THEN
             IF pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'boolean' THEN
                 RAISE EXCEPTION 'parameter "validate" must be a JSON boolean'

@@ -1403,3 +1403,84 @@ REVOKE ALL ON FUNCTION mlops._impl_prometheus_metrics() FROM PUBLIC;
 CREATE FUNCTION mlops.prometheus_metrics()
     RETURNS text LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
 REVOKE ALL ON FUNCTION mlops.prometheus_metrics() FROM PUBLIC;
+
+-- Alert actions (docs/deployments.md#the-closed-loop): when a rule fires,
+-- the scheduler runs a job (as the job's owner, like any run), at most once
+-- per the rule's cooldown.  One action per rule; its owner is the role that
+-- set it, which must own both the rule and the job.
+CREATE TABLE mlops.alert_actions (
+    rule_id     text PRIMARY KEY REFERENCES mlops.alert_rules (rule_id) ON DELETE CASCADE,
+    job_id      bigint NOT NULL REFERENCES mlops.jobs (job_id) ON DELETE CASCADE,
+    last_run_at timestamptz,
+    created_by  name NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    owner       regrole NOT NULL
+);
+REVOKE ALL ON mlops.alert_actions FROM PUBLIC;
+
+-- set_alert_action makes the rule run the job when it fires; job_name NULL
+-- removes the rule's action.
+CREATE FUNCTION mlops._impl_set_alert_action(rule_id text, job_name text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    r mlops.alert_rules := mlops._alert_rule_for_update(rule_id);
+    j mlops.jobs;
+BEGIN
+    IF job_name IS NULL THEN
+        DELETE FROM mlops.alert_actions a WHERE a.rule_id OPERATOR(pg_catalog.=) r.rule_id;
+        PERFORM mlops._audit_event('alert_action.drop', 'alert_rule', r.rule_id, '{}');
+        RETURN;
+    END IF;
+    -- the job runs as its owner: only that owner (or a member) may attach it
+    j := mlops._own_job(job_name);
+    INSERT INTO mlops.alert_actions AS a (rule_id, job_id, created_by, owner)
+    VALUES (r.rule_id, j.job_id, mlops.current_actor(), mlops.current_actor()::regrole)
+    ON CONFLICT ON CONSTRAINT alert_actions_pkey DO UPDATE
+       SET job_id = EXCLUDED.job_id, last_run_at = NULL, created_by = EXCLUDED.created_by,
+           created_at = pg_catalog.now(), owner = EXCLUDED.owner;
+    PERFORM mlops._audit_event('alert_action.set', 'alert_rule', r.rule_id,
+        pg_catalog.jsonb_build_object('job_id', j.job_id, 'job_name', j.job_name, 'job_owner', j.owner_name));
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._impl_set_alert_action(text, text) FROM PUBLIC;
+CREATE FUNCTION mlops.set_alert_action(rule_id text, job_name text)
+    RETURNS void LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_owner_trampoline';
+REVOKE ALL ON FUNCTION mlops.set_alert_action(text, text) FROM PUBLIC;
+
+-- _alert_action_run: a stored alert asks the scheduler to run its rule's
+-- job (mlops.jobs.run_requested, as mlops.run_job does) unless it ran within
+-- the rule's cooldown.
+CREATE FUNCTION mlops._alert_action_run() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    a mlops.alert_actions;
+    j mlops.jobs;
+BEGIN
+    SELECT x.* INTO a FROM mlops.alert_actions x
+      JOIN mlops.alert_rules r ON r.rule_id OPERATOR(pg_catalog.=) x.rule_id
+     WHERE x.rule_id OPERATOR(pg_catalog.=) NEW.rule_id
+       AND (x.last_run_at IS NULL
+            OR x.last_run_at OPERATOR(pg_catalog.+) r.cooldown OPERATOR(pg_catalog.<=) pg_catalog.clock_timestamp())
+       FOR UPDATE OF x;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    UPDATE mlops.jobs x SET run_requested = true
+     WHERE x.job_id OPERATOR(pg_catalog.=) a.job_id AND x.paused_reason IS NULL
+    RETURNING * INTO j;
+    UPDATE mlops.alert_actions x SET last_run_at = pg_catalog.clock_timestamp()
+     WHERE x.rule_id OPERATOR(pg_catalog.=) a.rule_id;
+    PERFORM mlops._audit_event('alert_action.run', 'job', a.job_id::text,
+        pg_catalog.jsonb_build_object('rule_id', NEW.rule_id, 'alert_id', NEW.alert_id,
+                                      'job_name', j.job_name, 'requested', j.job_id IS NOT NULL));
+    RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._alert_action_run() FROM PUBLIC;
+CREATE TRIGGER alerts_run_action AFTER INSERT ON mlops.alerts
+    FOR EACH ROW EXECUTE FUNCTION mlops._alert_action_run();
