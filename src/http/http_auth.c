@@ -237,7 +237,10 @@ HttpAuthRefused(const char *reason)
 		if (nrefusals == MAX_REASONS)
 			i = MAX_REASONS - 1;	/* cannot happen: the reasons are a fixed set */
 		else
-			refusals[nrefusals++].reason = reason;
+		{
+			refusals[nrefusals].reason = reason;
+			refusals[nrefusals++].count = 0;
+		}
 	}
 	refusals[i].count++;
 }

@@ -49,6 +49,7 @@ static bool callback_registered = false;
 static void InvalidateCallback(Datum arg, Oid relid);
 static ConstraintsEntry *Lookup(const char *model);
 static void RaiseViolations(const char *model, Jsonb *violations, int instance);
+static Jsonb *ContainerToJsonb(JsonbContainer *c);
 
 /*
  * InputConstraintsCheck raises 22023 listing every violation of the model's
@@ -74,10 +75,7 @@ InputConstraintsCheck(const char *model, JsonbContainer *features, int instance)
 									   2, args, false);
 	}
 	v = OidFunctionCall2(violations_fn, JsonbPGetDatum(e->constraints),
-						 JsonbPGetDatum(JsonbValueToJsonb(&(JsonbValue) {
-							 .type = jbvBinary,
-							 .val.binary.data = features,
-							 .val.binary.len = VARSIZE_ANY_EXHDR(features)})));
+						 JsonbPGetDatum(ContainerToJsonb(features)));
 	RaiseViolations(model, DatumGetJsonbP(v), instance);
 }
 
@@ -141,6 +139,24 @@ Lookup(const char *model)
 		e->constraints = c;
 	}
 	return e;
+}
+
+/*
+ * ContainerToJsonb copies a JSON object found inside another jsonb (a
+ * container has no length of its own) into a jsonb datum.
+ */
+static Jsonb *
+ContainerToJsonb(JsonbContainer *c)
+{
+	JsonbIterator *it = JsonbIteratorInit(c);
+	JsonbParseState *state = NULL;
+	JsonbValue	v;
+	JsonbValue *res = NULL;
+	JsonbIteratorToken tok;
+
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+		res = pushJsonbValue(&state, tok, tok < WJB_BEGIN_ARRAY ? &v : NULL);
+	return JsonbValueToJsonb(res);
 }
 
 /*

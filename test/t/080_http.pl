@@ -16,6 +16,7 @@ use JSON::PP;
 use MIME::Base64 qw(encode_base64url);
 use Digest::SHA qw(hmac_sha256);
 use Time::HiRes qw(time sleep);
+use POSIX ();
 
 # free_port returns a TCP port nobody listens on right now
 sub free_port
@@ -184,6 +185,42 @@ $r = req('POST', '/predict/batch', %A, body => { model => 'm', instances => [{ x
 error_is($r, 422, 'VALIDATION_ERROR', 'batch constraint violations');
 is($r->{json}{error}{details}[0]{field}, 'instances[1].x1', 'batch violations name the instance');
 
+# --- predictions ---
+my $feat = { x1 => 3, x2 => 4 };
+$r = req('POST', '/predict', %A, body => { model => 'm', features => $feat, user_id => 'u1' });
+is($r->{status}, 200, 'POST /predict');
+my $expect = sql(q{SELECT mlops.predict_detail('m', '{"x1": 3, "x2": 4}', 'u1') - 'latency_ms'});
+my $got_detail = { %{ $r->{json} } };
+delete $got_detail->{latency_ms};
+is($json->encode($got_detail), $json->encode($json->decode($expect)), 'the response is mlops.predict_detail');
+cmp_ok(abs($r->{json}{prediction} - sql(q{SELECT mlops.predict('m', '{"x1": 3, "x2": 4}'::jsonb)})), '<', 1e-9,
+	'the prediction equals mlops.predict');
+is($r->{json}{model_version}, 1, 'served by version 1');
+$r = req('POST', '/models/m%2F1/predict', %A, body => { features => $feat });
+is($r->{status}, 200, 'POST /models/{ref}/predict with a percent-encoded reference');
+is($r->{json}{model_version}, 1, '/models/m%2F1/predict uses version 1');
+$r = req('POST', '/predict/batch', %A, body => { model => 'm', instances => [$feat, { x1 => 5, x2 => 1 }] });
+is($r->{status}, 200, 'POST /predict/batch');
+is(scalar @{ $r->{json}{predictions} }, 2, 'one prediction per instance');
+cmp_ok(abs($r->{json}{predictions}[1]{prediction} - sql(q{SELECT mlops.predict('m', '{"x1": 5, "x2": 1}'::jsonb)})), '<', 1e-9,
+	'batch predictions equal mlops.predict');
+error_is(req('POST', '/predict/batch', %A, body => { model => 'm', instances => [] }), 422, 'VALIDATION_ERROR', 'empty batch');
+error_is(req('POST', '/predict', %A, body => { model => 'm', features => { x1 => 'abc', x2 => 1 } }), 422, 'VALIDATION_ERROR',
+	'a feature of the wrong type (the SQL error is a 422)');
+error_is(req('POST', '/predict', %A, body => { model => 'nosuch', features => $feat }), 404, 'NOT_FOUND', 'predict with an unknown model');
+
+# a server error: the stored model bytes no longer match their checksum -> 500, details only in the log
+sql(q{SELECT mlops.train('broken', 'SELECT x1, x2, y FROM t', 'y', test_size => 0, hyperparams => '{"n_estimators": 2}');
+  ALTER TABLE mlops.model_versions DISABLE TRIGGER USER;
+  UPDATE mlops.model_versions v SET model_data = v.model_data || '\x20'::bytea
+    FROM mlops.models m WHERE m.model_id = v.model_id AND m.name = 'broken';
+  ALTER TABLE mlops.model_versions ENABLE TRIGGER USER;});
+$r = req('POST', '/predict', %A, body => { model => 'broken/1', features => $feat });
+error_is($r, 500, 'INTERNAL', 'a corrupted model');
+unlike($r->{content}, qr/checksum|corrupt/i, 'the 500 does not leak the internal message');
+my $rid = $r->{json}{error}{request_id} // 'none';
+ok($node->log_contains(qr/\Q$rid\E.*failed with 500/), 'the server log has the request id and the error');
+
 # --- JWT ---
 my $now = time();
 my $tok = jwt({ role => 'alice', exp => $now + 300, aud => 'mlops-test', tier => 'enterprise' });
@@ -235,7 +272,8 @@ error_is(req('GET', '/model/info?model=m', headers => { 'X-API-Key' => $carol_ke
 sql(q{ALTER ROLE carol LOGIN});
 
 # --- metrics ---
-my $alice2 = sql(q{SELECT mlops.create_api_key('alice', 'pro')});
+my $alice2 = sql(q{INSERT INTO mlops.rate_limit_tiers VALUES ('unlimited', 10000000, 1000000);
+  SELECT mlops.create_api_key('alice', 'unlimited')});
 $r = req('GET', '/metrics', headers => { 'X-API-Key' => $alice2 });
 is($r->{status}, 200, 'GET /metrics');
 like($r->{headers}{'content-type'}, qr{^text/plain}, '/metrics is Prometheus text');
@@ -261,6 +299,35 @@ $node->reload;
 my $got;
 for (1 .. 50) { $got = req('GET', '/model/info', headers => { 'X-API-Key' => $alice2 }); last if $got->{status} == 200; sleep(0.1); }
 is($got->{status}, 200, 'after SIGHUP the default model applies');
+# a promotion during traffic: a child sends predictions for 3 s while version 2 is promoted
+sql(q{SELECT mlops.train('m', 'SELECT x1, x2, y FROM t', 'y', test_size => 0, hyperparams => '{"n_estimators": 7, "max_depth": 3}')});
+my $traffic = $node->data_dir . '/traffic.txt';
+my $child = fork();
+if ($child == 0)
+{
+	open my $out, '>', $traffic or die;
+	my $end = time() + 3;
+	while (time() < $end)
+	{
+		my $x = req('POST', '/predict', headers => { 'X-API-Key' => $alice2 }, body => { features => $feat });
+		print $out "$x->{status} " . ($x->{json}{model_version} // '-') . "\n";
+	}
+	close $out;
+	POSIX::_exit(0);    # not exit: the cluster's END blocks belong to the parent
+}
+sleep(1);
+sql(q{SELECT mlops.transition_stage('m', 2, 'Production')});
+waitpid($child, 0);
+my @lines = split /\n/, slurp_file($traffic);
+my @bad = grep { !/^200 [12]$/ } @lines;
+cmp_ok(scalar @lines, '>', 20, scalar(@lines) . ' requests during the promotion');
+is(scalar @bad, 0, 'every request during the promotion succeeded') or diag(join ', ', @bad[0 .. ($#bad < 5 ? $#bad : 5)]);
+like($lines[0], qr/ 1$/, 'before the promotion version 1 served');
+like($lines[-1], qr/ 2$/, 'after the promotion version 2 serves');
+my $seen2 = 0;
+my $back = grep { $seen2 ||= / 2$/; $seen2 && / 1$/ } @lines;
+is($back, 0, 'once version 2 served, version 1 never did again');
+
 my $pid = sql(q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'mlops http' LIMIT 1});
 kill 'KILL', $pid;
 wait_status('/ready', 200, 'after a worker is killed the service answers again');
