@@ -40,6 +40,10 @@
 #define MAX_REASONS 16
 #define REFUSAL_FLUSH_MS 10000
 
+/* the lookups, prepared once per worker (HttpExecute) */
+static SPIPlanPtr key_plan = NULL;
+static SPIPlanPtr jwt_plan = NULL;
+
 typedef struct RefusalCount
 {
 	const char *reason;			/* a string constant */
@@ -110,7 +114,7 @@ LookupApiKey(const char *key, HttpCredential *cred, const char **reason)
 	SET_VARSIZE(hash, VARHDRSZ + sizeof(digest));
 	memcpy(VARDATA(hash), digest, sizeof(digest));
 	value = PointerGetDatum(hash);
-	if (SPI_execute_with_args("SELECT k.key_id, k.revoked_at IS NOT NULL, "
+	if (HttpExecute(&key_plan, "SELECT k.key_id, k.revoked_at IS NOT NULL, "
 							  "k.expires_at IS NOT NULL AND k.expires_at OPERATOR(pg_catalog.<=) pg_catalog.now(), "
 							  "k.tier, t.requests_per_minute::pg_catalog.float8, t.burst::pg_catalog.float8, "
 							  "r.oid, r.rolcanlogin, r.rolsuper "
@@ -118,7 +122,7 @@ LookupApiKey(const char *key, HttpCredential *cred, const char **reason)
 							  "JOIN mlops.rate_limit_tiers t ON t.tier OPERATOR(pg_catalog.=) k.tier "
 							  "LEFT JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) k.role "
 							  "WHERE k.key_hash OPERATOR(pg_catalog.=) $1",
-							  1, &type, &value, NULL, true, 1) != SPI_OK_SELECT)
+					1, &type, &value, NULL, true) != SPI_OK_SELECT)
 		elog(ERROR, "API key lookup failed");
 	if (SPI_processed != 1)
 		return HTTP_AUTH_INVALID;
@@ -166,12 +170,12 @@ LookupJwt(const char *token, HttpCredential *cred, const char **reason)
 		return HTTP_AUTH_INVALID;
 	values[0] = CStringGetTextDatum(role);
 	values[1] = CStringGetTextDatum(tier[0] ? tier : "free");
-	if (SPI_execute_with_args("SELECT t.tier, t.requests_per_minute::pg_catalog.float8, t.burst::pg_catalog.float8, "
+	if (HttpExecute(&jwt_plan, "SELECT t.tier, t.requests_per_minute::pg_catalog.float8, t.burst::pg_catalog.float8, "
 							  "r.oid, r.rolcanlogin, r.rolsuper "
 							  "FROM mlops.rate_limit_tiers t "
 							  "LEFT JOIN pg_catalog.pg_roles r ON r.rolname OPERATOR(pg_catalog.=) $1 "
 							  "WHERE t.tier OPERATOR(pg_catalog.=) $2",
-							  2, types, values, NULL, true, 1) != SPI_OK_SELECT)
+					2, types, values, NULL, true) != SPI_OK_SELECT)
 		elog(ERROR, "token role lookup failed");
 	if (SPI_processed != 1)
 	{

@@ -13,6 +13,7 @@
 
 #include <microhttpd.h>
 
+#include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "utils/jsonb.h"
 
@@ -80,6 +81,8 @@ extern void HttpRespondError(HttpRequest *req, int status, const char *code,
 extern void HttpAddHeader(HttpRequest *req, const char *name, const char *value);
 extern const char *HttpQueryArg(HttpRequest *req, const char *name);
 extern bool HttpRequestIsTls(HttpRequest *req);
+extern int	HttpExecute(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types, Datum *values,
+						const char *nulls, bool read_only);
 
 /* http_routes.c */
 extern const HttpRoute *HttpFindRoute(const char *method, const char *path, int *index,

@@ -522,3 +522,26 @@ Queue(HttpRequest *req)
 	INSTR_TIME_SUBTRACT(now, req->start);
 	HttpMetricsRecord(req->route_index, req->status, INSTR_TIME_GET_MILLISEC(now));
 }
+
+/*
+ * HttpExecute runs one of the service's fixed queries with a plan prepared
+ * once per worker (kept in *slot; PostgreSQL's plan cache revalidates it
+ * after DDL), so a request does not parse and plan its SQL again.
+ */
+int
+HttpExecute(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types, Datum *values,
+			const char *nulls, bool read_only)
+{
+	if (*slot == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
+
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		*slot = plan;
+	}
+	return SPI_execute_plan(*slot, values, nulls, read_only, 1);
+}
+

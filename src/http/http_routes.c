@@ -21,6 +21,9 @@
 
 #define HTTP_MAX_BATCH 1000
 
+/* the handlers' queries, prepared once per worker (HttpExecute) */
+static SPIPlanPtr plans[5];
+
 static void HandleHealth(HttpRequest *req);
 static void HandleReady(HttpRequest *req);
 static void HandleMetrics(HttpRequest *req);
@@ -48,7 +51,8 @@ static const char *BodyString(HttpRequest *req, const char *key, bool *bad);
 static JsonbValue *BodyField(HttpRequest *req, const char *key);
 static const char *ModelOf(HttpRequest *req, const char *given);
 static void FieldError(HttpRequest *req, const char *field, const char *message);
-static char *RunJsonQuery(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls);
+static char *RunJsonQuery(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types, Datum *values,
+						  const char *nulls);
 
 /*
  * HttpFindRoute returns the route of a method and path (and what its "*"
@@ -200,19 +204,22 @@ HandlePredict(HttpRequest *req)
 	values[1] = PointerGetDatum(JsonbValueToJsonb(features));
 	values[2] = user_id ? CStringGetTextDatum(user_id) : (Datum) 0;
 	nulls[2] = user_id ? ' ' : 'n';
-	result = RunJsonQuery("SELECT v::pg_catalog.text FROM mlops.validate_input($1, $2) v "
-						  "WHERE NOT (v OPERATOR(pg_catalog.->>) 'valid')::pg_catalog.bool",
-						  2, types, values, nulls);
-	if (result != NULL)
+	if (HttpExecute(&plans[0], "SELECT v::pg_catalog.text, CASE WHEN (v OPERATOR(pg_catalog.->>) 'valid')::pg_catalog.bool "
+					"THEN mlops.predict_detail($1, $2, $3)::pg_catalog.text END "
+					"FROM mlops.validate_input($1, $2) v", 3, types, values, nulls, false) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "the prediction query returned no row");
+	result = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	if (result == NULL)
 	{
-		Jsonb	   *v = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(result)));
+		Jsonb	   *v = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+														   CStringGetDatum(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1))));
 		JsonbValue *d = getKeyJsonValueFromContainer(&v->root, "details", 7, NULL);
 
 		HttpRespondError(req, 422, "VALIDATION_ERROR", "the features break the model's input constraints",
 						 d ? JsonbToCString(NULL, d->val.binary.data, d->val.binary.len) : NULL);
 		return;
 	}
-	result = RunJsonQuery("SELECT mlops.predict_detail($1, $2, $3)::pg_catalog.text", 3, types, values, nulls);
 	HttpRespondJson(req, 200, result ? result : "null");
 }
 
@@ -250,7 +257,7 @@ HandlePredictBatch(HttpRequest *req)
 	values[1] = PointerGetDatum(JsonbValueToJsonb(inst));
 	values[2] = user_id ? CStringGetTextDatum(user_id) : (Datum) 0;
 	nulls[2] = user_id ? ' ' : 'n';
-	result = RunJsonQuery("SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_set(d, '{field}', "
+	result = RunJsonQuery(&plans[1], "SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_set(d, '{field}', "
 						  "pg_catalog.to_jsonb(pg_catalog.format('instances[%s].%s', e.o OPERATOR(pg_catalog.-) 1, "
 						  "d OPERATOR(pg_catalog.->>) 'field'))) ORDER BY e.o)::pg_catalog.text "
 						  "FROM pg_catalog.jsonb_array_elements($2) WITH ORDINALITY e (f, o), "
@@ -260,7 +267,7 @@ HandlePredictBatch(HttpRequest *req)
 	if (result != NULL)
 		return HttpRespondError(req, 422, "VALIDATION_ERROR",
 								"instances break the model's input constraints", result);
-	result = RunJsonQuery("SELECT pg_catalog.jsonb_build_object('predictions', "
+	result = RunJsonQuery(&plans[2], "SELECT pg_catalog.jsonb_build_object('predictions', "
 						  "pg_catalog.jsonb_agg(mlops.predict_detail($1, e.f, $3) ORDER BY e.o))::pg_catalog.text "
 						  "FROM pg_catalog.jsonb_array_elements($2) WITH ORDINALITY e (f, o)",
 						  3, types, values, nulls);
@@ -280,7 +287,7 @@ HandleModelInfo(HttpRequest *req)
 	if (model == NULL)
 		return;
 	value = CStringGetTextDatum(model);
-	HttpRespondJson(req, 200, RunJsonQuery("SELECT mlops.model_info($1)::pg_catalog.text", 1, &type, &value, NULL));
+	HttpRespondJson(req, 200, RunJsonQuery(&plans[3], "SELECT mlops.model_info($1)::pg_catalog.text", 1, &type, &value, NULL));
 }
 
 /*
@@ -297,7 +304,7 @@ HandleModelSchema(HttpRequest *req)
 	if (model == NULL)
 		return;
 	value = CStringGetTextDatum(model);
-	HttpRespondJson(req, 200, RunJsonQuery("SELECT mlops.model_schema($1)::pg_catalog.text", 1, &type, &value, NULL));
+	HttpRespondJson(req, 200, RunJsonQuery(&plans[4], "SELECT mlops.model_schema($1)::pg_catalog.text", 1, &type, &value, NULL));
 }
 
 /*
@@ -366,12 +373,12 @@ BodyString(HttpRequest *req, const char *key, bool *bad)
  * or a NULL value).
  */
 static char *
-RunJsonQuery(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
+RunJsonQuery(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
 {
-	int			rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 1);
+	int			rc = HttpExecute(slot, sql, nargs, types, values, nulls, false);
 
 	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
 		return NULL;
 	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
