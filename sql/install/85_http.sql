@@ -327,6 +327,9 @@ BEGIN
     END IF;
     SELECT i.constraints INTO c FROM mlops.input_constraints i
      WHERE i.model OPERATOR(pg_catalog.=) pg_catalog.split_part(pg_catalog.split_part($1, '/', 1), '@', 1);
+    IF c IS NULL THEN
+        RETURN '{"valid": true, "details": []}';
+    END IF;
     d := COALESCE(mlops._input_violations(c, features), '[]');
     RETURN pg_catalog.jsonb_build_object('valid', pg_catalog.jsonb_array_length(d) OPERATOR(pg_catalog.=) 0, 'details', d);
 END

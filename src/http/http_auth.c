@@ -120,7 +120,7 @@ LookupApiKey(const char *key, HttpCredential *cred, const char **reason)
 							  "r.oid, r.rolcanlogin, r.rolsuper "
 							  "FROM mlops.http_api_keys k "
 							  "JOIN mlops.rate_limit_tiers t ON t.tier OPERATOR(pg_catalog.=) k.tier "
-							  "LEFT JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) k.role "
+							  "LEFT JOIN pg_catalog.pg_authid r ON r.oid OPERATOR(pg_catalog.=) k.role "
 							  "WHERE k.key_hash OPERATOR(pg_catalog.=) $1",
 					1, &type, &value, NULL, true) != SPI_OK_SELECT)
 		elog(ERROR, "API key lookup failed");
@@ -173,7 +173,7 @@ LookupJwt(const char *token, HttpCredential *cred, const char **reason)
 	if (HttpExecute(&jwt_plan, "SELECT t.tier, t.requests_per_minute::pg_catalog.float8, t.burst::pg_catalog.float8, "
 							  "r.oid, r.rolcanlogin, r.rolsuper "
 							  "FROM mlops.rate_limit_tiers t "
-							  "LEFT JOIN pg_catalog.pg_roles r ON r.rolname OPERATOR(pg_catalog.=) $1 "
+							  "LEFT JOIN pg_catalog.pg_authid r ON r.rolname OPERATOR(pg_catalog.=) $1 "
 							  "WHERE t.tier OPERATOR(pg_catalog.=) $2",
 					2, types, values, NULL, true) != SPI_OK_SELECT)
 		elog(ERROR, "token role lookup failed");
