@@ -224,9 +224,9 @@ PrepareBody(HttpRequest *req)
 }
 
 /*
- * RunInTransaction runs a route in its own transaction: admission
- * (installed schema, credentials, rate limit), then the handler as the
- * credential's role under the request timeout.  An error aborts the
+ * RunInTransaction runs a route in its own transaction, all of it under
+ * the request timeout: admission (installed schema, credentials, rate
+ * limit), then the handler as the credential's role.  An error aborts the
  * transaction and becomes the response.
  */
 static void
@@ -238,10 +238,12 @@ RunInTransaction(HttpRequest *req)
 	StartTransactionCommand();
 	PG_TRY();
 	{
+		enable_timeout_after(STATEMENT_TIMEOUT, mlops_http_request_timeout_ms);
 		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		if (Admit(req))
 			RunAsRole(req);
+		disable_timeout(STATEMENT_TIMEOUT, false);
 		PopActiveSnapshot();
 		SPI_finish();
 		CommitTransactionCommand();
@@ -321,8 +323,7 @@ Admit(HttpRequest *req)
 
 /*
  * RunAsRole runs the route's handler as the credential's role (the worker's
- * own role for routes without credentials), with the request timeout as
- * statement timeout.  SECURITY_LOCAL_USERID_CHANGE forbids SET ROLE and SET
+ * own role for routes without credentials).  SECURITY_LOCAL_USERID_CHANGE forbids SET ROLE and SET
  * SESSION AUTHORIZATION meanwhile; an error restores the user when the
  * transaction aborts.
  */
@@ -335,7 +336,6 @@ RunAsRole(HttpRequest *req)
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	if (req->route->needs == HTTP_NEEDS_CREDENTIALS)
 		SetUserIdAndSecContext(req->cred.role, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-	enable_timeout_after(STATEMENT_TIMEOUT, mlops_http_request_timeout_ms);
 	if (req->route->has_body)
 	{
 		ErrorData  *perr = MlopsTryInSubxact(ParseBody, req);
@@ -355,7 +355,6 @@ RunAsRole(HttpRequest *req)
 	}
 	if (!req->answered)
 		req->route->handler(req);
-	disable_timeout(STATEMENT_TIMEOUT, false);
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 }
 

@@ -221,6 +221,18 @@ unlike($r->{content}, qr/checksum|corrupt/i, 'the 500 does not leak the internal
 my $rid = $r->{json}{error}{request_id} // 'none';
 ok($node->log_contains(qr/\Q$rid\E.*failed with 500/), 'the server log has the request id and the error');
 
+# the request timeout: a lock held elsewhere makes the key lookup wait; the request gets 503
+my $locker = $node->background_psql('postgres');
+$locker->query_safe('BEGIN; LOCK TABLE mlops.http_api_keys IN ACCESS EXCLUSIVE MODE;');
+my $t0 = time();
+$r = req('GET', '/model/info?model=m', %A);
+my $waited = time() - $t0;
+error_is($r, 503, 'UNAVAILABLE', 'a request that outlives mlops.http_request_timeout_ms');
+ok($waited >= 2.5 && $waited < 8, sprintf('it was cut after the 3 s timeout (%.1f s)', $waited));
+$locker->query_safe('COMMIT');
+$locker->quit;
+is(req('GET', '/model/info?model=m', %A)->{status}, 200, 'the same request works once the lock is gone');
+
 # --- JWT ---
 my $now = time();
 my $tok = jwt({ role => 'alice', exp => $now + 300, aud => 'mlops-test', tier => 'enterprise' });
