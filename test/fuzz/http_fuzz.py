@@ -80,11 +80,11 @@ def json_body():
 def request():
     """request returns the bytes of one malformed request."""
     k = rnd.randrange(12)
-    path = rnd.choice(PATHS)
+    path = rnd.choice(PATHS[:4] * 4 + PATHS)
     body = json_body()
-    ctype = rnd.choice(["application/json", "application/json; charset=utf-8", "text/plain", "",
+    ctype = rnd.choice(["application/json"] * 6 + ["application/json; charset=utf-8", "text/plain", "",
                         "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/jsonx"])
-    method = rnd.choice(["POST", "POST", "POST", "GET", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "TRACE", "BREW", "P\x00ST"])
+    method = rnd.choice(["POST"] * 14 + ["GET"] * 3 + ["PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "TRACE", "BREW", "P\x00ST"])
     head = "%s %s HTTP/1.1\r\nHost: fuzz\r\nConnection: close\r\n%s" % (method, path, creds())
     if ctype:
         head += "Content-Type: %s\r\n" % ctype

@@ -292,7 +292,9 @@ like($r->{headers}{'content-type'}, qr{^text/plain}, '/metrics is Prometheus tex
 like($r->{content}, qr/^mlops_http_requests_total\{route="\/model\/info",status="401"\} \d+$/m, 'request counts by route and status');
 like($r->{content}, qr/^mlops_http_request_duration_seconds_bucket\{route="\/model\/info",le="\+Inf"\} \d+$/m, 'latency histogram');
 like($r->{content}, qr/^mlops_http_workers_ready 2$/m, 'two workers ready');
-like($r->{content}, qr/^mlops_/m, 'prometheus_metrics() is included');
+my $prom = $node->safe_psql('postgres', q{SET ROLE alice; SELECT mlops.prometheus_metrics()});
+my ($help) = $prom =~ /^(# HELP .*)$/m;
+ok(defined $help && index($r->{content}, $help) >= 0, "prometheus_metrics() as the key's role is included ($help)");
 
 # --- audit: revocation and aggregated refusals ---
 is(sql(q{SELECT count(*) FROM mlops.audit_log WHERE action = 'api_key.revoke'}), '1', 'revocation is audited');
