@@ -39,7 +39,7 @@
 static uint64 request_counter = 0;
 
 static HttpRequest *NewRequest(struct MHD_Connection *conn, const char *url, const char *method);
-static void CheckDeclaredLength(HttpRequest *req);
+static void AnswerEarly(HttpRequest *req);
 static void Dispatch(HttpRequest *req);
 static void RunInTransaction(HttpRequest *req);
 static bool Admit(HttpRequest *req);
@@ -69,7 +69,7 @@ HttpAccessHandler(void *cls, struct MHD_Connection *connection, const char *url,
 		{
 			req = NewRequest(connection, url, method);
 			*con_cls = req;
-			CheckDeclaredLength(req);
+			AnswerEarly(req);
 		}
 		else if (*upload_data_size > 0)
 		{
@@ -149,12 +149,12 @@ NewRequest(struct MHD_Connection *conn, const char *url, const char *method)
 }
 
 /*
- * CheckDeclaredLength answers at once what needs no body: an unknown path
+ * AnswerEarly answers at once what needs no body: an unknown path
  * (404), a wrong method (405), and a declared Content-Length above the
  * limit (413), before any of the body is read.
  */
 static void
-CheckDeclaredLength(HttpRequest *req)
+AnswerEarly(HttpRequest *req)
 {
 	const char *len = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	bool		wrong_method = false;
