@@ -86,6 +86,15 @@ OBJS = \
 	src/features/online.o \
 	src/features/pit_join.o \
 	src/features/pit_merge.o \
+	src/http/http_auth.o \
+	src/http/http_errors.o \
+	src/http/http_init.o \
+	src/http/http_jwt.o \
+	src/http/http_request.o \
+	src/http/http_routes.o \
+	src/http/http_shmem.o \
+	src/http/http_worker.o \
+	src/http/token_bucket.o \
 	src/monitor/alerts.o \
 	src/monitor/classes.o \
 	src/monitor/expr.o \
@@ -109,6 +118,7 @@ OBJS = \
 	src/sched/scheduler.o \
 	src/sched/scheduler_db.o \
 	src/serve/health.o \
+	src/serve/input_constraints.o \
 	src/serve/model_cache.o \
 	src/serve/predict.o \
 	src/serve/prediction_stats.o \
@@ -151,7 +161,7 @@ mlops.revision: FORCE
 	@echo '$(mlops_revision)' | cmp -s - $@ || echo '$(mlops_revision)' > $@
 .PHONY: FORCE
 PG_CFLAGS   = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
-SHLIB_LINK  = -lxgboost -ljansson -lm
+SHLIB_LINK  = -lxgboost -ljansson -lmicrohttpd -lm
 
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PIECES)
 	cat $(SQL_PIECES) > $@

@@ -21,6 +21,7 @@
 
 #include "common/common.h"
 #include "drift/drift.h"
+#include "http/http.h"
 #include "report/report.h"
 #include "serve/serve.h"
 #include "train/train.h"
@@ -41,7 +42,6 @@ _PG_init(void)
 {
 	mlops_preloaded = process_shared_preload_libraries_in_progress;
 
-	ReportInit();			/* before MlopsGucInit reserves the mlops prefix */
 	MlopsGucInit();
 	MlopsSecurityInit();
 	DriftInit();
@@ -52,4 +52,9 @@ _PG_init(void)
 	RoutingInit();
 
 	SchedulerInit();
+	HttpInit();
+	ReportInit();
+
+	/* last: reserving the prefix drops unknown mlops.* placeholders */
+	MlopsGucReservePrefix();
 }

@@ -24,7 +24,9 @@ CREATE FUNCTION mlops._object_kinds()
             -- jobs: job names are unique per owner only, so a job is named by its job_id
             ('job', 'mlops.jobs', 'job_id'),
             ('deployment', 'mlops.deployments', 'id'),
-            ('alert_action', 'mlops.alert_actions', 'rule_id')
+            ('alert_action', 'mlops.alert_actions', 'rule_id'),
+            ('api_key', 'mlops.http_api_keys', 'key_id'),
+            ('input_constraints', 'mlops.input_constraints', 'model')
            ) AS k (kind, relation, key_column)
      WHERE k.kind OPERATOR(pg_catalog.<>) 'none'
 $$;

@@ -36,6 +36,7 @@ CREATE FUNCTION mlops._capability_objects()
         ('ab_assign'), ('ab_predict'), ('record_conversion'), ('ab_results'), ('ab_test_health'),
         ('feature_set_info'), ('get_online_features'), ('historical_features_sql'),
         ('_feature_ambiguous'), ('predict_entity'), ('predict_entity_detail')),
+        ('validate_input')),
     reader_rel (name) AS (VALUES
         ('experiments'), ('runs'), ('run_metrics'), ('run_latest_metrics'), ('models'),
         ('model_aliases'), ('dashboard'), ('prediction_stats'), ('training_progress'),
@@ -43,7 +44,7 @@ CREATE FUNCTION mlops._capability_objects()
     owner_fns (name) AS (VALUES ('set_owner'), ('audit'), ('audit_events')),
     -- row-level security shows a role the rows of the roles it belongs to
     scientist_rel (name) AS (VALUES ('pipeline_runs')),
-    operator_rel (name) AS (VALUES ('jobs'), ('job_runs'), ('pipeline_runs')),
+    operator_rel (name) AS (VALUES ('jobs'), ('job_runs'), ('pipeline_runs'), ('api_keys')),
     scientist (name) AS (VALUES
         ('create_experiment'), ('start_run'), ('log_params'), ('log_metrics'), ('set_tags'),
         ('end_run'), ('train'), ('import_model'), ('export_model'), ('drop_model_version'),
@@ -53,6 +54,7 @@ CREATE FUNCTION mlops._capability_objects()
         ('record_prediction'), ('record_actual'), ('drift_report'), ('log_artifact'),
         ('register_feature_set'), ('drop_feature_set'), ('create_training_set'), ('materialize'),
         ('materialize_incremental'), ('materialization_pipeline'), ('set_drift_reference_from_feature_set')),
+        ('set_input_constraints')),
     deployer (name) AS (VALUES
         ('transition_stage'), ('set_alias'), ('drop_alias'),
         ('deploy'), ('promote_deployment'), ('set_canary_percent'), ('rollback'),
@@ -66,6 +68,7 @@ CREATE FUNCTION mlops._capability_objects()
         ('schedule'), ('unschedule'), ('alter_job'), ('run_job'), ('schedule_pipeline'),
         ('record_prediction'), ('record_actual'), ('prometheus_metrics'), ('model_cache'),
         ('materialize'), ('materialize_incremental'), ('materialization_pipeline')),
+        ('create_api_key'), ('revoke_api_key')),
     auditor (name) AS (VALUES
         ('current_actor'), ('audit_events'), ('verify_audit_log')),
     admin_only (name) AS (VALUES

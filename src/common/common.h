@@ -64,6 +64,7 @@ extern void MlopsRequireOwner(const char *kind, const char *name, Oid owner);
 
 /* subsystem initialisation, called once from _PG_init */
 extern void MlopsGucInit(void);
+extern void MlopsGucReservePrefix(void);
 extern void MlopsSecurityInit(void);
 extern void MlopsSchemaVersionInit(void);
 

@@ -105,6 +105,17 @@ MlopsGucInit(void)
 							&mlops_monitor_min_rows, 30, 1, 10000000,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineLimitSettings();
+}
+
+/*
+ * MlopsGucReservePrefix reserves the "mlops." prefix: an unknown mlops.*
+ * setting is then refused.  _PG_init calls it last, after every subsystem
+ * has defined its settings, because reserving drops the placeholders that
+ * hold values read from postgresql.conf for settings not yet defined.
+ */
+void
+MlopsGucReservePrefix(void)
+{
 	MarkGUCPrefixReserved("mlops");
 }
 

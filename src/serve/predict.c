@@ -549,6 +549,7 @@ BatchMatrix(CachedModel *m, Jsonb *instances, int n)
 			capacity = (int) Min((int64) n, 2 * (int64) capacity);
 			x = repalloc_huge(x, sizeof(float) * (Size) capacity * nf);
 		}
+		InputConstraintsCheck(m->name, v->val.binary.data, i);
 		EncodeJsonObject(m, v->val.binary.data,
 						 errors.total == 0 ? x + (Size) i * m->nfeatures : scratch, &errors, i);
 		pfree(v);
@@ -1200,6 +1201,8 @@ EncodeJsonFeatures(CachedModel *m, JsonbContainer *c, float *row)
 	MlopsList	errors;
 
 	MlopsListInit(&errors, MLOPS_LIST_MAX);
+	if (JsonContainerIsObject(c))
+		InputConstraintsCheck(m->name, c, -1);
 	if (JsonContainerIsObject(c))
 		EncodeJsonObject(m, c, row, &errors, -1);
 	else if (JsonContainerIsArray(c) && !JsonContainerIsScalar(c))

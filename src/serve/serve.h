@@ -11,6 +11,7 @@
 #ifndef MLOPS_SERVE_H
 #define MLOPS_SERVE_H
 
+#include "serve/input_constraints.h"
 #include "serve/model_cache.h"
 #include "serve/prediction_stats.h"
 #include "serve/routing.h"

@@ -122,6 +122,9 @@ CREATE ROLE fuzz_role;
 
 FIXTURE_MLOPS = r"""
 SELECT mlops.create_experiment('fz', 'the fuzz experiment', '{"team": "qa"}');
+-- the HTTP service: an API key of a role that may log in (revoke_api_key's base call revokes it)
+ALTER ROLE fuzz_role LOGIN;
+SELECT mlops.create_api_key('fuzz_role') IS NOT NULL;
 SELECT count(*) FROM mlops.train('bc', 'bc', 'diagnosis', hyperparams => '{"n_estimators": 10, "max_depth": 3}', experiment => 'fz');
 SELECT count(*) FROM mlops.train('bc', 'bc', 'diagnosis', hyperparams => '{"n_estimators": 12, "max_depth": 3}', experiment => 'fz');
 SELECT count(*) FROM mlops.train('iris', 'iris', 'species', hyperparams => '{"n_estimators": 10, "max_depth": 3}');
@@ -428,6 +431,14 @@ BASE = {
     "mlops.stop_ab_test(text,text,boolean)": {"test": lit("abz"), "winner": lit("treatment"), "promote": "true"},
     "mlops.ab_results(text,double precision)": {"test": lit("abz"), "alpha": "0.05"},
     "mlops.ab_test_health(text)": {"test": lit("abz")},
+    # the HTTP service's SQL functions (sql/install/85_http.sql)
+    "mlops.create_api_key(name,text,timestamp with time zone,text)": {
+        "role": lit("fuzz_role"), "tier": lit("pro"), "expires_at": lit("2999-01-01 00:00+00"), "description": lit("fuzz")},
+    "mlops.revoke_api_key(bigint)": {"key_id": "(SELECT pg_catalog.max(key_id) FROM mlops.http_api_keys)"},
+    "mlops.set_input_constraints(text,jsonb)": {
+        "model": lit("bc"), "constraints": J({"mean_radius": {"type": "number", "min": 0, "max": 100},
+                                              "grade": {"pattern": "^[a-z]+$"}})},
+    "mlops.validate_input(text,jsonb)": {"model": lit("bc"), "features": J({"mean_radius": 10.5, "grade": "high"})},
     # underscore functions that the documentation tells users to GRANT (EXTRA)
     "mlops._log_metric_history(bigint,text[],integer[],double precision[])": {
         "run_id": "{run_id}", "keys": "ARRAY['loss', 'loss', 'auc']", "steps": "ARRAY[0, 1, 2]",

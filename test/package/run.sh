@@ -97,12 +97,12 @@ field() { dpkg-deb --field "$deb" "$1"; }
 ok $? "the package is postgresql-15-mlops 0.2.0 ($(basename "$deb"))"
 depends=$(field Depends)
 names=$(tr ',' '\n' <<<"$depends" | sed -E 's/^ *//; s/[ (].*//' | sort -u | tr '\n' ' ')
-missing=(); for p in postgresql-15 libxgboost0 libjansson4; do [[ " $names" == *" $p "* ]] || missing+=("$p"); done
-others=$(tr ' ' '\n' <<<"$names" | grep -Ev '^(postgresql-15|postgresql-15-jit-llvm|libxgboost0|libjansson4|libc6|)$' | tr '\n' ' ')
+missing=(); for p in postgresql-15 libxgboost0 libjansson4 libmicrohttpd12; do [[ " $names" == *" $p "* ]] || missing+=("$p"); done
+others=$(tr ' ' '\n' <<<"$names" | grep -Ev '^(postgresql-15|postgresql-15-jit-llvm|libxgboost0|libjansson4|libmicrohttpd12|libc6|)$' | tr '\n' ' ')
 [ ${#missing[@]} -eq 0 ] && [ -z "$others" ]
-ok $? "it depends on the runtime only: postgresql-15, libxgboost0, libjansson4 (and libc6)" "Depends: $depends"
-dpkg-query -W -f '${Status}\n' libxgboost0 libjansson4 2>/dev/null | grep -c 'install ok installed' | grep -qx 2
-ok $? "libxgboost0 and libjansson4 are the names of Debian's installed runtime packages"
+ok $? "it depends on the runtime only: postgresql-15, libxgboost0, libjansson4, libmicrohttpd12 (and libc6)" "Depends: $depends"
+dpkg-query -W -f '${Status}\n' libxgboost0 libjansson4 libmicrohttpd12 2>/dev/null | grep -c 'install ok installed' | grep -qx 3
+ok $? "libxgboost0, libjansson4 and libmicrohttpd12 are the names of Debian's installed runtime packages"
 contents=$(dpkg-deb --contents "$deb" | awk '{print $6}')
 want=(./usr/lib/postgresql/15/lib/mlops.so ./usr/share/postgresql/15/extension/mlops.control
       ./usr/share/postgresql/15/extension/mlops--0.1.0.sql ./usr/share/postgresql/15/extension/mlops--0.2.0.sql

@@ -241,6 +241,15 @@ sql('old', q{SELECT mlops.run_job('yearly')});
 ok($node->poll_query_until('old', q{SELECT count(*) = 2 FROM mlops.job_runs WHERE status = 'succeeded'}),
 	'the scheduler runs jobs after the update');
 
+# the http service after the update: the seeded tiers, API keys, input constraints (enforced by predict)
+is(sql('old', q{SELECT string_agg(tier || ':' || requests_per_minute || '/' || burst, ',' ORDER BY requests_per_minute)
+	FROM mlops.rate_limit_tiers}), 'free:60/10,pro:600/50,enterprise:6000/200', 'the updated database has the seeded rate-limit tiers');
+sql('old', 'CREATE ROLE upgrade_api LOGIN');
+like(sql('old', q{SELECT mlops.create_api_key('upgrade_api')}), qr/^mlk_[0-9a-f]{64}$/, 'an API key can be created after the update');
+sql('old', q{SELECT mlops.set_input_constraints('iris', '{"sepal_length_cm": {"type": "number", "min": 0}}')});
+is(sql('old', q{SELECT mlops.validate_input('iris', '{"sepal_length_cm": -1}') ->> 'valid'}), 'false',
+	'input constraints work after the update');
+
 $node->stop;
 done_testing();
 
