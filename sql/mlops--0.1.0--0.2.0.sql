@@ -6601,7 +6601,7 @@ CREATE FUNCTION mlops._capability_objects()
         -- conversions write only the test's own per-user rows) and the reads
         ('ab_assign'), ('ab_predict'), ('record_conversion'), ('ab_results'), ('ab_test_health'),
         ('feature_set_info'), ('get_online_features'), ('historical_features_sql'),
-        ('_feature_ambiguous'), ('predict_entity'), ('predict_entity_detail')),
+        ('_feature_ambiguous'), ('predict_entity'), ('predict_entity_detail'),
         ('validate_input')),
     reader_rel (name) AS (VALUES
         ('experiments'), ('runs'), ('run_metrics'), ('run_latest_metrics'), ('models'),
@@ -6619,7 +6619,7 @@ CREATE FUNCTION mlops._capability_objects()
         ('update_adwin'), ('drop_adwin'), ('training_pipeline'), ('data_pipeline'),
         ('record_prediction'), ('record_actual'), ('drift_report'), ('log_artifact'),
         ('register_feature_set'), ('drop_feature_set'), ('create_training_set'), ('materialize'),
-        ('materialize_incremental'), ('materialization_pipeline'), ('set_drift_reference_from_feature_set')),
+        ('materialize_incremental'), ('materialization_pipeline'), ('set_drift_reference_from_feature_set'),
         ('set_input_constraints')),
     deployer (name) AS (VALUES
         ('transition_stage'), ('set_alias'), ('drop_alias'),
@@ -6633,7 +6633,7 @@ CREATE FUNCTION mlops._capability_objects()
         ('set_alert_rule_enabled'), ('check_alerts'), ('acknowledge_alert'), ('resolve_alert'),
         ('schedule'), ('unschedule'), ('alter_job'), ('run_job'), ('schedule_pipeline'),
         ('record_prediction'), ('record_actual'), ('prometheus_metrics'), ('model_cache'),
-        ('materialize'), ('materialize_incremental'), ('materialization_pipeline')),
+        ('materialize'), ('materialize_incremental'), ('materialization_pipeline'),
         ('create_api_key'), ('revoke_api_key')),
     auditor (name) AS (VALUES
         ('current_actor'), ('audit_events'), ('verify_audit_log')),
