@@ -74,6 +74,10 @@ SELECT model, version, calls > 0 AS called FROM mlops.prediction_stats WHERE mod
 SELECT jsonb_object_keys(mlops.predict_detail('churn', '{"visits": 3, "spend": 1}')) AS key ORDER BY 1;
 SELECT mlops.predict_detail(NULL, '{}') IS NULL AS null_model, mlops.predict('churn', NULL::float8[]) IS NULL AS null_features;
 
+-- the versions of an active deployment cannot be dropped
+\set VERBOSITY terse
+SELECT mlops.drop_model_version('churn', 2);
+\set VERBOSITY default
 -- one active deployment per model and environment
 \set VERBOSITY terse
 SELECT mlops.deploy('churn', 3, require_validation => false);
