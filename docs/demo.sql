@@ -108,7 +108,31 @@ SELECT pipeline_run_id, pipeline, status, jsonb_path_query_array(steps, '$[*].st
 SELECT mlops.unschedule('clean-tumours');
 
 \echo
-\echo '== 8. The audit log recorded every change, with who made it'
+\echo '== 8. Deployments: a validated canary, routed inside predict, widened and promoted by the guard'
+SELECT version AS candidate
+  FROM mlops.train('diagnosis', $$SELECT * FROM breast_cancer$$, 'diagnosis',
+                   features => (SELECT array_agg(attname::text ORDER BY attnum) FROM pg_attribute
+                                 WHERE attrelid = 'breast_cancer'::regclass AND attnum > 0
+                                   AND attname NOT IN ('id', 'diagnosis')),
+                   hyperparams => '{"max_depth": 4, "eta": 0.1, "n_estimators": 120}') \gset
+SELECT r->>'status' AS validation, r->'metrics'->'accuracy' AS accuracy, r->'metrics'->'roc_auc' AS roc_auc
+  FROM mlops.validate_model('diagnosis/' || :candidate, 'breast_cancer', 'diagnosis',
+                            '{"accuracy": 0.9}', max_latency_ms => 50, compare_to => 'diagnosis/Production',
+                            max_regression => 0.02) r;
+SELECT mlops.deploy('diagnosis', :candidate, canary_percent => 25,
+                    auto_rollback => '{"max_error_rate": 0.01, "min_requests": 50}',
+                    steps => '[{"percent": 50, "after": "0 seconds"}, {"percent": 100, "after": "0 seconds"}]') AS deployment_id \gset
+-- the same patient id always gets the same version; the canary takes about a quarter
+SELECT d->>'model_version' AS version, d->>'variant' AS variant, count(*)
+  FROM breast_cancer b, LATERAL mlops.predict_detail('diagnosis', to_jsonb(b) - 'id' - 'diagnosis', b.id::text) d
+ GROUP BY 1, 2 ORDER BY 1;
+SELECT * FROM mlops.check_deployments();
+SELECT * FROM mlops.check_deployments();
+SELECT id, from_version, to_version, state, percent FROM mlops.deployments;
+SELECT event, from_state, to_state, percent FROM mlops.deployment_events ORDER BY event_id;
+
+\echo
+\echo '== 9. The audit log recorded every change, with who made it'
 SELECT action, user_name, count(*) AS events, min(resource_id) AS first_resource
   FROM mlops.audit_events(max_rows => 10000) GROUP BY action, user_name ORDER BY min(event_id);
 

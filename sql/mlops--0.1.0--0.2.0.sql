@@ -4149,6 +4149,44 @@ CREATE TRIGGER alerts_run_action AFTER INSERT ON mlops.alerts
     FOR EACH ROW EXECUTE FUNCTION mlops._alert_action_run();
 SELECT pg_catalog.pg_extension_config_dump('mlops.alert_actions', '');
 
+-- drop_model_version refuses a version a pending or active deployment uses
+CREATE OR REPLACE FUNCTION mlops._impl_drop_model_version(name text, version integer)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    r mlops.model_versions := mlops._version_for_update(name, version);
+    aliases text[];
+    deployment bigint;
+BEGIN
+    IF r.stage OPERATOR(pg_catalog.=) 'Production' THEN
+        RAISE EXCEPTION 'cannot drop version % of model "%" because it is in Production', version, mlops._clip(name)
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Move it to another stage with mlops.transition_stage() first.';
+    END IF;
+    -- predictions route to both versions of a pending or active deployment
+    SELECT d.id INTO deployment FROM mlops.deployments d
+     WHERE d.model_id OPERATOR(pg_catalog.=) r.model_id AND d.state OPERATOR(pg_catalog.=) ANY (ARRAY['pending', 'active'])
+       AND r.version OPERATOR(pg_catalog.=) ANY (ARRAY[d.from_version, d.to_version]);
+    IF deployment IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot drop version % of model "%" because deployment % uses it', version, mlops._clip(name), deployment
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'End the deployment with mlops.promote_deployment() or mlops.rollback() first.';
+    END IF;
+    SELECT pg_catalog.array_agg(a.alias ORDER BY a.alias) INTO aliases FROM mlops.model_aliases a
+     WHERE a.model_id OPERATOR(pg_catalog.=) r.model_id AND a.version OPERATOR(pg_catalog.=) r.version;
+    DELETE FROM mlops.model_versions mv
+     WHERE mv.model_id OPERATOR(pg_catalog.=) r.model_id AND mv.version OPERATOR(pg_catalog.=) r.version;
+    PERFORM mlops._audit_event('model.delete', 'model_version', name OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) version,
+                               pg_catalog.jsonb_build_object('model', name, 'version', version, 'stage', r.stage,
+                                   'sha256', pg_catalog.encode(r.model_sha256, 'hex'),
+                                   'deleted_aliases', COALESCE(aliases, '{}')));
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._impl_drop_model_version(text, integer) FROM PUBLIC;
+
 -- schedule_pipeline knows deployment_pipeline
 ALTER TABLE mlops.jobs DROP CONSTRAINT jobs_pipeline_check;
 ALTER TABLE mlops.jobs ADD CONSTRAINT jobs_pipeline_check CHECK (pipeline OPERATOR(pg_catalog.=) ANY (ARRAY['training_pipeline', 'data_pipeline',

@@ -447,11 +447,21 @@ CREATE FUNCTION mlops._impl_drop_model_version(name text, version integer)
 DECLARE
     r mlops.model_versions := mlops._version_for_update(name, version);
     aliases text[];
+    deployment bigint;
 BEGIN
     IF r.stage OPERATOR(pg_catalog.=) 'Production' THEN
         RAISE EXCEPTION 'cannot drop version % of model "%" because it is in Production', version, mlops._clip(name)
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Move it to another stage with mlops.transition_stage() first.';
+    END IF;
+    -- predictions route to both versions of a pending or active deployment
+    SELECT d.id INTO deployment FROM mlops.deployments d
+     WHERE d.model_id OPERATOR(pg_catalog.=) r.model_id AND d.state OPERATOR(pg_catalog.=) ANY (ARRAY['pending', 'active'])
+       AND r.version OPERATOR(pg_catalog.=) ANY (ARRAY[d.from_version, d.to_version]);
+    IF deployment IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot drop version % of model "%" because deployment % uses it', version, mlops._clip(name), deployment
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'End the deployment with mlops.promote_deployment() or mlops.rollback() first.';
     END IF;
     SELECT pg_catalog.array_agg(a.alias ORDER BY a.alias) INTO aliases FROM mlops.model_aliases a
      WHERE a.model_id OPERATOR(pg_catalog.=) r.model_id AND a.version OPERATOR(pg_catalog.=) r.version;

@@ -74,6 +74,10 @@ SELECT model, version, calls > 0 AS called FROM mlops.prediction_stats WHERE mod
 SELECT jsonb_object_keys(mlops.predict_detail('churn', '{"visits": 3, "spend": 1}')) AS key ORDER BY 1;
 SELECT mlops.predict_detail(NULL, '{}') IS NULL AS null_model, mlops.predict('churn', NULL::float8[]) IS NULL AS null_features;
 
+-- the versions of an active deployment cannot be dropped
+\set VERBOSITY terse
+SELECT mlops.drop_model_version('churn', 2);
+\set VERBOSITY default
 -- one active deployment per model and environment
 \set VERBOSITY terse
 SELECT mlops.deploy('churn', 3, require_validation => false);
@@ -232,6 +236,25 @@ SELECT mlops.rollback('alice_model', reason => 'done') AS serving;
 RESET ROLE;
 SELECT version, stage FROM mlops.model_versions v JOIN mlops.models m USING (model_id)
  WHERE m.name = 'alice_model' ORDER BY version;
+
+-- alert actions: the rule's and the job's owner only (bob is no longer in alice's role)
+REVOKE deploy_alice FROM deploy_bob;
+ALTER ROLE deploy_alice LOGIN;
+SELECT mlops.grant_capability('deploy_alice', 'operator');
+SELECT mlops.grant_capability('deploy_bob', 'operator');
+SET ROLE deploy_alice;
+SELECT mlops.add_alert_rule('alice_rule', 'alice drift', 'psi > 0.2');
+SELECT mlops.schedule('alice retrain', '0 0 1 1 *', 'SELECT 1') > 0 AS scheduled;
+SELECT mlops.set_alert_action('alice_rule', 'alice retrain');
+RESET ROLE;
+SET ROLE deploy_bob;
+SELECT mlops.add_alert_rule('bob_rule', 'bob drift', 'psi > 0.2');
+\set VERBOSITY terse
+SELECT mlops.set_alert_action('alice_rule', NULL);
+SELECT mlops.set_alert_action('bob_rule', 'alice retrain');
+\set VERBOSITY default
+RESET ROLE;
+SELECT rule_id, owner FROM mlops.alert_actions ORDER BY rule_id;
 
 DROP EXTENSION mlops;
 DROP TABLE accounts;

@@ -4,6 +4,10 @@
 CREATE EXTENSION mlops;
 \set SHOW_CONTEXT never
 SET mlops.train_progress_rounds = 0;
+-- the background scheduler's own checks stay out of this test's way
+ALTER SYSTEM SET mlops.deployment_check_interval = 0;
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.5);
 
 CREATE TABLE accounts AS
 SELECT i AS id,
@@ -189,6 +193,16 @@ SELECT mlops.schedule_pipeline('bad', 'deployment_pipeline', '0 3 * * *', '{"mod
 SELECT mlops.schedule_pipeline('bad', 'deployment_pipeline', '0 3 * * *', '{"model_name": "churn", "model_version": "two"}');
 \set VERBOSITY default
 
+-- max_metric_drop: the labelled metrics since the deployment started against the monitor's baseline
+SELECT mlops.deploy('churn', 2, canary_percent => 10, require_validation => false,
+       auto_rollback => '{"max_metric_drop": {"accuracy": 0.05}}') AS md \gset
+SELECT mlops.create_monitor('churn', 'classification', '{"accuracy": 0.99}');
+SELECT count(*) AS nothing_to_judge_yet FROM mlops.check_deployments();
+SELECT count(*) FROM (SELECT mlops.record_prediction('churn', 1, 0) FROM generate_series(1, 40)) s;
+SELECT (mlops.deployment_status('churn')->'labelled_metrics'->>'accuracy')::float8 AS labelled_accuracy;
+SELECT deployment_id = :md AS this_one, action, detail FROM mlops.check_deployments();
+SELECT mlops.drop_monitor('churn');
+
 -- set_alert_action: a firing rule asks the scheduler to run a job, once per cooldown
 SELECT mlops.add_alert_rule('drift_retrain', 'retrain on drift', 'psi > 0.2', cooldown => '1 hour');
 SELECT mlops.schedule('retrain churn', '0 0 1 1 *', 'SELECT 1') > 0 AS scheduled;
@@ -214,3 +228,5 @@ SELECT count(*) AS actions FROM mlops.alert_actions;
 
 DROP EXTENSION mlops;
 DROP TABLE accounts;
+ALTER SYSTEM RESET mlops.deployment_check_interval;
+SELECT pg_reload_conf();
