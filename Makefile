@@ -75,6 +75,7 @@ OBJS = \
 	src/drift/stats_adwin.o \
 	src/drift/stats_chi2.o \
 	src/drift/stats_ks.o \
+	src/drift/tables.o \
 	src/monitor/alerts.o \
 	src/monitor/classes.o \
 	src/monitor/expr.o \
