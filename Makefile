@@ -64,6 +64,7 @@ OBJS = \
 	src/common/schema_version.o \
 	src/common/security.o \
 	src/common/source.o \
+	src/deploy/validate.o \
 	src/drift/adwin_sql.o \
 	src/drift/categories.o \
 	src/drift/detect.o \
@@ -95,6 +96,8 @@ OBJS = \
 	src/serve/model_cache.o \
 	src/serve/predict.o \
 	src/serve/prediction_stats.o \
+	src/serve/routing.o \
+	src/serve/routing_hash.o \
 	src/serve/version.o \
 	src/train/train.o \
 	src/train/train_boost.o \

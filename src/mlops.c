@@ -47,6 +47,7 @@ _PG_init(void)
 	TrainInit();
 	ModelCacheInit();
 	PredictionStatsInit();
+	RoutingInit();
 
 	SchedulerInit();
 }

@@ -9,52 +9,57 @@
 -- '{5.1, 3.5}' resolves to the text overload (PostgreSQL prefers the string
 -- category for unknown literals), which reads a JSON object or array as
 -- jsonb and anything else as a float8[] literal.
+--
+-- routing_key: a bare model name routes through its active production
+-- deployment (docs/deployments.md); calls with the same key get the same
+-- version for the life of the deployment.  A NULL model or features
+-- returns NULL.
 
-CREATE FUNCTION mlops.predict(model text, features float8[]) RETURNS float8
-    LANGUAGE C STABLE STRICT PARALLEL SAFE
+CREATE FUNCTION mlops.predict(model text, features float8[], routing_key text DEFAULT NULL) RETURNS float8
+    LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'mlops_predict_float8';
-REVOKE ALL ON FUNCTION mlops.predict(text, float8[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION mlops.predict(text, float8[], text) FROM PUBLIC;
 
-CREATE FUNCTION mlops.predict(model text, features jsonb) RETURNS float8
-    LANGUAGE C STABLE STRICT PARALLEL SAFE
+CREATE FUNCTION mlops.predict(model text, features jsonb, routing_key text DEFAULT NULL) RETURNS float8
+    LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'mlops_predict_jsonb';
-REVOKE ALL ON FUNCTION mlops.predict(text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION mlops.predict(text, jsonb, text) FROM PUBLIC;
 
-CREATE FUNCTION mlops.predict(model text, features text) RETURNS float8
-    LANGUAGE C STABLE STRICT PARALLEL SAFE
+CREATE FUNCTION mlops.predict(model text, features text, routing_key text DEFAULT NULL) RETURNS float8
+    LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'mlops_predict_text';
-REVOKE ALL ON FUNCTION mlops.predict(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION mlops.predict(text, text, text) FROM PUBLIC;
 
-CREATE FUNCTION mlops.predict_proba(model text, features float8[]) RETURNS float8[]
-    LANGUAGE C STABLE STRICT PARALLEL SAFE
+CREATE FUNCTION mlops.predict_proba(model text, features float8[], routing_key text DEFAULT NULL) RETURNS float8[]
+    LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'mlops_predict_proba_float8';
-REVOKE ALL ON FUNCTION mlops.predict_proba(text, float8[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION mlops.predict_proba(text, float8[], text) FROM PUBLIC;
 
-CREATE FUNCTION mlops.predict_proba(model text, features jsonb) RETURNS float8[]
-    LANGUAGE C STABLE STRICT PARALLEL SAFE
+CREATE FUNCTION mlops.predict_proba(model text, features jsonb, routing_key text DEFAULT NULL) RETURNS float8[]
+    LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'mlops_predict_proba_jsonb';
-REVOKE ALL ON FUNCTION mlops.predict_proba(text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION mlops.predict_proba(text, jsonb, text) FROM PUBLIC;
 
-CREATE FUNCTION mlops.predict_proba(model text, features text) RETURNS float8[]
-    LANGUAGE C STABLE STRICT PARALLEL SAFE
+CREATE FUNCTION mlops.predict_proba(model text, features text, routing_key text DEFAULT NULL) RETURNS float8[]
+    LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'mlops_predict_proba_text';
-REVOKE ALL ON FUNCTION mlops.predict_proba(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION mlops.predict_proba(text, text, text) FROM PUBLIC;
 
 -- predict_label returns the predicted class's label (classifiers only).
-CREATE FUNCTION mlops.predict_label(model text, features float8[]) RETURNS text
-    LANGUAGE C STABLE STRICT PARALLEL SAFE
+CREATE FUNCTION mlops.predict_label(model text, features float8[], routing_key text DEFAULT NULL) RETURNS text
+    LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'mlops_predict_label_float8';
-REVOKE ALL ON FUNCTION mlops.predict_label(text, float8[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION mlops.predict_label(text, float8[], text) FROM PUBLIC;
 
-CREATE FUNCTION mlops.predict_label(model text, features jsonb) RETURNS text
-    LANGUAGE C STABLE STRICT PARALLEL SAFE
+CREATE FUNCTION mlops.predict_label(model text, features jsonb, routing_key text DEFAULT NULL) RETURNS text
+    LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'mlops_predict_label_jsonb';
-REVOKE ALL ON FUNCTION mlops.predict_label(text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION mlops.predict_label(text, jsonb, text) FROM PUBLIC;
 
-CREATE FUNCTION mlops.predict_label(model text, features text) RETURNS text
-    LANGUAGE C STABLE STRICT PARALLEL SAFE
+CREATE FUNCTION mlops.predict_label(model text, features text, routing_key text DEFAULT NULL) RETURNS text
+    LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'mlops_predict_label_text';
-REVOKE ALL ON FUNCTION mlops.predict_label(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION mlops.predict_label(text, text, text) FROM PUBLIC;
 
 CREATE FUNCTION mlops.predict_batch(model text, instances jsonb) RETURNS float8[]
     LANGUAGE C STABLE STRICT PARALLEL SAFE

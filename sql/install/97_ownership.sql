@@ -19,7 +19,8 @@ CREATE FUNCTION mlops._object_kinds()
             ('run', 'mlops.runs', 'run_id'),
             ('model', 'mlops.models', 'name'),
             -- jobs: job names are unique per owner only, so a job is named by its job_id
-            ('job', 'mlops.jobs', 'job_id')
+            ('job', 'mlops.jobs', 'job_id'),
+            ('deployment', 'mlops.deployments', 'id')
            ) AS k (kind, relation, key_column)
      WHERE k.kind OPERATOR(pg_catalog.<>) 'none'
 $$;

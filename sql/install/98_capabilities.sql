@@ -27,10 +27,12 @@ CREATE FUNCTION mlops._capability_objects()
         ('model_info'), ('model_schema'), ('resolve_model'), ('compare_runs'),
         ('current_metrics'), ('model_metrics'), ('health'), ('ready'), ('current_actor'),
         ('psi'), ('kl_divergence'), ('js_distance'), ('wasserstein'), ('ks_test'),
-        ('chi_square_test'), ('adwin'), ('next_runs'), ('alert'), ('version')),
+        ('chi_square_test'), ('adwin'), ('next_runs'), ('alert'), ('version'),
+        ('predict_detail'), ('deployment_status')),
     reader_rel (name) AS (VALUES
         ('experiments'), ('runs'), ('run_metrics'), ('run_latest_metrics'), ('models'),
-        ('model_aliases'), ('dashboard'), ('prediction_stats'), ('training_progress')),
+        ('model_aliases'), ('dashboard'), ('prediction_stats'), ('training_progress'),
+        ('deployments'), ('deployment_events'), ('validations')),
     owner_fns (name) AS (VALUES ('set_owner'), ('audit'), ('audit_events')),
     -- row-level security shows a role the rows of the roles it belongs to
     scientist_rel (name) AS (VALUES ('pipeline_runs')),
@@ -43,7 +45,9 @@ CREATE FUNCTION mlops._capability_objects()
         ('update_adwin'), ('drop_adwin'), ('training_pipeline'), ('data_pipeline'),
         ('record_prediction'), ('record_actual')),
     deployer (name) AS (VALUES
-        ('transition_stage'), ('set_alias'), ('drop_alias')),
+        ('transition_stage'), ('set_alias'), ('drop_alias'),
+        ('deploy'), ('promote_deployment'), ('set_canary_percent'), ('rollback'),
+        ('approve_deployment'), ('refuse_deployment'), ('validate_model'), ('check_deployments')),
     operator (name) AS (VALUES
         ('create_monitor'), ('drop_monitor'), ('set_monitor_drift'), ('check_degradation'),
         ('monitoring_pipeline'), ('_monitor_pipeline_settings'), ('check_monitor_drift'), ('add_alert_rule'), ('drop_alert_rule'),

@@ -27,6 +27,7 @@ int			mlops_job_history_days = 30;
 int			mlops_max_running_jobs = 4;
 int			mlops_max_running_jobs_per_owner = 2;
 int			mlops_monitor_min_rows = 30;
+int			mlops_deployment_check_interval = 60;
 
 /* resource limits of training and serving (docs/settings.md, "Limits") */
 int			mlops_max_threads = 4;
@@ -82,6 +83,11 @@ MlopsGucInit(void)
 							NULL,
 							&mlops_job_history_days, 30, 1, 36500,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("mlops.deployment_check_interval",
+							"Seconds between the scheduler's checks of active deployments (0: never).",
+							"The scheduler calls mlops.check_deployments() this often: automatic rollbacks and canary steps.",
+							&mlops_deployment_check_interval, 60, 0, 86400,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomIntVariable("mlops.max_running_jobs",
 							"Job runs that may execute at the same time in one database.",
 							NULL,

@@ -36,7 +36,10 @@
  *      before the worker exists, so a crash at any point leaves a row this
  *      code can recognise;
  *   5. time out runs older than their max_runtime (mark timed_out, SIGTERM);
- *   6. trim history older than mlops.job_history_days (hourly).
+ *   6. trim history older than mlops.job_history_days (hourly);
+ *   7. every mlops.deployment_check_interval seconds, run
+ *      mlops.check_deployments() (automatic rollbacks and canary steps of
+ *      every active deployment); an error is logged and the loop goes on.
  *
  * At start it marks runs left 'scheduled' or 'running' by a previous server
  * life as failed ("server restarted"), and adopts runs whose worker is still
@@ -150,6 +153,7 @@ static Oid	jobs_relid = InvalidOid;
 static uint64 seen_generation = 0;
 static SchedulerDbSlot *my_slot = NULL;
 static TimestampTz last_trim = 0;
+static TimestampTz last_deployment_check = 0;
 static MemoryContext loop_cxt = NULL;
 static uint64 install_count_at_start = 0;
 static uint64 launch_count = 0;
@@ -174,6 +178,7 @@ static int	ClaimJobSlot(JobEntry *job);
 static void ReleaseJobSlot(int slotno, int64 run_id);
 static void EnforceTimeouts(TimestampTz now);
 static void TrimHistory(TimestampTz now);
+static void CheckDeployments(TimestampTz now);
 static long NextWakeMs(TimestampTz now);
 static void DisableJob(JobEntry *job, const char *reason);
 static bool JobIsForeign(HeapTuple tup, TupleDesc desc, int dbcol, int sysidcol, int pausedcol,
@@ -274,6 +279,7 @@ MlopsSchedulerMain(Datum arg)
 		LaunchDueJobs(now);
 		EnforceTimeouts(now);
 		TrimHistory(now);
+		CheckDeployments(now);
 		pgstat_report_stat(false);
 		pgstat_report_activity(STATE_IDLE, NULL);
 
@@ -1203,6 +1209,39 @@ TrimHistory(TimestampTz now)
 }
 
 /*
+ * CheckDeployments runs mlops.check_deployments() every
+ * mlops.deployment_check_interval seconds (never when it is 0).  An error
+ * rolls its transaction back and is logged; the scheduler carries on.
+ */
+static void
+CheckDeployments(TimestampTz now)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
+	if (mlops_deployment_check_interval <= 0 ||
+		(last_deployment_check != 0 &&
+		 !TimestampDifferenceExceeds(last_deployment_check, now, mlops_deployment_check_interval * 1000)))
+		return;
+	last_deployment_check = now;
+	PG_TRY();
+	{
+		BeginWork("mlops scheduler: checking deployments");
+		if (SPI_execute("SELECT pg_catalog.count(*) FROM mlops.check_deployments()", false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "mlops.check_deployments() failed");
+		EndWork();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		MemoryContextSwitchTo(loop_cxt);
+	}
+	PG_END_TRY();
+}
+
+/*
  * NextWakeMs returns how long the scheduler may sleep: until the earliest
  * due job, run deadline or worker start check, at most a minute.
  */
@@ -1239,6 +1278,9 @@ NextWakeMs(TimestampTz now)
 				wake = Min(wake, launch_at);
 		}
 	}
+	if (mlops_deployment_check_interval > 0)
+		wake = Min(wake, TimestampTzPlusMilliseconds(last_deployment_check != 0 ? last_deployment_check : now,
+													  mlops_deployment_check_interval * 1000));
 	/* due jobs that found no free slot: a finishing worker sets our latch */
 	if (have_waiting_runs)
 		wake = Min(wake, TimestampTzPlusMilliseconds(now, 1000));

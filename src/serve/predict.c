@@ -62,6 +62,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -86,6 +87,7 @@ PG_FUNCTION_INFO_V1(mlops_predict_label_text);
 PG_FUNCTION_INFO_V1(mlops_predict_batch);
 PG_FUNCTION_INFO_V1(mlops_predict_table);
 PG_FUNCTION_INFO_V1(mlops_predict_proba_table);
+PG_FUNCTION_INFO_V1(mlops_predict_detail);
 
 /* Batches this small predict on one thread */
 #define PREDICT_PARALLEL_MIN_ROWS 1024
@@ -122,6 +124,10 @@ static float *row_buffer = NULL;
 static int	row_buffer_len = 0;
 
 static Datum PredictOne(FunctionCallInfo fcinfo, InputKind kind, PredictWhat what);
+static CachedModel *RouteModelArg(FunctionCallInfo fcinfo, const char *ref, int argno, Route *route);
+static void PredictShadow(Route *route, InputKind kind, Datum input, double served);
+static void DetailJson(StringInfo buf, CachedModel *m, const float *out, double prediction, Route *route);
+static const char *JsonNumber(double v);
 static void RequireProba(CachedModel *m);
 static void RequireClasses(CachedModel *m);
 static int	ClassCode(CachedModel *m, double code);
@@ -226,18 +232,23 @@ mlops_predict_label_text(PG_FUNCTION_ARGS)
 /*
  * PredictOne predicts one row, given as an array, a JSON object or array,
  * or text, and returns the prediction, the class probabilities or the
- * class label.
+ * class label.  A bare model name routes through its deployment
+ * (routing.c) by the optional third argument, the routing key.
  */
 static Datum
 PredictOne(FunctionCallInfo fcinfo, InputKind kind, PredictWhat what)
 {
-	char	   *ref = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *ref;
 	CachedModel *m;
+	Route		route;
 	instr_time	start;
 	Datum		result = (Datum) 0;
 
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	ref = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	INSTR_TIME_SET_CURRENT(start);
-	m = ModelCacheGet(ref);
+	m = RouteModelArg(fcinfo, ref, 2, &route);
 	PG_TRY();
 	{
 		float	   *row = RowBuffer(m->nfeatures);
@@ -249,6 +260,8 @@ PredictOne(FunctionCallInfo fcinfo, InputKind kind, PredictWhat what)
 			RequireClasses(m);
 		EncodeInput(m, kind, PG_GETARG_DATUM(1), row);
 		out = PredictRows(m, row, 1);
+		if (route.shadow != NULL)
+			PredictShadow(&route, kind, PG_GETARG_DATUM(1), OutputToPrediction(m, out, 0));
 		if (what == PREDICT_PROBA)
 			result = ProbaArray(m, out, 0);
 		else if (what == PREDICT_LABEL)
@@ -264,6 +277,137 @@ PredictOne(FunctionCallInfo fcinfo, InputKind kind, PredictWhat what)
 	PG_END_TRY();
 	PredictionStatsRecord(&m->stats, m->name, m->version, 1, ElapsedMs(start), false);
 	return result;
+}
+
+/*
+ * RouteModelArg returns the model serving ref, routed by the text argument
+ * argno when the function has it and it is not null.
+ */
+static CachedModel *
+RouteModelArg(FunctionCallInfo fcinfo, const char *ref, int argno, Route *route)
+{
+	text	   *key = NULL;
+
+	if (PG_NARGS() > argno && !PG_ARGISNULL(argno))
+		key = PG_GETARG_TEXT_PP(argno);
+	return RouteModel(ref, key ? VARDATA_ANY(key) : NULL, key ? VARSIZE_ANY_EXHDR(key) : 0, route);
+}
+
+/*
+ * PredictShadow predicts the same row with a shadow candidate and records
+ * how its output compares with the served one.  deploy() accepts a shadow
+ * only when it takes the same features as the stable version, so a row the
+ * stable version encoded encodes for the shadow too.
+ */
+static void
+PredictShadow(Route *route, InputKind kind, Datum input, double served)
+{
+	CachedModel *m = route->shadow;
+	float	   *row = palloc(sizeof(float) * Max(m->nfeatures, 1));
+
+	EncodeInput(m, kind, input, row);
+	RouteRecordShadow(route, served, OutputToPrediction(m, PredictRows(m, row, 1), 0), false);
+	PredictionStatsRecord(&m->stats, m->name, m->version, 1, 0.0, false);
+	pfree(row);
+}
+
+/*
+ * mlops_predict_detail implements mlops.predict_detail(model text, features
+ * jsonb, routing_key text): one prediction with the version, deployment and
+ * variant that served it and its latency.
+ */
+Datum
+mlops_predict_detail(PG_FUNCTION_ARGS)
+{
+	char	   *ref;
+	CachedModel *m;
+	Route		route;
+	instr_time	start;
+	StringInfoData buf;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	MlopsRequireCurrentSchema("mlops.predict_detail");
+	ref = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	INSTR_TIME_SET_CURRENT(start);
+	m = RouteModelArg(fcinfo, ref, 2, &route);
+	initStringInfo(&buf);
+	PG_TRY();
+	{
+		float	   *row = RowBuffer(m->nfeatures);
+		const float *out;
+		double		prediction;
+
+		EncodeInput(m, INPUT_JSONB, PG_GETARG_DATUM(1), row);
+		out = PredictRows(m, row, 1);
+		prediction = OutputToPrediction(m, out, 0);
+		if (route.shadow != NULL)
+			PredictShadow(&route, INPUT_JSONB, PG_GETARG_DATUM(1), prediction);
+		DetailJson(&buf, m, out, prediction, &route);
+	}
+	PG_CATCH();
+	{
+		PredictionStatsRecord(&m->stats, m->name, m->version, 1, ElapsedMs(start), true);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	{
+		double		ms = ElapsedMs(start);
+
+		PredictionStatsRecord(&m->stats, m->name, m->version, 1, ms, false);
+		appendStringInfo(&buf, ", \"latency_ms\": %.6f}", ms);
+	}
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
+
+/*
+ * DetailJson writes predict_detail's object, all but its closing latency,
+ * into buf: prediction, label, probability (of the predicted class),
+ * probabilities, model, model_version, deployment_id and variant.
+ */
+static void
+DetailJson(StringInfo buf, CachedModel *m, const float *out, double prediction, Route *route)
+{
+	bool		classes = m->output != OUTPUT_VALUE;
+	bool		proba = classes && m->output != OUTPUT_CLASS;
+
+	appendStringInfo(buf, "{\"prediction\": %s, \"label\": ", JsonNumber(prediction));
+	if (classes)
+		escape_json(buf, ClassLabel(m, ClassCode(m, prediction)));
+	else
+		appendStringInfoString(buf, "null");
+	if (proba)
+	{
+		double	   *p = palloc(sizeof(double) * m->nclasses);
+
+		OutputToProba(m, out, 0, p);
+		appendStringInfo(buf, ", \"probability\": %s, \"probabilities\": [",
+						 JsonNumber(p[ClassCode(m, prediction)]));
+		for (int c = 0; c < m->nclasses; c++)
+			appendStringInfo(buf, "%s%s", c > 0 ? ", " : "", JsonNumber(p[c]));
+		appendStringInfoChar(buf, ']');
+		pfree(p);
+	}
+	else
+		appendStringInfoString(buf, ", \"probability\": null, \"probabilities\": null");
+	appendStringInfoString(buf, ", \"model\": ");
+	escape_json(buf, m->name);
+	appendStringInfo(buf, ", \"model_version\": %d, \"deployment_id\": ", m->version);
+	if (route->deployment_id != 0)
+		appendStringInfo(buf, INT64_FORMAT, route->deployment_id);
+	else
+		appendStringInfoString(buf, "null");
+	appendStringInfo(buf, ", \"variant\": \"%s\"",
+					 route->variant == ROUTE_CANARY ? "canary" : "stable");
+}
+
+/* JsonNumber prints a float8 as a JSON number, null when not finite. */
+static const char *
+JsonNumber(double v)
+{
+	if (!isfinite(v))
+		return "null";
+	return psprintf("%.17g", v);
 }
 
 /*

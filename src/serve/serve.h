@@ -2,8 +2,9 @@
  *
  * serve.h
  *	  The face of src/serve/: prediction (predict.c), the per-backend model
- *	  cache (model_cache.c), shared-memory prediction statistics
- *	  (prediction_stats.c) and the health functions (health.c).
+ *	  cache (model_cache.c), routing between a deployment's versions
+ *	  (routing.c), shared-memory prediction statistics (prediction_stats.c)
+ *	  and the health functions (health.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -12,5 +13,6 @@
 
 #include "serve/model_cache.h"
 #include "serve/prediction_stats.h"
+#include "serve/routing.h"
 
 #endif							/* MLOPS_SERVE_H */

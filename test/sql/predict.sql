@@ -58,7 +58,7 @@ SELECT mlops.predict('churn', '{"visits": 16}'), mlops.predict_label('churn', '{
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT mlops.predict_proba('churn', ARRAY[16.0, 4.0, 0, 1.0]), mlops.predict('churn', ARRAY[16, 4, 0, 1]),
        mlops.predict('churn', ARRAY[16, 4, 0, 1]::real[]);
--- STRICT: a null literal (the text overload) predicts null
+-- a null literal (the text overload) predicts null
 SELECT mlops.predict('churn', NULL) IS NULL AS null_in_null_out;
 -- a text column (JSON objects, JSON arrays and array literals mixed)
 SELECT f, mlops.predict('churn', f) AS prediction, mlops.predict_label('churn', f) AS label
@@ -316,7 +316,7 @@ GRANT USAGE ON SCHEMA mlops TO scorer;
 SET ROLE scorer;
 SELECT mlops.predict('amount', ARRAY[1, 0]::float8[]);
 RESET ROLE;
-GRANT EXECUTE ON FUNCTION mlops.predict(text, float8[]) TO scorer;
+GRANT EXECUTE ON FUNCTION mlops.predict(text, float8[], text) TO scorer;
 SET ROLE scorer;
 SELECT mlops.predict('amount', ARRAY[1, 0]::float8[]) IS NOT NULL AS ok;
 SELECT mlops.predict('amount', ARRAY[1, 0]) IS NOT NULL AS integer_array_ok;
