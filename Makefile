@@ -80,6 +80,7 @@ OBJS = \
 	src/drift/stats_adwin.o \
 	src/drift/stats_chi2.o \
 	src/drift/stats_ks.o \
+	src/drift/tables.o \
 	src/features/feature_sets.o \
 	src/features/features_common.o \
 	src/features/materialize.o \

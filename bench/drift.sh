@@ -3,7 +3,7 @@
 # mlops, installs it into a private copy of the PostgreSQL installation
 # (test/lib/relocate.sh, as the test harness does), starts a cluster on a
 # free port with shared_preload_libraries = 'mlops', runs the benchmark and
-# removes its own work directory. BENCH_N and BENCH_REPS pass through.
+# removes its own work directory. BENCH_N, BENCH_REPS and BENCH_PARTS pass through.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -20,7 +20,8 @@ if [ "$(id -u)" -eq 0 ]; then
   runas=(runuser -u postgres --)
 fi
 "${runas[@]}" env PATH="$work/install$($pgc --bindir):$PATH" WORK="$work" \
-  BENCH_N="${BENCH_N:-1000000}" BENCH_REPS="${BENCH_REPS:-5}" bash -c '
+  BENCH_N="${BENCH_N:-1000000}" BENCH_REPS="${BENCH_REPS:-5}" \
+  BENCH_PARTS="${BENCH_PARTS:-arrays,tables,detect}" bash -c '
 set -euo pipefail
 export PGHOST=$WORK PGDATABASE=postgres PGUSER=$(id -un)
 export PGPORT=$(perl -MIO::Socket::INET -e "print IO::Socket::INET->new(Listen => 1, LocalAddr => q{127.0.0.1}, LocalPort => 0)->sockport")

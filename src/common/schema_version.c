@@ -30,11 +30,22 @@
  * one added later is covered too.  needs_fmgr_hook runs once per call site
  * (fmgr_info), not per call.
  *
- * Cost per call: the verdict is cached per backend together with the local
- * transaction id and command id it was computed in, so pg_extension is read
- * at most once per command (an ALTER EXTENSION or an UPDATE of pg_extension
- * advances the command id or the transaction, so the next command sees it).
- * Within one command the hook compares two integers.  The first call of a
+ * Cost per call: the verdict is cached per backend and read again from
+ * pg_extension only when it may have changed (SchemaMayHaveChanged):
+ *	- in the transaction it was read in, at the next command (an ALTER
+ *	  EXTENSION or an UPDATE of pg_extension advances the command id);
+ *	- in a transaction that has written anything (it may have changed
+ *	  pg_extension), at every command;
+ *	- after this backend committed a transaction that wrote anything;
+ *	- after this backend received any shared invalidation message: CREATE,
+ *	  ALTER ... UPDATE and DROP EXTENSION create, change or drop the
+ *	  extension's objects, whose catalog rows send them.
+ * A read-only transaction of a busy server (one-row serving: one statement,
+ * one transaction) thus compares a few integers instead of scanning
+ * pg_extension, which cost about as much as the prediction.  What no longer
+ * shows at once: a raw UPDATE of pg_extension in another session (pg_extension
+ * has no catalog cache, so it sends no invalidation); it shows at the next
+ * invalidation this backend receives, and a new session sees it at once.  The first call of a
  * backend that loads the library on demand (no shared_preload_libraries)
  * is not checked: its function lookup happened before the library was
  * loaded.
@@ -50,6 +61,7 @@
 #include "catalog/pg_proc.h"
 #include "fmgr.h"
 #include "storage/proc.h"
+#include "storage/sinval.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/syscache.h"
@@ -76,6 +88,9 @@ static MlopsSchemaState cached_state = MLOPS_SCHEMA_ABSENT;
 static char cached_version[NAMEDATALEN];
 static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
 static CommandId cached_cid = InvalidCommandId;
+static uint64 cached_inval_count = 0;
+static bool cached_valid = false;
+static bool own_write_committed = false;
 static bool older_warned = false;
 
 static needs_fmgr_hook_type prev_needs_fmgr_hook = NULL;
@@ -85,6 +100,8 @@ static bool MlopsNeedsFmgrHook(Oid fn_oid);
 static void MlopsFmgrHook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private);
 static bool IsGuardedFunction(Oid fn_oid);
 static void CheckServedSchema(void);
+static bool SchemaMayHaveChanged(LocalTransactionId lxid, CommandId cid);
+static void NoteOwnWrites(XactEvent event, void *arg);
 
 /*
  * MlopsSchemaVersionInit installs the function manager hooks that check
@@ -97,6 +114,39 @@ MlopsSchemaVersionInit(void)
 	needs_fmgr_hook = MlopsNeedsFmgrHook;
 	prev_fmgr_hook = fmgr_hook;
 	fmgr_hook = MlopsFmgrHook;
+	RegisterXactCallback(NoteOwnWrites, NULL);
+}
+
+/*
+ * NoteOwnWrites remembers that this backend is committing a transaction
+ * that wrote (and so may have changed pg_extension): the next check reads
+ * it again.
+ */
+static void
+NoteOwnWrites(XactEvent event, void *arg)
+{
+	(void) arg;
+	if ((event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PARALLEL_PRE_COMMIT ||
+		 event == XACT_EVENT_PRE_PREPARE) &&
+		TransactionIdIsValid(GetTopTransactionIdIfAny()))
+		own_write_committed = true;
+}
+
+/*
+ * SchemaMayHaveChanged returns whether pg_extension may have changed since
+ * the cached verdict was read, for a check in local transaction lxid at
+ * command cid (see the file header).
+ */
+static bool
+SchemaMayHaveChanged(LocalTransactionId lxid, CommandId cid)
+{
+	if (!cached_valid || lxid == InvalidLocalTransactionId)
+		return true;
+	if (lxid == cached_lxid)
+		return cid != cached_cid;
+	return own_write_committed ||
+		SharedInvalidMessageCounter != cached_inval_count ||
+		TransactionIdIsValid(GetTopTransactionIdIfAny());
 }
 
 /*
@@ -111,9 +161,13 @@ MlopsSchemaStatus(const char **version)
 	LocalTransactionId lxid = MyProc ? MyProc->lxid : InvalidLocalTransactionId;
 	CommandId	cid = IsTransactionState() ? GetCurrentCommandId(false) : InvalidCommandId;
 
-	if (lxid == InvalidLocalTransactionId || lxid != cached_lxid || cid != cached_cid)
+	if (SchemaMayHaveChanged(lxid, cid))
 	{
-		char	   *installed = MlopsSchemaVersion();
+		char	   *installed;
+
+		own_write_committed = false;
+		cached_inval_count = SharedInvalidMessageCounter;
+		installed = MlopsSchemaVersion();
 
 		if (installed == NULL)
 			cached_state = MLOPS_SCHEMA_ABSENT;
@@ -131,6 +185,7 @@ MlopsSchemaStatus(const char **version)
 			pfree(installed);
 		cached_lxid = lxid;
 		cached_cid = cid;
+		cached_valid = true;
 	}
 	if (version)
 		*version = cached_version;

@@ -97,6 +97,7 @@ typedef struct CallbackReceiver
 	DestReceiver pub;
 	SourceRowCallback callback;
 	void	   *arg;
+	bool		deform;			/* slot_getallattrs before the callback */
 	MemoryContext rowcxt;
 } CallbackReceiver;
 
@@ -113,6 +114,7 @@ static void RefuseEmpty(void) pg_attribute_noreturn();
 static void RefuseOutsideDatabase(const char *source) pg_attribute_noreturn();
 static void CheckRelation(Oid relid, const char *source);
 static void RequireCallerRights(void);
+static void RunScan(Portal portal, SourceRowCallback callback, void *arg, bool deform);
 static bool CallbackReceiveSlot(TupleTableSlot *slot, DestReceiver *self);
 static void CallbackStartup(DestReceiver *self, int operation, TupleDesc typeinfo);
 static void CallbackShutdown(DestReceiver *self);
@@ -702,6 +704,28 @@ SourceOpen(const char *query)
 void
 SourceScan(Portal portal, SourceRowCallback callback, void *arg)
 {
+	RunScan(portal, callback, arg, true);
+}
+
+/*
+ * SourceScanRaw runs an open source cursor to the end like SourceScan, but
+ * hands the callback the slot as the executor made it, not deformed: a
+ * callback that reads the tuple itself (predict_table's fixed-width
+ * features) skips the deforming, and calls slot_getallattrs otherwise.
+ */
+void
+SourceScanRaw(Portal portal, SourceRowCallback callback, void *arg)
+{
+	RunScan(portal, callback, arg, false);
+}
+
+/*
+ * RunScan runs an open source cursor to the end with a receiver that calls
+ * callback for every row, deforming the slot first when deform is set.
+ */
+static void
+RunScan(Portal portal, SourceRowCallback callback, void *arg, bool deform)
+{
 	CallbackReceiver *recv = palloc0(sizeof(CallbackReceiver));
 
 	recv->pub.receiveSlot = CallbackReceiveSlot;
@@ -711,6 +735,7 @@ SourceScan(Portal portal, SourceRowCallback callback, void *arg)
 	recv->pub.mydest = DestNone;
 	recv->callback = callback;
 	recv->arg = arg;
+	recv->deform = deform;
 	recv->rowcxt = AllocSetContextCreate(CurrentMemoryContext,
 										 "mlops source row",
 										 ALLOCSET_SMALL_SIZES);
@@ -722,8 +747,8 @@ SourceScan(Portal portal, SourceRowCallback callback, void *arg)
 }
 
 /*
- * CallbackReceiveSlot deforms the slot and hands it to the callback in the
- * per-row context.
+ * CallbackReceiveSlot deforms the slot (unless the scan is raw) and hands it
+ * to the callback in the per-row context.
  */
 static bool
 CallbackReceiveSlot(TupleTableSlot *slot, DestReceiver *self)
@@ -734,7 +759,8 @@ CallbackReceiveSlot(TupleTableSlot *slot, DestReceiver *self)
 	CHECK_FOR_INTERRUPTS();
 	MemoryContextReset(recv->rowcxt);
 	old = MemoryContextSwitchTo(recv->rowcxt);
-	slot_getallattrs(slot);
+	if (recv->deform)
+		slot_getallattrs(slot);
 	recv->callback(slot, recv->arg);
 	MemoryContextSwitchTo(old);
 	return true;

@@ -29,7 +29,8 @@ typedef struct SourceSpec
 	char	   *query;			/* one read-only query returning its rows */
 } SourceSpec;
 
-/* Called by SourceScan for every row, with all attributes deformed */
+/* Called by SourceScan for every row, with all attributes deformed (not
+ * deformed by SourceScanRaw) */
 typedef void (*SourceRowCallback) (struct TupleTableSlot *slot, void *arg);
 
 extern void SourceResolve(const char *source, SourceSpec *spec);
@@ -37,6 +38,7 @@ extern char *SourceQuery(const char *source);
 extern void SourceCheckText(const char *source);
 extern struct PortalData *SourceOpen(const char *query);
 extern void SourceScan(struct PortalData *portal, SourceRowCallback callback, void *arg);
+extern void SourceScanRaw(struct PortalData *portal, SourceRowCallback callback, void *arg);
 extern char *SourceEcho(const char *source);
 extern char *SourceColumnsHint(struct TupleDescData *tupdesc);
 

@@ -53,6 +53,7 @@
 #include "postgres.h"
 
 #include <float.h>
+#include <limits.h>
 #include <math.h>
 
 #include "access/htup_details.h"
@@ -76,12 +77,8 @@ PG_FUNCTION_INFO_V1(mlops_ks_test);
 PG_FUNCTION_INFO_V1(mlops_chi_square_test);
 
 static StatsBinning ParseBinning(text *binning);
-static void NumericShares(FunctionCallInfo fcinfo, double **rs, double **cs,
-						  int *k);
 static double *SampleArg(FunctionCallInfo fcinfo, int argno,
 						 const char *what, int *n);
-static double *SortedSampleArg(FunctionCallInfo fcinfo, int argno,
-							   const char *what, int *n);
 static void RequireTwoArgs(FunctionCallInfo fcinfo, int nargs);
 static void *DriftStatsAlloc(size_t size);
 static void DriftStatsFree(void *ptr);
@@ -242,16 +239,44 @@ static Datum
 BinnedMeasure(FunctionCallInfo fcinfo,
 			  double (*measure) (const double *ref, const double *cur, int k))
 {
+	int			nr,
+				nc,
+				bins;
+	double	   *r,
+			   *c;
+	StatsBinning binning;
+
+	RequireTwoArgs(fcinfo, 2);
+	binning = DriftBinsArg(fcinfo, 2, &bins);
+	r = SampleArg(fcinfo, 0, "reference", &nr);
+	c = SampleArg(fcinfo, 1, "current", &nc);
+	PG_RETURN_FLOAT8(DriftBinnedMeasure(r, nr, c, nc, bins, binning, measure));
+}
+
+/*
+ * DriftBinnedMeasure bins two finite numeric samples (bins, binning
+ * checked by DriftBinsArg) and returns measure of their shares: the one
+ * code path of PSI, KL and JS for arrays and tables.
+ */
+double
+DriftBinnedMeasure(const double *r, int nr, const double *c, int nc, int bins,
+				   StatsBinning binning,
+				   double (*measure) (const double *ref, const double *cur, int k))
+{
 	double	   *rs,
 			   *cs;
 	int			k;
 	double		result;
+	char		err[256];
 
-	NumericShares(fcinfo, &rs, &cs, &k);
+	if (StatsBinShares(r, nr, false, c, nc, bins, binning, &rs, &cs, &k, err, sizeof(err)) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s", err)));
 	result = measure(rs, cs, k);
 	StatsFree(rs);
 	StatsFree(cs);
-	PG_RETURN_FLOAT8(result);
+	return result;
 }
 
 /*
@@ -295,20 +320,32 @@ mlops_psi_categorical(PG_FUNCTION_ARGS)
 				nc,
 				dr,
 				dc;
-	double	   *rs,
-			   *cs;
 
 	RequireTwoArgs(fcinfo, 2);
 	CategoryTableInit(&t);
 	CategoryCountArray(&t, PG_GETARG_ARRAYTYPE_P(0), "reference", true, &nr, &dr);
 	CategoryCountArray(&t, PG_GETARG_ARRAYTYPE_P(1), "current", false, &nc, &dc);
-	DriftRequireNonEmpty((int) Min(nr, 1), (int) dr, "reference");
-	DriftRequireNonEmpty((int) Min(nc, 1), (int) dc, "current");
-	rs = palloc(sizeof(double) * t.n);
-	cs = palloc(sizeof(double) * t.n);
-	StatsCountsToShares(t.ref_counts, (double) nr, rs, t.n);
-	StatsCountsToShares(t.cur_counts, (double) nc, cs, t.n);
-	PG_RETURN_FLOAT8(StatsPsiShares(rs, cs, t.n));
+	PG_RETURN_FLOAT8(DriftCategoryPsi(&t, nr, dr, nc, dc));
+}
+
+/*
+ * DriftCategoryPsi returns the population stability index of the counts
+ * of a category table (nr, nc counted values, dr, dc dropped ones), raising
+ * an error when a sample is empty.
+ */
+double
+DriftCategoryPsi(CategoryTable *t, int64 nr, int64 dr, int64 nc, int64 dc)
+{
+	double	   *rs,
+			   *cs;
+
+	DriftRequireNonEmpty((int) Min(nr, 1), (int) Min(dr, INT_MAX), "reference");
+	DriftRequireNonEmpty((int) Min(nc, 1), (int) Min(dc, INT_MAX), "current");
+	rs = palloc(sizeof(double) * t->n);
+	cs = palloc(sizeof(double) * t->n);
+	StatsCountsToShares(t->ref_counts, (double) nr, rs, t->n);
+	StatsCountsToShares(t->cur_counts, (double) nc, cs, t->n);
+	return StatsPsiShares(rs, cs, t->n);
 }
 
 /*
@@ -323,8 +360,10 @@ mlops_wasserstein(PG_FUNCTION_ARGS)
 			   *c;
 
 	RequireTwoArgs(fcinfo, 2);
-	r = SortedSampleArg(fcinfo, 0, "reference", &nr);
-	c = SortedSampleArg(fcinfo, 1, "current", &nc);
+	r = SampleArg(fcinfo, 0, "reference", &nr);
+	c = SampleArg(fcinfo, 1, "current", &nc);
+	StatsSort(r, nr);
+	StatsSort(c, nc);
 	PG_RETURN_FLOAT8(DriftWasserstein(r, nr, c, nc, NULL));
 }
 
@@ -339,21 +378,35 @@ mlops_ks_test(PG_FUNCTION_ARGS)
 				nc;
 	double	   *r,
 			   *c;
+
+	RequireTwoArgs(fcinfo, 2);
+	r = SampleArg(fcinfo, 0, "reference", &nr);
+	c = SampleArg(fcinfo, 1, "current", &nc);
+	PG_RETURN_DATUM(DriftKsResult(fcinfo, r, nr, c, nc));
+}
+
+/*
+ * DriftKsResult sorts two finite samples and returns the (statistic,
+ * p_value) row of their two-sample Kolmogorov-Smirnov test, for the array
+ * and table forms of ks_test.
+ */
+Datum
+DriftKsResult(FunctionCallInfo fcinfo, double *r, int nr, double *c, int nc)
+{
 	double		d,
 				p;
 	TupleDesc	tupdesc;
 	Datum		values[2];
 	bool		nulls[2] = {false, false};
 
-	RequireTwoArgs(fcinfo, 2);
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "ks_test must return a composite type");
-	r = SortedSampleArg(fcinfo, 0, "reference", &nr);
-	c = SortedSampleArg(fcinfo, 1, "current", &nc);
+	StatsSort(r, nr);
+	StatsSort(c, nc);
 	StatsKsTwoSample(r, nr, c, nc, &d, &p);
 	values[0] = Float8GetDatum(d);
 	values[1] = Float8GetDatum(p);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+	return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls));
 }
 
 /*
@@ -368,6 +421,23 @@ mlops_chi_square_test(PG_FUNCTION_ARGS)
 				nc,
 				dr,
 				dc;
+
+	RequireTwoArgs(fcinfo, 2);
+	CategoryTableInit(&t);
+	CategoryCountArray(&t, PG_GETARG_ARRAYTYPE_P(0), "reference", true, &nr, &dr);
+	CategoryCountArray(&t, PG_GETARG_ARRAYTYPE_P(1), "current", false, &nc, &dc);
+	PG_RETURN_DATUM(DriftChiSquareResult(fcinfo, &t, nr, dr, nc, dc));
+}
+
+/*
+ * DriftChiSquareResult returns the (statistic, p_value, dof) row of the
+ * chi-square test of a category table's counts (nr, nc counted values, dr,
+ * dc dropped ones), for the array and table forms of chi_square_test.
+ */
+Datum
+DriftChiSquareResult(FunctionCallInfo fcinfo, CategoryTable *t, int64 nr, int64 dr,
+					 int64 nc, int64 dc)
+{
 	double		stat,
 				p;
 	int			dof;
@@ -376,15 +446,11 @@ mlops_chi_square_test(PG_FUNCTION_ARGS)
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
 
-	RequireTwoArgs(fcinfo, 2);
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "chi_square_test must return a composite type");
-	CategoryTableInit(&t);
-	CategoryCountArray(&t, PG_GETARG_ARRAYTYPE_P(0), "reference", true, &nr, &dr);
-	CategoryCountArray(&t, PG_GETARG_ARRAYTYPE_P(1), "current", false, &nc, &dc);
-	DriftRequireNonEmpty((int) Min(nr, 1), (int) dr, "reference");
-	DriftRequireNonEmpty((int) Min(nc, 1), (int) dc, "current");
-	if (StatsChiSquare2xK(t.ref_counts, t.cur_counts, t.n, &stat, &dof,
+	DriftRequireNonEmpty((int) Min(nr, 1), (int) Min(dr, INT_MAX), "reference");
+	DriftRequireNonEmpty((int) Min(nc, 1), (int) Min(dc, INT_MAX), "current");
+	if (StatsChiSquare2xK(t->ref_counts, t->cur_counts, t->n, &stat, &dof,
 						  err, sizeof(err)) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -393,7 +459,7 @@ mlops_chi_square_test(PG_FUNCTION_ARGS)
 	values[0] = Float8GetDatum(stat);
 	values[1] = Float8GetDatum(p);
 	values[2] = Int32GetDatum(dof);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+	return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls));
 }
 
 /*
@@ -447,51 +513,27 @@ SampleArg(FunctionCallInfo fcinfo, int argno, const char *what, int *n)
 }
 
 /*
- * SortedSampleArg returns SampleArg's values sorted ascending.
+ * DriftBinsArg checks the (bins, binning) arguments at argno and argno + 1
+ * and returns the binning, with bins in *bins.
  */
-static double *
-SortedSampleArg(FunctionCallInfo fcinfo, int argno, const char *what, int *n)
+StatsBinning
+DriftBinsArg(FunctionCallInfo fcinfo, int argno, int *bins)
 {
-	double	   *x = SampleArg(fcinfo, argno, what, n);
-
-	StatsSort(x, *n);
-	return x;
-}
-
-/*
- * NumericShares reads (reference, current, bins, binning) and returns the
- * binned shares of both samples (allocated by stats.c, freed with StatsFree).
- */
-static void
-NumericShares(FunctionCallInfo fcinfo, double **rs, double **cs, int *k)
-{
-	int			nr,
-				nc,
-				bins;
-	double	   *r,
-			   *c;
 	StatsBinning binning;
-	char		err[256];
 
-	RequireTwoArgs(fcinfo, 2);
-	if (PG_ARGISNULL(2) || PG_ARGISNULL(3))
+	if (PG_ARGISNULL(argno) || PG_ARGISNULL(argno + 1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("bins and binning must not be NULL")));
-	bins = PG_GETARG_INT32(2);
-	binning = ParseBinning(PG_GETARG_TEXT_PP(3));
-	if (bins < STATS_MIN_BINS || bins > STATS_MAX_BINS)
+	*bins = PG_GETARG_INT32(argno);
+	binning = ParseBinning(PG_GETARG_TEXT_PP(argno + 1));
+	if (*bins < STATS_MIN_BINS || *bins > STATS_MAX_BINS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("bins must be between %d and %d", STATS_MIN_BINS, STATS_MAX_BINS),
-				 errdetail("Got %d.", bins),
+				 errdetail("Got %d.", *bins),
 				 errhint("The usual choice is 10 bins.")));
-	r = SampleArg(fcinfo, 0, "reference", &nr);
-	c = SampleArg(fcinfo, 1, "current", &nc);
-	if (StatsBinShares(r, nr, false, c, nc, bins, binning, rs, cs, k, err, sizeof(err)) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s", err)));
+	return binning;
 }
 
 /*

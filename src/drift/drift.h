@@ -34,6 +34,11 @@ extern void DriftRequireNonEmpty(int n, int dropped, const char *what);
 extern void DriftValidateDelta(double delta);
 extern double DriftWasserstein(const double *r, int nr, const double *c, int nc,
 							   const char *column);
+extern StatsBinning DriftBinsArg(FunctionCallInfo fcinfo, int argno, int *bins);
+extern double DriftBinnedMeasure(const double *r, int nr, const double *c, int nc,
+								 int bins, StatsBinning binning,
+								 double (*measure) (const double *ref, const double *cur, int k));
+extern Datum DriftKsResult(FunctionCallInfo fcinfo, double *r, int nr, double *c, int nc);
 
 /* ---- the checks detect_drift can run ---- */
 typedef enum DriftMethod
@@ -74,6 +79,9 @@ extern int	CategoryIndex(CategoryTable *t, const char *str, int len);
 extern void CategoryCountArray(CategoryTable *t, ArrayType *arr, const char *argname,
 							   bool reference, int64 *count, int64 *dropped);
 extern int	CategoryAddReference(CategoryTable *t, ArrayType *names, ArrayType *counts);
+extern double DriftCategoryPsi(CategoryTable *t, int64 nr, int64 dr, int64 nc, int64 dc);
+extern Datum DriftChiSquareResult(FunctionCallInfo fcinfo, CategoryTable *t, int64 nr,
+								  int64 dr, int64 nc, int64 dc);
 
 /* ---- drift columns and reading a source into them (sample.c) ---- */
 

@@ -48,7 +48,9 @@
 
 #include <math.h>
 
+#include "access/htup_details.h"
 #include "access/tupdesc.h"
+#include "access/tupmacs.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
@@ -609,6 +611,13 @@ typedef struct TableState
 	int64		deployment_id;
 	double		percent;
 	int64		canary_rows;
+	/* reading features straight from heap tuples (TableRowRaw) */
+	bool		raw;			/* every feature and the id are fixed-width numbers */
+	int			raw_natts;		/* attributes read: 1 + the highest bound one */
+	int			src_natts;		/* attributes of the source's row type */
+	TupleDesc	raw_desc;		/* the slot descriptor raw_off was made for */
+	TupleDesc	raw_refused;	/* a slot descriptor whose layout does not fit */
+	int		   *raw_off;		/* byte offset of each attribute in the tuple data */
 } TableState;
 
 static Datum PredictTable(FunctionCallInfo fcinfo, bool proba);
@@ -617,6 +626,10 @@ static void TableBindFeatures(TableState *st, TupleDesc tupdesc);
 static void TableBindId(TableState *st, TupleDesc tupdesc, const char *id_column);
 static void TableAllocate(TableState *st, MemoryContext cxt);
 static void TableRow(TupleTableSlot *slot, void *arg);
+static void TableRawBind(TableState *st, TupleDesc tupdesc);
+static bool TableRowRaw(TableState *st, TupleTableSlot *slot);
+static bool TableRawLayout(TableState *st, TupleDesc desc);
+static void TableRowDone(TableState *st, TableChunk *c);
 static void TableDispatch(TableState *st);
 static void TableWait(TableState *st);
 static void TableEmit(TableState *st, TableChunk *c, const float *canary_out);
@@ -735,9 +748,10 @@ TableRun(TableState *st, const char *source, const char *id_column)
 
 	TableBindFeatures(st, portal->tupDesc);
 	TableBindId(st, portal->tupDesc, id_column);
+	TableRawBind(st, portal->tupDesc);
 	TableAllocate(st, cxt);
 
-	SourceScan(portal, TableRow, st);
+	SourceScanRaw(portal, TableRow, st);
 	/* the last, partial chunk predicts here after the one in flight */
 	TableWait(st);
 	if (st->chunks[st->filling].nrows > 0)
@@ -865,9 +879,11 @@ TableAllocate(TableState *st, MemoryContext cxt)
 }
 
 /*
- * TableRow encodes one source row into the filling chunk.  real columns,
- * the common case of a scored table, are converted inline; every other
- * type goes through EncodeFeatureDatum like the training matrix.
+ * TableRow encodes one source row into the filling chunk.  A row of a
+ * table whose features are all fixed-width numbers is read straight from
+ * its heap tuple (TableRowRaw); otherwise the slot is deformed, real
+ * columns, the common case of a scored table, are converted inline and
+ * every other type goes through EncodeFeatureDatum like the training matrix.
  */
 static void
 TableRow(TupleTableSlot *slot, void *arg)
@@ -876,9 +892,14 @@ TableRow(TupleTableSlot *slot, void *arg)
 	TableChunk *c = &st->chunks[st->filling];
 	int			nf = st->m->nfeatures;
 	float	   *row = c->x + (Size) c->nrows * nf;
-	Datum	   *values = slot->tts_values;
-	bool	   *isnull = slot->tts_isnull;
+	Datum	   *values;
+	bool	   *isnull;
 
+	if (st->raw && TableRowRaw(st, slot))
+		return;
+	slot_getallattrs(slot);
+	values = slot->tts_values;
+	isnull = slot->tts_isnull;
 	for (int j = 0; j < nf; j++)
 	{
 		FeatureColumn *col = &st->cols[j];
@@ -889,9 +910,6 @@ TableRow(TupleTableSlot *slot, void *arg)
 		else
 			row[j] = EncodeFeatureDatum(col, values[att], isnull[att]);
 	}
-	if (c->nrows == 0)
-		c->first = st->nrows;
-	st->nrows++;
 	switch (st->id_kind)
 	{
 		case TABLE_ID_ROWNUM:
@@ -916,9 +934,160 @@ TableRow(TupleTableSlot *slot, void *arg)
 			}
 			break;
 	}
+	TableRowDone(st, c);
+}
+
+/*
+ * TableRowDone counts the row just encoded into chunk c and hands the chunk
+ * to the helper thread when it is full.
+ */
+static void
+TableRowDone(TableState *st, TableChunk *c)
+{
+	if (c->nrows == 0)
+		c->first = st->nrows;
+	st->nrows++;
 	c->nrows++;
 	if (c->nrows == st->chunk_rows)
 		TableDispatch(st);
+}
+
+/*
+ * TableRawBind decides whether rows of a source with row type tupdesc may
+ * be read straight from heap tuples: every feature a real, double
+ * precision, smallint, integer or bigint column (no domain, no category)
+ * and the id, if any, an integer.
+ */
+static void
+TableRawBind(TableState *st, TupleDesc tupdesc)
+{
+	int			last = st->id_att;
+
+	st->raw = (st->id_kind != TABLE_ID_OUTPUT);
+	for (int j = 0; j < st->m->nfeatures && st->raw; j++)
+	{
+		FeatureColumn *col = &st->cols[j];
+
+		st->raw = (col->kind != FEATURE_CATEGORICAL &&
+				   (col->typid == FLOAT4OID || col->typid == FLOAT8OID ||
+					col->typid == INT2OID || col->typid == INT4OID || col->typid == INT8OID));
+		last = Max(last, col->attno);
+	}
+	st->raw_natts = last + 1;
+	st->src_natts = tupdesc->natts;
+	st->raw_desc = NULL;
+	st->raw_refused = NULL;
+	st->raw_off = palloc(sizeof(int) * Max(st->raw_natts, 1));
+}
+
+/*
+ * TableRowRaw encodes a row from its heap tuple, as the deforming code
+ * would read it, when the slot holds a buffer heap tuple without NULLs whose
+ * first raw_natts attributes are fixed-width (so each sits at a fixed
+ * offset); it returns false, having done nothing, for any other row.
+ */
+static bool
+TableRowRaw(TableState *st, TupleTableSlot *slot)
+{
+	TableChunk *c = &st->chunks[st->filling];
+	int			nf = st->m->nfeatures;
+	float	   *row = c->x + (Size) c->nrows * nf;
+	HeapTuple	tup;
+	const char *data;
+
+	if (!TTS_IS_BUFFERTUPLE(slot))
+		return false;
+	tup = ((BufferHeapTupleTableSlot *) slot)->base.tuple;
+	if (tup == NULL || HeapTupleHasNulls(tup) ||
+		HeapTupleHeaderGetNatts(tup->t_data) < st->raw_natts)
+		return false;
+	if (slot->tts_tupleDescriptor != st->raw_desc &&
+		!TableRawLayout(st, slot->tts_tupleDescriptor))
+		return false;
+	data = (const char *) tup->t_data + tup->t_data->t_hoff;
+	for (int j = 0; j < nf; j++)
+	{
+		const char *p = data + st->raw_off[st->cols[j].attno];
+
+		switch (st->cols[j].typid)
+		{
+			case FLOAT4OID:
+				memcpy(&row[j], p, sizeof(float));
+				break;
+			case FLOAT8OID:
+				{
+					double		v;
+
+					memcpy(&v, p, sizeof(double));
+					row[j] = DoubleToFloat(v);
+				}
+				break;
+			case INT8OID:
+				{
+					int64		v;
+
+					memcpy(&v, p, sizeof(int64));
+					row[j] = DoubleToFloat((double) v);
+				}
+				break;
+			case INT4OID:
+				row[j] = (float) *(const int32 *) p;
+				break;
+			default:
+				row[j] = (float) *(const int16 *) p;
+				break;
+		}
+	}
+	if (st->id_kind == TABLE_ID_INTEGER)
+	{
+		const char *p = data + st->raw_off[st->id_att];
+
+		c->idnulls[c->nrows] = false;
+		c->idnums[c->nrows] = st->id_type == INT8OID ? *(const int64 *) p :
+			st->id_type == INT4OID ? *(const int32 *) p : *(const int16 *) p;
+	}
+	TableRowDone(st, c);
+	return true;
+}
+
+/*
+ * TableRawLayout computes, for a slot descriptor, the offset of each of the
+ * first raw_natts attributes in a tuple without NULLs, as heap deforming
+ * does (att_align_nominal, attlen), and remembers it; it returns false, and
+ * remembers that, when one of them is not of fixed width or a bound one is
+ * not of the type it was bound with.
+ */
+static bool
+TableRawLayout(TableState *st, TupleDesc desc)
+{
+	int			off = 0;
+
+	if (desc == st->raw_refused)
+		return false;
+	st->raw_desc = NULL;
+	st->raw_refused = desc;
+	/* the slot must hold the source's rows as they are, not projected */
+	if (desc->natts != st->src_natts || desc->natts < st->raw_natts)
+		return false;
+	for (int i = 0; i < st->raw_natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attlen <= 0)
+			return false;
+		off = att_align_nominal(off, att->attalign);
+		st->raw_off[i] = off;
+		off += att->attlen;
+	}
+	for (int j = 0; j < st->m->nfeatures; j++)
+		if (TupleDescAttr(desc, st->cols[j].attno)->atttypid != st->cols[j].typid)
+			return false;
+	if (st->id_kind == TABLE_ID_INTEGER &&
+		TupleDescAttr(desc, st->id_att)->atttypid != st->id_type)
+		return false;
+	st->raw_refused = NULL;
+	st->raw_desc = desc;
+	return true;
 }
 
 /*

@@ -46,13 +46,18 @@
  *
  * - One prediction may run on a helper thread (XgbPredictStart), so that
  *   mlops.predict_table reads the next rows while XGBoost predicts the
- *   previous ones.  The helper is created with every signal blocked, calls
- *   only libxgboost and memcpy, never palloc or ereport, copies the output
- *   into the caller's buffer (XGBoost's buffer is thread-local and dies
- *   with the thread) and keeps XGBoost's message in the job.  Only one job
- *   runs at a time, and every other call here first joins it
- *   (XgbJoinBackground, in XGB_CALL), so no booster is ever used by two
- *   threads at once, even when the source query itself predicts.
+ *   previous ones.  The helper is started once per backend, on the first
+ *   job, with every signal blocked, and then sleeps on a condition variable
+ *   between jobs until the backend exits (JoinAtExit stops and joins it):
+ *   a thread per job cost a thread start, a proxy DMatrix (which reads the
+ *   cgroup CPU quota files) and a new OpenMP team, with its cold caches,
+ *   for every chunk.  It calls only libxgboost, memcpy and pthreads, never
+ *   palloc or ereport, keeps its own proxy DMatrix, copies the output into
+ *   the caller's buffer (XGBoost's buffer is thread-local) and keeps
+ *   XGBoost's message in the job.  Only one job runs at a time, and every
+ *   other call here first waits for it (XgbJoinBackground, in XGB_CALL), so
+ *   no booster is ever used by two threads at once, even when the source
+ *   query itself predicts.
  *
  * - Model bytes that did not come out of libxgboost in this server are
  *   validated by modelcheck.c before they are handed to XgbBoosterLoadJson:
@@ -108,6 +113,20 @@ static bool last_linear = false;
 static XgbPredictJob *background_job = NULL;
 static bool exit_hook_registered = false;
 
+/*
+ * The helper thread and its mailbox: helper_job is the job posted to it,
+ * helper_done says it finished that job, helper_stop asks it to exit; all
+ * three are read and written under helper_lock only.
+ */
+static pthread_t helper_thread;
+static bool helper_started = false;
+static pthread_mutex_t helper_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t helper_posted = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t helper_finished = PTHREAD_COND_INITIALIZER;
+static XgbPredictJob *helper_job = NULL;
+static bool helper_done = true;
+static bool helper_stop = false;
+
 /* what in-place prediction asks for: plain values, every tree */
 static const char predict_config[] =
 "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, "
@@ -130,6 +149,8 @@ static int	PredictCall(BoosterHandle booster, bool linear, DMatrixHandle proxy,
 						const float *data, bst_ulong nrow, bst_ulong ncol,
 						const float **result, bst_ulong *len);
 static void *PredictThread(void *arg);
+static void RunJob(XgbPredictJob *job, DMatrixHandle *proxy);
+static void StartHelper(void);
 static void JoinAtExit(int code, Datum arg);
 static void FreeBoosterCallback(void *arg);
 static void FreeDMatrixCallback(void *arg);
@@ -604,7 +625,7 @@ ForgetBoosterKind(BoosterHandle booster)
 
 /*
  * XgbPredictStart starts predicting nrow rows of data (row-major, ncol
- * columns) on a helper thread, with the booster's own nthread, into out
+ * columns) on the helper thread, with the booster's own nthread, into out
  * (room for out_cap floats).  The caller must not touch data, out or the
  * booster until XgbPredictFinish; any other XGBoost call here waits for the
  * job first.
@@ -613,13 +634,10 @@ void
 XgbPredictStart(XgbPredictJob *job, BoosterHandle booster, const float *data,
 				bst_ulong nrow, bst_ulong ncol, float *out, bst_ulong out_cap)
 {
-	sigset_t	saved;
-	int			rc;
-
 	XgbJoinBackground();
 	if (!exit_hook_registered)
 	{
-		/* a FATAL error exits without unwinding: wait for the helper first */
+		/* a FATAL error exits without unwinding: stop the helper first */
 		on_proc_exit(JoinAtExit, (Datum) 0);
 		exit_hook_registered = true;
 	}
@@ -633,34 +651,92 @@ XgbPredictStart(XgbPredictJob *job, BoosterHandle booster, const float *data,
 	job->out_len = 0;
 	job->rc = 0;
 	job->error[0] = '\0';
-	/* the helper, and the OpenMP threads it starts, inherit this mask */
-	XgbBlockSignals(&saved);
-	rc = pthread_create(&job->thread, NULL, PredictThread, job);
-	XgbRestoreSignals(&saved);
-	if (rc != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
-				 errmsg("could not start a prediction thread: %s", strerror(rc))));
+	if (!helper_started)
+		StartHelper();
+	pthread_mutex_lock(&helper_lock);
+	helper_job = job;
+	helper_done = false;
+	pthread_cond_signal(&helper_posted);
+	pthread_mutex_unlock(&helper_lock);
 	job->started = true;
 	background_job = job;
 }
 
 /*
- * PredictThread is the helper thread's body: one prediction (PredictCall,
- * with a proxy of its own for in-place prediction), copied into the job's
- * buffer.  It must not call PostgreSQL.
+ * StartHelper starts the helper thread with every signal blocked (the
+ * OpenMP threads it starts inherit the mask).
+ */
+static void
+StartHelper(void)
+{
+	sigset_t	saved;
+	int			rc;
+
+	helper_stop = false;
+	helper_done = true;
+	helper_job = NULL;
+	XgbBlockSignals(&saved);
+	rc = pthread_create(&helper_thread, NULL, PredictThread, NULL);
+	XgbRestoreSignals(&saved);
+	if (rc != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("could not start a prediction thread: %s", strerror(rc))));
+	helper_started = true;
+}
+
+/*
+ * PredictThread is the helper thread's body: it waits for a job, runs it
+ * (RunJob, with a proxy DMatrix it keeps for its life) and says it is done,
+ * until it is asked to stop.  It must not call PostgreSQL.
  */
 static void *
 PredictThread(void *arg)
 {
-	XgbPredictJob *job = (XgbPredictJob *) arg;
 	DMatrixHandle proxy = NULL;
+
+	(void) arg;
+	for (;;)
+	{
+		XgbPredictJob *job;
+
+		pthread_mutex_lock(&helper_lock);
+		while (!helper_stop && (helper_job == NULL || helper_done))
+			pthread_cond_wait(&helper_posted, &helper_lock);
+		if (helper_stop)
+		{
+			pthread_mutex_unlock(&helper_lock);
+			break;
+		}
+		job = helper_job;
+		pthread_mutex_unlock(&helper_lock);
+
+		RunJob(job, &proxy);
+
+		pthread_mutex_lock(&helper_lock);
+		helper_done = true;
+		pthread_cond_signal(&helper_finished);
+		pthread_mutex_unlock(&helper_lock);
+	}
+	if (proxy != NULL)
+		(void) XGDMatrixFree(proxy);
+	return NULL;
+}
+
+/*
+ * RunJob makes one prediction on the helper thread (PredictCall, through
+ * *proxy, created on first use) and copies it into the job's buffer, or
+ * keeps XGBoost's message.
+ */
+static void
+RunJob(XgbPredictJob *job, DMatrixHandle *proxy)
+{
 	const float *result = NULL;
 	bst_ulong	len = 0;
 
-	job->rc = job->linear ? 0 : XGProxyDMatrixCreate(&proxy);
+	job->rc = (job->linear || *proxy != NULL) ? 0 : XGProxyDMatrixCreate(proxy);
 	if (job->rc == 0)
-		job->rc = PredictCall(job->booster, job->linear, proxy, job->data, job->nrow,
+		job->rc = PredictCall(job->booster, job->linear, *proxy, job->data, job->nrow,
 							  job->ncol, &result, &len);
 	if (job->rc != 0)
 	{
@@ -674,9 +750,6 @@ PredictThread(void *arg)
 		if (len <= job->out_cap)
 			memcpy(job->out, result, sizeof(float) * len);
 	}
-	if (proxy != NULL)
-		(void) XGDMatrixFree(proxy);
-	return NULL;
 }
 
 /*
@@ -693,14 +766,19 @@ XgbJoinBackground(void)
 	background_job = NULL;
 	if (job->started)
 	{
-		(void) pthread_join(job->thread, NULL);
+		pthread_mutex_lock(&helper_lock);
+		while (!helper_done)
+			pthread_cond_wait(&helper_finished, &helper_lock);
+		helper_job = NULL;
+		pthread_mutex_unlock(&helper_lock);
 		job->started = false;
 	}
 }
 
 /*
- * JoinAtExit waits for the helper thread before the backend exits, so that
- * libxgboost is never torn down under a running prediction.
+ * JoinAtExit waits for the helper thread's job and stops the thread before
+ * the backend exits, so that libxgboost is never torn down under a running
+ * prediction.
  */
 static void
 JoinAtExit(int code, Datum arg)
@@ -708,6 +786,14 @@ JoinAtExit(int code, Datum arg)
 	(void) code;
 	(void) arg;
 	XgbJoinBackground();
+	if (!helper_started)
+		return;
+	pthread_mutex_lock(&helper_lock);
+	helper_stop = true;
+	pthread_cond_signal(&helper_posted);
+	pthread_mutex_unlock(&helper_lock);
+	(void) pthread_join(helper_thread, NULL);
+	helper_started = false;
 }
 
 /*

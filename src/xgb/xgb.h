@@ -51,8 +51,7 @@ typedef enum ModelOutput
  */
 typedef struct XgbPredictJob
 {
-	pthread_t	thread;
-	bool		started;		/* a thread was created and not yet joined */
+	bool		started;		/* posted to the helper thread, not yet joined */
 	BoosterHandle booster;
 	bool		linear;			/* gblinear: predict through a DMatrix */
 	const float *data;

@@ -356,6 +356,21 @@ BASE = {
     "mlops.chi_square_test(text[],text[])": {
         "reference": "(SELECT pg_catalog.array_agg(grade) FROM public.bc)",
         "current": "(SELECT pg_catalog.array_agg(grade) FROM public.bc_live)"},
+    "mlops.psi(text,text,text,integer,text)": {
+        "reference": lit("bc"), "current": lit("SELECT mean_radius FROM public.bc_live"),
+        "column_name": lit("mean_radius"), "bins": "10", "binning": lit("quantile")},
+    "mlops.kl_divergence(text,text,text,integer,text)": {
+        "reference": lit("bc"), "current": lit("bc_live"), "column_name": lit("mean_texture"),
+        "bins": "20", "binning": lit("quantile")},
+    "mlops.js_distance(text,text,text,integer,text)": {
+        "reference": lit("bc"), "current": lit("bc_live"), "column_name": lit("mean_radius"),
+        "bins": "10", "binning": lit("sturges")},
+    "mlops.wasserstein(text,text,text)": {
+        "reference": lit("bc"), "current": lit("bc_live"), "column_name": lit("mean_radius")},
+    "mlops.ks_test(text,text,text)": {
+        "reference": lit("bc"), "current": lit("bc_live"), "column_name": lit("worst_area")},
+    "mlops.chi_square_test(text,text,text)": {
+        "reference": lit("bc"), "current": lit("bc_live"), "column_name": lit("grade")},
     "mlops.adwin(double precision[],double precision)": {
         "stream": "(SELECT pg_catalog.array_agg(mean_radius ORDER BY id) FROM public.bc)", "delta": "0.002"},
     "mlops.set_drift_reference(text,text,text[])": {
@@ -504,6 +519,9 @@ SQL_ARGS = {("train", "source"), ("predict_table", "source"), ("predict_proba_ta
             ("drift_report", "source"), ("model_report", "source"),
             ("register_feature_set", "source"), ("create_training_set", "entity_source"),
             ("historical_features_sql", "entity_source")}
+# the table forms of the drift statistics read both their sources
+SQL_ARGS |= {(f, a) for f in ("psi", "kl_divergence", "js_distance", "wasserstein", "ks_test", "chi_square_test")
+             for a in ("reference", "current")}
 
 # ---------------------------------------------------------------------------------------------
 # Mutations by type: (value kind, SQL expression); BASE_EXPR stands for the base value.

@@ -226,6 +226,59 @@ for cats, pr, nr, pc, nc in chi_cases:
 
 
 # ---------------------------------------------------------------------------
+# the table forms (reference, current, column_name): the same statistics read
+# straight from two tables, against SciPy/numpy on the same values
+# ---------------------------------------------------------------------------
+def load_column(table, values, typ):
+    cur.execute("DROP TABLE IF EXISTS %s" % table)
+    cur.execute("CREATE TABLE %s (v %s)" % (table, typ))
+    cur.execute("INSERT INTO %s SELECT unnest(%%s::%s[])" % (table, typ), (values,))
+
+
+for (k1, k2, n1, n2, shift) in [("normal", "normal", 20000, 15000, 0.05), ("normal", "exp", 3000, 4000, 0.0),
+                                ("ties", "ties", 12000, 12000, 1.0)]:
+    a = sample(n1, k1)
+    b = sample(n2, k2, shift)
+    load_column("tf_ref", a.tolist() + [None, float("nan")], "float8")
+    load_column("tf_cur", b.tolist() + [float("inf")], "float8")
+    label = "%s/%s n=%d/%d from tables" % (k1, k2, n1, n2)
+    got = q1("SELECT statistic, p_value FROM mlops.ks_test('tf_ref', 'tf_cur', 'v')")
+    want = stats.ks_2samp(a, b)
+    ok(close_stat(got[0], want.statistic) and close_p(got[1], want.pvalue),
+       "ks %s: %r vs scipy %r" % (label, got, (want.statistic, want.pvalue)))
+    got = q1("SELECT mlops.wasserstein('tf_ref', 'tf_cur', 'v')")[0]
+    want = stats.wasserstein_distance(a, b)
+    ok(close_stat(got, want), "wasserstein %s: %r vs scipy %r" % (label, got, want))
+    for bins, binning in [(10, "quantile"), (25, "quantile"), (10, "sturges")]:
+        r, c = shares_quantile(a, b, bins) if binning == "quantile" else shares_sturges(a, b)
+        got = q1("SELECT mlops.psi('tf_ref', 'tf_cur', 'v', %s, %s), mlops.kl_divergence('tf_ref', 'tf_cur', 'v', %s, %s),"
+                 " mlops.js_distance('tf_ref', 'tf_cur', 'v', %s, %s)", bins, binning, bins, binning, bins, binning)
+        want = (psi(r, c), float(stats.entropy(r, c)), float(distance.jensenshannon(r, c)))
+        ok(all(close_stat(g, w) for g, w in zip(got, want)),
+           "psi, kl, js %s, %d %s bins: %r vs numpy/scipy %r" % (label, bins, binning, got, want))
+# real columns: the float4 values widened to double, as SciPy sees them after numpy's astype
+a32 = sample(5000, "normal").astype(np.float32)
+b32 = sample(5000, "normal", 0.1).astype(np.float32)
+load_column("tf_ref", [float(x) for x in a32], "real")
+load_column("tf_cur", [float(x) for x in b32], "real")
+got = q1("SELECT statistic, p_value FROM mlops.ks_test('tf_ref', 'SELECT v FROM tf_cur', 'v')")
+want = stats.ks_2samp(a32.astype(np.float64), b32.astype(np.float64))
+ok(close_stat(got[0], want.statistic) and close_p(got[1], want.pvalue), "ks on real columns from tables: %r vs scipy %r" % (got, want))
+# categories from tables
+ref = py_rng.choices(["a", "b", "c"], weights=[0.5, 0.3, 0.2], k=3000)
+cur_ = py_rng.choices(["a", "b", "c", "d"], weights=[0.4, 0.3, 0.2, 0.1], k=2500)
+load_column("tf_ref", ref + [None], "text")
+load_column("tf_cur", cur_, "text")
+want = stats.chi2_contingency(cat_table(ref, cur_))
+got = q1("SELECT statistic, p_value, dof FROM mlops.chi_square_test('tf_ref', 'tf_cur', 'v')")
+ok(close_stat(got[0], float(want[0])) and close_p(got[1], float(want[1])) and got[2] == int(want[2]),
+   "chi_square from tables: %r vs scipy %r" % (got, want[:3]))
+r, c = cat_shares(ref, cur_)
+got = q1("SELECT mlops.psi('tf_ref', 'tf_cur', 'v')")[0]
+ok(close_stat(got, psi(r, c)), "psi over categories from tables: %r vs numpy %r" % (got, psi(r, c)))
+cur.execute("DROP TABLE tf_ref, tf_cur")
+
+# ---------------------------------------------------------------------------
 # ADWIN: River's checks, then a port of River's ADWIN on longer streams
 # ---------------------------------------------------------------------------
 class AdwinPort:
