@@ -111,9 +111,10 @@ typedef struct DatasetCursor
 	Dataset    *ds;
 	const bool *is_test;		/* per row; NULL = every row */
 	bool		test;			/* which rows when is_test is set */
+	bool		remap;			/* a categorical column needs its codes remapped */
 	int64		next_row;		/* first row of the next batch */
 	float	   *raw;			/* one batch as spilled */
-	float	   *x;				/* the selected rows, remapped */
+	float	   *x;				/* the selected rows, remapped (NULL: raw is used) */
 	float	   *y;
 } DatasetCursor;
 

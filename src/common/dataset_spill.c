@@ -70,9 +70,14 @@ DatasetCursorOpen(Dataset *ds, const bool *is_test, bool test)
 	cur->ds = ds;
 	cur->is_test = is_test;
 	cur->test = test;
+	for (int j = 0; j < ds->nfeatures; j++)
+		cur->remap = cur->remap || ds->features[j].remap != NULL;
 	cur->raw = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * cells);
-	cur->x = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * cells);
-	cur->y = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * ds->batch_rows);
+	if (is_test != NULL || cur->remap)
+	{
+		cur->x = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * cells);
+		cur->y = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * ds->batch_rows);
+	}
 	return cur;
 }
 
@@ -88,8 +93,10 @@ void
 DatasetCursorClose(DatasetCursor *cur)
 {
 	pfree(cur->raw);
-	pfree(cur->x);
-	pfree(cur->y);
+	if (cur->x != NULL)
+		pfree(cur->x);
+	if (cur->y != NULL)
+		pfree(cur->y);
 	pfree(cur);
 }
 
@@ -119,6 +126,13 @@ DatasetCursorNext(DatasetCursor *cur, const float **x, const float **y)
 					 errmsg("could not read the training rows back from their temporary file")));
 		cur->next_row = first + n;
 
+		if (cur->is_test == NULL && !cur->remap)
+		{
+			/* every row, as spilled */
+			*x = cur->raw;
+			*y = ds->y + first;
+			return n;
+		}
 		for (int64 i = 0; i < n; i++)
 		{
 			float	   *dst;
