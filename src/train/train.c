@@ -136,6 +136,7 @@ mlops_train(PG_FUNCTION_ARGS)
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
 
+	MlopsRequireWritable("train");
 	InitMaterializedSRF(fcinfo, 0);
 	ParseRequest(fcinfo, &req);
 
