@@ -222,6 +222,38 @@ def case_batches(cur):
     check_fingerprint(cur, "%s/%d" % (name, version2), X[:-ntest], y[:-ntest], "batches held-out")
 
 
+def case_categorical(cur):
+    """A text feature whose first-seen order differs from its sorted order, trained with
+    hist from several batches: the codes XGBoost sees (and the fingerprint hashes) are the
+    sorted ones, remapped as the spilled rows are read back."""
+    cur.execute("DROP TABLE IF EXISTS cats")
+    cur.execute("SELECT setseed(0.7)")
+    cur.execute("CREATE TABLE cats AS SELECT i AS id, (ARRAY['zeta', 'alpha', 'mid', NULL])[1 + (i * 7) % 4] AS g, "
+                "(random() * 10)::float8 AS x FROM generate_series(1, 40000) i")
+    cur.execute("ALTER TABLE cats ADD COLUMN y integer")
+    cur.execute("UPDATE cats SET y = (coalesce((g = 'mid')::int, 0) * 3 + x + random() * 4 > 8)::int")
+    cur.execute("SELECT g, x, y FROM cats ORDER BY id")
+    rows = cur.fetchall()
+    vocab = sorted({r[0] for r in rows if r[0] is not None})
+    X = np.array([[vocab.index(r[0]) if r[0] is not None else np.nan, r[1]] for r in rows], dtype=np.float64)
+    y = np.array([r[2] for r in rows], dtype=np.float32)
+    params = {"tree_method": "hist", "max_depth": 4, "nthread": 2, "max_bin": 64}
+    cur.execute("SELECT version FROM mlops.train('cats', 'SELECT g, x, y FROM cats ORDER BY id', 'y', "
+                "task => 'classification', hyperparams => %s, test_size => 0)",
+                (json.dumps(dict(params, n_estimators=10)),))
+    version = cur.fetchone()[0]
+    bst = xgb.train(dict(params, objective="binary:logistic"), xgb.DMatrix(X, label=y, nthread=2), 10)
+    want = bst.inplace_predict(X)
+    cur.execute("SELECT id::int, probabilities[2] FROM mlops.predict_proba_table(%s, 'cats', 'id') ORDER BY 1",
+                ("cats/%d" % version,))
+    got = np.array([r[1] for r in cur.fetchall()], dtype=np.float64)
+    diff = float(np.abs(got - want).max())
+    check(len(got) == len(want) and diff < TOL,
+          "categorical: hist from batches with remapped category codes equals python3-xgboost",
+          "max diff %g" % diff)
+    check_fingerprint(cur, "cats/%d" % version, X, y, "categorical")
+
+
 def case_regression(cur, params, rounds):
     name, target = "diabetes", "progression"
     cols, _ = load(cur, name, datasets.load_diabetes, target, False)
@@ -369,6 +401,7 @@ def main():
                         {"tree_method": "hist", "max_depth": 4, "eta": 0.2, "nthread": 2}, 20)
     case_regression(cur, {"max_depth": 5, "eta": 0.1, "nthread": 1, "min_child_weight": 2}, 40)
     case_batches(cur)
+    case_categorical(cur)
     conn.autocommit = False
     case_documented_ranges(cur)
     conn.rollback()
