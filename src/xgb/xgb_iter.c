@@ -26,7 +26,11 @@
  * returned, the kept error is raised again.  XGBoost's own failures inside a
  * callback (setting the proxy's data) are kept the same way, as text, since
  * its last-error message is overwritten by the outer call's.  Signals are
- * blocked for the whole call, as for every other call (xgb.c).
+ * blocked for the whole call, as for every other call (xgb.c); so that a
+ * cancel need not wait for the whole matrix, the next callback ends the
+ * data early when a cancel, terminate or timeout signal is pending, and
+ * once the signal has been handled (which raises the cancel) a signal that
+ * cancelled nothing makes the matrix be built again.
  *
  * The proxy DMatrix and the result are owned by the caller's memory
  * context (reset callbacks, xgb.c), so an ERROR frees them.
@@ -54,11 +58,13 @@ typedef struct BatchIter
 	ErrorData  *error;			/* first ERROR raised by the source */
 	bool		xgb_failed;		/* a proxy call failed: message in xgb_error */
 	char		xgb_error[1024];
+	bool		signalled;		/* a cancel-like signal is pending: stopped early */
 } BatchIter;
 
 static int	IterNext(DataIterHandle handle);
 static void IterReset(DataIterHandle handle);
 static void KeepError(BatchIter *it);
+static bool CancelPending(void);
 
 /*
  * XgbQuantileDMatrixFromBatches builds a quantile DMatrix (the bin indexes
@@ -87,17 +93,27 @@ XgbQuantileDMatrixFromBatches(MemoryContext owner, XgbBatchSource *src, DMatrixH
 	snprintf(config, sizeof(config), "{\"missing\": NaN, \"nthread\": %d, \"max_bin\": %d}",
 			 nthread, max_bin);
 
-	XgbJoinBackground();
-	XgbBlockSignals(&saved);
-	rc = XGQuantileDMatrixCreateFromCallback((DataIterHandle) it, it->proxy, ref,
-											 IterReset, IterNext, config, &h);
-	XgbRestoreSignals(&saved);
-	MemoryContextSwitchTo(caller);
-	if (rc == 0)
-		cb->handle = h;
-	if (it->error != NULL)
-		ReThrowError(it->error);
-	CHECK_FOR_INTERRUPTS();
+	for (;;)
+	{
+		XgbJoinBackground();
+		XgbBlockSignals(&saved);
+		rc = XGQuantileDMatrixCreateFromCallback((DataIterHandle) it, it->proxy, ref,
+												 IterReset, IterNext, config, &h);
+		XgbRestoreSignals(&saved);
+		MemoryContextSwitchTo(caller);
+		if (rc == 0)
+			cb->handle = h;
+		if (it->error != NULL)
+			ReThrowError(it->error);
+		CHECK_FOR_INTERRUPTS();
+		if (!it->signalled)
+			break;
+		/* the signal did not cancel the statement: build the matrix again */
+		if (rc == 0)
+			FreeDMatrixCallback(cb);
+		it->signalled = false;
+		it->xgb_failed = false;
+	}
 	if (it->xgb_failed)
 		ereport(ERROR,
 				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
@@ -123,8 +139,14 @@ IterNext(DataIterHandle handle)
 	const float *volatile y = NULL;
 	char		ai[256];
 
-	if (it->error != NULL || it->xgb_failed)
+	if (it->error != NULL || it->xgb_failed || it->signalled)
 		return 0;
+	if (CancelPending())
+	{
+		/* end the data early: the caller handles the signal once XGBoost returned */
+		it->signalled = true;
+		return 0;
+	}
 	PG_TRY();
 	{
 		const float *bx;
@@ -155,6 +177,26 @@ IterNext(DataIterHandle handle)
 		return 0;
 	}
 	return 1;
+}
+
+/*
+ * CancelPending reports whether a signal that may cancel the statement
+ * (SIGINT: cancel, SIGTERM: terminate, SIGALRM: statement_timeout) is
+ * pending on this thread, whose signals are blocked while XGBoost runs, or
+ * whether an interrupt is already pending: then the iteration stops early,
+ * so that a cancel does not wait for the whole matrix to be built.
+ */
+static bool
+CancelPending(void)
+{
+	sigset_t	pending;
+
+	if (InterruptPending)
+		return true;
+	if (sigpending(&pending) != 0)
+		return false;
+	return sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM) ||
+		sigismember(&pending, SIGALRM);
 }
 
 /*
