@@ -18,8 +18,8 @@
 
 /* Rows handled between two interrupt checks in loops over the data */
 #define TRAIN_CHUNK_ROWS 65536
-/* Cells of one batch of rows read back for XGBoost (1 MB of float32) */
-#define TRAIN_BATCH_CELLS (256 * 1024)
+/* Cells of one batch of rows read back for XGBoost (4 MB of float32) */
+#define TRAIN_BATCH_CELLS (1024 * 1024)
 /* The most features a source can have (a query's output columns) */
 #define TRAIN_MAX_FEATURES 1664
 /* The largest row count test_size may give */
