@@ -516,6 +516,9 @@ ReadRow(TupleTableSlot *slot, void *arg)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("training set exceeds mlops.max_train_memory_mb"),
+				 state->batch != NULL ?
+				 errdetail("The source has more than " INT64_FORMAT " rows of %d features; XGBoost's bins of them alone would need more than %d MB.",
+						   ds->nrows, nf, mlops_max_train_memory_mb) :
 				 errdetail("The source has more than " INT64_FORMAT " rows of %d features; their matrix and XGBoost's copy of it alone would need more than %d MB.",
 						   ds->nrows, nf, mlops_max_train_memory_mb),
 				 errhint("Train on a sample of the rows, or ask a superuser to raise mlops.max_train_memory_mb.")));
