@@ -56,6 +56,7 @@ OBJS = \
 	src/common/dataset.o \
 	src/common/dataset_encode.o \
 	src/common/dataset_schema.o \
+	src/common/dataset_spill.o \
 	src/common/distributions.o \
 	src/common/evalmetrics.o \
 	src/common/guc.o \
@@ -127,6 +128,7 @@ OBJS = \
 	src/serve/routing_hash.o \
 	src/serve/version.o \
 	src/train/train.o \
+	src/train/train_batches.o \
 	src/train/train_boost.o \
 	src/train/train_memory.o \
 	src/train/train_metrics.o \
@@ -138,7 +140,8 @@ OBJS = \
 	src/xgb/modelcheck_json.o \
 	src/xgb/modelcheck_ubjson.o \
 	src/xgb/modelcheck_validate.o \
-	src/xgb/xgb.o
+	src/xgb/xgb.o \
+	src/xgb/xgb_iter.o
 # every object depends on every header: a header change rebuilds everything (no stale workers)
 $(OBJS): $(wildcard src/*/*.h)
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql

@@ -500,7 +500,8 @@ $$;
 REVOKE ALL ON FUNCTION mlops._model_lineage(bigint, integer) FROM PUBLIC;
 
 -- model_info: what an inference service's /model/info returns, with the
--- model's owner.
+-- model's owner and the fingerprint of the data it was trained on (null for
+-- imported models and versions trained before 0.2.0).
 CREATE FUNCTION mlops.model_info(model text) RETURNS jsonb
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -516,7 +517,8 @@ CREATE FUNCTION mlops.model_info(model text) RETURNS jsonb
                'sha256', pg_catalog.encode(v.model_sha256, 'hex'),
                'created_at', v.created_at, 'created_by', v.created_by, 'owner', m.owner::pg_catalog.text,
                'stage_changed_at', v.stage_changed_at,
-               'lineage', mlops._model_lineage(v.model_id, v.version))
+               'lineage', mlops._model_lineage(v.model_id, v.version),
+               'data', v.input_schema OPERATOR(pg_catalog.->) 'data')
       FROM mlops.resolve_model($1) r
       JOIN mlops.models m ON m.model_id OPERATOR(pg_catalog.=) r.model_id
       JOIN mlops.model_versions v ON v.model_id OPERATOR(pg_catalog.=) r.model_id

@@ -59,6 +59,8 @@ extern MlopsSchemaState MlopsSchemaStatus(const char **version);
 extern char *MlopsServedVersions(void);
 extern Oid	MlopsLookupImplFunction(Oid public_fn, Oid extra_type);
 extern Oid	MlopsActor(void);
+extern void MlopsRequireWritable(const char *what);
+extern void MlopsRaiseStandbyWrite(const char *what, const char *refusal) pg_attribute_noreturn();
 extern bool MlopsMayChange(Oid owner);
 extern void MlopsRequireOwner(const char *kind, const char *name, Oid owner);
 

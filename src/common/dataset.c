@@ -54,6 +54,7 @@
 #include "executor/tuptable.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "storage/buffile.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/portal.h"
@@ -75,8 +76,13 @@ typedef struct ReadState
 	int64		capacity;		/* rows allocated in x and y */
 	int64		max_cells;
 	int64		max_bytes;		/* of the matrix, from mlops.max_train_memory_mb */
+	float	   *batch;			/* spilling: the rows not yet written */
+	int64		in_batch;
 } ReadState;
 
+static Dataset *ReadSource(const char *source, const char *target, List *feature_names,
+						   bool classification, int64 max_cells, int64 max_bytes,
+						   int64 batch_cells);
 static void ReadRow(TupleTableSlot *slot, void *arg);
 static int	BindTarget(Dataset *ds, TupleDesc tupdesc, const char *target);
 static List *DefaultFeatures(TupleDesc tupdesc, int target_att, Oid relid);
@@ -98,6 +104,35 @@ static void BindFeatures(Dataset *ds, TupleDesc tupdesc, int target_att,
 Dataset *
 DatasetRead(const char *source, const char *target, List *feature_names,
 			bool classification, int64 max_cells, int64 max_bytes)
+{
+	return ReadSource(source, target, feature_names, classification, max_cells, max_bytes, 0);
+}
+
+/*
+ * DatasetReadSpilled reads source as DatasetRead does, except that the
+ * encoded rows go to a temporary file, in batches of about batch_cells
+ * cells (dataset_spill.c), instead of a
+ * matrix in memory: only the labels stay in memory.  Categorical codes stay
+ * as first seen in the file, with each column's remap to the sorted codes
+ * applied when the rows are read back (DatasetCursorNext).  max_bytes bounds
+ * what the training will hold per cell (see train_memory.c).
+ */
+Dataset *
+DatasetReadSpilled(const char *source, const char *target, List *feature_names,
+				   bool classification, int64 max_cells, int64 max_bytes, int64 batch_cells)
+{
+	Assert(batch_cells > 0);
+	return ReadSource(source, target, feature_names, classification, max_cells, max_bytes,
+					  batch_cells);
+}
+
+/*
+ * ReadSource does the work of DatasetRead (batch_cells 0) and
+ * DatasetReadSpilled.
+ */
+static Dataset *
+ReadSource(const char *source, const char *target, List *feature_names,
+		   bool classification, int64 max_cells, int64 max_bytes, int64 batch_cells)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	Dataset    *ds = palloc0(sizeof(Dataset));
@@ -128,13 +163,29 @@ DatasetRead(const char *source, const char *target, List *feature_names,
 		state.max_cells = Min(max_cells > 0 ? max_cells : PG_INT64_MAX,
 							  max_bytes / (int64) sizeof(float));
 	state.max_bytes = max_bytes;
-	ds->x = MemoryContextAllocHuge(cxt, sizeof(float) * state.capacity * ds->nfeatures);
+	state.batch = NULL;
+	state.in_batch = 0;
+	if (batch_cells > 0)
+	{
+		int64		batch_rows = Max(256, batch_cells / ds->nfeatures);
+
+		ds->batch_rows = batch_rows;
+		ds->spill = BufFileCreateTemp(false);
+		state.batch = MemoryContextAllocHuge(cxt, sizeof(float) * batch_rows * ds->nfeatures);
+	}
+	else
+		ds->x = MemoryContextAllocHuge(cxt, sizeof(float) * state.capacity * ds->nfeatures);
 	ds->y = MemoryContextAllocHuge(cxt, sizeof(float) * state.capacity);
 
 	SourceScan(portal, ReadRow, &state);
 	SPI_cursor_close(portal);
 	SPI_finish();
 	MemoryContextSwitchTo(cxt);
+	if (state.batch != NULL)
+	{
+		DatasetSpillWrite(ds, state.batch, state.in_batch);
+		pfree(state.batch);
+	}
 
 	if (ds->nrows == 0)
 		ereport(ERROR,
@@ -151,6 +202,12 @@ DatasetRead(const char *source, const char *target, List *feature_names,
 		if (col->kind != FEATURE_CATEGORICAL)
 			continue;
 		remap = VocabularySort(col->vocab, false);
+		if (ds->spill != NULL)
+		{
+			/* applied as the rows are read back */
+			col->remap = remap;
+			continue;
+		}
 		for (int64 i = 0; i < ds->nrows; i++)
 		{
 			float	   *v = &ds->x[i * ds->nfeatures + j];
@@ -451,13 +508,17 @@ ReadRow(TupleTableSlot *slot, void *arg)
 		state->capacity *= 2;
 		if (state->max_cells > 0 && state->capacity * nf > state->max_cells)
 			state->capacity = Max(state->max_cells / nf + 1, ds->nrows + 1);
-		ds->x = repalloc_huge(ds->x, sizeof(float) * state->capacity * nf);
+		if (ds->x != NULL)
+			ds->x = repalloc_huge(ds->x, sizeof(float) * state->capacity * nf);
 		ds->y = repalloc_huge(ds->y, sizeof(float) * state->capacity);
 	}
 	if (state->max_bytes > 0 && (ds->nrows + 1) * nf * (int64) sizeof(float) > state->max_bytes)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("training set exceeds mlops.max_train_memory_mb"),
+				 state->batch != NULL ?
+				 errdetail("The source has more than " INT64_FORMAT " rows of %d features; XGBoost's bins of them alone would need more than %d MB.",
+						   ds->nrows, nf, mlops_max_train_memory_mb) :
 				 errdetail("The source has more than " INT64_FORMAT " rows of %d features; their matrix and XGBoost's copy of it alone would need more than %d MB.",
 						   ds->nrows, nf, mlops_max_train_memory_mb),
 				 errhint("Train on a sample of the rows, or ask a superuser to raise mlops.max_train_memory_mb.")));
@@ -495,7 +556,7 @@ ReadRow(TupleTableSlot *slot, void *arg)
 		ds->y[ds->nrows] = DoubleToFloat(v);
 	}
 
-	row = ds->x + ds->nrows * nf;
+	row = state->batch != NULL ? state->batch + state->in_batch * nf : ds->x + ds->nrows * nf;
 	for (int j = 0; j < nf; j++)
 	{
 		FeatureColumn *col = &ds->features[j];
@@ -511,6 +572,11 @@ ReadRow(TupleTableSlot *slot, void *arg)
 					 errhint("Filter or clip the column in the source query; NULL and NaN are missing values.")));
 	}
 	ds->nrows++;
+	if (state->batch != NULL && ++state->in_batch == ds->batch_rows)
+	{
+		DatasetSpillWrite(ds, state->batch, state->in_batch);
+		state->in_batch = 0;
+	}
 }
 
 /* ---------------------------------------------------------------------

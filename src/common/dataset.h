@@ -70,6 +70,7 @@ typedef struct FeatureColumn
 	Oid			typid;			/* the source column's type */
 	FmgrInfo	outfunc;		/* output function, for enums and other types */
 	Vocabulary *vocab;			/* categorical only */
+	int		   *remap;			/* spilled categorical: first-seen code -> sorted code */
 	FeatureStats stats;
 } FeatureColumn;
 
@@ -92,9 +93,30 @@ typedef struct Dataset
 	LabelColumn label;
 	bool		classification;
 	int64		nrows;
-	float	   *x;				/* nrows * nfeatures, NaN = missing */
+	float	   *x;				/* nrows * nfeatures, NaN = missing; NULL when spilled */
 	float	   *y;				/* nrows: class code or regression target */
+	struct BufFile *spill;		/* DatasetReadSpilled: the rows, batch_rows at a time */
+	int64		batch_rows;
+	int64		data_rows;		/* fingerprint of the training rows (DatasetComputeStats) */
+	char		data_sha256[65];
 } Dataset;
+
+/*
+ * Reads the rows of a spilled dataset back batch by batch, every row or
+ * only the training (test = false) or test rows of a split, categorical
+ * codes remapped (dataset_spill.c)
+ */
+typedef struct DatasetCursor
+{
+	Dataset    *ds;
+	const bool *is_test;		/* per row; NULL = every row */
+	bool		test;			/* which rows when is_test is set */
+	bool		remap;			/* a categorical column needs its codes remapped */
+	int64		next_row;		/* first row of the next batch */
+	float	   *raw;			/* one batch as spilled */
+	float	   *x;				/* the selected rows, remapped (NULL: raw is used) */
+	float	   *y;
+} DatasetCursor;
 
 /* A train/test split: row indexes into the dataset, each in source order */
 typedef struct DatasetSplit
@@ -109,6 +131,16 @@ extern int	DatasetFindColumn(struct TupleDescData *tupdesc, const char *name);
 extern Dataset *DatasetRead(const char *source, const char *target,
 							List *feature_names, bool classification,
 							int64 max_cells, int64 max_bytes);
+extern Dataset *DatasetReadSpilled(const char *source, const char *target,
+								   List *feature_names, bool classification,
+								   int64 max_cells, int64 max_bytes, int64 batch_cells);
+extern void DatasetSpillWrite(Dataset *ds, const float *rows, int64 nrows);
+extern void DatasetSpillClose(Dataset *ds);
+extern DatasetCursor *DatasetCursorOpen(Dataset *ds, const bool *is_test, bool test);
+extern int64 DatasetCursorNext(DatasetCursor *cur, const float **x, const float **y);
+extern void DatasetCursorRewind(DatasetCursor *cur);
+extern void DatasetCursorClose(DatasetCursor *cur);
+extern void DatasetComputeStatsSpilled(Dataset *ds, const bool *is_test);
 extern DatasetSplit *DatasetMakeSplit(Dataset *ds, double test_size,
 									  const char *sampling, int seed);
 extern float *DatasetGather(const float *src, int width,

@@ -9,7 +9,9 @@
  * After the split, DatasetComputeStats summarises the training rows of
  * every feature (count, min, max, mean, null share and a histogram of
  * equal-width bins, or counts per category); drift references made from a
- * model (set_drift_reference_from_model) use exactly these.
+ * model (set_drift_reference_from_model) use exactly these.  The same pass
+ * hashes the training matrix and labels as trained into the data
+ * fingerprint (SHA-256, byte order in StatsRow1), stored under "data".
  * DatasetInputSchemaJson writes the document: features in training order
  * with their type, categories (code i = categories[i]) and statistics, and
  * the label with its classes.  ModelSchemaFromJsonb reads a stored document
@@ -20,6 +22,8 @@
 
 #include <math.h>
 
+#include "common/cryptohash.h"
+#include "common/sha2.h"
 #include "common/shortest_dec.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -36,18 +40,92 @@
  */
 
 /*
+ * The statistics of the training rows, gathered row by row in two passes
+ * (extremes, then histograms), and the data fingerprint, hashed in the
+ * first pass.  The rows may come from the matrix (DatasetComputeStats) or
+ * batch by batch from the spilled source (DatasetComputeStatsSpilled).
+ */
+typedef struct StatsAcc
+{
+	double	   *sums;
+	double	   *scale;			/* bins per unit */
+	int64		nrows;
+	pg_cryptohash_ctx *hash;
+	uint8	   *rowbuf;			/* one row and its label, as hashed */
+} StatsAcc;
+
+static void StatsBegin(Dataset *ds, StatsAcc *acc);
+static void StatsRow1(Dataset *ds, StatsAcc *acc, const float *row, float label);
+static void StatsMiddle(Dataset *ds, StatsAcc *acc);
+static void StatsRow2(Dataset *ds, StatsAcc *acc, const float *row);
+static void StatsEnd(Dataset *ds, StatsAcc *acc);
+
+/*
  * DatasetComputeStats fills every feature's statistics from the given rows
  * (the training rows): count, min, max, mean and null share, and a
  * histogram of equal-width bins for numeric features or counts per category
- * for categorical ones.
+ * for categorical ones; and the dataset's fingerprint (see StatsRow1).
  */
 void
 DatasetComputeStats(Dataset *ds, const int64 *rows, int64 nrows)
 {
-	int			nf = ds->nfeatures;
-	double	   *sums = palloc0(sizeof(double) * nf);
-	double	   *scale = palloc0(sizeof(double) * nf);	/* bins per unit */
+	StatsAcc	acc;
 
+	StatsBegin(ds, &acc);
+	for (int64 i = 0; i < nrows; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		StatsRow1(ds, &acc, ds->x + rows[i] * ds->nfeatures, ds->y[rows[i]]);
+	}
+	StatsMiddle(ds, &acc);
+	for (int64 i = 0; i < nrows; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		StatsRow2(ds, &acc, ds->x + rows[i] * ds->nfeatures);
+	}
+	StatsEnd(ds, &acc);
+}
+
+/*
+ * DatasetComputeStatsSpilled does what DatasetComputeStats does for a
+ * dataset read with DatasetReadSpilled, over its training rows (is_test
+ * false, or every row without is_test), reading the spilled rows twice.
+ */
+void
+DatasetComputeStatsSpilled(Dataset *ds, const bool *is_test)
+{
+	StatsAcc	acc;
+	DatasetCursor *cur = DatasetCursorOpen(ds, is_test, false);
+	const float *x;
+	const float *y;
+	int64		n;
+
+	StatsBegin(ds, &acc);
+	while ((n = DatasetCursorNext(cur, &x, &y)) > 0)
+		for (int64 i = 0; i < n; i++)
+			StatsRow1(ds, &acc, x + i * ds->nfeatures, y[i]);
+	StatsMiddle(ds, &acc);
+	DatasetCursorRewind(cur);
+	while ((n = DatasetCursorNext(cur, &x, &y)) > 0)
+		for (int64 i = 0; i < n; i++)
+			StatsRow2(ds, &acc, x + i * ds->nfeatures);
+	StatsEnd(ds, &acc);
+	DatasetCursorClose(cur);
+}
+
+/* StatsBegin starts the statistics and the fingerprint. */
+static void
+StatsBegin(Dataset *ds, StatsAcc *acc)
+{
+	int			nf = ds->nfeatures;
+
+	acc->sums = palloc0(sizeof(double) * nf);
+	acc->scale = palloc0(sizeof(double) * nf);
+	acc->nrows = 0;
+	acc->rowbuf = palloc(sizeof(uint32) * (nf + 1));
+	acc->hash = pg_cryptohash_create(PG_SHA256);
+	if (acc->hash == NULL || pg_cryptohash_init(acc->hash) < 0)
+		elog(ERROR, "could not start the data fingerprint: %s", pg_cryptohash_error(acc->hash));
 	for (int j = 0; j < nf; j++)
 	{
 		FeatureColumn *col = &ds->features[j];
@@ -60,74 +138,119 @@ DatasetComputeStats(Dataset *ds, const int64 *rows, int64 nrows)
 			st->category_counts = palloc_extended(sizeof(int64) * Max(col->vocab->count, 1),
 												   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	}
+}
 
-	/* pass 1, row by row (the matrix is row-major): counts, sums, extremes */
-	for (int64 i = 0; i < nrows; i++)
+/*
+ * StatsRow1 adds one training row to the counts, sums and extremes, and to
+ * the fingerprint: the row's features then its label (class code or
+ * value), each as IEEE-754 float32 little-endian, every NaN (missing)
+ * written as 0x7FC00000 (docs/training.md, "Data fingerprint").
+ */
+static void
+StatsRow1(Dataset *ds, StatsAcc *acc, const float *row, float label)
+{
+	int			nf = ds->nfeatures;
+
+	for (int j = 0; j <= nf; j++)
 	{
-		const float *row = ds->x + rows[i] * nf;
+		float		v = j < nf ? row[j] : label;
+		uint32		bits;
 
-		CHECK_FOR_INTERRUPTS();
-		for (int j = 0; j < nf; j++)
-		{
-			FeatureStats *st = &ds->features[j].stats;
-			float		v = row[j];
-
-			if (isnan(v))
-				continue;
-			st->count++;
-			sums[j] += v;
-			if (v < st->min)
-				st->min = v;
-			if (v > st->max)
-				st->max = v;
-			if (st->category_counts)
-				st->category_counts[(int) v]++;
-		}
+		if (isnan(v))
+			bits = 0x7FC00000;
+		else
+			memcpy(&bits, &v, sizeof(bits));
+		acc->rowbuf[4 * j] = (uint8) bits;
+		acc->rowbuf[4 * j + 1] = (uint8) (bits >> 8);
+		acc->rowbuf[4 * j + 2] = (uint8) (bits >> 16);
+		acc->rowbuf[4 * j + 3] = (uint8) (bits >> 24);
 	}
+	if (pg_cryptohash_update(acc->hash, acc->rowbuf, sizeof(uint32) * (nf + 1)) < 0)
+		elog(ERROR, "could not hash the data fingerprint: %s", pg_cryptohash_error(acc->hash));
+	acc->nrows++;
+
 	for (int j = 0; j < nf; j++)
+	{
+		FeatureStats *st = &ds->features[j].stats;
+		float		v = row[j];
+
+		if (isnan(v))
+			continue;
+		st->count++;
+		acc->sums[j] += v;
+		if (v < st->min)
+			st->min = v;
+		if (v > st->max)
+			st->max = v;
+		if (st->category_counts)
+			st->category_counts[(int) v]++;
+	}
+}
+
+/* StatsMiddle turns the first pass into means, null shares and bin edges. */
+static void
+StatsMiddle(Dataset *ds, StatsAcc *acc)
+{
+	int64		nrows = acc->nrows;
+
+	for (int j = 0; j < ds->nfeatures; j++)
 	{
 		FeatureStats *st = &ds->features[j].stats;
 
 		st->null_share = nrows > 0 ? (double) (nrows - st->count) / nrows : 0;
-		st->mean = st->count > 0 ? sums[j] / st->count : NAN;
+		st->mean = st->count > 0 ? acc->sums[j] / st->count : NAN;
 		if (ds->features[j].kind == FEATURE_CATEGORICAL || st->count == 0)
 			continue;
 		st->nbins = (st->max > st->min) ? DATASET_HISTOGRAM_BINS : 1;
 		for (int b = 0; b <= st->nbins; b++)
 			st->edges[b] = st->min + (st->max - st->min) * b / st->nbins;
 		st->edges[st->nbins] = st->max;
-		scale[j] = (st->max > st->min) ? st->nbins / (st->max - st->min) : 0;
+		acc->scale[j] = (st->max > st->min) ? st->nbins / (st->max - st->min) : 0;
 	}
+}
 
-	/* pass 2: histograms */
-	for (int64 i = 0; i < nrows; i++)
+/* StatsRow2 adds one training row to the histograms. */
+static void
+StatsRow2(Dataset *ds, StatsAcc *acc, const float *row)
+{
+	for (int j = 0; j < ds->nfeatures; j++)
 	{
-		const float *row = ds->x + rows[i] * nf;
+		FeatureStats *st = &ds->features[j].stats;
+		double		v = row[j];
+		int			b;
 
-		CHECK_FOR_INTERRUPTS();
-		for (int j = 0; j < nf; j++)
-		{
-			FeatureStats *st = &ds->features[j].stats;
-			double		v = row[j];
-			int			b;
+		if (st->nbins == 0 || isnan(v))
+			continue;
 
-			if (st->nbins == 0 || isnan(v))
-				continue;
-			/*
-			 * Bin b holds edges[b] <= v < edges[b + 1], the last one closed:
-			 * the arithmetic guess is corrected against the edges themselves.
-			 */
-			b = (int) ((v - st->min) * scale[j]);
-			b = Min(Max(b, 0), st->nbins - 1);
-			while (b > 0 && v < st->edges[b])
-				b--;
-			while (b < st->nbins - 1 && v >= st->edges[b + 1])
-				b++;
-			st->counts[b]++;
-		}
+		/*
+		 * Bin b holds edges[b] <= v < edges[b + 1], the last one closed: the
+		 * arithmetic guess is corrected against the edges themselves.
+		 */
+		b = (int) ((v - st->min) * acc->scale[j]);
+		b = Min(Max(b, 0), st->nbins - 1);
+		while (b > 0 && v < st->edges[b])
+			b--;
+		while (b < st->nbins - 1 && v >= st->edges[b + 1])
+			b++;
+		st->counts[b]++;
 	}
-	pfree(sums);
-	pfree(scale);
+}
+
+/* StatsEnd finishes the fingerprint and frees the accumulator. */
+static void
+StatsEnd(Dataset *ds, StatsAcc *acc)
+{
+	uint8		digest[PG_SHA256_DIGEST_LENGTH];
+
+	if (pg_cryptohash_final(acc->hash, digest, sizeof(digest)) < 0)
+		elog(ERROR, "could not finish the data fingerprint: %s", pg_cryptohash_error(acc->hash));
+	pg_cryptohash_free(acc->hash);
+	hex_encode((const char *) digest, sizeof(digest), ds->data_sha256);
+	ds->data_sha256[2 * PG_SHA256_DIGEST_LENGTH] = '\0';
+	ds->data_rows = acc->nrows;
+	pfree(acc->sums);
+	pfree(acc->scale);
+	pfree(acc->rowbuf);
 }
 
 static void AppendNumber(StringInfo buf, double v);
@@ -219,7 +342,12 @@ DatasetInputSchemaJson(Dataset *ds)
 		}
 		appendStringInfoChar(&buf, ']');
 	}
-	appendStringInfoString(&buf, "}}");
+	appendStringInfoChar(&buf, '}');
+	if (ds->data_sha256[0] != '\0')
+		appendStringInfo(&buf, ", \"data\": {\"rows\": " INT64_FORMAT ", \"columns\": %d, "
+						 "\"sha256\": \"%s\", \"layout\": \"float32le-features-label\"}",
+						 ds->data_rows, ds->nfeatures, ds->data_sha256);
+	appendStringInfoChar(&buf, '}');
 	return buf.data;
 }
 

@@ -19,7 +19,7 @@
 int			mlops_train_threads = 0;
 int			mlops_predict_threads = 0;
 int			mlops_model_cache_mb = 256;
-int			mlops_max_train_cells_m = 500;
+int			mlops_max_train_cells_m = 1500;
 int			mlops_train_progress_rounds = 10;
 int			mlops_max_model_mb = 64;
 char	   *mlops_timezone = NULL;
@@ -61,7 +61,7 @@ MlopsGucInit(void)
 	DefineCustomIntVariable("mlops.max_train_cells",
 							"Largest training matrix, in millions of cells (rows times features).",
 							NULL,
-							&mlops_max_train_cells_m, 500, 1, 100000,
+							&mlops_max_train_cells_m, 1500, 1, 100000,
 							PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("mlops.train_progress_rounds",
 							"Rounds between the INFO progress lines of mlops.train (0 = none).",

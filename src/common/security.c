@@ -46,6 +46,7 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_proc.h"
@@ -107,6 +108,7 @@ mlops_owner_trampoline(PG_FUNCTION_ARGS)
 	TrampolineCache *cache = (TrampolineCache *) fcinfo->flinfo->fn_extra;
 	LOCAL_FCINFO(inner, FUNC_MAX_ARGS);
 	Oid			saved_actor = current_actor;
+	MemoryContext callercxt = CurrentMemoryContext;
 	Datum		result;
 	int			i;
 
@@ -138,14 +140,56 @@ mlops_owner_trampoline(PG_FUNCTION_ARGS)
 	{
 		result = FunctionCallInvoke(inner);
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
 		current_actor = saved_actor;
+		/* a write refused by a hot standby: say which function and where to run it */
+		if (geterrcode() == ERRCODE_READ_ONLY_SQL_TRANSACTION && RecoveryInProgress())
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(callercxt);
+			edata = CopyErrorData();
+			FlushErrorState();
+			MlopsRaiseStandbyWrite(get_func_name(fcinfo->flinfo->fn_oid), edata->message);
+		}
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	current_actor = saved_actor;
 
 	fcinfo->isnull = inner->isnull;
 	return result;
+}
+
+/*
+ * MlopsRequireWritable raises the hot-standby error of
+ * MlopsRaiseStandbyWrite when this server is in recovery: what (the name
+ * of an mlops function) writes and cannot run here.
+ */
+void
+MlopsRequireWritable(const char *what)
+{
+	if (RecoveryInProgress())
+		MlopsRaiseStandbyWrite(what, NULL);
+}
+
+/*
+ * MlopsRaiseStandbyWrite raises 25006 read_only_sql_transaction: the mlops
+ * function what writes, so it cannot run on a hot standby; refusal is the
+ * message of the write the server refused, if any; the hint says to run it
+ * on the primary.
+ */
+void
+MlopsRaiseStandbyWrite(const char *what, const char *refusal)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+			 errmsg("mlops.%s cannot run on a hot standby", what ? what : "function"),
+			 refusal ? errdetail("The server is a standby in recovery and refused a write: %s.",
+								 MlopsClip(refusal, MLOPS_ECHO_MAX)) :
+			 errdetail("The server is a standby in recovery and accepts no writes."),
+			 errhint("Run it on the primary server; a standby serves predictions, model_info and drift statistics.")));
 }
 
 /*

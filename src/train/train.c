@@ -85,6 +85,18 @@ static List *DefaultParams(TrainRequest *req, Dataset *ds, int nthread);
 static char *ParamsJson(TrainRequest *req, List *params, Dataset *ds);
 static void CheckSplit(TrainRequest *req, Dataset *ds, DatasetSplit *split);
 
+/* How the rows reach XGBoost, and the test rows the held-out metrics score */
+typedef struct TrainData
+{
+	bool		batches;		/* quantile matrices from the spilled rows */
+	bool	   *is_test;		/* batches: per row */
+	float	   *xtest;			/* matrix in memory: the test rows */
+	float	   *ytest;
+} TrainData;
+
+static void BuildMatrices(MemoryContext traincxt, Dataset *ds, DatasetSplit *split,
+						  List *params, int nthread, TrainData *td, DMatrixHandle *dmats);
+
 /*
  * mlops_train implements mlops.train(model_name, source, target, task,
  * hyperparams, features, test_size, test_sampling, experiment, seed): it
@@ -98,17 +110,11 @@ mlops_train(PG_FUNCTION_ARGS)
 	TrainRequest req;
 	MemoryContext traincxt;
 	MemoryContext oldcxt;
+	TrainData	td = {0};
 	Dataset    *ds;
 	DatasetSplit *split;
-	float	   *xtrain;
-	float	   *ytrain;
-	float	   *xtest = NULL;
-	float	   *ytest = NULL;
 	DMatrixHandle dmats[2];
-	const char *evnames[2];
-	DMatrixHandle *evals;
-	const char **evnames_used;
-	int			nevals;
+	const char *evnames[2] = {"train", "test"};
 	BoosterHandle booster;
 	List	   *params;
 	ListCell   *lc;
@@ -130,6 +136,7 @@ mlops_train(PG_FUNCTION_ARGS)
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
 
+	MlopsRequireWritable("train");
 	InitMaterializedSRF(fcinfo, 0);
 	ParseRequest(fcinfo, &req);
 
@@ -138,15 +145,27 @@ mlops_train(PG_FUNCTION_ARGS)
 	oldcxt = MemoryContextSwitchTo(traincxt);
 
 	/* 1-2: read, split, check what depends on the data, describe */
-	ds = DatasetRead(req.source, req.target, req.features, req.classification,
-					 (int64) mlops_max_train_cells_m * 1000000, TrainMatrixByteLimit());
+	td.batches = TrainUsesBatches(&req);
+	if (td.batches)
+		ds = DatasetReadSpilled(req.source, req.target, req.features, req.classification,
+								(int64) mlops_max_train_cells_m * 1000000,
+								TrainBatchedByteLimit(), TRAIN_BATCH_CELLS);
+	else
+		ds = DatasetRead(req.source, req.target, req.features, req.classification,
+						 (int64) mlops_max_train_cells_m * 1000000, TrainMatrixByteLimit());
 	split = DatasetMakeSplit(ds, req.test_size, req.test_sampling, req.seed);
 	CheckSplit(&req, ds, split);
 	TrainCheckParamsForData(&req, ds->nfeatures);
 	nthread = TrainThreads(&req);
 	params = DefaultParams(&req, ds, nthread);
-	TrainCheckMemory(&req, params, ds, split, nthread);
-	DatasetComputeStats(ds, split->train_rows, split->ntrain);
+	TrainCheckMemory(&req, params, ds, split, nthread, td.batches);
+	if (td.batches)
+	{
+		td.is_test = TrainSplitMask(split, ds->nrows);
+		DatasetComputeStatsSpilled(ds, split->ntest > 0 ? td.is_test : NULL);
+	}
+	else
+		DatasetComputeStats(ds, split->train_rows, split->ntrain);
 	schema_json = DatasetInputSchemaJson(ds);
 	params_json = ParamsJson(&req, params, ds);
 
@@ -155,36 +174,8 @@ mlops_train(PG_FUNCTION_ARGS)
 	TrainLogParams(run_id, params_json);
 
 	/* 4: boost */
-	xtrain = DatasetGather(ds->x, ds->nfeatures, split->train_rows, split->ntrain);
-	ytrain = DatasetGather(ds->y, 1, split->train_rows, split->ntrain);
-	dmats[0] = XgbDMatrixFromDenseThreaded(traincxt, xtrain, split->ntrain, ds->nfeatures,
-										   ytrain, nthread);
-	evnames[0] = "train";
-	nevals = 1;
-	if (split->ntest > 0)
-	{
-		/* evaluate on the held-out rows only: that is what early stopping reads */
-		xtest = DatasetGather(ds->x, ds->nfeatures, split->test_rows, split->ntest);
-		ytest = DatasetGather(ds->y, 1, split->test_rows, split->ntest);
-		dmats[1] = XgbDMatrixFromDenseThreaded(traincxt, xtest, split->ntest, ds->nfeatures,
-											   ytest, nthread);
-		evnames[1] = "test";
-		nevals = 2;
-	}
-	/* XGBoost copied the rows: drop our copies (keeping the test rows) */
-	if (xtrain != ds->x)
-		pfree(xtrain);
-	if (ytrain != ds->y)
-		pfree(ytrain);
-	if (xtest != ds->x)
-		pfree(ds->x);
-	if (ytest != ds->y)
-		pfree(ds->y);
-	ds->x = ds->y = NULL;
-
-	booster = XgbBoosterCreate(traincxt, dmats, nevals);
-	evals = nevals == 2 ? &dmats[1] : &dmats[0];
-	evnames_used = nevals == 2 ? &evnames[1] : &evnames[0];
+	BuildMatrices(traincxt, ds, split, params, nthread, &td, dmats);
+	booster = XgbBoosterCreate(traincxt, dmats, split->ntest > 0 ? 2 : 1);
 	XgbCaptureLog();
 	foreach(lc, params)
 	{
@@ -196,7 +187,9 @@ mlops_train(PG_FUNCTION_ARGS)
 
 	history = palloc0(sizeof(RoundEval *) * req.n_estimators);
 	INSTR_TIME_SET_CURRENT(start_time);
-	TrainBoostWithProgress(&req, booster, dmats[0], evals, evnames_used, history, &result);
+	/* evaluate on the held-out rows only: that is what early stopping reads */
+	TrainBoostWithProgress(&req, booster, dmats[0], &dmats[split->ntest > 0 ? 1 : 0],
+						   &evnames[split->ntest > 0 ? 1 : 0], history, &result);
 	INSTR_TIME_SET_CURRENT(fit_time);
 	INSTR_TIME_SUBTRACT(fit_time, start_time);
 	rounds_done = result.rounds_done;
@@ -209,8 +202,10 @@ mlops_train(PG_FUNCTION_ARGS)
 	TrainAddRoundHistory(&rows, history, rounds_done);
 	first_final = rows.nrows;
 	rows.step = rounds_done;
-	if (split->ntest > 0)
-		TrainHeldOutMetrics(&rows, ds, booster, xtest, ytest, split->ntest);
+	if (split->ntest > 0 && td.batches)
+		TrainBatchHeldOutMetrics(&rows, ds, td.is_test, split->ntest, booster);
+	else if (split->ntest > 0)
+		TrainHeldOutMetrics(&rows, ds, booster, td.xtest, td.ytest, split->ntest);
 	else
 	{
 		/* no held-out rows to score: the training rows must predict finite values */
@@ -219,6 +214,8 @@ mlops_train(PG_FUNCTION_ARGS)
 
 		TrainRequireFinite(out, (int64) len, (int) Max(1, len / Max(split->ntrain, 1)), "training");
 	}
+	if (td.batches)
+		DatasetSpillClose(ds);
 	TrainAddMetric(&rows, "fit_time_s", INSTR_TIME_GET_DOUBLE(fit_time));
 	TrainAddMetric(&rows, "train_rows", (double) split->ntrain);
 	TrainAddMetric(&rows, "test_rows", (double) split->ntest);
@@ -241,6 +238,52 @@ mlops_train(PG_FUNCTION_ARGS)
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	MemoryContextDelete(traincxt);
 	return (Datum) 0;
+}
+
+/*
+ * BuildMatrices builds the training matrix dmats[0] and, with held-out
+ * rows, the test matrix dmats[1], owned by traincxt: from batches of the
+ * spilled rows (train_batches.c), or from the matrix in memory, whose rows
+ * are then freed but for the test rows (td->xtest, td->ytest) the held-out
+ * metrics predict.
+ */
+static void
+BuildMatrices(MemoryContext traincxt, Dataset *ds, DatasetSplit *split, List *params,
+			  int nthread, TrainData *td, DMatrixHandle *dmats)
+{
+	float	   *xtrain;
+	float	   *ytrain;
+
+	if (td->batches)
+	{
+		/* the row lists are replaced by td->is_test */
+		pfree(split->train_rows);
+		pfree(split->test_rows);
+		split->train_rows = split->test_rows = NULL;
+		TrainBatchMatrices(traincxt, ds, td->is_test, split->ntest, params, nthread, dmats);
+		return;
+	}
+	xtrain = DatasetGather(ds->x, ds->nfeatures, split->train_rows, split->ntrain);
+	ytrain = DatasetGather(ds->y, 1, split->train_rows, split->ntrain);
+	dmats[0] = XgbDMatrixFromDenseThreaded(traincxt, xtrain, split->ntrain, ds->nfeatures,
+										   ytrain, nthread);
+	if (split->ntest > 0)
+	{
+		td->xtest = DatasetGather(ds->x, ds->nfeatures, split->test_rows, split->ntest);
+		td->ytest = DatasetGather(ds->y, 1, split->test_rows, split->ntest);
+		dmats[1] = XgbDMatrixFromDenseThreaded(traincxt, td->xtest, split->ntest, ds->nfeatures,
+											   td->ytest, nthread);
+	}
+	/* XGBoost copied the rows: drop our copies (keeping the test rows) */
+	if (xtrain != ds->x)
+		pfree(xtrain);
+	if (ytrain != ds->y)
+		pfree(ytrain);
+	if (td->xtest != ds->x)
+		pfree(ds->x);
+	if (td->ytest != ds->y)
+		pfree(ds->y);
+	ds->x = ds->y = NULL;
 }
 
 /*

@@ -18,6 +18,8 @@
 
 /* Rows handled between two interrupt checks in loops over the data */
 #define TRAIN_CHUNK_ROWS 65536
+/* Cells of one batch of rows read back for XGBoost (4 MB of float32) */
+#define TRAIN_BATCH_CELLS (1024 * 1024)
 /* The most features a source can have (a query's output columns) */
 #define TRAIN_MAX_FEATURES 1664
 /* The largest row count test_size may give */
@@ -109,10 +111,12 @@ extern char *TrainParamValue(List *params, const char *name);
 
 /* memory estimate (train_memory.c) */
 extern int64 TrainMatrixByteLimit(void);
+extern int64 TrainBatchedByteLimit(void);
 extern void TrainEstimateMemory(TrainRequest *req, List *params, Dataset *ds,
-								DatasetSplit *split, int nthread, TrainMemoryEstimate *est);
+								DatasetSplit *split, int nthread, bool batches,
+								TrainMemoryEstimate *est);
 extern void TrainCheckMemory(TrainRequest *req, List *params, Dataset *ds,
-							 DatasetSplit *split, int nthread);
+							 DatasetSplit *split, int nthread, bool batches);
 
 /* boosting (train_boost.c) */
 extern void TrainBoostWithProgress(TrainRequest *req, BoosterHandle booster,
@@ -127,6 +131,16 @@ extern char *TrainMetricRowsJson(MetricRows *rows, int from);
 extern void TrainRequireFinite(const float *out, int64 n, int per_row, const char *which);
 extern void TrainHeldOutMetrics(MetricRows *rows, Dataset *ds, BoosterHandle booster,
 								const float *x, const float *y, int64 n);
+extern void TrainHeldOutMetricsOf(MetricRows *rows, Dataset *ds, BoosterHandle booster,
+								  const float *pred, bst_ulong len, const float *y, int64 n);
+
+/* training from batches: the quantile matrices of tree_method hist (train_batches.c) */
+extern bool TrainUsesBatches(TrainRequest *req);
+extern bool *TrainSplitMask(DatasetSplit *split, int64 nrows);
+extern void TrainBatchMatrices(MemoryContext owner, Dataset *ds, const bool *is_test,
+							   int64 ntest, List *params, int nthread, DMatrixHandle *dmats);
+extern void TrainBatchHeldOutMetrics(MetricRows *rows, Dataset *ds, const bool *is_test,
+									 int64 ntest, BoosterHandle booster);
 
 /* tracking and registry calls (train_tracking.c) */
 extern int64 TrainStartRun(TrainRequest *req);

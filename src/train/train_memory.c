@@ -34,6 +34,20 @@
  *                it is saved and registered
  *   history      HISTORY_ROUND_BYTES per round and evaluation metric
  *
+ * Trained from batches (tree_method hist, train_batches.c), the rows are
+ * in a temporary file, not in memory, and XGBoost keeps bin indexes, not
+ * a CSR copy:
+ *
+ *   matrix       21 R + 12 BF      labels, the split's flags and row
+ *                                  lists, and three buffers of a batch of
+ *                                  BF cells (the batch's rows, at most
+ *                                  R, times F; TRAIN_BATCH_CELLS cells)
+ *   dmatrix      12 R               XGBoost's labels and row pointers
+ *   bins         2 R F b + 8 F B    the bin indexes, row-major and by
+ *                                   column (training and held-out rows)
+ *
+ * the other parts as above.
+ *
  * N, the most nodes of one tree, is 2 L - 1 for L leaves: L is 2^max_depth
  * (unbounded with max_depth 0), at most max_leaves when set, and at most
  * Rt (a leaf holds a row).  gblinear grows no trees.  The per-node
@@ -68,6 +82,8 @@
 #define AUTO_APPROX_ROWS (4.0 * 1024 * 1024)
 /* bytes per cell the reading bounds: our float32 and XGBoost's CSR entry */
 #define READ_CELL_BYTES 12
+/* the same trained from batches: XGBoost's two bin indexes (up to 2 bytes each) */
+#define BATCHED_CELL_BYTES 4
 
 static double ParamNumber(List *params, const char *name, double dflt);
 static const char *ParamText(List *params, const char *name, const char *dflt);
@@ -86,13 +102,25 @@ TrainMatrixByteLimit(void)
 }
 
 /*
+ * TrainBatchedByteLimit returns the bytes a float32 matrix of the source
+ * may reach while it is read for a training from batches (which does not
+ * keep it): mlops.max_train_memory_mb over BATCHED_CELL_BYTES per cell.
+ */
+int64
+TrainBatchedByteLimit(void)
+{
+	return (int64) mlops_max_train_memory_mb * 1024 * 1024 / BATCHED_CELL_BYTES * sizeof(float);
+}
+
+/*
  * TrainEstimateMemory fills est with the estimated peak memory of the
  * training of ds (split as split) with the final parameters params and
- * nthread threads; see the file header for the formula.
+ * nthread threads, from batches or not; see the file header for the
+ * formula.
  */
 void
 TrainEstimateMemory(TrainRequest *req, List *params, Dataset *ds, DatasetSplit *split,
-					int nthread, TrainMemoryEstimate *est)
+					int nthread, bool batches, TrainMemoryEstimate *est)
 {
 	double		r = (double) ds->nrows;
 	double		rt = (double) split->ntrain;
@@ -124,7 +152,14 @@ TrainEstimateMemory(TrainRequest *req, List *params, Dataset *ds, DatasetSplit *
 
 	est->matrix = 8 * r * f + 24 * r;
 	est->dmatrix = 8 * r * f + 12 * r;
-	if (histogram)
+	if (batches)
+	{
+		/* three buffers of one batch: batch_rows of DatasetReadSpilled */
+		est->matrix = 21 * r + 12 * Min(Max(256, TRAIN_BATCH_CELLS / f), r) * f;
+		est->dmatrix = 12 * r;
+		est->bins = 2 * r * f * (max_bin <= 256 ? 1 : 2) + 8 * f * max_bin;
+	}
+	else if (histogram)
 		est->bins = rt * f * (max_bin <= 256 ? 1 : 2) + 8 * rt + 8 * f * max_bin;
 	else
 		est->bins = 8 * rt * f;
@@ -147,12 +182,12 @@ TrainEstimateMemory(TrainRequest *req, List *params, Dataset *ds, DatasetSplit *
  */
 void
 TrainCheckMemory(TrainRequest *req, List *params, Dataset *ds, DatasetSplit *split,
-				 int nthread)
+				 int nthread, bool batches)
 {
 	TrainMemoryEstimate est;
 	double		limit = (double) mlops_max_train_memory_mb * 1024 * 1024;
 
-	TrainEstimateMemory(req, params, ds, split, nthread, &est);
+	TrainEstimateMemory(req, params, ds, split, nthread, batches, &est);
 	ereport(est.total > limit ? ERROR : DEBUG1,
 			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 			 est.total > limit ?

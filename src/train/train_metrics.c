@@ -142,6 +142,17 @@ TrainHeldOutMetrics(MetricRows *rows, Dataset *ds, BoosterHandle booster,
 	bst_ulong	len;
 	const float *pred = XgbPredictDense(booster, x, n, ds->nfeatures, &len);
 
+	TrainHeldOutMetricsOf(rows, ds, booster, pred, len, y, n);
+}
+
+/*
+ * TrainHeldOutMetricsOf adds the held-out metrics of predictions already
+ * made: pred holds len floats for the n test rows whose labels are y.
+ */
+void
+TrainHeldOutMetricsOf(MetricRows *rows, Dataset *ds, BoosterHandle booster,
+					  const float *pred, bst_ulong len, const float *y, int64 n)
+{
 	if (ds->classification)
 		HeldOutClassificationMetrics(rows, ds, booster, pred, len, y, n);
 	else

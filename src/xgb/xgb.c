@@ -77,13 +77,7 @@
 
 #include "common/common.h"
 #include "xgb/xgb.h"
-
-/* a memory-context reset callback with the handle it frees */
-typedef struct XgbHandleCallback
-{
-	MemoryContextCallback cb;
-	void	   *handle;
-} XgbHandleCallback;
+#include "xgb/xgb_int.h"
 
 /* the longest XGBoost message an error quotes */
 #define XGB_MESSAGE_MAX 1024
@@ -140,8 +134,6 @@ static const char predict_dmatrix_config[] =
 
 static char *CleanMessage(const char *msg);
 static void LogCallback(const char *msg);
-static void ArrayInterface(char *buf, size_t size, const float *data,
-						   bst_ulong nrow, bst_ulong ncol);
 static char *ConfigValue(BoosterHandle booster, const char *section, const char *key);
 static bool BoosterIsLinear(BoosterHandle booster);
 static void ForgetBoosterKind(BoosterHandle booster);
@@ -153,8 +145,6 @@ static void RunJob(XgbPredictJob *job, DMatrixHandle *proxy);
 static void StartHelper(void);
 static void JoinAtExit(int code, Datum arg);
 static void FreeBoosterCallback(void *arg);
-static void FreeDMatrixCallback(void *arg);
-static XgbHandleCallback *RegisterHandle(MemoryContext owner, MemoryContextCallbackFunction func);
 
 /*
  * XgbBlockSignals blocks every signal on the calling thread and saves the
@@ -225,7 +215,7 @@ CleanMessage(const char *msg)
  * RegisterHandle allocates a callback record in owner and registers it; the
  * caller stores the handle into it once created.
  */
-static XgbHandleCallback *
+XgbHandleCallback *
 RegisterHandle(MemoryContext owner, MemoryContextCallbackFunction func)
 {
 	XgbHandleCallback *cb = MemoryContextAllocZero(owner, sizeof(XgbHandleCallback));
@@ -256,7 +246,7 @@ FreeBoosterCallback(void *arg)
 /*
  * FreeDMatrixCallback frees a DMatrix when its memory context goes away.
  */
-static void
+void
 FreeDMatrixCallback(void *arg)
 {
 	XgbHandleCallback *cb = (XgbHandleCallback *) arg;
@@ -316,7 +306,7 @@ XgbDMatrixFromDense(MemoryContext owner, const float *data,
  * ArrayInterface writes the __array_interface__ JSON of a row-major float32
  * matrix.
  */
-static void
+void
 ArrayInterface(char *buf, size_t size, const float *data, bst_ulong nrow, bst_ulong ncol)
 {
 	snprintf(buf, size,

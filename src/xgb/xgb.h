@@ -94,6 +94,23 @@ extern const float *XgbPredictDense(BoosterHandle booster, const float *data,
 									bst_ulong nrow, bst_ulong ncol, bst_ulong *out_len);
 extern const float *XgbPredictDMatrix(BoosterHandle booster, DMatrixHandle dmat,
 									  bst_ulong *out_len);
+/*
+ * A rewindable source of row batches for XgbQuantileDMatrixFromBatches
+ * (xgb_iter.c): next returns the number of rows of the next batch (0 at the
+ * end) and points x at its row-major ncol-wide float32 rows (NaN = missing)
+ * and y at its labels, both valid until the next call; reset starts again
+ * from the first batch.  Both may raise an ERROR.
+ */
+typedef struct XgbBatchSource
+{
+	int64		(*next) (void *arg, const float **x, const float **y);
+	void		(*reset) (void *arg);
+	void	   *arg;
+	bst_ulong	ncol;
+} XgbBatchSource;
+
+extern DMatrixHandle XgbQuantileDMatrixFromBatches(MemoryContext owner, XgbBatchSource *src,
+												   DMatrixHandle ref, int nthread, int max_bin);
 extern ModelOutput ObjectiveOutput(const char *objective, bool regression);
 extern char *XgbVersion(void);
 extern void XgbCaptureLog(void);

@@ -17,6 +17,7 @@ own limits are never refused as out of range.
 
 Prints TAP.  Connection from the libpq environment (PGHOST, PGPORT, ...).
 """
+import hashlib
 import json
 import math
 import os
@@ -151,6 +152,106 @@ def case_classification(cur, name, loader, params, rounds):
            if m.get(key) is None or abs(m[key] - v) > 1e-6}
     check(not bad and m["test_rows"] == ntest,
           "%s: held-out metrics equal scikit-learn's" % name, "differ: %r" % bad)
+    check_fingerprint(cur, "%s/%d" % (name, version), X, y, name)
+    check_fingerprint(cur, "%s/%d" % (name, version2), X[:-ntest], y[:-ntest], name + " held-out")
+
+
+def fingerprint(X, y):
+    """The data fingerprint of docs/training.md: SHA-256 over every row's
+    features then label, float32 little-endian, NaN as 0x7FC00000."""
+    m = np.hstack([np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)[:, None]]).astype("<f4")
+    m[np.isnan(m)] = np.float32("nan")
+    bits = m.view("<u4").copy()
+    bits[np.isnan(m)] = 0x7FC00000
+    return hashlib.sha256(bits.tobytes()).hexdigest()
+
+
+def check_fingerprint(cur, model, X, y, what):
+    cur.execute("SELECT mlops.model_info(%s) -> 'data'", (model,))
+    data = cur.fetchone()[0]
+    want = {"rows": len(X), "columns": X.shape[1], "sha256": fingerprint(X, y),
+            "layout": "float32le-features-label"}
+    check(data == want, "%s: data fingerprint equals numpy + hashlib's" % what,
+          "got %r, want %r" % (data, want))
+
+
+def case_batches(cur):
+    """60,000 rows x 10 features with missing values: with tree_method hist the
+    rows reach XGBoost in several batches (xgb_iter.c); predictions must still
+    equal xgboost.train on one in-memory DMatrix, with and without held-out rows."""
+    name, nf, rounds = "batches", 10, 15
+    cols = ["f%d" % i for i in range(nf)]
+    cur.execute("DROP TABLE IF EXISTS batches")
+    cur.execute("SELECT setseed(0.15)")
+    cur.execute("CREATE TABLE batches AS SELECT i AS id, %s FROM generate_series(1, 60000) i"
+                % ", ".join("CASE WHEN random() < 0.05 THEN NULL ELSE (random() * 100)::float8 END AS %s" % c
+                            for c in cols))
+    cur.execute("ALTER TABLE batches ADD COLUMN y integer")
+    cur.execute("UPDATE batches SET y = (coalesce(f0, 50) + coalesce(f1, 20) * random() > 60)::int")
+    cur.execute("ALTER TABLE batches ADD PRIMARY KEY (id)")
+    X, labels = fetch(cur, name, cols, "y")
+    y = np.array(labels, dtype=np.float32)
+    params = {"tree_method": "hist", "max_depth": 5, "nthread": 2}
+    _, version, _ = train_sql(cur, name, name, cols, "y", "classification",
+                              dict(params, n_estimators=rounds), ", test_size => 0")
+    bst = xgb.train(dict(params, objective="binary:logistic"),
+                    xgb.DMatrix(X, label=y, nthread=2), rounds)
+    want = bst.inplace_predict(X)
+    cur.execute("SELECT id::int, probabilities[2] FROM mlops.predict_proba_table(%s, %s, 'id') ORDER BY 1",
+                ("%s/%d" % (name, version), name))
+    got = np.array([r[1] for r in cur.fetchall()], dtype=np.float64)
+    diff = float(np.abs(got - want).max())
+    check(len(got) == len(want) and diff < TOL,
+          "batches: hist trained from batches equals python3-xgboost on %d rows with missing values" % len(X),
+          "max diff %g" % diff)
+    check_fingerprint(cur, "%s/%d" % (name, version), X, y, "batches")
+
+    ntest = 15000
+    _, version2, m = train_sql(cur, name, name, cols, "y", "classification",
+                               dict(params, n_estimators=rounds),
+                               ", test_size => %d, test_sampling => 'last'" % ntest)
+    bst2 = xgb.train(dict(params, objective="binary:logistic"),
+                     xgb.DMatrix(X[:-ntest], label=y[:-ntest], nthread=2), rounds)
+    p = bst2.inplace_predict(X[-ntest:])
+    want_auc = metrics.roc_auc_score(y[-ntest:], p)
+    want_ll = metrics.log_loss(y[-ntest:], p.astype(np.float64), labels=[0, 1])
+    check(abs(m.get("roc_auc", -1) - want_auc) < 1e-6 and abs(m.get("log_loss", -1) - want_ll) < 1e-6
+          and m["test_rows"] == ntest,
+          "batches: held-out metrics from batches equal scikit-learn's",
+          "roc_auc %r vs %r, log_loss %r vs %r" % (m.get("roc_auc"), want_auc, m.get("log_loss"), want_ll))
+    check_fingerprint(cur, "%s/%d" % (name, version2), X[:-ntest], y[:-ntest], "batches held-out")
+
+
+def case_categorical(cur):
+    """A text feature whose first-seen order differs from its sorted order, trained with
+    hist from several batches: the codes XGBoost sees (and the fingerprint hashes) are the
+    sorted ones, remapped as the spilled rows are read back."""
+    cur.execute("DROP TABLE IF EXISTS cats")
+    cur.execute("SELECT setseed(0.7)")
+    cur.execute("CREATE TABLE cats AS SELECT i AS id, (ARRAY['zeta', 'alpha', 'mid', NULL])[1 + (i * 7) % 4] AS g, "
+                "(random() * 10)::float8 AS x FROM generate_series(1, 40000) i")
+    cur.execute("ALTER TABLE cats ADD COLUMN y integer")
+    cur.execute("UPDATE cats SET y = (coalesce((g = 'mid')::int, 0) * 3 + x + random() * 4 > 8)::int")
+    cur.execute("SELECT g, x, y FROM cats ORDER BY id")
+    rows = cur.fetchall()
+    vocab = sorted({r[0] for r in rows if r[0] is not None})
+    X = np.array([[vocab.index(r[0]) if r[0] is not None else np.nan, r[1]] for r in rows], dtype=np.float64)
+    y = np.array([r[2] for r in rows], dtype=np.float32)
+    params = {"tree_method": "hist", "max_depth": 4, "nthread": 2, "max_bin": 64}
+    cur.execute("SELECT version FROM mlops.train('cats', 'SELECT g, x, y FROM cats ORDER BY id', 'y', "
+                "task => 'classification', hyperparams => %s, test_size => 0)",
+                (json.dumps(dict(params, n_estimators=10)),))
+    version = cur.fetchone()[0]
+    bst = xgb.train(dict(params, objective="binary:logistic"), xgb.DMatrix(X, label=y, nthread=2), 10)
+    want = bst.inplace_predict(X)
+    cur.execute("SELECT id::int, probabilities[2] FROM mlops.predict_proba_table(%s, 'cats', 'id') ORDER BY 1",
+                ("cats/%d" % version,))
+    got = np.array([r[1] for r in cur.fetchall()], dtype=np.float64)
+    diff = float(np.abs(got - want).max())
+    check(len(got) == len(want) and diff < TOL,
+          "categorical: hist from batches with remapped category codes equals python3-xgboost",
+          "max diff %g" % diff)
+    check_fingerprint(cur, "cats/%d" % version, X, y, "categorical")
 
 
 def case_regression(cur, params, rounds):
@@ -299,6 +400,8 @@ def main():
     case_classification(cur, "wine", datasets.load_wine,
                         {"tree_method": "hist", "max_depth": 4, "eta": 0.2, "nthread": 2}, 20)
     case_regression(cur, {"max_depth": 5, "eta": 0.1, "nthread": 1, "min_child_weight": 2}, 40)
+    case_batches(cur)
+    case_categorical(cur)
     conn.autocommit = False
     case_documented_ranges(cur)
     conn.rollback()

@@ -298,6 +298,9 @@ SELECT * FROM mlops.train('e', 'customers', 'churned', hyperparams => '{"num_par
 SELECT * FROM mlops.train('e', 'customers', 'churned', hyperparams => '{"n_estimators": 1000000, "max_depth": 12, "tree_method": "hist"}');
 SET mlops.max_train_memory_mb = 16;
 SELECT * FROM mlops.train('e', 'SELECT i AS a, i AS b, i AS c, i AS d, i % 2 AS y FROM generate_series(1, 400000) i', 'y');
+-- trained from batches (hist), the rows are not kept: the bound is on XGBoost's bins
+SELECT * FROM mlops.train('e', 'SELECT i AS a, i AS b, i AS c, i AS d, i % 2 AS y FROM generate_series(1, 1100000) i', 'y',
+                          hyperparams => '{"tree_method": "hist"}');
 SELECT * FROM mlops.train('e', 'SELECT i % 7 AS a, i % 5 AS b, i % 2 AS y FROM generate_series(1, 20000) i', 'y',
                           hyperparams => '{"max_depth": 8, "max_bin": 4096, "tree_method": "hist"}');
 RESET mlops.max_train_memory_mb;
