@@ -508,7 +508,10 @@ Queue(HttpRequest *req)
 	MHD_add_response_header(resp, "X-Request-Id", req->request_id);
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
-	MHD_add_response_header(resp, "Content-Security-Policy", "default-src 'none'");
+	/* an HTML page (the dashboard) may use its own inline styles, nothing else */
+	MHD_add_response_header(resp, "Content-Security-Policy",
+							strncmp(req->content_type, "text/html", 9) == 0 ?
+							"default-src 'none'; style-src 'unsafe-inline'" : "default-src 'none'");
 	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
 	if (HttpRequestIsTls(req))

@@ -31,6 +31,7 @@ static void HandlePredict(HttpRequest *req);
 static void HandlePredictBatch(HttpRequest *req);
 static void HandleModelInfo(HttpRequest *req);
 static void HandleModelSchema(HttpRequest *req);
+static void HandleDashboard(HttpRequest *req);
 
 /* one line per route; the metrics name a route by its pattern */
 static const HttpRoute routes[] = {
@@ -42,6 +43,7 @@ static const HttpRoute routes[] = {
 	{"GET", "/model/info", HTTP_NEEDS_CREDENTIALS, false, HandleModelInfo},
 	{"GET", "/model/schema", HTTP_NEEDS_CREDENTIALS, false, HandleModelSchema},
 	{"POST", "/models/*/predict", HTTP_NEEDS_CREDENTIALS, true, HandlePredict},
+	{"GET", "/dashboard", HTTP_NEEDS_CREDENTIALS, false, HandleDashboard},
 };
 
 StaticAssertDecl(lengthof(routes) <= HTTP_MAX_ROUTES, "too many HTTP routes");
@@ -170,6 +172,21 @@ HandleMetrics(HttpRequest *req)
 		appendStringInfoChar(&out, '\n');
 	HttpMetricsAppend(&out, names, n);
 	HttpRespondText(req, 200, "text/plain; version=0.0.4; charset=utf-8", out.data);
+}
+
+/*
+ * HandleDashboard answers mlops.dashboard_html() (as the caller's role): the
+ * monitoring dashboard page, which reloads itself (no script).
+ */
+static void
+HandleDashboard(HttpRequest *req)
+{
+	char	   *html;
+
+	if (SPI_execute("SELECT mlops.dashboard_html()", false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "mlops.dashboard_html() returned no row");
+	html = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	HttpRespondText(req, 200, "text/html; charset=utf-8", html ? html : "");
 }
 
 /*

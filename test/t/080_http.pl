@@ -296,6 +296,19 @@ my $prom = $node->safe_psql('postgres', q{SET ROLE alice; SELECT mlops.prometheu
 my ($help) = $prom =~ /^(# HELP .*)$/m;
 ok(defined $help && index($r->{content}, $help) >= 0, "prometheus_metrics() as the key's role is included ($help)");
 
+# --- the dashboard page (issue 14), as the key's role ---
+$r = req('GET', '/dashboard', headers => { 'X-API-Key' => $alice2 });
+is($r->{status}, 200, 'GET /dashboard');
+like($r->{headers}{'content-type'}, qr{^text/html}, '/dashboard is HTML');
+is($r->{headers}{'content-security-policy'}, "default-src 'none'; style-src 'unsafe-inline'",
+  'the dashboard may use its inline styles and nothing else');
+like($r->{content}, qr/^<!DOCTYPE html>/i, 'the page is an HTML document');
+unlike($r->{content}, qr/<script/i, 'the page has no script');
+like($r->{content}, qr/http-equiv="refresh"/i, 'the page refreshes itself');
+is(req('GET', '/metrics', headers => { 'X-API-Key' => $alice2 })->{headers}{'content-security-policy'},
+  "default-src 'none'", 'other answers keep the strict policy');
+error_is(req('GET', '/dashboard'), 401, 'UNAUTHORIZED', '/dashboard needs credentials');
+
 # --- audit: revocation and aggregated refusals ---
 is(sql(q{SELECT count(*) FROM mlops.audit_log WHERE action = 'api_key.revoke'}), '1', 'revocation is audited');
 # 15 refusals above: no credentials, an unknown key, 10 bad JWTs, a superuser's JWT, the revoked key, NOLOGIN
