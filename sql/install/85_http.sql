@@ -18,6 +18,28 @@ REVOKE ALL ON mlops.rate_limit_tiers FROM PUBLIC;
 INSERT INTO mlops.rate_limit_tiers (tier, requests_per_minute, burst)
 VALUES ('free', 60, 10), ('pro', 600, 50), ('enterprise', 6000, 200);
 
+-- The three built-in tiers are fixed: pg_dump leaves them out (CREATE
+-- EXTENSION makes them again on restore), so a change to one could not
+-- survive a dump; other tiers are the extension owner's to add, change and
+-- drop, and are dumped.
+CREATE FUNCTION mlops._rate_limit_tier_builtin() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF OLD.tier OPERATOR(pg_catalog.=) ANY (ARRAY['free', 'pro', 'enterprise']) THEN
+        RAISE EXCEPTION 'rate-limit tier "%" is built in', OLD.tier
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Add a tier of your own with other limits and create keys with it.';
+    END IF;
+    IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
+        RETURN OLD;
+    END IF;
+    RETURN NEW;
+END
+$$;
+REVOKE ALL ON FUNCTION mlops._rate_limit_tier_builtin() FROM PUBLIC;
+CREATE TRIGGER rate_limit_tier_builtin BEFORE UPDATE OR DELETE ON mlops.rate_limit_tiers
+    FOR EACH ROW EXECUTE FUNCTION mlops._rate_limit_tier_builtin();
+
 -- API keys: only the SHA-256 of a key is stored; the key itself is shown
 -- once, by create_api_key.  Requests with the key run as `role`.
 CREATE TABLE mlops.http_api_keys (

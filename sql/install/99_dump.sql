@@ -19,3 +19,6 @@ BEGIN
     END LOOP;
 END
 $$;
+-- the built-in rate-limit tiers are made by CREATE EXTENSION (85_http.sql)
+SELECT pg_catalog.pg_extension_config_dump('mlops.rate_limit_tiers',
+    $$WHERE tier OPERATOR(pg_catalog.<>) ALL ('{free,pro,enterprise}')$$);

@@ -31,6 +31,7 @@ char	   *mlops_http_jwt_audience = NULL;
 
 static bool CheckJwtSecret(char **newval, void **extra, GucSource source);
 static void DefineListenerSettings(void);
+static void DefineStartupSettings(void);
 
 /*
  * HttpInit registers the settings and, when mlops is preloaded with
@@ -41,6 +42,8 @@ HttpInit(void)
 {
 	BackgroundWorker worker;
 
+	if (process_shared_preload_libraries_in_progress)
+		DefineStartupSettings();
 	DefineListenerSettings();
 	DefineCustomIntVariable("mlops.http_max_body_kb",
 							"Largest request body the HTTP service accepts, in kilobytes.",
@@ -89,24 +92,19 @@ HttpInit(void)
 }
 
 /*
- * DefineListenerSettings registers what the listening sockets depend on: the
- * port, the workers and the database are fixed at server start; addresses,
- * connection limit and TLS files are read again on reload (a worker whose
- * listener changed restarts itself).
+ * DefineStartupSettings registers the settings fixed at server start: the
+ * port, the workers and the database.  PostgreSQL allows such settings only
+ * while shared_preload_libraries load (a later LOAD would be FATAL), and the
+ * service runs only then, so HttpInit defines them only then.
  */
 static void
-DefineListenerSettings(void)
+DefineStartupSettings(void)
 {
 	DefineCustomIntVariable("mlops.http_port",
 							"TCP port of the HTTP inference service (0 = off).",
 							"Needs mlops in shared_preload_libraries; takes effect at server start.",
 							&mlops_http_port, 0, 0, 65535,
 							PGC_POSTMASTER, 0, NULL, NULL, NULL);
-	DefineCustomStringVariable("mlops.http_listen_addresses",
-							   "Comma-separated addresses the HTTP service listens on (* = all).",
-							   NULL,
-							   &mlops_http_listen_addresses, "127.0.0.1",
-							   PGC_SIGHUP, GUC_LIST_INPUT, NULL, NULL, NULL);
 	DefineCustomIntVariable("mlops.http_workers",
 							"Background workers serving HTTP requests (all bind the same port).",
 							NULL,
@@ -117,6 +115,21 @@ DefineListenerSettings(void)
 							   NULL,
 							   &mlops_http_database, "postgres",
 							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+}
+
+/*
+ * DefineListenerSettings registers what the listening sockets depend on and
+ * is read again on reload: addresses, connection limit and TLS files (a
+ * worker whose listener changed restarts itself).
+ */
+static void
+DefineListenerSettings(void)
+{
+	DefineCustomStringVariable("mlops.http_listen_addresses",
+							   "Comma-separated addresses the HTTP service listens on (* = all).",
+							   NULL,
+							   &mlops_http_listen_addresses, "127.0.0.1",
+							   PGC_SIGHUP, GUC_LIST_INPUT, NULL, NULL, NULL);
 	DefineCustomIntVariable("mlops.http_max_connections",
 							"Concurrent connections each HTTP worker accepts.",
 							NULL,

@@ -113,6 +113,16 @@ RESET ROLE;
 SELECT count(*) AS constraints_left FROM mlops.input_constraints;
 SELECT action, resource_id FROM mlops.audit_log WHERE action LIKE 'input_constraints.%' ORDER BY event_id;
 
+-- the built-in rate-limit tiers are fixed (pg_dump leaves them out); others may change
+UPDATE mlops.rate_limit_tiers SET burst = 20 WHERE tier = 'free';
+DELETE FROM mlops.rate_limit_tiers WHERE tier = 'enterprise';
+INSERT INTO mlops.rate_limit_tiers VALUES ('team', 100, 5);
+UPDATE mlops.rate_limit_tiers SET burst = 20 WHERE tier = 'team';
+SELECT tier, requests_per_minute, burst FROM mlops.rate_limit_tiers ORDER BY requests_per_minute;
+SELECT pg_catalog.unnest(extcondition) FROM pg_catalog.pg_extension WHERE extname = 'mlops'
+ EXCEPT SELECT '';
+DELETE FROM mlops.rate_limit_tiers WHERE tier = 'team';
+
 DROP EXTENSION mlops;
 DROP TABLE hs_data;
 DROP OWNED BY hs_alice, hs_bob, hs_carol, hs_team, hs_nologin;
