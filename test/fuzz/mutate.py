@@ -129,6 +129,8 @@ SELECT count(*) FROM mlops.train('bc', 'bc', 'diagnosis', hyperparams => '{"n_es
 SELECT count(*) FROM mlops.train('bc', 'bc', 'diagnosis', hyperparams => '{"n_estimators": 12, "max_depth": 3}', experiment => 'fz');
 SELECT count(*) FROM mlops.train('iris', 'iris', 'species', hyperparams => '{"n_estimators": 10, "max_depth": 3}');
 SELECT count(*) FROM mlops.train('diab', 'diab', 'progression', task => 'regression', hyperparams => '{"n_estimators": 10, "max_depth": 3}');
+-- a version no deployment, test or alias uses, for drop_model_version's base call
+SELECT count(*) FROM mlops.train('dropme', 'diab', 'progression', task => 'regression', hyperparams => '{"n_estimators": 2, "max_depth": 2}');
 SELECT mlops.transition_stage('bc', 1, 'Production');
 SELECT mlops.set_alias('bc', 'champion', 1);
 -- inputs in every form, from real rows
@@ -273,7 +275,7 @@ BASE = {
         "name": lit("bc"), "version": "2", "stage": lit("Staging"), "archive_existing": "true"},
     "mlops.set_alias(text,text,integer)": {"name": lit("bc"), "alias": lit("challenger"), "version": "2"},
     "mlops.drop_alias(text,text)": {"name": lit("bc"), "alias": lit("champion")},
-    "mlops.drop_model_version(text,integer)": {"name": lit("bc"), "version": "2"},
+    "mlops.drop_model_version(text,integer)": {"name": lit("dropme"), "version": "1"},
     "mlops.model_info(text)": {"model": lit("bc/1")},
     "mlops.model_schema(text)": {"model": lit("bc/Production")},
     "mlops.import_model(text,bytea,text[],text,jsonb,jsonb,jsonb)": {
