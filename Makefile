@@ -74,6 +74,7 @@ OBJS = \
 	src/drift/categories.o \
 	src/drift/detect.o \
 	src/drift/drift.o \
+	src/drift/histograms.o \
 	src/drift/reference.o \
 	src/drift/reference_model.o \
 	src/drift/sample.o \

@@ -1204,6 +1204,18 @@ REVOKE ALL ON FUNCTION mlops.predict_proba_table(text, text, text) FROM PUBLIC;
 
 
 -- ==== drift ====
+-- _detect_drift_distributions is detect_drift (the same checks, recorded
+-- the same way, thresholds the defaults) returning {"result": what
+-- detect_drift returns, "distributions": per column the counts of both
+-- samples on shared bins (numbers) or per category}, from one read of the
+-- source: mlops.drift_report draws its charts from it.
+CREATE FUNCTION mlops._detect_drift_distributions(name text, source text, methods text[] DEFAULT NULL,
+                                                  columns text[] DEFAULT NULL, bins integer DEFAULT 20)
+    RETURNS jsonb
+    LANGUAGE C VOLATILE
+    AS 'MODULE_PATHNAME', 'mlops_detect_drift_distributions';
+REVOKE ALL ON FUNCTION mlops._detect_drift_distributions(text, text, text[], text[], integer) FROM PUBLIC;
+
 -- The streaming ADWIN functions take verbs first: adwin_create, adwin_update
 -- and adwin_drop are now create_adwin, update_adwin and drop_adwin.
 DROP FUNCTION mlops.adwin_create(text, float8);
@@ -6750,7 +6762,7 @@ CREATE FUNCTION mlops._capability_objects()
     scientist (name) AS (VALUES
         ('create_experiment'), ('start_run'), ('log_params'), ('log_metrics'), ('set_tags'),
         ('end_run'), ('train'), ('import_model'), ('export_model'), ('drop_model_version'),
-        ('set_alias'), ('drop_alias'), ('detect_drift'), ('set_drift_reference'),
+        ('set_alias'), ('drop_alias'), ('detect_drift'), ('_detect_drift_distributions'), ('set_drift_reference'),
         ('set_drift_reference_from_model'), ('drop_drift_reference'), ('create_adwin'),
         ('update_adwin'), ('drop_adwin'), ('training_pipeline'), ('data_pipeline'),
         ('record_prediction'), ('record_actual'), ('drift_report'), ('log_artifact'),

@@ -138,6 +138,18 @@ CREATE FUNCTION mlops.detect_drift(name text, source text, methods text[] DEFAUL
     AS 'MODULE_PATHNAME', 'mlops_detect_drift';
 REVOKE ALL ON FUNCTION mlops.detect_drift(text, text, text[], text[], jsonb) FROM PUBLIC;
 
+-- _detect_drift_distributions is detect_drift (the same checks, recorded
+-- the same way, thresholds the defaults) returning {"result": what
+-- detect_drift returns, "distributions": per column the counts of both
+-- samples on shared bins (numbers) or per category}, from one read of the
+-- source: mlops.drift_report draws its charts from it.
+CREATE FUNCTION mlops._detect_drift_distributions(name text, source text, methods text[] DEFAULT NULL,
+                                                  columns text[] DEFAULT NULL, bins integer DEFAULT 20)
+    RETURNS jsonb
+    LANGUAGE C VOLATILE
+    AS 'MODULE_PATHNAME', 'mlops_detect_drift_distributions';
+REVOKE ALL ON FUNCTION mlops._detect_drift_distributions(text, text, text[], text[], integer) FROM PUBLIC;
+
 -- _check_source runs the checks of the source resolver (src/common/source.c)
 -- that need only the text, for a source stored now and read later by its
 -- reader (such as the current-data source of mlops.set_monitor_drift): an

@@ -48,7 +48,7 @@ CREATE FUNCTION mlops._capability_objects()
     scientist (name) AS (VALUES
         ('create_experiment'), ('start_run'), ('log_params'), ('log_metrics'), ('set_tags'),
         ('end_run'), ('train'), ('import_model'), ('export_model'), ('drop_model_version'),
-        ('set_alias'), ('drop_alias'), ('detect_drift'), ('set_drift_reference'),
+        ('set_alias'), ('drop_alias'), ('detect_drift'), ('_detect_drift_distributions'), ('set_drift_reference'),
         ('set_drift_reference_from_model'), ('drop_drift_reference'), ('create_adwin'),
         ('update_adwin'), ('drop_adwin'), ('training_pipeline'), ('data_pipeline'),
         ('record_prediction'), ('record_actual'), ('drift_report'), ('log_artifact'),

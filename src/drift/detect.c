@@ -51,6 +51,7 @@
 
 PG_FUNCTION_INFO_V1(mlops_detect_drift);
 PG_FUNCTION_INFO_V1(mlops_check_monitor_drift);
+PG_FUNCTION_INFO_V1(mlops_detect_drift_distributions);
 
 /* what one drift check is asked to do */
 typedef struct DetectRequest
@@ -63,6 +64,7 @@ typedef struct DetectRequest
 	Oid			source_role;	/* read the source as this role; InvalidOid: as the caller */
 	const char *search_path;	/* with this search_path (source_role only) */
 	const char *monitor;		/* the monitor whose stored source it is, or NULL */
+	int			bins;			/* > 0: return the distributions too (DriftDistributions) */
 } DetectRequest;
 
 static const char *const method_names[NUM_METHODS] = {
@@ -131,6 +133,34 @@ mlops_detect_drift(PG_FUNCTION_ARGS)
 }
 
 /*
+ * mlops_detect_drift_distributions implements
+ * mlops._detect_drift_distributions(name, source, methods, columns, bins):
+ * detect_drift (recorded as such) returning {"result": detect_drift's
+ * result, "distributions": the distributions it compared}, from one read
+ * of the source, for mlops.drift_report.
+ */
+Datum
+mlops_detect_drift_distributions(PG_FUNCTION_ARGS)
+{
+	DetectRequest req;
+
+	memset(&req, 0, sizeof(req));
+	req.name = text_to_cstring(DriftRequireTextArg(fcinfo, 0, "name"));
+	req.source = text_to_cstring(DriftRequireTextArg(fcinfo, 1, "source"));
+	req.methods = PG_ARGISNULL(2) ? NULL : PG_GETARG_ARRAYTYPE_P(2);
+	req.columns = PG_ARGISNULL(3) ? NULL : PG_GETARG_ARRAYTYPE_P(3);
+	req.thresholds = NULL;
+	req.source_role = InvalidOid;
+	req.bins = PG_ARGISNULL(4) ? DRIFT_DISTRIBUTION_BINS : PG_GETARG_INT32(4);
+	if (req.bins < 1 || req.bins > DRIFT_DISTRIBUTION_BINS_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("bins must be between 1 and %d", DRIFT_DISTRIBUTION_BINS_MAX),
+				 errdetail("The value given was %d.", req.bins)));
+	PG_RETURN_DATUM(DetectDrift(&req));
+}
+
+/*
  * mlops_check_monitor_drift runs detect_drift over a monitor's drift
  * reference and stored source, reading the source as the role that stored
  * it; NULL when the monitor names no drift reference.
@@ -183,6 +213,9 @@ DetectDrift(const DetectRequest *req)
 	checks = RunChecks(cols, ncols, rows, &nchecks, &any_drift);
 	report = DriftReport(req->name, rows, any_drift, cols, ncols, checks, nchecks);
 	StoreChecks(req->name, rows, any_drift, checks, nchecks);
+	if (req->bins > 0)
+		report = psprintf("{\"result\": %s, \"distributions\": %s}", report,
+						  DriftDistributions(cols, ncols, req->bins));
 	{
 		MemoryContext spicxt = MemoryContextSwitchTo(callcxt);
 

@@ -132,6 +132,14 @@ extern int	DriftSourceColumn(DriftSource *src, const char *name);
 extern void DriftBindColumn(DriftSource *src, DriftColumn *col, int attno);
 extern void DriftReadSample(DriftSource *src, DriftColumn *cols, int ncols, int64 *rows);
 
+/* ---- the distributions a check compared (histograms.c) ---- */
+
+/* equal-width bins of a numeric column by default, and at most */
+#define DRIFT_DISTRIBUTION_BINS 20
+#define DRIFT_DISTRIBUTION_BINS_MAX 1000
+
+extern char *DriftDistributions(DriftColumn *cols, int ncols, int bins);
+
 /* ---- stored references (reference.c) ---- */
 
 /* the longest name of a drift reference or an ADWIN detector, in characters */

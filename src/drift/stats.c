@@ -87,6 +87,7 @@ static int	SturgesEdges(const double *ref, size_t nref, const double *cur, size_
 						 double **edges);
 static void RadixSortDoubles(double *x, size_t n);
 static size_t UpperBound(const double *x, size_t n, double v);
+static size_t LowerBound(const double *x, size_t n, double v);
 
 /* the hooks in use; NULL members mean the defaults */
 static StatsHooks hooks;
@@ -567,6 +568,28 @@ StatsCountIntoBins(const double *x, size_t n, const double *edges, int k,
 }
 
 /*
+ * StatsCountSortedIntoBins is StatsCountIntoBins for a sorted sample: the
+ * same bins and counts, found by one binary search per edge instead of
+ * one per value.
+ */
+void
+StatsCountSortedIntoBins(const double *x, size_t n, const double *edges, int k,
+						 double *counts)
+{
+	size_t		below = 0;
+
+	for (int i = 0; i < k - 1; i++)
+	{
+		size_t		upto = LowerBound(x, n, edges[i]);
+
+		StatsPoll((size_t) i);
+		counts[i] = (double) (upto - below);
+		below = upto;
+	}
+	counts[k - 1] = (double) (n - below);
+}
+
+/*
  * StatsPsiShares returns the population stability index
  * sum (cur - ref) * ln(cur / ref) over k positive shares.
  */
@@ -679,6 +702,27 @@ UpperBound(const double *x, size_t n, double v)
 		n -= half;
 	}
 	return (size_t) (base - x) + (*base <= v);
+}
+
+/*
+ * LowerBound returns the number of elements of sorted x that are < v
+ * (branch-free, as UpperBound).
+ */
+static size_t
+LowerBound(const double *x, size_t n, double v)
+{
+	const double *base = x;
+
+	if (n == 0)
+		return 0;
+	while (n > 1)
+	{
+		size_t		half = n / 2;
+
+		base = (base[half - 1] < v) ? base + half : base;
+		n -= half;
+	}
+	return (size_t) (base - x) + (*base < v);
 }
 
 /*

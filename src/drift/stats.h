@@ -75,6 +75,8 @@ extern int	StatsBinShares(const double *ref, size_t nref, bool ref_sorted,
 						   int *nbins, char *err, size_t errlen);
 extern void StatsCountIntoBins(const double *x, size_t n, const double *edges,
 							   int k, double *counts);
+extern void StatsCountSortedIntoBins(const double *x, size_t n, const double *edges,
+									 int k, double *counts);
 extern double StatsPsiShares(const double *ref, const double *cur, int k);
 extern double StatsKlShares(const double *ref, const double *cur, int k);
 extern double StatsJsShares(const double *ref, const double *cur, int k);

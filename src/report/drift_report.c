@@ -4,19 +4,20 @@
  *	  mlops.drift_report: detect_drift's verdict as a picture, like
  *	  Evidently's data-drift report.
  *
- * Data flow: (a) call mlops.detect_drift through SPI as the caller, so the
- * numbers are exactly its numbers, its checks are recorded and its rules
- * (the reference's owner, the source read as the caller) apply unchanged;
- * (b) flatten its jsonb result with SQL into one row per column and
- * method; (c) read the current source once more as the caller (the one
- * source resolver) to draw its distributions: numeric values are kept,
- * categories counted in a hash table; (d) per column, read the reference
- * column as the extension owner (detect_drift has just checked that the
- * caller may use the reference) and put both samples on shared bins: 20
- * equal-width bins over the range of both samples for a reference that
+ * Data flow: (a) call mlops._detect_drift_distributions through SPI as the
+ * caller: it is detect_drift (the numbers are exactly its numbers, its
+ * checks are recorded and its rules, the reference's owner and the source
+ * read as the caller, apply unchanged) and returns with its result the
+ * distributions it compared, counted during its single read of the source;
+ * (b) flatten the result with SQL into one row per column and method;
+ * (c) read each column's kind and position in the reference as the
+ * extension owner (detect_drift has just checked that the caller may use
+ * the reference); (d) put the distributions on the report's shared bins:
+ * 20 equal-width bins over the range of both samples for a reference that
  * kept its values, the reference's own training-histogram bins for a model
- * reference (values outside them counted in the end bins), and for
- * categories the 20 most frequent ones of both samples plus "other";
+ * reference (values outside them counted in the end bins), both counted
+ * by detect_drift, and for categories the 20 most frequent ones of both
+ * samples plus "other";
  * (e) render: drifted columns first, charts for the first 50 drifted and
  * the first 50 non-drifted columns, the rest listed in collapsed
  * sections, or emit the data as JSON.
@@ -28,19 +29,14 @@
 #include <math.h>
 
 #include "catalog/pg_type.h"
-#include "access/hash.h"
 #include "executor/spi.h"
-#include "executor/tuptable.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/hsearch.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/portal.h"
 
 #include "common/common.h"
 #include "report/report.h"
@@ -51,7 +47,6 @@ PG_FUNCTION_INFO_V1(mlops_drift_report);
 #define DRIFT_TOP_CATEGORIES 20
 #define DRIFT_SHOWN 50
 #define DRIFT_MAX_CHECKS 8
-#define CATEGORY_CACHE 32
 
 typedef struct DriftCheckRow
 {
@@ -80,18 +75,6 @@ typedef struct ReportColumn
 	int64		ref_count;
 	int64		cur_count;
 	int64		dropped;
-	/* the current sample */
-	int			attno;
-	Oid			typid;
-	FmgrInfo	outfunc;
-	double	   *values;
-	int64		nvalues;
-	int64		cap;
-	HTAB	   *cats;
-	int			nrecent;		/* the first categories seen, searched before the hash */
-	int			recent_len[CATEGORY_CACHE];
-	char	   *recent_str[CATEGORY_CACHE];
-	CategoryCount *recent_entry[CATEGORY_CACHE];
 	/* the shared bins */
 	int			nbins;
 	char	  **labels;
@@ -114,11 +97,9 @@ typedef struct DriftReportData
 
 static void CollectChecks(DriftReportData *d, Datum result);
 static void ReadKinds(DriftReportData *d);
-static void ReadCurrent(DriftReportData *d, const char *source);
-static void CurrentRow(TupleTableSlot *slot, void *arg);
-static void ReadReference(DriftReportData *d);
-static void NumericBins(ReportColumn *c, ArrayType *sorted, ArrayType *edges, ArrayType *counts);
-static void CategoryBins(ReportColumn *c, ArrayType *cats, ArrayType *counts);
+static void ReadDistributions(DriftReportData *d, Datum dist);
+static void NumericBins(ReportColumn *c, ArrayType *edges, ArrayType *ref, ArrayType *cur);
+static void CategoryBins(ReportColumn *c, ArrayType *cats, ArrayType *ref, ArrayType *cur);
 static int	CompareColumns(const void *a, const void *b);
 static int	CompareCategories(const void *a, const void *b);
 static void RenderHtml(StringInfo buf, DriftReportData *d);
@@ -144,7 +125,9 @@ mlops_drift_report(PG_FUNCTION_ARGS)
 	char		nulls[4] = {' ', ' ', ' ', ' '};
 	StringInfoData buf;
 	Datum		result;
+	Datum		dist;
 	bool		isnull;
+	bool		isnull2;
 
 	MlopsRequireCurrentSchema("mlops.drift_report");
 	for (int i = 0; i < 4; i++)
@@ -159,17 +142,19 @@ mlops_drift_report(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	/* (a) the checks themselves, as the caller: recorded and audited */
-	if (SPI_execute_with_args("SELECT mlops.detect_drift($1, $2, $3, $4)", 4, types, values, nulls,
-							  false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+	if (SPI_execute_with_args("SELECT r OPERATOR(pg_catalog.->) 'result', r OPERATOR(pg_catalog.->) 'distributions' "
+							  "FROM mlops._detect_drift_distributions($1, $2, $3, $4, " CppAsString2(DRIFT_BINS) ") r",
+							  4, types, values, nulls, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not run mlops.detect_drift");
 	result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	if (isnull)
+	dist = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull2);
+	if (isnull || isnull2)
 		elog(ERROR, "mlops.detect_drift returned null");
 	result = SPI_datumTransfer(result, false, -1);
+	dist = SPI_datumTransfer(dist, false, -1);
 	CollectChecks(&d, result);
 	ReadKinds(&d);
-	ReadCurrent(&d, text_to_cstring(PG_GETARG_TEXT_PP(1)));
-	ReadReference(&d);
+	ReadDistributions(&d, dist);
 	SPI_finish();
 
 	qsort(d.cols, d.ncols, sizeof(ReportColumn), CompareColumns);
@@ -240,7 +225,6 @@ CollectChecks(DriftReportData *d, Datum result)
 			c->cur_count = isnull ? 0 : DatumGetInt64(v);
 			v = SPI_getbinval(t, td, 9, &isnull);
 			c->dropped = isnull ? 0 : DatumGetInt64(v);
-			c->attno = -1;
 		}
 		if (c->nchecks >= DRIFT_MAX_CHECKS)
 			continue;
@@ -299,221 +283,55 @@ ReadKinds(DriftReportData *d)
 	SPI_freetuptable(SPI_tuptable);
 }
 
-/* CategoryHash hashes the string a key points to. */
-static uint32
-CategoryHash(const void *key, Size keysize)
-{
-	const char *s = *(char *const *) key;
-
-	return DatumGetUInt32(hash_any((const unsigned char *) s, (int) strlen(s)));
-}
-
-/* CategoryMatch compares the strings two keys point to. */
-static int
-CategoryMatch(const void *a, const void *b, Size keysize)
-{
-	return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
-/* NewCategoryTable creates a table of category counts in cxt. */
-static HTAB *
-NewCategoryTable(MemoryContext cxt)
-{
-	HASHCTL		ctl;
-
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(char *);
-	ctl.entrysize = sizeof(CategoryCount);
-	ctl.hash = CategoryHash;
-	ctl.match = CategoryMatch;
-	ctl.hcxt = cxt;
-	return hash_create("mlops drift report categories", 256, &ctl,
-					   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
-}
-
-/* CountCategory adds n to one sample's count of a category and returns its entry. */
-static CategoryCount *
-CountCategory(HTAB *h, MemoryContext cxt, const char *cat, double n, bool reference)
-{
-	bool		found;
-	CategoryCount *e = hash_search(h, &cat, HASH_ENTER, &found);
-
-	if (!found)
-	{
-		e->key = MemoryContextStrdup(cxt, cat);
-		e->current = 0;
-		e->reference = 0;
-	}
-	if (reference)
-		e->reference += n;
-	else
-		e->current += n;
-	return e;
-}
-
 /*
- * CountCurrentCategory counts one current value of a categorical column.
- * Text values are compared with the first CATEGORY_CACHE categories seen
- * in place (no copy), the common case of few categories; others go
- * through their text form and the hash table.
+ * ReadDistributions puts each column's distributions, as
+ * _detect_drift_distributions counted them, on the report's shared bins.
  */
 static void
-CountCurrentCategory(ReportColumn *c, MemoryContext cxt, Datum value)
+ReadDistributions(DriftReportData *d, Datum dist)
 {
-	CategoryCount *e;
+	Oid			types[1] = {JSONBOID};
+	Datum		values[1] = {dist};
+	MemoryContext old;
 
-	if (c->typid == TEXTOID || c->typid == VARCHAROID)
+	if (SPI_execute_with_args("SELECT c.key, "
+							  "ARRAY(SELECT e.v::pg_catalog.float8 FROM pg_catalog.jsonb_array_elements_text(c.value OPERATOR(pg_catalog.->) 'edges') WITH ORDINALITY e (v, i) ORDER BY e.i), "
+							  "ARRAY(SELECT e.v FROM pg_catalog.jsonb_array_elements_text(c.value OPERATOR(pg_catalog.->) 'categories') WITH ORDINALITY e (v, i) ORDER BY e.i), "
+							  "ARRAY(SELECT e.v::pg_catalog.float8 FROM pg_catalog.jsonb_array_elements_text(c.value OPERATOR(pg_catalog.->) 'reference') WITH ORDINALITY e (v, i) ORDER BY e.i), "
+							  "ARRAY(SELECT e.v::pg_catalog.float8 FROM pg_catalog.jsonb_array_elements_text(c.value OPERATOR(pg_catalog.->) 'current') WITH ORDINALITY e (v, i) ORDER BY e.i) "
+							  "FROM pg_catalog.jsonb_each($1) c",
+							  1, types, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the drift distributions");
+	old = MemoryContextSwitchTo(d->cxt);
+	for (uint64 r = 0; r < SPI_processed; r++)
 	{
-		struct varlena *v = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(value));
-		const char *p = VARDATA_ANY(v);
-		int			len = VARSIZE_ANY_EXHDR(v);
-
-		for (int i = 0; i < c->nrecent; i++)
-		{
-			if (c->recent_len[i] == len && memcmp(c->recent_str[i], p, len) == 0)
-			{
-				c->recent_entry[i]->current += 1;
-				return;
-			}
-		}
-		e = CountCategory(c->cats, cxt, text_to_cstring((text *) v), 1, false);
-		if (c->nrecent < CATEGORY_CACHE)
-		{
-			c->recent_len[c->nrecent] = len;
-			c->recent_str[c->nrecent] = e->key;
-			c->recent_entry[c->nrecent] = e;
-			c->nrecent++;
-		}
-		return;
-	}
-	(void) CountCategory(c->cats, cxt, DatumToText(c->typid, &c->outfunc, value), 1, false);
-}
-
-/*
- * ReadCurrent reads the source once, as the caller, keeping the finite
- * values of numeric columns and counting the categories of the others.
- */
-static void
-ReadCurrent(DriftReportData *d, const char *source)
-{
-	Portal		portal = SourceOpen(SourceQuery(source));
-
-	for (int i = 0; i < d->ncols; i++)
-	{
-		ReportColumn *c = &d->cols[i];
-
-		c->attno = DatasetFindColumn(portal->tupDesc, c->name);
-		if (c->attno < 0)
-			continue;
-		c->typid = getBaseType(TupleDescAttr(portal->tupDesc, c->attno)->atttypid);
-		if (c->categorical)
-		{
-			ColumnOutputFunction(c->typid, &c->outfunc);
-			c->cats = NewCategoryTable(d->cxt);
-		}
-		else
-		{
-			/* detect_drift counted the current values: one allocation */
-			c->cap = Max(c->cur_count, 1024);
-			c->values = MemoryContextAllocHuge(d->cxt, sizeof(double) * c->cap);
-		}
-	}
-	SourceScan(portal, CurrentRow, d);
-	SPI_cursor_close(portal);
-}
-
-/* CurrentRow adds one row of the source to the current samples. */
-static void
-CurrentRow(TupleTableSlot *slot, void *arg)
-{
-	DriftReportData *d = (DriftReportData *) arg;
-
-	for (int i = 0; i < d->ncols; i++)
-	{
-		ReportColumn *c = &d->cols[i];
-		Datum		value;
-
-		if (c->attno < 0 || slot->tts_isnull[c->attno])
-			continue;
-		value = slot->tts_values[c->attno];
-		if (c->categorical)
-			CountCurrentCategory(c, d->cxt, value);
-		else
-		{
-			double		v = DatumToDouble(c->typid, value);
-
-			if (!isfinite(v))
-				continue;
-			if (c->nvalues == c->cap)
-			{
-				c->cap *= 2;	/* the source changed since detect_drift read it */
-				c->values = repalloc_huge(c->values, sizeof(double) * c->cap);
-			}
-			c->values[c->nvalues++] = v;
-		}
-	}
-}
-
-/*
- * ReadReference reads each column's reference sample, as the extension
- * owner, and puts both samples on shared bins.
- */
-static void
-ReadReference(DriftReportData *d)
-{
-	Oid			types[2] = {TEXTOID, TEXTOID};
-	Datum		values[2];
-	MlopsOwnerSave save;
-
-	values[0] = CStringGetTextDatum(d->name);
-	for (int i = 0; i < d->ncols; i++)
-	{
-		ReportColumn *c = &d->cols[i];
-		TupleDesc	td;
-		HeapTuple	t;
-		bool		n1,
-					n2,
+		HeapTuple	t = SPI_tuptable->vals[r];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+		char	   *col = SPI_getvalue(t, td, 1);
+		bool		n2,
 					n3,
 					n4,
 					n5;
-		int			rc;
-		MemoryContext old;
+		Datum		edges = SPI_getbinval(t, td, 2, &n2);
+		Datum		cats = SPI_getbinval(t, td, 3, &n3);
+		Datum		ref = SPI_getbinval(t, td, 4, &n4);
+		Datum		cur = SPI_getbinval(t, td, 5, &n5);
 
 		CHECK_FOR_INTERRUPTS();
-		values[1] = CStringGetTextDatum(c->name);
-		MlopsBeginOwner(&save);
-		rc = SPI_execute_with_args("SELECT sorted_values, bin_edges, bin_counts, categories, category_counts "
-								   "FROM mlops.drift_reference_columns WHERE reference_name OPERATOR(pg_catalog.=) $1 "
-								   "AND column_name OPERATOR(pg_catalog.=) $2",
-								   2, types, values, NULL, true, 1);
-		MlopsEndOwner(&save);
-		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "could not read the drift reference");
-		if (SPI_processed != 1 || c->attno < 0)
-			continue;
-		td = SPI_tuptable->tupdesc;
-		t = SPI_tuptable->vals[0];
-		old = MemoryContextSwitchTo(d->cxt);
-		if (c->categorical)
+		for (int i = 0; i < d->ncols; i++)
 		{
-			Datum		cats = SPI_getbinval(t, td, 4, &n4);
-			Datum		counts = SPI_getbinval(t, td, 5, &n5);
+			ReportColumn *c = &d->cols[i];
 
-			if (!n4 && !n5)
-				CategoryBins(c, DatumGetArrayTypeP(cats), DatumGetArrayTypeP(counts));
+			if (strcmp(c->name, col) != 0 || n2 || n3 || n4 || n5)
+				continue;
+			if (c->categorical)
+				CategoryBins(c, DatumGetArrayTypeP(cats), DatumGetArrayTypeP(ref), DatumGetArrayTypeP(cur));
+			else
+				NumericBins(c, DatumGetArrayTypeP(edges), DatumGetArrayTypeP(ref), DatumGetArrayTypeP(cur));
 		}
-		else
-		{
-			Datum		sorted = SPI_getbinval(t, td, 1, &n1);
-			Datum		edges = SPI_getbinval(t, td, 2, &n2);
-			Datum		counts = SPI_getbinval(t, td, 3, &n3);
-
-			NumericBins(c, n1 ? NULL : DatumGetArrayTypeP(sorted),
-						n2 ? NULL : DatumGetArrayTypeP(edges), n3 ? NULL : DatumGetArrayTypeP(counts));
-		}
-		MemoryContextSwitchTo(old);
-		SPI_freetuptable(SPI_tuptable);
 	}
+	MemoryContextSwitchTo(old);
+	SPI_freetuptable(SPI_tuptable);
 }
 
 /* FloatArray returns the elements of a float8[] without nulls. */
@@ -543,133 +361,39 @@ FloatArray(ArrayType *a, int *n)
 }
 
 /*
- * CountBelow returns how many of the n sorted values are below x (lower
- * bound).
- */
-static int64
-CountBelow(const double *v, int64 n, double x)
-{
-	int64		lo = 0,
-				hi = n;
-
-	while (lo < hi)
-	{
-		int64		mid = lo + (hi - lo) / 2;
-
-		if (v[mid] < x)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-/*
- * BinOf returns the bin of v among nb bins of the given edges: the last
- * edge <= v (bin i holds edges[i] <= v < edges[i + 1], the last bin is
- * closed, as numpy.histogram); values outside fall in the end bins.
- */
-static inline int
-BinOf(const double *edges, int nb, double v)
-{
-	int			lo = 0,
-				hi = nb;
-
-	while (hi - lo > 1)
-	{
-		int			mid = (lo + hi) / 2;
-
-		if (v >= edges[mid])
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-/*
- * NumericBins puts a numeric column's samples on shared bins: equal-width
- * bins over both samples' range when the reference kept its values (its
- * sorted values are counted per bin by binary search), else the
- * reference's histogram bins (model references).
+ * NumericBins turns a numeric column's counts on shared bins (edges, one
+ * more than counts) into shares and bin labels.
  */
 static void
-NumericBins(ReportColumn *c, ArrayType *sorted, ArrayType *edges, ArrayType *counts)
+NumericBins(ReportColumn *c, ArrayType *edges, ArrayType *ref, ArrayType *cur)
 {
-	double		ref_total = 0;
+	int			ne,
+				nr,
+				nc;
+	double		ref_total = 0,
+				cur_total = 0;
 
-	if (sorted != NULL)
+	c->edges = FloatArray(edges, &ne);
+	c->ref_share = FloatArray(ref, &nr);
+	c->cur_share = FloatArray(cur, &nc);
+	if (ne < 2 || nr != ne - 1 || nc != ne - 1)
 	{
-		const double *refv = (const double *) ((char *) sorted + ARR_OVERHEAD_NONULLS(ARR_NDIM(sorted)));
-		int64		nref = ArrayGetNItems(ARR_NDIM(sorted), ARR_DIMS(sorted));
-		double		lo,
-					hi,
-					h;
-
-		if (ARR_HASNULL(sorted) || ARR_ELEMTYPE(sorted) != FLOAT8OID)
-			elog(ERROR, "unexpected reference values");
-		if (nref == 0 && c->nvalues == 0)
-			return;
-		lo = nref > 0 ? refv[0] : c->values[0];
-		hi = nref > 0 ? refv[nref - 1] : c->values[0];
-		for (int64 i = 0; i < c->nvalues; i++)
-		{
-			if ((i & 0xFFFF) == 0)
-				CHECK_FOR_INTERRUPTS();
-			lo = Min(lo, c->values[i]);
-			hi = Max(hi, c->values[i]);
-		}
-		c->nbins = lo < hi ? DRIFT_BINS : 1;
-		h = hi / 2 - lo / 2;	/* halves: hi - lo may overflow */
-		c->edges = palloc(sizeof(double) * (c->nbins + 1));
-		for (int i = 0; i <= c->nbins; i++)
-			c->edges[i] = i == c->nbins ? hi : (lo / 2 + h * i / c->nbins) * 2;
-		c->ref_share = palloc0(sizeof(double) * c->nbins);
-		c->cur_share = palloc0(sizeof(double) * c->nbins);
-		for (int i = 0; i < c->nbins; i++)
-			c->ref_share[i] = (double) ((i + 1 < c->nbins ? CountBelow(refv, nref, c->edges[i + 1]) : nref) -
-										(i > 0 ? CountBelow(refv, nref, c->edges[i]) : 0));
-		for (int64 i = 0; i < c->nvalues; i++)
-		{
-			if ((i & 0xFFFF) == 0)
-				CHECK_FOR_INTERRUPTS();
-			c->cur_share[BinOf(c->edges, c->nbins, c->values[i])] += 1;
-		}
-		ref_total = nref;
-	}
-	else if (edges != NULL && counts != NULL)
-	{
-		int			ne,
-					nc;
-		double	   *cnt;
-
-		c->edges = FloatArray(edges, &ne);
-		cnt = FloatArray(counts, &nc);
-		if (ne < 2 || nc != ne - 1)
-			return;
-		c->nbins = nc;
-		c->ref_share = cnt;
-		c->cur_share = palloc0(sizeof(double) * nc);
-		for (int i = 0; i < nc; i++)
-			ref_total += cnt[i];
-		for (int64 i = 0; i < c->nvalues; i++)
-		{
-			if ((i & 0xFFFF) == 0)
-				CHECK_FOR_INTERRUPTS();
-			c->cur_share[BinOf(c->edges, nc, c->values[i])] += 1;
-		}
-	}
-	else
+		c->nbins = 0;
 		return;
+	}
+	c->nbins = nr;
+	for (int i = 0; i < c->nbins; i++)
+	{
+		ref_total += c->ref_share[i];
+		cur_total += c->cur_share[i];
+	}
 	c->labels = palloc(sizeof(char *) * c->nbins);
 	for (int i = 0; i < c->nbins; i++)
 	{
 		c->labels[i] = psprintf("%.4g \xe2\x80\x93 %.4g", c->edges[i], c->edges[i + 1]);
 		c->ref_share[i] = ref_total > 0 ? c->ref_share[i] / ref_total : 0;
-		c->cur_share[i] = c->nvalues > 0 ? c->cur_share[i] / c->nvalues : 0;
+		c->cur_share[i] = cur_total > 0 ? c->cur_share[i] / cur_total : 0;
 	}
-	pfree(c->values);
-	c->values = NULL;
 }
 
 /* CompareCategories orders categories by combined share, then by name. */
@@ -687,40 +411,41 @@ CompareCategories(const void *a, const void *b)
 }
 
 /*
- * CategoryBins puts a categorical column's samples on shared categories:
- * the most frequent ones of both samples (by share), then "other".
+ * CategoryBins puts a categorical column's category counts on shared
+ * categories: the most frequent ones of both samples (by share), then
+ * "other".
  */
 static void
-CategoryBins(ReportColumn *c, ArrayType *cats, ArrayType *counts)
+CategoryBins(ReportColumn *c, ArrayType *cats, ArrayType *ref, ArrayType *cur)
 {
 	Datum	   *names;
 	bool	   *nulls;
 	int			n,
+				nr,
 				nc;
-	double	   *cnt = FloatArray(counts, &nc);
+	double	   *rc = FloatArray(ref, &nr);
+	double	   *cc = FloatArray(cur, &nc);
 	double		ref_total = 0,
 				cur_total = 0;
 	CategoryCount *all;
-	long		nall;
-	HASH_SEQ_STATUS seq;
-	CategoryCount *e;
 	int			k = 0;
 
 	deconstruct_array(cats, TEXTOID, -1, false, TYPALIGN_INT, &names, &nulls, &n);
-	for (int i = 0; i < n && i < nc; i++)
+	if (nr != n || nc != n)
+		return;
+	all = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(CategoryCount) * Max(n, 1));
+	for (int i = 0; i < n; i++)
 	{
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
 		if (nulls[i])
 			continue;
-		CountCategory(c->cats, CurrentMemoryContext, TextDatumGetCString(names[i]), cnt[i], true);
-		ref_total += cnt[i];
-	}
-	nall = hash_get_num_entries(c->cats);
-	all = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(CategoryCount) * Max(nall, 1));
-	hash_seq_init(&seq, c->cats);
-	while ((e = hash_seq_search(&seq)) != NULL)
-	{
-		all[k++] = *e;
-		cur_total += e->current;
+		all[k].key = TextDatumGetCString(names[i]);
+		all[k].reference = rc[i];
+		all[k].current = cc[i];
+		ref_total += rc[i];
+		cur_total += cc[i];
+		k++;
 	}
 	/* shares, so both samples weigh the same in the order */
 	for (int i = 0; i < k; i++)
@@ -744,8 +469,6 @@ CategoryBins(ReportColumn *c, ArrayType *cats, ArrayType *counts)
 		c->ref_share[b] += all[i].reference;
 		c->cur_share[b] += all[i].current;
 	}
-	hash_destroy(c->cats);
-	c->cats = NULL;
 }
 
 /* CompareColumns orders drifted columns first, then by reference position. */

@@ -381,6 +381,9 @@ BASE = {
     "mlops.detect_drift(text,text,text[],text[],jsonb)": {
         "name": lit("bcref"), "source": lit("bc_live"), "methods": "ARRAY['psi', 'js_distance']",
         "columns": "ARRAY['mean_radius']", "thresholds": J({"psi": 0.1})},
+    "mlops._detect_drift_distributions(text,text,text[],text[],integer)": {
+        "name": lit("bcref"), "source": lit("bc_live"), "methods": "ARRAY['psi', 'ks']",
+        "columns": "ARRAY['mean_radius', 'grade']", "bins": "20"},
     "mlops.drop_drift_reference(text)": {"name": lit("bcref")},
     "mlops.create_adwin(text,double precision)": {"name": lit("ad2"), "delta": "0.002"},
     "mlops.update_adwin(text,double precision)": {"name": lit("ad1"), "value": "14.5"},
@@ -507,7 +510,7 @@ BASE = {
 PENDING = set()
 
 # Underscore functions users are told to GRANT EXECUTE on (docs/*.md): fuzzed like public ones.
-EXTRA = ["_log_metric_history", "_prediction_stats", "_training_progress", "_dashboard_rows",
+EXTRA = ["_detect_drift_distributions", "_log_metric_history", "_prediction_stats", "_training_progress", "_dashboard_rows",
          "_monitor_pipeline_settings", "_dashboard_activity"]
 
 # Arguments that are SQL by contract (a table, view or query read as the caller, or a job command):
@@ -518,7 +521,7 @@ SQL_ARGS = {("train", "source"), ("predict_table", "source"), ("predict_proba_ta
             ("training_pipeline", "data_source"), ("data_pipeline", "data_source"),
             ("schedule", "command"), ("alter_job", "command"), ("validate_model", "source"),
             ("deployment_pipeline", "validation"),
-            ("drift_report", "source"), ("model_report", "source"),
+            ("drift_report", "source"), ("model_report", "source"), ("_detect_drift_distributions", "source"),
             ("register_feature_set", "source"), ("create_training_set", "entity_source"),
             ("historical_features_sql", "entity_source")}
 # the table forms of the drift statistics read both their sources

@@ -48,6 +48,39 @@ SELECT c ->> 'name' AS column_name, c ->> 'kind' AS kind,
 -- methods and columns pass through to detect_drift
 SELECT mlops.drift_report('rep_ref', 'rep_live', ARRAY['psi'], ARRAY['age'], 'json')::jsonb -> 'detect_drift' -> 'columns' ? 'age' AS only_age;
 
+-- the report draws from _detect_drift_distributions: detect_drift's result (recorded) plus the
+-- counts it compared, checked here against counts made in SQL from the tables themselves
+SELECT count(DISTINCT checked_at) AS checks_before FROM mlops.drift_results WHERE reference_name = 'rep_ref' \gset
+CREATE TABLE rep_dist AS SELECT mlops._detect_drift_distributions('rep_ref', 'rep_live', NULL, ARRAY['age', 'plan'], 5) AS r;
+SELECT count(DISTINCT checked_at) - :checks_before AS recorded FROM mlops.drift_results WHERE reference_name = 'rep_ref';
+SELECT (r -> 'result' -> 'columns') = (mlops.detect_drift('rep_ref', 'rep_live', NULL, ARRAY['age', 'plan']) -> 'columns') AS same_result,
+       (SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(r -> 'distributions') k) AS columns
+  FROM rep_dist;
+WITH d AS (SELECT r -> 'distributions' -> 'age' AS a FROM rep_dist),
+     v AS (SELECT ARRAY(SELECT x::float8 FROM jsonb_array_elements_text(a -> 'edges') WITH ORDINALITY t(x, o) ORDER BY o) AS edges,
+                  ARRAY(SELECT x::float8 FROM jsonb_array_elements_text(a -> 'reference') WITH ORDINALITY t(x, o) ORDER BY o) AS ref,
+                  ARRAY(SELECT x::float8 FROM jsonb_array_elements_text(a -> 'current') WITH ORDINALITY t(x, o) ORDER BY o) AS cur
+             FROM d)
+SELECT array_length(edges, 1) AS edges,
+       edges[1] = (SELECT least((SELECT min(age) FROM rep_train), (SELECT min(age) FROM rep_live))) AS lo,
+       edges[6] = (SELECT greatest((SELECT max(age) FROM rep_train), (SELECT max(age) FROM rep_live))) AS hi,
+       ref = ARRAY(SELECT (SELECT count(*) FROM rep_train t WHERE t.age >= edges[b] AND (t.age < edges[b + 1] OR b = 5))::float8
+                     FROM generate_series(1, 5) b ORDER BY b) AS ref_counts,
+       cur = ARRAY(SELECT (SELECT count(*) FROM rep_live l WHERE l.age >= edges[b] AND (l.age < edges[b + 1] OR b = 5))::float8
+                     FROM generate_series(1, 5) b ORDER BY b) AS cur_counts
+  FROM v;
+SELECT c.name, c.ref, c.cur,
+       c.ref = (SELECT count(*) FROM rep_train WHERE plan = c.name) AS ref_ok,
+       c.cur = (SELECT count(*) FROM rep_live WHERE plan = c.name) AS cur_ok
+  FROM rep_dist, LATERAL (SELECT n AS name, (r -> 'distributions' -> 'plan' -> 'reference' ->> (o - 1)::int)::float8 AS ref,
+                                 (r -> 'distributions' -> 'plan' -> 'current' ->> (o - 1)::int)::float8 AS cur
+                            FROM jsonb_array_elements_text(r -> 'distributions' -> 'plan' -> 'categories') WITH ORDINALITY t(n, o)) c
+ ORDER BY 1;
+\set VERBOSITY terse
+SELECT mlops._detect_drift_distributions('rep_ref', 'rep_live', bins => 0);
+SELECT mlops._detect_drift_distributions('rep_ref', 'rep_live', bins => 1001);
+\set VERBOSITY default
+
 -- errors: those of detect_drift, and the format
 \set VERBOSITY terse
 SELECT mlops.drift_report('rep_ref', 'rep_live', format => 'pdf');

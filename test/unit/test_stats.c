@@ -545,6 +545,39 @@ main(void)
 			  "adwin: width, total and variance of a 200-value window (%g %g %g)", a.width, a.total, a.variance);
 	}
 
+	/* counting a sorted sample into bins: the counts a direct count gives, ties on edges included */
+	{
+		double		x[1000];
+		double		edges[4] = {-1.5, 0.0, 0.25, 3.0};
+		double		sorted_counts[5];
+		double		any_counts[5];
+		double		want[5] = {0, 0, 0, 0, 0};
+		double		none[5];
+		int			same = 1;
+
+		for (int i = 0; i < 1000; i++)
+			x[i] = (double) ((i * 37) % 41 - 20) / 4.0;	/* -5 .. 5 in steps of 0.25: values on the edges */
+		StatsSort(x, 1000);
+		for (int i = 0; i < 1000; i++)
+		{
+			int			b = 0;
+
+			while (b < 4 && x[i] >= edges[b])
+				b++;
+			want[b] += 1;
+		}
+		StatsCountSortedIntoBins(x, 1000, edges, 5, sorted_counts);
+		StatsCountIntoBins(x, 1000, edges, 5, any_counts);
+		for (int i = 0; i < 5; i++)
+			same = same && sorted_counts[i] == want[i] && any_counts[i] == want[i];
+		Check(same, "sorted and unsorted bin counts equal a direct count (%g %g %g %g %g)",
+			  sorted_counts[0], sorted_counts[1], sorted_counts[2], sorted_counts[3], sorted_counts[4]);
+		StatsCountSortedIntoBins(x, 0, edges, 5, none);
+		Check(none[0] == 0 && none[4] == 0, "an empty sorted sample counts nothing");
+		StatsCountSortedIntoBins(x, 1000, edges, 1, none);
+		Check(none[0] == 1000, "one bin holds every value");
+	}
+
 	TestExtremes();
 	TestHooks();
 
