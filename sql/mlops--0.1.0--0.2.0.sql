@@ -5687,6 +5687,21 @@ SELECT pg_catalog.pg_extension_config_dump('mlops.training_sets', '');
 SELECT pg_catalog.pg_extension_config_dump('mlops.training_sets_training_set_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('mlops.model_lineage', '');
 
+-- Every committed change of the feature store (a new set or version, a
+-- materialisation, a dropped set, a training set or a model's lineage)
+-- invalidates the predict_entity caches of all backends (src/features/online.c).
+CREATE FUNCTION mlops._feature_store_changed() RETURNS trigger
+    LANGUAGE C AS 'MODULE_PATHNAME', 'mlops_feature_store_changed';
+REVOKE ALL ON FUNCTION mlops._feature_store_changed() FROM PUBLIC;
+CREATE TRIGGER feature_sets_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mlops.feature_sets
+    FOR EACH STATEMENT EXECUTE FUNCTION mlops._feature_store_changed();
+CREATE TRIGGER feature_set_versions_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mlops.feature_set_versions
+    FOR EACH STATEMENT EXECUTE FUNCTION mlops._feature_store_changed();
+CREATE TRIGGER training_sets_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mlops.training_sets
+    FOR EACH STATEMENT EXECUTE FUNCTION mlops._feature_store_changed();
+CREATE TRIGGER model_lineage_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mlops.model_lineage
+    FOR EACH STATEMENT EXECUTE FUNCTION mlops._feature_store_changed();
+
 -- _model_lineage: the training set a model version was trained on (the
 -- feature store, sql/install/65_features.sql), shown by model_info under
 -- "lineage"; NULL when it was trained on anything else.  PL/pgSQL because

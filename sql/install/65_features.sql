@@ -73,6 +73,21 @@ CREATE TABLE mlops.model_lineage (
     FOREIGN KEY (model_id, version) REFERENCES mlops.model_versions (model_id, version) ON DELETE CASCADE
 );
 
+-- Every committed change of the feature store (a new set or version, a
+-- materialisation, a dropped set, a training set or a model's lineage)
+-- invalidates the predict_entity caches of all backends (src/features/online.c).
+CREATE FUNCTION mlops._feature_store_changed() RETURNS trigger
+    LANGUAGE C AS 'MODULE_PATHNAME', 'mlops_feature_store_changed';
+REVOKE ALL ON FUNCTION mlops._feature_store_changed() FROM PUBLIC;
+CREATE TRIGGER feature_sets_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mlops.feature_sets
+    FOR EACH STATEMENT EXECUTE FUNCTION mlops._feature_store_changed();
+CREATE TRIGGER feature_set_versions_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mlops.feature_set_versions
+    FOR EACH STATEMENT EXECUTE FUNCTION mlops._feature_store_changed();
+CREATE TRIGGER training_sets_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mlops.training_sets
+    FOR EACH STATEMENT EXECUTE FUNCTION mlops._feature_store_changed();
+CREATE TRIGGER model_lineage_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mlops.model_lineage
+    FOR EACH STATEMENT EXECUTE FUNCTION mlops._feature_store_changed();
+
 -- _feature_set_write stores one registration: a new feature set (version 1),
 -- a new version when the schema (entity, timestamps, ttl, features and their
 -- types) changed, or fresh statistics on the latest version otherwise.
