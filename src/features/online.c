@@ -28,7 +28,8 @@
  * backends at commit, to this one at the next command, and undoes them at
  * rollback).  PostgreSQL's plan cache also revalidates the kept plans when a
  * table they read changes.  At most ENTITY_MODELS_MAX references are kept;
- * one more empties the cache.
+ * one more empties the cache.  Only the outermost predict_entity call
+ * empties it (entity_depth), never one nested in another's lookup.
  *
  * Privileges: like the PL/pgSQL functions it replaces, it reads the registry,
  * the lineage and the online tables, and predicts, as the extension owner
@@ -79,9 +80,11 @@ static MemoryContext entity_cxt = NULL;
 static List *entity_models = NIL;	/* of EntityModel, in entity_cxt */
 static bool entity_stale = false;
 static bool callback_registered = false;
+static int	entity_depth = 0;		/* predict_entity calls in progress */
 static Oid	versions_relid = InvalidOid;
 static Oid	sets_relid = InvalidOid;
 
+static Datum PredictEntity(FunctionCallInfo fcinfo, bool *result_null);
 static void EntityRelcacheCallback(Datum arg, Oid relid);
 static void EntityCacheRefresh(void);
 static void EntityCacheFlush(void);
@@ -98,6 +101,47 @@ static void RaiseLikeGetOnlineFeatures(const char *set, text *entity_id, ArrayTy
 Datum
 mlops_predict_entity(PG_FUNCTION_ARGS)
 {
+	volatile Datum result = (Datum) 0;
+	volatile bool result_null = true;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("model and entity_id must not be null")));
+	MlopsRequireCurrentSchema("mlops.predict_entity");
+
+	/*
+	 * Only the outermost call empties the cache: a call nested in another's
+	 * lookup (an entity type whose cast predicts) must not free the entry
+	 * and plans the outer one is using.
+	 */
+	if (entity_depth == 0)
+		EntityCacheRefresh();
+	entity_depth++;
+	PG_TRY();
+	{
+		bool		isnull;
+
+		result = PredictEntity(fcinfo, &isnull);
+		result_null = isnull;
+	}
+	PG_FINALLY();
+	{
+		entity_depth--;
+	}
+	PG_END_TRY();
+	if (result_null)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(result);		/* float8 is passed by value */
+}
+
+/*
+ * PredictEntity does the work of mlops_predict_entity with the cache
+ * refreshed: the model's entry, one probe per feature set, one prediction.
+ */
+static Datum
+PredictEntity(FunctionCallInfo fcinfo, bool *result_null)
+{
 	Oid			predtypes[3] = {TEXTOID, JSONBOID, TEXTOID};
 	Datum		values[3];
 	char		nulls[3] = {' ', ' ', ' '};
@@ -106,15 +150,9 @@ mlops_predict_entity(PG_FUNCTION_ARGS)
 	bool		known = false;
 	bool		isnull;
 	Datum		result = (Datum) 0;
-	bool		result_null = true;
 	EntityModel *model;
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("model and entity_id must not be null")));
-	MlopsRequireCurrentSchema("mlops.predict_entity");
-	EntityCacheRefresh();
+	*result_null = true;
 	SPI_connect();
 	MlopsBeginOwner(&save);
 	model = EntityModelFor(PG_GETARG_TEXT_PP(0), PG_GETARG_TEXT_PP(1));
@@ -144,13 +182,11 @@ mlops_predict_entity(PG_FUNCTION_ARGS)
 		if (SPI_execute_plan(KeptPlan(&predict_plan, "SELECT mlops.predict($1, $2, $3)", 3, predtypes),
 							 values, nulls, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "predicting failed");
-		result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &result_null);
+		result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, result_null);
 	}
 	MlopsEndOwner(&save);
 	SPI_finish();
-	if (result_null)
-		PG_RETURN_NULL();
-	PG_RETURN_DATUM(result);		/* float8 is passed by value */
+	return result;				/* float8 is passed by value */
 }
 
 /*
@@ -295,7 +331,7 @@ EntityModelFor(text *ref, text *entity_id)
 							   entity_id);
 	}
 
-	if (list_length(entity_models) >= ENTITY_MODELS_MAX)
+	if (list_length(entity_models) >= ENTITY_MODELS_MAX && entity_depth == 1)
 		EntityCacheFlush();
 	if (entity_cxt == NULL)
 		entity_cxt = AllocSetContextCreate(TopMemoryContext, "mlops predict_entity cache", ALLOCSET_SMALL_SIZES);

@@ -90,7 +90,27 @@ SELECT count(*) FILTER (WHERE mlops.predict_entity('fc_m@a' || i, (i % 50)::text
                               = public.fc_expect('fc_m/2', 'fc_b', (i % 50)::text)) AS right_predictions
   FROM generate_series(1, 70) i;
 
+-- a call nested in another's lookup (the entity type's check predicts and
+-- moves an alias, which marks the cache stale) leaves the outer call's entry alone
+CREATE FUNCTION public.fc_nested(id text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM mlops.set_alias('fc_m', 'nested', 2);
+    RETURN mlops.predict_entity('fc_m@nested', id) IS NOT NULL OR true;
+END
+$$;
+CREATE DOMAIN public.fc_dom AS text CHECK (public.fc_nested(VALUE));
+CREATE TABLE public.fc_d AS SELECT cid::public.fc_dom AS cid, ts, c FROM public.fc_g;
+SELECT mlops.set_alias('fc_m', 'nested', 2);
+SELECT mlops.register_feature_set('fc_b', 'fc_d', 'cid', 'ts');
+SELECT mlops.materialize('fc_b');
+SELECT v.entity_type FROM mlops.feature_set_versions v JOIN mlops.feature_sets s USING (feature_set_id)
+ WHERE s.name = 'fc_b' AND v.version = s.online_version;
+SELECT mlops.predict_entity('fc_m/2', '5') = public.fc_expect('fc_m/2', 'fc_b', '5') AS nested_ok;
+SELECT mlops.predict_entity('fc_m/2', '5') = public.fc_expect('fc_m/2', 'fc_b', '5') AS nested_ok_again;
+
 SELECT mlops.drop_feature_set('fc_a'), mlops.drop_feature_set('fc_b');
 DROP EXTENSION mlops;
 DROP FUNCTION public.fc_expect(text, text, text);
-DROP TABLE public.fc_f, public.fc_g, public.fc_ev, public.fc_tr1, public.fc_tr2;
+DROP TABLE public.fc_f, public.fc_g, public.fc_d, public.fc_ev, public.fc_tr1, public.fc_tr2;
+DROP DOMAIN public.fc_dom;
+DROP FUNCTION public.fc_nested(text);
