@@ -42,7 +42,9 @@
 
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
+#include "access/htup_details.h"
 #include "commands/trigger.h"
+#include "funcapi.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -57,8 +59,18 @@
 
 PG_FUNCTION_INFO_V1(mlops_predict_entity);
 PG_FUNCTION_INFO_V1(mlops_feature_store_changed);
+PG_FUNCTION_INFO_V1(mlops_online_rows);
 
-/* most model references kept; one more empties the cache */
+/* a materialised set's entity type, ttl and features */
+#define SETINFO_SQL \
+	"SELECT v.entity_type, v.ttl::text, " \
+	"ARRAY(SELECT f OPERATOR(pg_catalog.->>) 'name' FROM pg_catalog.jsonb_array_elements(v.features) f) " \
+	"FROM mlops.feature_sets s JOIN mlops.feature_set_versions v " \
+	"ON v.feature_set_id OPERATOR(pg_catalog.=) s.feature_set_id " \
+	"AND v.version OPERATOR(pg_catalog.=) s.online_version " \
+	"WHERE s.name OPERATOR(pg_catalog.=) $1"
+
+/* most model references (and get_online_features queries) kept; one more empties the cache */
 #define ENTITY_MODELS_MAX 64
 
 /*
@@ -72,12 +84,20 @@ typedef struct EntityModel
 	SPIPlanPtr *lookups;
 } EntityModel;
 
+/* the kept query of get_online_features for one "set|feature|..." key */
+typedef struct RowsPlan
+{
+	char	   *key;
+	SPIPlanPtr	plan;
+} RowsPlan;
+
 static SPIPlanPtr resolve_plan = NULL;
 static SPIPlanPtr lineage_plan = NULL;
 static SPIPlanPtr setinfo_plan = NULL;
 static SPIPlanPtr predict_plan = NULL;
 static MemoryContext entity_cxt = NULL;
 static List *entity_models = NIL;	/* of EntityModel, in entity_cxt */
+static List *rows_plans = NIL;	/* of RowsPlan, in entity_cxt */
 static bool entity_stale = false;
 static bool callback_registered = false;
 static int	entity_depth = 0;		/* predict_entity calls in progress */
@@ -93,6 +113,8 @@ static SPIPlanPtr KeptPlan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *ty
 static char *SetLookupSql(const char *set, ArrayType *features, text *entity_id);
 static char *LookupSql(const char *set, const char *type, const char *ttl, Datum *names, int nnames);
 static void RaiseLikeGetOnlineFeatures(const char *set, text *entity_id, ArrayType *features);
+static void AppendFeaturesSql(StringInfo sql, const char *ttl, Datum *names, int nnames);
+static SPIPlanPtr RowsPlanFor(text *set, ArrayType *features);
 
 /*
  * mlops_predict_entity implements mlops.predict_entity(model, entity_id,
@@ -264,7 +286,10 @@ EntityCacheFlush(void)
 		for (int i = 0; i < m->nsets; i++)
 			SPI_freeplan(m->lookups[i]);
 	}
+	foreach(lc, rows_plans)
+		SPI_freeplan(((RowsPlan *) lfirst(lc))->plan);
 	entity_models = NIL;
+	rows_plans = NIL;
 	if (entity_cxt != NULL)
 		MemoryContextReset(entity_cxt);
 }
@@ -387,14 +412,7 @@ SetLookupSql(const char *set, ArrayType *features, text *entity_id)
 	int			nhave;
 	bool		isnull;
 
-	if (SPI_execute_plan(KeptPlan(&setinfo_plan,
-								  "SELECT v.entity_type, v.ttl::text, "
-								  "ARRAY(SELECT f OPERATOR(pg_catalog.->>) 'name' FROM pg_catalog.jsonb_array_elements(v.features) f) "
-								  "FROM mlops.feature_sets s JOIN mlops.feature_set_versions v "
-								  "ON v.feature_set_id OPERATOR(pg_catalog.=) s.feature_set_id "
-								  "AND v.version OPERATOR(pg_catalog.=) s.online_version "
-								  "WHERE s.name OPERATOR(pg_catalog.=) $1", 1, textoid),
-						 values, NULL, true, 1) != SPI_OK_SELECT)
+	if (SPI_execute_plan(KeptPlan(&setinfo_plan, SETINFO_SQL, 1, textoid), values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "reading the feature set failed");
 	if (SPI_processed != 1)
 		RaiseLikeGetOnlineFeatures(set, entity_id, features);
@@ -425,25 +443,144 @@ LookupSql(const char *set, const char *type, const char *ttl, Datum *names, int 
 
 	initStringInfo(&sql);
 	appendStringInfoString(&sql, "SELECT ");
+	AppendFeaturesSql(&sql, ttl, names, nnames);
+	appendStringInfo(&sql, " FROM mlops_online.%s o WHERE o.__mlops_entity OPERATOR(pg_catalog.=) $1::%s",
+					 quote_identifier(set), type);
+	return sql.data;
+}
+
+/*
+ * AppendFeaturesSql appends the jsonb object of the named columns of the
+ * online row o, each NULL when older than ttl (when not NULL); '{}' when no
+ * feature is named.
+ */
+static void
+AppendFeaturesSql(StringInfo sql, const char *ttl, Datum *names, int nnames)
+{
+	if (nnames == 0)
+		appendStringInfoString(sql, "'{}'::pg_catalog.jsonb");
 	for (int n = 0; n < nnames; n++)
 	{
 		char	   *f = TextDatumGetCString(names[n]);
 
 		/* jsonb_build_object takes at most 50 pairs: one call per 50 features */
 		if (n % 50 == 0)
-			appendStringInfo(&sql, "%spg_catalog.jsonb_build_object(", n > 0 ? ") OPERATOR(pg_catalog.||) " : "");
+			appendStringInfo(sql, "%spg_catalog.jsonb_build_object(", n > 0 ? ") OPERATOR(pg_catalog.||) " : "");
 		else
-			appendStringInfoString(&sql, ", ");
+			appendStringInfoString(sql, ", ");
 		if (ttl)
-			appendStringInfo(&sql, "%s, CASE WHEN pg_catalog.now() OPERATOR(pg_catalog.-) o.__mlops_ts "
+			appendStringInfo(sql, "%s, CASE WHEN pg_catalog.now() OPERATOR(pg_catalog.-) o.__mlops_ts "
 							 "OPERATOR(pg_catalog.<=) %s::interval THEN o.%s END",
 							 quote_literal_cstr(f), quote_literal_cstr(ttl), quote_identifier(f));
 		else
-			appendStringInfo(&sql, "%s, o.%s", quote_literal_cstr(f), quote_identifier(f));
+			appendStringInfo(sql, "%s, o.%s", quote_literal_cstr(f), quote_identifier(f));
 	}
-	appendStringInfo(&sql, ") FROM mlops_online.%s o WHERE o.__mlops_entity OPERATOR(pg_catalog.=) $1::%s",
-					 quote_identifier(set), type);
-	return sql.data;
+	if (nnames > 0)
+		appendStringInfoChar(sql, ')');
+}
+
+/*
+ * mlops_online_rows implements mlops._online_rows(feature_set, entity_ids,
+ * feature_names): the rows of mlops.get_online_features, which checked its
+ * arguments (set materialised, features known, ids valid for the entity
+ * type) before calling it as the extension owner.  The query of a (set,
+ * features) pair is a plan kept in the cache of predict_entity, emptied
+ * with it.
+ */
+Datum
+mlops_online_rows(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Datum		ids = PG_GETARG_DATUM(1);
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (entity_depth == 0)
+		EntityCacheRefresh();
+	entity_depth++;
+	PG_TRY();
+	{
+		SPIPlanPtr	plan;
+
+		SPI_connect();
+		plan = RowsPlanFor(PG_GETARG_TEXT_PP(0), PG_GETARG_ARRAYTYPE_P(2));
+		if (SPI_execute_plan(plan, &ids, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "reading the online store failed");
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			Datum		values[3];
+			bool		nulls[3];
+
+			CHECK_FOR_INTERRUPTS();
+			heap_deform_tuple(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, values, nulls);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		}
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		entity_depth--;
+	}
+	PG_END_TRY();
+	return (Datum) 0;
+}
+
+/*
+ * RowsPlanFor returns the kept plan of get_online_features' query for a set
+ * and a list of its features, preparing it on first use.
+ */
+static SPIPlanPtr
+RowsPlanFor(text *set, ArrayType *features)
+{
+	Oid			textoid[1] = {TEXTOID};
+	Oid			idstype[1] = {TEXTARRAYOID};
+	Datum		values[1] = {PointerGetDatum(set)};
+	char	   *setname = text_to_cstring(set);
+	Datum	   *names;
+	int			nnames;
+	StringInfoData key;
+	StringInfoData sql;
+	ListCell   *lc;
+	RowsPlan   *rp;
+
+	deconstruct_array(features, TEXTOID, -1, false, TYPALIGN_INT, &names, NULL, &nnames);
+	initStringInfo(&key);
+	appendStringInfoString(&key, setname);
+	for (int n = 0; n < nnames; n++)
+		appendStringInfo(&key, "|%s", TextDatumGetCString(names[n]));
+	foreach(lc, rows_plans)
+	{
+		rp = (RowsPlan *) lfirst(lc);
+		if (strcmp(rp->key, key.data) == 0)
+			return rp->plan;
+	}
+
+	if (SPI_execute_plan(KeptPlan(&setinfo_plan, SETINFO_SQL, 1, textoid), values, NULL, true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("feature set \"%s\" does not exist or has not been materialized",
+						MlopsClip(setname, MLOPS_ECHO_MAX))));
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT i.id, CASE WHEN o.__mlops_entity IS NOT NULL THEN ");
+	AppendFeaturesSql(&sql, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2), names, nnames);
+	appendStringInfo(&sql, " END, o.__mlops_ts FROM pg_catalog.unnest($1) WITH ORDINALITY AS i(id, n) "
+					 "LEFT JOIN mlops_online.%s o ON o.__mlops_entity OPERATOR(pg_catalog.=) i.id::%s ORDER BY i.n",
+					 quote_identifier(setname), SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+
+	if (list_length(rows_plans) >= ENTITY_MODELS_MAX && entity_depth == 1)
+		EntityCacheFlush();
+	if (entity_cxt == NULL)
+		entity_cxt = AllocSetContextCreate(TopMemoryContext, "mlops predict_entity cache", ALLOCSET_SMALL_SIZES);
+	rp = MemoryContextAllocZero(entity_cxt, sizeof(RowsPlan));
+	rp->key = MemoryContextStrdup(entity_cxt, key.data);
+	(void) KeptPlan(&rp->plan, sql.data, 1, idstype);
+	{
+		MemoryContext old = MemoryContextSwitchTo(entity_cxt);
+
+		rows_plans = lappend(rows_plans, rp);
+		MemoryContextSwitchTo(old);
+	}
+	return rp->plan;
 }
 
 /*

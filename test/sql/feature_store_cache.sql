@@ -55,10 +55,15 @@ SELECT mlops.predict_entity('fc_m@champion', '5') = public.fc_expect('fc_m/1', '
 ROLLBACK;
 SELECT mlops.predict_entity('fc_m@champion', '5') = public.fc_expect('fc_m/2', 'fc_b', '5') AS after_rollback_v2;
 
--- re-materialisation: new source values reach the next call
+-- re-materialisation: new source values reach the next call (get_online_features
+-- keeps its query per backend too)
 SELECT mlops.predict_entity('fc_m/1', '5') AS before \gset
+SELECT entity_id, features FROM mlops.get_online_features('fc_a', ARRAY['5', 'nobody']);
 UPDATE public.fc_f SET a = a + 100, b = -b WHERE cid = '5';
 SELECT mlops.materialize('fc_a');
+SELECT entity_id, features FROM mlops.get_online_features('fc_a', ARRAY['5', 'nobody']);
+-- no feature asked: known entities get an empty object
+SELECT entity_id, features FROM mlops.get_online_features('fc_a', ARRAY['5', 'nobody'], ARRAY[]::text[]);
 SELECT mlops.predict_entity('fc_m/1', '5') = public.fc_expect('fc_m/1', 'fc_a', '5') AS rematerialised,
        mlops.predict_entity('fc_m/1', '5') <> :before AS changed;
 SELECT mlops.predict_entity('fc_m/1', '5') AS before \gset
