@@ -100,7 +100,7 @@ static List *entity_models = NIL;	/* of EntityModel, in entity_cxt */
 static List *rows_plans = NIL;	/* of RowsPlan, in entity_cxt */
 static bool entity_stale = false;
 static bool callback_registered = false;
-static int	entity_depth = 0;		/* predict_entity calls in progress */
+static int	entity_depth = 0;		/* predict_entity, _online_rows calls in progress */
 static Oid	versions_relid = InvalidOid;
 static Oid	sets_relid = InvalidOid;
 
