@@ -73,6 +73,21 @@ CREATE TABLE mlops.model_lineage (
     FOREIGN KEY (model_id, version) REFERENCES mlops.model_versions (model_id, version) ON DELETE CASCADE
 );
 
+-- Every committed change of the feature store (a new set or version, a
+-- materialisation, a dropped set, a training set or a model's lineage)
+-- invalidates the predict_entity caches of all backends (src/features/online.c).
+CREATE FUNCTION mlops._feature_store_changed() RETURNS trigger
+    LANGUAGE C AS 'MODULE_PATHNAME', 'mlops_feature_store_changed';
+REVOKE ALL ON FUNCTION mlops._feature_store_changed() FROM PUBLIC;
+CREATE TRIGGER feature_sets_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mlops.feature_sets
+    FOR EACH STATEMENT EXECUTE FUNCTION mlops._feature_store_changed();
+CREATE TRIGGER feature_set_versions_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mlops.feature_set_versions
+    FOR EACH STATEMENT EXECUTE FUNCTION mlops._feature_store_changed();
+CREATE TRIGGER training_sets_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mlops.training_sets
+    FOR EACH STATEMENT EXECUTE FUNCTION mlops._feature_store_changed();
+CREATE TRIGGER model_lineage_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mlops.model_lineage
+    FOR EACH STATEMENT EXECUTE FUNCTION mlops._feature_store_changed();
+
 -- _feature_set_write stores one registration: a new feature set (version 1),
 -- a new version when the schema (entity, timestamps, ttl, features and their
 -- types) changed, or fresh statistics on the latest version otherwise.
@@ -356,6 +371,16 @@ CREATE FUNCTION mlops.materialize_incremental(feature_set text)
     AS 'MODULE_PATHNAME', 'mlops_materialize_incremental';
 REVOKE ALL ON FUNCTION mlops.materialize_incremental(text) FROM PUBLIC;
 
+-- _online_rows: the rows of get_online_features once it checked its
+-- arguments, read with a query planned once per backend and set (C,
+-- src/features/online.c; emptied with predict_entity's cache).  Internal:
+-- get_online_features calls it as the extension owner.
+CREATE FUNCTION mlops._online_rows(feature_set text, entity_ids text[], feature_names text[])
+    RETURNS TABLE (entity_id text, features jsonb, event_timestamp timestamptz)
+    LANGUAGE C STABLE STRICT
+    AS 'MODULE_PATHNAME', 'mlops_online_rows';
+REVOKE ALL ON FUNCTION mlops._online_rows(text, text[], text[]) FROM PUBLIC;
+
 -- get_online_features reads the online table as the extension owner, so a
 -- role with EXECUTE on it needs no privilege on the feature set's source.
 -- Unknown entities come back with NULL features; the third argument is
@@ -373,7 +398,6 @@ DECLARE
     names text[];
     wanted text[];
     unknown text[];
-    pairs text;
     keys text;
 BEGIN
     IF feature_set IS NULL OR entity_ids IS NULL THEN
@@ -424,22 +448,8 @@ BEGIN
             USING ERRCODE = 'invalid_text_representation',
                   DETAIL = pg_catalog.format('The entity column "%s" is of type %s.', v.entity_column, v.entity_type);
     END;
-    -- jsonb_build_object takes at most 50 pairs: one call per 50 features, concatenated
-    SELECT pg_catalog.string_agg('pg_catalog.jsonb_build_object(' OPERATOR(pg_catalog.||) q.p OPERATOR(pg_catalog.||) ')',
-                                 ' OPERATOR(pg_catalog.||) ' ORDER BY q.g)
-      INTO pairs
-      FROM (SELECT (x.n OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog./) 50 AS g,
-                   pg_catalog.string_agg(pg_catalog.format('%L, CASE WHEN %s THEN o.%I END', x.w,
-                       CASE WHEN v.ttl IS NULL THEN 'true'
-                            ELSE pg_catalog.format('pg_catalog.now() OPERATOR(pg_catalog.-) o.__mlops_ts OPERATOR(pg_catalog.<=) %L::interval', v.ttl) END,
-                       x.w), ', ' ORDER BY x.n) AS p
-              FROM pg_catalog.unnest(wanted) WITH ORDINALITY AS x(w, n) GROUP BY 1) q;
-    RETURN QUERY EXECUTE pg_catalog.format(
-        'SELECT i.id, CASE WHEN o.__mlops_entity IS NOT NULL THEN %s END, o.__mlops_ts '
-        'FROM pg_catalog.unnest($1) WITH ORDINALITY AS i(id, n) '
-        'LEFT JOIN mlops_online.%I o ON o.__mlops_entity OPERATOR(pg_catalog.=) i.id::%s ORDER BY i.n',
-        pairs, s.name, v.entity_type)
-        USING entity_ids;
+    -- the rows, with a plan kept per backend (src/features/online.c)
+    RETURN QUERY SELECT * FROM mlops._online_rows(s.name, entity_ids, wanted);
 END
 $$;
 REVOKE ALL ON FUNCTION mlops.get_online_features(text, text[], text[]) FROM PUBLIC;
