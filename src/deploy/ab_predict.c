@@ -360,27 +360,46 @@ AbArmFrom(JsonbContainer *elem, const char *variant, AbArm *arm)
 }
 
 /*
- * AbResult builds the answer of ab_predict.
+ * AbResult builds the answer of ab_predict, as jsonb values (what jsonb_in
+ * makes of the printed object, without printing and parsing it).
  */
 static Jsonb *
 AbResult(text *test, const AbArm *arm, double pred, bool has_prob, double prob)
 {
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	appendStringInfoString(&buf, "{\"test\": ");
-	escape_json(&buf, text_to_cstring(test));
-	appendStringInfoString(&buf, ", \"variant\": ");
-	escape_json(&buf, arm->variant);
-	appendStringInfoString(&buf, ", \"model\": ");
-	escape_json(&buf, arm->model_name);
-	appendStringInfo(&buf, ", \"model_version\": %d, \"prediction\": ", arm->model_version);
+	static const char *const keys[] = {"test", "variant", "model", "model_version",
+	"prediction", "probability"};
 	/* predictions and probabilities are finite: predict refuses non-finite outputs */
-	appendStringInfoString(&buf, isfinite(pred) ? float8out_internal(pred) : "null");
-	appendStringInfoString(&buf, ", \"probability\": ");
-	appendStringInfoString(&buf, has_prob && isfinite(prob) ? float8out_internal(prob) : "null");
-	appendStringInfoChar(&buf, '}');
-	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+	const char *const strings[] = {text_to_cstring(test), arm->variant, arm->model_name, NULL, NULL, NULL};
+	const char *const numbers[] = {NULL, NULL, NULL, psprintf("%d", arm->model_version),
+		isfinite(pred) ? float8out_internal(pred) : NULL,
+	has_prob && isfinite(prob) ? float8out_internal(prob) : NULL};
+	JsonbParseState *state = NULL;
+	JsonbValue	v;
+
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	for (size_t i = 0; i < lengthof(keys); i++)
+	{
+		v.type = jbvString;
+		v.val.string.val = (char *) keys[i];
+		v.val.string.len = strlen(keys[i]);
+		pushJsonbValue(&state, WJB_KEY, &v);
+		if (strings[i] != NULL)
+		{
+			v.val.string.val = (char *) strings[i];
+			v.val.string.len = strlen(strings[i]);
+		}
+		else if (numbers[i] != NULL)
+		{
+			v.type = jbvNumeric;
+			v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(numbers[i]),
+																ObjectIdGetDatum(InvalidOid),
+																Int32GetDatum(-1)));
+		}
+		else
+			v.type = jbvNull;
+		pushJsonbValue(&state, WJB_VALUE, &v);
+	}
+	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
 }
 
 /*
