@@ -8,10 +8,12 @@
  * directly, without the executor (the test by its unique name, the user's
  * assignment by primary key, with the statement's snapshot), a walk of the
  * test's variants array to the user's arm (the stored variant with its
- * pinned model version), and one statement calling the public
- * mlops.predict (and, for a classifier that outputs probabilities,
- * mlops.predict_proba) on "name/N",
- * which never routes; subsystems talk through SQL.  A user seen for the
+ * pinned model version), and one call of the public mlops.predict_detail
+ * on "name/N", which never routes: one model evaluation gives the
+ * prediction and, for a classifier that outputs probabilities, the
+ * predicted class's probability.  It is called through the function
+ * manager (looked up once per call site), as SQL calls it; subsystems talk
+ * through SQL functions.  A user seen for the
  * first time, a bad argument or an unknown test goes through
  * mlops._ab_variant, the PL/pgSQL path that validates, draws and records
  * the assignment (or raises) and returns the arm.  A stopped test answers
@@ -20,9 +22,9 @@
  * The statements run as the extension owner (MlopsBeginOwner, search_path
  * pinned), like the SECURITY DEFINER functions of the other A/B entry
  * points: the caller needs EXECUTE on ab_predict only; the direct reads of
- * mlops' own two tables check no privilege.  The statements are planned
- * once per backend and schema-qualified, operators included, so one plan
- * serves every caller.
+ * mlops' own two tables and the call of predict_detail check no privilege.
+ * The first-exposure statement is planned once per backend and
+ * schema-qualified, so one plan serves every caller.
  *
  *-------------------------------------------------------------------------
  */
@@ -38,6 +40,8 @@
 #include "executor/tuptable.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/float.h"
@@ -54,14 +58,14 @@
 
 PG_FUNCTION_INFO_V1(mlops_ab_predict);
 
-/* the statements, planned once per backend */
-enum
+/* the first-exposure statement, planned once per backend */
+static SPIPlanPtr ab_assign_plan = NULL;
+
+/* what a call site keeps between calls (fn_extra) */
+typedef struct AbCache
 {
-	AB_ASSIGN,					/* the PL/pgSQL first-exposure path */
-	AB_PREDICT,					/* predict (and predict_proba) on pinned, features */
-	AB_NSTATEMENTS
-};
-static SPIPlanPtr ab_plans[AB_NSTATEMENTS];
+	FmgrInfo	detail;			/* mlops.predict_detail(text, jsonb, text) */
+} AbCache;
 
 /* one arm of a test: the pinned model version of a variant */
 typedef struct AbArm
@@ -77,7 +81,11 @@ static bool AbProbe(const char *relname, const char *indexname, int nkeys, Datum
 					int natts, const char *const *attnames, Datum *values, bool *isnull);
 static void AbArmOf(Jsonb *variants, const char *variant, AbArm *arm);
 static void AbArmFrom(JsonbContainer *elem, const char *variant, AbArm *arm);
-static SPIPlanPtr AbPlan(int which);
+static void AbAssign(FunctionCallInfo fcinfo, AbArm *arm);
+static void AbPredict(FunctionCallInfo fcinfo, const AbArm *arm, Datum features,
+					  double *pred, bool *has_prob, double *prob);
+static double AbDetailNumber(Jsonb *detail, const char *key);
+static SPIPlanPtr AbAssignPlan(void);
 static Jsonb *AbResult(text *test, const AbArm *arm, double pred, bool has_prob, double prob);
 
 /*
@@ -87,65 +95,124 @@ static Jsonb *AbResult(text *test, const AbArm *arm, double pred, bool has_prob,
 Datum
 mlops_ab_predict(PG_FUNCTION_ARGS)
 {
-	Datum		args[3];
-	char		nulls[3];
-	MemoryContext callercxt = CurrentMemoryContext;
 	MlopsOwnerSave save;
 	AbArm		arm;
-	Datum		pargs[3];
 	double		pred,
-				prob = 0;
-	bool		has_prob = false,
-				isnull;
-	Jsonb	   *result;
+				prob;
+	bool		has_prob;
 
 	if (PG_ARGISNULL(2))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("features must not be NULL"),
 				 errhint("Pass the features as a JSON object, for example '{\"age\": 35, \"plan\": \"pro\"}'.")));
-	for (int i = 0; i < 3; i++)
+
+	MlopsBeginOwner(&save);
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) ||
+		!AbLookup(PG_GETARG_TEXT_PP(0), PG_GETARG_TEXT_PP(1), &arm))
+		AbAssign(fcinfo, &arm);
+	AbPredict(fcinfo, &arm, PG_GETARG_DATUM(2), &pred, &has_prob, &prob);
+	MlopsEndOwner(&save);
+	PG_RETURN_JSONB_P(AbResult(PG_GETARG_TEXT_PP(0), &arm, pred, has_prob, prob));
+}
+
+/*
+ * AbAssign runs the first-exposure path, mlops._ab_variant, which
+ * validates the arguments, draws and records the user's variant (or
+ * raises), and fills arm (in the caller's memory context) from the arm it
+ * returns.
+ */
+static void
+AbAssign(FunctionCallInfo fcinfo, AbArm *arm)
+{
+	MemoryContext callercxt = CurrentMemoryContext;
+	Datum		args[2];
+	char		nulls[2];
+	Datum		d;
+	bool		isnull;
+	char	   *variant;
+
+	for (int i = 0; i < 2; i++)
 	{
 		nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
 		args[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
 	}
-
-	MlopsBeginOwner(&save);
 	SPI_connect();
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) ||
-		!AbLookup(PG_GETARG_TEXT_PP(0), PG_GETARG_TEXT_PP(1), &arm))
-	{
-		/* a first exposure: validate, draw and record (or raise) */
-		Datum		d;
-
-		if (SPI_execute_plan(AbPlan(AB_ASSIGN), args, nulls, false, 1) != SPI_OK_SELECT ||
-			SPI_processed != 1)
-			elog(ERROR, "assigning an a/b test user failed");
-		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
-		if (isnull)
-			elog(ERROR, "a/b test variant without an arm");
-		AbArmFrom(&DatumGetJsonbP(d)->root,
-				  SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), &arm);
-	}
-	pargs[0] = CStringGetTextDatum(psprintf("%s/%d", arm.model_name, arm.model_version));
-	pargs[1] = args[2];
-	pargs[2] = BoolGetDatum(arm.probability);
-	if (SPI_execute_plan(AbPlan(AB_PREDICT), pargs, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "a/b test prediction failed");
-	pred = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (SPI_execute_plan(AbAssignPlan(), args, nulls, false, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "assigning an a/b test user failed");
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
 	if (isnull)
-		elog(ERROR, "a/b test prediction returned NULL");
-	prob = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &has_prob));
-	has_prob = !has_prob;
+		elog(ERROR, "a/b test variant without an arm");
+	variant = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	{
 		MemoryContext oldcxt = MemoryContextSwitchTo(callercxt);
 
-		result = AbResult(PG_GETARG_TEXT_PP(0), &arm, pred, has_prob, prob);
+		AbArmFrom(&DatumGetJsonbP(d)->root, variant, arm);
 		MemoryContextSwitchTo(oldcxt);
 	}
 	SPI_finish();
-	MlopsEndOwner(&save);
-	PG_RETURN_JSONB_P(result);
+}
+
+/*
+ * AbPredict predicts features with the arm's pinned version ("name/N",
+ * which never routes) by one call of mlops.predict_detail, which evaluates
+ * the model once for the prediction and, for a classifier that outputs
+ * probabilities, the predicted class's probability.  The function is
+ * looked up once per call site (fn_extra) and called through the function
+ * manager, as SQL would call it.
+ */
+static void
+AbPredict(FunctionCallInfo fcinfo, const AbArm *arm, Datum features,
+		  double *pred, bool *has_prob, double *prob)
+{
+	AbCache    *cache = (AbCache *) fcinfo->flinfo->fn_extra;
+	LOCAL_FCINFO(inner, 3);
+	Datum		d;
+	Jsonb	   *detail;
+
+	if (cache == NULL)
+	{
+		Oid			argtypes[3] = {TEXTOID, JSONBOID, TEXTOID};
+		Oid			fn = LookupFuncName(list_make2(makeString(MLOPS_SCHEMA), makeString("predict_detail")),
+										3, argtypes, false);
+
+		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(AbCache));
+		fmgr_info_cxt(fn, &cache->detail, fcinfo->flinfo->fn_mcxt);
+		fcinfo->flinfo->fn_extra = cache;
+	}
+	InitFunctionCallInfoData(*inner, &cache->detail, 3, InvalidOid, NULL, NULL);
+	inner->args[0].value = CStringGetTextDatum(psprintf("%s/%d", arm->model_name, arm->model_version));
+	inner->args[0].isnull = false;
+	inner->args[1].value = features;
+	inner->args[1].isnull = false;
+	inner->args[2].value = (Datum) 0;
+	inner->args[2].isnull = true;
+	d = FunctionCallInvoke(inner);
+	if (inner->isnull)
+		elog(ERROR, "a/b test prediction returned NULL");
+	detail = DatumGetJsonbP(d);
+	*pred = AbDetailNumber(detail, "prediction");
+	*prob = arm->probability ? AbDetailNumber(detail, "probability") : NAN;
+	*has_prob = !isnan(*prob);
+}
+
+/*
+ * AbDetailNumber returns the number under key in predict_detail's
+ * document, NaN when it is null (predict_detail prints a non-finite value
+ * as null).  The document prints every float8 with 17 significant digits,
+ * so the value read back is the model's output exactly.
+ */
+static double
+AbDetailNumber(Jsonb *detail, const char *key)
+{
+	JsonbValue *v = getKeyJsonValueFromContainer(&detail->root, key, strlen(key), NULL);
+
+	if (v == NULL || (v->type != jbvNumeric && v->type != jbvNull))
+		elog(ERROR, "mlops.predict_detail returned no \"%s\"", key);
+	if (v->type == jbvNull)
+		return NAN;
+	return DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
 }
 
 /*
@@ -293,56 +360,65 @@ AbArmFrom(JsonbContainer *elem, const char *variant, AbArm *arm)
 }
 
 /*
- * AbResult builds the answer of ab_predict.
+ * AbResult builds the answer of ab_predict, as jsonb values (what jsonb_in
+ * makes of the printed object, without printing and parsing it).
  */
 static Jsonb *
 AbResult(text *test, const AbArm *arm, double pred, bool has_prob, double prob)
 {
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	appendStringInfoString(&buf, "{\"test\": ");
-	escape_json(&buf, text_to_cstring(test));
-	appendStringInfoString(&buf, ", \"variant\": ");
-	escape_json(&buf, arm->variant);
-	appendStringInfoString(&buf, ", \"model\": ");
-	escape_json(&buf, arm->model_name);
-	appendStringInfo(&buf, ", \"model_version\": %d, \"prediction\": ", arm->model_version);
+	static const char *const keys[] = {"test", "variant", "model", "model_version",
+	"prediction", "probability"};
 	/* predictions and probabilities are finite: predict refuses non-finite outputs */
-	appendStringInfoString(&buf, isfinite(pred) ? float8out_internal(pred) : "null");
-	appendStringInfoString(&buf, ", \"probability\": ");
-	appendStringInfoString(&buf, has_prob && isfinite(prob) ? float8out_internal(prob) : "null");
-	appendStringInfoChar(&buf, '}');
-	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+	const char *const strings[] = {text_to_cstring(test), arm->variant, arm->model_name, NULL, NULL, NULL};
+	const char *const numbers[] = {NULL, NULL, NULL, psprintf("%d", arm->model_version),
+		isfinite(pred) ? float8out_internal(pred) : NULL,
+	has_prob && isfinite(prob) ? float8out_internal(prob) : NULL};
+	JsonbParseState *state = NULL;
+	JsonbValue	v;
+
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	for (size_t i = 0; i < lengthof(keys); i++)
+	{
+		v.type = jbvString;
+		v.val.string.val = (char *) keys[i];
+		v.val.string.len = strlen(keys[i]);
+		pushJsonbValue(&state, WJB_KEY, &v);
+		if (strings[i] != NULL)
+		{
+			v.val.string.val = (char *) strings[i];
+			v.val.string.len = strlen(strings[i]);
+		}
+		else if (numbers[i] != NULL)
+		{
+			v.type = jbvNumeric;
+			v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(numbers[i]),
+																ObjectIdGetDatum(InvalidOid),
+																Int32GetDatum(-1)));
+		}
+		else
+			v.type = jbvNull;
+		pushJsonbValue(&state, WJB_VALUE, &v);
+	}
+	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
 }
 
 /*
- * AbPlan returns one of the statements, planned (generic) and kept on
- * first use.
+ * AbAssignPlan returns the first-exposure statement, planned (generic)
+ * and kept on first use.
  */
 static SPIPlanPtr
-AbPlan(int which)
+AbAssignPlan(void)
 {
-	static const char *const sql[AB_NSTATEMENTS] = {
-		"SELECT v.variant, v.arm FROM mlops._ab_variant($1, $2) v",
-		/* the predicted class's probability when the arm's version has them */
-		"SELECT p.pred, CASE WHEN $3 AND p.pred OPERATOR(pg_catalog.>=) 0"
-		"                    THEN (mlops.predict_proba($1, $2))[p.pred::integer OPERATOR(pg_catalog.+) 1] END"
-		"  FROM (SELECT mlops.predict($1, $2) AS pred) p",
-	};
-	static const int nargs[AB_NSTATEMENTS] = {2, 3};
-	Oid			types[3] = {TEXTOID, TEXTOID, JSONBOID};
-	Oid			ptypes[3] = {TEXTOID, JSONBOID, BOOLOID};
+	static const char *const sql = "SELECT v.variant, v.arm FROM mlops._ab_variant($1, $2) v";
+	Oid			types[2] = {TEXTOID, TEXTOID};
 
-	if (ab_plans[which] == NULL)
+	if (ab_assign_plan == NULL)
 	{
-		SPIPlanPtr	plan = SPI_prepare_cursor(sql[which], nargs[which],
-											  which == AB_ASSIGN ? types : ptypes,
-											  CURSOR_OPT_GENERIC_PLAN);
+		SPIPlanPtr	plan = SPI_prepare_cursor(sql, 2, types, CURSOR_OPT_GENERIC_PLAN);
 
 		if (plan == NULL || SPI_keepplan(plan) != 0)
-			elog(ERROR, "could not prepare \"%s\": %s", sql[which], SPI_result_code_string(SPI_result));
-		ab_plans[which] = plan;
+			elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
+		ab_assign_plan = plan;
 	}
-	return ab_plans[which];
+	return ab_assign_plan;
 }

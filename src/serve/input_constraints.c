@@ -48,6 +48,7 @@ static bool callback_registered = false;
 
 static void InvalidateCallback(Datum arg, Oid relid);
 static ConstraintsEntry *Lookup(const char *model);
+static void EnsureCache(void);
 static void RaiseViolations(const char *model, Jsonb *violations, int instance);
 static Jsonb *ContainerToJsonb(JsonbContainer *c);
 
@@ -60,6 +61,7 @@ void
 InputConstraintsCheck(const char *model, JsonbContainer *features, int instance)
 {
 	ConstraintsEntry *e;
+	Jsonb	   *constraints;
 	Datum		v;
 
 	if (strlen(model) >= MODEL_NAME_LEN || !MlopsSchemaIsCurrent())
@@ -74,7 +76,10 @@ InputConstraintsCheck(const char *model, JsonbContainer *features, int instance)
 		violations_fn = LookupFuncName(list_make2(makeString(MLOPS_SCHEMA), makeString("_input_violations")),
 									   2, args, false);
 	}
-	v = OidFunctionCall2(violations_fn, JsonbPGetDatum(e->constraints),
+	/* a copy: the call may accept an invalidation that drops the cache */
+	constraints = palloc(VARSIZE(e->constraints));
+	memcpy(constraints, e->constraints, VARSIZE(e->constraints));
+	v = OidFunctionCall2(violations_fn, JsonbPGetDatum(constraints),
 						 JsonbPGetDatum(ContainerToJsonb(features)));
 	RaiseViolations(model, DatumGetJsonbP(v), instance);
 }
@@ -90,22 +95,7 @@ Lookup(const char *model)
 	bool		found;
 	char		key[MODEL_NAME_LEN] = {0};
 
-	if (!callback_registered)
-	{
-		CacheRegisterRelcacheCallback(InvalidateCallback, (Datum) 0);
-		callback_registered = true;
-	}
-	if (cache == NULL)
-	{
-		HASHCTL		ctl;
-
-		cache_cxt = AllocSetContextCreate(TopMemoryContext, "mlops input constraints", ALLOCSET_SMALL_SIZES);
-		memset(&ctl, 0, sizeof(ctl));
-		ctl.keysize = MODEL_NAME_LEN;
-		ctl.entrysize = sizeof(ConstraintsEntry);
-		ctl.hcxt = cache_cxt;
-		cache = hash_create("mlops input constraints", 64, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	}
+	EnsureCache();
 	strlcpy(key, model, sizeof(key));
 	e = hash_search(cache, key, HASH_FIND, NULL);
 	if (e == NULL)
@@ -126,19 +116,52 @@ Lookup(const char *model)
 			Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 
 			if (!isnull)
-			{
-				Jsonb	   *j = DatumGetJsonbP(d);
-
-				c = (Jsonb *) MemoryContextAlloc(cache_cxt, VARSIZE(j));
-				memcpy(c, j, VARSIZE(j));
-			}
+				c = (Jsonb *) SPI_datumTransfer(d, false, -1);
 		}
 		SPI_finish();
 		MlopsEndOwner(&save);
+
+		/*
+		 * The query may have accepted an invalidation that dropped the
+		 * cache: enter the model into the cache as it is now.
+		 */
+		EnsureCache();
+		if (c != NULL)
+		{
+			Jsonb	   *copy = (Jsonb *) MemoryContextAlloc(cache_cxt, VARSIZE(c));
+
+			memcpy(copy, c, VARSIZE(c));
+			c = copy;
+		}
 		e = hash_search(cache, key, HASH_ENTER, &found);
 		e->constraints = c;
 	}
 	return e;
+}
+
+/*
+ * EnsureCache registers the invalidation callback and creates the cache
+ * when there is none (first use, or dropped by an invalidation).
+ */
+static void
+EnsureCache(void)
+{
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(InvalidateCallback, (Datum) 0);
+		callback_registered = true;
+	}
+	if (cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		cache_cxt = AllocSetContextCreate(TopMemoryContext, "mlops input constraints", ALLOCSET_SMALL_SIZES);
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = MODEL_NAME_LEN;
+		ctl.entrysize = sizeof(ConstraintsEntry);
+		ctl.hcxt = cache_cxt;
+		cache = hash_create("mlops input constraints", 64, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	}
 }
 
 /*

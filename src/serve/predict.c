@@ -127,7 +127,11 @@ static int	row_buffer_len = 0;
 static Datum PredictOne(FunctionCallInfo fcinfo, InputKind kind, PredictWhat what);
 static CachedModel *RouteModelArg(FunctionCallInfo fcinfo, const char *ref, int argno, Route *route);
 static void PredictShadow(Route *route, InputKind kind, Datum input, double served);
-static void DetailJson(StringInfo buf, CachedModel *m, const float *out, double prediction, Route *route);
+static void DetailJson(JsonbParseState **state, CachedModel *m, const float *out, double prediction,
+					   Route *route);
+static void PushKey(JsonbParseState **state, const char *key);
+static void PushNumber(JsonbParseState **state, const char *number);
+static void PushString(JsonbParseState **state, const char *s);
 static const char *JsonNumber(double v);
 static void RequireProba(CachedModel *m);
 static void RequireClasses(CachedModel *m);
@@ -315,7 +319,8 @@ PredictShadow(Route *route, InputKind kind, Datum input, double served)
 /*
  * mlops_predict_detail implements mlops.predict_detail(model text, features
  * jsonb, routing_key text): one prediction with the version, deployment and
- * variant that served it and its latency.
+ * variant that served it and its latency.  The document is built as jsonb
+ * values, without printing and parsing JSON text.
  */
 Datum
 mlops_predict_detail(PG_FUNCTION_ARGS)
@@ -324,7 +329,8 @@ mlops_predict_detail(PG_FUNCTION_ARGS)
 	CachedModel *m;
 	Route		route;
 	instr_time	start;
-	StringInfoData buf;
+	JsonbParseState *state = NULL;
+	JsonbValue *doc;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		PG_RETURN_NULL();
@@ -332,7 +338,6 @@ mlops_predict_detail(PG_FUNCTION_ARGS)
 	ref = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	INSTR_TIME_SET_CURRENT(start);
 	m = RouteModelArg(fcinfo, ref, 2, &route);
-	initStringInfo(&buf);
 	PG_TRY();
 	{
 		float	   *row = RowBuffer(m->nfeatures);
@@ -344,7 +349,7 @@ mlops_predict_detail(PG_FUNCTION_ARGS)
 		prediction = OutputToPrediction(m, out, 0);
 		if (route.shadow != NULL)
 			PredictShadow(&route, INPUT_JSONB, PG_GETARG_DATUM(1), prediction);
-		DetailJson(&buf, m, out, prediction, &route);
+		DetailJson(&state, m, out, prediction, &route);
 	}
 	PG_CATCH();
 	{
@@ -356,50 +361,106 @@ mlops_predict_detail(PG_FUNCTION_ARGS)
 		double		ms = ElapsedMs(start);
 
 		PredictionStatsRecord(&m->stats, m->name, m->version, 1, ms, false);
-		appendStringInfo(&buf, ", \"latency_ms\": %.6f}", ms);
+		PushKey(&state, "latency_ms");
+		PushNumber(&state, psprintf("%.6f", ms));
+		doc = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
 	}
-	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+	PG_RETURN_JSONB_P(JsonbValueToJsonb(doc));
 }
 
 /*
- * DetailJson writes predict_detail's object, all but its closing latency,
- * into buf: prediction, label, probability (of the predicted class),
+ * DetailJson pushes predict_detail's object, all but its latency and end,
+ * onto state: prediction, label, probability (of the predicted class),
  * probabilities, model, model_version, deployment_id and variant.
  */
 static void
-DetailJson(StringInfo buf, CachedModel *m, const float *out, double prediction, Route *route)
+DetailJson(JsonbParseState **state, CachedModel *m, const float *out, double prediction, Route *route)
 {
 	bool		classes = m->output != OUTPUT_VALUE;
 	bool		proba = classes && m->output != OUTPUT_CLASS;
+	double	   *p = NULL;
 
-	appendStringInfo(buf, "{\"prediction\": %s, \"label\": ", JsonNumber(prediction));
-	if (classes)
-		escape_json(buf, ClassLabel(m, ClassCode(m, prediction)));
-	else
-		appendStringInfoString(buf, "null");
+	pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
+	PushKey(state, "prediction");
+	PushNumber(state, JsonNumber(prediction));
+	PushKey(state, "label");
+	PushString(state, classes ? ClassLabel(m, ClassCode(m, prediction)) : NULL);
 	if (proba)
 	{
-		double	   *p = palloc(sizeof(double) * m->nclasses);
-
+		p = palloc(sizeof(double) * m->nclasses);
 		OutputToProba(m, out, 0, p);
-		appendStringInfo(buf, ", \"probability\": %s, \"probabilities\": [",
-						 JsonNumber(p[ClassCode(m, prediction)]));
+	}
+	PushKey(state, "probability");
+	PushNumber(state, proba ? JsonNumber(p[ClassCode(m, prediction)]) : "null");
+	PushKey(state, "probabilities");
+	if (proba)
+	{
+		pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
 		for (int c = 0; c < m->nclasses; c++)
-			appendStringInfo(buf, "%s%s", c > 0 ? ", " : "", JsonNumber(p[c]));
-		appendStringInfoChar(buf, ']');
+			PushNumber(state, JsonNumber(p[c]));
+		pushJsonbValue(state, WJB_END_ARRAY, NULL);
 		pfree(p);
 	}
 	else
-		appendStringInfoString(buf, ", \"probability\": null, \"probabilities\": null");
-	appendStringInfoString(buf, ", \"model\": ");
-	escape_json(buf, m->name);
-	appendStringInfo(buf, ", \"model_version\": %d, \"deployment_id\": ", m->version);
-	if (route->deployment_id != 0)
-		appendStringInfo(buf, INT64_FORMAT, route->deployment_id);
+		PushNumber(state, "null");
+	PushKey(state, "model");
+	PushString(state, m->name);
+	PushKey(state, "model_version");
+	PushNumber(state, psprintf("%d", m->version));
+	PushKey(state, "deployment_id");
+	PushNumber(state, route->deployment_id != 0 ? psprintf(INT64_FORMAT, route->deployment_id) : "null");
+	PushKey(state, "variant");
+	PushString(state, route->variant == ROUTE_CANARY ? "canary" : "stable");
+}
+
+/* PushKey pushes an object key onto a jsonb being built. */
+static void
+PushKey(JsonbParseState **state, const char *key)
+{
+	JsonbValue	v;
+
+	v.type = jbvString;
+	v.val.string.val = (char *) key;
+	v.val.string.len = strlen(key);
+	pushJsonbValue(state, WJB_KEY, &v);
+}
+
+/*
+ * PushNumber pushes a number, given as JSON number text (or "null"), onto a
+ * jsonb being built: the numeric jsonb_in would make of that text.
+ */
+static void
+PushNumber(JsonbParseState **state, const char *number)
+{
+	JsonbValue	v;
+
+	if (strcmp(number, "null") == 0)
+		v.type = jbvNull;
 	else
-		appendStringInfoString(buf, "null");
-	appendStringInfo(buf, ", \"variant\": \"%s\"",
-					 route->variant == ROUTE_CANARY ? "canary" : "stable");
+	{
+		v.type = jbvNumeric;
+		v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(number),
+															ObjectIdGetDatum(InvalidOid),
+															Int32GetDatum(-1)));
+	}
+	pushJsonbValue(state, (*state)->contVal.type == jbvArray ? WJB_ELEM : WJB_VALUE, &v);
+}
+
+/* PushString pushes a string (NULL: a JSON null) onto a jsonb being built. */
+static void
+PushString(JsonbParseState **state, const char *s)
+{
+	JsonbValue	v;
+
+	if (s == NULL)
+		v.type = jbvNull;
+	else
+	{
+		v.type = jbvString;
+		v.val.string.val = (char *) s;
+		v.val.string.len = strlen(s);
+	}
+	pushJsonbValue(state, WJB_VALUE, &v);
 }
 
 /* JsonNumber prints a float8 as a JSON number, null when not finite. */
