@@ -311,12 +311,13 @@ error_is(req('GET', '/dashboard'), 401, 'UNAUTHORIZED', '/dashboard needs creden
 
 # --- audit: revocation and aggregated refusals ---
 is(sql(q{SELECT count(*) FROM mlops.audit_log WHERE action = 'api_key.revoke'}), '1', 'revocation is audited');
-# 15 refusals above: no credentials, an unknown key, 10 bad JWTs, a superuser's JWT, the revoked key, NOLOGIN
-ok($node->poll_query_until('postgres', q{SELECT sum((details->>'count')::int) = 15 FROM mlops.audit_log
+# 16 refusals above: no credentials (at /predict and at /dashboard), an unknown key, 10 bad JWTs,
+# a superuser's JWT, the revoked key, NOLOGIN
+ok($node->poll_query_until('postgres', q{SELECT sum((details->>'count')::int) = 16 FROM mlops.audit_log
   WHERE action = 'http.credentials_refused'}), 'every refused credential is counted in the audit log')
   or diag(sql(q{SELECT details FROM mlops.audit_log WHERE action = 'http.credentials_refused'}));
 my $events = sql(q{SELECT count(*) FROM mlops.audit_log WHERE action = 'http.credentials_refused'});
-cmp_ok($events, '<=', 6, "refusals are aggregated (15 refusals in $events events)");
+cmp_ok($events, '<=', 6, "refusals are aggregated (16 refusals in $events events)");
 like(sql(q{SELECT details->'reasons' FROM mlops.audit_log WHERE action = 'http.credentials_refused' ORDER BY event_id LIMIT 1}),
 	qr/"[a-z]/, 'the events count refusals by reason');
 
