@@ -311,7 +311,7 @@ error_is(req('GET', '/dashboard'), 401, 'UNAUTHORIZED', '/dashboard needs creden
 
 # --- audit: revocation and aggregated refusals ---
 is(sql(q{SELECT count(*) FROM mlops.audit_log WHERE action = 'api_key.revoke'}), '1', 'revocation is audited');
-# 16 refusals above: no credentials (at /predict and at /dashboard), an unknown key, 10 bad JWTs,
+# 16 refusals above: no credentials (at /model/info and at /dashboard), an unknown key, 10 bad JWTs,
 # a superuser's JWT, the revoked key, NOLOGIN
 ok($node->poll_query_until('postgres', q{SELECT sum((details->>'count')::int) = 16 FROM mlops.audit_log
   WHERE action = 'http.credentials_refused'}), 'every refused credential is counted in the audit log')
