@@ -45,6 +45,8 @@ static HTAB *cache = NULL;
 static MemoryContext cache_cxt = NULL;
 static Oid	violations_fn = InvalidOid;
 static bool callback_registered = false;
+static bool cache_stale = false;
+static Oid	versions_relid = InvalidOid;	/* what mlops._registry_changed invalidates */
 
 static void InvalidateCallback(Datum arg, Oid relid);
 static ConstraintsEntry *Lookup(const char *model);
@@ -122,10 +124,9 @@ Lookup(const char *model)
 		MlopsEndOwner(&save);
 
 		/*
-		 * The query may have accepted an invalidation that dropped the
-		 * cache: enter the model into the cache as it is now.
+		 * An invalidation the query accepted only marked the cache stale:
+		 * this entry serves this call, the next lookup starts afresh.
 		 */
-		EnsureCache();
 		if (c != NULL)
 		{
 			Jsonb	   *copy = (Jsonb *) MemoryContextAlloc(cache_cxt, VARSIZE(c));
@@ -140,8 +141,8 @@ Lookup(const char *model)
 }
 
 /*
- * EnsureCache registers the invalidation callback and creates the cache
- * when there is none (first use, or dropped by an invalidation).
+ * EnsureCache registers the invalidation callback, drops the cache when an
+ * invalidation marked it stale, and creates it when there is none.
  */
 static void
 EnsureCache(void)
@@ -151,6 +152,15 @@ EnsureCache(void)
 		CacheRegisterRelcacheCallback(InvalidateCallback, (Datum) 0);
 		callback_registered = true;
 	}
+	if (cache_stale && cache != NULL)
+	{
+		MemoryContextDelete(cache_cxt);
+		cache = NULL;
+		cache_cxt = NULL;
+	}
+	cache_stale = false;
+	if (!OidIsValid(versions_relid))
+		versions_relid = MlopsRelid("model_versions");
 	if (cache == NULL)
 	{
 		HASHCTL		ctl;
@@ -218,18 +228,20 @@ RaiseViolations(const char *model, Jsonb *violations, int instance)
 }
 
 /*
- * InvalidateCallback drops the cache on any relcache invalidation of the
- * registry (the trigger on mlops.input_constraints sends one) or a reset.
- * Only flags and memory: no catalog access here.
+ * InvalidateCallback marks the cache stale on a relcache invalidation of
+ * mlops.model_versions (the trigger on mlops.input_constraints sends one,
+ * as the registry's do) or a reset.  Only flags: the cache may be in use
+ * (a lookup's query accepts invalidations), so EnsureCache drops it.
  */
 static void
 InvalidateCallback(Datum arg, Oid relid)
 {
-	if (cache != NULL)
+	(void) arg;
+	if (relid == InvalidOid || relid == versions_relid || !OidIsValid(versions_relid))
 	{
-		MemoryContextDelete(cache_cxt);
-		cache = NULL;
-		cache_cxt = NULL;
+		cache_stale = true;
+		violations_fn = InvalidOid;
 	}
-	violations_fn = InvalidOid;
+	if (relid == InvalidOid)
+		versions_relid = InvalidOid;
 }
