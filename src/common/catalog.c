@@ -11,6 +11,7 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_extension.h"
@@ -19,6 +20,7 @@
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #include "common/common.h"
 
@@ -133,4 +135,23 @@ MlopsRequireCurrentSchema(const char *what)
 			 errmsg("%s needs the mlops %s schema, but this database has %s", what, MLOPS_VERSION,
 					version[0] ? version : "no mlops extension"),
 			 errhint("Run ALTER EXTENSION mlops UPDATE in this database.")));
+}
+
+/*
+ * MlopsPushCacheSnapshot makes the latest snapshot the active one for a
+ * query whose result a per-backend cache keeps across statements (model
+ * references, routes, input constraints).  The statement's own snapshot may
+ * predate a commit whose invalidation this backend has just processed: a
+ * cache filled from it would keep the old state until the next
+ * invalidation.  A query under the latest snapshot, taken after the
+ * invalidations were accepted, sees every change whose invalidation was
+ * consumed, and a later commit invalidates again.  In parallel mode no new
+ * snapshot can be taken; the statement's is used.  Pair with
+ * PopActiveSnapshot() (an error's abort pops it as well).
+ */
+void
+MlopsPushCacheSnapshot(void)
+{
+	PushActiveSnapshot(IsInParallelMode() || !ActiveSnapshotSet() ?
+					   GetTransactionSnapshot() : GetLatestSnapshot());
 }

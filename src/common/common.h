@@ -42,6 +42,7 @@ extern Oid	MlopsExtensionOwner(void);
 extern void MlopsBeginOwner(MlopsOwnerSave *save);
 extern void MlopsEndOwner(MlopsOwnerSave *save);
 extern Oid	MlopsRelid(const char *relname);
+extern void MlopsPushCacheSnapshot(void);
 extern char *MlopsSchemaVersion(void);
 extern bool MlopsSchemaIsCurrent(void);
 extern void MlopsRequireCurrentSchema(const char *what);

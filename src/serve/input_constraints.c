@@ -29,6 +29,7 @@
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 
 #include "common/common.h"
 #include "serve/serve.h"
@@ -110,6 +111,7 @@ Lookup(const char *model)
 
 		MlopsBeginOwner(&save);
 		SPI_connect();
+		MlopsPushCacheSnapshot();
 		if (SPI_execute_with_args("SELECT constraints FROM mlops.input_constraints WHERE model OPERATOR(pg_catalog.=) $1",
 								  1, &type, &value, NULL, true, 1) != SPI_OK_SELECT)
 			elog(ERROR, "could not read mlops.input_constraints");
@@ -120,6 +122,7 @@ Lookup(const char *model)
 			if (!isnull)
 				c = (Jsonb *) SPI_datumTransfer(d, false, -1);
 		}
+		PopActiveSnapshot();
 		SPI_finish();
 		MlopsEndOwner(&save);
 

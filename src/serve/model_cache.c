@@ -53,6 +53,7 @@
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
@@ -222,7 +223,9 @@ ModelCacheGet(const char *ref)
 	{
 		ResolvedModel resolved;
 
+		MlopsPushCacheSnapshot();
 		ResolveModelRef(ref, &resolved);
+		PopActiveSnapshot();
 		key.model_id = resolved.model_id;
 		key.version = resolved.version;
 		name = pstrdup(resolved.name);

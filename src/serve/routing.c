@@ -52,6 +52,7 @@
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
@@ -303,7 +304,9 @@ FindRoute(const char *name)
 	entry = hash_search(route_map, name, HASH_ENTER, &found);
 	PG_TRY();
 	{
+		MlopsPushCacheSnapshot();
 		ReadRoute(entry);
+		PopActiveSnapshot();
 	}
 	PG_CATCH();
 	{
