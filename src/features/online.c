@@ -53,6 +53,7 @@
 #include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 
 #include "common/common.h"
 #include "features/features.h"
@@ -322,7 +323,11 @@ EntityModelFor(text *ref, text *entity_id)
 			return m;
 	}
 
-	/* the version the reference resolves to, and its lineage */
+	/*
+	 * the version the reference resolves to, and its lineage, read under
+	 * the latest snapshot: the entry outlives this statement
+	 */
+	MlopsPushCacheSnapshot();
 	values[0] = PointerGetDatum(ref);
 	if (SPI_execute_plan(KeptPlan(&resolve_plan, "SELECT r.model_id, r.version, r.name FROM mlops.resolve_model($1) r",
 								  1, textoid), values, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
@@ -355,6 +360,7 @@ EntityModelFor(text *ref, text *entity_id)
 							   DatumGetArrayTypeP(SPI_getbinval(lineage->vals[i], lineage->tupdesc, 3, &isnull)),
 							   entity_id);
 	}
+	PopActiveSnapshot();
 
 	if (list_length(entity_models) >= ENTITY_MODELS_MAX && entity_depth == 1)
 		EntityCacheFlush();
