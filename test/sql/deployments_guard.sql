@@ -226,6 +226,18 @@ SELECT mlops.set_alert_action('drift_retrain', 'no job');
 SELECT mlops.set_alert_action('drift_retrain', NULL);
 SELECT count(*) AS actions FROM mlops.alert_actions;
 
+-- the requested run's worker reads mlops tables: let it finish before the extension goes away
+DO $$
+BEGIN
+    FOR i IN 1 .. 300 LOOP
+        EXIT WHEN NOT EXISTS (SELECT 1 FROM mlops.job_runs WHERE finished_at IS NULL)
+              AND NOT EXISTS (SELECT 1 FROM mlops.jobs WHERE run_requested)
+              AND NOT EXISTS (SELECT 1 FROM pg_stat_activity
+                               WHERE datname = current_database() AND backend_type = 'mlops job');
+        PERFORM pg_sleep(0.1);
+    END LOOP;
+END
+$$;
 DROP EXTENSION mlops;
 DROP TABLE accounts;
 ALTER SYSTEM RESET mlops.deployment_check_interval;
