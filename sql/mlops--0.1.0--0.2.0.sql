@@ -4199,91 +4199,8 @@ END
 $$;
 REVOKE ALL ON FUNCTION mlops._impl_drop_model_version(text, integer) FROM PUBLIC;
 
--- schedule_pipeline knows deployment_pipeline
-ALTER TABLE mlops.jobs DROP CONSTRAINT jobs_pipeline_check;
-ALTER TABLE mlops.jobs ADD CONSTRAINT jobs_pipeline_check CHECK (pipeline OPERATOR(pg_catalog.=) ANY (ARRAY['training_pipeline', 'data_pipeline',
-                                                                           'monitoring_pipeline',
-                                                                           'deployment_pipeline']));
-CREATE OR REPLACE FUNCTION mlops._impl_schedule_pipeline(job_name text, pipeline text, schedule text,
-                                              parameters jsonb)
-    RETURNS bigint
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    allowed text[];
-    required text[];
-    missing text[];
-    args text[] := '{}';
-    k text;
-    v jsonb;
-BEGIN
-    PERFORM mlops._require_object(parameters, 'parameters');
-    IF pipeline OPERATOR(pg_catalog.=) 'training_pipeline' THEN
-        allowed := ARRAY['data_source', 'target_column', 'model_name', 'model_type', 'experiment_name',
-                         'task', 'hyperparams', 'min_metrics'];
-        required := ARRAY['data_source', 'target_column', 'model_name'];
-    ELSIF pipeline OPERATOR(pg_catalog.=) 'data_pipeline' THEN
-        allowed := ARRAY['data_source', 'output_table', 'validate', 'rules'];
-        required := ARRAY['data_source', 'output_table'];
-    ELSIF pipeline OPERATOR(pg_catalog.=) 'monitoring_pipeline' THEN
-        allowed := ARRAY['model'];
-        required := ARRAY['model'];
-    ELSIF pipeline OPERATOR(pg_catalog.=) 'deployment_pipeline' THEN
-        allowed := ARRAY['model_name', 'model_version', 'environment', 'strategy', 'canary_percentage',
-                         'validation', 'auto_rollback', 'steps'];
-        required := ARRAY['model_name', 'model_version'];
-    ELSE
-        RAISE EXCEPTION 'unknown pipeline %', COALESCE(pg_catalog.quote_literal(pg_catalog.left(pipeline, 200)), 'NULL')
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'The pipelines are training_pipeline, data_pipeline, monitoring_pipeline and deployment_pipeline.';
-    END IF;
-    FOR k, v IN SELECT e.key, e.value FROM pg_catalog.jsonb_each(parameters) e ORDER BY e.key LOOP
-        IF NOT k OPERATOR(pg_catalog.=) ANY (allowed) THEN
-            RAISE EXCEPTION '% has no parameter "%"', pipeline, pg_catalog.left(k, 200)
-                USING ERRCODE = 'invalid_parameter_value',
-                      HINT = pg_catalog.format('Its parameters are %s.', pg_catalog.array_to_string(allowed, ', '));
-        END IF;
-        IF k OPERATOR(pg_catalog.=) ANY (ARRAY['hyperparams', 'min_metrics', 'rules', 'validation', 'auto_rollback', 'steps']) THEN
-            args := args OPERATOR(pg_catalog.||) pg_catalog.format('%I => %L::jsonb', k, v::text);
-        ELSIF k OPERATOR(pg_catalog.=) ANY (ARRAY['model_version', 'canary_percentage']) THEN
-            -- model_version null: the latest version when the job runs
-            IF pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) ALL (ARRAY['number', 'null']) THEN
-                RAISE EXCEPTION 'parameter "%" must be a JSON number or null', k
-                    USING ERRCODE = 'invalid_parameter_value';
-            END IF;
-            args := args OPERATOR(pg_catalog.||) pg_catalog.format('%I => %L::%s', k, v OPERATOR(pg_catalog.->>) 0,
-                CASE k WHEN 'model_version' THEN 'integer' ELSE 'float8' END);
-        ELSIF k OPERATOR(pg_catalog.=) 'validate' THEN
-            IF pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'boolean' THEN
-                RAISE EXCEPTION 'parameter "validate" must be a JSON boolean'
-                    USING ERRCODE = 'invalid_parameter_value';
-            END IF;
-            args := args OPERATOR(pg_catalog.||) pg_catalog.format('%I => %s', k, v::text);
-        ELSE
-            IF pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'string' THEN
-                RAISE EXCEPTION 'parameter "%" must be a JSON string', pg_catalog.left(k, 200)
-                    USING ERRCODE = 'invalid_parameter_value';
-            END IF;
-            args := args OPERATOR(pg_catalog.||) pg_catalog.format('%I => %L', k, v OPERATOR(pg_catalog.->>) 0);
-        END IF;
-    END LOOP;
-    SELECT pg_catalog.array_agg(r ORDER BY o) INTO missing
-      FROM pg_catalog.unnest(required) WITH ORDINALITY AS x(r, o)
-     WHERE NOT parameters OPERATOR(pg_catalog.?) r;
-    IF missing IS NOT NULL THEN
-        RAISE EXCEPTION '% needs parameter "%"', pipeline, missing[1]
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = pg_catalog.format('Missing: %s.', pg_catalog.array_to_string(missing, ', ')),
-                  HINT = pg_catalog.format('Its required parameters are %s.', pg_catalog.array_to_string(required, ', '));
-    END IF;
-    RETURN mlops._save_job(job_name, schedule,
-                           pg_catalog.format('SELECT mlops.%I(%s)', pipeline,
-                                             pg_catalog.array_to_string(args, ', ')),
-                           pipeline, parameters, true);
-END
-$$;
-REVOKE ALL ON FUNCTION mlops._impl_schedule_pipeline(text, text, text, jsonb) FROM PUBLIC;
+-- schedule_pipeline knows deployment_pipeline: its final definition (and the
+-- jobs.pipeline check) is in the feature store section, which adds one more
 
 -- predict, predict_proba and predict_label gain routing_key (and return NULL for
 -- NULL input instead of being STRICT): the new signatures are created beside
@@ -5730,30 +5647,6 @@ END
 $$;
 REVOKE ALL ON FUNCTION mlops._model_lineage(bigint, integer) FROM PUBLIC;
 
--- model_info: what an inference service's /model/info returns, with the
--- model's owner.
-CREATE OR REPLACE FUNCTION mlops.model_info(model text) RETURNS jsonb
-    LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-    SELECT pg_catalog.jsonb_build_object(
-               'name', r.name, 'version', v.version, 'stage', v.stage, 'task', v.task,
-               'algorithm', v.algorithm, 'metrics', v.metrics, 'params', v.params, 'tags', v.tags,
-               'run_id', v.run_id, 'feature_names', pg_catalog.to_jsonb(v.feature_names),
-               'aliases', COALESCE((SELECT pg_catalog.jsonb_agg(a.alias ORDER BY a.alias) FROM mlops.model_aliases a
-                                     WHERE a.model_id OPERATOR(pg_catalog.=) v.model_id
-                                       AND a.version OPERATOR(pg_catalog.=) v.version), '[]'::jsonb),
-               'model_format', v.model_format, 'model_size', v.model_size,
-               'sha256', pg_catalog.encode(v.model_sha256, 'hex'),
-               'created_at', v.created_at, 'created_by', v.created_by, 'owner', m.owner::pg_catalog.text,
-               'stage_changed_at', v.stage_changed_at,
-               'lineage', mlops._model_lineage(v.model_id, v.version))
-      FROM mlops.resolve_model($1) r
-      JOIN mlops.models m ON m.model_id OPERATOR(pg_catalog.=) r.model_id
-      JOIN mlops.model_versions v ON v.model_id OPERATOR(pg_catalog.=) r.model_id
-                                 AND v.version OPERATOR(pg_catalog.=) r.version
-$$;
-REVOKE ALL ON FUNCTION mlops.model_info(text) FROM PUBLIC;
 
 -- materialization_pipeline is a pipeline the scheduler knows
 ALTER TABLE mlops.jobs DROP CONSTRAINT jobs_pipeline_check;
