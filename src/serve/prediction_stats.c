@@ -4,8 +4,8 @@
  *
  * Design
  * ------
- * Like pg_stat_statements: a shared hash table keyed by (model name,
- * version), holding up to STATS_MAX_ENTRIES versions, guarded by one LWLock, each
+ * Like pg_stat_statements: a shared hash table keyed by (database, model
+ * name, version), holding up to STATS_MAX_ENTRIES versions, guarded by one LWLock, each
  * entry's counters by its own spinlock.  Every prediction call adds one call,
  * its rows, its duration and whether it failed; durations also go into a
  * log-scale histogram (8 buckets per power of two from 1 microsecond, so a
@@ -19,6 +19,10 @@
  * entry pointer (PredictionStatsRef) looks it up again.  When the table is
  * full, calls of new versions are not counted (and the view says nothing of
  * them) until a reset.
+ *
+ * Each database sees and resets only its own entries: two databases may
+ * both have a model "churn" version 1, and the owner of one must neither
+ * read nor wipe the other's counters.
  */
 #include "postgres.h"
 
@@ -48,6 +52,7 @@ PG_FUNCTION_INFO_V1(mlops_prediction_stats_reset);
 
 typedef struct StatsKey
 {
+	Oid			dbid;			/* database the model lives in */
 	char		model[STATS_MODEL_LEN];
 	int32		version;
 } StatsKey;
@@ -78,6 +83,7 @@ static void StatsShmemRequest(void);
 static void StatsShmemStartup(void);
 static PredictionStatsEntry *FindOrCreate(const char *model, int32 version);
 static double BucketMs(int bucket);
+static void StatsKeyInit(StatsKey *key, const char *model, int32 version);
 
 /*
  * PredictionStatsInit requests the shared hash table; it does nothing unless
@@ -157,9 +163,7 @@ PredictionStatsRecord(PredictionStatsRef *ref, const char *model, int32 version,
 	{
 		StatsKey	key;
 
-		memset(&key, 0, sizeof(key));
-		strlcpy(key.model, model, sizeof(key.model));
-		key.version = version;
+		StatsKeyInit(&key, model, version);
 		ref->entry = hash_search(stats_hash, &key, HASH_FIND, NULL);
 		ref->generation = generation;
 		ref->absent = false;
@@ -203,9 +207,7 @@ FindOrCreate(const char *model, int32 version)
 	PredictionStatsEntry *entry;
 	bool		found;
 
-	memset(&key, 0, sizeof(key));
-	strlcpy(key.model, model, sizeof(key.model));
-	key.version = version;
+	StatsKeyInit(&key, model, version);
 	LWLockAcquire(stats_shared->lock, LW_EXCLUSIVE);
 	entry = hash_search(stats_hash, &key, HASH_ENTER_NULL, &found);
 	if (entry != NULL && !found)
@@ -217,6 +219,19 @@ FindOrCreate(const char *model, int32 version)
 	}
 	LWLockRelease(stats_shared->lock);
 	return entry;
+}
+
+/*
+ * StatsKeyInit fills the hash key of a model version of this database
+ * (zeroed first: the key is hashed as bytes).
+ */
+static void
+StatsKeyInit(StatsKey *key, const char *model, int32 version)
+{
+	memset(key, 0, sizeof(*key));
+	key->dbid = MyDatabaseId;
+	strlcpy(key->model, model, sizeof(key->model));
+	key->version = version;
 }
 
 /*
@@ -251,7 +266,8 @@ Percentile(const int64 *buckets, int64 total, double q)
 /*
  * mlops_prediction_stats implements the function behind the
  * mlops.prediction_stats view: one row per model version (model, version,
- * calls, rows, errors, total_ms, mean_ms, p50_ms, p95_ms, p99_ms).
+ * calls, rows, errors, total_ms, mean_ms, p50_ms, p95_ms, p99_ms) of this
+ * database.
  */
 Datum
 mlops_prediction_stats(PG_FUNCTION_ARGS)
@@ -271,6 +287,8 @@ mlops_prediction_stats(PG_FUNCTION_ARGS)
 		Datum		values[10];
 		bool		nulls[10] = {0};
 
+		if (entry->key.dbid != MyDatabaseId)
+			continue;
 		SpinLockAcquire(&entry->mutex);
 		memcpy(&copy, entry, sizeof(copy));
 		SpinLockRelease(&entry->mutex);
@@ -298,7 +316,7 @@ mlops_prediction_stats(PG_FUNCTION_ARGS)
 
 /*
  * mlops_prediction_stats_reset implements mlops.prediction_stats_reset():
- * it forgets every entry and returns how many there were.
+ * it forgets every entry of this database and returns how many there were.
  */
 Datum
 mlops_prediction_stats_reset(PG_FUNCTION_ARGS)
@@ -314,6 +332,8 @@ mlops_prediction_stats_reset(PG_FUNCTION_ARGS)
 	hash_seq_init(&status, stats_hash);
 	while ((entry = hash_seq_search(&status)) != NULL)
 	{
+		if (entry->key.dbid != MyDatabaseId)
+			continue;
 		hash_search(stats_hash, &entry->key, HASH_REMOVE, NULL);
 		removed++;
 	}

@@ -69,8 +69,11 @@ list_roles() { sql -d postgres -c "SELECT string_agg(rolname, ' ' ORDER BY rolna
 dbs_before=$(list_dbs); roles_before=$(list_roles)
 make -C "$src" installcheck PG_CONFIG="$syspgc" >"$pkg/installcheck.log" 2>&1
 rc=$?
+# keep the diff of a failure (a later step cleans the checkout's tmp_check)
+[ -f "$src/tmp_check/regress/regression.diffs" ] && cp "$src/tmp_check/regress/regression.diffs" "$pkg/installcheck.diffs"
 ok $rc "make installcheck passes against the running server ($(grep -Eo 'All [0-9]+ tests passed' "$pkg/installcheck.log" || echo 'see installcheck.log'))" \
-  "$(grep -E 'FAILED|failed|Error' "$pkg/installcheck.log" | head -20)"
+  "$(grep -E 'FAILED|failed|Error' "$pkg/installcheck.log" | head -20)" \
+  "$( [ $rc -ne 0 ] && head -c 4000 "$pkg/installcheck.diffs" 2>/dev/null)"
 dbs_after=$(list_dbs); roles_after=$(list_roles)
 [ "$dbs_before" = "$dbs_after" ]
 ok $? "make installcheck creates no database but contrib_regression and drops none" "before: $dbs_before" "after:  $dbs_after"

@@ -66,6 +66,25 @@ is($server->query_safe(q{SELECT string_agg(model || '/' || version, ',' ORDER BY
 is($node->safe_psql('postgres', q{SELECT sum(calls) FROM mlops.prediction_stats WHERE model = 'm'}),
    '9', 'every session sees the calls of the others');
 
+# ... but each database only its own: a model of the same name and version in
+# another database is counted apart, and a reset there leaves these alone
+$node->safe_psql('postgres', 'CREATE DATABASE other');
+$node->safe_psql('other', q{
+    CREATE EXTENSION mlops;
+    CREATE TABLE t AS SELECT i::float8 AS x1, (i % 3)::float8 AS x2, (i % 2)::text AS y
+                        FROM generate_series(1, 100) i;
+    SELECT version FROM mlops.train('m', 'SELECT x1, x2, y FROM t', 'y', test_size => 0,
+                                    hyperparams => '{"n_estimators": 2}');
+    SELECT mlops.predict('m/1', ARRAY[1, 2]::float8[]);
+});
+is($node->safe_psql('other', q{SELECT string_agg(model || '/' || version || ':' || calls, ',') FROM mlops.prediction_stats}),
+   'm/1:1', 'another database sees only its own calls');
+is($node->safe_psql('other', 'SELECT mlops.prediction_stats_reset()'), '1',
+   'a reset there forgets only its own version');
+is($node->safe_psql('postgres', q{SELECT sum(calls) FROM mlops.prediction_stats WHERE model = 'm'}),
+   '9', 'and leaves this database\'s counters alone');
+$node->safe_psql('postgres', 'DROP DATABASE other WITH (FORCE)');
+
 # training progress is visible from another session, and a cancel registers nothing
 my $trainer = $node->background_psql('postgres');
 my $pid = $trainer->query_safe('SELECT pg_backend_pid()');
