@@ -73,11 +73,14 @@
 #include "features/features.h"
 
 /* bytes of one feature row in the row arrays, besides its features */
-#define ROW_BYTES (sizeof(int32) + sizeof(int64) + sizeof(Datum) + sizeof(bool))
+#define ROW_BYTES(set) (sizeof(int32) + sizeof(int64) + \
+						((set)->ckind != CREATED_NONE ? sizeof(Datum) + sizeof(bool) : 0))
 /* bytes per row and per entity that grouping adds (order, sts; start, next) */
 #define GROUP_BYTES (2 * sizeof(int64))
 /* the memory of a set is measured this often while reading (a power of two) */
 #define MERGE_CHECK_ROWS 4096
+/* how many keys ahead ResolvePending fetches hash table slots */
+#define MERGE_PREFETCH 16
 /* rows read per fetch: the reading stops between fetches */
 #define MERGE_BATCH 65536L
 
@@ -135,6 +138,10 @@ typedef struct MergeSet
 	/* ttl in microseconds; has_ttl false when none or beyond int64 */
 	bool		has_ttl;
 	int64		ttl_us;
+	/* integer keys of the rows read since the last ResolvePending */
+	Datum	   *pend;
+	uint32	   *pendhash;
+	int64		npend;
 	/* reading under the memory cap */
 	Portal		portal;			/* open until the set is read */
 	double		est_rows;		/* the planner's estimate */
@@ -169,6 +176,9 @@ static int64 FillTable(const char *qualified, TupleDesc ed, FeatureRequest *reqs
 static void CopyJoinRow(TupleTableSlot *slot, void *arg);
 static void ReadFeatureRow(TupleTableSlot *slot, void *arg);
 static int32 KeyIndex(MergeSet *set, Datum key, bool insert);
+static inline uint32 KeyHash(MergeSet *set, Datum key);
+static int32 KeyIndexHashed(MergeSet *set, Datum key, uint32 hash, bool insert);
+static void ResolvePending(MergeSet *set);
 static void KeyGrow(MergeSet *set);
 static void GroupRows(MergeSet *set);
 static int	CompareRows(const void *a, const void *b, void *arg);
@@ -423,7 +433,7 @@ EstimateSet(MergeSet *set)
 	PlannedStmt *ps = PortalGetPrimaryStmt(set->portal);
 	double		rows = ps && ps->planTree ? Max(ps->planTree->plan_rows, 0) : 0;
 	int			width = ps && ps->planTree ? ps->planTree->plan_width : 0;
-	double		perrow = ROW_BYTES + GROUP_BYTES + (sizeof(Datum) + sizeof(bool)) * Max(set->nfeat, 1);
+	double		perrow = ROW_BYTES(set) + GROUP_BYTES + (sizeof(Datum) + sizeof(bool)) * Max(set->nfeat, 1);
 	int			nbyref = set->ckind == CREATED_GENERIC ? 1 : 0;
 	double		bytes;
 
@@ -450,14 +460,46 @@ ReadSet(MergeSet *set)
 	set->slots = MemoryContextAllocExtended(set->cxt, sizeof(MergeKey) * set->nslots, MCXT_ALLOC_HUGE);
 	for (uint32 i = 0; i < set->nslots; i++)
 		set->slots[i].index = -1;
+	if (set->keyint)
+	{
+		set->pend = MemoryContextAllocHuge(set->cxt, sizeof(Datum) * MERGE_BATCH);
+		set->pendhash = MemoryContextAllocHuge(set->cxt, sizeof(uint32) * MERGE_BATCH);
+	}
 	do
 	{
 		n = SourceScanSome(set->portal, ReadFeatureRow, set, MERGE_BATCH);
+		if (!set->over)
+			ResolvePending(set);
 	} while (!set->over && n == (uint64) MERGE_BATCH);
 	SPI_cursor_close(set->portal);
 	set->portal = NULL;
 	if (!set->over && SetBytes(set, set->nrows, 0) > set->budget)
 		set->over = true;
+}
+
+/*
+ * ResolvePending numbers the entities of the rows whose integer keys
+ * ReadFeatureRow set aside (at most one batch): the hashes first, then the
+ * lookups, each fetching the hash table slot of a later key ahead, so the
+ * random reads of the table overlap instead of waiting one by one.
+ */
+static void
+ResolvePending(MergeSet *set)
+{
+	int64		first = set->nrows - set->npend;
+
+	if (set->npend == 0)
+		return;
+	CHECK_FOR_INTERRUPTS();
+	for (int64 i = 0; i < set->npend; i++)
+		set->pendhash[i] = KeyHash(set, set->pend[i]);
+	for (int64 i = 0; i < set->npend && !set->over; i++)
+	{
+		if (i + MERGE_PREFETCH < set->npend)
+			__builtin_prefetch(&set->slots[set->pendhash[i + MERGE_PREFETCH] & (set->nslots - 1)]);
+		set->ent[first + i] = KeyIndexHashed(set, set->pend[i], set->pendhash[i], true);
+	}
+	set->npend = 0;
 }
 
 /*
@@ -480,7 +522,7 @@ SetBytes(MergeSet *set, int64 nrows, int64 extra)
 static bool
 GrowRows(MergeSet *set)
 {
-	int64		perrow = ROW_BYTES + (sizeof(Datum) + sizeof(bool)) * Max(set->nfeat, 1);
+	int64		perrow = ROW_BYTES(set) + (sizeof(Datum) + sizeof(bool)) * Max(set->nfeat, 1);
 	int64		cap = set->cap == 0 ? (int64) Min(Max(set->est_rows * 1.1, 0) + 1024, (double) PG_INT32_MAX) :
 		set->cap * 2;
 	MemoryContext old;
@@ -495,8 +537,11 @@ GrowRows(MergeSet *set)
 	{
 		set->ent = palloc_extended(sizeof(int32) * cap, MCXT_ALLOC_HUGE);
 		set->ts = palloc_extended(sizeof(int64) * cap, MCXT_ALLOC_HUGE);
-		set->cr = palloc_extended(sizeof(Datum) * cap, MCXT_ALLOC_HUGE);
-		set->crnull = palloc_extended(sizeof(bool) * cap, MCXT_ALLOC_HUGE);
+		if (set->ckind != CREATED_NONE)
+		{
+			set->cr = palloc_extended(sizeof(Datum) * cap, MCXT_ALLOC_HUGE);
+			set->crnull = palloc_extended(sizeof(bool) * cap, MCXT_ALLOC_HUGE);
+		}
 		set->vals = palloc_extended(sizeof(Datum) * cap * Max(set->nfeat, 1), MCXT_ALLOC_HUGE);
 		set->nulls = palloc_extended(sizeof(bool) * cap * Max(set->nfeat, 1), MCXT_ALLOC_HUGE);
 	}
@@ -504,8 +549,11 @@ GrowRows(MergeSet *set)
 	{
 		set->ent = repalloc_huge(set->ent, sizeof(int32) * cap);
 		set->ts = repalloc_huge(set->ts, sizeof(int64) * cap);
-		set->cr = repalloc_huge(set->cr, sizeof(Datum) * cap);
-		set->crnull = repalloc_huge(set->crnull, sizeof(bool) * cap);
+		if (set->ckind != CREATED_NONE)
+		{
+			set->cr = repalloc_huge(set->cr, sizeof(Datum) * cap);
+			set->crnull = repalloc_huge(set->crnull, sizeof(bool) * cap);
+		}
 		set->vals = repalloc_huge(set->vals, sizeof(Datum) * cap * Max(set->nfeat, 1));
 		set->nulls = repalloc_huge(set->nulls, sizeof(bool) * cap * Max(set->nfeat, 1));
 	}
@@ -533,13 +581,18 @@ ReadFeatureRow(TupleTableSlot *slot, void *arg)
 		set->over = true;
 		return;
 	}
-	set->ent[r] = KeyIndex(set, slot->tts_values[0], true);
+	if (set->pend != NULL)
+		set->pend[set->npend++] = slot->tts_values[0];
+	else
+		set->ent[r] = KeyIndex(set, slot->tts_values[0], true);
 	set->ts[r] = DatumGetTimestampTz(slot->tts_values[1]);
-	set->crnull[r] = slot->tts_isnull[2];
-	set->cr[r] = (Datum) 0;
 	old = MemoryContextSwitchTo(set->cxt);
-	if (!set->crnull[r])
-		set->cr[r] = set->ckind == CREATED_INT64 ? slot->tts_values[2] : datumCopy(slot->tts_values[2], false, -1);
+	if (set->ckind != CREATED_NONE)
+	{
+		set->crnull[r] = slot->tts_isnull[2];
+		set->cr[r] = set->crnull[r] ? (Datum) 0 : set->ckind == CREATED_INT64 ? slot->tts_values[2] :
+			datumCopy(slot->tts_values[2], false, -1);
+	}
 	for (int k = 0; k < set->nfeat; k++)
 	{
 		bool		isnull = slot->tts_isnull[3 + k];
@@ -560,11 +613,16 @@ ReadFeatureRow(TupleTableSlot *slot, void *arg)
 static int32
 KeyIndex(MergeSet *set, Datum key, bool insert)
 {
-	uint32		hash;
-	uint32		mask = set->nslots - 1;
-	uint32		i;
-	MemoryContext old;
+	return KeyIndexHashed(set, key, KeyHash(set, key), insert);
+}
 
+/*
+ * KeyHash returns the hash of an entity key: integers mixed inline, other
+ * types through their hash function.
+ */
+static inline uint32
+KeyHash(MergeSet *set, Datum key)
+{
 	if (set->keyint)
 	{
 		/* the 64-bit finalizer of MurmurHash3: every bit of the integer mixed in */
@@ -575,10 +633,21 @@ KeyIndex(MergeSet *set, Datum key, bool insert)
 		h ^= h >> 33;
 		h *= UINT64CONST(0xc4ceb9fe1a85ec53);
 		h ^= h >> 33;
-		hash = (uint32) h;
+		return (uint32) h;
 	}
-	else
-		hash = DatumGetUInt32(FunctionCall1Coll(&set->hashfn, set->keycoll, key));
+	return DatumGetUInt32(FunctionCall1Coll(&set->hashfn, set->keycoll, key));
+}
+
+/*
+ * KeyIndexHashed is KeyIndex for a key whose hash (KeyHash) is known.
+ */
+static int32
+KeyIndexHashed(MergeSet *set, Datum key, uint32 hash, bool insert)
+{
+	uint32		mask = set->nslots - 1;
+	uint32		i;
+	MemoryContext old;
+
 	for (i = hash & mask;; i = (i + 1) & mask)
 	{
 		MergeKey   *k = &set->slots[i];
@@ -689,6 +758,9 @@ GroupRows(MergeSet *set)
 			CHECK_FOR_INTERRUPTS();
 		set->sts[i] = set->ts[set->order[i]];
 	}
+	/* from here on the times are read in group order only */
+	pfree(set->ts);
+	set->ts = NULL;
 }
 
 /* CompareRows orders two rows of one entity by (time, created). */
@@ -704,10 +776,12 @@ CompareRows(const void *a, const void *b, void *arg)
 	return CompareCreated(set, ra, rb);
 }
 
-/* CompareCreated orders two rows by created, a NULL first. */
+/* CompareCreated orders two rows by created, a NULL first (all equal without a created column). */
 static int
 CompareCreated(MergeSet *set, int64 a, int64 b)
 {
+	if (set->ckind == CREATED_NONE)
+		return 0;
 	if (set->crnull[a] || set->crnull[b])
 		return (int) set->crnull[b] - (int) set->crnull[a];
 	if (set->ckind == CREATED_INT64)
@@ -791,7 +865,7 @@ FindRow(MergeSet *set, int32 e, int64 t, Datum key)
 	{
 		int64		p = set->order[lo - 2];
 
-		if (set->ts[p] == set->ts[r] && CompareCreated(set, p, r) == 0)
+		if (set->sts[lo - 2] == set->sts[lo - 1] && CompareCreated(set, p, r) == 0)
 		{
 			Oid			types[3] = {TEXTOID, TEXTOID, TIMESTAMPTZOID};
 			Datum		values[3];
@@ -806,7 +880,7 @@ FindRow(MergeSet *set, int32 e, int64 t, Datum key)
 			elog(ERROR, "ambiguous feature row was not reported");
 		}
 	}
-	if (set->has_ttl && (__builtin_sub_overflow(t, set->ts[r], &age) || age > set->ttl_us))
+	if (set->has_ttl && (__builtin_sub_overflow(t, set->sts[lo - 1], &age) || age > set->ttl_us))
 		return -1;
 	return r;
 }
