@@ -21,7 +21,10 @@
  *    that order, so a search reads contiguous memory.
  * 3. The entity source is read once, in its order.  For each row and each
  *    set, a binary search finds the entity's last row with time <= event
- *    time; it is ambiguous (21000, through mlops._feature_ambiguous, the
+ *    time (ENTITY_BATCH rows at a time: each step of the lookups runs over
+ *    the batch and fetches ahead what the next step reads, so the cache
+ *    misses of many rows overlap; integer keys of feature rows are numbered
+ *    the same way, a fetch at a time); it is ambiguous (21000, through mlops._feature_ambiguous, the
  *    same error as the SQL join) when the row before it has the same time
  *    and created value, and it gives NULLs when older than the ttl.  The
  *    output row is inserted directly into the new table (created by the
@@ -79,6 +82,8 @@
 #define GROUP_BYTES (2 * sizeof(int64))
 /* the memory of a set is measured this often while reading (a power of two) */
 #define MERGE_CHECK_ROWS 4096
+/* entity rows looked up together (SearchBatch) */
+#define ENTITY_BATCH 256
 /* how many keys ahead ResolvePending fetches hash table slots */
 #define MERGE_PREFETCH 16
 /* rows read per fetch: the reading stops between fetches */
@@ -162,6 +167,16 @@ typedef struct MergeOutput
 	CommandId	cid;
 	ResourceOwner owner;		/* the bulk-insert state's buffer pins belong here */
 	int64		rows;
+	/* the entity pass buffers ENTITY_BATCH rows, then looks them all up */
+	TupleTableSlot **batch;		/* copies of the buffered entity rows */
+	int			nbatch;
+	int64	   *t;				/* per buffered row: its event time */
+	uint32	   *hash;			/* its key's hash */
+	int32	   *ent;			/* its entity number, -1: none */
+	int64	   *base;			/* the entity's first row */
+	int64	   *lo;				/* the binary search's range */
+	int64	   *hi;
+	int64	   *found;			/* per row and set: the chosen row, -1: none */
 } MergeOutput;
 
 static void OpenSet(MergeSet *set, const char *fquery, MemoryContext parent);
@@ -185,7 +200,9 @@ static int	CompareRows(const void *a, const void *b, void *arg);
 static int	CompareCreated(MergeSet *set, int64 a, int64 b);
 static void ReadEntityRow(TupleTableSlot *slot, void *arg);
 static void InsertOutputRow(MergeOutput *out);
-static int64 FindRow(MergeSet *set, int32 e, int64 t, Datum key);
+static void FlushEntities(MergeOutput *out);
+static void SearchBatch(MergeOutput *out, int s);
+static int64 ChooseRow(MergeSet *set, int64 base, int64 lo, int64 t, Datum key);
 static void CreateOutputTable(const char *qualified, TupleDesc ed, FeatureRequest *reqs, int nreqs);
 
 /*
@@ -301,7 +318,26 @@ FillTable(const char *qualified, TupleDesc ed, FeatureRequest *reqs, int nreqs, 
 	out.owner = CurrentResourceOwner;
 
 	portal = SourceOpen(query);
+	if (sets != NULL)
+	{
+		out.batch = palloc(sizeof(TupleTableSlot *) * ENTITY_BATCH);
+		for (int i = 0; i < ENTITY_BATCH; i++)
+			out.batch[i] = MakeSingleTupleTableSlot(portal->tupDesc, &TTSOpsVirtual);
+		out.t = palloc(sizeof(int64) * ENTITY_BATCH);
+		out.hash = palloc(sizeof(uint32) * ENTITY_BATCH);
+		out.ent = palloc(sizeof(int32) * ENTITY_BATCH);
+		out.base = palloc(sizeof(int64) * ENTITY_BATCH);
+		out.lo = palloc(sizeof(int64) * ENTITY_BATCH);
+		out.hi = palloc(sizeof(int64) * ENTITY_BATCH);
+		out.found = palloc(sizeof(int64) * ENTITY_BATCH * nreqs);
+	}
 	SourceScan(portal, callback, &out);
+	if (sets != NULL)
+	{
+		FlushEntities(&out);
+		for (int i = 0; i < ENTITY_BATCH; i++)
+			ExecDropSingleTupleTableSlot(out.batch[i]);
+	}
 	SPI_cursor_close(portal);
 
 	FreeBulkInsertState(out.bistate);
@@ -797,88 +833,172 @@ CompareCreated(MergeSet *set, int64 a, int64 b)
 }
 
 /*
- * ReadEntityRow writes one output row: the entity row's columns and, for
- * each set, the features of its point-in-time row (or NULLs).
+ * ReadEntityRow keeps a copy of an entity row; every ENTITY_BATCH rows,
+ * FlushEntities joins and writes them.
  */
 static void
 ReadEntityRow(TupleTableSlot *slot, void *arg)
 {
 	MergeOutput *out = (MergeOutput *) arg;
-	TupleTableSlot *o = out->out;
-	int			col = out->nentity_cols;
-	int			tatt = out->nentity_cols + out->nsets;
-	bool		tnull = slot->tts_isnull[tatt];
-	int64		t = tnull ? 0 : DatumGetTimestampTz(slot->tts_values[tatt]);
 
-	ExecClearTuple(o);
-	memcpy(o->tts_values, slot->tts_values, sizeof(Datum) * out->nentity_cols);
-	memcpy(o->tts_isnull, slot->tts_isnull, sizeof(bool) * out->nentity_cols);
-	for (int i = 0; i < out->nsets; i++)
-	{
-		MergeSet   *set = &out->sets[i];
-		int			katt = out->nentity_cols + i;
-		int64		r = -1;
-
-		if (!tnull && !slot->tts_isnull[katt])
-		{
-			int32		e = KeyIndex(set, slot->tts_values[katt], false);
-
-			if (e >= 0)
-				r = FindRow(set, e, t, slot->tts_values[katt]);
-		}
-		for (int k = 0; k < set->nfeat; k++, col++)
-		{
-			o->tts_isnull[col] = r < 0 || set->nulls[r * set->nfeat + k];
-			o->tts_values[col] = o->tts_isnull[col] ? (Datum) 0 : set->vals[r * set->nfeat + k];
-		}
-	}
-	InsertOutputRow(out);
+	ExecCopySlot(out->batch[out->nbatch++], slot);
+	if (out->nbatch == ENTITY_BATCH)
+		FlushEntities(out);
 }
 
 /*
- * FindRow returns the row of entity e that a point-in-time join at time t
- * takes: the last with time <= t, or -1 when there is none or it is older
- * than the ttl.  An ambiguous row raises 21000.
+ * FlushEntities writes the buffered entity rows, in their order: each
+ * row's columns and, for each set, the features of its point-in-time row
+ * (or NULLs).
+ */
+static void
+FlushEntities(MergeOutput *out)
+{
+	TupleTableSlot *o = out->out;
+	int			tatt = out->nentity_cols + out->nsets;
+
+	if (out->nbatch == 0)
+		return;
+	CHECK_FOR_INTERRUPTS();
+	for (int i = 0; i < out->nbatch; i++)
+		out->t[i] = out->batch[i]->tts_isnull[tatt] ? 0 : DatumGetTimestampTz(out->batch[i]->tts_values[tatt]);
+	for (int s = 0; s < out->nsets; s++)
+		SearchBatch(out, s);
+	for (int i = 0; i < out->nbatch; i++)
+	{
+		TupleTableSlot *slot = out->batch[i];
+		int			col = out->nentity_cols;
+
+		ExecClearTuple(o);
+		memcpy(o->tts_values, slot->tts_values, sizeof(Datum) * out->nentity_cols);
+		memcpy(o->tts_isnull, slot->tts_isnull, sizeof(bool) * out->nentity_cols);
+		for (int s = 0; s < out->nsets; s++)
+		{
+			MergeSet   *set = &out->sets[s];
+			int64		r = out->found[i * out->nsets + s];
+
+			for (int k = 0; k < set->nfeat; k++, col++)
+			{
+				o->tts_isnull[col] = r < 0 || set->nulls[r * set->nfeat + k];
+				o->tts_values[col] = o->tts_isnull[col] ? (Datum) 0 : set->vals[r * set->nfeat + k];
+			}
+		}
+		InsertOutputRow(out);
+		ExecClearTuple(slot);
+	}
+	out->nbatch = 0;
+}
+
+/*
+ * SearchBatch finds, for every buffered entity row, the row of set s that
+ * the point-in-time join takes (out->found).  Each step runs over the
+ * whole batch and fetches what the next step reads ahead: the hash table
+ * slots, the entities' ranges, the binary searches in lockstep (one probe
+ * of every row per round), then the chosen rows' features; so the random
+ * reads of many rows overlap instead of each waiting for the last.
+ */
+static void
+SearchBatch(MergeOutput *out, int s)
+{
+	MergeSet   *set = &out->sets[s];
+	int			n = out->nbatch;
+	int			katt = out->nentity_cols + s;
+	int			tatt = out->nentity_cols + out->nsets;
+	uint32		mask = set->nslots - 1;
+	bool		active = true;
+
+	for (int i = 0; i < n; i++)
+	{
+		TupleTableSlot *slot = out->batch[i];
+
+		out->ent[i] = slot->tts_isnull[tatt] || slot->tts_isnull[katt] ? -1 : 0;
+		if (out->ent[i] == 0)
+			out->hash[i] = KeyHash(set, slot->tts_values[katt]);
+	}
+	for (int i = 0; i < n; i++)
+	{
+		if (i + MERGE_PREFETCH < n && out->ent[i + MERGE_PREFETCH] == 0)
+			__builtin_prefetch(&set->slots[out->hash[i + MERGE_PREFETCH] & mask]);
+		if (out->ent[i] == 0)
+			out->ent[i] = KeyIndexHashed(set, out->batch[i]->tts_values[katt], out->hash[i], false);
+		if (out->ent[i] >= 0)
+			__builtin_prefetch(&set->start[out->ent[i]]);
+	}
+	for (int i = 0; i < n; i++)
+	{
+		out->lo[i] = out->hi[i] = out->base[i] = 0;
+		if (out->ent[i] < 0)
+			continue;
+		out->base[i] = out->lo[i] = set->start[out->ent[i]];
+		out->hi[i] = set->start[out->ent[i] + 1];
+		__builtin_prefetch(&set->sts[out->lo[i] + (out->hi[i] - out->lo[i]) / 2]);
+	}
+	/* lo becomes the first position whose time is > t */
+	while (active)
+	{
+		active = false;
+		for (int i = 0; i < n; i++)
+		{
+			int64		mid;
+
+			if (out->lo[i] >= out->hi[i])
+				continue;
+			mid = out->lo[i] + (out->hi[i] - out->lo[i]) / 2;
+			if (set->sts[mid] <= out->t[i])
+				out->lo[i] = mid + 1;
+			else
+				out->hi[i] = mid;
+			if (out->lo[i] < out->hi[i])
+				__builtin_prefetch(&set->sts[out->lo[i] + (out->hi[i] - out->lo[i]) / 2]);
+			else if (out->lo[i] > out->base[i])
+				__builtin_prefetch(&set->order[out->lo[i] - 1]);
+			active = true;
+		}
+	}
+	for (int i = 0; i < n; i++)
+	{
+		int64		r = out->ent[i] < 0 ? -1 :
+			ChooseRow(set, out->base[i], out->lo[i], out->t[i], out->batch[i]->tts_values[katt]);
+
+		out->found[i * out->nsets + s] = r;
+		if (r >= 0)
+		{
+			__builtin_prefetch(&set->vals[r * set->nfeat]);
+			__builtin_prefetch(&set->nulls[r * set->nfeat]);
+		}
+	}
+}
+
+/*
+ * ChooseRow returns the row that a point-in-time join at time t takes from
+ * the entity whose rows start at group position base, lo being the first
+ * position whose time is > t: the row before it, or -1 when there is none
+ * or it is older than the ttl.  An ambiguous row (the one before has the
+ * same time and created value) raises 21000.
  */
 static int64
-FindRow(MergeSet *set, int32 e, int64 t, Datum key)
+ChooseRow(MergeSet *set, int64 base, int64 lo, int64 t, Datum key)
 {
-	int64		lo = set->start[e];
-	int64		hi = set->start[e + 1];
 	int64		r;
 	int64		age;
 
-	/* first position whose time is > t */
-	while (lo < hi)
-	{
-		int64		mid = lo + (hi - lo) / 2;
-
-		if (set->sts[mid] <= t)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == set->start[e])
+	if (lo == base)
 		return -1;
 	r = set->order[lo - 1];
-	if (lo - 1 > set->start[e])
+	if (lo - 1 > base && set->sts[lo - 2] == set->sts[lo - 1] &&
+		CompareCreated(set, set->order[lo - 2], r) == 0)
 	{
-		int64		p = set->order[lo - 2];
+		Oid			types[3] = {TEXTOID, TEXTOID, TIMESTAMPTZOID};
+		Datum		values[3];
+		Oid			out;
+		bool		varlena;
 
-		if (set->sts[lo - 2] == set->sts[lo - 1] && CompareCreated(set, p, r) == 0)
-		{
-			Oid			types[3] = {TEXTOID, TEXTOID, TIMESTAMPTZOID};
-			Datum		values[3];
-			Oid			out;
-			bool		varlena;
-
-			getTypeOutputInfo(set->keytype, &out, &varlena);
-			values[0] = CStringGetTextDatum(set->req->def->name);
-			values[1] = CStringGetTextDatum(OidOutputFunctionCall(out, key));
-			values[2] = TimestampTzGetDatum(t);
-			SPI_execute_with_args("SELECT mlops._feature_ambiguous($1, $2, $3)", 3, types, values, NULL, true, 1);
-			elog(ERROR, "ambiguous feature row was not reported");
-		}
+		getTypeOutputInfo(set->keytype, &out, &varlena);
+		values[0] = CStringGetTextDatum(set->req->def->name);
+		values[1] = CStringGetTextDatum(OidOutputFunctionCall(out, key));
+		values[2] = TimestampTzGetDatum(t);
+		SPI_execute_with_args("SELECT mlops._feature_ambiguous($1, $2, $3)", 3, types, values, NULL, true, 1);
+		elog(ERROR, "ambiguous feature row was not reported");
 	}
 	if (set->has_ttl && (__builtin_sub_overflow(t, set->sts[lo - 1], &age) || age > set->ttl_us))
 		return -1;
