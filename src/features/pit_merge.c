@@ -223,6 +223,7 @@ FeatureMergeCreate(const char *qualified, const char *entity_query, TupleDesc en
 	int64		limit = (int64) mlops_training_set_memory_mb * 1024 * 1024;
 	int64		estimate = 0;
 	int64		used = 0;
+	int64		peak = 0;
 	int64		rows;
 	StringInfoData sql;
 
@@ -263,12 +264,15 @@ FeatureMergeCreate(const char *qualified, const char *entity_query, TupleDesc en
 							   (long long) nread, est)));
 			return JoinBySql(qualified, entity_desc, reqs, nreqs, join_sql);
 		}
+		/* the peak: while grouping, the rows' times are held twice */
+		peak = Max(peak, used + SetBytes(&sets[i], sets[i].nrows, 0));
 		GroupRows(&sets[i]);
 		used += MemoryContextMemAllocated(sets[i].cxt, true);
 	}
 	ereport(DEBUG1,
-			(errmsg_internal("training set joined in memory: %lld MB of mlops.training_set_memory_mb (%d MB)",
-							 (long long) ((used + 1024 * 1024 - 1) / (1024 * 1024)), mlops_training_set_memory_mb)));
+			(errmsg_internal("training set joined in memory: %lld MB at the peak, estimated %lld MB, mlops.training_set_memory_mb %d MB",
+							 (long long) ((peak + 1024 * 1024 - 1) / (1024 * 1024)),
+							 (long long) ((estimate + 1024 * 1024 - 1) / (1024 * 1024)), mlops_training_set_memory_mb)));
 
 	/* the entity rows, their keys cast to each set's entity type, their time */
 	initStringInfo(&sql);
