@@ -72,5 +72,31 @@ SELECT (SELECT array_agg(rid) FROM public.fm_events) = (SELECT array_agg(rid) FR
 -- every path records the lineage
 SELECT name, row_count FROM mlops.training_sets ORDER BY training_set_id;
 
+-- the SQL path reads as the caller and creates the table as the caller: a scientist who may read
+-- both sources gets her table, one who may not read the feature source gets 42501
+CREATE ROLE fm_alice;
+CREATE ROLE fm_bob;
+SELECT mlops.grant_capability('fm_alice', 'scientist');
+SELECT mlops.grant_capability('fm_bob', 'scientist');
+GRANT CREATE ON SCHEMA public TO fm_alice, fm_bob;
+GRANT SELECT ON public.fm_feats, public.fm_events TO fm_alice;
+GRANT SELECT ON public.fm_events TO fm_bob;
+SET mlops.training_set_memory_mb = 0;
+SET ROLE fm_alice;
+\set VERBOSITY terse
+SELECT mlops.create_training_set('public.fm_alice', 'public.fm_events', ARRAY['fm:x']);
+SET ROLE fm_bob;
+SELECT mlops.create_training_set('public.fm_bob', 'public.fm_events', ARRAY['fm:x']);
+\set VERBOSITY default
+RESET ROLE;
+RESET mlops.training_set_memory_mb;
+SELECT tableowner, (SELECT count(x) FROM public.fm_alice) AS with_x
+  FROM pg_catalog.pg_tables WHERE tablename = 'fm_alice';
+SELECT to_regclass('public.fm_bob') AS bob_table;
+
 DROP EXTENSION mlops;
-DROP TABLE public.fm_feats, public.fm_events, public.fm_mem, public.fm_off, public.fm_est, public.fm_read;
+DROP TABLE public.fm_feats, public.fm_events, public.fm_mem, public.fm_off, public.fm_est, public.fm_read,
+           public.fm_alice;
+REVOKE CREATE ON SCHEMA public FROM fm_alice, fm_bob;
+DROP OWNED BY fm_alice, fm_bob;
+DROP ROLE fm_alice, fm_bob;
