@@ -38,6 +38,10 @@ SELECT mlops.register_feature_set('fm', 'public.fm_feats', 'entity', 'ts', ttl =
 SELECT mlops.register_feature_set('fm_q',
     $$SELECT entity, ts, x AS xq FROM public.fm_feats WHERE (entity % 3) IN (0, 1, 2)$$, 'entity', 'ts');
 
+-- 200 rows, in memory under any cap
+SELECT mlops.register_feature_set('fm_s',
+    $$SELECT entity, ts, x AS xs FROM public.fm_feats WHERE ts < '2024-01-01 03:20'$$, 'entity', 'ts');
+
 \set VERBOSITY terse
 -- the default cap: in memory, no notice
 SELECT mlops.create_training_set('public.fm_mem', 'public.fm_events', ARRAY['fm:*', 'fm_q:xq']);
@@ -49,7 +53,12 @@ SET mlops.training_set_memory_mb = 1;
 SELECT mlops.create_training_set('public.fm_est', 'public.fm_events', ARRAY['fm:*']);
 -- 1 MB: the query's estimate (750 rows) fits, its 50,000 rows do not: the reading stops
 SELECT mlops.create_training_set('public.fm_read', 'public.fm_events', ARRAY['fm_q:xq']);
+-- two sets: the small one read in memory, then the other passes the cap (and the other way round:
+-- the first passes, the second is never read)
+SELECT mlops.create_training_set('public.fm_two_a', 'public.fm_events', ARRAY['fm_s:xs', 'fm_q:xq']);
+SELECT mlops.create_training_set('public.fm_two_b', 'public.fm_events', ARRAY['fm_q:xq', 'fm_s:xs']);
 RESET mlops.training_set_memory_mb;
+SELECT mlops.create_training_set('public.fm_two_mem', 'public.fm_events', ARRAY['fm_s:xs', 'fm_q:xq']);
 \set VERBOSITY default
 
 -- every path gives the same rows, in the entity source's order
@@ -65,10 +74,19 @@ SELECT (SELECT count(*) FROM (SELECT rid, entity, event_timestamp, x, s FROM pub
                               EXCEPT ALL TABLE public.fm_read) d) AS mem_not_read,
        (SELECT count(*) FROM (TABLE public.fm_read EXCEPT ALL
                               SELECT rid, entity, event_timestamp, xq FROM public.fm_mem) d) AS read_not_mem;
+SELECT (SELECT count(xs) FROM public.fm_two_mem) AS with_xs, (SELECT count(xq) FROM public.fm_two_mem) AS with_xq,
+       (SELECT count(*) FROM (TABLE public.fm_two_mem EXCEPT ALL TABLE public.fm_two_a) d) AS mem_not_a,
+       (SELECT count(*) FROM (TABLE public.fm_two_a EXCEPT ALL TABLE public.fm_two_mem) d) AS a_not_mem,
+       (SELECT count(*) FROM (TABLE public.fm_two_mem EXCEPT ALL
+                              SELECT rid, entity, event_timestamp, xs, xq FROM public.fm_two_b) d) AS mem_not_b,
+       (SELECT count(*) FROM (SELECT rid, entity, event_timestamp, xs, xq FROM public.fm_two_b EXCEPT ALL
+                              TABLE public.fm_two_mem) d) AS b_not_mem;
 SELECT (SELECT array_agg(rid) FROM public.fm_events) = (SELECT array_agg(rid) FROM public.fm_mem) AS mem_order,
        (SELECT array_agg(rid) FROM public.fm_events) = (SELECT array_agg(rid) FROM public.fm_off) AS off_order,
        (SELECT array_agg(rid) FROM public.fm_events) = (SELECT array_agg(rid) FROM public.fm_est) AS est_order,
-       (SELECT array_agg(rid) FROM public.fm_events) = (SELECT array_agg(rid) FROM public.fm_read) AS read_order;
+       (SELECT array_agg(rid) FROM public.fm_events) = (SELECT array_agg(rid) FROM public.fm_read) AS read_order,
+       (SELECT array_agg(rid) FROM public.fm_events) = (SELECT array_agg(rid) FROM public.fm_two_a) AS two_a_order,
+       (SELECT array_agg(rid) FROM public.fm_events) = (SELECT array_agg(rid) FROM public.fm_two_b) AS two_b_order;
 -- every path records the lineage
 SELECT name, row_count FROM mlops.training_sets ORDER BY training_set_id;
 
@@ -96,7 +114,7 @@ SELECT to_regclass('public.fm_bob') AS bob_table;
 
 DROP EXTENSION mlops;
 DROP TABLE public.fm_feats, public.fm_events, public.fm_mem, public.fm_off, public.fm_est, public.fm_read,
-           public.fm_alice;
+           public.fm_two_a, public.fm_two_b, public.fm_two_mem, public.fm_alice;
 REVOKE CREATE ON SCHEMA public FROM fm_alice, fm_bob;
 DROP OWNED BY fm_alice, fm_bob;
 DROP ROLE fm_alice, fm_bob;
