@@ -169,6 +169,7 @@ typedef struct MergeOutput
 	int64		rows;
 	/* the entity pass buffers ENTITY_BATCH rows, then looks them all up */
 	TupleTableSlot **batch;		/* copies of the buffered entity rows */
+	TupleTableSlot **outs;		/* their output rows, inserted together */
 	int			nbatch;
 	int64	   *t;				/* per buffered row: its event time */
 	uint32	   *hash;			/* its key's hash */
@@ -325,8 +326,12 @@ FillTable(const char *qualified, TupleDesc ed, FeatureRequest *reqs, int nreqs, 
 	if (sets != NULL)
 	{
 		out.batch = palloc(sizeof(TupleTableSlot *) * ENTITY_BATCH);
+		out.outs = palloc(sizeof(TupleTableSlot *) * ENTITY_BATCH);
 		for (int i = 0; i < ENTITY_BATCH; i++)
+		{
 			out.batch[i] = MakeSingleTupleTableSlot(portal->tupDesc, &TTSOpsVirtual);
+			out.outs[i] = MakeSingleTupleTableSlot(RelationGetDescr(out.rel), &TTSOpsVirtual);
+		}
 		out.t = palloc(sizeof(int64) * ENTITY_BATCH);
 		out.hash = palloc(sizeof(uint32) * ENTITY_BATCH);
 		out.ent = palloc(sizeof(int32) * ENTITY_BATCH);
@@ -340,7 +345,10 @@ FillTable(const char *qualified, TupleDesc ed, FeatureRequest *reqs, int nreqs, 
 	{
 		FlushEntities(&out);
 		for (int i = 0; i < ENTITY_BATCH; i++)
+		{
 			ExecDropSingleTupleTableSlot(out.batch[i]);
+			ExecDropSingleTupleTableSlot(out.outs[i]);
+		}
 	}
 	SPI_cursor_close(portal);
 
@@ -851,15 +859,15 @@ ReadEntityRow(TupleTableSlot *slot, void *arg)
 }
 
 /*
- * FlushEntities writes the buffered entity rows, in their order: each
- * row's columns and, for each set, the features of its point-in-time row
- * (or NULLs).
+ * FlushEntities writes the buffered entity rows, in their order, with one
+ * multi-insert (as COPY does): each row's columns and, for each set, the
+ * features of its point-in-time row (or NULLs).
  */
 static void
 FlushEntities(MergeOutput *out)
 {
-	TupleTableSlot *o = out->out;
 	int			tatt = out->nentity_cols + out->nsets;
+	ResourceOwner save = CurrentResourceOwner;
 
 	if (out->nbatch == 0)
 		return;
@@ -871,6 +879,7 @@ FlushEntities(MergeOutput *out)
 	for (int i = 0; i < out->nbatch; i++)
 	{
 		TupleTableSlot *slot = out->batch[i];
+		TupleTableSlot *o = out->outs[i];
 		int			col = out->nentity_cols;
 
 		ExecClearTuple(o);
@@ -887,8 +896,17 @@ FlushEntities(MergeOutput *out)
 				o->tts_values[col] = o->tts_isnull[col] ? (Datum) 0 : set->vals[r * set->nfeat + k];
 			}
 		}
-		InsertOutputRow(out);
-		ExecClearTuple(slot);
+		ExecStoreVirtualTuple(o);
+	}
+	/* the cursor runs under its portal's resource owner, the table's pins do not */
+	CurrentResourceOwner = out->owner;
+	table_multi_insert(out->rel, out->outs, out->nbatch, out->cid, TABLE_INSERT_SKIP_FSM, out->bistate);
+	CurrentResourceOwner = save;
+	out->rows += out->nbatch;
+	for (int i = 0; i < out->nbatch; i++)
+	{
+		ExecClearTuple(out->outs[i]);
+		ExecClearTuple(out->batch[i]);
 	}
 	out->nbatch = 0;
 }
