@@ -24,13 +24,14 @@
  *    time (ENTITY_BATCH rows at a time: each step of the lookups runs over
  *    the batch and fetches ahead what the next step reads, so the cache
  *    misses of many rows overlap; integer keys of feature rows are numbered
- *    the same way, a fetch at a time); it is ambiguous (21000, through mlops._feature_ambiguous, the
- *    same error as the SQL join) when the row before it has the same time
- *    and created value, and it gives NULLs when older than the ttl.  The
- *    output row is inserted directly into the new table (created by the
- *    caller, through SPI, so CREATE privilege and ownership are PostgreSQL's)
- *    with a bulk-insert state, appending (never into free space of earlier
- *    pages), so the table keeps the entity source's order.
+ *    the same way, a fetch at a time); it is ambiguous (21000, through
+ *    mlops._feature_ambiguous, the same error as the SQL join) when the row
+ *    before it has the same time and created value, and it gives NULLs when
+ *    older than the ttl.  The output rows of a batch are inserted directly
+ *    into the new table (created by the caller, through SPI, so CREATE
+ *    privilege and ownership are PostgreSQL's) with one multi-insert and a
+ *    bulk-insert state, appending (never into free space of earlier pages),
+ *    so the table keeps the entity source's order.
  *
  * The ttl is compared as PostgreSQL compares intervals (a month is 30 days,
  * a day 24 hours): (event - feature) > ttl in microseconds.
