@@ -32,6 +32,7 @@ int			mlops_deployment_check_interval = 60;
 /* resource limits of training and serving (docs/settings.md, "Limits") */
 int			mlops_max_threads = 4;
 int			mlops_max_train_memory_mb = 4096;
+int			mlops_training_set_memory_mb = 1024;
 static int	server_cpus = 1;
 
 static bool CheckTimezone(char **newval, void **extra, GucSource source);
@@ -104,6 +105,11 @@ MlopsGucInit(void)
 							"With fewer, check_degradation reports insufficient data instead of a verdict.",
 							&mlops_monitor_min_rows, 30, 1, 10000000,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("mlops.training_set_memory_mb",
+							"Most memory create_training_set may use to join in memory, in megabytes (0: never in memory).",
+							"A larger join runs as SQL in PostgreSQL's executor, which spills to disk within work_mem; the result is the same.",
+							&mlops_training_set_memory_mb, 1024, 0, 1024 * 1024,
+							PGC_USERSET, GUC_UNIT_MB, NULL, NULL, NULL);
 	DefineLimitSettings();
 }
 

@@ -19,6 +19,7 @@ extern int	mlops_job_history_days;
 extern int	mlops_max_running_jobs;
 extern int	mlops_max_running_jobs_per_owner;
 extern int	mlops_monitor_min_rows;
+extern int	mlops_training_set_memory_mb;
 extern int	mlops_deployment_check_interval;
 
 /* resource limits of training and serving */

@@ -114,7 +114,7 @@ static void RefuseEmpty(void) pg_attribute_noreturn();
 static void RefuseOutsideDatabase(const char *source) pg_attribute_noreturn();
 static void CheckRelation(Oid relid, const char *source);
 static void RequireCallerRights(void);
-static void RunScan(Portal portal, SourceRowCallback callback, void *arg, bool deform);
+static uint64 RunScan(Portal portal, SourceRowCallback callback, void *arg, bool deform, long count);
 static bool CallbackReceiveSlot(TupleTableSlot *slot, DestReceiver *self);
 static void CallbackStartup(DestReceiver *self, int operation, TupleDesc typeinfo);
 static void CallbackShutdown(DestReceiver *self);
@@ -704,7 +704,7 @@ SourceOpen(const char *query)
 void
 SourceScan(Portal portal, SourceRowCallback callback, void *arg)
 {
-	RunScan(portal, callback, arg, true);
+	(void) RunScan(portal, callback, arg, true, FETCH_ALL);
 }
 
 /*
@@ -716,17 +716,31 @@ SourceScan(Portal portal, SourceRowCallback callback, void *arg)
 void
 SourceScanRaw(Portal portal, SourceRowCallback callback, void *arg)
 {
-	RunScan(portal, callback, arg, false);
+	(void) RunScan(portal, callback, arg, false, FETCH_ALL);
 }
 
 /*
- * RunScan runs an open source cursor to the end with a receiver that calls
- * callback for every row, deforming the slot first when deform is set.
+ * SourceScanSome reads at most count more rows of an open source cursor
+ * like SourceScan and returns how many it read (fewer than count: the end),
+ * so a reader can stop between batches (a memory cap reached).
  */
-static void
-RunScan(Portal portal, SourceRowCallback callback, void *arg, bool deform)
+uint64
+SourceScanSome(Portal portal, SourceRowCallback callback, void *arg, long count)
+{
+	Assert(count > 0);
+	return RunScan(portal, callback, arg, true, count);
+}
+
+/*
+ * RunScan runs an open source cursor for count rows (FETCH_ALL: to the end)
+ * with a receiver that calls callback for every row, deforming the slot
+ * first when deform is set, and returns the number of rows read.
+ */
+static uint64
+RunScan(Portal portal, SourceRowCallback callback, void *arg, bool deform, long count)
 {
 	CallbackReceiver *recv = palloc0(sizeof(CallbackReceiver));
+	uint64		nread;
 
 	recv->pub.receiveSlot = CallbackReceiveSlot;
 	recv->pub.rStartup = CallbackStartup;
@@ -740,10 +754,11 @@ RunScan(Portal portal, SourceRowCallback callback, void *arg, bool deform)
 										 "mlops source row",
 										 ALLOCSET_SMALL_SIZES);
 
-	PortalRunFetch(portal, FETCH_FORWARD, FETCH_ALL, &recv->pub);
+	nread = PortalRunFetch(portal, FETCH_FORWARD, count, &recv->pub);
 
 	MemoryContextDelete(recv->rowcxt);
 	pfree(recv);
+	return nread;
 }
 
 /*

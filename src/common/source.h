@@ -39,6 +39,7 @@ extern void SourceCheckText(const char *source);
 extern struct PortalData *SourceOpen(const char *query);
 extern void SourceScan(struct PortalData *portal, SourceRowCallback callback, void *arg);
 extern void SourceScanRaw(struct PortalData *portal, SourceRowCallback callback, void *arg);
+extern uint64 SourceScanSome(struct PortalData *portal, SourceRowCallback callback, void *arg, long count);
 extern char *SourceEcho(const char *source);
 extern char *SourceColumnsHint(struct TupleDescData *tupdesc);
 

@@ -65,6 +65,7 @@ extern char *FeaturePointInTimeSql(const char *entity_query, TupleDesc entity_de
 
 /* pit_merge.c */
 extern int64 FeatureMergeCreate(const char *qualified, const char *entity_query, TupleDesc entity_desc,
-								const char *event_column, FeatureRequest *reqs, int nreqs, char **fqueries);
+								const char *event_column, FeatureRequest *reqs, int nreqs, char **fqueries,
+								const char *join_sql);
 
 #endif							/* MLOPS_FEATURES_H */

@@ -127,7 +127,7 @@ mlops_create_training_set(PG_FUNCTION_ARGS)
 	PlanJoin(fcinfo, 1, &plan);
 	/* the table is created as the caller: CREATE privilege, the caller owns it */
 	rows = FeatureMergeCreate(qualified, plan.entity_query, plan.entity_desc, plan.event_column,
-							  plan.reqs, plan.nreqs, plan.fqueries);
+							  plan.reqs, plan.nreqs, plan.fqueries, plan.sql);
 	relid = RangeVarGetRelid(rv, NoLock, false);
 
 	values[0] = ObjectIdGetDatum(relid);

@@ -158,29 +158,39 @@ for seed in (1, 2, 3):
                 "ARRAY['spend', 'visits'], ttl => '1 hour', created_column => 'created')")
     cur.execute("SELECT mlops.register_feature_set('oracle_nottl', 'public.oracle_feats_nottl', 'entity', 'ts', "
                 "ARRAY['spend2', 'visits2'], created_column => 'created')")
-    cur.execute("SELECT mlops.create_training_set('public.oracle_train', 'public.oracle_events', "
-                "ARRAY['oracle:*', 'oracle_nottl:spend2', 'oracle_nottl:visits2'])")
-    n = cur.fetchone()[0]
-    ok(n == len(events), "seed %d: create_training_set returns the row count %d" % (seed, len(events)))
-    cur.execute("SELECT rid, spend, visits, spend2, visits2 FROM public.oracle_train")
-    rows = cur.fetchall()
-    got_ttl = {r[0]: (r[1], r[2]) for r in rows}
-    got_nottl = {r[0]: (r[3], r[4]) for r in rows}
-    compare(got_ttl, brute_force(feats, events, TTL), "seed %d, ttl 1 hour, brute force" % seed)
-    compare(got_ttl, with_pandas(feats, events, TTL), "seed %d, ttl 1 hour, pandas merge_asof" % seed)
-    compare(got_nottl, brute_force(feats, events, None), "seed %d, no ttl, brute force" % seed)
-    compare(got_nottl, with_pandas(feats, events, None), "seed %d, no ttl, pandas merge_asof" % seed)
+    want = {"ttl": brute_force(feats, events, TTL), "nottl": brute_force(feats, events, None)}
+    want_pd = {"ttl": with_pandas(feats, events, TTL), "nottl": with_pandas(feats, events, None)}
+    # the in-memory join (default mlops.training_set_memory_mb), then the bounded SQL path that a
+    # memory cap below the join's size switches to (0 MB: never in memory), in the same session
+    for cap, path in (("DEFAULT", "in memory"), ("0", "memory cap 0, SQL executor")):
+        cur.execute("SET mlops.training_set_memory_mb = " + cap)
+        cur.execute("DROP TABLE IF EXISTS public.oracle_train")
+        del conn.notices[:]
+        cur.execute("SELECT mlops.create_training_set('public.oracle_train', 'public.oracle_events', "
+                    "ARRAY['oracle:*', 'oracle_nottl:spend2', 'oracle_nottl:visits2'])")
+        n = cur.fetchone()[0]
+        fell_back = any("joined by the SQL executor" in m for m in conn.notices)
+        ok(n == len(events) and fell_back == (cap == "0"),
+           "seed %d, %s: create_training_set returns the row count %d (SQL path notice: %s)"
+           % (seed, path, len(events), fell_back))
+        cur.execute("SELECT rid, spend, visits, spend2, visits2 FROM public.oracle_train")
+        rows = cur.fetchall()
+        got_ttl = {r[0]: (r[1], r[2]) for r in rows}
+        got_nottl = {r[0]: (r[3], r[4]) for r in rows}
+        compare(got_ttl, want["ttl"], "seed %d, %s, ttl 1 hour, brute force" % (seed, path))
+        compare(got_ttl, want_pd["ttl"], "seed %d, %s, ttl 1 hour, pandas merge_asof" % (seed, path))
+        compare(got_nottl, want["nottl"], "seed %d, %s, no ttl, brute force" % (seed, path))
+        compare(got_nottl, want_pd["nottl"], "seed %d, %s, no ttl, pandas merge_asof" % (seed, path))
+        cur.execute("SELECT (SELECT array_agg(rid) FROM public.oracle_train) = "
+                    "(SELECT array_agg(rid) FROM public.oracle_events)")
+        ok(cur.fetchone()[0], "seed %d, %s: rows keep the entity source's order" % (seed, path))
+    cur.execute("RESET mlops.training_set_memory_mb")
     # the data exercises what it should: matches, ttl cuts, ties at one time
     expired = sum(1 for r in got_ttl if got_ttl[r][1] is None and got_nottl[r][1] is not None)
     matched = sum(1 for r in got_ttl if got_ttl[r][1] is not None)
     ties = len(feats) - len({(f[0], f[1]) for f in feats})
     ok(expired > 20 and matched > 100 and ties > 20,
        "seed %d: %d rows matched, %d cut by the ttl, %d tied feature rows" % (seed, matched, expired, ties))
-    # the entity source's order and columns are kept
-    cur.execute("SELECT array_agg(rid ORDER BY ordinality) FROM (SELECT rid, row_number() OVER () AS ordinality "
-                "FROM public.oracle_train) t")
-    cur.execute("SELECT (SELECT array_agg(rid) FROM public.oracle_train) = (SELECT array_agg(rid) FROM public.oracle_events)")
-    ok(cur.fetchone()[0], "seed %d: rows keep the entity source's order" % seed)
     # historical_features_sql is the same join
     cur.execute("SELECT mlops.historical_features_sql('public.oracle_events', "
                 "ARRAY['oracle:*', 'oracle_nottl:spend2', 'oracle_nottl:visits2'])")
@@ -203,6 +213,13 @@ try:
     ok(False, "a chosen duplicate raises 21000 (no error)")
 except psycopg2.Error as e:
     ok(e.pgcode == "21000", "a chosen duplicate raises 21000 (%s)" % e.pgcode)
+cur.execute("SET mlops.training_set_memory_mb = 0")
+try:
+    cur.execute("SELECT mlops.create_training_set('public.oracle_train2', 'public.oracle_events', ARRAY['oracle:*'])")
+    ok(False, "memory cap 0: a chosen duplicate raises 21000 (no error)")
+except psycopg2.Error as e:
+    ok(e.pgcode == "21000", "memory cap 0: a chosen duplicate raises 21000 (%s)" % e.pgcode)
+cur.execute("RESET mlops.training_set_memory_mb")
 # an event before the duplicate's time never chooses it: no error
 cur.execute("DELETE FROM public.oracle_events WHERE entity = %s AND event_timestamp >= %s", (dup[0], ts(dup[1])))
 cur.execute("SELECT mlops.create_training_set('public.oracle_train2', 'public.oracle_events', ARRAY['oracle:*'])")
