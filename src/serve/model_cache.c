@@ -329,6 +329,12 @@ LoadModel(int64 model_id, int32 version, const char *name)
 						 errmsg("model \"%s\" version %d lists %d classes for a booster with %d",
 								name, version, model->schema->nclasses, model->nclasses)));
 		}
+		/* one thread, as set above: XgbForestBuild compares with XGBoost's output */
+		model->forest = XgbForestBuild(cxt, model->booster, model->nfeatures);
+		if (model->forest != NULL &&
+			ForestOutputsPerRow(model->forest) !=
+			(model->output == OUTPUT_PROBS ? model->nclasses : 1))
+			model->forest = NULL;
 		model->loaded_at = GetCurrentTimestamp();
 		model->size = VARSIZE_ANY_EXHDR(bytes) + MemoryContextMemAllocated(cxt, true);
 		pfree(bytes);

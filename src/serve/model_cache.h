@@ -19,6 +19,9 @@ typedef struct CachedModel
 	char	   *name;
 	MemoryContext cxt;			/* owns everything below, booster included */
 	BoosterHandle booster;
+	Forest	   *forest;			/* the booster's trees for the native walk, or NULL */
+	float	   *forest_out;		/* the walk's output buffer (predict.c) */
+	int64		forest_out_cap;	/* floats forest_out holds */
 	ModelSchema *schema;		/* features and classes */
 	int			nfeatures;
 	int			nclasses;		/* 0 for regression */
