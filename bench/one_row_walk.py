@@ -20,6 +20,7 @@ client) and the load average before and after.
 import argparse
 import os
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -117,6 +118,7 @@ def main():
     load1 = os.getloadavg()
     c = {k: min(v) for k, v in cpu.items()}
     t = {k: max(v) for k, v in tps.items()}
+    med = statistics.median
     print("load average %.2f %.2f %.2f before, %.2f %.2f %.2f after" % (load0 + load1))
     print("backend CPU per statement (best of %d x %d): plain %.1f us, predict with the walk %.1f us "
           "(+%.1f), predict with XGBoost %.1f us (+%.1f)"
@@ -126,9 +128,15 @@ def main():
     print("pgbench -M prepared, 1 client, %d s (best of %d): plain %.0f TPS, walk %.0f TPS, XGBoost %.0f TPS"
           % (args.seconds, args.repeat, t["plain"], t["walk"], t["xgboost"]))
     print("  all runs (TPS): " + "; ".join("%s %s" % (k, ", ".join("%.0f" % x for x in v)) for k, v in tps.items()))
-    print("ratio predict / plain at 1 client (goal >= 0.7): walk %.2f, XGBoost %.2f; "
+    print("ratio predict / plain at 1 client (goal >= 0.7), best against best: walk %.2f, XGBoost %.2f; "
           "CPU ratio: walk %.2f, XGBoost %.2f"
           % (t["walk"] / t["plain"], t["xgboost"] / t["plain"], c["plain"] / c["walk"], c["plain"] / c["xgboost"]))
+    rounds = range(args.repeat)
+    print("median of the rounds' own ratios: TPS walk %.2f, XGBoost %.2f; CPU walk %.2f, XGBoost %.2f"
+          % (med([tps["walk"][i] / tps["plain"][i] for i in rounds]),
+             med([tps["xgboost"][i] / tps["plain"][i] for i in rounds]),
+             med([cpu["plain"][i] / cpu["walk"][i] for i in rounds]),
+             med([cpu["plain"][i] / cpu["xgboost"][i] for i in rounds])))
     return 0
 
 

@@ -15,8 +15,8 @@
 
 struct json_t;
 
-/* the largest forest built: reachable nodes over all trees (12 bytes each) */
-#define FOREST_MAX_NODES ((int64_t) 1 << 21)
+/* the largest forest built: nodes over all trees (12 bytes each, 3 MB) */
+#define FOREST_MAX_NODES ((int64_t) 1 << 18)
 /* the deepest tree walked (the walk's steps are bounded by this) */
 #define FOREST_MAX_DEPTH 256
 /* the most output groups (classes) */

@@ -35,8 +35,13 @@
 
 /* rows the forest and XGBoost must agree on before the forest is used */
 #define FOREST_CHECK_ROWS 256
-/* the largest UBJSON model a forest is built from */
-#define FOREST_MAX_MODEL_BYTES ((bst_ulong) 64 * 1024 * 1024)
+/*
+ * the largest UBJSON model a forest is built from (about 230,000 nodes at
+ * 36 bytes a node): decoding takes 7 to 14 times the size for a moment
+ * (modelcheck.h), so at most about 110 MB; larger models stay with XGBoost,
+ * whose per-call cost matters less beside their walk
+ */
+#define FOREST_MAX_MODEL_BYTES ((bst_ulong) 8 * 1024 * 1024)
 
 /* the thresholds each feature is split at, for the check rows */
 typedef struct FeatureThresholds
@@ -224,6 +229,7 @@ FillCheckRows(const Forest *forest, float *rows, int nrows)
 	CollectThresholds(forest, &ft);
 	for (int r = 0; r < nrows; r++)
 	{
+		CHECK_FOR_INTERRUPTS();
 		for (int f = 0; f < nf; f++)
 		{
 			uint64		u = NextRandom(&state);

@@ -243,6 +243,54 @@ Refused(const char *what, int n, const char *left, const char *right, const char
 	return f == NULL;
 }
 
+/*
+ * TestTooLarge checks that a model of more than FOREST_MAX_NODES nodes is
+ * refused and one of exactly that many is not: the one-tree model's tree
+ * repeated (the array holds one tree object many times).
+ */
+static void
+TestTooLarge(const char *one_tree)
+{
+	ModelCheckLimits limits;
+	json_t	   *model = NULL;
+	char		err[256];
+	int64_t		ntrees = FOREST_MAX_NODES / 5;
+	Forest	   *f;
+
+	ModelCheckDefaultLimits(&limits);
+	for (int extra = 0; extra < 2; extra++)
+	{
+		const char *text = Model("reg:squarederror", "5E-1", 0, 2, one_tree, "[0]", "gbtree");
+		json_t	   *gb;
+		json_t	   *tree;
+		json_t	   *trees = json_array();
+		json_t	   *info = json_array();
+
+		if (ModelCheckParseJson((const unsigned char *) text, strlen(text), &limits, &model,
+								err, sizeof(err)) != MODELCHECK_OK)
+		{
+			printf("Bail out! cannot parse a test model: %s\n", err);
+			exit(1);
+		}
+		gb = json_object_get(json_object_get(json_object_get(model, "learner"), "gradient_booster"), "model");
+		tree = json_array_get(json_object_get(gb, "trees"), 0);
+		for (int64_t t = 0; t < ntrees + extra; t++)
+		{
+			json_array_append(trees, tree);
+			json_array_append_new(info, json_integer(0));
+		}
+		json_object_set_new(gb, "trees", trees);
+		json_object_set_new(gb, "tree_info", info);
+		f = ForestFromModel(model, Alloc, NULL, err, sizeof(err));
+		json_decref(model);
+		if (extra == 0)
+			Ok(f != NULL && f->nnodes == ntrees * 5, "a model of just under FOREST_MAX_NODES nodes is built");
+		else
+			Ok(f == NULL && strstr(err, "more than") != NULL, "a model of more than FOREST_MAX_NODES nodes is refused");
+		FreeAll();
+	}
+}
+
 /* TestMalformed checks that malformed trees are refused. */
 static void
 TestMalformed(void)
@@ -315,6 +363,7 @@ TestMalformed(void)
 	   "a base_score that is not a finite number is refused");
 	Ok(Build(Model("multi:softprob", "5E-1", 0, 2, trees, "[0]", "gbtree"), err, sizeof(err)) == NULL,
 	   "multi:softprob without num_class is refused");
+	TestTooLarge(trees);
 	free(tree);
 	FreeAll();
 }
