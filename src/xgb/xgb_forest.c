@@ -33,8 +33,14 @@
 #include "xgb/xgb.h"
 #include "xgb/xgb_int.h"
 
-/* rows the forest and XGBoost must agree on before the forest is used */
+/*
+ * rows the forest and XGBoost must agree on before the forest is used:
+ * FOREST_CHECK_ROWS, fewer for very wide models so that the rows stay
+ * within FOREST_CHECK_FLOATS floats, never fewer than FOREST_CHECK_MIN_ROWS
+ */
 #define FOREST_CHECK_ROWS 256
+#define FOREST_CHECK_MIN_ROWS 16
+#define FOREST_CHECK_FLOATS (1024 * 1024)
 /*
  * the largest UBJSON model a forest is built from (about 230,000 nodes at
  * 36 bytes a node): decoding takes 7 to 14 times the size for a moment
@@ -136,20 +142,22 @@ static bool
 ForestAgrees(BoosterHandle booster, const Forest *forest, char *why, size_t whylen)
 {
 	int			per_row = ForestOutputsPerRow(forest);
-	int64		nout = (int64) FOREST_CHECK_ROWS * per_row;
-	float	   *rows = palloc(sizeof(float) * FOREST_CHECK_ROWS * forest->nfeatures);
+	int			nrows = (int) Max(FOREST_CHECK_MIN_ROWS,
+								  Min(FOREST_CHECK_ROWS, FOREST_CHECK_FLOATS / forest->nfeatures));
+	int64		nout = (int64) nrows * per_row;
+	float	   *rows = palloc_extended(sizeof(float) * (Size) nrows * forest->nfeatures, MCXT_ALLOC_HUGE);
 	float	   *walked = palloc(sizeof(float) * nout);
 	const float *xgb;
 	bst_ulong	len = 0;
 	bool		agree = true;
 
-	FillCheckRows(forest, rows, FOREST_CHECK_ROWS);
-	XgbForestPredict(forest, rows, FOREST_CHECK_ROWS, walked);
-	xgb = XgbPredictDense(booster, rows, FOREST_CHECK_ROWS, forest->nfeatures, &len);
+	FillCheckRows(forest, rows, nrows);
+	XgbForestPredict(forest, rows, nrows, walked);
+	xgb = XgbPredictDense(booster, rows, nrows, forest->nfeatures, &len);
 	if (len != (bst_ulong) nout)
 	{
 		snprintf(why, whylen, "XGBoost returned %llu outputs for %d rows, the trees %lld",
-				 (unsigned long long) len, FOREST_CHECK_ROWS, (long long) nout);
+				 (unsigned long long) len, nrows, (long long) nout);
 		agree = false;
 	}
 	for (int64 i = 0; agree && i < nout; i++)

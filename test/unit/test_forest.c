@@ -451,6 +451,7 @@ TestXgboostModels(void)
 	FreeAll();
 }
 
+/* main runs every test and prints the TAP plan. */
 int
 main(void)
 {
