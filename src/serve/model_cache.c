@@ -329,12 +329,6 @@ LoadModel(int64 model_id, int32 version, const char *name)
 						 errmsg("model \"%s\" version %d lists %d classes for a booster with %d",
 								name, version, model->schema->nclasses, model->nclasses)));
 		}
-		/* one thread, as set above: XgbForestBuild compares with XGBoost's output */
-		model->forest = XgbForestBuild(cxt, model->booster, model->nfeatures);
-		if (model->forest != NULL &&
-			ForestOutputsPerRow(model->forest) !=
-			(model->output == OUTPUT_PROBS ? model->nclasses : 1))
-			model->forest = NULL;
 		model->loaded_at = GetCurrentTimestamp();
 		model->size = VARSIZE_ANY_EXHDR(bytes) + MemoryContextMemAllocated(cxt, true);
 		pfree(bytes);
@@ -454,6 +448,33 @@ EvictToLimit(CachedModel *keep)
 			break;
 		DropModel(victim);
 	}
+}
+
+/*
+ * ModelCacheBuildForest builds the model's forest for the native tree walk
+ * (XgbForestBuild: NULL when the model cannot be walked or its walk differs
+ * from XGBoost), once per cached model, on the first small prediction with
+ * mlops.native_tree_walk on: loads for large batches only, or with the walk
+ * off, never pay for it.  The forest lives in the model's context and
+ * counts towards its size (other models may be evicted for it).
+ */
+void
+ModelCacheBuildForest(CachedModel *model)
+{
+	Size		before = MemoryContextMemAllocated(model->cxt, true);
+	Size		grown;
+
+	model->forest_tried = true; /* an error here is not retried per call */
+	/* XgbForestBuild compares with XGBoost's output on one thread */
+	ModelCacheSetThreads(model, 1);
+	model->forest = XgbForestBuild(model->cxt, model->booster, model->nfeatures);
+	if (model->forest != NULL &&
+		ForestOutputsPerRow(model->forest) != (model->output == OUTPUT_PROBS ? model->nclasses : 1))
+		model->forest = NULL;
+	grown = MemoryContextMemAllocated(model->cxt, true) - before;
+	model->size += grown;
+	cache_bytes += grown;
+	EvictToLimit(model);
 }
 
 /*

@@ -43,10 +43,11 @@
  *
  * Native tree walk: a call of fewer than PREDICT_PARALLEL_MIN_ROWS rows of
  * a model whose cache entry has a forest (xgb_forest.c: gbtree, numeric
- * splits, a known objective, checked bit for bit against XGBoost when the
- * model was loaded) walks the trees without XGBoost's C API, whose per-call
- * machinery costs more than the walk itself, unless mlops.native_tree_walk
- * is off.  Everything else predicts with XGBoost (PredictRows).
+ * splits, a known objective, checked bit for bit against XGBoost when it
+ * was built, on the model's first such call) walks the trees without
+ * XGBoost's C API, whose per-call machinery costs more than the walk
+ * itself, unless mlops.native_tree_walk is off.  Everything else predicts
+ * with XGBoost (PredictRows).
  *
  * Every call is timed and counted in mlops.prediction_stats, failures
  * included (a PG_CATCH records the error and rethrows).
@@ -1747,6 +1748,8 @@ PredictRows(CachedModel *m, const float *x, int64 nrows)
 	const float *out;
 	int64		per_row = (m->output == OUTPUT_PROBS) ? m->nclasses : 1;
 
+	if (mlops_native_tree_walk && nrows < PREDICT_PARALLEL_MIN_ROWS && !m->forest_tried)
+		ModelCacheBuildForest(m);
 	if (m->forest != NULL && mlops_native_tree_walk && nrows < PREDICT_PARALLEL_MIN_ROWS)
 	{
 		if (m->forest_out_cap < nrows * per_row)

@@ -9,8 +9,9 @@
  * single tree (it parses the JSON configuration and the array interface,
  * allocates per-thread buffers, enters OpenMP), several times what walking
  * 50 trees for one row costs.  One-row serving pays that on every call.  So
- * the model cache builds a flat copy of a cached booster's trees once
- * (xgb.c, XgbForestBuild) and predicts small calls with it; large batches
+ * the model cache builds a flat copy of a cached booster's trees once, on
+ * its first small call (xgb_forest.c, XgbForestBuild), and predicts small
+ * calls with it; large batches
  * and anything this file does not support stay with XGBoost.
  *
  * What it reproduces, from XGBoost 1.7.4's sources

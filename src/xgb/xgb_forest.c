@@ -27,6 +27,7 @@
 #include <math.h>
 
 #include "miscadmin.h"
+#include "portability/instr_time.h"
 #include "utils/memutils.h"
 
 #include "common/common.h"
@@ -77,7 +78,7 @@ ForestAlloc(void *arg, size_t size)
  * has none we can walk: not supported by forest.c, larger than its bounds,
  * or not agreeing with XGBoost bit for bit on the check rows.  Each reason
  * is logged at DEBUG1.  The booster must predict on one thread (the model
- * cache's setting when it loads a booster).
+ * cache sets it, ModelCacheBuildForest).
  */
 Forest *
 XgbForestBuild(MemoryContext owner, BoosterHandle booster, int nfeatures)
@@ -87,7 +88,10 @@ XgbForestBuild(MemoryContext owner, BoosterHandle booster, int nfeatures)
 	const char *data = NULL;
 	char		why[256];
 	Forest	   *forest;
+	instr_time	start,
+				elapsed;
 
+	INSTR_TIME_SET_CURRENT(start);
 	XGB_CALL(XGBoosterSaveModelToBuffer(booster, "{\"format\": \"ubj\"}", &len, &data));
 	if (len > FOREST_MAX_MODEL_BYTES)
 	{
@@ -112,8 +116,11 @@ XgbForestBuild(MemoryContext owner, BoosterHandle booster, int nfeatures)
 		MemoryContextDelete(cxt);
 		return NULL;
 	}
+	INSTR_TIME_SET_CURRENT(elapsed);
+	INSTR_TIME_SUBTRACT(elapsed, start);
 	elog(DEBUG1, "mlops: native tree walk over %d trees, %lld nodes, depth %d",
 		 forest->ntrees, (long long) forest->nnodes, forest->max_depth);
+	elog(DEBUG2, "mlops: the trees were copied and checked in %.1f ms", INSTR_TIME_GET_MILLISEC(elapsed));
 	return forest;
 }
 
