@@ -456,7 +456,9 @@ EvictToLimit(CachedModel *keep)
  * from XGBoost), once per cached model, on the first small prediction with
  * mlops.native_tree_walk on: loads for large batches only, or with the walk
  * off, never pay for it.  The forest lives in the model's context and
- * counts towards its size (other models may be evicted for it).
+ * counts towards its size.  Nothing is evicted here (the call may hold
+ * another model's output, a shadow's or a canary's): the next load applies
+ * mlops.model_cache_mb (EvictToLimit).
  */
 void
 ModelCacheBuildForest(CachedModel *model)
@@ -474,7 +476,6 @@ ModelCacheBuildForest(CachedModel *model)
 	grown = MemoryContextMemAllocated(model->cxt, true) - before;
 	model->size += grown;
 	cache_bytes += grown;
-	EvictToLimit(model);
 }
 
 /*
