@@ -19,7 +19,7 @@ SELECT m AS name,
                ('categorical', 'categorical.json')) v(m, f);
 SELECT name, ref, classifier FROM models ORDER BY name;
 
--- loading a model says whether it is walked (DEBUG1), once per backend
+-- the first small call of a model builds its copy and says whether it is walked (DEBUG1)
 SET client_min_messages = debug1;
 SELECT mlops.predict('binary/1', ARRAY[0.1, -0.2, 1]) IS NOT NULL AS binary;
 SELECT mlops.predict('multi/1', ARRAY[0.1, -0.2, 1]) IS NOT NULL AS multi;
