@@ -10,7 +10,7 @@ predict_detail, predict_batch and a small predict_table on rows that hit
 the model's own thresholds exactly, the float just above and below them,
 NaN and NULL; every output must equal Booster.inplace_predict bit for bit
 (as float32), and equal what the same calls return with
-mlops.native_tree_walk = off (XGBoost's C API).  Loading the model must say
+mlops.native_tree_walk = off (XGBoost's C API).  The first call must say
 (DEBUG1) that the walk is used.  A model trained by mlops.train with early
 stopping (sliced to its best iteration) is checked the same way.  Models the
 walk does not support (dart, gblinear, categorical splits) must say they are
@@ -191,7 +191,7 @@ def check_model(conn, cur, name, booster, kind, walk_expected, task=None, types=
     said = notices_since(conn, start)
     used = any("native tree walk over" in n for n in said)
     ok(said and used == walk_expected,
-       f"{name}: loading says the native walk is {'used' if walk_expected else 'not used'} "
+       f"{name}: the first call says the native walk is {'used' if walk_expected else 'not used'} "
        f"({said[-1].strip() if said else 'nothing logged'})")
     on = predict_all(cur, ref, rows, kind, types is not None)
     compare(f"{name} (walk on)", kind, on, want)
