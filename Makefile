@@ -136,12 +136,14 @@ OBJS = \
 	src/train/train_params.o \
 	src/train/train_progress.o \
 	src/train/train_tracking.o \
+	src/xgb/forest.o \
 	src/xgb/modelcheck.o \
 	src/xgb/modelcheck_canon.o \
 	src/xgb/modelcheck_json.o \
 	src/xgb/modelcheck_ubjson.o \
 	src/xgb/modelcheck_validate.o \
 	src/xgb/xgb.o \
+	src/xgb/xgb_forest.o \
 	src/xgb/xgb_iter.o
 # every object depends on every header: a header change rebuilds everything (no stale workers)
 $(OBJS): $(wildcard src/*/*.h)

@@ -28,6 +28,7 @@ int			mlops_max_running_jobs = 4;
 int			mlops_max_running_jobs_per_owner = 2;
 int			mlops_monitor_min_rows = 30;
 int			mlops_deployment_check_interval = 60;
+bool		mlops_native_tree_walk = true;
 
 /* resource limits of training and serving (docs/settings.md, "Limits") */
 int			mlops_max_threads = 4;
@@ -54,6 +55,11 @@ MlopsGucInit(void)
 							"Predictions of a few rows always run on one thread; mlops.max_threads caps it.",
 							&mlops_predict_threads, 0, 0, MLOPS_THREADS_LIMIT,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("mlops.native_tree_walk",
+							 "Predicts calls of a few rows by walking the cached model's trees without XGBoost's C API.",
+							 "Used only for gbtree models whose walk matched XGBoost bit for bit when it was built, on the model's first such call.",
+							 &mlops_native_tree_walk, true,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("mlops.model_cache_mb",
 							"Upper bound of the per-backend cache of loaded models, in megabytes.",
 							"Least recently used models are evicted beyond it.",

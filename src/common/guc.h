@@ -21,6 +21,7 @@ extern int	mlops_max_running_jobs_per_owner;
 extern int	mlops_monitor_min_rows;
 extern int	mlops_training_set_memory_mb;
 extern int	mlops_deployment_check_interval;
+extern bool mlops_native_tree_walk;
 
 /* resource limits of training and serving */
 #define MLOPS_THREADS_LIMIT 256	/* the most mlops.max_threads may be */

@@ -451,6 +451,34 @@ EvictToLimit(CachedModel *keep)
 }
 
 /*
+ * ModelCacheBuildForest builds the model's forest for the native tree walk
+ * (XgbForestBuild: NULL when the model cannot be walked or its walk differs
+ * from XGBoost), once per cached model, on the first small prediction with
+ * mlops.native_tree_walk on: loads for large batches only, or with the walk
+ * off, never pay for it.  The forest lives in the model's context and
+ * counts towards its size.  Nothing is evicted here (the call may hold
+ * another model's output, a shadow's or a canary's): the next load applies
+ * mlops.model_cache_mb (EvictToLimit).
+ */
+void
+ModelCacheBuildForest(CachedModel *model)
+{
+	Size		before = MemoryContextMemAllocated(model->cxt, true);
+	Size		grown;
+
+	model->forest_tried = true; /* an error here is not retried per call */
+	/* XgbForestBuild compares with XGBoost's output on one thread */
+	ModelCacheSetThreads(model, 1);
+	model->forest = XgbForestBuild(model->cxt, model->booster, model->nfeatures);
+	if (model->forest != NULL &&
+		ForestOutputsPerRow(model->forest) != (model->output == OUTPUT_PROBS ? model->nclasses : 1))
+		model->forest = NULL;
+	grown = MemoryContextMemAllocated(model->cxt, true) - before;
+	model->size += grown;
+	cache_bytes += grown;
+}
+
+/*
  * ModelCacheSetThreads sets the number of threads the model's booster
  * predicts with, if it differs from the current setting.
  */

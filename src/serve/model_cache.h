@@ -19,6 +19,10 @@ typedef struct CachedModel
 	char	   *name;
 	MemoryContext cxt;			/* owns everything below, booster included */
 	BoosterHandle booster;
+	bool		forest_tried;	/* ModelCacheBuildForest ran */
+	Forest	   *forest;			/* the booster's trees for the native walk, or NULL */
+	float	   *forest_out;		/* the walk's output buffer (predict.c) */
+	int64		forest_out_cap;	/* floats forest_out holds */
 	ModelSchema *schema;		/* features and classes */
 	int			nfeatures;
 	int			nclasses;		/* 0 for regression */
@@ -38,6 +42,7 @@ extern void ModelCacheInit(void);
 extern CachedModel *ModelCacheGet(const char *ref);
 extern void ModelCacheVerify(const char *ref);
 extern void ModelCacheSetThreads(CachedModel *model, int nthread);
+extern void ModelCacheBuildForest(CachedModel *model);
 extern void ModelCachePin(CachedModel *model);
 extern void ModelCacheUnpin(CachedModel *model);
 extern void ModelCacheStats(int *entries, int64 *bytes);

@@ -41,6 +41,14 @@
  * thread (OpenMP start-up costs far more than one row); larger batches use
  * mlops.predict_threads (0: every CPU), never more than mlops.max_threads.
  *
+ * Native tree walk: a call of fewer than PREDICT_PARALLEL_MIN_ROWS rows of
+ * a model whose cache entry has a forest (xgb_forest.c: gbtree, numeric
+ * splits, a known objective, checked bit for bit against XGBoost when it
+ * was built, on the model's first such call) walks the trees without
+ * XGBoost's C API, whose per-call machinery costs more than the walk
+ * itself, unless mlops.native_tree_walk is off.  Everything else predicts
+ * with XGBoost (PredictRows).
+ *
  * Every call is timed and counted in mlops.prediction_stats, failures
  * included (a PG_CATCH records the error and rethrows).
  */
@@ -1729,7 +1737,9 @@ RaiseFeatureErrors(CachedModel *m, MlopsList *errors)
 
 /*
  * PredictRows runs the booster on nrows rows, on one thread for small
- * batches and mlops.predict_threads for larger ones.
+ * batches and mlops.predict_threads for larger ones; small batches walk the
+ * model's forest instead when it has one and mlops.native_tree_walk is on.
+ * The result is valid until the next prediction with this model.
  */
 static const float *
 PredictRows(CachedModel *m, const float *x, int64 nrows)
@@ -1738,6 +1748,21 @@ PredictRows(CachedModel *m, const float *x, int64 nrows)
 	const float *out;
 	int64		per_row = (m->output == OUTPUT_PROBS) ? m->nclasses : 1;
 
+	if (mlops_native_tree_walk && nrows < PREDICT_PARALLEL_MIN_ROWS && !m->forest_tried)
+		ModelCacheBuildForest(m);
+	if (m->forest != NULL && mlops_native_tree_walk && nrows < PREDICT_PARALLEL_MIN_ROWS)
+	{
+		if (m->forest_out_cap < nrows * per_row)
+		{
+			/* grows to the largest call's size, at most 1023 rows */
+			m->forest_out = m->forest_out == NULL ?
+				MemoryContextAlloc(m->cxt, sizeof(float) * nrows * per_row) :
+				repalloc(m->forest_out, sizeof(float) * nrows * per_row);
+			m->forest_out_cap = nrows * per_row;
+		}
+		XgbForestPredict(m->forest, x, nrows, m->forest_out);
+		return m->forest_out;
+	}
 	ModelCacheSetThreads(m, nrows < PREDICT_PARALLEL_MIN_ROWS ? 1 :
 						 MlopsEffectiveThreads(mlops_predict_threads));
 	out = XgbPredictDense(m->booster, x, nrows, m->nfeatures, &len);

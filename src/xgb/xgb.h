@@ -13,6 +13,7 @@
 
 #include <xgboost/c_api.h>
 
+#include "xgb/forest.h"
 #include "xgb/modelcheck.h"
 
 /* What the booster's raw output is, from its objective */
@@ -111,6 +112,10 @@ typedef struct XgbBatchSource
 
 extern DMatrixHandle XgbQuantileDMatrixFromBatches(MemoryContext owner, XgbBatchSource *src,
 												   DMatrixHandle ref, int nthread, int max_bin);
+/* the native tree walk of small predictions (xgb_forest.c, forest.c) */
+extern Forest *XgbForestBuild(MemoryContext owner, BoosterHandle booster, int nfeatures);
+extern void XgbForestPredict(const Forest *forest, const float *x, int64 nrow, float *out);
+
 extern ModelOutput ObjectiveOutput(const char *objective, bool regression);
 extern char *XgbVersion(void);
 extern void XgbCaptureLog(void);
