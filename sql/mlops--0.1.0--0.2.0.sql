@@ -1156,6 +1156,14 @@ REVOKE ALL ON FUNCTION mlops.drop_model_version(text, integer) FROM PUBLIC;
 
 
 -- ==== serving ====
+-- _predict_scores: {prediction, probability of the predicted class (NULL
+-- unless a classifier outputs probabilities)} from one evaluation, what
+-- mlops.ab_predict needs of a prediction (src/deploy/ab_predict.c).
+CREATE FUNCTION mlops._predict_scores(model text, features jsonb) RETURNS float8[]
+    LANGUAGE C STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'mlops_predict_scores';
+REVOKE ALL ON FUNCTION mlops._predict_scores(text, jsonb) FROM PUBLIC;
+
 -- real[] casts implicitly to float8[]; a real[] overload made numeric[] and integer[] arguments
 -- ambiguous.  The text overloads take untyped literals ('{"age": 35}', '{5.1, 3.5}').
 DROP FUNCTION mlops.predict(text, real[]);

@@ -7,11 +7,13 @@
  * The common case, a user already assigned, is answered from the
  * per-backend cache of tests and assignments (ab_cache.c): two hash
  * lookups give the user's arm (the stored variant with its pinned model
- * version), then one call of the public mlops.predict_detail on "name/N",
+ * version), then one call of serving's mlops._predict_scores on "name/N",
  * which never routes: one model evaluation gives the prediction and, for a
- * classifier that outputs probabilities, the predicted class's
- * probability.  It is called through the function manager (looked up once
- * per backend), as SQL calls it; subsystems talk through SQL functions.
+ * classifier that outputs probabilities, the predicted class's probability
+ * (the two numbers of predict_detail's document, without building the
+ * document and reading it back).  It is called through the function
+ * manager (looked up once per backend), as SQL calls it; subsystems talk
+ * through SQL functions.
  * A user seen for the first time, a bad argument or an unknown test goes
  * through mlops._ab_variant, the PL/pgSQL path that validates, draws and
  * records the assignment (or raises) and returns the arm.  A stopped test
@@ -21,11 +23,11 @@
  * (MlopsBeginOwner, search_path pinned), like the SECURITY DEFINER
  * functions of the other A/B entry points; it is planned once per backend
  * and schema-qualified, so one plan serves every caller.  The cache's
- * direct reads of mlops' two tables and the call of predict_detail check
- * no privilege and run no SQL as the caller (predict_detail reads the
- * registry as the extension owner itself, as it does for every caller of
- * predict), so the hit path needs no switch: the caller needs EXECUTE on
- * ab_predict only.
+ * direct reads of mlops' two tables and the call of _predict_scores check
+ * no privilege and run no SQL as the caller (serving reads the registry as
+ * the extension owner itself, as it does for every caller of predict), so
+ * the hit path needs no switch: the caller needs EXECUTE on ab_predict
+ * only.
  *
  *-------------------------------------------------------------------------
  */
@@ -38,6 +40,7 @@
 #include "fmgr.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_func.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
 #include "utils/jsonb.h"
@@ -56,20 +59,18 @@ PG_FUNCTION_INFO_V1(mlops_ab_predict);
 static SPIPlanPtr ab_assign_plan = NULL;
 
 /*
- * mlops.predict_detail(text, jsonb, text), looked up once per backend (a
+ * mlops._predict_scores(text, jsonb), looked up once per backend (a
  * prepared statement's call site starts afresh at every execution) and
  * again after any change of pg_proc
  */
-static FmgrInfo detail_fn;
-static bool detail_valid = false;
-static bool detail_callback = false;
+static FmgrInfo scores_fn;
+static bool scores_valid = false;
+static bool scores_callback = false;
 
 static void AbAssign(FunctionCallInfo fcinfo, AbArm *arm);
-static void AbPredict(FunctionCallInfo fcinfo, const AbArm *arm, Datum features,
-					  double *pred, bool *has_prob, double *prob);
-static FmgrInfo *AbDetailFunction(void);
+static void AbPredict(const AbArm *arm, Datum features, double *pred, bool *has_prob, double *prob);
+static FmgrInfo *AbScoresFunction(void);
 static void AbProcCallback(Datum arg, int cacheid, uint32 hashvalue);
-static double AbDetailNumber(Jsonb *detail, const char *key);
 static SPIPlanPtr AbAssignPlan(void);
 static Jsonb *AbResult(text *test, const AbArm *arm, double pred, bool has_prob, double prob);
 static void AbPairString(JsonbPair *pair, const char *key, const char *s, int len);
@@ -106,7 +107,7 @@ mlops_ab_predict(PG_FUNCTION_ARGS)
 		MlopsEndOwner(&save);
 		arm = &fresh;
 	}
-	AbPredict(fcinfo, arm, PG_GETARG_DATUM(2), &pred, &has_prob, &prob);
+	AbPredict(arm, PG_GETARG_DATUM(2), &pred, &has_prob, &prob);
 	PG_RETURN_JSONB_P(AbResult(PG_GETARG_TEXT_PP(0), arm, pred, has_prob, prob));
 }
 
@@ -152,85 +153,69 @@ AbAssign(FunctionCallInfo fcinfo, AbArm *arm)
 
 /*
  * AbPredict predicts features with the arm's pinned version ("name/N",
- * which never routes) by one call of mlops.predict_detail, which evaluates
- * the model once for the prediction and, for a classifier that outputs
- * probabilities, the predicted class's probability.  It is called through
- * the function manager, as SQL would call it.
+ * which never routes) by one call of mlops._predict_scores, which
+ * evaluates the model once for the prediction and, for a classifier that
+ * outputs probabilities, the predicted class's probability.  It is called
+ * through the function manager, as SQL would call it.
  */
 static void
-AbPredict(FunctionCallInfo fcinfo, const AbArm *arm, Datum features,
-		  double *pred, bool *has_prob, double *prob)
+AbPredict(const AbArm *arm, Datum features, double *pred, bool *has_prob, double *prob)
 {
-	LOCAL_FCINFO(inner, 3);
+	LOCAL_FCINFO(inner, 2);
 	Datum		d;
-	Jsonb	   *detail;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
 
-	InitFunctionCallInfoData(*inner, AbDetailFunction(), 3, InvalidOid, NULL, NULL);
+	InitFunctionCallInfoData(*inner, AbScoresFunction(), 2, InvalidOid, NULL, NULL);
 	inner->args[0].value = PointerGetDatum(arm->ref);
 	inner->args[0].isnull = false;
 	inner->args[1].value = features;
 	inner->args[1].isnull = false;
-	inner->args[2].value = (Datum) 0;
-	inner->args[2].isnull = true;
 	d = FunctionCallInvoke(inner);
 	if (inner->isnull)
 		elog(ERROR, "a/b test prediction returned NULL");
-	detail = DatumGetJsonbP(d);
-	*pred = AbDetailNumber(detail, "prediction");
-	*prob = arm->probability ? AbDetailNumber(detail, "probability") : NAN;
-	*has_prob = !isnan(*prob);
+	deconstruct_array(DatumGetArrayTypeP(d), FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL,
+					  TYPALIGN_DOUBLE, &elems, &nulls, &n);
+	if (n != 2 || nulls[0])
+		elog(ERROR, "mlops._predict_scores returned no prediction");
+	*pred = DatumGetFloat8(elems[0]);
+	*has_prob = arm->probability && !nulls[1];
+	*prob = *has_prob ? DatumGetFloat8(elems[1]) : NAN;
 }
 
 /*
- * AbDetailFunction returns mlops.predict_detail's FmgrInfo, looked up on
+ * AbScoresFunction returns mlops._predict_scores's FmgrInfo, looked up on
  * first use and after an invalidation of pg_proc.
  */
 static FmgrInfo *
-AbDetailFunction(void)
+AbScoresFunction(void)
 {
-	if (!detail_callback)
+	if (!scores_callback)
 	{
 		CacheRegisterSyscacheCallback(PROCOID, AbProcCallback, (Datum) 0);
-		detail_callback = true;
+		scores_callback = true;
 	}
-	if (!detail_valid)
+	if (!scores_valid)
 	{
-		Oid			argtypes[3] = {TEXTOID, JSONBOID, TEXTOID};
-		Oid			fn = LookupFuncName(list_make2(makeString(MLOPS_SCHEMA), makeString("predict_detail")),
-										3, argtypes, false);
+		Oid			argtypes[2] = {TEXTOID, JSONBOID};
+		Oid			fn = LookupFuncName(list_make2(makeString(MLOPS_SCHEMA), makeString("_predict_scores")),
+										2, argtypes, false);
 
-		fmgr_info_cxt(fn, &detail_fn, TopMemoryContext);
-		detail_valid = true;
+		fmgr_info_cxt(fn, &scores_fn, TopMemoryContext);
+		scores_valid = true;
 	}
-	return &detail_fn;
+	return &scores_fn;
 }
 
-/* AbProcCallback forgets predict_detail's FmgrInfo when pg_proc changed. */
+/* AbProcCallback forgets _predict_scores's FmgrInfo when pg_proc changed. */
 static void
 AbProcCallback(Datum arg, int cacheid, uint32 hashvalue)
 {
 	(void) arg;
 	(void) cacheid;
 	(void) hashvalue;
-	detail_valid = false;
-}
-
-/*
- * AbDetailNumber returns the number under key in predict_detail's
- * document, NaN when it is null (predict_detail prints a non-finite value
- * as null).  The document prints every float8 with 17 significant digits,
- * so the value read back is the model's output exactly.
- */
-static double
-AbDetailNumber(Jsonb *detail, const char *key)
-{
-	JsonbValue *v = getKeyJsonValueFromContainer(&detail->root, key, strlen(key), NULL);
-
-	if (v == NULL || (v->type != jbvNumeric && v->type != jbvNull))
-		elog(ERROR, "mlops.predict_detail returned no \"%s\"", key);
-	if (v->type == jbvNull)
-		return NAN;
-	return DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
+	scores_valid = false;
 }
 
 /*

@@ -89,6 +89,7 @@ PG_FUNCTION_INFO_V1(mlops_predict_batch);
 PG_FUNCTION_INFO_V1(mlops_predict_table);
 PG_FUNCTION_INFO_V1(mlops_predict_proba_table);
 PG_FUNCTION_INFO_V1(mlops_predict_detail);
+PG_FUNCTION_INFO_V1(mlops_predict_scores);
 
 /* Batches this small predict on one thread */
 #define PREDICT_PARALLEL_MIN_ROWS 1024
@@ -110,7 +111,8 @@ typedef enum PredictWhat
 {
 	PREDICT_VALUE,				/* float8: value or class code */
 	PREDICT_PROBA,				/* float8[]: class probabilities */
-	PREDICT_LABEL				/* text: the class label */
+	PREDICT_LABEL,				/* text: the class label */
+	PREDICT_SCORES				/* float8[]: prediction, predicted class's probability */
 } PredictWhat;
 
 /* How a text input is read */
@@ -163,6 +165,8 @@ static const float *PredictRows(CachedModel *m, const float *x, int64 nrows);
 static double OutputToPrediction(CachedModel *m, const float *out, int64 i);
 static void OutputToProba(CachedModel *m, const float *out, int64 i, double *proba);
 static Datum ProbaArray(CachedModel *m, const float *out, int64 i);
+static double PredictedProbability(CachedModel *m, const float *out, double prediction);
+static Datum ScoresArray(CachedModel *m, const float *out, double prediction);
 static double ElapsedMs(instr_time start);
 
 /* mlops_predict_float8 implements mlops.predict(model text, features float8[]). */
@@ -274,6 +278,8 @@ PredictOne(FunctionCallInfo fcinfo, InputKind kind, PredictWhat what)
 			PredictShadow(&route, kind, PG_GETARG_DATUM(1), OutputToPrediction(m, out, 0));
 		if (what == PREDICT_PROBA)
 			result = ProbaArray(m, out, 0);
+		else if (what == PREDICT_SCORES)
+			result = ScoresArray(m, out, OutputToPrediction(m, out, 0));
 		else if (what == PREDICT_LABEL)
 			result = CStringGetTextDatum(ClassLabel(m, ClassCode(m, OutputToPrediction(m, out, 0))));
 		else
@@ -374,6 +380,20 @@ mlops_predict_detail(PG_FUNCTION_ARGS)
 }
 
 /*
+ * mlops_predict_scores implements mlops._predict_scores(model text,
+ * features jsonb): {prediction, probability of the predicted class} from
+ * one evaluation, the probability NULL unless the model is a classifier
+ * that outputs probabilities.  mlops.ab_predict (src/deploy/ab_predict.c)
+ * calls it: the two numbers of predict_detail's document, without the
+ * document.
+ */
+Datum
+mlops_predict_scores(PG_FUNCTION_ARGS)
+{
+	return PredictOne(fcinfo, INPUT_JSONB, PREDICT_SCORES);
+}
+
+/*
  * DetailJson pushes predict_detail's object, all but its latency and end,
  * onto state: prediction, label, probability (of the predicted class),
  * probabilities, model, model_version, deployment_id and variant.
@@ -396,7 +416,7 @@ DetailJson(JsonbParseState **state, CachedModel *m, const float *out, double pre
 		OutputToProba(m, out, 0, p);
 	}
 	PushKey(state, "probability");
-	PushNumber(state, proba ? JsonNumber(p[ClassCode(m, prediction)]) : "null");
+	PushNumber(state, proba ? JsonNumber(PredictedProbability(m, out, prediction)) : "null");
 	PushKey(state, "probabilities");
 	if (proba)
 	{
@@ -1908,6 +1928,47 @@ ProbaArray(CachedModel *m, const float *out, int64 i)
 	pfree(elems);
 	pfree(p);
 	return PointerGetDatum(arr);
+}
+
+/*
+ * PredictedProbability returns the probability of the predicted class of
+ * row 0 (prediction is its class code), NaN unless the model outputs
+ * probabilities.
+ */
+static double
+PredictedProbability(CachedModel *m, const float *out, double prediction)
+{
+	double	   *p;
+	double		v;
+
+	if (m->output == OUTPUT_VALUE || m->output == OUTPUT_CLASS)
+		return NAN;
+	p = palloc(sizeof(double) * m->nclasses);
+	OutputToProba(m, out, 0, p);
+	v = p[ClassCode(m, prediction)];
+	pfree(p);
+	return v;
+}
+
+/*
+ * ScoresArray returns _predict_scores' array: the prediction and the
+ * predicted class's probability (NULL when there is none).
+ */
+static Datum
+ScoresArray(CachedModel *m, const float *out, double prediction)
+{
+	double		prob = PredictedProbability(m, out, prediction);
+	Datum		elems[2];
+	bool		nulls[2];
+	int			dims[1] = {2};
+	int			lbs[1] = {1};
+
+	elems[0] = Float8GetDatum(prediction);
+	elems[1] = Float8GetDatum(isnan(prob) ? 0.0 : prob);
+	nulls[0] = false;
+	nulls[1] = isnan(prob);
+	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, FLOAT8OID, sizeof(float8),
+											  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
 /* ElapsedMs returns the milliseconds since start. */

@@ -44,6 +44,14 @@ SELECT r ->> 'variant' = mlops.ab_assign('churn_v2', 'user-1') AS same_variant,
                                                    '{"visits": 16, "spend": 4}'::jsonb) AS same_prediction,
        (r ->> 'probability')::float8 BETWEEN 0.5 AND 1 AS probability_of_predicted_class
   FROM mlops.ab_predict('churn_v2', 'user-1', '{"visits": 16, "spend": 4}') r;
+-- its two numbers come from mlops._predict_scores: predict_detail's
+-- prediction and predicted class's probability, from one evaluation
+SELECT s[1] = (d ->> 'prediction')::float8 AS same_prediction,
+       s[2] = (d ->> 'probability')::float8 AS same_probability, array_length(s, 1) AS n
+  FROM mlops._predict_scores('ab_churn/1', '{"visits": 16, "spend": 4}') s,
+       mlops.predict_detail('ab_churn/1', '{"visits": 16, "spend": 4}') d;
+SELECT s[1] = mlops.predict('ab_amount/1', '{"visits": 3}'::jsonb) AS same_prediction, s[2] IS NULL AS no_probability
+  FROM mlops._predict_scores('ab_amount/1', '{"visits": 3}') s;
 -- in a procedure after COMMIT (no statement snapshot) it answers the same
 CREATE PROCEDURE ab_after_commit(INOUT same boolean) LANGUAGE plpgsql AS $$
 BEGIN
