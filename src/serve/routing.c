@@ -350,6 +350,8 @@ FindRoute(const char *name)
 		RouteEntry *r;
 
 		routes_stale = false;
+		/* looked up again: DROP and CREATE EXTENSION make a new table */
+		routes_relid = InvalidOid;
 		hash_seq_init(&status, route_map);
 		while ((r = hash_seq_search(&status)) != NULL)
 			hash_search(route_map, r->name, HASH_REMOVE, NULL);
