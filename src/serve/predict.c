@@ -594,7 +594,10 @@ mlops_predict_batch(PG_FUNCTION_ARGS)
 		{
 			to_canary = palloc(sizeof(bool) * Max(n, 1));
 			for (int i = 0; i < n; i++)
+			{
+				CHECK_FOR_INTERRUPTS();
 				to_canary[i] = RouteCallToCandidate(split.first_call + i, split.percent);
+			}
 		}
 		ncanary = BatchPredict(split.candidate, instances, n, to_canary, true, elems);
 		BatchPredict(m, instances, n, to_canary, false, elems);
