@@ -66,6 +66,7 @@ OBJS = \
 	src/common/schema_version.o \
 	src/common/security.o \
 	src/common/source.o \
+	src/deploy/ab_cache.o \
 	src/deploy/ab_predict.o \
 	src/deploy/ab_sql.o \
 	src/deploy/ab_stats.o \

@@ -1156,6 +1156,14 @@ REVOKE ALL ON FUNCTION mlops.drop_model_version(text, integer) FROM PUBLIC;
 
 
 -- ==== serving ====
+-- _predict_scores: {prediction, probability of the predicted class (NULL
+-- unless a classifier outputs probabilities)} from one evaluation, what
+-- mlops.ab_predict needs of a prediction (src/deploy/ab_predict.c).
+CREATE FUNCTION mlops._predict_scores(model text, features jsonb) RETURNS float8[]
+    LANGUAGE C STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'mlops_predict_scores';
+REVOKE ALL ON FUNCTION mlops._predict_scores(text, jsonb) FROM PUBLIC;
+
 -- real[] casts implicitly to float8[]; a real[] overload made numeric[] and integer[] arguments
 -- ambiguous.  The text overloads take untyped literals ('{"age": 35}', '{5.1, 3.5}').
 DROP FUNCTION mlops.predict(text, real[]);
@@ -4327,6 +4335,17 @@ CREATE TABLE mlops.ab_assignments (
 );
 REVOKE ALL ON mlops.ab_assignments FROM PUBLIC;
 
+-- Every change of a test, and every change of an assignment that could
+-- move a user (not inserts, not the conversions record_conversion adds),
+-- empties the A/B caches of all backends (src/deploy/ab_cache.c).
+CREATE FUNCTION mlops._ab_changed() RETURNS trigger
+    LANGUAGE C AS 'MODULE_PATHNAME', 'mlops_ab_changed';
+REVOKE ALL ON FUNCTION mlops._ab_changed() FROM PUBLIC;
+CREATE TRIGGER ab_tests_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mlops.ab_tests
+    FOR EACH STATEMENT EXECUTE FUNCTION mlops._ab_changed();
+CREATE TRIGGER ab_assignments_changed AFTER UPDATE OF test_id, user_id, variant OR DELETE OR TRUNCATE
+    ON mlops.ab_assignments FOR EACH STATEMENT EXECUTE FUNCTION mlops._ab_changed();
+
 -- The C helpers (src/deploy/ab_sql.c): the first assignment's draw and the
 -- statistics of ab_results and ab_test_health (src/deploy/ab_stats.c).
 CREATE FUNCTION mlops._ab_choose(test_id bigint, user_id text, weights float8[]) RETURNS integer
@@ -4725,9 +4744,9 @@ REVOKE ALL ON FUNCTION mlops.ab_assign(text, text) FROM PUBLIC;
 -- "probability"}.  The prediction is made with that exact version
 -- (name/N), which never routes; probability is the predicted class's
 -- probability for a classifier that outputs probabilities, else null.
--- It is C (src/deploy/ab_predict.c): for an assigned user one statement
--- planned once per backend, for a new one mlops._ab_variant; it runs as
--- the extension owner.
+-- It is C (src/deploy/ab_predict.c): an assigned user is answered from a
+-- per-backend cache of tests and assignments (src/deploy/ab_cache.c), a new
+-- one through mlops._ab_variant, run as the extension owner.
 CREATE FUNCTION mlops.ab_predict(test text, user_id text, features jsonb)
     RETURNS jsonb LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'mlops_ab_predict';
 REVOKE ALL ON FUNCTION mlops.ab_predict(text, text, jsonb) FROM PUBLIC;

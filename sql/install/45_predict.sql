@@ -66,6 +66,14 @@ CREATE FUNCTION mlops.predict_batch(model text, instances jsonb) RETURNS float8[
     AS 'MODULE_PATHNAME', 'mlops_predict_batch';
 REVOKE ALL ON FUNCTION mlops.predict_batch(text, jsonb) FROM PUBLIC;
 
+-- _predict_scores: {prediction, probability of the predicted class (NULL
+-- unless a classifier outputs probabilities)} from one evaluation, what
+-- mlops.ab_predict needs of a prediction (src/deploy/ab_predict.c).
+CREATE FUNCTION mlops._predict_scores(model text, features jsonb) RETURNS float8[]
+    LANGUAGE C STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'mlops_predict_scores';
+REVOKE ALL ON FUNCTION mlops._predict_scores(text, jsonb) FROM PUBLIC;
+
 -- predict_table and predict_proba_table read source as the calling user;
 -- label is the class label of a classifier's prediction, NULL for others.
 CREATE FUNCTION mlops.predict_table(model text, source text, id_column text DEFAULT NULL)

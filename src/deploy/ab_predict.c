@@ -4,89 +4,78 @@
  *	  mlops.ab_predict(test, user_id, features): the prediction of an A/B
  *	  test's variant for a user, on an application's request path.
  *
- * The common case, a user already assigned, costs two index probes read
- * directly, without the executor (the test by its unique name, the user's
- * assignment by primary key, with the statement's snapshot), a walk of the
- * test's variants array to the user's arm (the stored variant with its
- * pinned model version), and one call of the public mlops.predict_detail
- * on "name/N", which never routes: one model evaluation gives the
- * prediction and, for a classifier that outputs probabilities, the
- * predicted class's probability.  It is called through the function
- * manager (looked up once per call site), as SQL calls it; subsystems talk
- * through SQL functions.  A user seen for the
- * first time, a bad argument or an unknown test goes through
- * mlops._ab_variant, the PL/pgSQL path that validates, draws and records
- * the assignment (or raises) and returns the arm.  A stopped test answers
- * its winner (control when it has none) for everyone.
+ * The common case, a user already assigned, is answered from the
+ * per-backend cache of tests and assignments (ab_cache.c): two hash
+ * lookups give the user's arm (the stored variant with its pinned model
+ * version), then one call of serving's mlops._predict_scores on "name/N",
+ * which never routes: one model evaluation gives the prediction and, for a
+ * classifier that outputs probabilities, the predicted class's probability
+ * (the two numbers of predict_detail's document, without building the
+ * document and reading it back).  It is called through the function
+ * manager (looked up once per backend), as SQL calls it; subsystems talk
+ * through SQL functions.
+ * A user seen for the first time, a bad argument or an unknown test goes
+ * through mlops._ab_variant, the PL/pgSQL path that validates, draws and
+ * records the assignment (or raises) and returns the arm.  A stopped test
+ * answers its winner (control when it has none) for everyone.
  *
- * The statements run as the extension owner (MlopsBeginOwner, search_path
- * pinned), like the SECURITY DEFINER functions of the other A/B entry
- * points: the caller needs EXECUTE on ab_predict only; the direct reads of
- * mlops' own two tables and the call of predict_detail check no privilege.
- * The first-exposure statement is planned once per backend and
- * schema-qualified, so one plan serves every caller.
+ * Only the first-exposure statement runs as the extension owner
+ * (MlopsBeginOwner, search_path pinned), like the SECURITY DEFINER
+ * functions of the other A/B entry points; it is planned once per backend
+ * and schema-qualified, so one plan serves every caller.  The cache's
+ * direct reads of mlops' two tables and the call of _predict_scores check
+ * no privilege and run no SQL as the caller (serving reads the registry as
+ * the extension owner itself, as it does for every caller of predict), so
+ * the hit path needs no switch: the caller needs EXECUTE on ab_predict
+ * only.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
-#include "access/genam.h"
-#include "access/relscan.h"
-#include "access/stratnum.h"
-#include "access/table.h"
-#include "access/tableam.h"
+#include <math.h>
+
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
-#include "executor/tuptable.h"
 #include "fmgr.h"
-#include "lib/stringinfo.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_func.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/datum.h"
 #include "utils/float.h"
-#include "utils/fmgroids.h"
-#include "utils/json.h"
 #include "utils/jsonb.h"
-#include "utils/lsyscache.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
 #include "utils/numeric.h"
-#include "utils/rel.h"
-#include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
-#include "deploy/deploy.h"
 #include "common/common.h"
+#include "deploy/ab_cache.h"
+#include "deploy/deploy.h"
 
 PG_FUNCTION_INFO_V1(mlops_ab_predict);
 
 /* the first-exposure statement, planned once per backend */
 static SPIPlanPtr ab_assign_plan = NULL;
 
-/* what a call site keeps between calls (fn_extra) */
-typedef struct AbCache
-{
-	FmgrInfo	detail;			/* mlops.predict_detail(text, jsonb, text) */
-} AbCache;
+/*
+ * mlops._predict_scores(text, jsonb), looked up once per backend (a
+ * prepared statement's call site starts afresh at every execution) and
+ * again after any change of pg_proc
+ */
+static FmgrInfo scores_fn;
+static bool scores_valid = false;
+static bool scores_callback = false;
 
-/* one arm of a test: the pinned model version of a variant */
-typedef struct AbArm
-{
-	char	   *variant;
-	char	   *model_name;
-	int32		model_version;
-	bool		probability;
-} AbArm;
-
-static bool AbLookup(text *test, text *user_id, AbArm *arm);
-static bool AbProbe(const char *relname, const char *indexname, int nkeys, Datum *keys,
-					int natts, const char *const *attnames, Datum *values, bool *isnull);
-static void AbArmOf(Jsonb *variants, const char *variant, AbArm *arm);
-static void AbArmFrom(JsonbContainer *elem, const char *variant, AbArm *arm);
 static void AbAssign(FunctionCallInfo fcinfo, AbArm *arm);
-static void AbPredict(FunctionCallInfo fcinfo, const AbArm *arm, Datum features,
-					  double *pred, bool *has_prob, double *prob);
-static double AbDetailNumber(Jsonb *detail, const char *key);
+static void AbPredict(const AbArm *arm, Datum features, double *pred, bool *has_prob, double *prob);
+static FmgrInfo *AbScoresFunction(void);
+static void AbProcCallback(Datum arg, int cacheid, uint32 hashvalue);
 static SPIPlanPtr AbAssignPlan(void);
 static Jsonb *AbResult(text *test, const AbArm *arm, double pred, bool has_prob, double prob);
+static void AbPairString(JsonbPair *pair, const char *key, const char *s, int len);
+static void AbPairNumber(JsonbPair *pair, const char *key, Numeric number);
+static Numeric AbNumber(double v);
 
 /*
  * mlops_ab_predict returns {"test", "variant", "model", "model_version",
@@ -95,8 +84,8 @@ static Jsonb *AbResult(text *test, const AbArm *arm, double pred, bool has_prob,
 Datum
 mlops_ab_predict(PG_FUNCTION_ARGS)
 {
-	MlopsOwnerSave save;
-	AbArm		arm;
+	const AbArm *arm = NULL;
+	AbArm		fresh;
 	double		pred,
 				prob;
 	bool		has_prob;
@@ -107,13 +96,19 @@ mlops_ab_predict(PG_FUNCTION_ARGS)
 				 errmsg("features must not be NULL"),
 				 errhint("Pass the features as a JSON object, for example '{\"age\": 35, \"plan\": \"pro\"}'.")));
 
-	MlopsBeginOwner(&save);
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) ||
-		!AbLookup(PG_GETARG_TEXT_PP(0), PG_GETARG_TEXT_PP(1), &arm))
-		AbAssign(fcinfo, &arm);
-	AbPredict(fcinfo, &arm, PG_GETARG_DATUM(2), &pred, &has_prob, &prob);
-	MlopsEndOwner(&save);
-	PG_RETURN_JSONB_P(AbResult(PG_GETARG_TEXT_PP(0), &arm, pred, has_prob, prob));
+	if (!PG_ARGISNULL(0) && !PG_ARGISNULL(1))
+		arm = AbCachedArm(PG_GETARG_TEXT_PP(0), PG_GETARG_TEXT_PP(1));
+	if (arm == NULL)
+	{
+		MlopsOwnerSave save;
+
+		MlopsBeginOwner(&save);
+		AbAssign(fcinfo, &fresh);
+		MlopsEndOwner(&save);
+		arm = &fresh;
+	}
+	AbPredict(arm, PG_GETARG_DATUM(2), &pred, &has_prob, &prob);
+	PG_RETURN_JSONB_P(AbResult(PG_GETARG_TEXT_PP(0), arm, pred, has_prob, prob));
 }
 
 /*
@@ -147,259 +142,143 @@ AbAssign(FunctionCallInfo fcinfo, AbArm *arm)
 	variant = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	{
 		MemoryContext oldcxt = MemoryContextSwitchTo(callercxt);
+		bool		ok = AbArmFrom(&DatumGetJsonbP(d)->root, variant, arm);
 
-		AbArmFrom(&DatumGetJsonbP(d)->root, variant, arm);
 		MemoryContextSwitchTo(oldcxt);
+		if (!ok)
+			elog(ERROR, "a/b test variant \"%s\" has no pinned model version", variant ? variant : "?");
 	}
 	SPI_finish();
 }
 
 /*
  * AbPredict predicts features with the arm's pinned version ("name/N",
- * which never routes) by one call of mlops.predict_detail, which evaluates
- * the model once for the prediction and, for a classifier that outputs
- * probabilities, the predicted class's probability.  The function is
- * looked up once per call site (fn_extra) and called through the function
- * manager, as SQL would call it.
+ * which never routes) by one call of mlops._predict_scores, which
+ * evaluates the model once for the prediction and, for a classifier that
+ * outputs probabilities, the predicted class's probability.  It is called
+ * through the function manager, as SQL would call it.
  */
 static void
-AbPredict(FunctionCallInfo fcinfo, const AbArm *arm, Datum features,
-		  double *pred, bool *has_prob, double *prob)
+AbPredict(const AbArm *arm, Datum features, double *pred, bool *has_prob, double *prob)
 {
-	AbCache    *cache = (AbCache *) fcinfo->flinfo->fn_extra;
-	LOCAL_FCINFO(inner, 3);
+	LOCAL_FCINFO(inner, 2);
 	Datum		d;
-	Jsonb	   *detail;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
 
-	if (cache == NULL)
-	{
-		Oid			argtypes[3] = {TEXTOID, JSONBOID, TEXTOID};
-		Oid			fn = LookupFuncName(list_make2(makeString(MLOPS_SCHEMA), makeString("predict_detail")),
-										3, argtypes, false);
-
-		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(AbCache));
-		fmgr_info_cxt(fn, &cache->detail, fcinfo->flinfo->fn_mcxt);
-		fcinfo->flinfo->fn_extra = cache;
-	}
-	InitFunctionCallInfoData(*inner, &cache->detail, 3, InvalidOid, NULL, NULL);
-	inner->args[0].value = CStringGetTextDatum(psprintf("%s/%d", arm->model_name, arm->model_version));
+	InitFunctionCallInfoData(*inner, AbScoresFunction(), 2, InvalidOid, NULL, NULL);
+	inner->args[0].value = PointerGetDatum(arm->ref);
 	inner->args[0].isnull = false;
 	inner->args[1].value = features;
 	inner->args[1].isnull = false;
-	inner->args[2].value = (Datum) 0;
-	inner->args[2].isnull = true;
 	d = FunctionCallInvoke(inner);
 	if (inner->isnull)
 		elog(ERROR, "a/b test prediction returned NULL");
-	detail = DatumGetJsonbP(d);
-	*pred = AbDetailNumber(detail, "prediction");
-	*prob = arm->probability ? AbDetailNumber(detail, "probability") : NAN;
-	*has_prob = !isnan(*prob);
+	deconstruct_array(DatumGetArrayTypeP(d), FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL,
+					  TYPALIGN_DOUBLE, &elems, &nulls, &n);
+	if (n != 2 || nulls[0])
+		elog(ERROR, "mlops._predict_scores returned no prediction");
+	*pred = DatumGetFloat8(elems[0]);
+	*has_prob = arm->probability && !nulls[1];
+	*prob = *has_prob ? DatumGetFloat8(elems[1]) : NAN;
 }
 
 /*
- * AbDetailNumber returns the number under key in predict_detail's
- * document, NaN when it is null (predict_detail prints a non-finite value
- * as null).  The document prints every float8 with 17 significant digits,
- * so the value read back is the model's output exactly.
+ * AbScoresFunction returns mlops._predict_scores's FmgrInfo, looked up on
+ * first use and after an invalidation of pg_proc.
  */
-static double
-AbDetailNumber(Jsonb *detail, const char *key)
+static FmgrInfo *
+AbScoresFunction(void)
 {
-	JsonbValue *v = getKeyJsonValueFromContainer(&detail->root, key, strlen(key), NULL);
+	if (!scores_callback)
+	{
+		CacheRegisterSyscacheCallback(PROCOID, AbProcCallback, (Datum) 0);
+		scores_callback = true;
+	}
+	if (!scores_valid)
+	{
+		Oid			argtypes[2] = {TEXTOID, JSONBOID};
+		Oid			fn = LookupFuncName(list_make2(makeString(MLOPS_SCHEMA), makeString("_predict_scores")),
+										2, argtypes, false);
 
-	if (v == NULL || (v->type != jbvNumeric && v->type != jbvNull))
-		elog(ERROR, "mlops.predict_detail returned no \"%s\"", key);
-	if (v->type == jbvNull)
-		return NAN;
-	return DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
+		fmgr_info_cxt(fn, &scores_fn, TopMemoryContext);
+		scores_valid = true;
+	}
+	return &scores_fn;
 }
 
-/*
- * AbLookup finds the user's variant (a stopped test's winner for everyone)
- * and its arm by two index probes; false when the test does not exist or
- * the user is not assigned in it (the assignment path says which).
- */
-static bool
-AbLookup(text *test, text *user_id, AbArm *arm)
-{
-	static const char *const test_cols[] = {"id", "variants", "state", "winner"};
-	static const char *const user_cols[] = {"variant"};
-	Datum		t[4],
-				keys[2],
-				v[1];
-	bool		tnull[4],
-				vnull[1];
-	char	   *variant;
-
-	keys[0] = PointerGetDatum(test);
-	if (!AbProbe("ab_tests", "ab_tests_name_key", 1, keys, 4, test_cols, t, tnull) ||
-		tnull[0] || tnull[1] || tnull[2])
-		return false;
-	if (strcmp(TextDatumGetCString(t[2]), "stopped") == 0)
-		variant = tnull[3] ? pstrdup("control") : TextDatumGetCString(t[3]);
-	else
-	{
-		keys[0] = t[0];
-		keys[1] = PointerGetDatum(user_id);
-		if (!AbProbe("ab_assignments", "ab_assignments_pkey", 2, keys, 1, user_cols, v, vnull) ||
-			vnull[0])
-			return false;
-		variant = TextDatumGetCString(v[0]);
-	}
-	AbArmOf(DatumGetJsonbP(t[1]), variant, arm);
-	return true;
-}
-
-/*
- * AbProbe reads the row of mlops.<relname> whose unique index <indexname>
- * (on bigint and text columns) equals keys, in index column order, as the
- * statement's snapshot sees it, and copies its columns attnames into
- * values; false when there is no such row, no such relation or no
- * statement snapshot.
- */
-static bool
-AbProbe(const char *relname, const char *indexname, int nkeys, Datum *keys,
-		int natts, const char *const *attnames, Datum *values, bool *isnull)
-{
-	Oid			relid = MlopsRelid(relname);
-	Oid			indexid = MlopsRelid(indexname);
-	Relation	rel,
-				idx;
-	IndexScanDesc scan;
-	TupleTableSlot *slot;
-	ScanKeyData skey[2];
-	bool		found;
-
-	/* no statement snapshot (a procedure between transactions): the SPI path reads */
-	if (!OidIsValid(relid) || !OidIsValid(indexid) || nkeys > 2 || !ActiveSnapshotSet())
-		return false;
-	rel = table_open(relid, AccessShareLock);
-	idx = index_open(indexid, AccessShareLock);
-	for (int k = 0; k < nkeys; k++)
-	{
-		Oid			type = TupleDescAttr(RelationGetDescr(idx), k)->atttypid;
-
-		ScanKeyEntryInitialize(&skey[k], 0, (AttrNumber) (k + 1), BTEqualStrategyNumber, InvalidOid,
-							   idx->rd_indcollation[k], type == INT8OID ? F_INT8EQ : F_TEXTEQ, keys[k]);
-	}
-	scan = index_beginscan(rel, idx, GetActiveSnapshot(), nkeys, 0);
-	index_rescan(scan, skey, nkeys, NULL, 0);
-	slot = table_slot_create(rel, NULL);
-	found = index_getnext_slot(scan, ForwardScanDirection, slot);
-	for (int a = 0; found && a < natts; a++)
-	{
-		AttrNumber	attno = get_attnum(relid, attnames[a]);
-		Form_pg_attribute att;
-
-		if (attno == InvalidAttrNumber)
-			elog(ERROR, "mlops.%s has no column \"%s\"", relname, attnames[a]);
-		att = TupleDescAttr(RelationGetDescr(rel), attno - 1);
-		values[a] = slot_getattr(slot, attno, &isnull[a]);
-		/* copied (and detoasted) out of the slot, which goes away below */
-		if (!isnull[a] && att->attlen == -1)
-			values[a] = PointerGetDatum(PG_DETOAST_DATUM_COPY(values[a]));
-		else if (!isnull[a])
-			values[a] = datumCopy(values[a], att->attbyval, att->attlen);
-	}
-	ExecDropSingleTupleTableSlot(slot);
-	index_endscan(scan);
-	index_close(idx, AccessShareLock);
-	table_close(rel, AccessShareLock);
-	return found;
-}
-
-/*
- * AbArmOf fills arm from the element of the variants array whose "name" is
- * variant.
- */
+/* AbProcCallback forgets _predict_scores's FmgrInfo when pg_proc changed. */
 static void
-AbArmOf(Jsonb *variants, const char *variant, AbArm *arm)
+AbProcCallback(Datum arg, int cacheid, uint32 hashvalue)
 {
-	int			n = JsonContainerSize(&variants->root);
-
-	if (!JsonContainerIsArray(&variants->root))
-		elog(ERROR, "a/b test variants are not an array");
-	for (int i = 0; i < n; i++)
-	{
-		JsonbValue *elem = getIthJsonbValueFromContainer(&variants->root, i);
-		JsonbValue *name;
-
-		if (elem == NULL || elem->type != jbvBinary)
-			continue;
-		name = getKeyJsonValueFromContainer(elem->val.binary.data, "name", 4, NULL);
-		if (name == NULL || name->type != jbvString ||
-			strlen(variant) != (size_t) name->val.string.len ||
-			memcmp(name->val.string.val, variant, name->val.string.len) != 0)
-			continue;
-		AbArmFrom(elem->val.binary.data, variant, arm);
-		return;
-	}
-	elog(ERROR, "a/b test has no variant \"%s\"", variant);
+	(void) arg;
+	(void) cacheid;
+	(void) hashvalue;
+	scores_valid = false;
 }
 
 /*
- * AbArmFrom fills arm from one stored variant object (create_ab_test put
- * model_name, model_version and probability in each).
- */
-static void
-AbArmFrom(JsonbContainer *elem, const char *variant, AbArm *arm)
-{
-	JsonbValue *model = getKeyJsonValueFromContainer(elem, "model_name", 10, NULL);
-	JsonbValue *version = getKeyJsonValueFromContainer(elem, "model_version", 13, NULL);
-	JsonbValue *prob = getKeyJsonValueFromContainer(elem, "probability", 11, NULL);
-
-	if (variant == NULL || model == NULL || model->type != jbvString ||
-		version == NULL || version->type != jbvNumeric)
-		elog(ERROR, "a/b test variant \"%s\" has no pinned model version", variant ? variant : "?");
-	arm->variant = pstrdup(variant);
-	arm->model_name = pnstrdup(model->val.string.val, model->val.string.len);
-	arm->model_version = DatumGetInt32(DirectFunctionCall1(numeric_int4,
-														   NumericGetDatum(version->val.numeric)));
-	arm->probability = prob != NULL && prob->type == jbvBool && prob->val.boolean;
-}
-
-/*
- * AbResult builds the answer of ab_predict, as jsonb values (what jsonb_in
- * makes of the printed object, without printing and parsing it).
+ * AbResult builds the answer of ab_predict as one jsonb object value,
+ * converted once (what jsonb_in makes of the printed object, without
+ * printing and parsing it, and without pushJsonbValue's copies and key
+ * sort): the pairs are listed in jsonb's key order (shorter keys first,
+ * then bytewise), which lookups in the stored object rely on.
  */
 static Jsonb *
 AbResult(text *test, const AbArm *arm, double pred, bool has_prob, double prob)
 {
-	static const char *const keys[] = {"test", "variant", "model", "model_version",
-	"prediction", "probability"};
-	/* predictions and probabilities are finite: predict refuses non-finite outputs */
-	const char *const strings[] = {text_to_cstring(test), arm->variant, arm->model_name, NULL, NULL, NULL};
-	const char *const numbers[] = {NULL, NULL, NULL, psprintf("%d", arm->model_version),
-		isfinite(pred) ? float8out_internal(pred) : NULL,
-	has_prob && isfinite(prob) ? float8out_internal(prob) : NULL};
-	JsonbParseState *state = NULL;
-	JsonbValue	v;
+	JsonbPair	pairs[6];
+	JsonbValue	object;
+	int			n = 0;
 
-	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-	for (size_t i = 0; i < lengthof(keys); i++)
-	{
-		v.type = jbvString;
-		v.val.string.val = (char *) keys[i];
-		v.val.string.len = strlen(keys[i]);
-		pushJsonbValue(&state, WJB_KEY, &v);
-		if (strings[i] != NULL)
-		{
-			v.val.string.val = (char *) strings[i];
-			v.val.string.len = strlen(strings[i]);
-		}
-		else if (numbers[i] != NULL)
-		{
-			v.type = jbvNumeric;
-			v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(numbers[i]),
-																ObjectIdGetDatum(InvalidOid),
-																Int32GetDatum(-1)));
-		}
-		else
-			v.type = jbvNull;
-		pushJsonbValue(&state, WJB_VALUE, &v);
-	}
-	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
+	/* predictions and probabilities are finite: predict refuses non-finite outputs */
+	AbPairString(&pairs[n++], "test", VARDATA_ANY(test), VARSIZE_ANY_EXHDR(test));
+	AbPairString(&pairs[n++], "model", arm->model_name, strlen(arm->model_name));
+	AbPairString(&pairs[n++], "variant", arm->variant, strlen(arm->variant));
+	AbPairNumber(&pairs[n++], "prediction", isfinite(pred) ? AbNumber(pred) : NULL);
+	AbPairNumber(&pairs[n++], "probability", has_prob && isfinite(prob) ? AbNumber(prob) : NULL);
+	AbPairNumber(&pairs[n++], "model_version", arm->version_number);
+	object.type = jbvObject;
+	object.val.object.nPairs = n;
+	object.val.object.pairs = pairs;
+	return JsonbValueToJsonb(&object);
+}
+
+/* AbPairString fills a pair of the result with a string value. */
+static void
+AbPairString(JsonbPair *pair, const char *key, const char *s, int len)
+{
+	pair->key.type = jbvString;
+	pair->key.val.string.val = (char *) key;
+	pair->key.val.string.len = strlen(key);
+	pair->value.type = jbvString;
+	pair->value.val.string.val = (char *) s;
+	pair->value.val.string.len = len;
+	pair->order = 0;
+}
+
+/* AbPairNumber fills a pair of the result with a number, null when NULL. */
+static void
+AbPairNumber(JsonbPair *pair, const char *key, Numeric number)
+{
+	pair->key.type = jbvString;
+	pair->key.val.string.val = (char *) key;
+	pair->key.val.string.len = strlen(key);
+	pair->value.type = number != NULL ? jbvNumeric : jbvNull;
+	pair->value.val.numeric = number;
+	pair->order = 0;
+}
+
+/*
+ * AbNumber returns a finite float8 as the number its shortest exact text
+ * reads as (the text float8out prints), as jsonb_in would make it.
+ */
+static Numeric
+AbNumber(double v)
+{
+	return DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(float8out_internal(v)),
+											   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
 }
 
 /*

@@ -30,5 +30,7 @@ extern Datum mlops_ab_holm(PG_FUNCTION_ARGS);
 extern Datum mlops_ab_chisquare(PG_FUNCTION_ARGS);
 /* ab_predict.c: mlops.ab_predict */
 extern Datum mlops_ab_predict(PG_FUNCTION_ARGS);
+/* ab_cache.c: mlops._ab_changed(), the trigger that empties ab_predict's caches */
+extern Datum mlops_ab_changed(PG_FUNCTION_ARGS);
 
 #endif							/* MLOPS_DEPLOY_H */

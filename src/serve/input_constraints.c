@@ -161,6 +161,9 @@ EnsureCache(void)
 		cache = NULL;
 		cache_cxt = NULL;
 	}
+	/* looked up again: DROP and CREATE EXTENSION make a new table */
+	if (cache_stale)
+		versions_relid = InvalidOid;
 	cache_stale = false;
 	if (!OidIsValid(versions_relid))
 		versions_relid = MlopsRelid("model_versions");

@@ -162,6 +162,8 @@ EnsureMaps(void)
 		RefEntry   *ref;
 
 		refs_stale = false;
+		/* looked up again below: DROP and CREATE EXTENSION make a new table */
+		versions_relid = InvalidOid;
 		hash_seq_init(&status, ref_map);
 		while ((ref = hash_seq_search(&status)) != NULL)
 			hash_search(ref_map, ref->ref, HASH_REMOVE, NULL);

@@ -97,6 +97,7 @@ PG_FUNCTION_INFO_V1(mlops_predict_batch);
 PG_FUNCTION_INFO_V1(mlops_predict_table);
 PG_FUNCTION_INFO_V1(mlops_predict_proba_table);
 PG_FUNCTION_INFO_V1(mlops_predict_detail);
+PG_FUNCTION_INFO_V1(mlops_predict_scores);
 
 /* Batches this small predict on one thread */
 #define PREDICT_PARALLEL_MIN_ROWS 1024
@@ -118,7 +119,8 @@ typedef enum PredictWhat
 {
 	PREDICT_VALUE,				/* float8: value or class code */
 	PREDICT_PROBA,				/* float8[]: class probabilities */
-	PREDICT_LABEL				/* text: the class label */
+	PREDICT_LABEL,				/* text: the class label */
+	PREDICT_SCORES				/* float8[]: prediction, predicted class's probability */
 } PredictWhat;
 
 /* How a text input is read */
@@ -161,11 +163,18 @@ static const char *EncodeJsonValue(FeatureColumn *col, JsonbValue *v, float *out
 static void AppendValueProblem(MlopsList *errors, const char *prefix, const char *feature,
 							   const char *problem, JsonbValue *v);
 static void RaiseFeatureErrors(CachedModel *m, MlopsList *errors);
-static float *BatchMatrix(CachedModel *m, Jsonb *instances, int n);
+static void BatchPin(CachedModel *m, CachedModel *candidate, CachedModel *shadow, bool pin);
+static int	BatchPredict(CachedModel *m, Jsonb *instances, int n, const bool *pick, bool want,
+						 Datum *elems);
+static void BatchShadow(Route *route, Jsonb *instances, int n, Datum *elems);
+static float *BatchMatrix(CachedModel *m, Jsonb *instances, int n, const bool *pick, bool want,
+						  int *rows);
 static const float *PredictRows(CachedModel *m, const float *x, int64 nrows);
 static double OutputToPrediction(CachedModel *m, const float *out, int64 i);
 static void OutputToProba(CachedModel *m, const float *out, int64 i, double *proba);
 static Datum ProbaArray(CachedModel *m, const float *out, int64 i);
+static double PredictedProbability(CachedModel *m, const float *out, double prediction);
+static Datum ScoresArray(CachedModel *m, const float *out, double prediction);
 static double ElapsedMs(instr_time start);
 
 /* mlops_predict_float8 implements mlops.predict(model text, features float8[]). */
@@ -277,6 +286,8 @@ PredictOne(FunctionCallInfo fcinfo, InputKind kind, PredictWhat what)
 			PredictShadow(&route, kind, PG_GETARG_DATUM(1), OutputToPrediction(m, out, 0));
 		if (what == PREDICT_PROBA)
 			result = ProbaArray(m, out, 0);
+		else if (what == PREDICT_SCORES)
+			result = ScoresArray(m, out, OutputToPrediction(m, out, 0));
 		else if (what == PREDICT_LABEL)
 			result = CStringGetTextDatum(ClassLabel(m, ClassCode(m, OutputToPrediction(m, out, 0))));
 		else
@@ -377,6 +388,20 @@ mlops_predict_detail(PG_FUNCTION_ARGS)
 }
 
 /*
+ * mlops_predict_scores implements mlops._predict_scores(model text,
+ * features jsonb): {prediction, probability of the predicted class} from
+ * one evaluation, the probability NULL unless the model is a classifier
+ * that outputs probabilities.  mlops.ab_predict (src/deploy/ab_predict.c)
+ * calls it: the two numbers of predict_detail's document, without the
+ * document.
+ */
+Datum
+mlops_predict_scores(PG_FUNCTION_ARGS)
+{
+	return PredictOne(fcinfo, INPUT_JSONB, PREDICT_SCORES);
+}
+
+/*
  * DetailJson pushes predict_detail's object, all but its latency and end,
  * onto state: prediction, label, probability (of the predicted class),
  * probabilities, model, model_version, deployment_id and variant.
@@ -399,7 +424,7 @@ DetailJson(JsonbParseState **state, CachedModel *m, const float *out, double pre
 		OutputToProba(m, out, 0, p);
 	}
 	PushKey(state, "probability");
-	PushNumber(state, proba ? JsonNumber(p[ClassCode(m, prediction)]) : "null");
+	PushNumber(state, proba ? JsonNumber(PredictedProbability(m, out, prediction)) : "null");
 	PushKey(state, "probabilities");
 	if (proba)
 	{
@@ -538,95 +563,192 @@ ClassLabel(CachedModel *m, int code)
 /*
  * mlops_predict_batch implements mlops.predict_batch(model text, instances
  * jsonb): one prediction per object of the array, predicted in one call.
+ * A bare model name routes each instance as a call of predict without a
+ * routing key would (routing.c's RouteCalls): with an active canary, the
+ * instances take their places in the exact split of keyless calls, each
+ * version predicts its own rows in one call, and each version's rows count
+ * in prediction_stats; a shadow predicts every instance too and is
+ * compared.
  */
 Datum
 mlops_predict_batch(PG_FUNCTION_ARGS)
 {
 	char	   *ref = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	Jsonb	   *instances = PG_GETARG_JSONB_P(1);
+	bool		is_array = JB_ROOT_IS_ARRAY(instances) && !JB_ROOT_IS_SCALAR(instances);
+	int			n = is_array ? JsonContainerSize(&instances->root) : 0;
 	CachedModel *m;
+	Route		route;
+	RouteSplit	split;
 	instr_time	start;
-	volatile int n = 0;
+	volatile int ncanary = 0;
 	Datum		result = (Datum) 0;
 
 	INSTR_TIME_SET_CURRENT(start);
-	m = ModelCacheGet(ref);
+	m = RouteCalls(ref, (uint64) n, &route, &split);
+	BatchPin(m, split.candidate, route.shadow, true);
 	PG_TRY();
 	{
-		float	   *x;
-		const float *out;
 		Datum	   *elems;
+		bool	   *to_canary = NULL;
 
-		if (!JB_ROOT_IS_ARRAY(instances) || JB_ROOT_IS_SCALAR(instances))
+		if (!is_array)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("instances must be a JSON array of feature objects"),
 					 errhint("For example '[{\"age\": 35}, {\"age\": 52}]'.")));
-		n = JsonContainerSize(&instances->root);
-		x = BatchMatrix(m, instances, n);
 		elems = palloc(sizeof(Datum) * Max(n, 1));
-		if (n > 0)
+		if (split.candidate != NULL)
 		{
-			out = PredictRows(m, x, n);
+			to_canary = palloc(sizeof(bool) * Max(n, 1));
 			for (int i = 0; i < n; i++)
 			{
 				CHECK_FOR_INTERRUPTS();
-				elems[i] = Float8GetDatum(OutputToPrediction(m, out, i));
+				to_canary[i] = RouteCallToCandidate(split.first_call + i, split.percent);
 			}
 		}
+		ncanary = BatchPredict(split.candidate, instances, n, to_canary, true, elems);
+		BatchPredict(m, instances, n, to_canary, false, elems);
+		if (route.shadow != NULL)
+			BatchShadow(&route, instances, n, elems);
 		result = PointerGetDatum(construct_array(elems, n, FLOAT8OID, sizeof(float8),
 												 FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	}
 	PG_CATCH();
 	{
-		PredictionStatsRecord(&m->stats, m->name, m->version, n, ElapsedMs(start), true);
+		BatchPin(m, split.candidate, route.shadow, false);
+		PredictionStatsRecord(&m->stats, m->name, m->version, n - ncanary, ElapsedMs(start), true);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	PredictionStatsRecord(&m->stats, m->name, m->version, n, ElapsedMs(start), false);
+	BatchPin(m, split.candidate, route.shadow, false);
+	if (ncanary > 0)
+		PredictionStatsRecord(&split.candidate->stats, split.candidate->name, split.candidate->version,
+							  ncanary, ElapsedMs(start), false);
+	PredictionStatsRecord(&m->stats, m->name, m->version, n - ncanary, ElapsedMs(start), false);
 	return result;
 }
 
 /*
- * BatchMatrix encodes the n instances of predict_batch into a new matrix, or
- * raises one ERROR listing their problems.  The matrix grows with the
- * instances encoded without a problem (once one is found, the rest are only
- * checked, into a scratch row), so its size follows the valid input rather
- * than the number of array elements: '[1, 1, ...]' of a million elements
- * allocates nothing per element.
+ * BatchPin pins (or unpins) the models predict_batch uses, so that nothing
+ * evicts one while the other loads or predicts; candidate and shadow may
+ * be NULL.
+ */
+static void
+BatchPin(CachedModel *m, CachedModel *candidate, CachedModel *shadow, bool pin)
+{
+	CachedModel *models[3] = {m, candidate, shadow};
+
+	for (int i = 0; i < 3; i++)
+	{
+		if (models[i] == NULL)
+			continue;
+		if (pin)
+			ModelCachePin(models[i]);
+		else
+			ModelCacheUnpin(models[i]);
+	}
+}
+
+/*
+ * BatchPredict predicts, with model m, the instances whose pick is want
+ * (every instance when pick is NULL) in one call and stores each
+ * prediction at its instance's place in elems; it returns how many it
+ * predicted (0, nothing done, when m is NULL).
+ */
+static int
+BatchPredict(CachedModel *m, Jsonb *instances, int n, const bool *pick, bool want, Datum *elems)
+{
+	int			rows;
+	float	   *x;
+	const float *out;
+	int			r = 0;
+
+	if (m == NULL)
+		return 0;
+	x = BatchMatrix(m, instances, n, pick, want, &rows);
+	if (rows == 0)
+		return 0;
+	out = PredictRows(m, x, rows);
+	for (int i = 0; i < n; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (pick == NULL || pick[i] == want)
+			elems[i] = Float8GetDatum(OutputToPrediction(m, out, r++));
+	}
+	pfree(x);
+	return rows;
+}
+
+/*
+ * BatchShadow predicts every instance with the shadow candidate of route
+ * and records how each output compares with the served one (elems), as
+ * predict does for one call (PredictShadow).
+ */
+static void
+BatchShadow(Route *route, Jsonb *instances, int n, Datum *elems)
+{
+	CachedModel *shadow = route->shadow;
+	Datum	   *out = palloc(sizeof(Datum) * Max(n, 1));
+
+	BatchPredict(shadow, instances, n, NULL, false, out);
+	for (int i = 0; i < n; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		RouteRecordShadow(route, DatumGetFloat8(elems[i]), DatumGetFloat8(out[i]), false);
+	}
+	PredictionStatsRecord(&shadow->stats, shadow->name, shadow->version, n, 0.0, false);
+	pfree(out);
+}
+
+/*
+ * BatchMatrix encodes the instances of predict_batch whose pick is want
+ * (all n when pick is NULL) into the consecutive rows of a new matrix, and
+ * sets *rows to their number, or raises one ERROR listing their problems
+ * (instances named by their place in the array).  The matrix grows with
+ * the instances encoded without a problem (once one is found, the rest are
+ * only checked, into a scratch row), so its size follows the valid input
+ * rather than the number of array elements: '[1, 1, ...]' of a million
+ * elements allocates nothing per element.
  */
 static float *
-BatchMatrix(CachedModel *m, Jsonb *instances, int n)
+BatchMatrix(CachedModel *m, Jsonb *instances, int n, const bool *pick, bool want, int *rows)
 {
 	int			nf = Max(m->nfeatures, 1);
 	int			capacity = Min(Max(n, 1), 1024);
 	float	   *x = palloc_extended(sizeof(float) * (Size) capacity * nf, MCXT_ALLOC_HUGE);
 	float	   *scratch = palloc(sizeof(float) * nf);
 	MlopsList	errors;
+	int			r = 0;
 
 	MlopsListInit(&errors, MLOPS_LIST_MAX);
 	for (int i = 0; i < n; i++)
 	{
-		JsonbValue *v = getIthJsonbValueFromContainer(&instances->root, i);
+		JsonbValue *v;
 
 		CHECK_FOR_INTERRUPTS();
+		if (pick != NULL && pick[i] != want)
+			continue;
+		v = getIthJsonbValueFromContainer(&instances->root, i);
 		if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
 		{
 			MlopsListAdd(&errors, "instance %d is not an object", i);
 			continue;
 		}
-		if (errors.total == 0 && i >= capacity)
+		if (errors.total == 0 && r >= capacity)
 		{
 			capacity = (int) Min((int64) n, 2 * (int64) capacity);
 			x = repalloc_huge(x, sizeof(float) * (Size) capacity * nf);
 		}
 		InputConstraintsCheck(m->name, v->val.binary.data, i);
 		EncodeJsonObject(m, v->val.binary.data,
-						 errors.total == 0 ? x + (Size) i * m->nfeatures : scratch, &errors, i);
+						 errors.total == 0 ? x + (Size) r * m->nfeatures : scratch, &errors, i);
+		r++;
 		pfree(v);
 	}
 	RaiseFeatureErrors(m, &errors);
 	pfree(scratch);
+	*rows = r;
 	return x;
 }
 
@@ -1834,6 +1956,47 @@ ProbaArray(CachedModel *m, const float *out, int64 i)
 	pfree(elems);
 	pfree(p);
 	return PointerGetDatum(arr);
+}
+
+/*
+ * PredictedProbability returns the probability of the predicted class of
+ * row 0 (prediction is its class code), NaN unless the model outputs
+ * probabilities.
+ */
+static double
+PredictedProbability(CachedModel *m, const float *out, double prediction)
+{
+	double	   *p;
+	double		v;
+
+	if (m->output == OUTPUT_VALUE || m->output == OUTPUT_CLASS)
+		return NAN;
+	p = palloc(sizeof(double) * m->nclasses);
+	OutputToProba(m, out, 0, p);
+	v = p[ClassCode(m, prediction)];
+	pfree(p);
+	return v;
+}
+
+/*
+ * ScoresArray returns _predict_scores' array: the prediction and the
+ * predicted class's probability (NULL when there is none).
+ */
+static Datum
+ScoresArray(CachedModel *m, const float *out, double prediction)
+{
+	double		prob = PredictedProbability(m, out, prediction);
+	Datum		elems[2];
+	bool		nulls[2];
+	int			dims[1] = {2};
+	int			lbs[1] = {1};
+
+	elems[0] = Float8GetDatum(prediction);
+	elems[1] = Float8GetDatum(isnan(prob) ? 0.0 : prob);
+	nulls[0] = false;
+	nulls[1] = isnan(prob);
+	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, FLOAT8OID, sizeof(float8),
+											  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
 /* ElapsedMs returns the milliseconds since start. */

@@ -19,7 +19,9 @@
  *               so promote_deployment's switch costs no load.
  *
  * References with a version, stage or alias ('churn/3', 'churn/Production',
- * 'churn@champion') never route.
+ * 'churn@champion') never route.  predict_batch routes its instances as that
+ * many keyless calls (RouteCalls), predict_table its rows by their ids
+ * (RouteCanary).
  *
  * Cost: routes are cached per backend in route_map (model name -> the
  * active deployment, or "none"), so a model without a deployment costs one
@@ -109,6 +111,8 @@ static void RoutingRelcacheCallback(Datum arg, Oid relid);
 static void ShadowShmemRequest(void);
 static void ShadowShmemStartup(void);
 static RouteEntry *FindRoute(const char *name);
+static RouteEntry *RoutedEntry(const char *ref, Route *route);
+static CachedModel *StableModel(RouteEntry *entry, Route *route);
 static void ReadRoute(RouteEntry *entry);
 static CachedModel *ShadowModel(RouteEntry *entry, CachedModel *stable);
 
@@ -178,21 +182,11 @@ RoutingRelcacheCallback(Datum arg, Oid relid)
 CachedModel *
 RouteModel(const char *ref, const char *key, int keylen, Route *route)
 {
-	RouteEntry *entry;
-	CachedModel *model;
+	RouteEntry *entry = RoutedEntry(ref, route);
 	bool		canary = false;
 
-	route->deployment_id = 0;
-	route->variant = ROUTE_STABLE;
-	route->shadow = NULL;
-	if (strchr(ref, '/') != NULL || strchr(ref, '@') != NULL || strlen(ref) >= ROUTE_NAME_MAX)
+	if (entry == NULL)
 		return ModelCacheGet(ref);
-	entry = FindRoute(ref);
-	if (entry == NULL || !entry->routed)
-		return ModelCacheGet(ref);
-
-	route->deployment_id = entry->deployment_id;
-	route->created_at = entry->created_at;
 	if (entry->strategy == 'c')
 	{
 		if (key != NULL)
@@ -205,7 +199,75 @@ RouteModel(const char *ref, const char *key, int keylen, Route *route)
 		route->variant = ROUTE_CANARY;
 		return ModelCacheGet(entry->candidate_ref);
 	}
-	model = ModelCacheGet(entry->stable_ref);
+	return StableModel(entry, route);
+}
+
+/*
+ * RouteCalls routes n calls of ref without a routing key at once
+ * (predict_batch's rows), as n calls of RouteModel without a key would:
+ * it returns the model serving the calls that stay on the stable side and
+ * fills route (the deployment, a shadow to compare) and split.  With an
+ * active canary, split->candidate is its candidate and call i (from 0)
+ * goes to it when RouteCallToCandidate(split->first_call + i,
+ * split->percent): the n calls take their places in this backend's exact
+ * split.  split->candidate is NULL otherwise.
+ */
+CachedModel *
+RouteCalls(const char *ref, uint64 n, Route *route, RouteSplit *split)
+{
+	RouteEntry *entry = RoutedEntry(ref, route);
+	CachedModel *model;
+
+	split->candidate = NULL;
+	split->first_call = 0;
+	split->percent = 0.0;
+	if (entry == NULL)
+		return ModelCacheGet(ref);
+	model = StableModel(entry, route);
+	if (entry->strategy == 'c')
+	{
+		split->candidate = ShadowModel(entry, model);
+		split->first_call = entry->calls;
+		split->percent = entry->percent;
+		entry->calls += n;
+	}
+	return model;
+}
+
+/*
+ * RoutedEntry returns the route of a bare model name with an active
+ * deployment and fills route's deployment (the stable variant, no shadow
+ * yet); NULL, with route filled as "not routed", for an explicit reference
+ * or a model without one.
+ */
+static RouteEntry *
+RoutedEntry(const char *ref, Route *route)
+{
+	RouteEntry *entry;
+
+	route->deployment_id = 0;
+	route->variant = ROUTE_STABLE;
+	route->shadow = NULL;
+	if (strchr(ref, '/') != NULL || strchr(ref, '@') != NULL || strlen(ref) >= ROUTE_NAME_MAX)
+		return NULL;
+	entry = FindRoute(ref);
+	if (entry == NULL || !entry->routed)
+		return NULL;
+	route->deployment_id = entry->deployment_id;
+	route->created_at = entry->created_at;
+	return entry;
+}
+
+/*
+ * StableModel returns the stable version of a routed deployment, keeping a
+ * shadow's or a blue-green's candidate loaded too (and naming a shadow in
+ * route, to be compared).
+ */
+static CachedModel *
+StableModel(RouteEntry *entry, Route *route)
+{
+	CachedModel *model = ModelCacheGet(entry->stable_ref);
+
 	if (entry->strategy == 's' || entry->strategy == 'b')
 	{
 		CachedModel *candidate = ShadowModel(entry, model);
@@ -226,12 +288,10 @@ bool
 RouteCanary(const char *ref, CachedModel **stable, CachedModel **candidate, int64 *deployment_id,
 			double *percent)
 {
-	RouteEntry *entry;
+	Route		route;
+	RouteEntry *entry = RoutedEntry(ref, &route);
 
-	if (strchr(ref, '/') != NULL || strchr(ref, '@') != NULL || strlen(ref) >= ROUTE_NAME_MAX)
-		return false;
-	entry = FindRoute(ref);
-	if (entry == NULL || !entry->routed || entry->strategy != 'c')
+	if (entry == NULL || entry->strategy != 'c')
 		return false;
 	*stable = ModelCacheGet(entry->stable_ref);
 	*candidate = ShadowModel(entry, *stable);
@@ -290,6 +350,8 @@ FindRoute(const char *name)
 		RouteEntry *r;
 
 		routes_stale = false;
+		/* looked up again: DROP and CREATE EXTENSION make a new table */
+		routes_relid = InvalidOid;
 		hash_seq_init(&status, route_map);
 		while ((r = hash_seq_search(&status)) != NULL)
 			hash_search(route_map, r->name, HASH_REMOVE, NULL);

@@ -28,8 +28,17 @@ typedef struct Route
 	CachedModel *shadow;		/* a shadow candidate to compare, or NULL */
 } Route;
 
+/* How predict_batch's rows split between a canary's versions (RouteCalls) */
+typedef struct RouteSplit
+{
+	CachedModel *candidate;		/* the canary's candidate, NULL: no canary */
+	uint64		first_call;		/* the place of the first row in the exact split */
+	double		percent;		/* the candidate's share */
+} RouteSplit;
+
 extern void RoutingInit(void);
 extern CachedModel *RouteModel(const char *ref, const char *key, int keylen, Route *route);
+extern CachedModel *RouteCalls(const char *ref, uint64 n, Route *route, RouteSplit *split);
 extern bool RouteCanary(const char *ref, CachedModel **stable, CachedModel **candidate,
 						int64 *deployment_id, double *percent);
 extern void RouteRecordShadow(Route *route, double served, double shadow, bool failed);

@@ -44,6 +44,14 @@ SELECT r ->> 'variant' = mlops.ab_assign('churn_v2', 'user-1') AS same_variant,
                                                    '{"visits": 16, "spend": 4}'::jsonb) AS same_prediction,
        (r ->> 'probability')::float8 BETWEEN 0.5 AND 1 AS probability_of_predicted_class
   FROM mlops.ab_predict('churn_v2', 'user-1', '{"visits": 16, "spend": 4}') r;
+-- its two numbers come from mlops._predict_scores: predict_detail's
+-- prediction and predicted class's probability, from one evaluation
+SELECT s[1] = (d ->> 'prediction')::float8 AS same_prediction,
+       s[2] = (d ->> 'probability')::float8 AS same_probability, array_length(s, 1) AS n
+  FROM mlops._predict_scores('ab_churn/1', '{"visits": 16, "spend": 4}') s,
+       mlops.predict_detail('ab_churn/1', '{"visits": 16, "spend": 4}') d;
+SELECT s[1] = mlops.predict('ab_amount/1', '{"visits": 3}'::jsonb) AS same_prediction, s[2] IS NULL AS no_probability
+  FROM mlops._predict_scores('ab_amount/1', '{"visits": 3}') s;
 -- in a procedure after COMMIT (no statement snapshot) it answers the same
 CREATE PROCEDURE ab_after_commit(INOUT same boolean) LANGUAGE plpgsql AS $$
 BEGIN
@@ -223,7 +231,60 @@ SELECT state, winner FROM mlops.ab_tests WHERE name = 'churn_v2';
 SELECT action, resource_id, user_name FROM mlops.audit_log
  WHERE resource_type = 'ab_test' ORDER BY event_id;
 
+-- ab_predict answers assigned users from a per-backend cache of tests and
+-- assignments: every change is seen by the next call of the same session
+-- (test/isolation/specs/ab_cache.spec: of another session)
+SELECT mlops.create_ab_test('cached', '[{"name": "control", "model": "ab_churn/1", "weight": 1},
+                                        {"name": "treatment", "model": "ab_churn/2", "weight": 0}]') > 0 AS created;
+CREATE FUNCTION ab_arm(test text, u text) RETURNS text LANGUAGE sql AS $$
+    SELECT (r ->> 'variant') || ' ' || (r ->> 'model') || '/' || (r ->> 'model_version')
+      FROM mlops.ab_predict(test, u, '{"visits": 16, "spend": 4}') r
+$$;
+SELECT ab_arm('cached', 'c1') AS first_exposure, ab_arm('cached', 'c1') AS again;
+SELECT ab_arm('cached', 'c1') AS cached;
+-- a weight change moves nobody; new users follow it
+SELECT mlops.set_ab_weights('cached', '{"control": 0, "treatment": 1}');
+SELECT ab_arm('cached', 'c1') AS sticky, ab_arm('cached', 'c2') AS new_user;
+SELECT ab_arm('cached', 'c2') AS new_user_cached;
+-- stopped: the winner for everyone, at once
+SELECT mlops.stop_ab_test('cached', 'treatment');
+SELECT ab_arm('cached', 'c1') AS c1, ab_arm('cached', 'c2') AS c2, ab_arm('cached', 'never-seen') AS new_user;
+-- dropped, then created again under the same name: a new test with new assignments
+DELETE FROM mlops.ab_tests WHERE name = 'cached';
+SELECT ab_arm('cached', 'c1');
+SELECT mlops.create_ab_test('cached', '[{"name": "control", "model": "ab_churn/2", "weight": 1},
+                                        {"name": "treatment", "model": "ab_churn/1", "weight": 0}]') > 0 AS created;
+SELECT ab_arm('cached', 'c1') AS c1_again, ab_arm('cached', 'c2') AS c2_again;
+SELECT ab_arm('cached', 'c1') AS c1_cached;
+-- an assignment this transaction made is not remembered: it may roll back
+BEGIN;
+SELECT ab_arm('cached', 'rb') AS in_transaction, ab_arm('cached', 'rb') AS again;
+ROLLBACK;
+INSERT INTO mlops.ab_assignments (test_id, user_id, variant, epoch)
+SELECT id, 'rb', 'treatment', 1 FROM mlops.ab_tests WHERE name = 'cached';
+SELECT ab_arm('cached', 'rb') AS after_rollback;
+-- a user moved by hand is seen at once (the trigger on mlops.ab_assignments)
+UPDATE mlops.ab_assignments SET variant = 'treatment'
+ WHERE user_id = 'c1' AND test_id = (SELECT id FROM mlops.ab_tests WHERE name = 'cached');
+SELECT ab_arm('cached', 'c1') AS moved;
+-- a long user id (not kept in the cache) is read every time
+SELECT ab_arm('cached', repeat('x', 200)) AS long_first, ab_arm('cached', repeat('x', 200)) AS long_again;
+-- EXECUTE on ab_predict is what lets a role see a user's arm: the cache's
+-- reads check no table privilege, the function's grant stands in front
+CREATE ROLE ab_dave;
+GRANT USAGE ON SCHEMA mlops TO ab_dave;
+GRANT EXECUTE ON FUNCTION mlops.ab_predict(text, text, jsonb) TO ab_dave;
+SET ROLE ab_dave;
+SELECT ab_arm('cached', 'c1') AS cached_user, ab_arm('cached', 'dave-new') AS new_user;
+SELECT count(*) FROM mlops.ab_assignments;
+RESET ROLE;
+REVOKE EXECUTE ON FUNCTION mlops.ab_predict(text, text, jsonb) FROM ab_dave;
+SET ROLE ab_dave;
+SELECT ab_arm('cached', 'c1');
+RESET ROLE;
+DROP FUNCTION ab_arm(text, text);
+
 DROP EXTENSION mlops;
 DROP TABLE ab_accounts;
-DROP OWNED BY ab_alice, ab_bob, ab_team, ab_carol;
-DROP ROLE ab_alice, ab_bob, ab_team, ab_carol;
+DROP OWNED BY ab_alice, ab_bob, ab_team, ab_carol, ab_dave;
+DROP ROLE ab_alice, ab_bob, ab_team, ab_carol, ab_dave;

@@ -64,6 +64,33 @@ SELECT count(*) AS rows,
   FROM mlops.predict_table('churn', 'accounts', 'id') t JOIN accounts a ON a.id::text = t.id;
 SELECT bool_and(t.probabilities = mlops.predict_proba('churn', jsonb_build_object('visits', a.visits, 'spend', a.spend), t.id)) AS proba_as_keyed
   FROM mlops.predict_proba_table('churn', 'SELECT * FROM accounts', 'id') t JOIN accounts a ON a.id::text = t.id;
+-- predict_batch: explicit references never route
+CREATE TEMP TABLE batch AS
+SELECT jsonb_agg(jsonb_build_object('visits', visits, 'spend', spend) ORDER BY id) AS instances
+  FROM accounts WHERE id <= 100;
+SELECT mlops.prediction_stats_reset() >= 0 AS reset;
+SELECT array_length(mlops.predict_batch('churn/1', instances), 1) AS pinned FROM batch;
+SELECT version, rows FROM mlops.prediction_stats WHERE model = 'churn' ORDER BY version;
+-- a bare name routes the instances as keyless predict calls: they take their
+-- places in the exact split, each version counting its rows.  400 keyless
+-- calls went before (above), so of 100 rows at 25% the 4th, 8th, ... go to
+-- the candidate
+SELECT mlops.prediction_stats_reset() >= 0 AS reset;
+CREATE TEMP TABLE routed AS SELECT mlops.predict_batch('churn', instances) AS p FROM batch;
+SELECT model, version, calls, rows FROM mlops.prediction_stats WHERE model = 'churn' ORDER BY version;
+SELECT count(*) AS rows,
+       bool_and(r.v = CASE WHEN r.i % 4 = 0 THEN v2.v ELSE v1.v END) AS each_row_by_its_place,
+       count(*) FILTER (WHERE r.i % 4 = 0 AND v1.v <> v2.v) > 0 AS versions_differ_on_canary_rows
+  FROM routed, batch,
+       unnest(routed.p) WITH ORDINALITY r (v, i)
+  JOIN unnest(mlops.predict_batch('churn/1', batch.instances)) WITH ORDINALITY v1 (v, i) USING (i)
+  JOIN unnest(mlops.predict_batch('churn/2', batch.instances)) WITH ORDINALITY v2 (v, i) USING (i);
+-- batches continue the split of single keyless calls: 4 x 25 rows, then 100 calls
+SELECT mlops.prediction_stats_reset() >= 0 AS reset;
+SELECT sum(array_length(mlops.predict_batch('churn', (SELECT jsonb_agg(e) FROM (SELECT e FROM batch, jsonb_array_elements(instances) e LIMIT 25) s)), 1))
+  FROM generate_series(1, 4);
+SELECT count(mlops.predict('churn', '{"visits": 3, "spend": 1}'::jsonb)) FROM generate_series(1, 100);
+SELECT version, rows FROM mlops.prediction_stats WHERE model = 'churn' ORDER BY version;
 -- explicit references never route
 SELECT count(DISTINCT mlops.predict('churn/1', ARRAY[3, 1]::float8[], 'k' || i)) AS pinned
   FROM generate_series(1, 50) i;
@@ -121,6 +148,11 @@ SELECT count(DISTINCT (mlops.predict_detail('churn', '{"visits": 3, "spend": 1}'
   FROM generate_series(1, 30) i;
 SELECT comparisons >= 30 AS compared, agreements <= comparisons AS agreements, errors
   FROM mlops._shadow_stats() WHERE deployment_id = :d4;
+-- predict_batch: the stable version serves every row, the shadow predicts each too
+SELECT comparisons AS c0 FROM mlops._shadow_stats() WHERE deployment_id = :d4 \gset
+SELECT mlops.predict_batch('churn', instances) = mlops.predict_batch('churn/1', instances) AS stable_serves
+  FROM batch;
+SELECT comparisons - :c0 AS batch_comparisons FROM mlops._shadow_stats() WHERE deployment_id = :d4;
 SELECT mlops.rollback('churn') AS serving;
 
 -- blue_green: nothing moves until promote, which switches in one step
