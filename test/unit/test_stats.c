@@ -335,6 +335,52 @@ TestHooks(void)
 	free(y);
 }
 
+
+/*
+ * TestBinsManyValues checks StatsCountIntoBins on samples longer than its
+ * blocks (counted by comparing with each edge) and with more edges than it
+ * counts that way (binary search), with values on the edges, NaN and
+ * infinities, against a direct count.
+ */
+static void
+TestBinsManyValues(void)
+{
+	int			nvals = 5000 + 17;	/* whole blocks and a tail */
+	double	   *x = malloc(sizeof(double) * nvals);
+	double		edges[48];
+	double		got[49];
+	double		want[49];
+
+	for (int i = 0; i < nvals; i++)
+		x[i] = (double) ((i * 7919) % 97 - 48) / 8.0;	/* -6 .. 6 in steps of 1/8: on the edges */
+	x[3] = NAN;
+	x[1500] = INFINITY;
+	x[2500] = -INFINITY;
+	x[nvals - 1] = NAN;
+	for (int nedges = 0; nedges <= 47; nedges += (nedges < 40 ? 1 : 7))
+	{
+		int			same = 1;
+
+		for (int e = 0; e < nedges; e++)
+			edges[e] = -5.0 + 10.0 * e / (nedges > 1 ? nedges - 1 : 1);
+		for (int b = 0; b <= nedges; b++)
+			want[b] = 0;
+		for (int i = 0; i < nvals; i++)
+		{
+			int			b = 0;
+
+			while (b < nedges && x[i] >= edges[b])
+				b++;
+			want[b] += 1;
+		}
+		StatsCountIntoBins(x, (size_t) nvals, edges, nedges + 1, got);
+		for (int b = 0; b <= nedges; b++)
+			same = same && got[b] == want[b];
+		Check(same, "%d values into %d bins equal a direct count", nvals, nedges + 1);
+	}
+	free(x);
+}
+
 int
 main(void)
 {
@@ -578,6 +624,7 @@ main(void)
 		Check(none[0] == 1000, "one bin holds every value");
 	}
 
+	TestBinsManyValues();
 	TestExtremes();
 	TestHooks();
 
