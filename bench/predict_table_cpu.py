@@ -13,6 +13,10 @@ query and inplace_predict alternately REPS times and prints the best and median 
 ratio, and the CPU time (user + system) of the backend and of this process for each call: on a
 shared machine the CPU times move much less than the wall times.
 """
+import os, sys, time
+import numpy as np
+import psycopg2
+import xgboost as xgb
 conn = psycopg2.connect(""); conn.autocommit = True; cur = conn.cursor()
 F = ", ".join("f%d" % i for i in range(1, 21))
 npy = os.environ.get("PREDICT_CPU_CACHE", "/tmp/predict_table_cpu.npy")
