@@ -51,14 +51,23 @@ typedef struct StatsAcc
 	double	   *scale;			/* bins per unit */
 	int64		nrows;
 	pg_cryptohash_ctx *hash;
-	uint8	   *rowbuf;			/* one row and its label, as hashed */
+	uint8	   *hashbuf;		/* rows and labels as hashed, not yet hashed */
+	size_t		hashlen;		/* bytes in hashbuf */
+	size_t		hashcap;		/* its size: a multiple of a row's bytes */
 } StatsAcc;
+
+/*
+ * Rows are hashed in batches of about this many bytes: one SHA-256 update
+ * per row cost more than the hashing itself.
+ */
+#define STATS_HASH_BATCH 65536
 
 static void StatsBegin(Dataset *ds, StatsAcc *acc);
 static void StatsRow1(Dataset *ds, StatsAcc *acc, const float *row, float label);
 static void StatsMiddle(Dataset *ds, StatsAcc *acc);
 static void StatsRow2(Dataset *ds, StatsAcc *acc, const float *row);
 static void StatsEnd(Dataset *ds, StatsAcc *acc);
+static void StatsHashFlush(StatsAcc *acc);
 
 /*
  * DatasetComputeStats fills every feature's statistics from the given rows
@@ -122,7 +131,9 @@ StatsBegin(Dataset *ds, StatsAcc *acc)
 	acc->sums = palloc0(sizeof(double) * nf);
 	acc->scale = palloc0(sizeof(double) * nf);
 	acc->nrows = 0;
-	acc->rowbuf = palloc(sizeof(uint32) * (nf + 1));
+	acc->hashcap = sizeof(uint32) * (nf + 1) * Max(1, STATS_HASH_BATCH / (sizeof(uint32) * (nf + 1)));
+	acc->hashbuf = palloc(acc->hashcap);
+	acc->hashlen = 0;
 	acc->hash = pg_cryptohash_create(PG_SHA256);
 	if (acc->hash == NULL || pg_cryptohash_init(acc->hash) < 0)
 		elog(ERROR, "could not start the data fingerprint: %s", pg_cryptohash_error(acc->hash));
@@ -150,7 +161,11 @@ static void
 StatsRow1(Dataset *ds, StatsAcc *acc, const float *row, float label)
 {
 	int			nf = ds->nfeatures;
+	uint8	   *out;
 
+	if (acc->hashlen == acc->hashcap)
+		StatsHashFlush(acc);
+	out = acc->hashbuf + acc->hashlen;
 	for (int j = 0; j <= nf; j++)
 	{
 		float		v = j < nf ? row[j] : label;
@@ -160,13 +175,12 @@ StatsRow1(Dataset *ds, StatsAcc *acc, const float *row, float label)
 			bits = 0x7FC00000;
 		else
 			memcpy(&bits, &v, sizeof(bits));
-		acc->rowbuf[4 * j] = (uint8) bits;
-		acc->rowbuf[4 * j + 1] = (uint8) (bits >> 8);
-		acc->rowbuf[4 * j + 2] = (uint8) (bits >> 16);
-		acc->rowbuf[4 * j + 3] = (uint8) (bits >> 24);
+		out[4 * j] = (uint8) bits;
+		out[4 * j + 1] = (uint8) (bits >> 8);
+		out[4 * j + 2] = (uint8) (bits >> 16);
+		out[4 * j + 3] = (uint8) (bits >> 24);
 	}
-	if (pg_cryptohash_update(acc->hash, acc->rowbuf, sizeof(uint32) * (nf + 1)) < 0)
-		elog(ERROR, "could not hash the data fingerprint: %s", pg_cryptohash_error(acc->hash));
+	acc->hashlen += sizeof(uint32) * (nf + 1);
 	acc->nrows++;
 
 	for (int j = 0; j < nf; j++)
@@ -242,6 +256,7 @@ StatsEnd(Dataset *ds, StatsAcc *acc)
 {
 	uint8		digest[PG_SHA256_DIGEST_LENGTH];
 
+	StatsHashFlush(acc);
 	if (pg_cryptohash_final(acc->hash, digest, sizeof(digest)) < 0)
 		elog(ERROR, "could not finish the data fingerprint: %s", pg_cryptohash_error(acc->hash));
 	pg_cryptohash_free(acc->hash);
@@ -250,7 +265,20 @@ StatsEnd(Dataset *ds, StatsAcc *acc)
 	ds->data_rows = acc->nrows;
 	pfree(acc->sums);
 	pfree(acc->scale);
-	pfree(acc->rowbuf);
+	pfree(acc->hashbuf);
+}
+
+/*
+ * StatsHashFlush adds the rows gathered in the accumulator's buffer to the
+ * fingerprint (SHA-256 of the concatenation: batching changes nothing but
+ * the number of calls).
+ */
+static void
+StatsHashFlush(StatsAcc *acc)
+{
+	if (acc->hashlen > 0 && pg_cryptohash_update(acc->hash, acc->hashbuf, acc->hashlen) < 0)
+		elog(ERROR, "could not hash the data fingerprint: %s", pg_cryptohash_error(acc->hash));
+	acc->hashlen = 0;
 }
 
 static void AppendNumber(StringInfo buf, double v);
