@@ -112,6 +112,7 @@ static void ApplyThreshold(const char *key, const char *sub, const char *jtype,
 						   const char *val, DriftColumn *cols, int ncols);
 static int	NameIndex(char *const *names, int n, const char *want);
 static void AppendJsonNumber(StringInfo buf, double v);
+static void RequestFromArgs(FunctionCallInfo fcinfo, DetectRequest *req);
 
 /*
  * mlops_detect_drift compares a current sample with a stored reference,
@@ -122,14 +123,25 @@ mlops_detect_drift(PG_FUNCTION_ARGS)
 {
 	DetectRequest req;
 
-	memset(&req, 0, sizeof(req));
-	req.name = text_to_cstring(DriftRequireTextArg(fcinfo, 0, "name"));
-	req.source = text_to_cstring(DriftRequireTextArg(fcinfo, 1, "source"));
-	req.methods = PG_ARGISNULL(2) ? NULL : PG_GETARG_ARRAYTYPE_P(2);
-	req.columns = PG_ARGISNULL(3) ? NULL : PG_GETARG_ARRAYTYPE_P(3);
+	RequestFromArgs(fcinfo, &req);
 	req.thresholds = PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4);
-	req.source_role = InvalidOid;
 	PG_RETURN_DATUM(DetectDrift(&req));
+}
+
+/*
+ * RequestFromArgs fills a request from the arguments detect_drift and
+ * _detect_drift_distributions share: name, source, methods and columns,
+ * the source read as the caller; the rest zeroed.
+ */
+static void
+RequestFromArgs(FunctionCallInfo fcinfo, DetectRequest *req)
+{
+	memset(req, 0, sizeof(*req));
+	req->name = text_to_cstring(DriftRequireTextArg(fcinfo, 0, "name"));
+	req->source = text_to_cstring(DriftRequireTextArg(fcinfo, 1, "source"));
+	req->methods = PG_ARGISNULL(2) ? NULL : PG_GETARG_ARRAYTYPE_P(2);
+	req->columns = PG_ARGISNULL(3) ? NULL : PG_GETARG_ARRAYTYPE_P(3);
+	req->source_role = InvalidOid;
 }
 
 /*
@@ -144,13 +156,7 @@ mlops_detect_drift_distributions(PG_FUNCTION_ARGS)
 {
 	DetectRequest req;
 
-	memset(&req, 0, sizeof(req));
-	req.name = text_to_cstring(DriftRequireTextArg(fcinfo, 0, "name"));
-	req.source = text_to_cstring(DriftRequireTextArg(fcinfo, 1, "source"));
-	req.methods = PG_ARGISNULL(2) ? NULL : PG_GETARG_ARRAYTYPE_P(2);
-	req.columns = PG_ARGISNULL(3) ? NULL : PG_GETARG_ARRAYTYPE_P(3);
-	req.thresholds = NULL;
-	req.source_role = InvalidOid;
+	RequestFromArgs(fcinfo, &req);
 	req.bins = PG_ARGISNULL(4) ? DRIFT_DISTRIBUTION_BINS : PG_GETARG_INT32(4);
 	if (req.bins < 1 || req.bins > DRIFT_DISTRIBUTION_BINS_MAX)
 		ereport(ERROR,
