@@ -177,7 +177,7 @@ SELECT p.oid::regprocedure AS function, p.prosecdef, p.provolatile, p.proparalle
  WHERE p.pronamespace = 'mlops'::regnamespace
    AND p.proname IN ('psi', 'kl_divergence', 'js_distance', 'wasserstein', 'ks_test', 'chi_square_test')
    AND p.proargtypes[0] = 'text'::regtype
- ORDER BY 1::text;
+ ORDER BY p.oid::regprocedure::text COLLATE "C";
 
 DROP FUNCTION public.dt_evil();
 DROP TABLE dt_ref, dt_cur CASCADE;

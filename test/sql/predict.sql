@@ -236,7 +236,7 @@ SELECT model, version, calls, rows, errors, total_ms > 0 AS timed,
 
 -- volatility and parallel safety
 SELECT p.oid::regprocedure, p.provolatile, p.proparallel FROM pg_proc p
- WHERE p.pronamespace = 'mlops'::regnamespace AND p.proname LIKE 'predict%' ORDER BY 1::text;
+ WHERE p.pronamespace = 'mlops'::regnamespace AND p.proname LIKE 'predict%' ORDER BY p.oid::regprocedure::text COLLATE "C";
 
 -- health and readiness; a corrupted booster fails its own predictions only
 SELECT h->'status' AS status, h->'ready' AS ready, h->'production_models' AS production,

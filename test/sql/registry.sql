@@ -109,7 +109,7 @@ SELECT to_regprocedure('mlops.delete_alias(text, text)') AS delete_alias,
        to_regprocedure('mlops._impl_delete_alias(text, text)') AS impl;
 SELECT p.oid::regprocedure, pg_get_function_arguments(p.oid) FROM pg_proc p
  WHERE p.pronamespace = 'mlops'::regnamespace AND p.proname IN ('drop_alias', 'drop_model_version', 'resolve_model')
- ORDER BY 1::text;
+ ORDER BY p.oid::regprocedure::text COLLATE "C";
 
 SELECT action, resource_id, details - '{sha256,size}'::text[] AS details
   FROM mlops.audit_log WHERE action LIKE 'model.%' ORDER BY event_id;
