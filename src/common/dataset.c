@@ -54,7 +54,6 @@
 #include "executor/tuptable.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
-#include "storage/buffile.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/portal.h"
@@ -69,6 +68,9 @@
  */
 
 /* State of DatasetRead while rows stream in */
+/* Slots of ReadState's cache of class codes (a power of two) */
+#define LABEL_CACHE_SLOTS 64
+
 typedef struct ReadState
 {
 	Dataset    *ds;
@@ -78,12 +80,16 @@ typedef struct ReadState
 	int64		max_bytes;		/* of the matrix, from mlops.max_train_memory_mb */
 	float	   *batch;			/* spilling: the rows not yet written */
 	int64		in_batch;
+	/* class codes of integer and boolean labels seen, by value (LabelCode) */
+	Datum		label_values[LABEL_CACHE_SLOTS];
+	int			label_codes[LABEL_CACHE_SLOTS];	/* -1: empty slot */
 } ReadState;
 
 static Dataset *ReadSource(const char *source, const char *target, List *feature_names,
 						   bool classification, int64 max_cells, int64 max_bytes,
 						   int64 batch_cells);
 static void ReadRow(TupleTableSlot *slot, void *arg);
+static int	LabelCode(ReadState *state, Datum label);
 static int	BindTarget(Dataset *ds, TupleDesc tupdesc, const char *target);
 static List *DefaultFeatures(TupleDesc tupdesc, int target_att, Oid relid);
 static List *KeyColumns(Oid relid, char **relname);
@@ -165,12 +171,14 @@ ReadSource(const char *source, const char *target, List *feature_names,
 	state.max_bytes = max_bytes;
 	state.batch = NULL;
 	state.in_batch = 0;
+	for (int i = 0; i < LABEL_CACHE_SLOTS; i++)
+		state.label_codes[i] = -1;
 	if (batch_cells > 0)
 	{
 		int64		batch_rows = Max(256, batch_cells / ds->nfeatures);
 
 		ds->batch_rows = batch_rows;
-		ds->spill = BufFileCreateTemp(false);
+		ds->spill = DatasetSpillCreate();
 		state.batch = MemoryContextAllocHuge(cxt, sizeof(float) * batch_rows * ds->nfeatures);
 	}
 	else
@@ -538,11 +546,7 @@ ReadRow(TupleTableSlot *slot, void *arg)
 				 errhint("Filter out rows without a label in the source query.")));
 
 	if (ds->classification)
-	{
-		char	   *text = DatumToText(ds->label.typid, &ds->label.outfunc, label);
-
-		ds->y[ds->nrows] = (float) VocabularyLookup(ds->label.classes, text, true);
-	}
+		ds->y[ds->nrows] = (float) LabelCode(state, label);
 	else
 	{
 		double		v = DatumToDouble(ds->label.typid, label);
@@ -577,6 +581,36 @@ ReadRow(TupleTableSlot *slot, void *arg)
 		DatasetSpillWrite(ds, state->batch, state->in_batch);
 		state->in_batch = 0;
 	}
+}
+
+/*
+ * LabelCode returns the class code of a non-null label, adding the class
+ * when it is new.  The class is the label's text; an integer or boolean
+ * label's text is a function of its value, so their codes are remembered by
+ * value in a small direct-mapped cache, sparing most rows the output
+ * function and the vocabulary's hash lookup.
+ */
+static int
+LabelCode(ReadState *state, Datum label)
+{
+	Dataset    *ds = state->ds;
+	Oid			typid = ds->label.typid;
+	bool		by_value = typid == INT2OID || typid == INT4OID || typid == INT8OID ||
+		typid == BOOLOID;
+	int			slot = (int) (((uint64) label * UINT64CONST(0x9E3779B97F4A7C15)) >> 58);
+	int			code;
+
+	StaticAssertStmt(LABEL_CACHE_SLOTS == 64, "the slot takes the hash's top 6 bits");
+	if (by_value && state->label_codes[slot] >= 0 && state->label_values[slot] == label)
+		return state->label_codes[slot];
+	code = VocabularyLookup(ds->label.classes,
+							DatumToText(typid, &ds->label.outfunc, label), true);
+	if (by_value)
+	{
+		state->label_values[slot] = label;
+		state->label_codes[slot] = code;
+	}
+	return code;
 }
 
 /* ---------------------------------------------------------------------

@@ -95,7 +95,7 @@ typedef struct Dataset
 	int64		nrows;
 	float	   *x;				/* nrows * nfeatures, NaN = missing; NULL when spilled */
 	float	   *y;				/* nrows: class code or regression target */
-	struct BufFile *spill;		/* DatasetReadSpilled: the rows, batch_rows at a time */
+	struct DatasetSpill *spill; /* DatasetReadSpilled: the rows, batch_rows at a time */
 	int64		batch_rows;
 	int64		data_rows;		/* fingerprint of the training rows (DatasetComputeStats) */
 	char		data_sha256[65];
@@ -134,6 +134,7 @@ extern Dataset *DatasetRead(const char *source, const char *target,
 extern Dataset *DatasetReadSpilled(const char *source, const char *target,
 								   List *feature_names, bool classification,
 								   int64 max_cells, int64 max_bytes, int64 batch_cells);
+extern struct DatasetSpill *DatasetSpillCreate(void);
 extern void DatasetSpillWrite(Dataset *ds, const float *rows, int64 nrows);
 extern void DatasetSpillClose(Dataset *ds);
 extern DatasetCursor *DatasetCursorOpen(Dataset *ds, const bool *is_test, bool test);

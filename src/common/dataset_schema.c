@@ -11,7 +11,7 @@
  * equal-width bins, or counts per category); drift references made from a
  * model (set_drift_reference_from_model) use exactly these.  The same pass
  * hashes the training matrix and labels as trained into the data
- * fingerprint (SHA-256, byte order in StatsRow1), stored under "data".
+ * fingerprint (SHA-256, byte order in StatsHashRow), stored under "data".
  * DatasetInputSchemaJson writes the document: features in training order
  * with their type, categories (code i = categories[i]) and statistics, and
  * the label with its classes.  ModelSchemaFromJsonb reads a stored document
@@ -40,15 +40,34 @@
  */
 
 /*
- * The statistics of the training rows, gathered row by row in two passes
- * (extremes, then histograms), and the data fingerprint, hashed in the
- * first pass.  The rows may come from the matrix (DatasetComputeStats) or
- * batch by batch from the spilled source (DatasetComputeStatsSpilled).
+ * The statistics of the training rows, gathered in two passes (extremes,
+ * then histograms), and the data fingerprint, hashed in the first pass.
+ * The rows may come from the matrix (DatasetComputeStats) or batch by batch
+ * from the spilled source (DatasetComputeStatsSpilled); either way they
+ * reach StatsRows1 and StatsRows2 as runs of row-major rows.
+ *
+ * Both passes are written for speed, since they are serial work before
+ * XGBoost starts: the first keeps its counts, sums and extremes in compact
+ * per-feature arrays (not in the scattered FeatureStats) and copies each row
+ * into the fingerprint whole; the second bins a block of rows one feature
+ * at a time, counting the values at or above each inner edge with one
+ * compare-and-add pass per edge (vectorisable, no per-value branches or
+ * dependent increments).  A value's bin is the number of inner edges <= it,
+ * which is the bin "edges[b] <= v < edges[b + 1], the last one closed" since
+ * the edges ascend and every value lies within [min, max].  The edges are
+ * doubles and the values floats, so each edge is compared through the
+ * smallest float >= it (StatsFloatCeil), which gives the same answer as
+ * the double comparison for every float.
  */
 typedef struct StatsAcc
 {
+	int64	   *count;			/* non-missing values, per feature */
 	double	   *sums;
-	double	   *scale;			/* bins per unit */
+	float	   *min;
+	float	   *max;
+	int64	  **category_counts;	/* per feature, NULL if numeric */
+	float	   *thresholds;		/* per feature, its inner edges as floats */
+	float	   *block;			/* STATS_BLOCK values of one feature */
 	int64		nrows;
 	pg_cryptohash_ctx *hash;
 	uint8	   *hashbuf;		/* rows and labels as hashed, not yet hashed */
@@ -62,10 +81,16 @@ typedef struct StatsAcc
  */
 #define STATS_HASH_BATCH 65536
 
+/* Rows per block of the second pass, and per gathered run of the first */
+#define STATS_BLOCK 256
+
 static void StatsBegin(Dataset *ds, StatsAcc *acc);
-static void StatsRow1(Dataset *ds, StatsAcc *acc, const float *row, float label);
+static void StatsRows1(Dataset *ds, StatsAcc *acc, const float *x, const float *y, int64 n);
+static void StatsHashRow(StatsAcc *acc, const float *row, int nf, float label);
 static void StatsMiddle(Dataset *ds, StatsAcc *acc);
-static void StatsRow2(Dataset *ds, StatsAcc *acc, const float *row);
+static float StatsFloatCeil(double edge);
+static void StatsRows2(Dataset *ds, StatsAcc *acc, const float *x, int64 n);
+static void StatsBinBlock(FeatureStats *st, const float *thresholds, const float *v);
 static void StatsEnd(Dataset *ds, StatsAcc *acc);
 static void StatsHashFlush(StatsAcc *acc);
 
@@ -73,32 +98,48 @@ static void StatsHashFlush(StatsAcc *acc);
  * DatasetComputeStats fills every feature's statistics from the given rows
  * (the training rows): count, min, max, mean and null share, and a
  * histogram of equal-width bins for numeric features or counts per category
- * for categorical ones; and the dataset's fingerprint (see StatsRow1).
+ * for categorical ones; and the dataset's fingerprint (see StatsHashRow).
+ * The rows are gathered STATS_BLOCK at a time into a run for each pass.
  */
 void
 DatasetComputeStats(Dataset *ds, const int64 *rows, int64 nrows)
 {
 	StatsAcc	acc;
+	int			nf = ds->nfeatures;
+	float	   *x = palloc(sizeof(float) * nf * STATS_BLOCK);
+	float	   *y = palloc(sizeof(float) * STATS_BLOCK);
 
 	StatsBegin(ds, &acc);
-	for (int64 i = 0; i < nrows; i++)
+	for (int pass = 1; pass <= 2; pass++)
 	{
-		CHECK_FOR_INTERRUPTS();
-		StatsRow1(ds, &acc, ds->x + rows[i] * ds->nfeatures, ds->y[rows[i]]);
-	}
-	StatsMiddle(ds, &acc);
-	for (int64 i = 0; i < nrows; i++)
-	{
-		CHECK_FOR_INTERRUPTS();
-		StatsRow2(ds, &acc, ds->x + rows[i] * ds->nfeatures);
+		for (int64 start = 0; start < nrows; start += STATS_BLOCK)
+		{
+			int			m = (int) Min(STATS_BLOCK, nrows - start);
+
+			CHECK_FOR_INTERRUPTS();
+			for (int i = 0; i < m; i++)
+			{
+				memcpy(x + i * nf, ds->x + rows[start + i] * nf, sizeof(float) * nf);
+				y[i] = ds->y[rows[start + i]];
+			}
+			if (pass == 1)
+				StatsRows1(ds, &acc, x, y, m);
+			else
+				StatsRows2(ds, &acc, x, m);
+		}
+		if (pass == 1)
+			StatsMiddle(ds, &acc);
 	}
 	StatsEnd(ds, &acc);
+	pfree(x);
+	pfree(y);
 }
 
 /*
  * DatasetComputeStatsSpilled does what DatasetComputeStats does for a
  * dataset read with DatasetReadSpilled, over its training rows (is_test
- * false, or every row without is_test), reading the spilled rows twice.
+ * false, or all rows when is_test is NULL), reading the spilled rows
+ * twice.
  */
 void
 DatasetComputeStatsSpilled(Dataset *ds, const bool *is_test)
@@ -111,13 +152,11 @@ DatasetComputeStatsSpilled(Dataset *ds, const bool *is_test)
 
 	StatsBegin(ds, &acc);
 	while ((n = DatasetCursorNext(cur, &x, &y)) > 0)
-		for (int64 i = 0; i < n; i++)
-			StatsRow1(ds, &acc, x + i * ds->nfeatures, y[i]);
+		StatsRows1(ds, &acc, x, y, n);
 	StatsMiddle(ds, &acc);
 	DatasetCursorRewind(cur);
 	while ((n = DatasetCursorNext(cur, &x, &y)) > 0)
-		for (int64 i = 0; i < n; i++)
-			StatsRow2(ds, &acc, x + i * ds->nfeatures);
+		StatsRows2(ds, &acc, x, n);
 	StatsEnd(ds, &acc);
 	DatasetCursorClose(cur);
 }
@@ -128,8 +167,13 @@ StatsBegin(Dataset *ds, StatsAcc *acc)
 {
 	int			nf = ds->nfeatures;
 
+	acc->count = palloc0(sizeof(int64) * nf);
 	acc->sums = palloc0(sizeof(double) * nf);
-	acc->scale = palloc0(sizeof(double) * nf);
+	acc->min = palloc(sizeof(float) * nf);
+	acc->max = palloc(sizeof(float) * nf);
+	acc->category_counts = palloc0(sizeof(int64 *) * nf);
+	acc->thresholds = palloc0(sizeof(float) * nf * DATASET_HISTOGRAM_BINS);
+	acc->block = palloc(sizeof(float) * STATS_BLOCK);
 	acc->nrows = 0;
 	acc->hashcap = sizeof(uint32) * (nf + 1) * Max(1, STATS_HASH_BATCH / (sizeof(uint32) * (nf + 1)));
 	acc->hashbuf = palloc(acc->hashcap);
@@ -143,62 +187,85 @@ StatsBegin(Dataset *ds, StatsAcc *acc)
 		FeatureStats *st = &col->stats;
 
 		memset(st, 0, sizeof(FeatureStats));
-		st->min = INFINITY;
-		st->max = -INFINITY;
+		acc->min[j] = INFINITY;
+		acc->max[j] = -INFINITY;
 		if (col->kind == FEATURE_CATEGORICAL)
 			st->category_counts = palloc_extended(sizeof(int64) * Max(col->vocab->count, 1),
 												   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+		acc->category_counts[j] = st->category_counts;
 	}
 }
 
 /*
- * StatsRow1 adds one training row to the counts, sums and extremes, and to
- * the fingerprint: the row's features then its label (class code or
- * value), each as IEEE-754 float32 little-endian, every NaN (missing)
- * written as 0x7FC00000 (docs/training.md, "Data fingerprint").
+ * StatsRows1 adds n consecutive training rows x (row-major) with their
+ * labels y to the counts, sums and extremes, and to the fingerprint.  Each
+ * feature's sum is added to in row order, as before, so means do not change
+ * with the batching.
  */
 static void
-StatsRow1(Dataset *ds, StatsAcc *acc, const float *row, float label)
+StatsRows1(Dataset *ds, StatsAcc *acc, const float *x, const float *y, int64 n)
 {
 	int			nf = ds->nfeatures;
+
+	for (int64 i = 0; i < n; i++)
+	{
+		const float *row = x + i * nf;
+
+		if ((i & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+		StatsHashRow(acc, row, nf, y[i]);
+		for (int j = 0; j < nf; j++)
+		{
+			float		v = row[j];
+
+			if (isnan(v))
+				continue;
+			acc->count[j]++;
+			acc->sums[j] += v;
+			if (v < acc->min[j])
+				acc->min[j] = v;
+			if (v > acc->max[j])
+				acc->max[j] = v;
+			if (acc->category_counts[j])
+				acc->category_counts[j][(int) v]++;
+		}
+	}
+	acc->nrows += n;
+}
+
+/*
+ * StatsHashRow appends one row to the fingerprint's buffer: its features
+ * then its label (class code or value), each as IEEE-754 float32
+ * little-endian, every NaN (missing) written as 0x7FC00000
+ * (docs/training.md, "Data fingerprint").
+ */
+static void
+StatsHashRow(StatsAcc *acc, const float *row, int nf, float label)
+{
 	uint8	   *out;
 
 	if (acc->hashlen == acc->hashcap)
 		StatsHashFlush(acc);
 	out = acc->hashbuf + acc->hashlen;
+	memcpy(out, row, sizeof(float) * nf);
+	memcpy(out + sizeof(float) * nf, &label, sizeof(float));
 	for (int j = 0; j <= nf; j++)
 	{
-		float		v = j < nf ? row[j] : label;
 		uint32		bits;
 
-		if (isnan(v))
-			bits = 0x7FC00000;
+		memcpy(&bits, out + 4 * j, sizeof(bits));
+		if ((bits & 0x7F800000) == 0x7F800000 && (bits & 0x007FFFFF) != 0)
+			bits = 0x7FC00000;	/* any NaN */
+#ifndef WORDS_BIGENDIAN
 		else
-			memcpy(&bits, &v, sizeof(bits));
+			continue;
+#endif
 		out[4 * j] = (uint8) bits;
 		out[4 * j + 1] = (uint8) (bits >> 8);
 		out[4 * j + 2] = (uint8) (bits >> 16);
 		out[4 * j + 3] = (uint8) (bits >> 24);
 	}
 	acc->hashlen += sizeof(uint32) * (nf + 1);
-	acc->nrows++;
-
-	for (int j = 0; j < nf; j++)
-	{
-		FeatureStats *st = &ds->features[j].stats;
-		float		v = row[j];
-
-		if (isnan(v))
-			continue;
-		st->count++;
-		acc->sums[j] += v;
-		if (v < st->min)
-			st->min = v;
-		if (v > st->max)
-			st->max = v;
-		if (st->category_counts)
-			st->category_counts[(int) v]++;
-	}
 }
 
 /* StatsMiddle turns the first pass into means, null shares and bin edges. */
@@ -211,6 +278,9 @@ StatsMiddle(Dataset *ds, StatsAcc *acc)
 	{
 		FeatureStats *st = &ds->features[j].stats;
 
+		st->count = acc->count[j];
+		st->min = acc->min[j];
+		st->max = acc->max[j];
 		st->null_share = nrows > 0 ? (double) (nrows - st->count) / nrows : 0;
 		st->mean = st->count > 0 ? acc->sums[j] / st->count : NAN;
 		if (ds->features[j].kind == FEATURE_CATEGORICAL || st->count == 0)
@@ -219,35 +289,84 @@ StatsMiddle(Dataset *ds, StatsAcc *acc)
 		for (int b = 0; b <= st->nbins; b++)
 			st->edges[b] = st->min + (st->max - st->min) * b / st->nbins;
 		st->edges[st->nbins] = st->max;
-		acc->scale[j] = (st->max > st->min) ? st->nbins / (st->max - st->min) : 0;
+		for (int b = 1; b < st->nbins; b++)
+			acc->thresholds[j * DATASET_HISTOGRAM_BINS + b] = StatsFloatCeil(st->edges[b]);
 	}
 }
 
-/* StatsRow2 adds one training row to the histograms. */
-static void
-StatsRow2(Dataset *ds, StatsAcc *acc, const float *row)
+/*
+ * StatsFloatCeil returns the smallest float >= edge (a finite double within
+ * the float range), so that for every float v, v >= result exactly when
+ * (double) v >= edge.
+ */
+static float
+StatsFloatCeil(double edge)
 {
-	for (int j = 0; j < ds->nfeatures; j++)
+	float		f = (float) edge;
+
+	if ((double) f < edge)
+		f = nextafterf(f, INFINITY);
+	return f;
+}
+
+/*
+ * StatsRows2 adds n consecutive training rows x (row-major) to the
+ * histograms, a block of STATS_BLOCK rows and one feature at a time.
+ */
+static void
+StatsRows2(Dataset *ds, StatsAcc *acc, const float *x, int64 n)
+{
+	int			nf = ds->nfeatures;
+
+	for (int64 start = 0; start < n; start += STATS_BLOCK)
 	{
-		FeatureStats *st = &ds->features[j].stats;
-		double		v = row[j];
-		int			b;
+		int			m = (int) Min(STATS_BLOCK, n - start);
+		const float *rows = x + start * nf;
 
-		if (st->nbins == 0 || isnan(v))
-			continue;
+		CHECK_FOR_INTERRUPTS();
+		for (int j = 0; j < nf; j++)
+		{
+			FeatureStats *st = &ds->features[j].stats;
 
-		/*
-		 * Bin b holds edges[b] <= v < edges[b + 1], the last one closed: the
-		 * arithmetic guess is corrected against the edges themselves.
-		 */
-		b = (int) ((v - st->min) * acc->scale[j]);
-		b = Min(Max(b, 0), st->nbins - 1);
-		while (b > 0 && v < st->edges[b])
-			b--;
-		while (b < st->nbins - 1 && v >= st->edges[b + 1])
-			b++;
-		st->counts[b]++;
+			if (st->nbins == 0)
+				continue;
+			for (int i = 0; i < m; i++)
+				acc->block[i] = rows[i * nf + j];
+			for (int i = m; i < STATS_BLOCK; i++)
+				acc->block[i] = NAN;
+			StatsBinBlock(st, acc->thresholds + j * DATASET_HISTOGRAM_BINS, acc->block);
+		}
 	}
+}
+
+/*
+ * StatsBinBlock adds the STATS_BLOCK values v of one feature to its
+ * histogram: NaNs (missing values, and the padding of a last short block)
+ * are left out, and a value's bin is the number of inner edges <= it,
+ * counted one edge (threshold) at a time over the block.  The fixed trip
+ * count lets the compiler vectorize the counting.
+ */
+static void
+StatsBinBlock(FeatureStats *st, const float *thresholds, const float *v)
+{
+	int			ge[DATASET_HISTOGRAM_BINS + 1];
+	int			valid = 0;
+
+	for (int i = 0; i < STATS_BLOCK; i++)
+		valid += v[i] == v[i];
+	for (int b = 1; b < st->nbins; b++)
+	{
+		float		t = thresholds[b];
+		int			c = 0;
+
+		for (int i = 0; i < STATS_BLOCK; i++)
+			c += v[i] >= t;
+		ge[b] = c;
+	}
+	ge[0] = valid;
+	ge[st->nbins] = 0;
+	for (int b = 0; b < st->nbins; b++)
+		st->counts[b] += ge[b] - ge[b + 1];
 }
 
 /* StatsEnd finishes the fingerprint and frees the accumulator. */
@@ -263,8 +382,13 @@ StatsEnd(Dataset *ds, StatsAcc *acc)
 	hex_encode((const char *) digest, sizeof(digest), ds->data_sha256);
 	ds->data_sha256[2 * PG_SHA256_DIGEST_LENGTH] = '\0';
 	ds->data_rows = acc->nrows;
+	pfree(acc->count);
 	pfree(acc->sums);
-	pfree(acc->scale);
+	pfree(acc->min);
+	pfree(acc->max);
+	pfree(acc->category_counts);
+	pfree(acc->thresholds);
+	pfree(acc->block);
 	pfree(acc->hashbuf);
 }
 

@@ -154,6 +154,7 @@ def case_classification(cur, name, loader, params, rounds):
           "%s: held-out metrics equal scikit-learn's" % name, "differ: %r" % bad)
     check_fingerprint(cur, "%s/%d" % (name, version), X, y, name)
     check_fingerprint(cur, "%s/%d" % (name, version2), X[:-ntest], y[:-ntest], name + " held-out")
+    check_stats(cur, "%s/%d" % (name, version2), X[:-ntest], name + " held-out")
 
 
 def fingerprint(X, y):
@@ -173,6 +174,30 @@ def check_fingerprint(cur, model, X, y, what):
             "layout": "float32le-features-label"}
     check(data == want, "%s: data fingerprint equals numpy + hashlib's" % what,
           "got %r, want %r" % (data, want))
+
+
+def check_stats(cur, model, X, what):
+    """Every numeric feature's training statistics in input_schema against numpy on
+    the same float32 values: count, null share, min, max, mean, and the histogram over
+    the stored edges (numpy.histogram's rule, missing values left out)."""
+    name, version = model.split("/")
+    cur.execute("SELECT input_schema FROM mlops.model_versions v JOIN mlops.models m USING (model_id) "
+                "WHERE m.name = %s AND v.version = %s", (name, int(version)))
+    schema = cur.fetchone()[0]
+    bad = []
+    for j, f in enumerate(schema["features"]):
+        st = f["stats"]
+        col = np.asarray(X[:, j], dtype=np.float64).astype(np.float32)
+        ok = col[~np.isnan(col)]
+        counts, _ = np.histogram(ok, bins=np.array(st["histogram"]["edges"], dtype=np.float64))
+        good = (st["count"] == len(ok) and abs(st["null_share"] - (len(col) - len(ok)) / len(col)) < 1e-12
+                and np.float32(st["min"]) == ok.min() and np.float32(st["max"]) == ok.max()
+                and abs(st["mean"] - float(ok.astype(np.float64).mean())) < 1e-9 * max(1, abs(st["mean"]))
+                and list(counts) == st["histogram"]["counts"])
+        if not good:
+            bad.append((j, st, len(ok), list(counts)))
+    check(not bad, "%s: statistics of all %d features equal numpy's" % (what, len(schema["features"])),
+          "differ: %r" % bad[:2])
 
 
 def case_batches(cur):
@@ -205,6 +230,7 @@ def case_batches(cur):
           "batches: hist trained from batches equals python3-xgboost on %d rows with missing values" % len(X),
           "max diff %g" % diff)
     check_fingerprint(cur, "%s/%d" % (name, version), X, y, "batches")
+    check_stats(cur, "%s/%d" % (name, version), X, "batches")
 
     ntest = 15000
     _, version2, m = train_sql(cur, name, name, cols, "y", "classification",
@@ -220,6 +246,29 @@ def case_batches(cur):
           "batches: held-out metrics from batches equal scikit-learn's",
           "roc_auc %r vs %r, log_loss %r vs %r" % (m.get("roc_auc"), want_auc, m.get("log_loss"), want_ll))
     check_fingerprint(cur, "%s/%d" % (name, version2), X[:-ntest], y[:-ntest], "batches held-out")
+    check_stats(cur, "%s/%d" % (name, version2), X[:-ntest], "batches held-out")
+
+
+def case_stats(cur):
+    """Training statistics where values sit exactly on the histogram's edges (integers
+    0..10 give edges 0, 1, ..., 10; multiples of 0.3f fall on edges computed in double),
+    with missing values and a constant column, over a row count that is no multiple of the
+    block size, through both paths: hist from batches and exact from the matrix."""
+    cur.execute("DROP TABLE IF EXISTS stats_ties")
+    cur.execute("CREATE TABLE stats_ties AS SELECT i AS id, (i % 11)::float8 AS a, "
+                "((i * 7) % 3 * 0.3::real)::real AS b, "
+                "CASE WHEN i % 5 = 0 THEN NULL ELSE (i % 13) / 4.0 END AS c, 2.5::float8 AS d, "
+                "(i % 4 = 1 OR i % 11 > 6)::int AS y FROM generate_series(1, 3001) i")
+    cur.execute("ALTER TABLE stats_ties ADD PRIMARY KEY (id)")
+    cols = ["a", "b", "c", "d"]
+    X, labels = fetch(cur, "stats_ties", cols, "y")
+    y = np.array(labels, dtype=np.float32)
+    for method in ("hist", "exact"):
+        _, version, _ = train_sql(cur, "stats_ties", "stats_ties", cols, "y", "classification",
+                                  {"tree_method": method, "n_estimators": 2, "nthread": 1},
+                                  ", test_size => 0")
+        check_stats(cur, "stats_ties/%d" % version, X, "stats on edges (%s)" % method)
+        check_fingerprint(cur, "stats_ties/%d" % version, X, y, "stats on edges (%s)" % method)
 
 
 def case_categorical(cur):
@@ -401,6 +450,7 @@ def main():
                         {"tree_method": "hist", "max_depth": 4, "eta": 0.2, "nthread": 2}, 20)
     case_regression(cur, {"max_depth": 5, "eta": 0.1, "nthread": 1, "min_child_weight": 2}, 40)
     case_batches(cur)
+    case_stats(cur)
     case_categorical(cur)
     conn.autocommit = False
     case_documented_ranges(cur)

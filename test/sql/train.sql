@@ -304,6 +304,15 @@ SELECT * FROM mlops.train('e', 'SELECT i AS a, i AS b, i AS c, i AS d, i % 2 AS 
 SELECT * FROM mlops.train('e', 'SELECT i % 7 AS a, i % 5 AS b, i % 2 AS y FROM generate_series(1, 20000) i', 'y',
                           hyperparams => '{"max_depth": 8, "max_bin": 4096, "tree_method": "hist"}');
 RESET mlops.max_train_memory_mb;
+-- the rows of a hist training are spilled to a temporary file, bounded by
+-- temp_file_limit (1.6 MB of rows here); nothing is registered
+CREATE TABLE spill_rows AS SELECT i AS a, i AS b, i AS c, i AS d, i % 2 AS y FROM generate_series(1, 100000) i;
+SET temp_file_limit = '1MB';
+SELECT * FROM mlops.train('spilled', 'spill_rows', 'y', hyperparams => '{"tree_method": "hist", "n_estimators": 2}');
+RESET temp_file_limit;
+SELECT count(*) FROM mlops.models WHERE name = 'spilled';
+SELECT version FROM mlops.train('spilled', 'spill_rows', 'y', hyperparams => '{"tree_method": "hist", "n_estimators": 2}');
+DROP TABLE spill_rows;
 SET mlops.max_train_memory_mb = 15;
 -- the estimate at DEBUG1 when it fits
 SET client_min_messages = debug1;
