@@ -9,7 +9,8 @@ samples the backend's anonymous memory (RssAnon in /proc/<pid>/status, every
 only, since the peak resident set (VmHWM, also printed) counts the pages of
 shared_buffers the backend touched, which depend on what is cached.  The Python side fetches the same rows into
 numpy once (not timed) and times xgb.train(params, DMatrix(X, y), 50): the
-in-memory yardstick of the issue.  Runs alternate, the best of --repeat is
+in-memory yardstick of the issue, with the same parameters (the objective
+binary:logistic included, which mlops.train chooses for this label).  Runs alternate, the best of --repeat is
 kept.  Prints one markdown row per measure.
 
     /usr/bin/python3 bench/train_memory.py --rows 1000000 --repeat 2
@@ -79,7 +80,10 @@ def main():
     ap.add_argument("--no-python", action="store_true")
     ap.add_argument("--reuse-table", action="store_true")
     args = ap.parse_args()
-    params = {"max_depth": 6, "tree_method": "hist", "nthread": args.threads}
+    # the same model on both sides: mlops.train makes a two-class label a
+    # binary:logistic classifier; xgboost's own default would be squared error
+    params = {"max_depth": 6, "tree_method": "hist", "nthread": args.threads,
+              "objective": "binary:logistic"}
     rounds = 50
 
     conn = psycopg2.connect("")
