@@ -67,10 +67,10 @@
  * ---------------------------------------------------------------------
  */
 
-/* State of DatasetRead while rows stream in */
-/* Slots of ReadState's cache of class codes (a power of two) */
+/* Slots of ReadState's cache of class codes */
 #define LABEL_CACHE_SLOTS 64
 
+/* State of DatasetRead while rows stream in */
 typedef struct ReadState
 {
 	Dataset    *ds;
@@ -564,9 +564,13 @@ ReadRow(TupleTableSlot *slot, void *arg)
 	for (int j = 0; j < nf; j++)
 	{
 		FeatureColumn *col = &ds->features[j];
+		bool		isnull = slot->tts_isnull[col->attno];
 
-		row[j] = EncodeFeatureDatum(col, slot->tts_values[col->attno],
-									slot->tts_isnull[col->attno]);
+		/* real columns, the usual case, inline (as predict.c's TableRow) */
+		if (col->typid == FLOAT4OID)
+			row[j] = isnull ? NAN : DatumGetFloat4(slot->tts_values[col->attno]);
+		else
+			row[j] = EncodeFeatureDatum(col, slot->tts_values[col->attno], isnull);
 		if (isinf(row[j]))
 			ereport(ERROR,
 					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),

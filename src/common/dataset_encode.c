@@ -193,8 +193,6 @@ EncodeFeatureDatum(FeatureColumn *col, Datum value, bool isnull)
 
 		return code < 0 ? NAN : (float) code;
 	}
-	if (col->typid == FLOAT4OID)
-		return DatumGetFloat4(value);	/* the usual case, and exact */
 	return DoubleToFloat(DatumToDouble(col->typid, value));
 }
 
