@@ -489,12 +489,26 @@ Sigmoid(float x)
 /*
  * ForestPredictRow predicts one row of forest->nfeatures floats (NaN =
  * missing) into out (ForestOutputsPerRow floats), as XGBoost's in-place
- * prediction of plain values does.
+ * prediction of plain values does.  Each walk moves to a larger node index
+ * of its tree at every step, so it ends within the tree's size.
  */
 void
 ForestPredictRow(const Forest *forest, const float *x, float *out)
 {
-	ForestPredictRows(forest, x, 1, out);
+	float		margins[FOREST_MAX_GROUPS];
+	const ForestNode *nodes = forest->nodes;
+
+	for (int32_t g = 0; g < forest->ngroups; g++)
+		margins[g] = forest->base_margin;
+	for (int32_t t = 0; t < forest->ntrees; t++)
+	{
+		int32_t		nid = forest->roots[t];
+
+		while (nodes[nid].left >= 0)
+			nid = Step(&nodes[nid], x);
+		margins[forest->groups[t]] += nodes[nid].value;
+	}
+	Transform(forest, margins, out);
 }
 
 /*
@@ -503,7 +517,8 @@ ForestPredictRow(const Forest *forest, const float *x, float *out)
  * XGBoost's CPU predictor, it walks blocks of rows through one tree at a
  * time, so that the tree stays in the first-level cache (WalkTree); each
  * row's margins still add up from the base margin in tree order, so every
- * row gets the bits a walk of that row alone would give.
+ * row gets the bits a walk of that row alone would give (ForestPredictRow,
+ * which walks fewer rows than FOREST_LANES faster).
  */
 void
 ForestPredictRows(const Forest *forest, const float *x, int64_t nrow, float *out)
@@ -514,6 +529,12 @@ ForestPredictRows(const Forest *forest, const float *x, int64_t nrow, float *out
 	int			per_row = ForestOutputsPerRow(forest);
 	int64_t		block = FOREST_MAX_GROUPS / ng;
 
+	if (nrow < FOREST_LANES)
+	{
+		for (int64_t r = 0; r < nrow; r++)
+			ForestPredictRow(forest, x + r * nf, out + r * per_row);
+		return;
+	}
 	if (block > FOREST_BLOCK_ROWS)
 		block = FOREST_BLOCK_ROWS;
 	for (int64_t first = 0; first < nrow; first += block)
