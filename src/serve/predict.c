@@ -1333,13 +1333,15 @@ TableDispatch(TableState *st)
 {
 	TableChunk *c = &st->chunks[st->filling];
 	TableChunk *prev = &st->chunks[1 - st->filling];
+	bool		walk = st->share && st->threads == 2;	/* the helper walks too */
 
 	TableHelp(st, prev, NULL);
-	ModelCacheSetThreads(st->m, st->share ? st->threads - 1 : st->threads);
+	if (!walk)
+		ModelCacheSetThreads(st->m, st->share ? st->threads - 1 : st->threads);
 	XgbPredictStart(&c->job, st->m->booster, c->x, c->nrows, st->m->nfeatures,
 					c->out, (bst_ulong) st->chunk_rows * st->per_row,
 					st->share ? (bst_ulong) TABLE_HELPER_BLOCK * (st->threads - 1) : 0,
-					st->per_row, st->share && st->threads == 2 ? st->m->forest : NULL);
+					st->per_row, walk ? st->m->forest : NULL);
 	c->predicting = true;
 	TableWait(st, prev, c);
 	st->filling = 1 - st->filling;
