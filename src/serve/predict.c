@@ -809,7 +809,7 @@ typedef struct TableState
 	int			per_row;		/* outputs per row */
 	TableChunk	chunks[2];		/* one filling while the other predicts */
 	int			filling;		/* index of the chunk rows go to */
-	int			threads;		/* mlops.predict_threads in effect */
+	int			threads;		/* mlops.predict_threads in effect; 0: not chosen yet */
 	bool		share;			/* the backend walks rows of posted chunks too */
 	int64		nrows;
 	Tuplestorestate *store;
@@ -959,7 +959,6 @@ TableRun(TableState *st, const char *source, const char *id_column)
 	TableBindId(st, portal->tupDesc, id_column);
 	TableRawBind(st, portal->tupDesc);
 	TableAllocate(st, cxt);
-	TableChooseThreads(st);
 
 	SourceScanRaw(portal, TableRow, st);
 	/* the last, partial chunk predicts here after the one in flight */
@@ -1302,14 +1301,16 @@ TableRawLayout(TableState *st, TupleDesc desc)
 }
 
 /*
- * TableChooseThreads decides how the chunks are predicted.  With
- * mlops.predict_threads of 2 or more and a model the native walk can
- * predict (mlops.native_tree_walk on, forest built), the backend is one of
- * the threads: XGBoost predicts each chunk with one thread fewer on the
- * helper thread, from the front, and the backend walks rows from the back
- * whenever it has no rows to read or emit (TableHelp), so that no core
- * waits for the other however the work falls.  Otherwise XGBoost predicts
- * each chunk with every thread while the backend reads the next one.
+ * TableChooseThreads decides, on the first full chunk, how the chunks are
+ * predicted.  With mlops.predict_threads of 2 or more and a model the
+ * native walk can predict (mlops.native_tree_walk on, its forest built
+ * here if it was never tried), the backend is one of the threads: the
+ * helper thread predicts each chunk from the front (on two threads walking
+ * the forest too, on more with XGBoost on one thread fewer) and the backend
+ * walks rows from the back whenever it has no rows to read or emit
+ * (TableHelp), so that no core waits for the other however the work falls.
+ * Otherwise XGBoost predicts each chunk on every thread while the backend
+ * reads the next one.
  */
 static void
 TableChooseThreads(TableState *st)
@@ -1333,8 +1334,11 @@ TableDispatch(TableState *st)
 {
 	TableChunk *c = &st->chunks[st->filling];
 	TableChunk *prev = &st->chunks[1 - st->filling];
-	bool		walk = st->share && st->threads == 2;	/* the helper walks too */
+	bool		walk;
 
+	if (st->threads == 0)
+		TableChooseThreads(st);
+	walk = st->share && st->threads == 2;	/* the helper walks too */
 	TableHelp(st, prev, NULL);
 	if (!walk)
 		ModelCacheSetThreads(st->m, st->share ? st->threads - 1 : st->threads);
