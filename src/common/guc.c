@@ -56,7 +56,7 @@ MlopsGucInit(void)
 							&mlops_predict_threads, 0, 0, MLOPS_THREADS_LIMIT,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("mlops.native_tree_walk",
-							 "Predicts calls of a few rows by walking the cached model's trees without XGBoost's C API.",
+							 "Predicts calls of a few rows, and predict_table on two threads, by walking the cached model's trees without XGBoost's C API.",
 							 "Used only for gbtree models whose walk matched XGBoost bit for bit when it was built, on the model's first such call.",
 							 &mlops_native_tree_walk, true,
 							 PGC_USERSET, 0, NULL, NULL, NULL);

@@ -22,12 +22,21 @@
  *                  query, and predict_proba_table (id, probabilities),
  *                  streamed through a portal in chunks of up to
  *                  PREDICT_CHUNK_ROWS rows.  Two chunks alternate: while
- *                  XGBoost predicts a full chunk on a helper thread (xgb.c's
+ *                  a full chunk predicts on a helper thread (xgb.c's
  *                  XgbPredictStart), the backend reads and encodes the next
- *                  one, then emits the first.  Ids are numbers printed at
- *                  emission, or the output of the id column's type.  The
- *                  last, partial chunk predicts on the backend's thread, so
- *                  a small source never starts a helper.
+ *                  one, posts it behind the first and emits the first while
+ *                  the helper goes on.  On two threads with a model the
+ *                  native walk can predict, both threads walk the forest:
+ *                  the helper from the front of a posted chunk, the backend
+ *                  from the back whenever it has no row to read or emit
+ *                  (TableHelp), so neither core waits for the other however
+ *                  the work falls (the walk is faster per row than XGBoost
+ *                  on one thread, forest.c); on more threads XGBoost takes
+ *                  all but the backend's.  Without a forest XGBoost
+ *                  predicts each chunk on every thread.  Ids are numbers
+ *                  printed at emission, or the output of the id column's
+ *                  type.  The last, partial chunk predicts on the backend's
+ *                  thread, so a small source never starts a helper.
  *
  * Inputs of one row: a float8[] (real[] and numeric[] arrive cast to it)
  * in training order; a jsonb object of named features or a jsonb array in
@@ -46,8 +55,9 @@
  * splits, a known objective, checked bit for bit against XGBoost when it
  * was built, on the model's first such call) walks the trees without
  * XGBoost's C API, whose per-call machinery costs more than the walk
- * itself, unless mlops.native_tree_walk is off.  Everything else predicts
- * with XGBoost (PredictRows).
+ * itself, unless mlops.native_tree_walk is off; so do predict_table's full
+ * chunks on two threads (above; the forest is built on the call's start).
+ * Everything else predicts with XGBoost (PredictRows).
  *
  * Every call is timed and counted in mlops.prediction_stats, failures
  * included (a PG_CATCH records the error and rethrows).
@@ -104,6 +114,10 @@ PG_FUNCTION_INFO_V1(mlops_predict_scores);
 /* Rows of a predict_table chunk, fewer when a chunk would exceed the floats */
 #define PREDICT_CHUNK_ROWS 16384
 #define PREDICT_CHUNK_FLOATS (4 * 1024 * 1024)
+/* Rows the helper thread predicts per XGBoost call and thread, sharing a chunk */
+#define TABLE_HELPER_BLOCK 1024
+/* Rows the backend walks per claim, sharing a chunk */
+#define TABLE_CLAIM_ROWS 256
 
 /* How a prediction call received its features */
 typedef enum InputKind
@@ -776,6 +790,8 @@ typedef struct TableChunk
 	int			nrows;
 	int64		first;			/* row number of its first row, from 0 */
 	MemoryContext cxt;			/* TABLE_ID_OUTPUT ids */
+	bool		predicting;		/* posted to the helper thread, not yet emitted */
+	XgbPredictJob job;
 } TableChunk;
 
 /* State of mlops.predict_table and predict_proba_table while rows stream in */
@@ -793,8 +809,8 @@ typedef struct TableState
 	int			per_row;		/* outputs per row */
 	TableChunk	chunks[2];		/* one filling while the other predicts */
 	int			filling;		/* index of the chunk rows go to */
-	bool		predicting;		/* the other chunk is on the helper thread */
-	XgbPredictJob job;
+	int			threads;		/* mlops.predict_threads in effect; 0: not chosen yet */
+	bool		share;			/* the backend walks rows of posted chunks too */
 	int64		nrows;
 	Tuplestorestate *store;
 	TupleDesc	desc;
@@ -816,13 +832,15 @@ static void TableRun(TableState *st, const char *source, const char *id_column);
 static void TableBindFeatures(TableState *st, TupleDesc tupdesc);
 static void TableBindId(TableState *st, TupleDesc tupdesc, const char *id_column);
 static void TableAllocate(TableState *st, MemoryContext cxt);
+static void TableChooseThreads(TableState *st);
 static void TableRow(TupleTableSlot *slot, void *arg);
 static void TableRawBind(TableState *st, TupleDesc tupdesc);
 static bool TableRowRaw(TableState *st, TupleTableSlot *slot);
 static bool TableRawLayout(TableState *st, TupleDesc desc);
 static void TableRowDone(TableState *st, TableChunk *c);
 static void TableDispatch(TableState *st);
-static void TableWait(TableState *st);
+static void TableHelp(TableState *st, TableChunk *c, XgbPredictJob *until);
+static void TableWait(TableState *st, TableChunk *c, TableChunk *next);
 static void TableEmit(TableState *st, TableChunk *c, const float *canary_out);
 static void TableCheckCanary(TableState *st);
 static bool TableRowToCanary(TableState *st, const char *key, int len);
@@ -944,7 +962,8 @@ TableRun(TableState *st, const char *source, const char *id_column)
 
 	SourceScanRaw(portal, TableRow, st);
 	/* the last, partial chunk predicts here after the one in flight */
-	TableWait(st);
+	TableHelp(st, &st->chunks[1 - st->filling], NULL);
+	TableWait(st, &st->chunks[1 - st->filling], NULL);
 	if (st->chunks[st->filling].nrows > 0)
 	{
 		TableChunk *c = &st->chunks[st->filling];
@@ -1282,37 +1301,99 @@ TableRawLayout(TableState *st, TupleDesc desc)
 }
 
 /*
- * TableDispatch hands the full filling chunk to the helper thread, after
- * emitting the chunk it predicted before, and fills the other one next: the
- * backend reads and encodes rows while XGBoost predicts the previous ones.
+ * TableChooseThreads decides, on the first full chunk, how the chunks are
+ * predicted.  With mlops.predict_threads of 2 or more and a model the
+ * native walk can predict (mlops.native_tree_walk on, its forest built
+ * here if it was never tried), the backend is one of the threads: the
+ * helper thread predicts each chunk from the front (on two threads walking
+ * the forest too, on more with XGBoost on one thread fewer) and the backend
+ * walks rows from the back whenever it has no rows to read or emit
+ * (TableHelp), so that no core waits for the other however the work falls.
+ * Otherwise XGBoost predicts each chunk on every thread while the backend
+ * reads the next one.
+ */
+static void
+TableChooseThreads(TableState *st)
+{
+	CachedModel *m = st->m;
+
+	st->threads = MlopsEffectiveThreads(mlops_predict_threads);
+	if (mlops_native_tree_walk && st->threads >= 2 && !m->forest_tried)
+		ModelCacheBuildForest(m);
+	st->share = (mlops_native_tree_walk && st->threads >= 2 && m->forest != NULL);
+}
+
+/*
+ * TableDispatch posts the full filling chunk to the helper thread: first
+ * the backend finishes the chunk posted before (walking its last rows),
+ * then posts this one, and emits the one before while this one predicts
+ * (TableWait).  The emptied chunk fills next.
  */
 static void
 TableDispatch(TableState *st)
 {
 	TableChunk *c = &st->chunks[st->filling];
+	TableChunk *prev = &st->chunks[1 - st->filling];
+	bool		walk;
 
-	TableWait(st);
-	ModelCacheSetThreads(st->m, MlopsEffectiveThreads(mlops_predict_threads));
-	XgbPredictStart(&st->job, st->m->booster, c->x, c->nrows, st->m->nfeatures,
-					c->out, (bst_ulong) st->chunk_rows * st->per_row);
-	st->predicting = true;
+	if (st->threads == 0)
+		TableChooseThreads(st);
+	walk = st->share && st->threads == 2;	/* the helper walks too */
+	TableHelp(st, prev, NULL);
+	if (!walk)
+		ModelCacheSetThreads(st->m, st->share ? st->threads - 1 : st->threads);
+	XgbPredictStart(&c->job, st->m->booster, c->x, c->nrows, st->m->nfeatures,
+					c->out, (bst_ulong) st->chunk_rows * st->per_row,
+					st->share ? (bst_ulong) TABLE_HELPER_BLOCK * (st->threads - 1) : 0,
+					st->per_row, walk ? st->m->forest : NULL);
+	c->predicting = true;
+	TableWait(st, prev, c);
 	st->filling = 1 - st->filling;
 }
 
 /*
- * TableWait waits for the chunk on the helper thread, if any, and emits
- * its rows.
+ * TableHelp, when the backend shares the prediction, walks rows of posted
+ * chunk c from the back, TABLE_CLAIM_ROWS at a time, until the helper thread
+ * has taken the rest or, if until is given, that job is finished.
  */
 static void
-TableWait(TableState *st)
+TableHelp(TableState *st, TableChunk *c, XgbPredictJob *until)
 {
-	TableChunk *c = &st->chunks[1 - st->filling];
+	int			nf = st->m->nfeatures;
+
+	if (!st->share || !c->predicting)
+		return;
+	for (;;)
+	{
+		bst_ulong	first;
+		bst_ulong	n;
+
+		CHECK_FOR_INTERRUPTS();
+		if (until != NULL && XgbPredictDone(until))
+			return;
+		n = XgbPredictClaim(&c->job, TABLE_CLAIM_ROWS, &first);
+		if (n == 0)
+			return;
+		XgbForestPredict(st->m->forest, c->x + (Size) first * nf, (int64) n,
+						 c->out + (Size) first * st->per_row);
+	}
+}
+
+/*
+ * TableWait waits for chunk c, if it was posted, walking rows of the chunk
+ * posted after it, next, meanwhile (TableHelp), and emits c's rows.
+ */
+static void
+TableWait(TableState *st, TableChunk *c, TableChunk *next)
+{
 	bst_ulong	len;
 
-	if (!st->predicting)
+	if (!c->predicting)
 		return;
-	st->predicting = false;
-	len = XgbPredictFinish(&st->job);
+	if (next != NULL)
+		TableHelp(st, next, &c->job);
+	c->predicting = false;
+	len = XgbPredictFinish(&c->job);
 	if (len != (bst_ulong) c->nrows * st->per_row)
 		ereport(ERROR,
 				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),

@@ -21,6 +21,10 @@ struct json_t;
 #define FOREST_MAX_DEPTH 256
 /* the most output groups (classes) */
 #define FOREST_MAX_GROUPS 1024
+/* rows walked through one tree at a time (ForestPredictRows), as XGBoost's */
+#define FOREST_BLOCK_ROWS 64
+/* rows of a block walked through a tree together, in lockstep */
+#define FOREST_LANES 8
 
 /* What the objective does to the summed margin (XGBoost's PredTransform) */
 typedef enum ForestTransform
@@ -72,5 +76,6 @@ extern Forest *ForestFromModel(struct json_t *model, ForestAllocFn alloc, void *
 							   char *err, size_t errlen);
 extern int	ForestOutputsPerRow(const Forest *forest);
 extern void ForestPredictRow(const Forest *forest, const float *x, float *out);
+extern void ForestPredictRows(const Forest *forest, const float *x, int64_t nrow, float *out);
 
 #endif							/* MLOPS_FOREST_H */

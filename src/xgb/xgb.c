@@ -54,9 +54,15 @@
  *   for every chunk.  It calls only libxgboost, memcpy and pthreads, never
  *   palloc or ereport, keeps its own proxy DMatrix, copies the output into
  *   the caller's buffer (XGBoost's buffer is thread-local) and keeps
- *   XGBoost's message in the job.  Only one job runs at a time, and every
- *   other call here first waits for it (XgbJoinBackground, in XGB_CALL), so
- *   no booster is ever used by two threads at once, even when the source
+ *   XGBoost's message in the job.  Jobs run one at a time in the order they
+ *   were posted; one more may wait behind the running one, so that the
+ *   helper goes on with the next chunk while the backend emits the last.
+ *   A shared job is taken in blocks, under the helper's lock, from the
+ *   front by the helper and from the back by the backend (XgbPredictClaim),
+ *   which walks its rows with the native forest; given the forest, the
+ *   helper walks its blocks too (pure C, no XGBoost).  Every other call
+ *   here first waits for every job (XgbJoinBackground, in XGB_CALL), so no
+ *   booster is ever used by two threads at once, even when the source
  *   query itself predicts.
  *
  * - Model bytes that did not come out of libxgboost in this server are
@@ -103,22 +109,22 @@ static HTAB *booster_kinds = NULL;
 static BoosterHandle last_booster = NULL;
 static bool last_linear = false;
 
-/* the job running on a helper thread, if any */
-static XgbPredictJob *background_job = NULL;
 static bool exit_hook_registered = false;
 
 /*
- * The helper thread and its mailbox: helper_job is the job posted to it,
- * helper_done says it finished that job, helper_stop asks it to exit; all
- * three are read and written under helper_lock only.
+ * The helper thread and its mailbox: helper_queue holds the jobs posted to
+ * it and not yet finished, oldest first (the first one runs), helper_stop
+ * asks it to exit; the queue, helper_stop and the jobs' finished, next, end
+ * and back_rows fields are read and written under helper_lock only.
  */
+#define HELPER_QUEUE_MAX 2
 static pthread_t helper_thread;
 static bool helper_started = false;
 static pthread_mutex_t helper_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t helper_posted = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t helper_finished = PTHREAD_COND_INITIALIZER;
-static XgbPredictJob *helper_job = NULL;
-static bool helper_done = true;
+static XgbPredictJob *helper_queue[HELPER_QUEUE_MAX];
+static int	helper_queued = 0;
 static bool helper_stop = false;
 
 /* what in-place prediction asks for: plain values, every tree */
@@ -142,6 +148,7 @@ static int	PredictCall(BoosterHandle booster, bool linear, DMatrixHandle proxy,
 						const float **result, bst_ulong *len);
 static void *PredictThread(void *arg);
 static void RunJob(XgbPredictJob *job, DMatrixHandle *proxy);
+static void RunShared(XgbPredictJob *job, DMatrixHandle proxy);
 static void StartHelper(void);
 static void JoinAtExit(int code, Datum arg);
 static void FreeBoosterCallback(void *arg);
@@ -614,23 +621,37 @@ ForgetBoosterKind(BoosterHandle booster)
 }
 
 /*
- * XgbPredictStart starts predicting nrow rows of data (row-major, ncol
- * columns) on the helper thread, with the booster's own nthread, into out
- * (room for out_cap floats).  The caller must not touch data, out or the
- * booster until XgbPredictFinish; any other XGBoost call here waits for the
- * job first.
+ * XgbPredictStart posts a prediction of nrow rows of data (row-major, ncol
+ * columns) into out (room for out_cap floats) to the helper thread, which
+ * runs it with the booster's own nthread once the job posted before it, if
+ * any, is done; at most two jobs wait or run at a time (a third waits here
+ * for the first).  With block > 0 the rows may be shared: the helper
+ * predicts them block rows at a time from the front, per_row outputs per
+ * row, with XGBoost or, given a forest, walking it on its own thread
+ * (ForestPredictRows), while the caller may claim rows from the back
+ * (XgbPredictClaim).
+ * The caller must not touch data, out or the booster until
+ * XgbPredictFinish, except for the rows it claimed; any other XGBoost call
+ * here waits for every job first.
  */
 void
 XgbPredictStart(XgbPredictJob *job, BoosterHandle booster, const float *data,
-				bst_ulong nrow, bst_ulong ncol, float *out, bst_ulong out_cap)
+				bst_ulong nrow, bst_ulong ncol, float *out, bst_ulong out_cap,
+				bst_ulong block, bst_ulong per_row, const Forest *forest)
 {
-	XgbJoinBackground();
+	if (forest != NULL && (block == 0 || ForestOutputsPerRow(forest) != (int) per_row ||
+						   forest->nfeatures != (int32_t) ncol))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("a forest walk job needs blocks and the forest's row shape")));
 	if (!exit_hook_registered)
 	{
 		/* a FATAL error exits without unwinding: stop the helper first */
 		on_proc_exit(JoinAtExit, (Datum) 0);
 		exit_hook_registered = true;
 	}
+	if (!helper_started)
+		StartHelper();
 	job->booster = booster;
 	job->linear = BoosterIsLinear(booster);
 	job->data = data;
@@ -641,15 +662,58 @@ XgbPredictStart(XgbPredictJob *job, BoosterHandle booster, const float *data,
 	job->out_len = 0;
 	job->rc = 0;
 	job->error[0] = '\0';
-	if (!helper_started)
-		StartHelper();
+	job->block = block;
+	job->per_row = per_row;
+	job->forest = forest;
+	job->next = 0;
+	job->end = nrow;
+	job->back_rows = 0;
+	job->finished = false;
 	pthread_mutex_lock(&helper_lock);
-	helper_job = job;
-	helper_done = false;
+	while (helper_queued == HELPER_QUEUE_MAX)
+		pthread_cond_wait(&helper_finished, &helper_lock);
+	helper_queue[helper_queued++] = job;
 	pthread_cond_signal(&helper_posted);
 	pthread_mutex_unlock(&helper_lock);
 	job->started = true;
-	background_job = job;
+}
+
+/*
+ * XgbPredictClaim takes up to want rows of a shared job (XgbPredictStart
+ * with block > 0) from the back for the caller to predict itself, sets
+ * *first to the first of them and returns how many it took: 0 when the
+ * helper thread has taken or predicted every row, or failed.
+ */
+bst_ulong
+XgbPredictClaim(XgbPredictJob *job, bst_ulong want, bst_ulong *first)
+{
+	bst_ulong	take;
+
+	Assert(job->started && job->block > 0);
+	pthread_mutex_lock(&helper_lock);
+	take = Min(want, job->end - job->next);
+	job->end -= take;
+	job->back_rows += take;
+	*first = job->end;
+	pthread_mutex_unlock(&helper_lock);
+	return take;
+}
+
+/*
+ * XgbPredictDone says whether the helper thread has finished a job it was
+ * given, without waiting.
+ */
+bool
+XgbPredictDone(XgbPredictJob *job)
+{
+	bool		done;
+
+	if (!job->started)
+		return true;
+	pthread_mutex_lock(&helper_lock);
+	done = job->finished;
+	pthread_mutex_unlock(&helper_lock);
+	return done;
 }
 
 /*
@@ -663,8 +727,7 @@ StartHelper(void)
 	int			rc;
 
 	helper_stop = false;
-	helper_done = true;
-	helper_job = NULL;
+	helper_queued = 0;
 	XgbBlockSignals(&saved);
 	rc = pthread_create(&helper_thread, NULL, PredictThread, NULL);
 	XgbRestoreSignals(&saved);
@@ -677,8 +740,9 @@ StartHelper(void)
 
 /*
  * PredictThread is the helper thread's body: it waits for a job, runs it
- * (RunJob, with a proxy DMatrix it keeps for its life) and says it is done,
- * until it is asked to stop.  It must not call PostgreSQL.
+ * (RunJob, with a proxy DMatrix it keeps for its life), marks it finished
+ * and takes the next one, until it is asked to stop.  It must not call
+ * PostgreSQL.
  */
 static void *
 PredictThread(void *arg)
@@ -691,21 +755,24 @@ PredictThread(void *arg)
 		XgbPredictJob *job;
 
 		pthread_mutex_lock(&helper_lock);
-		while (!helper_stop && (helper_job == NULL || helper_done))
+		while (!helper_stop && helper_queued == 0)
 			pthread_cond_wait(&helper_posted, &helper_lock);
 		if (helper_stop)
 		{
 			pthread_mutex_unlock(&helper_lock);
 			break;
 		}
-		job = helper_job;
+		job = helper_queue[0];
 		pthread_mutex_unlock(&helper_lock);
 
 		RunJob(job, &proxy);
 
 		pthread_mutex_lock(&helper_lock);
-		helper_done = true;
-		pthread_cond_signal(&helper_finished);
+		job->finished = true;
+		for (int i = 1; i < helper_queued; i++)
+			helper_queue[i - 1] = helper_queue[i];
+		helper_queued--;
+		pthread_cond_broadcast(&helper_finished);
 		pthread_mutex_unlock(&helper_lock);
 	}
 	if (proxy != NULL)
@@ -716,7 +783,7 @@ PredictThread(void *arg)
 /*
  * RunJob makes one prediction on the helper thread (PredictCall, through
  * *proxy, created on first use) and copies it into the job's buffer, or
- * keeps XGBoost's message.
+ * keeps XGBoost's message; a shared job goes through RunShared.
  */
 static void
 RunJob(XgbPredictJob *job, DMatrixHandle *proxy)
@@ -725,7 +792,9 @@ RunJob(XgbPredictJob *job, DMatrixHandle *proxy)
 	bst_ulong	len = 0;
 
 	job->rc = (job->linear || *proxy != NULL) ? 0 : XGProxyDMatrixCreate(proxy);
-	if (job->rc == 0)
+	if (job->rc == 0 && job->block > 0)
+		RunShared(job, *proxy);
+	else if (job->rc == 0)
 		job->rc = PredictCall(job->booster, job->linear, *proxy, job->data, job->nrow,
 							  job->ncol, &result, &len);
 	if (job->rc != 0)
@@ -734,7 +803,7 @@ RunJob(XgbPredictJob *job, DMatrixHandle *proxy)
 
 		strlcpy(job->error, msg ? msg : "", sizeof(job->error));
 	}
-	else
+	else if (job->block == 0)
 	{
 		job->out_len = len;
 		if (len <= job->out_cap)
@@ -743,30 +812,70 @@ RunJob(XgbPredictJob *job, DMatrixHandle *proxy)
 }
 
 /*
- * XgbJoinBackground waits for the helper thread's job, if one runs; its
- * result stays in the job for XgbPredictFinish.
+ * RunShared predicts the rows of a shared job block rows at a time from
+ * the front until they meet the rows the backend claimed from the back:
+ * walking the job's forest straight into the job's buffer, or with
+ * XGBoost, copying each block's outputs to their place.  A call
+ * that fails, or returns other than per_row outputs per row, ends the job
+ * (the backend can claim no more; XgbPredictFinish's count then falls
+ * short, or rc holds the failure).
  */
-void
-XgbJoinBackground(void)
+static void
+RunShared(XgbPredictJob *job, DMatrixHandle proxy)
 {
-	XgbPredictJob *job = background_job;
-
-	if (job == NULL)
-		return;
-	background_job = NULL;
-	if (job->started)
+	for (;;)
 	{
+		const float *result = NULL;
+		bst_ulong	len = 0;
+		bst_ulong	first;
+		bst_ulong	take;
+
 		pthread_mutex_lock(&helper_lock);
-		while (!helper_done)
-			pthread_cond_wait(&helper_finished, &helper_lock);
-		helper_job = NULL;
+		first = job->next;
+		take = Min(job->block, job->end - job->next);
+		job->next += take;
 		pthread_mutex_unlock(&helper_lock);
-		job->started = false;
+		if (take == 0)
+			return;
+		if (job->forest != NULL && (first + take) * job->per_row <= job->out_cap)
+		{
+			ForestPredictRows(job->forest, job->data + first * job->ncol, (int64_t) take,
+							  job->out + first * job->per_row);
+			job->out_len += take * job->per_row;
+			continue;
+		}
+		job->rc = PredictCall(job->booster, job->linear, proxy, job->data + first * job->ncol,
+							  take, job->ncol, &result, &len);
+		if (job->rc != 0 || len != take * job->per_row ||
+			(first + take) * job->per_row > job->out_cap)
+		{
+			pthread_mutex_lock(&helper_lock);
+			job->end = job->next;
+			pthread_mutex_unlock(&helper_lock);
+			return;
+		}
+		memcpy(job->out + first * job->per_row, result, sizeof(float) * len);
+		job->out_len += len;
 	}
 }
 
 /*
- * JoinAtExit waits for the helper thread's job and stops the thread before
+ * XgbJoinBackground waits until the helper thread has finished every job
+ * posted to it; their results stay in the jobs for XgbPredictFinish.
+ */
+void
+XgbJoinBackground(void)
+{
+	if (!helper_started)
+		return;
+	pthread_mutex_lock(&helper_lock);
+	while (helper_queued > 0)
+		pthread_cond_wait(&helper_finished, &helper_lock);
+	pthread_mutex_unlock(&helper_lock);
+}
+
+/*
+ * JoinAtExit waits for the helper thread's jobs and stops the thread before
  * the backend exits, so that libxgboost is never torn down under a running
  * prediction.
  */
@@ -788,14 +897,21 @@ JoinAtExit(int code, Datum arg)
 
 /*
  * XgbPredictFinish waits for a job started by XgbPredictStart and returns
- * the number of floats it wrote to out; a failed prediction raises an ERROR
- * with XGBoost's message, a result larger than out one saying so.
+ * the number of floats written to out (for a shared job, those of the rows
+ * the caller claimed counted as per_row each); a failed prediction raises an
+ * ERROR with XGBoost's message, a result larger than out one saying so.
  */
 bst_ulong
 XgbPredictFinish(XgbPredictJob *job)
 {
-	if (background_job == job)
-		XgbJoinBackground();
+	if (job->started)
+	{
+		pthread_mutex_lock(&helper_lock);
+		while (!job->finished)
+			pthread_cond_wait(&helper_finished, &helper_lock);
+		pthread_mutex_unlock(&helper_lock);
+		job->started = false;
+	}
 	if (job->rc != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
@@ -809,7 +925,7 @@ XgbPredictFinish(XgbPredictJob *job)
 				 errmsg("XGBoost returned %llu outputs for %llu rows",
 						(unsigned long long) job->out_len, (unsigned long long) job->nrow),
 				 errdetail("At most %llu were expected.", (unsigned long long) job->out_cap)));
-	return job->out_len;
+	return job->out_len + job->back_rows * job->per_row;
 }
 
 /*

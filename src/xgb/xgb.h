@@ -48,7 +48,11 @@ typedef enum ModelOutput
 /*
  * A prediction running on a helper thread while the backend goes on (see
  * XgbPredictStart).  The caller owns the struct and the buffers; only the
- * helper thread writes the result fields until the job is joined.
+ * helper thread writes the result fields until the job is joined.  A
+ * shared job (block > 0) is predicted block rows at a time by the helper
+ * (with XGBoost, or walking the forest when one is given) from the front
+ * while the caller may claim rows from the back (XgbPredictClaim) and
+ * predict them itself.
  */
 typedef struct XgbPredictJob
 {
@@ -63,11 +67,22 @@ typedef struct XgbPredictJob
 	bst_ulong	out_len;		/* floats XGBoost returned */
 	int			rc;				/* 0, or the failed call's code */
 	char		error[1024];	/* XGBoost's message when rc != 0 */
+	bst_ulong	block;			/* rows per call of a shared job; 0: one call */
+	bst_ulong	per_row;		/* outputs per row */
+	const Forest *forest;		/* a shared job's rows walked without XGBoost */
+	/* under the helper's lock: */
+	bool		finished;		/* the helper is done with the job */
+	bst_ulong	next;			/* first row nobody has taken from the front */
+	bst_ulong	end;			/* rows from end on were claimed from the back */
+	bst_ulong	back_rows;		/* rows claimed from the back */
 } XgbPredictJob;
 
 extern void XgbJoinBackground(void);
 extern void XgbPredictStart(XgbPredictJob *job, BoosterHandle booster, const float *data,
-							bst_ulong nrow, bst_ulong ncol, float *out, bst_ulong out_cap);
+							bst_ulong nrow, bst_ulong ncol, float *out, bst_ulong out_cap,
+							bst_ulong block, bst_ulong per_row, const Forest *forest);
+extern bst_ulong XgbPredictClaim(XgbPredictJob *job, bst_ulong want, bst_ulong *first);
+extern bool XgbPredictDone(XgbPredictJob *job);
 extern bst_ulong XgbPredictFinish(XgbPredictJob *job);
 extern void XgbBlockSignals(sigset_t *saved);
 extern void XgbRestoreSignals(const sigset_t *saved);

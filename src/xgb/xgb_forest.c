@@ -134,10 +134,11 @@ XgbForestPredict(const Forest *forest, const float *x, int64 nrow, float *out)
 {
 	int			per_row = ForestOutputsPerRow(forest);
 
-	for (int64 i = 0; i < nrow; i++)
+	for (int64 i = 0; i < nrow; i += FOREST_BLOCK_ROWS)
 	{
 		CHECK_FOR_INTERRUPTS();
-		ForestPredictRow(forest, x + i * forest->nfeatures, out + i * per_row);
+		ForestPredictRows(forest, x + i * forest->nfeatures, Min(FOREST_BLOCK_ROWS, nrow - i),
+						  out + i * per_row);
 	}
 }
 

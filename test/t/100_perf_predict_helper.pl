@@ -38,7 +38,8 @@ is($s->query_safe($sum), $want, 'predict_table over 60,000 rows equals the one-r
 my $threads = tasks($pid);
 is($s->query_safe($sum), $want, 'a second call gives the same');
 is(tasks($pid), $threads, 'the second call ran on the same threads: none started, none ended');
-# the backend, its OpenMP worker (the last, partial chunk), the helper and the helper's worker
+# the backend, its OpenMP worker (the last, partial chunk) and the helper (which walks the trees
+# on two threads, or runs XGBoost with its own worker on more)
 cmp_ok(scalar(split(/,/, $threads)), '>=', 3, 'the backend keeps its helper thread between calls');
 
 # a call cancelled by statement_timeout while it streams, then an error in the scan

@@ -176,6 +176,21 @@ TestWalk(void)
 		good &= out[0] == want[i];
 	}
 	Ok(f != NULL && good, "below the threshold goes left, at or above it right, missing to the default child");
+	{
+		/* more rows than a block of FOREST_BLOCK_ROWS, walked together */
+		float		many[3 * FOREST_BLOCK_ROWS + 5][2];
+		float		outs[3 * FOREST_BLOCK_ROWS + 5];
+		int			n = 3 * FOREST_BLOCK_ROWS + 5;
+
+		for (int i = 0; i < n; i++)
+			memcpy(many[i], rows[(i * 5) % 6], sizeof(many[i]));
+		good = 1;
+		if (f != NULL)
+			ForestPredictRows(f, &many[0][0], n, outs);
+		for (int i = 0; f != NULL && i < n; i++)
+			good &= outs[i] == want[(i * 5) % 6];
+		Ok(f != NULL && good, "rows walked in blocks give each row's own prediction");
+	}
 
 	/* two trees add up in order from the base score; logistic transform */
 	Fits(snprintf(trees, sizeof(trees), "[%s, %s]", tree, tree), sizeof(trees));
@@ -212,6 +227,25 @@ TestWalk(void)
 		Ok(f != NULL && ForestOutputsPerRow(f) == 3 && fabs(out[0] - exp(-3.0) / s) < 1e-6 &&
 		   fabs(out[1] - 1.0 / s) < 1e-6 && fabs(out[2] - exp(-3.0) / s) < 1e-6,
 		   "multi:softprob: one probability per class, the softmax of the margins 2.5, 5.5, 2.5");
+		{
+			/* blocks of rows, three outputs each: row 1 everywhere but in row 70 */
+			float		many[2 * FOREST_BLOCK_ROWS + 3][2];
+			float		outs[3 * (2 * FOREST_BLOCK_ROWS + 3)];
+			float		one[3];
+			int			n = 2 * FOREST_BLOCK_ROWS + 3;
+			int			same = f != NULL;
+
+			for (int i = 0; i < n; i++)
+				memcpy(many[i], rows[i == 70 ? 0 : 1], sizeof(many[i]));
+			if (f != NULL)
+			{
+				ForestPredictRows(f, &many[0][0], n, outs);
+				ForestPredictRow(f, rows[0], one);
+			}
+			for (int i = 0; same && i < n; i++)
+				same = memcmp(&outs[3 * i], i == 70 ? one : out, sizeof(one)) == 0;
+			Ok(same, "multi:softprob: rows walked in blocks give each row's own probabilities");
+		}
 		f = Build(Model("multi:softmax", "5E-1", 3, 2, trees, "[2, 1, 0]", "gbtree"), err, sizeof(err));
 		if (f != NULL)
 			ForestPredictRow(f, rows[1], out);
