@@ -22,8 +22,8 @@
 #define MLOPS_SCHEMA "mlops"
 
 /*
- * MlopsOwnerSave holds what MlopsBeginOwner replaced, so MlopsEndOwner can
- * restore it.
+ * MlopsOwnerSave holds what MlopsBeginOwner or MlopsBeginAuthor replaced, so
+ * MlopsEndOwner can restore it.
  */
 typedef struct MlopsOwnerSave
 {
@@ -40,6 +40,7 @@ extern void MlopsRequirePreload(const char *what);
 extern Oid	MlopsSchemaOid(bool missing_ok);
 extern Oid	MlopsExtensionOwner(void);
 extern void MlopsBeginOwner(MlopsOwnerSave *save);
+extern void MlopsBeginAuthor(MlopsOwnerSave *save, Oid role, const char *search_path);
 extern void MlopsEndOwner(MlopsOwnerSave *save);
 extern Oid	MlopsRelid(const char *relname);
 extern void MlopsPushCacheSnapshot(void);

@@ -360,7 +360,27 @@ MlopsBeginOwner(MlopsOwnerSave *save)
 }
 
 /*
- * MlopsEndOwner undoes MlopsBeginOwner.
+ * MlopsBeginAuthor switches the current user to role, the author of SQL
+ * stored earlier, to run that SQL now: as a restricted operation (no SET
+ * ROLE, no temporary objects, as PostgreSQL refreshes a materialized view)
+ * with the search_path stored with it.  The actor is unchanged.  It must be
+ * paired with MlopsEndOwner; an ERROR in between restores the user and the
+ * setting through (sub)transaction abort.
+ */
+void
+MlopsBeginAuthor(MlopsOwnerSave *save, Oid role, const char *search_path)
+{
+	GetUserIdAndSecContext(&save->save_userid, &save->save_sec_context);
+	save->save_actor = current_actor;
+	SetUserIdAndSecContext(role, save->save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	save->save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", search_path, PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+}
+
+/*
+ * MlopsEndOwner undoes MlopsBeginOwner or MlopsBeginAuthor.
  */
 void
 MlopsEndOwner(MlopsOwnerSave *save)

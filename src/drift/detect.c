@@ -360,20 +360,13 @@ static void
 ReadCurrent(const DetectRequest *req, DriftColumn *cols, int ncols, int64 *rows)
 {
 	DriftSource src;
-	Oid			save_userid = InvalidOid;
-	int			save_sec_context = 0;
-	int			save_nestlevel = 0;
+	MlopsOwnerSave save;
 	ErrorContextCallback errcallback;
 	bool		as_role = OidIsValid(req->source_role);
 
 	if (as_role)
 	{
-		GetUserIdAndSecContext(&save_userid, &save_sec_context);
-		SetUserIdAndSecContext(req->source_role, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-							   SECURITY_RESTRICTED_OPERATION);
-		save_nestlevel = NewGUCNestLevel();
-		(void) set_config_option("search_path", req->search_path, PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
+		MlopsBeginAuthor(&save, req->source_role, req->search_path);
 		errcallback.callback = StoredSourceContext;
 		errcallback.arg = unconstify(DetectRequest *, req);
 		errcallback.previous = error_context_stack;
@@ -385,8 +378,7 @@ ReadCurrent(const DetectRequest *req, DriftColumn *cols, int ncols, int64 *rows)
 	if (as_role)
 	{
 		error_context_stack = errcallback.previous;
-		AtEOXact_GUC(false, save_nestlevel);
-		SetUserIdAndSecContext(save_userid, save_sec_context);
+		MlopsEndOwner(&save);
 	}
 }
 

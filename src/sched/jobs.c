@@ -271,14 +271,9 @@ AnalyseJobCommand(List *stmts, const char *command, const char *job_name, Oid ow
 	char	   *path = JobSearchPath(owner);
 	char	   *owner_name = GetUserNameFromId(owner, false);
 	MemoryContext oldcxt = CurrentMemoryContext;
-	Oid			save_userid;
-	int			save_sec_context;
-	int			save_nestlevel;
+	MlopsOwnerSave save;
 
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	save_nestlevel = NewGUCNestLevel();
+	MlopsBeginAuthor(&save, owner, path);
 	PG_TRY();
 	{
 		ErrorContextCallback errcallback;
@@ -288,8 +283,6 @@ AnalyseJobCommand(List *stmts, const char *command, const char *job_name, Oid ow
 		errcallback.arg = unconstify(char *, command);
 		errcallback.previous = error_context_stack;
 		error_context_stack = &errcallback;
-		(void) set_config_option("search_path", path, PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
 		foreach(lc, stmts)
 		{
 			CHECK_FOR_INTERRUPTS();
@@ -305,8 +298,7 @@ AnalyseJobCommand(List *stmts, const char *command, const char *job_name, Oid ow
 		RethrowForJob(job_name, owner_name);
 	}
 	PG_END_TRY();
-	AtEOXact_GUC(false, save_nestlevel);
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	MlopsEndOwner(&save);
 }
 
 /*
