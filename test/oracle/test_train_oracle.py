@@ -270,6 +270,18 @@ def case_stats(cur):
         check_stats(cur, "stats_ties/%d" % version, X, "stats on edges (%s)" % method)
         check_fingerprint(cur, "stats_ties/%d" % version, X, y, "stats on edges (%s)" % method)
 
+    # 100 classes of bigint labels, negative and beyond 32 bits: the codes the rows get
+    # (remembered by value while reading) are the labels' ranks, as the fingerprint shows
+    cur.execute("ALTER TABLE stats_ties ADD COLUMN big bigint")
+    cur.execute("UPDATE stats_ties SET big = ((id * 37) % 100 - 50) * 10000000000")
+    cur.execute("SELECT big FROM stats_ties ORDER BY id")
+    big = np.array([r[0] for r in cur.fetchall()], dtype=np.int64)
+    codes = np.searchsorted(np.unique(big), big).astype(np.float32)
+    _, version, _ = train_sql(cur, "stats_big", "stats_ties", cols, "big", "classification",
+                              {"tree_method": "hist", "n_estimators": 1, "max_depth": 2, "nthread": 1},
+                              ", test_size => 0")
+    check_fingerprint(cur, "stats_big/%d" % version, X, codes, "100 bigint classes")
+
 
 def case_categorical(cur):
     """A text feature whose first-seen order differs from its sorted order, trained with
