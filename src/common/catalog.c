@@ -13,6 +13,7 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/indexing.h"
+#include "commands/trigger.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_extension.h"
 #include "miscadmin.h"
@@ -71,6 +72,19 @@ MlopsRelid(const char *relname)
 	return get_relname_relid(relname, nspid);
 }
 
+/*
+ * MlopsRequireTrigger raises an ERROR unless the function name (as SQL
+ * knows it, for the message) was called by the trigger manager; mlops'
+ * statement triggers call it first.
+ */
+void
+MlopsRequireTrigger(FunctionCallInfo fcinfo, const char *name)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("%s must be called as a trigger", name)));
+}
 
 /*
  * MlopsSchemaVersion returns the version of the mlops extension installed

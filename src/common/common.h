@@ -16,6 +16,7 @@
 
 #include "postgres.h"
 
+#include "fmgr.h"
 #include "lib/stringinfo.h"
 
 /* Name of the schema every mlops object lives in. */
@@ -43,6 +44,7 @@ extern void MlopsBeginOwner(MlopsOwnerSave *save);
 extern void MlopsBeginAuthor(MlopsOwnerSave *save, Oid role, const char *search_path);
 extern void MlopsEndOwner(MlopsOwnerSave *save);
 extern Oid	MlopsRelid(const char *relname);
+extern void MlopsRequireTrigger(FunctionCallInfo fcinfo, const char *name);
 extern void MlopsPushCacheSnapshot(void);
 extern char *MlopsSchemaVersion(void);
 extern bool MlopsSchemaIsCurrent(void);

@@ -43,7 +43,6 @@
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "access/htup_details.h"
-#include "commands/trigger.h"
 #include "funcapi.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -223,10 +222,7 @@ mlops_feature_store_changed(PG_FUNCTION_ARGS)
 {
 	Oid			relid;
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("mlops._feature_store_changed() must be called as a trigger")));
+	MlopsRequireTrigger(fcinfo, "mlops._feature_store_changed()");
 	relid = MlopsRelid("feature_sets");
 	if (OidIsValid(relid))
 		CacheInvalidateRelcacheByRelid(relid);

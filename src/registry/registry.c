@@ -14,7 +14,6 @@
  */
 #include "postgres.h"
 
-#include "commands/trigger.h"
 #include "fmgr.h"
 #include "utils/inval.h"
 
@@ -31,10 +30,7 @@ mlops_registry_changed(PG_FUNCTION_ARGS)
 {
 	Oid			relid;
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("mlops._registry_changed() must be called as a trigger")));
+	MlopsRequireTrigger(fcinfo, "mlops._registry_changed()");
 
 	relid = MlopsRelid("model_versions");
 	if (OidIsValid(relid))

@@ -83,10 +83,7 @@ mlops__jobs_changed(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("mlops._jobs_changed() must be called as a trigger")));
+	MlopsRequireTrigger(fcinfo, "mlops._jobs_changed()");
 	if (SchedulerIsSelf)
 		return PointerGetDatum(NULL);
 
