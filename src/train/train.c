@@ -94,7 +94,7 @@ typedef struct TrainData
 	float	   *ytest;
 } TrainData;
 
-static void BuildMatrices(MemoryContext traincxt, Dataset *ds, DatasetSplit *split,
+static void BuildMatrices(MemoryContext owner, Dataset *ds, DatasetSplit *split,
 						  List *params, int nthread, TrainData *td, DMatrixHandle *dmats);
 
 /*
@@ -109,6 +109,7 @@ mlops_train(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	TrainRequest req;
 	MemoryContext traincxt;
+	MemoryContext matcxt;
 	MemoryContext oldcxt;
 	TrainData	td = {0};
 	Dataset    *ds;
@@ -173,8 +174,9 @@ mlops_train(PG_FUNCTION_ARGS)
 	run_id = TrainStartRun(&req);
 	TrainLogParams(run_id, params_json);
 
-	/* 4: boost */
-	BuildMatrices(traincxt, ds, split, params, nthread, &td, dmats);
+	/* 4: boost (the matrices live in their own context, freed once trained) */
+	matcxt = AllocSetContextCreate(traincxt, "mlops train matrices", ALLOCSET_SMALL_SIZES);
+	BuildMatrices(matcxt, ds, split, params, nthread, &td, dmats);
 	booster = XgbBoosterCreate(traincxt, dmats, split->ntest > 0 ? 2 : 1);
 	XgbCaptureLog();
 	foreach(lc, params)
@@ -202,11 +204,7 @@ mlops_train(PG_FUNCTION_ARGS)
 	TrainAddRoundHistory(&rows, history, rounds_done);
 	first_final = rows.nrows;
 	rows.step = rounds_done;
-	if (split->ntest > 0 && td.batches)
-		TrainBatchHeldOutMetrics(&rows, ds, td.is_test, split->ntest, booster);
-	else if (split->ntest > 0)
-		TrainHeldOutMetrics(&rows, ds, booster, td.xtest, td.ytest, split->ntest);
-	else
+	if (split->ntest == 0)
 	{
 		/* no held-out rows to score: the training rows must predict finite values */
 		bst_ulong	len;
@@ -214,6 +212,12 @@ mlops_train(PG_FUNCTION_ARGS)
 
 		TrainRequireFinite(out, (int64) len, (int) Max(1, len / Max(split->ntrain, 1)), "training");
 	}
+	/* XGBoost's bins of the rows are no longer needed: free them before the rest */
+	MemoryContextDelete(matcxt);
+	if (split->ntest > 0 && td.batches)
+		TrainBatchHeldOutMetrics(&rows, ds, td.is_test, split->ntest, booster);
+	else if (split->ntest > 0)
+		TrainHeldOutMetrics(&rows, ds, booster, td.xtest, td.ytest, split->ntest);
 	if (td.batches)
 		DatasetSpillClose(ds);
 	TrainAddMetric(&rows, "fit_time_s", INSTR_TIME_GET_DOUBLE(fit_time));
@@ -242,13 +246,13 @@ mlops_train(PG_FUNCTION_ARGS)
 
 /*
  * BuildMatrices builds the training matrix dmats[0] and, with held-out
- * rows, the test matrix dmats[1], owned by traincxt: from batches of the
+ * rows, the test matrix dmats[1], owned by owner: from batches of the
  * spilled rows (train_batches.c), or from the matrix in memory, whose rows
  * are then freed but for the test rows (td->xtest, td->ytest) the held-out
  * metrics predict.
  */
 static void
-BuildMatrices(MemoryContext traincxt, Dataset *ds, DatasetSplit *split, List *params,
+BuildMatrices(MemoryContext owner, Dataset *ds, DatasetSplit *split, List *params,
 			  int nthread, TrainData *td, DMatrixHandle *dmats)
 {
 	float	   *xtrain;
@@ -260,18 +264,18 @@ BuildMatrices(MemoryContext traincxt, Dataset *ds, DatasetSplit *split, List *pa
 		pfree(split->train_rows);
 		pfree(split->test_rows);
 		split->train_rows = split->test_rows = NULL;
-		TrainBatchMatrices(traincxt, ds, td->is_test, split->ntest, params, nthread, dmats);
+		TrainBatchMatrices(owner, ds, td->is_test, split->ntest, params, nthread, dmats);
 		return;
 	}
 	xtrain = DatasetGather(ds->x, ds->nfeatures, split->train_rows, split->ntrain);
 	ytrain = DatasetGather(ds->y, 1, split->train_rows, split->ntrain);
-	dmats[0] = XgbDMatrixFromDenseThreaded(traincxt, xtrain, split->ntrain, ds->nfeatures,
+	dmats[0] = XgbDMatrixFromDenseThreaded(owner, xtrain, split->ntrain, ds->nfeatures,
 										   ytrain, nthread);
 	if (split->ntest > 0)
 	{
 		td->xtest = DatasetGather(ds->x, ds->nfeatures, split->test_rows, split->ntest);
 		td->ytest = DatasetGather(ds->y, 1, split->test_rows, split->ntest);
-		dmats[1] = XgbDMatrixFromDenseThreaded(traincxt, td->xtest, split->ntest, ds->nfeatures,
+		dmats[1] = XgbDMatrixFromDenseThreaded(owner, td->xtest, split->ntest, ds->nfeatures,
 											   td->ytest, nthread);
 	}
 	/* XGBoost copied the rows: drop our copies (keeping the test rows) */
