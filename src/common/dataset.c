@@ -564,13 +564,9 @@ ReadRow(TupleTableSlot *slot, void *arg)
 	for (int j = 0; j < nf; j++)
 	{
 		FeatureColumn *col = &ds->features[j];
-		bool		isnull = slot->tts_isnull[col->attno];
 
-		/* real columns, the usual case, inline (as predict.c's TableRow) */
-		if (col->typid == FLOAT4OID)
-			row[j] = isnull ? NAN : DatumGetFloat4(slot->tts_values[col->attno]);
-		else
-			row[j] = EncodeFeatureDatum(col, slot->tts_values[col->attno], isnull);
+		row[j] = EncodeFeatureValue(col, slot->tts_values[col->attno],
+									slot->tts_isnull[col->attno]);
 		if (isinf(row[j]))
 			ereport(ERROR,
 					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),

@@ -12,6 +12,9 @@
 
 #include "postgres.h"
 
+#include <math.h>
+
+#include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "nodes/pg_list.h"
 #include "utils/jsonb.h"
@@ -157,6 +160,19 @@ extern char *DatumToText(Oid basetype, FmgrInfo *outfunc, Datum value);
 extern void ColumnOutputFunction(Oid typid, FmgrInfo *outfunc);
 extern float EncodeFeatureDatum(FeatureColumn *col, Datum value, bool isnull);
 extern float DoubleToFloat(double v);
+
+/*
+ * EncodeFeatureValue is EncodeFeatureDatum with real columns, the usual
+ * case of a training or scored table, converted inline: the row readers
+ * (training's ReadRow, predict_table's TableRow) call it once per cell.
+ */
+static inline float
+EncodeFeatureValue(FeatureColumn *col, Datum value, bool isnull)
+{
+	if (col->typid == FLOAT4OID)
+		return isnull ? NAN : DatumGetFloat4(value);
+	return EncodeFeatureDatum(col, value, isnull);
+}
 
 extern Vocabulary *VocabularyCreate(void);
 extern int	VocabularyLookup(Vocabulary *vocab, const char *name, bool add);

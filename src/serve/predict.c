@@ -1091,9 +1091,8 @@ TableAllocate(TableState *st, MemoryContext cxt)
 /*
  * TableRow encodes one source row into the filling chunk.  A row of a
  * table whose features are all fixed-width numbers is read straight from
- * its heap tuple (TableRowRaw); otherwise the slot is deformed, real
- * columns, the common case of a scored table, are converted inline and
- * every other type goes through EncodeFeatureDatum like the training matrix.
+ * its heap tuple (TableRowRaw); otherwise the slot is deformed and every
+ * value encoded like the training matrix's (EncodeFeatureValue).
  */
 static void
 TableRow(TupleTableSlot *slot, void *arg)
@@ -1113,12 +1112,8 @@ TableRow(TupleTableSlot *slot, void *arg)
 	for (int j = 0; j < nf; j++)
 	{
 		FeatureColumn *col = &st->cols[j];
-		int			att = col->attno;
 
-		if (col->typid == FLOAT4OID)
-			row[j] = isnull[att] ? NAN : DatumGetFloat4(values[att]);
-		else
-			row[j] = EncodeFeatureDatum(col, values[att], isnull[att]);
+		row[j] = EncodeFeatureValue(col, values[col->attno], isnull[col->attno]);
 	}
 	switch (st->id_kind)
 	{
